@@ -1,0 +1,28 @@
+"""ztsim: a zero-trust egress and segmentation policy simulator.
+
+The core (this package minus :mod:`ztsim.tui`) is headless: it never imports
+Textual.  Typical use::
+
+    from ztsim import analyze, load_topology, load_policies
+    analysis = analyze(load_topology("topologies/pajemploi.yaml"), load_policies(["policies/"]))
+    print(analysis.exit_code)
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from ztsim.analysis import Analysis, analyze
+from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.loader import load_policies, load_policy, load_topology
+
+__all__ = [
+    "Analysis",
+    "Diagnostic",
+    "InputError",
+    "__version__",
+    "analyze",
+    "load_policies",
+    "load_policy",
+    "load_topology",
+]

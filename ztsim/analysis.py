@@ -1,0 +1,258 @@
+"""The headless API: judge policies on a topology, list plans, build JSON results.
+
+This is what the CLI, the TUI and the Python API share::
+
+    >>> from ztsim.analysis import analyze
+    >>> from ztsim.loader import load_topology, load_policies
+    >>> a = analyze(load_topology("topologies/pajemploi.yaml"),
+    ...             load_policies(["policies/"]))  # doctest: +SKIP
+    >>> [r.policy.name for r in a.results if r.reachable_goals]  # doctest: +SKIP
+    ['flat', 'segmented']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
+from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.plans import Plan, PlanVerdict, extract_plan, judge, k_plans, merge_plans
+from ztsim.policy import CompiledPolicy, Decision
+
+__all__ = [
+    "Analysis",
+    "GoalResult",
+    "PlanRow",
+    "PolicyResult",
+    "TrafficResult",
+    "analyze",
+    "goal_label",
+]
+
+
+def goal_label(goal: Fact) -> str:
+    """``exfiltrate(payroll-records)`` style label of a goal fact."""
+    verb = "exfiltrate" if goal[0] == "exfil" else "tamper"
+    return f"{verb}({goal[1]})"
+
+
+@dataclass(frozen=True)
+class GoalResult:
+    """One goal under one policy."""
+
+    goal: Fact
+    reachable: bool
+    cost: int | None
+    records: int | None
+    plan: Plan | None
+
+    @property
+    def data(self) -> str:
+        """The data item's id."""
+        return self.goal[1]
+
+
+@dataclass(frozen=True)
+class TrafficResult:
+    """One legitimate flow under one policy: allowed, or broken by a rule."""
+
+    index: int
+    source: str
+    to: str
+    service: str
+    credential: str | None
+    decision: Decision
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the policy lets the flow through."""
+        return self.decision.allowed
+
+
+@dataclass
+class PolicyResult:
+    """Everything one policy yields on the topology."""
+
+    policy: LoadedPolicy
+    compiled: CompiledPolicy
+    solution: Solution
+    goals: list[GoalResult]
+    traffic: list[TrafficResult]
+
+    @property
+    def reachable_goals(self) -> list[GoalResult]:
+        """Goals the attacker reaches under this policy."""
+        return [g for g in self.goals if g.reachable]
+
+    @property
+    def broken_traffic(self) -> list[TrafficResult]:
+        """Legitimate flows this policy denies."""
+        return [t for t in self.traffic if not t.allowed]
+
+    @property
+    def records_at_risk(self) -> int:
+        """Records of the data items whose exfiltration is reachable."""
+        return sum(g.records or 0 for g in self.goals if g.reachable and g.goal[0] == "exfil")
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A plan with the policies it was found under and its verdict under each."""
+
+    plan: Plan
+    found_under: tuple[str, ...]
+    verdicts: tuple[PlanVerdict, ...]
+
+    def verdict(self, policy: str) -> PlanVerdict | None:
+        """The verdict under the policy named ``policy``."""
+        return next((v for v in self.verdicts if v.policy == policy), None)
+
+
+@dataclass
+class Analysis:
+    """A topology judged under several policies."""
+
+    topology: LoadedTopology
+    model: AttackModel
+    results: list[PolicyResult]
+
+    @property
+    def goals(self) -> list[Fact]:
+        """Every goal of the topology."""
+        return goal_facts(self.topology)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when no goal is reachable under any judged policy, else 1 (spec §7)."""
+        return 1 if any(r.reachable_goals for r in self.results) else 0
+
+    @cached_property
+    def reference(self) -> PolicyResult:
+        """The reference policy's result (allow everything, no controls)."""
+        for r in self.results:
+            if r.policy.path == "<reference>":
+                return r
+        return _judge_policy(self.model, reference_policy())
+
+    def plans(self, goal: Fact, k: int = 5) -> list[PlanRow]:
+        """Distinct plans for ``goal``, merged from the reference and every policy.
+
+        The ``k`` cheapest of the merge are kept, plus the cheapest plan under each
+        policy that reaches the goal (so every open goal shows how), cheapest first.
+        Each is judged against every policy.
+        """
+        found: dict[frozenset[tuple[str, ...]], set[str]] = {}
+        groups: list[list[Plan]] = []
+        must_keep: set[frozenset[tuple[str, ...]]] = set()
+        sources = [self.reference, *[r for r in self.results if r is not self.reference]]
+        for r in sources:
+            if not r.solution.reachable(goal):
+                continue
+            plans = k_plans(self.model, r.compiled, goal, k, solution=r.solution)
+            groups.append(plans)
+            if plans and r is not self.reference:
+                must_keep.add(plans[0].key)
+            for p in plans:
+                found.setdefault(p.key, set()).add(r.policy.name)
+        merged = merge_plans(groups)
+        kept = [p for i, p in enumerate(merged) if i < k or p.key in must_keep]
+        return [
+            PlanRow(
+                p,
+                tuple(sorted(found[p.key])),
+                tuple(judge(p, r.compiled) for r in self.results),
+            )
+            for p in kept
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        """The spec §7 JSON object (keys may be added, never renamed)."""
+        return {
+            "topology": self.topology.name,
+            "file": self.topology.path,
+            "reachable": bool(self.exit_code),
+            "results": [_result_json(r) for r in self.results],
+        }
+
+
+def _result_json(r: PolicyResult) -> dict[str, Any]:
+    exfil = [
+        {"data": g.data, "reachable": g.reachable, "cost": g.cost, "records": g.records}
+        for g in r.goals
+        if g.goal[0] == "exfil"
+    ]
+    tamper = [
+        {"data": g.data, "reachable": g.reachable, "cost": g.cost}
+        for g in r.goals
+        if g.goal[0] == "tamper"
+    ]
+    traffic = [
+        {
+            "from": t.source,
+            "to": t.to,
+            "service": t.service,
+            "allowed": t.allowed,
+            "rule": t.decision.rule,
+            "decided_by": t.decision.reason,
+        }
+        for t in r.traffic
+    ]
+    return {
+        "policy": r.policy.name,
+        "file": r.policy.path,
+        "exfiltration": exfil,
+        "tampering": tamper,
+        "traffic": traffic,
+        "summary": {
+            "goals_reachable": len(r.reachable_goals),
+            "goals": len(r.goals),
+            "records_at_risk": r.records_at_risk,
+            "traffic_broken": len(r.broken_traffic),
+        },
+        "stats": {
+            "facts": r.solution.facts,
+            "steps": len(r.solution.fired),
+            "target_groups": len(r.compiled.targets.keys),
+        },
+    }
+
+
+def _judge_policy(model: AttackModel, policy: LoadedPolicy) -> PolicyResult:
+    compiled = model.compile(policy)
+    sol = solve(model, compiled)
+    topo = model.topology
+    goals: list[GoalResult] = []
+    for g in goal_facts(topo):
+        plan = extract_plan(sol, g)
+        _, item = topo.data[g[1]]
+        goals.append(
+            GoalResult(
+                g,
+                plan is not None,
+                plan.cost if plan is not None else None,
+                item.records,
+                plan,
+            )
+        )
+    traffic = [
+        TrafficResult(
+            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
+        )
+        for i, t in enumerate(topo.model.traffic)
+    ]
+    return PolicyResult(policy, compiled, sol, goals, traffic)
+
+
+def analyze(topology: LoadedTopology, policies: Sequence[LoadedPolicy] | None = None) -> Analysis:
+    """Judge ``policies`` on ``topology`` (the reference policy when none is given).
+
+    Each policy gets an exact fixpoint: a goal is reachable if and only if the
+    fixpoint derives it; its cost is that of the cheapest plan found.
+    """
+    model = AttackModel(topology)
+    chosen = list(policies) if policies else [reference_policy()]
+    results = [_judge_policy(model, p) for p in chosen]
+    return Analysis(topology, model, results)

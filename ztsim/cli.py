@@ -1,0 +1,207 @@
+"""The ``ztsim`` command line: a thin face over :mod:`ztsim.analysis`.
+
+Each command lives in its own module under :mod:`ztsim.commands` and registers
+itself with :func:`register` semantics (a ``register(subparsers)`` function);
+this module only builds the parser, runs the command and turns problems into
+exit statuses.
+
+Exit statuses (spec §7): 0 no goal reachable, 1 some goal reachable, 2 invalid
+input or usage (every problem as ``FILE:LINE:COL: message``, never a traceback),
+3 an internal error (a bug: please report it; ``ZTSIM_DEBUG=1`` shows the trace).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import textwrap
+from collections.abc import Sequence
+from enum import IntEnum
+
+from rich.console import Console
+
+from ztsim import __version__
+from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.loader import LoadedPolicy, LoadedTopology
+
+__all__ = [
+    "EPILOG",
+    "ExitCode",
+    "add_command",
+    "add_scenario_arguments",
+    "build_parser",
+    "load_scenario",
+    "main",
+    "print_diagnostics",
+    "stdout_console",
+]
+
+
+class ExitCode(IntEnum):
+    """What ``ztsim`` returns to the shell."""
+
+    OK = 0
+    REACHABLE = 1
+    INVALID = 2
+    INTERNAL = 3
+
+
+EPILOG = """\
+exit status: 0 no goal reachable under any judged policy; 1 some goal reachable;
+2 invalid input or usage (FILE:LINE:COL: message); 3 internal error.
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with :attr:`ExitCode.INVALID` on usage errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(int(ExitCode.INVALID), f"{self.prog}: error: {message}\n")
+
+
+def stdout_console() -> Console:
+    """A rich console on standard output; fixed width when piped, for stable bytes."""
+    width = None if sys.stdout.isatty() else 120
+    return Console(width=width, highlight=False, soft_wrap=False)
+
+
+def print_diagnostics(diags: Sequence[Diagnostic]) -> None:
+    """Print diagnostics to standard error, one ``FILE:LINE:COL: level: message`` a line."""
+    for d in diags:
+        print(str(d), file=sys.stderr)
+
+
+def warnings_gate(warnings: Sequence[Diagnostic], strict: bool) -> None:
+    """Print warnings; with ``--strict`` raise them as errors."""
+    if not warnings:
+        return
+    if strict:
+        raise InputError(
+            [
+                Diagnostic(w.path, w.line, w.column, "error", w.message + " (--strict)")
+                for w in warnings
+            ]
+        )
+    print_diagnostics(warnings)
+
+
+def load_scenario(
+    topology: str, policies: Sequence[str] | None, strict: bool
+) -> tuple[LoadedTopology, list[LoadedPolicy]]:
+    """Load a topology and policies (folders expanded), report every error at once.
+
+    Warnings (spec §1) are printed to standard error, or raised with ``strict``.
+    """
+    from ztsim.loader import load_policies, load_topology, policy_warnings
+
+    errors: list[Diagnostic] = []
+    topo = None
+    try:
+        topo = load_topology(topology)
+    except InputError as exc:
+        errors.extend(exc.diagnostics)
+    pols: list[LoadedPolicy] = []
+    if policies:
+        try:
+            pols = load_policies(policies)
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
+        if not errors and not pols:
+            raise InputError([Diagnostic(str(policies[0]), 1, 1, "error", "no policy file found")])
+    if errors:
+        raise InputError(errors)
+    assert topo is not None
+    warnings = list(topo.warnings)
+    for p in pols:
+        warnings.extend(policy_warnings(p, topo))
+    warnings_gate(warnings, strict)
+    return topo, pols
+
+
+def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
+    """The ``TOPOLOGY [--policy FILE|DIR]... [--strict]`` arguments shared by commands."""
+    p.add_argument("topology", metavar="TOPOLOGY", help="topology file (.yaml or .json)")
+    p.add_argument(
+        "--policy",
+        "-p",
+        action="append",
+        metavar="FILE|DIR",
+        help="policy file, or a folder of *.yaml policies; repeatable "
+        "(none: the reference policy, which allows everything)",
+    )
+    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
+
+
+def add_command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help_text: str,
+    example: str,
+) -> argparse.ArgumentParser:
+    """Add a command whose ``--help`` explains it and shows an example."""
+    p: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=help_text,
+        description=help_text,
+        epilog="example:\n" + textwrap.indent(example, "  ") + "\n\n" + EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``ztsim`` with every command of :mod:`ztsim.commands`."""
+    parser = _Parser(
+        prog="ztsim",
+        description="Zero-trust egress and segmentation policy simulator: exact attacker paths "
+        "from initial access to exfiltration, judged against your policies.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ztsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    import ztsim.commands as pkg
+
+    modules = sorted(
+        (m.name for m in pkgutil.iter_modules(pkg.__path__)),
+        key=lambda n: (getattr(importlib.import_module(f"ztsim.commands.{n}"), "ORDER", 50), n),
+    )
+    for name in modules:
+        importlib.import_module(f"ztsim.commands.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``ztsim``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return ExitCode.INVALID
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print_diagnostics(exc.diagnostics)
+        n = sum(1 for d in exc.diagnostics if d.level == "error")
+        print(f"ztsim: {n} error(s) in input", file=sys.stderr)
+        return ExitCode.INVALID
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return ExitCode.OK
+    except Exception as exc:  # a bug: say so plainly, trace only on request
+        if os.environ.get("ZTSIM_DEBUG"):
+            raise
+        print(
+            f"ztsim: internal error: {type(exc).__name__}: {exc} (ZTSIM_DEBUG=1 for details)",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

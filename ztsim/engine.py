@@ -1,0 +1,670 @@
+"""The attack fixpoint: what an attacker can reach under one policy (spec §5).
+
+Facts only grow.  The engine is a worklist over facts in the style of MulVAL,
+ordered like Knuth's generalisation of Dijkstra's algorithm: a fact is *finalised*
+when it leaves the priority queue, and a step fires as soon as all its
+preconditions are finalised, offering its outputs at cost ``1 + sum(cost of
+preconditions)``.  Reachability is the plain fixpoint (every fact that can be
+derived is); the ordering only makes the first derivation recorded for each fact
+its cheapest one, so plans can be explained and extracted without enumerating
+paths.
+
+Facts are tuples:
+
+``("zone", z)``
+    the attacker stands in external zone ``z``;
+``("priv", h, "user" | "root")``
+    code execution on host ``h`` at least at that level;
+``("session", h, s, origin)``
+    a ``service`` session to service ``s`` of ``h``, opened from external zone
+    ``origin`` or from inside (``origin == "*"``);
+``("cred", c)``, ``("data", d)``
+    a credential held, a data item collected;
+``("exfil", d)``, ``("tamper", d)``
+    the goals.
+
+Scale: a source position is expanded once per equivalence class of hosts (see
+:meth:`ztsim.policy.CompiledPolicy.reach`), and a target (host, service) is handed
+to the rules for each kind of origin once, with its cheapest source.  Set
+``exhaustive=True`` to fire every step instance instead (a full attack graph, for
+small topologies).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from ztsim.loader import LoadedPolicy, LoadedTopology
+from ztsim.model import DataItem, Host, Login, Vulnerability
+from ztsim.policy import CompiledPolicy, iter_bits
+
+__all__ = [
+    "INSIDE",
+    "AttackModel",
+    "Fact",
+    "Solution",
+    "Step",
+    "goal_facts",
+    "solve",
+]
+
+Fact = tuple[str, ...]
+#: The origin of a session opened from a host inside the organisation.
+INSIDE = "*"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One attacker action: what it needs, what it gives, and why it was possible.
+
+    Attributes
+    ----------
+    key
+        Identity of the step (used to ban it when searching further plans).
+    kind
+        ``enter``, ``exploit``, ``login``, ``escalate``, ``steal``, ``sniff``,
+        ``collect``, ``exfiltrate``, ``exfiltrate-direct`` or ``tamper``.
+    technique
+        The ATT&CK technique id (``None`` for an entry with none of its own).
+    source, target
+        Where the step is launched from and what it acts on (host, zone,
+        credential, data item or external destination ids).
+    service
+        The service used, when there is one.
+    reason
+        The fact of the topology that enabled it (a vulnerability, a login, a
+        stored credential, a traffic flow...), in words.
+    host
+        Where the step happens, for detection ``where`` selectors.
+    flow
+        ``(source, host, service)`` of the network flow it needs, if any.
+    egress
+        ``(host, destination, service)`` of the egress it needs, if any.
+    credential
+        The credential a login uses (MFA blocks it).
+    traffic
+        Index of the sniffed ``traffic`` flow.
+    """
+
+    key: tuple[str, ...]
+    kind: str
+    technique: str | None
+    source: str | None
+    target: str | None
+    service: str | None
+    reason: str
+    pre: tuple[Fact, ...]
+    post: tuple[Fact, ...]
+    host: str | None = None
+    flow: tuple[str, str, str] | None = None
+    egress: tuple[str, str, str] | None = None
+    credential: str | None = None
+    traffic: int | None = None
+
+
+def _gives(host: str, service: str, level: str, origin: str) -> tuple[Fact, ...]:
+    if level == "service":
+        return (("session", host, service, origin),)
+    if level == "root":
+        return (("priv", host, "root"), ("priv", host, "user"))
+    return (("priv", host, "user"),)
+
+
+class AttackModel:
+    """Topology-only indices shared by the solves of every policy.
+
+    Parameters
+    ----------
+    topology
+        The loaded topology.
+    """
+
+    def __init__(self, topology: LoadedTopology) -> None:
+        self.topology = topology
+        m = topology.model
+        self.vulns: dict[tuple[str, str], list[Vulnerability]] = defaultdict(list)
+        self.logins: dict[tuple[str, str], list[Login]] = defaultdict(list)
+        self.logins_by_cred: dict[str, list[tuple[Host, Login]]] = defaultdict(list)
+        self.local_vulns: dict[str, list[Vulnerability]] = defaultdict(list)
+        self.stores: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.data_on: dict[str, list[DataItem]] = defaultdict(list)
+        self.data_by_service: dict[tuple[str, str], list[DataItem]] = defaultdict(list)
+        self.data_host: dict[str, Host] = {}
+        self.own_targets: dict[str, list[str]] = defaultdict(list)
+        for h in m.hosts:
+            for v in h.vulnerabilities:
+                if v.local:
+                    self.local_vulns[h.id].append(v)
+                else:
+                    assert v.service is not None
+                    self.vulns[(h.id, v.service)].append(v)
+            for lg in h.logins:
+                self.logins[(h.id, lg.service)].append(lg)
+                self.logins_by_cred[lg.credential].append((h, lg))
+            for cs in h.credentials:
+                self.stores[h.id].append((cs.credential, cs.requires))
+            for d in h.data:
+                self.data_on[h.id].append(d)
+                self.data_host[d.id] = h
+                if d.requires == "service" and d.service is not None:
+                    self.data_by_service[(h.id, d.service)].append(d)
+        targets = sorted(set(self.vulns) | set(self.logins))
+        self.targets: tuple[tuple[str, str], ...] = tuple(targets)
+        for h_id, svc in targets:
+            self.own_targets[h_id].append(svc)
+        self.exfil_destinations = tuple(
+            sorted(
+                (
+                    (e.id, s)
+                    for e in m.external
+                    if e.role in ("c2", "web-service")
+                    for s in e.services
+                ),
+            )
+        )
+        self.entry_points = topology.entry_points
+
+    def compile(self, policy: LoadedPolicy) -> CompiledPolicy:
+        """Compile ``policy`` against this topology, grouping this model's targets."""
+        return CompiledPolicy(policy, self.topology, self.targets)
+
+
+def goal_facts(topology: LoadedTopology) -> list[Fact]:
+    """Every goal of spec §6: exfiltration of each data item, tampering of integrity items."""
+    goals: list[Fact] = []
+    for h in topology.model.hosts:
+        for d in h.data:
+            goals.append(("exfil", d.id))
+            if d.integrity:
+                goals.append(("tamper", d.id))
+    return goals
+
+
+@dataclass
+class Solution:
+    """The fixpoint under one policy: every derived fact, its cost and its best step."""
+
+    model: AttackModel
+    policy: CompiledPolicy
+    cost: dict[Fact, int] = field(default_factory=dict)
+    order: dict[Fact, int] = field(default_factory=dict)
+    best: dict[Fact, Step] = field(default_factory=dict)
+    fired: dict[tuple[str, ...], Step] = field(default_factory=dict)
+    complete: bool = True
+
+    def reachable(self, fact: Fact) -> bool:
+        """Whether ``fact`` was derived."""
+        return fact in self.cost
+
+    @property
+    def facts(self) -> int:
+        """How many facts were derived."""
+        return len(self.cost)
+
+
+class _Solver:
+    """One run of the fixpoint (see :func:`solve`)."""
+
+    def __init__(
+        self,
+        model: AttackModel,
+        policy: CompiledPolicy,
+        banned: frozenset[tuple[str, ...]],
+        exhaustive: bool,
+    ) -> None:
+        self.m = model
+        self.p = policy
+        self.topo = model.topology
+        self.banned = banned
+        self.exhaustive = exhaustive
+        self.sol = Solution(model, policy)
+        self.heap: list[tuple[int, int, Fact, Step]] = []
+        self.counter = itertools.count()
+        self.done: set[tuple[tuple[str, ...], str]] = set()
+        self.reachers: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        self.reached_mask: dict[str, int] = defaultdict(int)
+        self.classes_done: set[object] = set()
+        self.pending: set[tuple[str, str, str]] = set()
+        self.exfil_sources: list[tuple[str, list[tuple[str, str]]]] = []
+        self.exfil_classes: set[object] = set()
+        self.exfil_done: set[str] = set()
+        # With a banned exfiltration step, hosts of one class are no longer alike.
+        self.exfil_banned = any(k[0] == "exfiltrate" for k in banned)
+        self.data_held: list[str] = []
+        self.ext_sessions: dict[str, list[Fact]] = defaultdict(list)
+        self.sniff_by_zone = self._sniffable()
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _sniffable(self) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
+        """Traffic flows whose credential can be sniffed under this policy (rule 6)."""
+        out: dict[str, list[tuple[int, str, frozenset[str]]]] = defaultdict(list)
+        if self.p.encrypt_in_transit:
+            return out
+        hosts = self.topo.hosts
+        for i, t in enumerate(self.topo.model.traffic):
+            if t.credential is None:
+                continue
+            if t.to in hosts:
+                offer = next(s for s in hosts[t.to].services if s.service == t.service)
+                if offer.encrypted:
+                    continue
+            if not self.p.traffic(t.source, t.to, t.service).allowed:
+                continue
+            ends = frozenset(x for x in (t.source, t.to) if x in hosts)
+            for zone in sorted({hosts[x].zone for x in ends}):
+                out[zone].append((i, t.credential, ends))
+        return out
+
+    def fire(self, step: Step) -> bool:
+        """Offer a step's outputs, unless it is banned.  Returns whether it fired."""
+        if step.key in self.banned:
+            return False
+        cost = self.sol.cost
+        c = 1 + sum(cost[f] for f in step.pre)
+        if step.key not in self.sol.fired:
+            self.sol.fired[step.key] = step
+        for f in step.post:
+            if f not in cost:
+                heapq.heappush(self.heap, (c, next(self.counter), f, step))
+        return True
+
+    def fire_once(self, template: tuple[str, ...], origin: str, step: Step) -> bool:
+        """Fire ``step`` unless an instance of ``template`` already fired for ``origin``."""
+        tag = (template, origin)
+        if not self.exhaustive and tag in self.done:
+            return True
+        if self.fire(step):
+            self.done.add(tag)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ steps
+
+    def _technique_in(self, origin: str, outside: str, inside: str) -> str:
+        return outside if origin != INSIDE else inside
+
+    def on_reach(self, host: str, service: str, source: str, origin: str) -> None:
+        """``source`` may open a flow to ``host:service``: fire exploits and logins."""
+        rs = self.reachers[(host, service)]
+        already = not self.exhaustive and any(o == origin for _, o in rs)
+        if already and (host, service, origin) not in self.pending:
+            return
+        rs.append((source, origin))
+        flow = (source, host, service)
+        unfinished = False
+        for v in self.m.vulns.get((host, service), ()):
+            step = Step(
+                key=("exploit", source, host, service, v.id),
+                kind="exploit",
+                technique=self._technique_in(origin, "T1190", "T1210"),
+                source=source,
+                target=host,
+                service=service,
+                reason=f"vulnerability {v.id} on {host}:{service} gives {v.gives}",
+                pre=(self._stand(source),),
+                post=_gives(host, service, v.gives, origin),
+                host=host,
+                flow=flow,
+            )
+            if not self.fire_once(("exploit", host, service, v.id), origin, step):
+                unfinished = True
+        cost = self.sol.cost
+        for lg in self.m.logins.get((host, service), ()):
+            if ("cred", lg.credential) not in cost or lg.credential in self.p.mfa:
+                continue
+            if not self.fire_once(
+                ("login", host, service, lg.credential),
+                origin,
+                self._login(source, origin, host, lg),
+            ):
+                unfinished = True
+        if unfinished and origin == INSIDE:
+            self.pending.add((host, service, origin))
+        else:
+            self.pending.discard((host, service, origin))
+
+    def _stand(self, source: str) -> Fact:
+        if source in self.topo.external_zones:
+            return ("zone", source)
+        return ("priv", source, "user")
+
+    def _login(self, source: str, origin: str, host: str, lg: Login) -> Step:
+        outside = origin != INSIDE
+        return Step(
+            key=("login", source, host, lg.service, lg.credential),
+            kind="login",
+            technique="T1078" if outside or lg.gives == "service" else "T1021",
+            source=source,
+            target=host,
+            service=lg.service,
+            reason=f"credential {lg.credential} accepted by {host}:{lg.service} as {lg.gives}",
+            pre=(self._stand(source), ("cred", lg.credential)),
+            post=_gives(host, lg.service, lg.gives, origin),
+            host=host,
+            flow=(source, host, lg.service),
+            credential=lg.credential,
+        )
+
+    def expand_source(self, source: str, origin: str) -> None:
+        """A new attacker position: hand every target it can reach to :meth:`on_reach`."""
+        p = self.p
+        is_host = origin == INSIDE
+        class_key: object = p.source_class(source) if is_host else source
+        first_of_class = class_key not in self.classes_done
+        if first_of_class or self.exhaustive:
+            self.classes_done.add(class_key)
+            mask = p.reach(source)
+            tg = p.targets
+            new = mask if self.exhaustive else mask & ~self.reached_mask[origin]
+            self.reached_mask[origin] |= mask
+            for gi in iter_bits(new):
+                svc = tg.keys[gi][1]
+                for h in tg.members[gi]:
+                    self.on_reach(h, svc, source, origin)
+        if is_host:
+            for svc in self.m.own_targets.get(source, ()):
+                self.on_reach(source, svc, source, origin)
+        if self.pending:
+            for host, svc, o in sorted(self.pending):
+                if o == origin and p.flow(source, host, svc).allowed:
+                    self.on_reach(host, svc, source, origin)
+
+    def add_exfil_source(self, host: str) -> None:
+        """A host with code execution: can it send data out through egress (rule 8)?"""
+        ck = self.p.source_class(host)
+        if ck in self.exfil_classes and not (self.exhaustive or self.exfil_banned):
+            return
+        self.exfil_classes.add(ck)
+        options = [
+            (dest, svc)
+            for dest, svc in self.m.exfil_destinations
+            if self.p.egress_class(host, dest, svc).allowed
+        ]
+        if not options:
+            return
+        self.exfil_sources.append((host, options))
+        for d in list(self.data_held):
+            self.try_exfil(d, [(host, options)])
+
+    def try_exfil(self, data_id: str, sources: Iterable[tuple[str, list[tuple[str, str]]]]) -> None:
+        if data_id in self.exfil_done and not self.exhaustive:
+            return
+        dests = self.topo.destinations
+        for host, options in sources:
+            for dest, svc in options:
+                role = dests[dest].role
+                step = Step(
+                    key=("exfiltrate", data_id, host, dest, svc),
+                    kind="exfiltrate",
+                    technique="T1041" if role == "c2" else "T1567",
+                    source=host,
+                    target=dest,
+                    service=svc,
+                    reason=f"egress {host} -> {dests[dest].fqdn} ({role}) on {svc}",
+                    pre=(("data", data_id), ("priv", host, "user")),
+                    post=(("exfil", data_id),),
+                    host=host,
+                    egress=(host, dest, svc),
+                )
+                if self.fire(step) and not self.exhaustive:
+                    self.exfil_done.add(data_id)
+                    return
+
+    def collect(self, d: DataItem, host: str, pre: Fact, origin: str | None) -> None:
+        via_session = origin is not None
+        self.fire(
+            Step(
+                key=("collect", d.id, "session", origin) if origin else ("collect", d.id, "exec"),
+                kind="collect",
+                technique="T1213" if via_session else "T1005",
+                source=host,
+                target=d.id,
+                service=d.service if via_session else None,
+                reason=(
+                    f"{d.id} is served by {host}:{d.service}"
+                    if via_session
+                    else f"{d.id} is stored on {host} (requires {d.requires})"
+                ),
+                pre=(pre,),
+                post=(("data", d.id),),
+                host=host,
+            )
+        )
+
+    def exfil_direct(self, d: DataItem, session: Fact) -> None:
+        _, host, svc, zone = session
+        self.fire(
+            Step(
+                key=("exfiltrate-direct", d.id, zone),
+                kind="exfiltrate-direct",
+                technique="T1041",
+                source=host,
+                target=zone,
+                service=svc,
+                reason=f"session to {host}:{svc} opened from {zone} carries {d.id} out",
+                pre=(session, ("data", d.id)),
+                post=(("exfil", d.id),),
+                host=host,
+            )
+        )
+
+    # ------------------------------------------------------------------ handlers
+
+    def enter(self) -> None:
+        for ep in self.m.entry_points:
+            post: list[Fact] = []
+            if ep.zone is not None:
+                post.append(("zone", ep.zone))
+                technique, host, where = ep.technique, None, f"zone {ep.zone}"
+            else:
+                assert ep.host is not None
+                post.extend(_gives(ep.host, "", ep.level, INSIDE))
+                technique, host, where = (
+                    ep.technique or "T1566",
+                    ep.host,
+                    f"{ep.level} on {ep.host}",
+                )
+            post.extend(("cred", c) for c in ep.credentials)
+            creds = f" holding {', '.join(ep.credentials)}" if ep.credentials else ""
+            self.fire(
+                Step(
+                    key=("enter", ep.id),
+                    kind="enter",
+                    technique=technique,
+                    source=None,
+                    target=ep.host or ep.zone,
+                    service=None,
+                    reason=f"entry point {ep.id}: {where}{creds}",
+                    pre=(),
+                    post=tuple(post),
+                    host=host or ep.zone,
+                )
+            )
+
+    def on_fact(self, f: Fact) -> None:
+        kind = f[0]
+        if kind == "zone":
+            self.expand_source(f[1], f[1])
+        elif kind == "priv":
+            self.on_priv(f[1], f[2])
+        elif kind == "session":
+            self.on_session(f)
+        elif kind == "cred":
+            self.on_cred(f[1])
+        elif kind == "data":
+            self.on_data(f[1])
+
+    def on_priv(self, host: str, level: str) -> None:
+        fact: Fact = ("priv", host, level)
+        if level == "user":
+            self.expand_source(host, INSIDE)
+            self.add_exfil_source(host)
+            for v in self.m.local_vulns.get(host, ()):
+                self.fire(
+                    Step(
+                        key=("escalate", host, v.id),
+                        kind="escalate",
+                        technique="T1068",
+                        source=host,
+                        target=host,
+                        service=None,
+                        reason=f"local vulnerability {v.id} on {host} gives root",
+                        pre=(fact,),
+                        post=(("priv", host, "root"),),
+                        host=host,
+                    )
+                )
+        for cred, requires in self.m.stores.get(host, ()):
+            if requires == level:
+                self.fire(
+                    Step(
+                        key=("steal", host, cred),
+                        kind="steal",
+                        technique="T1552" if requires == "user" else "T1003",
+                        source=host,
+                        target=cred,
+                        service=None,
+                        reason=f"{cred} is stored on {host} (readable as {requires})",
+                        pre=(fact,),
+                        post=(("cred", cred),),
+                        host=host,
+                        credential=cred,
+                    )
+                )
+        for d in self.m.data_on.get(host, ()):
+            need = "user" if d.requires in ("service", "user") else "root"
+            if need == level:
+                self.collect(d, host, fact, None)
+        if level == "root":
+            zone = self.topo.hosts[host].zone
+            traffic = self.topo.model.traffic
+            for i, cred, ends in self.sniff_by_zone.get(zone, ()):
+                if host in ends:
+                    continue
+                t = traffic[i]
+                self.fire(
+                    Step(
+                        key=("sniff", host, str(i)),
+                        kind="sniff",
+                        technique="T1557",
+                        source=host,
+                        target=cred,
+                        service=t.service,
+                        reason=f"traffic {t.source} -> {t.to} {t.service} carries {cred} in clear",
+                        pre=(fact,),
+                        post=(("cred", cred),),
+                        host=host,
+                        credential=cred,
+                        traffic=i,
+                    )
+                )
+
+    def on_session(self, f: Fact) -> None:
+        _, host, svc, origin = f
+        for d in self.m.data_by_service.get((host, svc), ()):
+            self.collect(d, host, f, origin)
+            if origin != INSIDE:
+                self.ext_sessions[d.id].append(f)
+                if ("data", d.id) in self.sol.cost:
+                    self.exfil_direct(d, f)
+
+    def on_cred(self, cred: str) -> None:
+        if cred in self.p.mfa:
+            return
+        for h, lg in self.m.logins_by_cred.get(cred, ()):
+            for source, origin in list(self.reachers.get((h.id, lg.service), ())):
+                step = self._login(source, origin, h.id, lg)
+                fired = self.fire_once(("login", h.id, lg.service, cred), origin, step)
+                if not fired and origin == INSIDE:
+                    self.pending.add((h.id, lg.service, origin))
+
+    def on_data(self, data_id: str) -> None:
+        self.data_held.append(data_id)
+        host = self.m.data_host[data_id]
+        d = next(x for x in host.data if x.id == data_id)
+        if d.integrity:
+            self.fire(
+                Step(
+                    key=("tamper", data_id),
+                    kind="tamper",
+                    technique="T1565.001",
+                    source=host.id,
+                    target=data_id,
+                    service=None,
+                    reason=f"{data_id} has integrity: true and the attacker can reach it",
+                    pre=(("data", data_id),),
+                    post=(("tamper", data_id),),
+                    host=host.id,
+                )
+            )
+        for session in self.ext_sessions.get(data_id, ()):
+            self.exfil_direct(d, session)
+        self.try_exfil(data_id, list(self.exfil_sources))
+
+    # ------------------------------------------------------------------ main loop
+
+    def run(self, stop_at: Fact | None) -> Solution:
+        sol = self.sol
+        cost, order, best = sol.cost, sol.order, sol.best
+        self.enter()
+        heap = self.heap
+        while heap:
+            c, _, f, step = heapq.heappop(heap)
+            if f in cost:
+                continue
+            cost[f] = c
+            order[f] = len(order)
+            best[f] = step
+            if f == stop_at:
+                sol.complete = False
+                break
+            self.on_fact(f)
+        return sol
+
+
+def solve(
+    model: AttackModel,
+    policy: CompiledPolicy,
+    *,
+    banned: Iterable[tuple[str, ...]] = (),
+    stop_at: Fact | None = None,
+    exhaustive: bool = False,
+) -> Solution:
+    """Run the attack fixpoint under one compiled policy.
+
+    Parameters
+    ----------
+    model
+        The topology's indices (:class:`AttackModel`).
+    policy
+        The policy, compiled by :meth:`AttackModel.compile`.
+    banned
+        Step keys the attacker may not use (to search further distinct plans).
+    stop_at
+        Stop as soon as this fact is finalised (its cost and derivation are then
+        final); the solution is marked incomplete.
+    exhaustive
+        Fire every step instance rather than the cheapest per target and origin:
+        a full attack graph, quadratic in the hosts; for export of small topologies.
+
+    Returns
+    -------
+    Solution
+        Every derived fact with its cost and cheapest derivation.
+
+    Examples
+    --------
+    >>> from ztsim.loader import load_topology, reference_policy
+    >>> topo = load_topology("topologies/pajemploi.yaml")  # doctest: +SKIP
+    >>> model = AttackModel(topo)  # doctest: +SKIP
+    >>> sol = solve(model, model.compile(reference_policy()))  # doctest: +SKIP
+    >>> sol.reachable(("exfil", "payroll-records"))  # doctest: +SKIP
+    True
+    """
+    solver = _Solver(model, policy, frozenset(banned), exhaustive)
+    return solver.run(stop_at)

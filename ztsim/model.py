@@ -1,0 +1,543 @@
+"""The ztsim data model: topologies and policies as immutable pydantic models.
+
+This module is the schema of spec §1–§3 (``shared/spec/model-v1.md``).  Every
+model forbids unknown keys, so a typo is an error and never a silent change of
+result, and is frozen once loaded.  Cross-references (a login naming a
+credential, a traffic flow naming a host) are checked by :mod:`ztsim.loader`,
+which knows the file and can point at the line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
+
+__all__ = [
+    "LEVELS",
+    "ControlSet",
+    "Credential",
+    "CredentialStore",
+    "DataItem",
+    "Detection",
+    "EgressRule",
+    "EgressSection",
+    "EntryPoint",
+    "ExternalDestination",
+    "Host",
+    "HostService",
+    "Level",
+    "Login",
+    "Policy",
+    "PortRange",
+    "SegmentationRule",
+    "SegmentationSection",
+    "Selector",
+    "Service",
+    "Topology",
+    "Traffic",
+    "Vulnerability",
+    "Zone",
+    "level_at_least",
+    "parse_port_range",
+    "parse_service",
+]
+
+Level = Literal["service", "user", "root"]
+#: Privilege levels in increasing order (spec §1).
+LEVELS: tuple[Level, ...] = ("service", "user", "root")
+_RANK: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
+
+_SERVICE_RE = re.compile(r"^(\d{1,5})/(tcp|udp|sctp|icmp)$")
+_RANGE_RE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?/(tcp|udp|sctp|icmp)$")
+_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$")
+_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
+_FQDN_RE = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})*$")
+
+
+def level_at_least(have: str, need: str) -> bool:
+    """Return whether privilege ``have`` is at least ``need`` (``service < user < root``)."""
+    return _RANK[have] >= _RANK[need]
+
+
+@dataclass(frozen=True, order=True)
+class Service:
+    """One concrete service, ``PORT/PROTO`` such as ``443/tcp``."""
+
+    port: int
+    proto: str
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.proto}"
+
+
+@dataclass(frozen=True, order=True)
+class PortRange:
+    """A service set in a policy rule: ``LOW-HIGH/PROTO``, ``PORT/PROTO`` or any."""
+
+    low: int
+    high: int
+    proto: str  # "*" for any
+
+    def covers(self, service: Service) -> bool:
+        """Return whether ``service`` falls in this range."""
+        return (self.proto == "*" or self.proto == service.proto) and (
+            self.low <= service.port <= self.high
+        )
+
+    def __str__(self) -> str:
+        if self.proto == "*":
+            return "any"
+        if self.low == self.high:
+            return f"{self.low}/{self.proto}"
+        return f"{self.low}-{self.high}/{self.proto}"
+
+
+ANY_SERVICE = PortRange(0, 65535, "*")
+
+
+def parse_service(text: str) -> Service:
+    """Parse ``PORT/PROTO``.
+
+    >>> parse_service("443/TCP")
+    Service(port=443, proto='tcp')
+    """
+    m = _SERVICE_RE.match(text.strip().lower())
+    if not m:
+        raise ValueError(f"service {text!r} is not PORT/PROTO (e.g. 443/tcp, 53/udp)")
+    port = int(m.group(1))
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port {port} out of range 0-65535")
+    return Service(port, m.group(2))
+
+
+def parse_port_range(text: str) -> PortRange:
+    """Parse a rule's service: ``PORT/PROTO``, ``LOW-HIGH/PROTO`` or ``any``.
+
+    >>> parse_port_range("8000-8999/tcp")
+    PortRange(low=8000, high=8999, proto='tcp')
+    """
+    t = text.strip().lower()
+    if t == "any":
+        return ANY_SERVICE
+    m = _RANGE_RE.match(t)
+    if not m:
+        raise ValueError(
+            f"service {text!r} is not PORT/PROTO, LOW-HIGH/PROTO or any (e.g. 8000-8999/tcp)"
+        )
+    low = int(m.group(1))
+    high = int(m.group(2)) if m.group(2) else low
+    if not (0 <= low <= 65535 and 0 <= high <= 65535):
+        raise ValueError("port out of range 0-65535")
+    if low > high:
+        raise ValueError(f"empty port range {low}-{high}")
+    return PortRange(low, high, m.group(3))
+
+
+def _check_id(value: str) -> str:
+    if not _ID_RE.match(value):
+        raise ValueError(f"invalid id {value!r}: use letters, digits and _ . : @ / + -")
+    return value
+
+
+Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- topology
+
+
+class Zone(_Model):
+    """A network zone; ``external`` zones are outside the organisation."""
+
+    id: Id
+    external: StrictBool = False
+    description: StrictStr | None = None
+
+    _v = field_validator("id")(_check_id)
+
+
+class Credential(_Model):
+    """A secret the attacker may hold (password, key, token)."""
+
+    id: Id
+    description: StrictStr | None = None
+
+    _v = field_validator("id")(_check_id)
+
+
+class HostService(_Model):
+    """A service a host listens on."""
+
+    service: StrictStr
+    name: StrictStr | None = None
+    public: StrictBool = False
+    encrypted: StrictBool = False
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str) -> str:
+        return str(parse_service(v))
+
+    @property
+    def parsed(self) -> Service:
+        """The service as a :class:`Service`."""
+        return parse_service(self.service)
+
+
+class Vulnerability(_Model):
+    """A remote vulnerability on one of the host's services, or a local one."""
+
+    id: Id
+    service: StrictStr | None = None
+    local: StrictBool = False
+    gives: Level = "user"
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str | None) -> str | None:
+        return None if v is None else str(parse_service(v))
+
+    @model_validator(mode="after")
+    def _shape(self) -> Vulnerability:
+        if self.local and self.service is not None:
+            raise ValueError("a vulnerability is either local or on a service, not both")
+        if not self.local and self.service is None:
+            raise ValueError("a remote vulnerability needs `service` (or set `local: true`)")
+        if self.local and self.gives != "root":
+            raise ValueError("a local vulnerability is a privilege escalation: `gives: root`")
+        return self
+
+
+class CredentialStore(_Model):
+    """A credential readable on the host by someone at ``requires`` or above."""
+
+    credential: Id
+    requires: Literal["user", "root"] = "user"
+
+
+class Login(_Model):
+    """A credential accepted by one of the host's services, giving ``gives``."""
+
+    credential: Id
+    service: StrictStr
+    gives: Level = "user"
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str) -> str:
+        return str(parse_service(v))
+
+
+class DataItem(_Model):
+    """Data stored on a host: the object of exfiltration and tampering goals."""
+
+    id: Id
+    classification: StrictStr | None = None
+    records: StrictInt | None = Field(default=None, ge=0)
+    requires: Level = "user"
+    service: StrictStr | None = None
+    integrity: StrictBool = False
+    description: StrictStr | None = None
+
+    _v = field_validator("id")(_check_id)
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str | None) -> str | None:
+        return None if v is None else str(parse_service(v))
+
+    @model_validator(mode="after")
+    def _shape(self) -> DataItem:
+        if self.requires == "service" and self.service is None:
+            raise ValueError("data with `requires: service` must name the `service` serving it")
+        if self.requires != "service" and self.service is not None:
+            raise ValueError("`service` on a data item goes with `requires: service`")
+        return self
+
+
+class Host(_Model):
+    """A workload: a server, a pod, a laptop."""
+
+    id: Id
+    zone: Id
+    labels: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    services: list[HostService] = Field(default_factory=list)
+    vulnerabilities: list[Vulnerability] = Field(default_factory=list)
+    credentials: list[CredentialStore] = Field(default_factory=list)
+    logins: list[Login] = Field(default_factory=list)
+    data: list[DataItem] = Field(default_factory=list)
+    description: StrictStr | None = None
+
+    _v = field_validator("id")(_check_id)
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _labels(cls, v: Any) -> Any:
+        # YAML reads `env: 1` or `pci: true` as numbers and booleans; labels are text.
+        if isinstance(v, dict):
+            return {
+                k: (str(val).lower() if isinstance(val, bool) else str(val))
+                if isinstance(val, bool | int | float)
+                else val
+                for k, val in v.items()
+            }
+        return v
+
+
+class ExternalDestination(_Model):
+    """A destination outside the organisation, by FQDN (exact or ``*.suffix``)."""
+
+    id: Id
+    fqdn: StrictStr
+    role: Literal["c2", "web-service", "partner"] = "partner"
+    services: list[StrictStr] = Field(default_factory=lambda: ["443/tcp"])
+    description: StrictStr | None = None
+
+    _v = field_validator("id")(_check_id)
+
+    @field_validator("fqdn")
+    @classmethod
+    def _fqdn(cls, v: str) -> str:
+        if not _FQDN_RE.match(v):
+            raise ValueError(f"fqdn {v!r} is not a host name or *.suffix")
+        return v.lower()
+
+    @field_validator("services")
+    @classmethod
+    def _services(cls, v: list[str]) -> list[str]:
+        return [str(parse_service(s)) for s in v]
+
+
+class Traffic(_Model):
+    """A legitimate business flow: it must stay allowed, and it can be sniffed."""
+
+    source: Id = Field(alias="from")
+    to: Id
+    service: StrictStr
+    credential: Id | None = None
+    description: StrictStr | None = None
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, v: str) -> str:
+        return str(parse_service(v))
+
+
+class EntryPoint(_Model):
+    """Where the attacker starts: an external zone, or a foothold on a host."""
+
+    id: Id
+    zone: Id | None = None
+    host: Id | None = None
+    gives: Literal["user", "root"] | None = None
+    credentials: list[Id] = Field(default_factory=list)
+    technique: StrictStr | None = None
+    description: StrictStr | None = None
+
+    _v = field_validator("id")(_check_id)
+
+    @model_validator(mode="after")
+    def _shape(self) -> EntryPoint:
+        if (self.zone is None) == (self.host is None):
+            raise ValueError("an entry point names exactly one of `zone` or `host`")
+        if self.zone is not None and self.gives is not None:
+            raise ValueError("`gives` goes with a `host` entry point, not a `zone` one")
+        return self
+
+    @property
+    def level(self) -> str:
+        """The privilege a host entry gives (``user`` unless stated)."""
+        return self.gives or "user"
+
+
+class Topology(_Model):
+    """A topology file (spec §2)."""
+
+    ztsim: Literal[1]
+    kind: Literal["topology"]
+    name: StrictStr
+    description: StrictStr | None = None
+    zones: list[Zone] = Field(default_factory=list)
+    credentials: list[Credential] = Field(default_factory=list)
+    hosts: list[Host] = Field(default_factory=list)
+    external: list[ExternalDestination] = Field(default_factory=list)
+    traffic: list[Traffic] = Field(default_factory=list)
+    entry_points: list[EntryPoint] = Field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class Selector(_Model):
+    """Which sources or destinations a rule matches.
+
+    ``any``, ``{}`` or an omitted selector match everything.  Every key given
+    must match: ``zone``, ``host`` (an id or a list of ids), ``labels`` (all pairs).
+    """
+
+    zone: Id | None = None
+    host: list[Id] | None = None
+    labels: dict[StrictStr, StrictStr] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _any(cls, v: Any) -> Any:
+        if v is None or (isinstance(v, str) and v.strip().lower() in ("any", "*")):
+            return {}
+        if isinstance(v, dict):
+            v = dict(v)
+            host = v.get("host")
+            if isinstance(host, str):
+                v["host"] = [host]
+            labels = v.get("labels")
+            if isinstance(labels, dict):
+                v["labels"] = {
+                    k: (str(x).lower() if isinstance(x, bool) else str(x))
+                    if isinstance(x, bool | int | float)
+                    else x
+                    for k, x in labels.items()
+                }
+        return v
+
+    @property
+    def is_any(self) -> bool:
+        """Whether the selector matches everything."""
+        return self.zone is None and not self.host and not self.labels
+
+    def __str__(self) -> str:
+        if self.is_any:
+            return "any"
+        parts = []
+        if self.zone is not None:
+            parts.append(f"zone={self.zone}")
+        if self.host:
+            parts.append("host=" + ",".join(self.host))
+        if self.labels:
+            parts.append(",".join(f"{k}={v}" for k, v in sorted(self.labels.items())))
+        return " ".join(parts)
+
+
+def _parse_services(v: Any) -> Any:
+    if isinstance(v, str):
+        v = [v]
+    if isinstance(v, list):
+        for s in v:
+            if isinstance(s, str):
+                parse_port_range(s)
+    return v
+
+
+class SegmentationRule(_Model):
+    """One first-match segmentation rule."""
+
+    id: Id
+    action: Literal["allow", "deny"]
+    source: Selector = Field(default_factory=Selector, alias="from")
+    to: Selector = Field(default_factory=Selector)
+    services: list[StrictStr] | None = None
+    description: StrictStr | None = None
+
+    _s = field_validator("services", mode="before")(_parse_services)
+
+    @property
+    def ranges(self) -> tuple[PortRange, ...]:
+        """The rule's services as ranges (any when omitted)."""
+        if self.services is None:
+            return (ANY_SERVICE,)
+        return tuple(parse_port_range(s) for s in self.services)
+
+
+class EgressRule(_Model):
+    """One first-match egress rule: hosts to external FQDN patterns."""
+
+    id: Id
+    action: Literal["allow", "deny"]
+    source: Selector = Field(default_factory=Selector, alias="from")
+    to: list[StrictStr] = Field(default_factory=lambda: ["*"])
+    services: list[StrictStr] | None = None
+    description: StrictStr | None = None
+
+    _s = field_validator("services", mode="before")(_parse_services)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _to(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = [v]
+        if isinstance(v, list):
+            out = []
+            for p in v:
+                if isinstance(p, str):
+                    if p != "*" and not _FQDN_RE.match(p):
+                        raise ValueError(f"pattern {p!r} is not `*`, a host name or *.suffix")
+                    out.append(p.lower())
+                else:
+                    out.append(p)
+            return out
+        return v
+
+    @property
+    def ranges(self) -> tuple[PortRange, ...]:
+        """The rule's services as ranges (any when omitted)."""
+        if self.services is None:
+            return (ANY_SERVICE,)
+        return tuple(parse_port_range(s) for s in self.services)
+
+
+class SegmentationSection(_Model):
+    """East-west and north-south segmentation (spec §3)."""
+
+    default: Literal["allow", "deny"] = "allow"
+    intra_zone: Literal["rules", "allow"] = "rules"
+    rules: list[SegmentationRule] = Field(default_factory=list)
+
+
+class EgressSection(_Model):
+    """Egress filtering towards external destinations by FQDN."""
+
+    default: Literal["allow", "deny"] = "allow"
+    rules: list[EgressRule] = Field(default_factory=list)
+
+
+class Detection(_Model):
+    """A detection capability: techniques it sees, where, with what probability."""
+
+    id: Id
+    techniques: list[StrictStr] = Field(min_length=1)
+    where: Selector = Field(default_factory=Selector)
+    probability: float = Field(ge=0.0, le=1.0)
+
+
+class ControlSet(_Model):
+    """MFA, encryption in transit and detection."""
+
+    mfa: list[Id] = Field(default_factory=list)
+    encrypt_in_transit: StrictBool = False
+    detection: list[Detection] = Field(default_factory=list)
+
+
+class Policy(_Model):
+    """A policy file (spec §3)."""
+
+    ztsim: Literal[1]
+    kind: Literal["policy"]
+    name: StrictStr
+    description: StrictStr | None = None
+    segmentation: SegmentationSection = Field(default_factory=SegmentationSection)
+    egress: EgressSection = Field(default_factory=EgressSection)
+    controls: ControlSet = Field(default_factory=ControlSet)

@@ -1,0 +1,441 @@
+"""Policy evaluation: which flows and egress a policy allows (spec §4).
+
+A :class:`CompiledPolicy` answers two kinds of question.
+
+* One flow at a time (:meth:`CompiledPolicy.flow`, :meth:`CompiledPolicy.egress`),
+  with the deciding rule, for traffic checks and plan verdicts.  Rules are indexed
+  by (source zone, destination zone) so a decision scans only the rules that could
+  match.
+* Everything one attacker position can reach (:meth:`CompiledPolicy.reach`), for
+  the fixpoint.  Hosts that no selector tells apart fall in one equivalence class;
+  attack targets (a host's service with a vulnerability or a login) are grouped by
+  destination class and service, and each rule is compiled to a bitset of the
+  target groups it matches.  First-match over a source class is then a sweep of
+  big-integer operations, and no host-to-host flow is ever materialised.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from ztsim.loader import LoadedPolicy, LoadedTopology
+from ztsim.model import EgressRule, Host, PortRange, SegmentationRule, Selector, parse_service
+
+__all__ = [
+    "CompiledPolicy",
+    "Decision",
+    "TargetGroups",
+    "fqdn_covers",
+    "iter_bits",
+    "selector_matches_host",
+    "selector_matches_zone",
+]
+
+Reason = Literal["rule", "default", "topology", "self", "intra_zone"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict on one flow, and what decided it.
+
+    ``rule`` is what spec §7 reports: the rule id, ``default`` or ``topology``
+    (``self`` and ``intra_zone`` for flows that skip the rules).
+    """
+
+    allowed: bool
+    rule: str
+    reason: Reason
+    section: Literal["segmentation", "egress"] = "segmentation"
+
+    def describe(self, policy: LoadedPolicy | None = None) -> str:
+        """A short human explanation, naming the rule's FILE:LINE when known."""
+        verb = "allowed" if self.allowed else "denied"
+        if self.reason == "rule":
+            where = f" at {policy.rule_location(self.section, self.rule)}" if policy else ""
+            return f"{verb} by {self.section} rule {self.rule}{where}"
+        if self.reason == "default":
+            return f"{verb} by {self.section} default"
+        if self.reason == "self":
+            return "allowed: a host reaching itself"
+        if self.reason == "intra_zone":
+            return "allowed: same zone with intra_zone: allow"
+        return f"{verb} by the topology (not reachable whatever the policy)"
+
+
+TOPOLOGY_DENY = Decision(False, "topology", "topology")
+
+
+def iter_bits(mask: int) -> Iterator[int]:
+    """Yield the indices of the set bits of ``mask``, lowest first.
+
+    >>> list(iter_bits(0b10110))
+    [1, 2, 4]
+    """
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def fqdn_covers(pattern: str, destination: str) -> bool:
+    """Whether an egress pattern covers a destination name (spec §4).
+
+    ``*`` covers everything; ``a.b`` only ``a.b``; ``*.b`` any ``x.b``, ``*.x.b``
+    and ``*.b``.  An exact pattern never covers a wildcard destination: the
+    attacker would pick another name under it.
+
+    >>> fqdn_covers("*.example", "*.files.example"), fqdn_covers("a.example", "*.example")
+    (True, False)
+    """
+    p = pattern.lower()
+    d = destination.lower()
+    if p == "*":
+        return True
+    if p.startswith("*."):
+        return d.endswith(p[1:])
+    return p == d
+
+
+def selector_matches_host(sel: Selector, host: Host) -> bool:
+    """Whether ``sel`` matches ``host`` (every key given must match)."""
+    if sel.zone is not None and sel.zone != host.zone:
+        return False
+    if sel.host and host.id not in sel.host:
+        return False
+    return not (sel.labels and any(host.labels.get(k) != v for k, v in sel.labels.items()))
+
+
+def selector_matches_zone(sel: Selector, zone: str) -> bool:
+    """Whether ``sel`` matches an external zone (only ``zone`` or ``any`` can)."""
+    if sel.host or sel.labels:
+        return False
+    return sel.zone is None or sel.zone == zone
+
+
+def _ranges_cover(ranges: tuple[PortRange, ...], service: str) -> bool:
+    svc = parse_service(service)
+    return any(r.covers(svc) for r in ranges)
+
+
+# --------------------------------------------------------------------------- classes
+
+
+@dataclass(frozen=True)
+class _ClassKey:
+    zone: str
+    labels: frozenset[tuple[str, str]]
+    host: str | None
+
+
+def _selectors_features(selectors: Iterable[Selector]) -> tuple[set[tuple[str, str]], set[str]]:
+    pairs: set[tuple[str, str]] = set()
+    hosts: set[str] = set()
+    for sel in selectors:
+        if sel.labels:
+            pairs.update(sel.labels.items())
+        if sel.host:
+            hosts.update(sel.host)
+    return pairs, hosts
+
+
+def _class_key(host: Host, pairs: set[tuple[str, str]], named: set[str]) -> _ClassKey:
+    labels = frozenset(p for p in host.labels.items() if p in pairs)
+    return _ClassKey(host.zone, labels, host.id if host.id in named else None)
+
+
+def _key_matches(sel: Selector, key: _ClassKey) -> bool:
+    if sel.zone is not None and sel.zone != key.zone:
+        return False
+    if sel.host and key.host not in sel.host:
+        return False
+    return not (sel.labels and not all(p in key.labels for p in sel.labels.items()))
+
+
+@dataclass(frozen=True)
+class TargetGroups:
+    """Attack targets (host, service) grouped by destination class and service.
+
+    ``groups[i]`` is ``(class_key, service, public)`` and ``members[i]`` the hosts
+    in it that have a vulnerability or a login on that service.
+    """
+
+    keys: tuple[tuple[_ClassKey, str, bool], ...]
+    members: tuple[tuple[str, ...], ...]
+    public_mask: int
+    zone_mask: dict[str, int]
+    index: dict[tuple[str, str], int]
+
+
+# --------------------------------------------------------------------------- compiled policy
+
+
+class CompiledPolicy:
+    """A policy compiled against one topology.
+
+    Parameters
+    ----------
+    policy
+        The loaded policy.
+    topology
+        The loaded topology it is judged on.
+    targets
+        The (host, service) pairs that matter to the attacker, i.e. that have a
+        remote vulnerability or a login; only these are grouped for :meth:`reach`.
+    """
+
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        topology: LoadedTopology,
+        targets: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.loaded = policy
+        self.topology = topology
+        pol = policy.model
+        self.seg_rules: tuple[SegmentationRule, ...] = tuple(pol.segmentation.rules)
+        self.egress_rules: tuple[EgressRule, ...] = tuple(pol.egress.rules)
+        self.seg_ranges = [r.ranges for r in self.seg_rules]
+        self.egress_ranges = [r.ranges for r in self.egress_rules]
+        self.seg_default_allow = pol.segmentation.default == "allow"
+        self.egress_default_allow = pol.egress.default == "allow"
+        self.intra_zone_allow = pol.segmentation.intra_zone == "allow"
+        self.mfa = frozenset(pol.controls.mfa)
+        self.encrypt_in_transit = pol.controls.encrypt_in_transit
+        self._host_zone = {h.id: h.zone for h in topology.model.hosts}
+
+        # Rule index by (from-zone, to-zone); None stands for "any zone".
+        buckets: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+        for i, r in enumerate(self.seg_rules):
+            buckets[(r.source.zone, r.to.zone)].append(i)
+        self._seg_buckets = dict(buckets)
+        self._seg_cands: dict[tuple[str, str], list[int]] = {}
+        ebuckets: dict[str | None, list[int]] = defaultdict(list)
+        for i, er in enumerate(self.egress_rules):
+            ebuckets[er.source.zone].append(i)
+        self._egress_buckets = dict(ebuckets)
+        self._egress_cands: dict[str, list[int]] = {}
+
+        # Equivalence classes: sources by `from` selectors, destinations by `to`.
+        src_sels = [r.source for r in self.seg_rules] + [r.source for r in self.egress_rules]
+        self._src_pairs, self._src_named = _selectors_features(src_sels)
+        self._dst_pairs, self._dst_named = _selectors_features(r.to for r in self.seg_rules)
+        self._src_class: dict[str, _ClassKey] = {}
+        self._targets = self._group_targets(targets)
+        self._rule_masks: list[int] | None = None
+        self._reach_memo: dict[_ClassKey | str, int] = {}
+        self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
+
+    # ------------------------------------------------------------------ single flows
+
+    def _seg_candidates(self, src_zone: str, dst_zone: str) -> list[int]:
+        key = (src_zone, dst_zone)
+        cands = self._seg_cands.get(key)
+        if cands is None:
+            b = self._seg_buckets
+            lists = [
+                b.get((src_zone, dst_zone), []),
+                b.get((src_zone, None), []),
+                b.get((None, dst_zone), []),
+                b.get((None, None), []),
+            ]
+            cands = list(heapq.merge(*lists))
+            self._seg_cands[key] = cands
+        return cands
+
+    def flow(self, source: str, dst_host: str, service: str) -> Decision:
+        """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
+
+        Applies spec §4 in order: the destination must listen; from an external zone
+        only public services; a host reaching itself; ``intra_zone: allow``; then the
+        first matching segmentation rule, else the default.
+        """
+        topo = self.topology
+        dst = topo.hosts[dst_host]
+        offer = next((s for s in dst.services if s.service == service), None)
+        if offer is None:
+            return TOPOLOGY_DENY
+        src_host = topo.hosts.get(source)
+        if src_host is None:
+            if source not in topo.external_zones or not offer.public:
+                return TOPOLOGY_DENY
+            src_zone = source
+        else:
+            if source == dst_host:
+                return Decision(True, "self", "self")
+            src_zone = src_host.zone
+            if self.intra_zone_allow and src_zone == dst.zone:
+                return Decision(True, "intra_zone", "intra_zone")
+        for i in self._seg_candidates(src_zone, dst.zone):
+            r = self.seg_rules[i]
+            if src_host is None:
+                if not selector_matches_zone(r.source, src_zone):
+                    continue
+            elif not selector_matches_host(r.source, src_host):
+                continue
+            if selector_matches_host(r.to, dst) and _ranges_cover(self.seg_ranges[i], service):
+                return Decision(r.action == "allow", r.id, "rule")
+        return Decision(self.seg_default_allow, "default", "default")
+
+    def _egress_candidates(self, zone: str) -> list[int]:
+        cands = self._egress_cands.get(zone)
+        if cands is None:
+            b = self._egress_buckets
+            cands = list(heapq.merge(b.get(zone, []), b.get(None, [])))
+            self._egress_cands[zone] = cands
+        return cands
+
+    def egress(self, host: str, destination: str, service: str) -> Decision:
+        """Decide egress from a host to an external destination on one of its services."""
+        dest = self.topology.destinations[destination]
+        if service not in dest.services:
+            return Decision(False, "topology", "topology", "egress")
+        src = self.topology.hosts[host]
+        for i in self._egress_candidates(src.zone):
+            r = self.egress_rules[i]
+            if not selector_matches_host(r.source, src):
+                continue
+            if not _ranges_cover(self.egress_ranges[i], service):
+                continue
+            if any(fqdn_covers(p, dest.fqdn) for p in r.to):
+                return Decision(r.action == "allow", r.id, "rule", "egress")
+        return Decision(self.egress_default_allow, "default", "default", "egress")
+
+    def traffic(self, source: str, to: str, service: str) -> Decision:
+        """Decide a legitimate traffic flow: to a host (segmentation) or outside (egress)."""
+        if to in self.topology.destinations:
+            if source not in self.topology.hosts:
+                return Decision(False, "topology", "topology", "egress")
+            return self.egress(source, to, service)
+        return self.flow(source, to, service)
+
+    # ------------------------------------------------------------------ bulk reach
+
+    def _group_targets(self, targets: Iterable[tuple[str, str]]) -> TargetGroups:
+        hosts = self.topology.hosts
+        index: dict[tuple[_ClassKey, str, bool], int] = {}
+        members: list[list[str]] = []
+        where: dict[tuple[str, str], int] = {}
+        for host_id, service in sorted(set(targets)):
+            h = hosts[host_id]
+            offer = next((s for s in h.services if s.service == service), None)
+            if offer is None:
+                continue
+            key = (_class_key(h, self._dst_pairs, self._dst_named), service, offer.public)
+            gi = index.get(key)
+            if gi is None:
+                gi = index[key] = len(members)
+                members.append([])
+            members[gi].append(host_id)
+            where[(host_id, service)] = gi
+        keys = tuple(index)
+        public_mask = 0
+        zone_mask: dict[str, int] = defaultdict(int)
+        for gi, (ck, _svc, public) in enumerate(keys):
+            if public:
+                public_mask |= 1 << gi
+            zone_mask[ck.zone] |= 1 << gi
+        return TargetGroups(
+            keys, tuple(tuple(m) for m in members), public_mask, dict(zone_mask), where
+        )
+
+    @property
+    def targets(self) -> TargetGroups:
+        """The attack target groups this policy was compiled with."""
+        return self._targets
+
+    def _compile_rule_masks(self) -> list[int]:
+        """For each rule, the bitset of target groups its `to` and services match."""
+        tg = self._targets
+        by_zone: dict[str, list[int]] = defaultdict(list)
+        for gi, (ck, _s, _p) in enumerate(tg.keys):
+            by_zone[ck.zone].append(gi)
+        all_groups = list(range(len(tg.keys)))
+        masks: list[int] = []
+        for i, r in enumerate(self.seg_rules):
+            to = r.to
+            ranges = self.seg_ranges[i]
+            any_service = any(rg.proto == "*" for rg in ranges)
+            if to.zone is not None and not to.host and not to.labels and any_service:
+                masks.append(tg.zone_mask.get(to.zone, 0))
+                continue
+            pool = by_zone.get(to.zone, []) if to.zone is not None else all_groups
+            m = 0
+            for gi in pool:
+                ck, svc, _pub = tg.keys[gi]
+                if _key_matches(to, ck) and (any_service or _ranges_cover(ranges, svc)):
+                    m |= 1 << gi
+            masks.append(m)
+        return masks
+
+    def source_class(self, host_id: str) -> _ClassKey:
+        """The equivalence class of a host as a source of flows."""
+        key = self._src_class.get(host_id)
+        if key is None:
+            key = _class_key(self.topology.hosts[host_id], self._src_pairs, self._src_named)
+            self._src_class[host_id] = key
+        return key
+
+    def reach(self, source: str) -> int:
+        """The bitset of target groups that ``source`` may open a flow to.
+
+        ``source`` is a host id or an external zone id.  Flows of a host to itself are
+        not included (they are always allowed; the engine adds them per host).
+        Hosts of one source class share the result, which is memoised.
+        """
+        ext = source in self.topology.external_zones
+        memo_key: _ClassKey | str = source if ext else self.source_class(source)
+        known = self._reach_memo.get(memo_key)
+        if known is not None:
+            return known
+        tg = self._targets
+        if self._rule_masks is None:
+            self._rule_masks = self._compile_rule_masks()
+        masks = self._rule_masks
+        full = (1 << len(tg.keys)) - 1
+        undecided = tg.public_mask if ext else full
+        allowed = 0
+        ck: _ClassKey | None = None
+        if ext:
+            zone = source
+        else:
+            assert isinstance(memo_key, _ClassKey)
+            ck = memo_key
+            zone = ck.zone
+            if self.intra_zone_allow:
+                same = tg.zone_mask.get(zone, 0)
+                allowed |= same
+                undecided &= ~same
+        # Rules whose `from` zone is this zone or unconstrained, in file order.
+        lists = [lst for (fz, _tz), lst in self._seg_buckets.items() if fz is None or fz == zone]
+        for i in heapq.merge(*lists):
+            if not undecided:
+                break
+            hit = masks[i] & undecided
+            if not hit:
+                continue
+            r = self.seg_rules[i]
+            if ck is None:
+                if not selector_matches_zone(r.source, zone):
+                    continue
+            elif not _key_matches(r.source, ck):
+                continue
+            if r.action == "allow":
+                allowed |= hit
+            undecided &= ~hit
+        if self.seg_default_allow:
+            allowed |= undecided
+        self._reach_memo[memo_key] = allowed
+        return allowed
+
+    def egress_class(self, host_id: str, destination: str, service: str) -> Decision:
+        """Egress decision memoised per source class (hosts of a class share it)."""
+        ck = self.source_class(host_id)
+        key = (ck, destination, service)
+        known = self._egress_memo.get(key)
+        if known is None:
+            known = self._egress_memo[key] = self.egress(host_id, destination, service)
+        return known

@@ -1,0 +1,172 @@
+"""Text and JSON renderings of analyses, for the command line.
+
+Rendering is deterministic: the same analysis gives the same bytes (rich renders
+at a fixed width and without colour when the output is not a terminal).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ztsim.analysis import Analysis, PlanRow, goal_label
+from ztsim.engine import Fact, Step
+from ztsim.techniques import technique
+
+__all__ = ["dump_json", "paths_json", "render_check", "render_paths", "step_line"]
+
+
+def dump_json(data: Any) -> str:
+    """Stable JSON text (2-space indent, keys in insertion order)."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_check(console: Console, a: Analysis) -> None:
+    """The verdict on top, then one summary table per policy."""
+    bad = [r for r in a.results if r.reachable_goals]
+    if bad:
+        console.print(
+            Text(
+                f"FAIL: the attacker reaches a goal under {len(bad)} of {len(a.results)} "
+                f"polic{'y' if len(a.results) == 1 else 'ies'} "
+                f"({', '.join(r.policy.name for r in bad)})",
+                style="bold red",
+            )
+        )
+    else:
+        console.print(
+            Text(
+                f"PASS: no exfiltration or tampering goal is reachable under "
+                f"{'the' if len(a.results) == 1 else 'any of the'} {len(a.results)} "
+                f"polic{'y' if len(a.results) == 1 else 'ies'}",
+                style="bold green",
+            )
+        )
+    console.print(f"topology {a.topology.name} ({a.topology.path})")
+    for r in a.results:
+        console.print()
+        broken = r.broken_traffic
+        title = (
+            f"{r.policy.name} ({r.policy.path}): {len(r.reachable_goals)}/{len(r.goals)} goals "
+            f"reachable, {r.records_at_risk:,} records at risk, "
+            f"{len(broken)}/{len(r.traffic)} legitimate flows broken"
+        )
+        table = Table(title=title, title_justify="left", expand=False)
+        table.add_column("goal")
+        table.add_column("verdict")
+        table.add_column("cost", justify="right")
+        table.add_column("records", justify="right")
+        table.add_column("cheapest plan")
+        for g in r.goals:
+            verdict = (
+                Text("REACHABLE", style="red") if g.reachable else Text("blocked", style="green")
+            )
+            plan = " > ".join(g.plan.techniques) if g.plan else ""
+            table.add_row(
+                goal_label(g.goal),
+                verdict,
+                "" if g.cost is None else str(g.cost),
+                "" if g.records is None else f"{g.records:,}",
+                plan,
+            )
+        console.print(table)
+        for t in broken:
+            console.print(
+                Text(
+                    f"  broken: {t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}",
+                    style="yellow",
+                )
+            )
+
+
+def step_line(step: Step) -> str:
+    """One line for a step: technique, source -> target, service."""
+    tech = technique(step.technique)
+    tname = f"{tech.id} {tech.name}" if tech else "-"
+    src = step.source or "-"
+    svc = f" {step.service}" if step.service else ""
+    return f"{step.kind:<17} {tname:<46} {src} -> {step.target}{svc}"
+
+
+def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> None:
+    """Every plan, step by step, then its verdict under each policy."""
+    for goal, rows in rows_by_goal.items():
+        console.print(Text(f"== {goal_label(goal)}: {len(rows)} plan(s)", style="bold"))
+        if not rows:
+            console.print("   no plan: unreachable even under the reference policy")
+        for n, row in enumerate(rows, 1):
+            p = row.plan
+            console.print(
+                f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
+                f"found under {', '.join(row.found_under)}"
+            )
+            for i, st in enumerate(p.steps, 1):
+                console.print(f"   {i:>2}. {step_line(st)}")
+                console.print(f"       because {st.reason}", style="dim")
+            for v in row.verdicts:
+                if v.blocked:
+                    line = Text(f"   {v.policy}: BLOCKED at {v.explanation}", style="green")
+                else:
+                    line = Text(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}", style="red")
+                console.print(line)
+        console.print()
+
+
+def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str, Any]:
+    """Plans and verdicts as one JSON object."""
+    goals: list[dict[str, Any]] = []
+    for goal, rows in rows_by_goal.items():
+        goals.append(
+            {
+                "goal": goal_label(goal),
+                "kind": "exfiltration" if goal[0] == "exfil" else "tampering",
+                "data": goal[1],
+                "plans": [_plan_json(a, row) for row in rows],
+            }
+        )
+    return {"topology": a.topology.name, "goals": goals}
+
+
+def _plan_json(a: Analysis, row: PlanRow) -> dict[str, Any]:
+    p = row.plan
+    return {
+        "id": p.ident,
+        "cost": p.cost,
+        "entry": p.entry,
+        "found_under": list(row.found_under),
+        "steps": [
+            {
+                "kind": st.kind,
+                "technique": st.technique,
+                "technique_name": t.name if (t := technique(st.technique)) else None,
+                "source": st.source,
+                "target": st.target,
+                "service": st.service,
+                "because": st.reason,
+            }
+            for st in p.steps
+        ],
+        "verdicts": [
+            {
+                "policy": v.policy,
+                "blocked": v.blocked,
+                "step": None if v.step is None else v.step + 1,
+                "by": v.blocked_by,
+                "explanation": v.explanation,
+                "p_detected": v.p_detected,
+            }
+            for v in row.verdicts
+        ],
+    }
+
+
+def goals_selected(a: Analysis, data: Sequence[str] | None) -> list[Fact]:
+    """The goals about the data items named (all goals when none is named)."""
+    if not data:
+        return a.goals
+    return [g for g in a.goals if g[1] in set(data)]

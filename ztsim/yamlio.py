@@ -1,0 +1,266 @@
+"""Safe YAML (and JSON) reading with guards and source positions.
+
+Documents are read with ``yaml.safe_load`` semantics only, through the libyaml C
+loader when it is installed.  Three guards keep hostile or broken input from
+hurting: a cap on the file size, a cap on the size of the document once aliases
+are expanded (the "billion laughs" attack), and duplicate mapping keys, which
+plain YAML silently collapses and which would let a typo change a result.
+
+Positions are not recorded while loading (that would double the cost of reading
+a 100,000-host topology).  They are found on demand: :func:`locate` composes the
+node tree of the file once, caches it, and walks it along a location path such as
+``("hosts", 3, "services", 0)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "MAX_BYTES",
+    "MAX_NODES",
+    "Document",
+    "Mark",
+    "YamlInputError",
+    "load_document",
+    "locate",
+]
+
+#: Largest file accepted, in bytes (override with ``ZTSIM_MAX_BYTES``).
+MAX_BYTES = int(os.environ.get("ZTSIM_MAX_BYTES", str(512 * 1024 * 1024)))
+#: Largest document accepted once aliases are expanded, in nodes.
+MAX_NODES = int(os.environ.get("ZTSIM_MAX_NODES", str(50_000_000)))
+
+try:  # pragma: no cover - depends on how PyYAML was built
+    _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover
+    _BaseLoader = yaml.SafeLoader
+
+
+@dataclass(frozen=True, order=True)
+class Mark:
+    """A 1-based line and column in a source file."""
+
+    line: int
+    column: int
+
+
+class YamlInputError(Exception):
+    """A file that cannot be read as a document: syntax, size, aliases, keys."""
+
+    def __init__(self, path: str, mark: Mark | None, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.mark = mark
+        self.message = message
+
+
+class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """Safe loader that refuses duplicate keys in a mapping."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=deep)
+            try:
+                duplicate = key in seen
+            except TypeError:
+                duplicate = False  # unhashable key: the base loader reports it
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {seen[key].start_mark.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        result: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return result
+
+
+@dataclass
+class Document:
+    """One loaded file: its data and, on demand, where each node stands."""
+
+    path: str
+    data: Any
+    text: str
+    is_json: bool = False
+    _root: yaml.Node | None = field(default=None, repr=False)
+    _composed: bool = field(default=False, repr=False)
+
+    def root(self) -> yaml.Node | None:
+        """Return the composed YAML node tree (composed once, then cached)."""
+        if not self._composed:
+            self._composed = True
+            try:
+                self._root = yaml.compose(self.text, Loader=_BaseLoader)
+            except yaml.YAMLError:  # pragma: no cover - it loaded once already
+                self._root = None
+        return self._root
+
+
+def _mark_of(problem: yaml.YAMLError) -> Mark | None:
+    mark = getattr(problem, "problem_mark", None) or getattr(problem, "context_mark", None)
+    if mark is None:
+        return None
+    return Mark(mark.line + 1, mark.column + 1)
+
+
+def _expanded_size(data: Any, path: str) -> int:
+    """Count the nodes of ``data`` as if every alias were expanded.
+
+    Shared sub-structures (what aliases produce) are counted once per use but
+    measured once, so the count is linear in the distinct nodes.  A structure
+    that contains itself (a recursive alias) is refused.
+    """
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(obj: Any) -> int:
+        if not isinstance(obj, dict | list):
+            return 1
+        key = id(obj)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in in_progress:
+            raise YamlInputError(path, None, "recursive alias: a node contains itself")
+        in_progress.add(key)
+        children = obj.values() if isinstance(obj, dict) else obj
+        total = 1 + sum(size(child) for child in children)
+        if isinstance(obj, dict):
+            total += len(obj)
+        in_progress.discard(key)
+        sizes[key] = total
+        if total > MAX_NODES:
+            raise YamlInputError(
+                path,
+                None,
+                f"document too large once aliases are expanded (more than {MAX_NODES:,} nodes)",
+            )
+        return total
+
+    return size(data)
+
+
+def load_document(path: str | Path) -> Document:
+    """Read one YAML or JSON file safely.
+
+    Parameters
+    ----------
+    path
+        The file; a ``.json`` suffix reads it as JSON, anything else as YAML.
+
+    Raises
+    ------
+    YamlInputError
+        When the file is missing, too big, not valid YAML/JSON, holds duplicate
+        keys, several documents, or expands past :data:`MAX_NODES`.
+
+    Examples
+    --------
+    >>> doc = load_document("topologies/pajemploi.yaml")  # doctest: +SKIP
+    >>> doc.data["kind"]  # doctest: +SKIP
+    'topology'
+    """
+    name = str(path)
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+    except OSError as exc:
+        raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
+    if p.is_dir():
+        raise YamlInputError(name, None, "is a directory, not a file")
+    if size > MAX_BYTES:
+        raise YamlInputError(
+            name, None, f"file too large: {size:,} bytes (limit {MAX_BYTES:,}; ZTSIM_MAX_BYTES)"
+        )
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise YamlInputError(name, None, f"not UTF-8 text: {exc.reason}") from None
+    except OSError as exc:
+        raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
+    return parse_text(text, name, is_json=p.suffix.lower() == ".json")
+
+
+def parse_text(text: str, name: str = "<string>", *, is_json: bool = False) -> Document:
+    """Parse ``text`` as one document (see :func:`load_document`)."""
+    if is_json:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            mark = Mark(exc.lineno, exc.colno)
+            raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
+        return Document(name, data, text, is_json=True)
+    try:
+        loader = _StrictLoader(text)
+        try:
+            if not loader.check_data():
+                raise YamlInputError(name, Mark(1, 1), "empty document")
+            data = loader.get_data()
+            if loader.check_data():
+                node = loader.get_node()
+                where = Mark(node.start_mark.line + 1, node.start_mark.column + 1) if node else None
+                raise YamlInputError(name, where, "several YAML documents in one file")
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {problem}") from None
+    _expanded_size(data, name)
+    return Document(name, data, text)
+
+
+def _child(node: yaml.Node, step: str | int, want_key: bool) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if key_node.value == step or (isinstance(step, int) and key_node.value == str(step)):
+                found: yaml.Node = key_node if want_key else value_node
+                return found
+        return None
+    if (
+        isinstance(node, yaml.SequenceNode)
+        and isinstance(step, int)
+        and 0 <= step < len(node.value)
+    ):
+        child: yaml.Node = node.value[step]
+        return child
+    return None
+
+
+def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> Mark:
+    """Find where ``loc`` stands in ``doc``.
+
+    Walks the composed node tree along ``loc`` as far as it goes and returns the
+    mark of the deepest node reached (the key itself with ``key=True``, useful for
+    an unknown key).  Steps that do not name a node, such as pydantic's union tags,
+    are skipped.
+
+    Examples
+    --------
+    >>> doc = parse_text("a:\\n  - {b: 1}\\n")
+    >>> locate(doc, ("a", 0, "b"))
+    Mark(line=2, column=8)
+    """
+    root = doc.root()
+    if root is None:
+        return Mark(1, 1)
+    node = root
+    steps = list(loc)
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        nxt = _child(node, step, want_key=key and last)
+        if nxt is None:
+            continue
+        node = nxt
+    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
