@@ -66,7 +66,7 @@ class _Parser(argparse.ArgumentParser):
 def stdout_console() -> Console:
     """A rich console on standard output; fixed width when piped, for stable bytes."""
     width = None if sys.stdout.isatty() else 120
-    return Console(width=width, highlight=False, soft_wrap=False)
+    return Console(width=width, highlight=False, soft_wrap=False, markup=False)
 
 
 def print_diagnostics(diags: Sequence[Diagnostic]) -> None:

@@ -48,6 +48,15 @@ Loc = tuple[str | int, ...]
 # --------------------------------------------------------------------------- results
 
 
+@dataclass(frozen=True)
+class HostIndex:
+    """Host ids by zone and by label pair."""
+
+    all_hosts: frozenset[str]
+    by_zone: dict[str, set[str]]
+    by_label: dict[tuple[str, str], set[str]]
+
+
 @dataclass(eq=False)
 class LoadedTopology:
     """A validated topology with lookup tables for the engine."""
@@ -74,6 +83,17 @@ class LoadedTopology:
     def name(self) -> str:
         """The topology's name."""
         return self.model.name
+
+    @cached_property
+    def host_index(self) -> HostIndex:
+        """Hosts indexed by zone and by label pair, for selector look-ups."""
+        by_zone: dict[str, set[str]] = {}
+        by_label: dict[tuple[str, str], set[str]] = {}
+        for h in self.model.hosts:
+            by_zone.setdefault(h.zone, set()).add(h.id)
+            for pair in h.labels.items():
+                by_label.setdefault(pair, set()).add(h.id)
+        return HostIndex(frozenset(self.hosts), by_zone, by_label)
 
     def mark(self, loc: Loc, *, key: bool = False) -> Mark:
         """Where ``loc`` stands in the source file (1:1 when unknown)."""
@@ -453,19 +473,22 @@ def load_file(path: str | Path) -> LoadedTopology | LoadedPolicy:
 
 
 def _selector_matches_any(sel: Selector, topo: LoadedTopology) -> bool:
+    """Whether ``sel`` matches some host or external zone (indexed: no host scan)."""
     if sel.is_any:
         return True
     if sel.zone is not None and sel.zone in topo.external_zones:
         return not sel.host and not sel.labels
-    for h in topo.model.hosts:
-        if sel.zone is not None and h.zone != sel.zone:
-            continue
-        if sel.host and h.id not in sel.host:
-            continue
-        if sel.labels and any(h.labels.get(k) != v for k, v in sel.labels.items()):
-            continue
-        return True
-    return False
+    index = topo.host_index
+    candidates: list[set[str]] = []
+    if sel.zone is not None:
+        candidates.append(index.by_zone.get(sel.zone, set()))
+    if sel.host:
+        candidates.append(set(sel.host) & index.all_hosts)
+    for pair in (sel.labels or {}).items():
+        candidates.append(index.by_label.get(pair, set()))
+    candidates.sort(key=len)
+    first, *rest = candidates
+    return any(all(h in c for c in rest) for h in first)
 
 
 def policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnostic]:

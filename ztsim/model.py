@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -107,6 +108,7 @@ class PortRange:
 ANY_SERVICE = PortRange(0, 65535, "*")
 
 
+@lru_cache(maxsize=4096)
 def parse_service(text: str) -> Service:
     """Parse ``PORT/PROTO``.
 
@@ -122,6 +124,7 @@ def parse_service(text: str) -> Service:
     return Service(port, m.group(2))
 
 
+@lru_cache(maxsize=4096)
 def parse_port_range(text: str) -> PortRange:
     """Parse a rule's service: ``PORT/PROTO``, ``LOW-HIGH/PROTO`` or ``any``.
 

@@ -168,6 +168,14 @@ class TargetGroups:
     public_mask: int
     zone_mask: dict[str, int]
     index: dict[tuple[str, str], int]
+    pair_mask: dict[tuple[str, str], int]
+    host_mask: dict[str, int]
+    service_mask: dict[str, int]
+
+    @property
+    def full(self) -> int:
+        """The bitset of every group."""
+        return (1 << len(self.keys)) - 1
 
 
 # --------------------------------------------------------------------------- compiled policy
@@ -334,12 +342,28 @@ class CompiledPolicy:
         keys = tuple(index)
         public_mask = 0
         zone_mask: dict[str, int] = defaultdict(int)
-        for gi, (ck, _svc, public) in enumerate(keys):
+        pair_mask: dict[tuple[str, str], int] = defaultdict(int)
+        host_mask: dict[str, int] = defaultdict(int)
+        service_mask: dict[str, int] = defaultdict(int)
+        for gi, (ck, svc, public) in enumerate(keys):
+            bit = 1 << gi
             if public:
-                public_mask |= 1 << gi
-            zone_mask[ck.zone] |= 1 << gi
+                public_mask |= bit
+            zone_mask[ck.zone] |= bit
+            service_mask[svc] |= bit
+            for pair in ck.labels:
+                pair_mask[pair] |= bit
+            if ck.host is not None:
+                host_mask[ck.host] |= bit
         return TargetGroups(
-            keys, tuple(tuple(m) for m in members), public_mask, dict(zone_mask), where
+            keys,
+            tuple(tuple(m) for m in members),
+            public_mask,
+            dict(zone_mask),
+            where,
+            dict(pair_mask),
+            dict(host_mask),
+            dict(service_mask),
         )
 
     @property
@@ -348,26 +372,36 @@ class CompiledPolicy:
         return self._targets
 
     def _compile_rule_masks(self) -> list[int]:
-        """For each rule, the bitset of target groups its `to` and services match."""
+        """For each rule, the bitset of target groups its `to` and services match.
+
+        Built by intersecting per-attribute bitsets (zone, label pair, named host,
+        service), so the cost is per rule, not per rule and group.
+        """
         tg = self._targets
-        by_zone: dict[str, list[int]] = defaultdict(list)
-        for gi, (ck, _s, _p) in enumerate(tg.keys):
-            by_zone[ck.zone].append(gi)
-        all_groups = list(range(len(tg.keys)))
+        services = {s: parse_service(s) for s in tg.service_mask}
+        by_ranges: dict[tuple[PortRange, ...], int] = {}
         masks: list[int] = []
         for i, r in enumerate(self.seg_rules):
             to = r.to
+            m = tg.zone_mask.get(to.zone, 0) if to.zone is not None else tg.full
+            if to.host:
+                hm = 0
+                for h in to.host:
+                    hm |= tg.host_mask.get(h, 0)
+                m &= hm
+            if to.labels:
+                for pair in to.labels.items():
+                    m &= tg.pair_mask.get(pair, 0)
             ranges = self.seg_ranges[i]
-            any_service = any(rg.proto == "*" for rg in ranges)
-            if to.zone is not None and not to.host and not to.labels and any_service:
-                masks.append(tg.zone_mask.get(to.zone, 0))
-                continue
-            pool = by_zone.get(to.zone, []) if to.zone is not None else all_groups
-            m = 0
-            for gi in pool:
-                ck, svc, _pub = tg.keys[gi]
-                if _key_matches(to, ck) and (any_service or _ranges_cover(ranges, svc)):
-                    m |= 1 << gi
+            if m and not any(rg.proto == "*" and rg.low == 0 and rg.high == 65535 for rg in ranges):
+                sm = by_ranges.get(ranges)
+                if sm is None:
+                    sm = 0
+                    for name, svc in services.items():
+                        if any(rg.covers(svc) for rg in ranges):
+                            sm |= tg.service_mask[name]
+                    by_ranges[ranges] = sm
+                m &= sm
             masks.append(m)
         return masks
 

@@ -73,7 +73,9 @@ class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
             try:
                 duplicate = key in seen
             except TypeError:
-                duplicate = False  # unhashable key: the base loader reports it
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                ) from None
             if duplicate:
                 raise yaml.constructor.ConstructorError(
                     None,
@@ -152,6 +154,117 @@ def _expanded_size(data: Any, path: str) -> int:
     return size(data)
 
 
+class _Fallback(Exception):
+    """A construct the fast builder leaves to the standard loader (merge keys, tags...)."""
+
+
+_STR = "tag:yaml.org,2002:str"
+_IMPLICIT = yaml.resolver.Resolver.yaml_implicit_resolvers
+_WILDCARD = _IMPLICIT.get(None, [])
+_SCALARS = yaml.constructor.SafeConstructor.yaml_constructors
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+
+def _plain_tag(value: str) -> str:
+    """The tag ``safe_load`` resolves a plain scalar to (same table, same order)."""
+    resolvers = _IMPLICIT.get(value[0] if value else "", [])
+    for tag, regexp in (*resolvers, *_WILDCARD):
+        if regexp.match(value):
+            return str(tag)
+    return _STR
+
+
+def _scalar(event: yaml.ScalarEvent) -> Any:
+    tag = event.tag
+    if tag is None or tag == "!":
+        tag = _plain_tag(event.value) if event.implicit[0] else _STR
+    if tag == _STR:
+        return event.value
+    if tag == "tag:yaml.org,2002:merge":
+        raise _Fallback
+    build = _SCALARS.get(tag)
+    if build is None:
+        raise _Fallback
+    return build(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
+
+
+def _fast_build(text: str) -> Any:
+    """Build the single document of ``text`` from libyaml events, as ``safe_load`` would.
+
+    Equivalent to :class:`_StrictLoader` for plain data (mappings, sequences,
+    scalars, anchors and aliases), about three times faster on large files because it
+    skips the node tree.  Raises :class:`_Fallback` for anything else.
+    """
+    anchors: dict[str, Any] = {}
+    building: set[str] = set()
+    # Each frame: [container, anchor, pending_key, key_event, seen_keys]
+    stack: list[list[Any]] = []
+    root: Any = None
+    documents = 0
+
+    def attach(value: Any, event: yaml.Event) -> None:
+        nonlocal root
+        if not stack:
+            root = value
+            return
+        frame = stack[-1]
+        container = frame[0]
+        if isinstance(container, list):
+            container.append(value)
+        elif frame[2] is _NO_KEY:
+            if isinstance(value, dict | list):
+                raise _Fallback  # a collection as a key
+            frame[2] = value
+            frame[3] = event
+        else:
+            key = frame[2]
+            if key in container:
+                first = frame[4][key]
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first at line {first.start_mark.line + 1})",
+                    frame[3].start_mark,
+                )
+            container[key] = value
+            frame[4][key] = frame[3]
+            frame[2] = _NO_KEY
+
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.ScalarEvent):
+            value = _scalar(event)
+            if event.anchor is not None:
+                anchors[event.anchor] = value
+            attach(value, event)
+        elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+                raise _Fallback
+            container: Any = {} if isinstance(event, yaml.MappingStartEvent) else []
+            if event.anchor is not None:
+                anchors[event.anchor] = container
+                building.add(event.anchor)
+            stack.append([container, event.anchor, _NO_KEY, None, {}])
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            frame = stack.pop()
+            if frame[1] is not None:
+                building.discard(frame[1])
+            attach(frame[0], event)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchors or event.anchor in building:
+                raise _Fallback  # undefined or recursive: the standard loader reports it
+            attach(anchors[event.anchor], event)
+        elif isinstance(event, yaml.DocumentStartEvent):
+            documents += 1
+            if documents > 1:
+                raise _Fallback
+    if documents != 1:
+        raise _Fallback
+    return root
+
+
+_NO_KEY = object()
+
+
 def load_document(path: str | Path) -> Document:
     """Read one YAML or JSON file safely.
 
@@ -202,6 +315,15 @@ def parse_text(text: str, name: str = "<string>", *, is_json: bool = False) -> D
             mark = Mark(exc.lineno, exc.colno)
             raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
         return Document(name, data, text, is_json=True)
+    try:
+        data = _fast_build(text)
+    except (_Fallback, yaml.YAMLError) as exc:
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {exc.problem}") from None
+    else:
+        _expanded_size(data, name)
+        return Document(name, data, text)
+    # Rare constructs, syntax errors and exact messages: the standard safe loader.
     try:
         loader = _StrictLoader(text)
         try:
