@@ -17,9 +17,17 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
+from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
-from ztsim.plans import Plan, PlanVerdict, extract_plan, judge, k_plans, merge_plans
+from ztsim.plans import (
+    EXHAUSTIVE_HOSTS,
+    Plan,
+    PlanVerdict,
+    extract_plan,
+    judge,
+    merge_plans,
+    plans_from_solution,
+)
 from ztsim.policy import CompiledPolicy, Decision
 
 __all__ = [
@@ -81,6 +89,24 @@ class PolicyResult:
     solution: Solution
     goals: list[GoalResult]
     traffic: list[TrafficResult]
+    model: AttackModel | None = None
+
+    @cached_property
+    def plan_solution(self) -> Solution:
+        """A solve rich in alternative derivations, for listing several plans per goal.
+
+        Small topologies get every step instance (exhaustive); large ones a few
+        alternatives per target, which keeps plan listing fast.
+        """
+        model = AttackModel(self.compiled.topology) if self.model is None else self.model
+        if len(self.compiled.topology.hosts) <= EXHAUSTIVE_HOSTS:
+            return solve(model, self.compiled, exhaustive=True)
+        return solve(model, self.compiled, alternatives=3)
+
+    @cached_property
+    def derivations(self) -> dict[Fact, list[Step]]:
+        """Every derivation of each fact in :attr:`plan_solution` (shared across goals)."""
+        return self.plan_solution.derivations()
 
     @property
     def reachable_goals(self) -> list[GoalResult]:
@@ -151,7 +177,7 @@ class Analysis:
         for r in sources:
             if not r.solution.reachable(goal):
                 continue
-            plans = k_plans(self.model, r.compiled, goal, k, solution=r.solution)
+            plans = plans_from_solution(r.plan_solution, goal, k, derivations=r.derivations)
             groups.append(plans)
             if plans and r is not self.reference:
                 must_keep.add(plans[0].key)
@@ -169,16 +195,26 @@ class Analysis:
         ]
 
     def to_json(self) -> dict[str, Any]:
-        """The spec §7 JSON object (keys may be added, never renamed)."""
+        """The spec §7 JSON object (keys may be added, never renamed).
+
+        Each result carries ``rules``: per-rule impact (:mod:`ztsim.whatif.impact`)
+        over the plans ``impact_basis`` describes.
+        """
+        from ztsim.whatif.impact import impact_basis
+
+        plans, found_under = impact_basis(self)
         return {
             "topology": self.topology.name,
             "file": self.topology.path,
             "reachable": bool(self.exit_code),
-            "results": [_result_json(r) for r in self.results],
+            "results": [_result_json(r, plans) for r in self.results],
+            "impact_basis": {"plans": len(plans), "found_under": found_under},
         }
 
 
-def _result_json(r: PolicyResult) -> dict[str, Any]:
+def _result_json(r: PolicyResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
+    from ztsim.whatif.impact import policy_impact
+
     exfil = [
         {"data": g.data, "reachable": g.reachable, "cost": g.cost, "records": g.records}
         for g in r.goals
@@ -217,6 +253,7 @@ def _result_json(r: PolicyResult) -> dict[str, Any]:
             "steps": len(r.solution.fired),
             "target_groups": len(r.compiled.targets.keys),
         },
+        "rules": [x.to_json() for x in policy_impact(r, plans)],
     }
 
 
@@ -243,7 +280,7 @@ def _judge_policy(model: AttackModel, policy: LoadedPolicy) -> PolicyResult:
         )
         for i, t in enumerate(topo.model.traffic)
     ]
-    return PolicyResult(policy, compiled, sol, goals, traffic)
+    return PolicyResult(policy, compiled, sol, goals, traffic, model)
 
 
 def analyze(topology: LoadedTopology, policies: Sequence[LoadedPolicy] | None = None) -> Analysis:

@@ -23,7 +23,7 @@ from enum import IntEnum
 
 from rich.console import Console
 
-from ztsim import __version__
+from ztsim import __version__, profiling
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
 
@@ -163,6 +163,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"ztsim {__version__}")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="print to standard error how the time splits (parse, validate, compile, "
+        "fixpoint, plans, output)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import ztsim.commands as pkg
 
@@ -182,8 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return ExitCode.INVALID
+    if args.profile:
+        profiling.enable()
     try:
-        return int(args.func(args))
+        with profiling.phase("output"):
+            return int(args.func(args))
     except InputError as exc:
         print_diagnostics(exc.diagnostics)
         n = sum(1 for d in exc.diagnostics if d.level == "error")
@@ -201,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return ExitCode.INTERNAL
+    finally:
+        if args.profile:
+            print(profiling.report(), file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

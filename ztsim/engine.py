@@ -41,6 +41,7 @@ from dataclasses import dataclass, field
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import DataItem, Host, Login, Vulnerability
 from ztsim.policy import CompiledPolicy, iter_bits
+from ztsim.profiling import phase
 
 __all__ = [
     "INSIDE",
@@ -170,7 +171,8 @@ class AttackModel:
 
     def compile(self, policy: LoadedPolicy) -> CompiledPolicy:
         """Compile ``policy`` against this topology, grouping this model's targets."""
-        return CompiledPolicy(policy, self.topology, self.targets)
+        with phase("compile"):
+            return CompiledPolicy(policy, self.topology, self.targets)
 
 
 def goal_facts(topology: LoadedTopology) -> list[Fact]:
@@ -196,6 +198,21 @@ class Solution:
     fired: dict[tuple[str, ...], Step] = field(default_factory=dict)
     complete: bool = True
 
+    def derivations(self) -> dict[Fact, list[Step]]:
+        """Every fired step that derives each fact, cheapest first (ties by key).
+
+        A step counts for a fact only when all its preconditions were derived.
+        """
+        cost = self.cost
+        out: dict[Fact, list[tuple[int, tuple[str, ...], Step]]] = defaultdict(list)
+        for key, st in self.fired.items():
+            if all(p in cost for p in st.pre):
+                c = 1 + sum(cost[p] for p in st.pre)
+                for f in st.post:
+                    if f in cost:
+                        out[f].append((c, key, st))
+        return {f: [st for _, _, st in sorted(lst)] for f, lst in out.items()}
+
     def reachable(self, fact: Fact) -> bool:
         """Whether ``fact`` was derived."""
         return fact in self.cost
@@ -215,23 +232,28 @@ class _Solver:
         policy: CompiledPolicy,
         banned: frozenset[tuple[str, ...]],
         exhaustive: bool,
+        alternatives: int = 1,
     ) -> None:
         self.m = model
         self.p = policy
         self.topo = model.topology
         self.banned = banned
-        self.exhaustive = exhaustive
+        # With bans, hosts of one class and the first source of a target are no
+        # longer interchangeable: fire every instance so no alternative is missed.
+        self.exhaustive = exhaustive or bool(banned)
         self.sol = Solution(model, policy)
         self.heap: list[tuple[int, int, Fact, Step]] = []
         self.counter = itertools.count()
-        self.done: set[tuple[tuple[str, ...], str]] = set()
+        self.alternatives = alternatives
+        self.done: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
+        self.reach_count: dict[tuple[str, str, str], int] = defaultdict(int)
         self.reachers: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         self.reached_mask: dict[str, int] = defaultdict(int)
         self.classes_done: set[object] = set()
         self.pending: set[tuple[str, str, str]] = set()
         self.exfil_sources: list[tuple[str, list[tuple[str, str]]]] = []
         self.exfil_classes: set[object] = set()
-        self.exfil_done: set[str] = set()
+        self.exfil_done: dict[str, int] = defaultdict(int)
         # With a banned exfiltration step, hosts of one class are no longer alike.
         self.exfil_banned = any(k[0] == "exfiltrate" for k in banned)
         self.data_held: list[str] = []
@@ -276,10 +298,10 @@ class _Solver:
     def fire_once(self, template: tuple[str, ...], origin: str, step: Step) -> bool:
         """Fire ``step`` unless an instance of ``template`` already fired for ``origin``."""
         tag = (template, origin)
-        if not self.exhaustive and tag in self.done:
+        if not self.exhaustive and self.done[tag] >= self.alternatives:
             return True
         if self.fire(step):
-            self.done.add(tag)
+            self.done[tag] += 1
             return True
         return False
 
@@ -291,9 +313,11 @@ class _Solver:
     def on_reach(self, host: str, service: str, source: str, origin: str) -> None:
         """``source`` may open a flow to ``host:service``: fire exploits and logins."""
         rs = self.reachers[(host, service)]
-        already = not self.exhaustive and any(o == origin for _, o in rs)
-        if already and (host, service, origin) not in self.pending:
+        tag = (host, service, origin)
+        already = not self.exhaustive and self.reach_count[tag] >= self.alternatives
+        if already and tag not in self.pending:
             return
+        self.reach_count[tag] += 1
         rs.append((source, origin))
         flow = (source, host, service)
         unfinished = False
@@ -392,7 +416,7 @@ class _Solver:
             self.try_exfil(d, [(host, options)])
 
     def try_exfil(self, data_id: str, sources: Iterable[tuple[str, list[tuple[str, str]]]]) -> None:
-        if data_id in self.exfil_done and not self.exhaustive:
+        if not self.exhaustive and self.exfil_done[data_id] >= self.alternatives:
             return
         dests = self.topo.destinations
         for host, options in sources:
@@ -412,8 +436,9 @@ class _Solver:
                     egress=(host, dest, svc),
                 )
                 if self.fire(step) and not self.exhaustive:
-                    self.exfil_done.add(data_id)
-                    return
+                    self.exfil_done[data_id] += 1
+                    if self.exfil_done[data_id] >= self.alternatives:
+                        return
 
     def collect(self, d: DataItem, host: str, pre: Fact, origin: str | None) -> None:
         via_session = origin is not None
@@ -634,6 +659,7 @@ def solve(
     banned: Iterable[tuple[str, ...]] = (),
     stop_at: Fact | None = None,
     exhaustive: bool = False,
+    alternatives: int = 1,
 ) -> Solution:
     """Run the attack fixpoint under one compiled policy.
 
@@ -644,13 +670,18 @@ def solve(
     policy
         The policy, compiled by :meth:`AttackModel.compile`.
     banned
-        Step keys the attacker may not use (to search further distinct plans).
+        Step keys the attacker may not use (what-if analyses).  A solve with bans
+        fires every step instance, as ``exhaustive`` does, so it stays exact.
     stop_at
         Stop as soon as this fact is finalised (its cost and derivation are then
         final); the solution is marked incomplete.
     exhaustive
         Fire every step instance rather than the cheapest per target and origin:
         a full attack graph, quadratic in the hosts; for export of small topologies.
+    alternatives
+        Fire up to this many instances per target and origin (and exfiltrations per
+        data item) instead of one, so that :func:`ztsim.plans.k_plans` finds
+        alternative derivations without solving again.
 
     Returns
     -------
@@ -666,5 +697,6 @@ def solve(
     >>> sol.reachable(("exfil", "payroll-records"))  # doctest: +SKIP
     True
     """
-    solver = _Solver(model, policy, frozenset(banned), exhaustive)
-    return solver.run(stop_at)
+    with phase("fixpoint"):
+        solver = _Solver(model, policy, frozenset(banned), exhaustive, max(1, alternatives))
+        return solver.run(stop_at)

@@ -28,6 +28,7 @@ from ztsim.model import (
     Selector,
     Topology,
 )
+from ztsim.profiling import phase
 from ztsim.yamlio import Document, Mark, YamlInputError, load_document, locate, parse_text
 
 __all__ = [
@@ -365,6 +366,11 @@ def _check_topology(col: _Collector, topo: Topology) -> None:
 
 
 def _topology_from(doc: Document) -> LoadedTopology:
+    with phase("validate"):
+        return _topology_checked(doc)
+
+
+def _topology_checked(doc: Document) -> LoadedTopology:
     col = _Collector(doc)
     kind = _header(doc, col)
     if kind is not None and kind != "topology":
@@ -406,21 +412,23 @@ def topology_from_text(text: str, name: str = "<string>") -> LoadedTopology:
 
 
 def _check_policy(col: _Collector, pol: Policy) -> None:
+    # Rule ids are unique within a policy (spec §3), across both sections, so that
+    # a `rule` in the results is never ambiguous.
+    seen: dict[str, tuple[str, int]] = {}
     for section in ("segmentation", "egress"):
-        seen: dict[str, int] = {}
         ids = [
             r.id
             for r in (pol.segmentation.rules if section == "segmentation" else pol.egress.rules)
         ]
         for i, rid in enumerate(ids):
             if rid in seen:
-                first = locate(col.doc, (section, "rules", seen[rid]))
+                first = locate(col.doc, (seen[rid][0], "rules", seen[rid][1]))
                 col.add(
                     (section, "rules", i, "id"),
                     f"duplicate rule id {rid!r} (first at line {first.line})",
                 )
             else:
-                seen[rid] = i
+                seen[rid] = (section, i)
     seen_det: set[str] = set()
     for i, d in enumerate(pol.controls.detection):
         if d.id in seen_det:
@@ -429,6 +437,11 @@ def _check_policy(col: _Collector, pol: Policy) -> None:
 
 
 def _policy_from(doc: Document) -> LoadedPolicy:
+    with phase("validate"):
+        return _policy_checked(doc)
+
+
+def _policy_checked(doc: Document) -> LoadedPolicy:
     col = _Collector(doc)
     kind = _header(doc, col)
     if kind is not None and kind != "policy":
@@ -499,6 +512,12 @@ def policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnost
     """
     if policy.doc is None:
         return []
+    with phase("validate"):
+        return _policy_warnings(policy, topo)
+
+
+def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnostic]:
+    assert policy.doc is not None
     col = _Collector(policy.doc)
     creds = {c.id for c in topo.model.credentials}
 

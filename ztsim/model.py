@@ -394,7 +394,8 @@ class Selector(_Model):
     """
 
     zone: Id | None = None
-    host: list[Id] | None = None
+    # An empty list would name no host yet read as "omitted": refuse it.
+    host: list[Id] | None = Field(default=None, min_length=1)
     labels: dict[StrictStr, StrictStr] | None = None
 
     @model_validator(mode="before")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
 from ztsim.policy import CompiledPolicy, Decision, selector_matches_host, selector_matches_zone
+from ztsim.profiling import phase
 from ztsim.techniques import technique_matches
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "judge",
     "k_plans",
     "minimize",
+    "plans_from_solution",
 ]
 
 
@@ -111,27 +113,56 @@ def minimize(steps: Sequence[Step], goal: Fact) -> list[Step]:
     return current
 
 
+def _derive(sol: Solution, goal: Fact, override: dict[Fact, Step]) -> dict[Fact, Step] | None:
+    """The derivation tree of ``goal``: each fact's best step unless overridden.
+
+    Returns the chosen step per fact, or None when an override makes a fact
+    depend on itself (no plan then).
+    """
+    chosen: dict[Fact, Step] = {}
+    in_progress: set[Fact] = set()
+
+    def visit(f: Fact) -> bool:
+        if f in chosen:
+            return True
+        if f in in_progress:
+            return False
+        in_progress.add(f)
+        st = override.get(f) or sol.best[f]
+        for p in st.pre:
+            if not visit(p):
+                return False
+        in_progress.discard(f)
+        chosen[f] = st
+        return True
+
+    return chosen if visit(goal) else None
+
+
+def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
+    steps: dict[tuple[str, ...], Step] = {}
+    rank: dict[tuple[str, ...], int] = {}
+    for f, st in chosen.items():
+        order = sol.order[f]
+        if st.key not in rank or order < rank[st.key]:
+            rank[st.key] = order
+        steps[st.key] = st
+    ordered = sorted(steps.values(), key=lambda s: (rank[s.key], s.key))
+    return Plan(goal, tuple(minimize(ordered, goal)))
+
+
 def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
     """The plan behind the cheapest derivation of ``goal`` in ``sol``, or None."""
     if goal not in sol.cost:
         return None
-    needed: dict[tuple[str, ...], Step] = {}
-    rank: dict[tuple[str, ...], int] = {}
-    stack: list[Fact] = [goal]
-    seen: set[Fact] = set()
-    while stack:
-        f = stack.pop()
-        if f in seen:
-            continue
-        seen.add(f)
-        st = sol.best[f]
-        order = sol.order[f]
-        if st.key not in needed or order < rank[st.key]:
-            rank[st.key] = order
-        needed[st.key] = st
-        stack.extend(st.pre)
-    steps = sorted(needed.values(), key=lambda s: (rank[s.key], s.key))
-    return Plan(goal, tuple(minimize(steps, goal)))
+    with phase("plans"):
+        chosen = _derive(sol, goal, {})
+        assert chosen is not None  # best derivations never loop: costs strictly grow
+        return _plan_from(sol, goal, chosen)
+
+
+#: How many alternative derivations of one fact are tried per plan.
+MAX_SIDETRACKS = 4
 
 
 def k_plans(
@@ -144,50 +175,85 @@ def k_plans(
 ) -> list[Plan]:
     """Up to ``k`` distinct plans for ``goal`` under ``policy``, cheapest first.
 
-    Yen-style: each plan found spawns candidates by banning one of its steps (on
-    top of the bans that produced it) and solving again; the cheapest candidate
-    not seen yet is taken next.
+    Solves once (every step instance on small topologies, a few alternatives per
+    target on large ones) unless ``solution`` is given, then enumerates plans with
+    :func:`plans_from_solution`.
+    """
+    if solution is None:
+        exhaustive = len(model.topology.hosts) <= EXHAUSTIVE_HOSTS
+        solution = solve(model, policy, exhaustive=exhaustive, alternatives=3)
+    return plans_from_solution(solution, goal, k)
+
+
+#: Up to this many hosts, plans are listed from a full attack graph.
+EXHAUSTIVE_HOSTS = 300
+
+
+def plans_from_solution(
+    sol: Solution,
+    goal: Fact,
+    k: int,
+    *,
+    derivations: dict[Fact, list[Step]] | None = None,
+) -> list[Plan]:
+    """Up to ``k`` distinct plans for ``goal`` in ``sol``, cheapest first.
+
+    The first is the cheapest derivation.  Further plans swap the derivation of
+    one fact of a plan already found for another step that derives it (a
+    *sidetrack*, as in Eppstein's k-shortest paths), keeping the other choices;
+    candidates are taken cheapest first.  No solve is repeated: alternatives come
+    from the steps the solve fired, so solve with ``exhaustive=True`` (every step
+    instance) or ``alternatives > 1`` for a richer choice.
 
     Parameters
     ----------
-    solution
-        A complete solve under ``policy`` to take the first plan from (saves one
-        solve); solved here when omitted.
+    sol
+        A complete solve under the policy.
+    derivations
+        ``sol.derivations()``, when already computed (it is shared across goals).
     """
-    if k <= 0:
+    if k <= 0 or goal not in sol.cost:
         return []
-    first_sol = solution if solution is not None else solve(model, policy, stop_at=goal)
-    first = extract_plan(first_sol, goal)
-    if first is None:
-        return []
-    accepted = [first]
-    seen = {first.key}
-    tried: set[frozenset[tuple[str, ...]]] = set()
-    heap: list[
-        tuple[tuple[int, tuple[tuple[str, ...], ...]], int, Plan, frozenset[tuple[str, ...]]]
-    ] = []
-    counter = 0
-
-    def spur(plan: Plan, bans: frozenset[tuple[str, ...]]) -> None:
-        nonlocal counter
-        for st in plan.steps:
-            nb = bans | {st.key}
-            if nb in tried:
-                continue
-            tried.add(nb)
-            q = extract_plan(solve(model, policy, banned=nb, stop_at=goal), goal)
-            if q is not None and q.key not in seen:
-                seen.add(q.key)
-                counter += 1
-                heapq.heappush(heap, (q.sort_key, counter, q, nb))
-
-    spur(first, frozenset())
-    while len(accepted) < k and heap:
-        _, _, q, nb = heapq.heappop(heap)
-        accepted.append(q)
-        if len(accepted) < k:
-            spur(q, nb)
-    return sorted(accepted, key=lambda p: p.sort_key)
+    with phase("plans"):
+        alts = derivations if derivations is not None else sol.derivations()
+        first_chosen = _derive(sol, goal, {})
+        assert first_chosen is not None
+        first = _plan_from(sol, goal, first_chosen)
+        seen = {first.key}
+        counter = 0
+        heap: list[
+            tuple[
+                tuple[int, tuple[tuple[str, ...], ...]],
+                int,
+                Plan,
+                dict[Fact, Step],
+                dict[Fact, Step],
+            ]
+        ] = [(first.sort_key, counter, first, {}, first_chosen)]
+        accepted: list[Plan] = []
+        while heap and len(accepted) < k:
+            _, _, plan, override, chosen = heapq.heappop(heap)
+            accepted.append(plan)
+            if len(accepted) == k:
+                break
+            used = plan.key
+            for f in sorted(chosen, key=lambda x: sol.order[x]):
+                if chosen[f].key not in used or f in override:
+                    continue
+                for alt in alts.get(f, ())[: MAX_SIDETRACKS + 1]:
+                    if alt.key == chosen[f].key:
+                        continue
+                    nov = {**override, f: alt}
+                    nchosen = _derive(sol, goal, nov)
+                    if nchosen is None:
+                        continue
+                    cand = _plan_from(sol, goal, nchosen)
+                    if cand.key in seen:
+                        continue
+                    seen.add(cand.key)
+                    counter += 1
+                    heapq.heappush(heap, (cand.sort_key, counter, cand, nov, nchosen))
+        return sorted(accepted, key=lambda p: p.sort_key)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -284,6 +350,11 @@ def judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
     ``P(detected) = 1 - prod(1 - p)`` over every detection entry that matches some
     step (each entry counted once, however many steps it sees).
     """
+    with phase("judge"):
+        return _judge(plan, policy)
+
+
+def _judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
     verdicts: list[StepVerdict] = []
     first_block: int | None = None
     for i, st in enumerate(plan.steps):

@@ -20,7 +20,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import EgressRule, Host, PortRange, SegmentationRule, Selector, parse_service
@@ -124,8 +124,10 @@ def _ranges_cover(ranges: tuple[PortRange, ...], service: str) -> bool:
 # --------------------------------------------------------------------------- classes
 
 
-@dataclass(frozen=True)
-class _ClassKey:
+class _ClassKey(NamedTuple):
+    """What selectors can tell of a host: its zone, the label pairs they name, its id
+    if they name it.  Hosts with equal keys are indistinguishable to the policy."""
+
     zone: str
     labels: frozenset[tuple[str, str]]
     host: str | None
@@ -235,6 +237,9 @@ class CompiledPolicy:
         self._targets = self._group_targets(targets)
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
+        self._from_zone_rules: dict[str, list[int]] = {}
+        self._flow_memo: dict[tuple[str, str, str], Decision] = {}
+        self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
 
     # ------------------------------------------------------------------ single flows
@@ -259,8 +264,15 @@ class CompiledPolicy:
 
         Applies spec §4 in order: the destination must listen; from an external zone
         only public services; a host reaching itself; ``intra_zone: allow``; then the
-        first matching segmentation rule, else the default.
+        first matching segmentation rule, else the default.  Decisions are memoised.
         """
+        key = (source, dst_host, service)
+        known = self._flow_memo.get(key)
+        if known is None:
+            known = self._flow_memo[key] = self._flow(source, dst_host, service)
+        return known
+
+    def _flow(self, source: str, dst_host: str, service: str) -> Decision:
         topo = self.topology
         dst = topo.hosts[dst_host]
         offer = next((s for s in dst.services if s.service == service), None)
@@ -298,6 +310,13 @@ class CompiledPolicy:
 
     def egress(self, host: str, destination: str, service: str) -> Decision:
         """Decide egress from a host to an external destination on one of its services."""
+        key = (host, destination, service)
+        known = self._egress_flow_memo.get(key)
+        if known is None:
+            known = self._egress_flow_memo[key] = self._egress(host, destination, service)
+        return known
+
+    def _egress(self, host: str, destination: str, service: str) -> Decision:
         dest = self.topology.destinations[destination]
         if service not in dest.services:
             return Decision(False, "topology", "topology", "egress")
@@ -327,12 +346,16 @@ class CompiledPolicy:
         index: dict[tuple[_ClassKey, str, bool], int] = {}
         members: list[list[str]] = []
         where: dict[tuple[str, str], int] = {}
+        class_of: dict[str, _ClassKey] = {}
         for host_id, service in sorted(set(targets)):
             h = hosts[host_id]
             offer = next((s for s in h.services if s.service == service), None)
             if offer is None:
                 continue
-            key = (_class_key(h, self._dst_pairs, self._dst_named), service, offer.public)
+            ck = class_of.get(host_id)
+            if ck is None:
+                ck = class_of[host_id] = _class_key(h, self._dst_pairs, self._dst_named)
+            key = (ck, service, offer.public)
             gi = index.get(key)
             if gi is None:
                 gi = index[key] = len(members)
@@ -405,6 +428,16 @@ class CompiledPolicy:
             masks.append(m)
         return masks
 
+    def _rules_from_zone(self, zone: str) -> list[int]:
+        """Segmentation rules whose `from` zone is ``zone`` or unconstrained, in file order."""
+        cached = self._from_zone_rules.get(zone)
+        if cached is None:
+            lists = [
+                lst for (fz, _tz), lst in self._seg_buckets.items() if fz is None or fz == zone
+            ]
+            cached = self._from_zone_rules[zone] = list(heapq.merge(*lists))
+        return cached
+
     def source_class(self, host_id: str) -> _ClassKey:
         """The equivalence class of a host as a source of flows."""
         key = self._src_class.get(host_id)
@@ -443,9 +476,7 @@ class CompiledPolicy:
                 same = tg.zone_mask.get(zone, 0)
                 allowed |= same
                 undecided &= ~same
-        # Rules whose `from` zone is this zone or unconstrained, in file order.
-        lists = [lst for (fz, _tz), lst in self._seg_buckets.items() if fz is None or fz == zone]
-        for i in heapq.merge(*lists):
+        for i in self._rules_from_zone(zone):
             if not undecided:
                 break
             hit = masks[i] & undecided

@@ -22,6 +22,8 @@ from typing import Any
 
 import yaml
 
+from ztsim.profiling import phase
+
 __all__ = [
     "MAX_BYTES",
     "MAX_NODES",
@@ -96,18 +98,13 @@ class Document:
     data: Any
     text: str
     is_json: bool = False
-    _root: yaml.Node | None = field(default=None, repr=False)
-    _composed: bool = field(default=False, repr=False)
+    _positions: Positions | None = field(default=None, repr=False)
 
-    def root(self) -> yaml.Node | None:
-        """Return the composed YAML node tree (composed once, then cached)."""
-        if not self._composed:
-            self._composed = True
-            try:
-                self._root = yaml.compose(self.text, Loader=_BaseLoader)
-            except yaml.YAMLError:  # pragma: no cover - it loaded once already
-                self._root = None
-        return self._root
+    def positions(self) -> Positions:
+        """Where every node stands (indexed once from the parser's events, then cached)."""
+        if self._positions is None:
+            self._positions = _index_positions(self.text)
+        return self._positions
 
 
 def _mark_of(problem: yaml.YAMLError) -> Mark | None:
@@ -188,12 +185,14 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
     return build(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
 
 
-def _fast_build(text: str) -> Any:
+def _fast_build(text: str) -> tuple[Any, bool]:
     """Build the single document of ``text`` from libyaml events, as ``safe_load`` would.
 
     Equivalent to :class:`_StrictLoader` for plain data (mappings, sequences,
     scalars, anchors and aliases), about three times faster on large files because it
-    skips the node tree.  Raises :class:`_Fallback` for anything else.
+    skips the node tree.  Raises :class:`_Fallback` for anything else.  Returns
+    the data and whether any alias was used (without aliases the size of the data
+    is bounded by the size of the text, so the expansion check can be skipped).
     """
     anchors: dict[str, Any] = {}
     building: set[str] = set()
@@ -201,6 +200,7 @@ def _fast_build(text: str) -> Any:
     stack: list[list[Any]] = []
     root: Any = None
     documents = 0
+    aliased = False
 
     def attach(value: Any, event: yaml.Event) -> None:
         nonlocal root
@@ -252,6 +252,7 @@ def _fast_build(text: str) -> Any:
         elif isinstance(event, yaml.AliasEvent):
             if event.anchor not in anchors or event.anchor in building:
                 raise _Fallback  # undefined or recursive: the standard loader reports it
+            aliased = True
             attach(anchors[event.anchor], event)
         elif isinstance(event, yaml.DocumentStartEvent):
             documents += 1
@@ -259,7 +260,7 @@ def _fast_build(text: str) -> Any:
                 raise _Fallback
     if documents != 1:
         raise _Fallback
-    return root
+    return root, aliased
 
 
 _NO_KEY = object()
@@ -308,6 +309,11 @@ def load_document(path: str | Path) -> Document:
 
 def parse_text(text: str, name: str = "<string>", *, is_json: bool = False) -> Document:
     """Parse ``text`` as one document (see :func:`load_document`)."""
+    with phase("parse"):
+        return _parse_text(text, name, is_json=is_json)
+
+
+def _parse_text(text: str, name: str, *, is_json: bool) -> Document:
     if is_json:
         try:
             data = json.loads(text)
@@ -316,12 +322,13 @@ def parse_text(text: str, name: str = "<string>", *, is_json: bool = False) -> D
             raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
         return Document(name, data, text, is_json=True)
     try:
-        data = _fast_build(text)
+        data, aliased = _fast_build(text)
     except (_Fallback, yaml.YAMLError) as exc:
         if isinstance(exc, yaml.constructor.ConstructorError):
             raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {exc.problem}") from None
     else:
-        _expanded_size(data, name)
+        if aliased:
+            _expanded_size(data, name)
         return Document(name, data, text)
     # Rare constructs, syntax errors and exact messages: the standard safe loader.
     try:
@@ -343,21 +350,71 @@ def parse_text(text: str, name: str = "<string>", *, is_json: bool = False) -> D
     return Document(name, data, text)
 
 
-def _child(node: yaml.Node, step: str | int, want_key: bool) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if key_node.value == step or (isinstance(step, int) and key_node.value == str(step)):
-                found: yaml.Node = key_node if want_key else value_node
-                return found
-        return None
-    if (
-        isinstance(node, yaml.SequenceNode)
-        and isinstance(step, int)
-        and 0 <= step < len(node.value)
-    ):
-        child: yaml.Node = node.value[step]
-        return child
-    return None
+NodePath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Marks of every node (by path) and of every mapping key (by the path it opens)."""
+
+    nodes: dict[NodePath, Mark]
+    keys: dict[NodePath, Mark]
+
+
+def _index_positions(text: str) -> Positions:
+    """Index node positions by walking libyaml events (no node tree, no resolver)."""
+    nodes: dict[NodePath, Mark] = {}
+    keys: dict[NodePath, Mark] = {}
+    # Frame: [is_mapping, path, next_index_or_key, expecting_key]
+    stack: list[list[Any]] = []
+    try:
+        for ev in yaml.parse(text, Loader=_BaseLoader):
+            if isinstance(ev, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                stack.pop()
+                if stack and stack[-1][0] and stack[-1][3] is None:
+                    stack[-1][3] = True  # a complex key ended: its value comes next
+                continue
+            if not isinstance(
+                ev,
+                yaml.ScalarEvent
+                | yaml.MappingStartEvent
+                | yaml.SequenceStartEvent
+                | yaml.AliasEvent,
+            ):
+                continue
+            sm = ev.start_mark
+            mark = Mark(sm.line + 1, sm.column + 1) if sm is not None else Mark(1, 1)
+            path: NodePath | None
+            if not stack:
+                path = ()
+            else:
+                top = stack[-1]
+                if not top[0]:
+                    path = None if top[1] is None else (*top[1], top[2])
+                    top[2] += 1
+                elif top[3]:
+                    # This node is a key.
+                    if isinstance(ev, yaml.ScalarEvent):
+                        top[2] = ev.value
+                        if top[1] is not None:
+                            keys[(*top[1], ev.value)] = mark
+                        top[3] = False
+                        continue
+                    top[2] = None
+                    top[3] = None  # complex key: ignore its inside
+                    path = None
+                else:
+                    path = None if top[1] is None or top[2] is None else (*top[1], top[2])
+                    top[3] = True
+            if path is not None:
+                nodes[path] = mark
+            if isinstance(ev, yaml.MappingStartEvent):
+                stack.append([True, path, None, True])
+            elif isinstance(ev, yaml.SequenceStartEvent):
+                stack.append([False, path, 0, False])
+    except yaml.YAMLError:
+        pass  # what was indexed before the error stays usable
+    return Positions(nodes, keys)
 
 
 def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> Mark:
@@ -372,17 +429,18 @@ def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> M
     --------
     >>> doc = parse_text("a:\\n  - {b: 1}\\n")
     >>> locate(doc, ("a", 0, "b"))
-    Mark(line=2, column=8)
+    Mark(line=2, column=9)
     """
-    root = doc.root()
-    if root is None:
-        return Mark(1, 1)
-    node = root
-    steps = list(loc)
-    for i, step in enumerate(steps):
-        last = i == len(steps) - 1
-        nxt = _child(node, step, want_key=key and last)
-        if nxt is None:
-            continue
-        node = nxt
-    return Mark(node.start_mark.line + 1, node.start_mark.column + 1)
+    pos = doc.positions()
+    path: NodePath = ()
+    resolved_last = False
+    for step in loc:
+        resolved_last = False
+        for cand in ((*path, step), (*path, str(step))):
+            if cand in pos.nodes:
+                path = cand
+                resolved_last = True
+                break
+    if key and resolved_last and path in pos.keys:
+        return pos.keys[path]
+    return pos.nodes.get(path, Mark(1, 1))
