@@ -58,7 +58,7 @@ Fact = tuple[str, ...]
 INSIDE = "*"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Step:
     """One attacker action: what it needs, what it gives, and why it was possible.
 
@@ -287,12 +287,16 @@ class _Solver:
         if step.key in self.banned:
             return False
         cost = self.sol.cost
-        c = 1 + sum(cost[f] for f in step.pre)
-        if step.key not in self.sol.fired:
-            self.sol.fired[step.key] = step
+        c = 1
+        for f in step.pre:  # at most two preconditions: a loop beats sum() here
+            c += cost[f]
+        fired = self.sol.fired
+        if step.key not in fired:
+            fired[step.key] = step
+        heap = self.heap
         for f in step.post:
             if f not in cost:
-                heapq.heappush(self.heap, (c, next(self.counter), f, step))
+                heapq.heappush(heap, (c, next(self.counter), f, step))
         return True
 
     def fire_once(self, template: tuple[str, ...], origin: str, step: Step) -> bool:

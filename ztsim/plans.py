@@ -290,14 +290,22 @@ class PlanVerdict:
         return f"open P(det)={self.p_detected:.2f}"
 
 
+def _describe(d: Decision, policy: CompiledPolicy) -> str:
+    """``Decision.describe`` memoised per policy (plans share most of their steps)."""
+    cache = policy.describe_cache
+    text = cache.get(d)
+    if text is None:
+        text = cache[d] = d.describe(policy.loaded)
+    return text
+
+
 def _step_verdict(
     step: Step, policy: CompiledPolicy
 ) -> tuple[bool, str | None, str, Decision | None]:
-    loaded = policy.loaded
     if step.flow is not None:
         d = policy.flow(*step.flow)
         src, host, svc = step.flow
-        what = f"flow {src} -> {host}:{svc} {d.describe(loaded)}"
+        what = f"flow {src} -> {host}:{svc} {_describe(d, policy)}"
         if not d.allowed:
             return False, d.rule, what, d
         if step.kind == "login" and step.credential in policy.mfa:
@@ -309,14 +317,14 @@ def _step_verdict(
         assert step.traffic is not None
         t = policy.topology.model.traffic[step.traffic]
         d = policy.traffic(t.source, t.to, t.service)
-        what = f"traffic {t.source} -> {t.to} {t.service} {d.describe(loaded)}"
+        what = f"traffic {t.source} -> {t.to} {t.service} {_describe(d, policy)}"
         if not d.allowed:
             return False, d.rule, what, d
         return True, None, what, d
     if step.egress is not None:
         d = policy.egress(*step.egress)
         host, dest, svc = step.egress
-        what = f"egress {host} -> {dest} {svc} {d.describe(loaded)}"
+        what = f"egress {host} -> {dest} {svc} {_describe(d, policy)}"
         if not d.allowed:
             return False, d.rule, what, d
         return True, None, what, d

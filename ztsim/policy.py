@@ -239,6 +239,8 @@ class CompiledPolicy:
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_zone_rules: dict[str, list[int]] = {}
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
+        #: Explanations of decisions, filled by :mod:`ztsim.plans` when judging plans.
+        self.describe_cache: dict[Decision, str] = {}
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
 
