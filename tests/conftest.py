@@ -1,0 +1,76 @@
+"""Shared helpers for the core tests: build scenarios from Python dicts or YAML text.
+
+Tests describe a minimal topology or policy as a dict (or YAML text) and get the
+loaded object back through the same loader the CLI uses, so every test also runs
+the schema and reference checks::
+
+    t = make_topology({"zones": [...], "hosts": [...]})   # header added for you
+    p = make_policy({"segmentation": {"default": "deny"}})
+    sol = solve_under(t, p)
+
+``ROOT`` is the repository root (shipped scenarios live under it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ztsim.engine import AttackModel, Solution, solve
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    policy_from_text,
+    reference_policy,
+    topology_from_text,
+)
+from ztsim.policy import CompiledPolicy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _text(spec: dict[str, Any] | str, kind: str) -> str:
+    """YAML text for ``spec``; a dict gets the ``ztsim``/``kind``/``name`` header if missing."""
+    if isinstance(spec, str):
+        return spec
+    doc = {"ztsim": 1, "kind": kind, "name": f"test-{kind}", **spec}
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
+def make_topology(spec: dict[str, Any] | str) -> LoadedTopology:
+    """Load a topology from a dict (header optional) or full YAML text."""
+    return topology_from_text(_text(spec, "topology"))
+
+
+def make_policy(spec: dict[str, Any] | str | None = None) -> LoadedPolicy:
+    """Load a policy from a dict (header optional) or YAML text; None is the reference."""
+    if spec is None:
+        return reference_policy()
+    return policy_from_text(_text(spec, "policy"))
+
+
+def compile_under(topo: LoadedTopology, policy: LoadedPolicy | None = None) -> CompiledPolicy:
+    """Compile ``policy`` (the reference when None) against ``topo``'s attack targets."""
+    return AttackModel(topo).compile(policy or reference_policy())
+
+
+def solve_under(
+    topo: LoadedTopology, policy: LoadedPolicy | None = None, **kwargs: Any
+) -> Solution:
+    """Run the fixpoint of ``topo`` under ``policy`` (the reference when None)."""
+    model = AttackModel(topo)
+    return solve(model, model.compile(policy or reference_policy()), **kwargs)
+
+
+def steps_of(sol: Solution, kind: str) -> list[Any]:
+    """The fired steps of ``sol`` of one kind, in key order."""
+    return [s for k, s in sorted(sol.fired.items()) if s.kind == kind]
+
+
+@pytest.fixture
+def root() -> Path:
+    """The repository root."""
+    return ROOT

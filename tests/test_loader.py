@@ -1,0 +1,598 @@
+"""Loading: every kind of bad input is reported at FILE:LINE:COL of the offending node."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import ztsim.yamlio
+from ztsim.cli import main
+from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.loader import (
+    load_file,
+    load_policies,
+    load_policy,
+    load_topology,
+    policy_warnings,
+    topology_from_text,
+)
+
+HEADER = "ztsim: 1\nkind: topology\nname: t\n"
+ZONES = "zones:\n  - id: internet\n    external: true\n  - id: lan\n"  # lines 4-7
+
+
+def problems(
+    tmp_path: Path, text: str, loader: Callable[[Path], Any] = load_topology, name: str = "t.yaml"
+) -> list[Diagnostic]:
+    """Write ``text`` to a file, load it, and return the diagnostics it raises."""
+    f = tmp_path / name
+    f.write_text(text, encoding="utf-8")
+    with pytest.raises(InputError) as info:
+        loader(f)
+    diags = info.value.diagnostics
+    assert all(d.path == str(f) for d in diags)
+    assert str(info.value).startswith(f"{f}:")
+    return diags
+
+
+def pos(text: str, needle: str) -> tuple[int, int]:
+    """1-based (line, column) of the ``^`` in ``needle``, which occurs once in ``text``."""
+    bare = needle.replace("^", "")
+    assert text.count(bare) == 1, f"{bare!r} must occur once"
+    offset = text.index(bare) + needle.index("^")
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def unmark(marked: str) -> tuple[str, tuple[int, int]]:
+    """Remove the single ``^`` of ``marked``; return the text and where the ``^`` stood."""
+    assert marked.count("^") == 1
+    offset = marked.index("^")
+    line = marked.count("\n", 0, offset) + 1
+    return marked.replace("^", ""), (line, offset - marked.rfind("\n", 0, offset))
+
+
+def only(tmp_path: Path, text: str, **kw: Any) -> tuple[int, int, str]:
+    """The single error of ``text``: (line, column, message)."""
+    diags = problems(tmp_path, text, **kw)
+    assert len(diags) == 1, [str(d) for d in diags]
+    d = diags[0]
+    assert d.level == "error"
+    return d.line, d.column, d.message
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def test_unknown_key_points_at_the_key(tmp_path: Path):
+    """A typo is an error at the misspelt key, never silently ignored."""
+    text = HEADER + "zones:\n  - id: internet\n    extrenal: true\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "^extrenal") == (6, 5)
+    assert "unknown key 'extrenal'" in msg
+
+
+def test_unknown_key_in_a_policy_rule(tmp_path: Path):
+    """Same in a policy: a misspelt ``action`` in a flow-style rule."""
+    text = (
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        "    - {id: r1, action: deny, form: {zone: lan}}\n"
+    )
+    line, col, msg = only(tmp_path, text, loader=load_policy)
+    assert (line, col) == pos(text, "^form")
+    assert "unknown key 'form'" in msg
+
+
+def test_missing_key_points_at_the_mapping(tmp_path: Path):
+    """A host without ``zone``: the error stands at the host's mapping."""
+    text = HEADER + ZONES + "hosts:\n  - id: h\n    labels: {}\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "  - ^id: h")
+    assert "missing required key 'zone'" in msg
+
+
+def test_missing_header_key(tmp_path: Path):
+    """No ``kind``: the file's root."""
+    line, col, msg = only(tmp_path, "ztsim: 1\nname: t\n")
+    assert (line, col) == (1, 1)
+    assert "kind" in msg
+
+
+def test_wrong_format_version(tmp_path: Path):
+    """``ztsim: 2`` is pointed at."""
+    text = "ztsim: 2\nkind: topology\nname: t\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "^2")
+    assert "version" in msg
+
+
+def test_wrong_kind_for_the_loader(tmp_path: Path):
+    """A policy given where a topology is expected."""
+    text = "ztsim: 1\nkind: policy\nname: p\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "^policy")
+    assert "expected a topology" in msg
+
+
+@pytest.mark.parametrize(
+    ("snippet", "words"),
+    [("    external: yes please\n", "boolean"), ("    external: 1\n", "boolean")],
+)
+def test_wrong_type(tmp_path: Path, snippet: str, words: str):
+    """A value of the wrong type is pointed at (strict booleans: no 1 for true)."""
+    text = HEADER + "zones:\n  - id: internet\n" + snippet
+    got = only(tmp_path, text)
+    assert got[:2] == pos(text, "external: ^")
+    assert words in got[2]
+
+
+def test_wrong_type_list_instead_of_mapping(tmp_path: Path):
+    """``labels`` must be a mapping."""
+    text = HEADER + ZONES + "hosts:\n  - id: h\n    zone: lan\n    labels: [web]\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "^[web]")
+    assert "labels" in msg and "dictionary" in msg
+
+
+def test_wrong_type_records(tmp_path: Path):
+    """``records`` is a count."""
+    text = (
+        HEADER + ZONES + "hosts:\n  - id: h\n    zone: lan\n"
+        "    data:\n      - {id: d, records: many}\n"
+    )
+    assert only(tmp_path, text)[:2] == pos(text, "^many")
+
+
+@pytest.mark.parametrize(
+    ("service", "words"),
+    [
+        ("44x/tcp", "not PORT/PROTO"),
+        ("443", "not PORT/PROTO"),
+        ("443/tpc", "not PORT/PROTO"),
+        ("70000/tcp", "out of range"),
+        ("8000-8999/tcp", "not PORT/PROTO"),  # ranges only in policy rules
+    ],
+)
+def test_bad_service_syntax_in_topology(tmp_path: Path, service: str, words: str):
+    """A host service that is not ``PORT/PROTO``, at the value."""
+    text = (
+        HEADER
+        + ZONES
+        + f'hosts:\n  - id: h\n    zone: lan\n    services:\n      - {{service: "{service}"}}\n'
+    )
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, '{service: ^"')
+    assert words in msg
+
+
+def test_bad_service_in_external_destination(tmp_path: Path):
+    """External destination services are checked too."""
+    text = HEADER + ZONES + "external:\n  - {id: bank, fqdn: api.bank.example, services: [https]}\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) in (pos(text, "^[https]"), pos(text, "[^https]"))  # list or item
+    assert "not PORT/PROTO" in msg
+
+
+@pytest.mark.parametrize(
+    ("services", "words"),
+    [
+        ("[8000-7000/tcp]", "empty port range"),
+        ("[http]", "not PORT/PROTO, LOW-HIGH/PROTO or any"),
+        ("[1-70000/tcp]", "out of range"),
+    ],
+)
+def test_bad_service_syntax_in_policy(tmp_path: Path, services: str, words: str):
+    """Rule services: ``PORT/PROTO``, ``LOW-HIGH/PROTO`` or ``any``, else an error here."""
+    text = (
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        f"    - {{id: r1, action: allow, services: {services}}}\n"
+    )
+    line, col, msg = only(tmp_path, text, loader=load_policy)
+    assert (line, col) in (pos(text, "^" + services), pos(text, "[^" + services[1:]))
+    assert words in msg
+
+
+def test_bad_fqdn_pattern(tmp_path: Path):
+    """An egress pattern that is not a name, ``*.suffix`` or ``*``."""
+    text = (
+        "ztsim: 1\nkind: policy\nname: p\negress:\n  rules:\n"
+        '    - {id: e1, action: allow, to: ["bad name"]}\n'
+    )
+    line, col, msg = only(tmp_path, text, loader=load_policy)
+    assert (line, col) in (pos(text, '^["bad'), pos(text, '[^"bad'))
+    assert "bad name" in msg
+
+
+def test_probability_out_of_range(tmp_path: Path):
+    """Detection probabilities lie in [0, 1]."""
+    text = (
+        "ztsim: 1\nkind: policy\nname: p\ncontrols:\n  detection:\n"
+        "    - {id: d, techniques: [T1190], probability: 1.5}\n"
+    )
+    assert only(tmp_path, text, loader=load_policy)[:2] == pos(text, "^1.5")
+
+
+# --------------------------------------------------------------------------- references
+
+
+def test_duplicate_ids_across_lists(tmp_path: Path):
+    """One id space per topology: a host named like a credential, data like a zone."""
+    text = (
+        HEADER
+        + ZONES
+        + "credentials:\n  - id: k\n"  # 8-9
+        + "hosts:\n  - id: k\n    zone: lan\n"  # 10-12
+        + "    data:\n      - {id: lan}\n"  # 13-14
+        + "entry_points:\n  - {id: internet, zone: internet}\n"  # 15-16
+    )
+    diags = problems(tmp_path, text)
+    got = sorted((d.line, d.column, d.message) for d in diags)
+    assert [(line, col) for line, col, _ in got] == [
+        pos(text, "  - id: ^k\n    zone"),
+        pos(text, "{id: ^lan}"),
+        pos(text, "{id: ^internet,"),
+    ]
+    assert "duplicate id 'k' (first declared at line 9)" in got[0][2]
+    assert "duplicate id 'lan' (first declared at line 7)" in got[1][2]
+    assert "duplicate id 'internet'" in got[2][2]
+
+
+def test_duplicate_rule_ids_in_a_policy(tmp_path: Path):
+    """Rule ids are unique within a policy."""
+    text = (
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        "    - {id: r, action: allow}\n    - {id: r, action: deny}\n"
+    )
+    line, col, msg = only(tmp_path, text, loader=load_policy)
+    assert (line, col) == pos(text, "{id: ^r, action: deny")
+    assert "first at line 6" in msg
+
+
+def test_rule_ids_unique_across_sections(tmp_path: Path):
+    """The same id for a segmentation rule and an egress rule is an error."""
+    text = (
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        "    - {id: r, action: allow}\negress:\n  rules:\n    - {id: r, action: deny}\n"
+    )
+    line, _col, msg = only(tmp_path, text, loader=load_policy)
+    assert line == 9 and "'r'" in msg
+
+
+# Each body marks the offending node with ^ (removed before loading).
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ("hosts:\n  - {id: h, zone: ^dmz}\n", "unknown zone 'dmz'"),
+        (
+            "hosts:\n  - id: h\n    zone: lan\n    credentials: [{credential: ^nope}]\n",
+            "unknown credential 'nope'",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}]}\n"
+            "traffic:\n  - {from: h, to: ^ghost, service: 22/tcp}\n",
+            "unknown destination 'ghost'",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}]}\n"
+            "traffic:\n  - {from: ^nobody, to: h, service: 22/tcp}\n",
+            "unknown source 'nobody'",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}]}\n"
+            "traffic:\n  - {from: h, to: h, service: 22/tcp, credential: ^zz}\n",
+            "unknown credential 'zz'",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}]}\n"
+            "traffic:\n  - {from: ^lan, to: h, service: 22/tcp}\n",
+            "internal",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan}\nentry_points:\n  - {id: e, host: ^ghost}\n",
+            "unknown host 'ghost'",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan}\nentry_points:\n  - {id: e, zone: ^mars}\n",
+            "unknown zone 'mars'",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan}\nentry_points:\n  - {id: e, zone: ^lan}\n",
+            "internal",
+        ),
+        (
+            "hosts:\n  - {id: h, zone: lan}\n"
+            "entry_points:\n  - {id: e, zone: internet, credentials: [^nope]}\n",
+            "unknown credential 'nope'",
+        ),
+        ("hosts:\n  - {id: h, zone: ^internet}\n", "external zones hold no hosts"),
+    ],
+)
+def test_unknown_references(tmp_path: Path, body: str, words: str):
+    """Every reference to an undeclared id is an error at the reference."""
+    text, where = unmark(HEADER + ZONES + body)
+    got = only(tmp_path, text)
+    assert got[:2] == where
+    assert words in got[2]
+
+
+HOST_H = "hosts:\n  - id: h\n    zone: lan\n    services: [{service: 443/tcp}]\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "what"),
+    [
+        ("    vulnerabilities: [{id: V, service: ^22/tcp}]\n", "vulnerability"),
+        ("    logins: [{credential: k, service: ^22/tcp}]\n", "login"),
+        ("    data: [{id: d, requires: service, service: ^5432/tcp}]\n", "data item"),
+        ("traffic:\n  - {from: h, to: h, service: ^25/tcp}\n", "traffic"),
+        (
+            "external:\n  - {id: bank, fqdn: api.bank.example}\n"
+            "traffic:\n  - {from: h, to: bank, service: ^8443/tcp}\n",
+            "destination 'bank' does not offer",
+        ),
+        (
+            "external:\n  - {id: bank, fqdn: api.bank.example, services: [8443/tcp]}\n"
+            "traffic:\n  - {from: h, to: bank, service: ^443/tcp}\n",
+            "destination 'bank' does not offer",
+        ),
+    ],
+)
+def test_service_not_offered(tmp_path: Path, body: str, what: str):
+    """A vulnerability, login, data item or flow naming a service the target lacks."""
+    text, where = unmark(HEADER + ZONES + HOST_H + body + "credentials: [{id: k}]\n")
+    got = only(tmp_path, text)
+    assert got[:2] == where
+    assert what in got[2] and "not offer" in got[2]
+
+
+def test_several_reference_errors_reported_at_once(tmp_path: Path):
+    """Two problems in one file: two diagnostics, sorted by position."""
+    text = HEADER + ZONES + "hosts:\n  - {id: a, zone: dmz}\n  - {id: b, zone: wan}\n"
+    diags = problems(tmp_path, text)
+    assert [(d.line, d.column) for d in diags] == [pos(text, "^dmz"), pos(text, "^wan")]
+
+
+def test_several_schema_errors_reported_at_once(tmp_path: Path):
+    """Schema problems are all reported too, not just the first."""
+    text = HEADER + "zones:\n  - id: internet\n    extrenal: true\n  - idd: lan\n"
+    diags = problems(tmp_path, text)
+    assert len(diags) >= 2
+    assert (6, 5) in {(d.line, d.column) for d in diags}
+    assert any(d.line == 7 for d in diags)
+
+
+def test_errors_of_several_policy_files_reported_together(tmp_path: Path):
+    """``load_policies`` collects the errors of every file."""
+    (tmp_path / "a.yaml").write_text("ztsim: 1\nkind: policy\nname: a\nbogus: 1\n")
+    (tmp_path / "b.yaml").write_text("ztsim: 1\nkind: policy\nname: b\negress: {default: x}\n")
+    with pytest.raises(InputError) as info:
+        load_policies([tmp_path])
+    assert sorted((Path(d.path).name, d.line) for d in info.value.diagnostics) == [
+        ("a.yaml", 4),
+        ("b.yaml", 4),
+    ]
+
+
+# --------------------------------------------------------------------------- YAML level
+
+
+def test_duplicate_yaml_keys(tmp_path: Path):
+    """A key given twice in one mapping is an error at the second one."""
+    text = HEADER + "zones:\n  - id: a\n    external: true\n    id: b\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "^id: b")
+    assert "duplicate key 'id' (first at line 5)" in msg
+
+
+def test_duplicate_top_level_key(tmp_path: Path):
+    """Also at the top level, e.g. two ``hosts:`` sections."""
+    text = HEADER + ZONES + "hosts: []\nhosts: []\n"
+    assert only(tmp_path, text)[:2] == pos(text, "[]\n^hosts")
+
+
+def test_invalid_yaml_syntax(tmp_path: Path):
+    """A syntax error is located by the parser."""
+    text = HEADER + "zones:\n  - id: a\n   external: true\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "   ^external")
+    assert msg.startswith("invalid YAML")
+
+
+def test_unclosed_flow_sequence(tmp_path: Path):
+    """An unclosed ``[``."""
+    text = HEADER + "zones: [{id: a, external: true}\n"
+    line, _col, msg = only(tmp_path, text)
+    assert line == 5
+    assert "invalid YAML" in msg
+
+
+def test_several_documents(tmp_path: Path):
+    """One document per file: the second one is pointed at."""
+    text = HEADER + ZONES + "---\nztsim: 1\n"
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == pos(text, "---\n^ztsim")
+    assert "several YAML documents" in msg
+
+
+def test_empty_file(tmp_path: Path):
+    """An empty file is an error, not a crash."""
+    assert "empty" in only(tmp_path, "")[2]
+
+
+def test_not_a_mapping(tmp_path: Path):
+    """A top-level list."""
+    line, col, msg = only(tmp_path, "- a\n- b\n")
+    assert (line, col) == (1, 1)
+    assert "mapping" in msg
+
+
+BILLION_LAUGHS = "\n".join(
+    [
+        'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]',
+        *(
+            f"{c}: &{c} [{','.join(['*' + p] * 9)}]"
+            for p, c in zip("abcdefghi", "bcdefghij", strict=True)
+        ),
+    ]
+)
+
+
+def test_alias_bomb_is_refused_fast(tmp_path: Path):
+    """Billion laughs (9^10 nodes once expanded): a clear error, in well under a second."""
+    start = time.perf_counter()
+    line, col, msg = only(tmp_path, BILLION_LAUGHS + "\n")
+    assert time.perf_counter() - start < 2.0
+    assert "aliases are expanded" in msg
+    assert (line, col) == (1, 1)
+
+
+@pytest.mark.parametrize("text", ["zones: &z [*z]\n", "a: &a\n  b: *a\n"])
+def test_recursive_alias(tmp_path: Path, text: str):
+    """A node that contains itself is refused, not looped on."""
+    assert "recursive alias" in only(tmp_path, HEADER + text)[2]
+
+
+def test_huge_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Files above MAX_BYTES are refused before being read."""
+    text = HEADER + ZONES
+    monkeypatch.setattr(ztsim.yamlio, "MAX_BYTES", len(text) - 1)
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == (1, 1)
+    assert "file too large" in msg and "ZTSIM_MAX_BYTES" in msg
+    monkeypatch.setattr(ztsim.yamlio, "MAX_BYTES", len(text))
+    (tmp_path / "ok.yaml").write_text(text)
+    assert load_topology(tmp_path / "ok.yaml").name == "t"
+
+
+def test_missing_file(tmp_path: Path):
+    """A missing file is a diagnostic, not an exception trace."""
+    with pytest.raises(InputError) as info:
+        load_topology(tmp_path / "nope.yaml")
+    assert "cannot read file" in str(info.value)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def test_json_input_same_schema(tmp_path: Path):
+    """A ``.json`` file with the same schema loads like its YAML twin."""
+    doc = {
+        "ztsim": 1,
+        "kind": "topology",
+        "name": "j",
+        "zones": [{"id": "internet", "external": True}, {"id": "lan"}],
+        "hosts": [{"id": "h", "zone": "lan", "services": [{"service": "22/tcp"}]}],
+    }
+    f = tmp_path / "t.json"
+    f.write_text(json.dumps(doc, indent=1))
+    t = load_topology(f)
+    assert (t.name, sorted(t.hosts), sorted(t.external_zones)) == ("j", ["h"], ["internet"])
+    assert isinstance(load_file(f), type(t))
+
+
+def test_json_errors_are_located(tmp_path: Path):
+    """Unknown keys in JSON point at the key; syntax errors at the parser's position."""
+    text = (
+        '{"ztsim": 1, "kind": "topology", "name": "t",\n'
+        ' "zones": [{"id": "a", "external": true}],\n'
+        ' "hosts": [{"id": "h", "zone": "a", "bogus": 1}]}\n'
+    )
+    line, col, msg = only(tmp_path, text, name="t.json")
+    assert (line, col) == pos(text, '^"bogus"')
+    assert "unknown key 'bogus'" in msg
+    text = '{"ztsim": 1,\n "name": "t",,}\n'
+    line, col, msg = only(tmp_path, text, name="t.json")
+    assert (line, col) == pos(text, ",^,}")
+    assert "invalid JSON" in msg
+
+
+# --------------------------------------------------------------------------- warnings
+
+WARN_TOPO = (
+    HEADER + ZONES + "credentials: [{id: k}]\nhosts:\n  - {id: h, zone: lan, labels: {tier: web}}\n"
+)
+
+WARN_POLICY = """\
+ztsim: 1
+kind: policy
+name: p
+segmentation:
+  rules:
+    - {id: r1, action: allow, from: {zone: ghost}, to: {host: nobody}}
+    - {id: r2, action: allow, from: {labels: {tier: nothing}}}
+    - {id: r3, action: allow, from: {host: [h, missing]}}
+    - {id: r4, action: allow, from: {zone: internet, labels: {tier: web}}}
+egress:
+  rules:
+    - {id: e1, action: allow, from: {zone: lan, labels: {x: y}}}
+controls:
+  mfa: [k, unknown-cred]
+  detection:
+    - {id: d1, techniques: [T1190], where: {zone: nowhere}, probability: 0.5}
+"""
+
+
+def test_policy_warnings_unknown_ids_and_empty_selectors(tmp_path: Path):
+    """What a shared policy names that this topology lacks: warnings, located."""
+    (tmp_path / "p.yaml").write_text(WARN_POLICY)
+    policy = load_policy(tmp_path / "p.yaml")
+    topo = topology_from_text(WARN_TOPO)
+    got = [(d.line, d.column, d.level, d.message) for d in policy_warnings(policy, topo)]
+    assert all(level == "warning" for _, _, level, _ in got)
+    assert [(line, col) for line, col, _, _ in got] == [
+        pos(WARN_POLICY, "{zone: ^ghost}"),
+        pos(WARN_POLICY, "{host: ^nobody}"),
+        pos(WARN_POLICY, "from: ^{labels: {tier: nothing}}"),  # matches nothing
+        pos(WARN_POLICY, "[h, ^missing]"),  # the item of the list
+        pos(WARN_POLICY, "from: ^{zone: internet, labels"),  # labels never match outside
+        pos(WARN_POLICY, "from: ^{zone: lan, labels: {x: y}}"),  # nothing has both
+        pos(WARN_POLICY, "[k, ^unknown-cred]"),
+        pos(WARN_POLICY, "{zone: ^nowhere}"),
+    ]
+    messages = [m for *_, m in got]
+    assert "zone 'ghost'" in messages[0] and "host 'nobody'" in messages[1]
+    assert "matches nothing" in messages[2] and "'missing'" in messages[3]
+    assert "'unknown-cred'" in messages[6] and "'nowhere'" in messages[7]
+
+
+def test_policy_without_warnings(tmp_path: Path):
+    """A policy that fits the topology gives no warning."""
+    (tmp_path / "p.yaml").write_text(
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        "    - {id: r, action: allow, from: {zone: internet}, to: {labels: {tier: web}}}\n"
+        "controls: {mfa: [k]}\n"
+    )
+    assert policy_warnings(load_policy(tmp_path / "p.yaml"), topology_from_text(WARN_TOPO)) == []
+
+
+def test_strict_turns_warnings_into_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """Without --strict: warnings on stderr and a verdict; with it: exit 2, errors."""
+    (tmp_path / "t.yaml").write_text(WARN_TOPO)
+    (tmp_path / "p.yaml").write_text(WARN_POLICY)
+    args = ["check", str(tmp_path / "t.yaml"), "--policy", str(tmp_path / "p.yaml")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p.yaml'}:6:44: warning: zone 'ghost'" in err
+    assert main([*args, "--strict"]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'p.yaml'}:6:44: error: zone 'ghost'" in err
+    assert err.count(": error: ") == 8
+    assert "Traceback" not in err
+
+
+def test_traffic_from_outside_to_a_non_public_service_warns():
+    """A business flow no policy can allow is a topology warning, not an error."""
+    text = (
+        HEADER
+        + ZONES
+        + "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}]}\n"
+        + "traffic:\n  - {from: internet, to: h, service: 22/tcp}\n"
+    )
+    t = topology_from_text(text)
+    w = [(w.level, w.line, w.column) for w in t.warnings]
+    assert w == [("warning", *pos(text, "h, service: ^22/tcp}"))]
