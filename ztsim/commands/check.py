@@ -1,27 +1,111 @@
-"""``ztsim check``: the CI verdict of spec §7."""
+"""``ztsim check``: the CI verdict of spec §7, intent assertions and CI reports.
+
+Without ``--assert`` and ``--baseline``, ``--format text|json`` is exactly spec §7.
+``--assert FILE`` judges intent assertions instead (exit 1 when an error-severity
+assertion fails); ``--baseline POLICY`` fails only on what is new compared with
+that policy.  ``--format junit|sarif|github|markdown`` write CI reports (without
+``--assert``: one implicit assertion per goal); ``--output FILE`` writes the
+report to a file and prints the text summary.
+"""
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
+from pathlib import Path
 
-from ztsim.cli import ExitCode, add_command, add_scenario_arguments, load_scenario, stdout_console
+from rich.console import Console
+
+from ztsim.cli import (
+    ExitCode,
+    add_command,
+    add_scenario_arguments,
+    load_scenario,
+    stdout_console,
+    warnings_gate,
+)
+from ztsim.diagnostics import Diagnostic, InputError
 
 ORDER = 20
 
+FORMATS = ("text", "json", "junit", "sarif", "github", "markdown")
 
-def run(args: argparse.Namespace) -> int:
-    """Judge each policy: goals reachable, traffic broken; exit 0 or 1."""
+
+def _write(path: str, text: str) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot write --output: {exc.strerror or exc}"
+        raise InputError([Diagnostic(path, 1, 1, "error", msg)]) from None
+
+
+def _spec_check(args: argparse.Namespace) -> int:
+    """Spec §7 exactly: goals per policy, exit 0 or 1."""
     from ztsim.analysis import analyze
     from ztsim.render import dump_json, render_check
 
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
     a = analyze(topo, pols)
     if args.format == "json":
-        sys.stdout.write(dump_json(a.to_json()))
+        text = dump_json(a.to_json())
+    else:
+        buf = io.StringIO()
+        render_check(Console(file=buf, width=120, highlight=False, soft_wrap=False), a)
+        text = buf.getvalue()
+    if args.output:
+        _write(args.output, text)
+        render_check(stdout_console(), a)
+    elif args.format == "json":
+        sys.stdout.write(text)
     else:
         render_check(stdout_console(), a)
     return ExitCode.REACHABLE if a.exit_code else ExitCode.OK
+
+
+def run(args: argparse.Namespace) -> int:
+    """Judge each policy; with assertions or a baseline, judge the intent instead."""
+    if args.max_paths < 1:
+        raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
+    if args.assertions is None and args.baseline is None and args.format in ("text", "json"):
+        return _spec_check(args)
+    from ztsim.assertions import LoadedAssertions, assertion_errors, load_assertions
+    from ztsim.loader import LoadedPolicy, load_policy, policy_warnings
+    from ztsim.reports import render
+    from ztsim.reports.evaluation import evaluate
+
+    errors: list[Diagnostic] = []
+    checks: LoadedAssertions | None = None
+    baseline: LoadedPolicy | None = None
+    if args.assertions is not None:
+        try:
+            checks = load_assertions(args.assertions)
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
+    if args.baseline is not None:
+        try:
+            baseline = load_policy(args.baseline)
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
+    try:
+        topo, pols = load_scenario(args.topology, args.policy, args.strict)
+    except InputError as exc:
+        raise InputError([*errors, *exc.diagnostics]) from None
+    if checks is not None:
+        errors.extend(assertion_errors(checks, topo))
+    if errors:
+        raise InputError(errors)
+    if baseline is not None:
+        warnings_gate(policy_warnings(baseline, topo), args.strict)
+    report = evaluate(topo, pols, checks, baseline=baseline, max_paths=args.max_paths)
+    text = render(report, args.format)
+    if args.output:
+        _write(args.output, text)
+        sys.stdout.write(render(report, "text"))
+        print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return ExitCode.REACHABLE if report.exit_code else ExitCode.OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -30,9 +114,45 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "check",
         "Judge each policy: is any exfiltration or tampering goal reachable? "
-        "Which legitimate flows does it break?",
-        "ztsim check topologies/pajemploi.yaml --policy policies/ --format json",
+        "Which legitimate flows does it break? With --assert, judge intent assertions; "
+        "with --baseline, fail only on what is new.",
+        "ztsim check topologies/pajemploi.yaml --policy policies/ --format json\n"
+        "ztsim check topologies/pajemploi.yaml -p policies/zero-trust.yaml "
+        "--assert assertions/pajemploi.yaml --format sarif --output ztsim.sarif",
     )
     add_scenario_arguments(p)
-    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="output format: text and json (spec §7), junit, sarif (2.1.0), github "
+        "(workflow annotations), markdown (job summary)",
+    )
+    p.add_argument(
+        "--assert",
+        dest="assertions",
+        metavar="FILE",
+        help="intent assertions file (kind: assertions): exit 1 when one of severity "
+        "error fails under some policy",
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="POLICY",
+        help="compare with this policy: fail only on goals, plans or flows that are new "
+        "(the rest is reported as known debt)",
+    )
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="write the report to FILE; the text summary still goes to the terminal",
+    )
+    p.add_argument(
+        "--max-paths",
+        "-k",
+        type=int,
+        default=5,
+        metavar="K",
+        help="plans per goal compared with the baseline (default 5)",
+    )
     p.set_defaults(func=run)

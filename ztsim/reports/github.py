@@ -1,0 +1,46 @@
+"""GitHub Actions workflow commands: one annotation per violation.
+
+``::error file=F,line=L,col=C,title=T::message`` for a new violation of an
+error-severity assertion, ``::warning`` for a warning, ``::notice`` for known debt
+(with ``--baseline``).  Values are escaped as the Actions toolkit does: ``%``,
+CR and LF everywhere, plus ``:`` and ``,`` in properties.
+"""
+
+from __future__ import annotations
+
+from ztsim.reports.common import plan_steps, relative_path
+from ztsim.reports.evaluation import Report
+
+__all__ = ["escape_data", "escape_property", "render_github"]
+
+
+def escape_data(text: str) -> str:
+    """Escape a command's message."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a command's property value."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def render_github(report: Report) -> str:
+    """One workflow command line per violation (nothing when every assertion passes)."""
+    lines = []
+    for o in report.outcomes:
+        for v in o.violations:
+            if not v.new:
+                cmd = "notice"
+            else:
+                cmd = "error" if o.assertion.severity == "error" else "warning"
+            title = f"ztsim {o.assertion.id} [{o.policy.name}]"
+            msg = v.message + ("" if v.new else " (known debt: also under the baseline)")
+            if v.plan is not None:
+                msg += "\n" + "\n".join(plan_steps(v.plan, v.verdict, o.policy))
+            loc = v.location
+            props = (
+                f"file={escape_property(relative_path(loc.path))},line={loc.line},"
+                f"col={loc.column},title={escape_property(title)}"
+            )
+            lines.append(f"::{cmd} {props}::{escape_data(msg)}")
+    return "".join(line + "\n" for line in lines)
