@@ -141,13 +141,14 @@ def add_command(
     name: str,
     help_text: str,
     example: str,
+    exit_status: str = EPILOG,
 ) -> argparse.ArgumentParser:
-    """Add a command whose ``--help`` explains it and shows an example."""
+    """Add a command whose ``--help`` explains it, shows an example and its exit statuses."""
     p: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help_text,
         description=help_text,
-        epilog="example:\n" + textwrap.indent(example, "  ") + "\n\n" + EPILOG,
+        epilog="example:\n" + textwrap.indent(example, "  ") + "\n\n" + exit_status,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return p

@@ -37,10 +37,13 @@ __all__ = [
     "LoadedTopology",
     "expand_policy_paths",
     "load_file",
+    "load_policies",
     "load_policy",
     "load_topology",
+    "policy_from_text",
     "policy_warnings",
     "reference_policy",
+    "topology_from_text",
 ]
 
 Loc = tuple[str | int, ...]

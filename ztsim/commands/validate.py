@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+from pathlib import Path
 
 from ztsim.cli import ExitCode, add_command, print_diagnostics, warnings_gate
 from ztsim.diagnostics import Diagnostic, InputError
@@ -13,6 +15,7 @@ ORDER = 10
 
 def run(args: argparse.Namespace) -> int:
     """Schema, references, services; policy warnings against a single topology."""
+    from ztsim.assertions import LoadedAssertions, assertion_errors, load_assertions
     from ztsim.loader import (
         LoadedPolicy,
         LoadedTopology,
@@ -24,8 +27,12 @@ def run(args: argparse.Namespace) -> int:
     errors: list[Diagnostic] = []
     topos: list[LoadedTopology] = []
     pols: list[LoadedPolicy] = []
+    asserts: list[LoadedAssertions] = []
     for f in expand_policy_paths(args.files):
         try:
+            if _kind_of(f) == "assertions":
+                asserts.append(load_assertions(f))
+                continue
             loaded = load_file(f)
         except InputError as exc:
             errors.extend(exc.diagnostics)
@@ -40,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     if len(topos) == 1:
         for p in pols:
             warnings.extend(policy_warnings(p, topos[0]))
+        for a in asserts:
+            errors.extend(assertion_errors(a, topos[0]))
     elif pols and len(topos) > 1:
         print(
             "note: several topologies given; policies are cross-checked only with one "
@@ -53,9 +62,21 @@ def run(args: argparse.Namespace) -> int:
     n_t, n_p = len(topos), len(pols)
     print(
         f"ok: {n_t} topolog{'y' if n_t == 1 else 'ies'}, {n_p} polic{'y' if n_p == 1 else 'ies'}"
+        + (f", {len(asserts)} assertions file(s)" if asserts else "")
         + (f", {len(set(warnings))} warning(s)" if warnings else "")
     )
     return ExitCode.OK
+
+
+def _kind_of(path: Path) -> str | None:
+    """The ``kind`` a file declares, from a cheap look at its text (None if unsure)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as fh:
+            head = fh.read(65536)
+    except OSError:
+        return None
+    m = re.search(r'^\s*"?kind"?\s*:\s*"?([A-Za-z]+)', head, flags=re.M)
+    return m.group(1) if m else None
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -63,8 +84,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = add_command(
         sub,
         "validate",
-        "Check topology and policy files: schema, references, services, warnings.",
-        "ztsim validate topologies/pajemploi.yaml policies/",
+        "Check topology, policy and assertions files: schema, references, services, warnings.",
+        "ztsim validate topologies/pajemploi.yaml policies/ assertions/pajemploi.yaml",
+        "exit status: 0 valid (warnings allowed without --strict); 2 invalid input or usage\n"
+        "(FILE:LINE:COL: message); 3 internal error.\n",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="files or folders of *.yaml")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
