@@ -218,7 +218,7 @@ def test_banned_solve_still_finds_a_plan_avoiding_the_bans():
     c = model.compile(reference_policy())
     banned = {
         ("exploit", "internet", "web", "443/tcp", "CVE-W"),
-        ("login", "vpn", "db", "5432/tcp", "db-pw"),
+        ("login", "vpn", "db", "5432/tcp", "db-pw", "service"),
     }
     exhaustive = solve(model, c, banned=banned, exhaustive=True)
     assert exhaustive.reachable(TAMPER)  # the plan exists
@@ -232,10 +232,10 @@ def test_k_plans_finds_every_minimal_plan_of_shop():
     plans = k_plans(model, model.compile(reference_policy()), TAMPER, 20)
     web = ("exploit", "internet", "web", "443/tcp", "CVE-W")
     web_from_vpn = ("exploit", "vpn", "web", "443/tcp", "CVE-W")
-    vpn = ("login", "internet", "vpn", "443/tcp", "vpn-pw")
-    vpn_from_web = ("login", "web", "vpn", "443/tcp", "vpn-pw")
-    db_from_web = ("login", "web", "db", "5432/tcp", "db-pw")
-    db_from_vpn = ("login", "vpn", "db", "5432/tcp", "db-pw")
+    vpn = ("login", "internet", "vpn", "443/tcp", "vpn-pw", "user")
+    vpn_from_web = ("login", "web", "vpn", "443/tcp", "vpn-pw", "user")
+    db_from_web = ("login", "web", "db", "5432/tcp", "db-pw", "service")
+    db_from_vpn = ("login", "vpn", "db", "5432/tcp", "db-pw", "service")
     tail = {("steal", "web", "db-pw"), ("collect", "rows", "session", "*"), ("tamper", "rows")}
     expected = [
         {("enter", "attacker"), web, db_from_web},

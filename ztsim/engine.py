@@ -35,7 +35,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
@@ -168,11 +168,30 @@ class AttackModel:
             )
         )
         self.entry_points = topology.entry_points
+        self.signatures = self._signatures()
+
+    def _signatures(self) -> dict[str, Hashable]:
+        """Per host, what sets it apart apart from the policy (None: keep it apart)."""
+        m = self.topology.model
+        special = {t.source for t in m.traffic} | {t.to for t in m.traffic}
+        special |= {ep.host for ep in self.entry_points if ep.host is not None}
+        out: dict[str, Hashable] = {}
+        for h in m.hosts:
+            if h.data or h.id in special:
+                out[h.id] = None
+                continue
+            out[h.id] = (
+                tuple(sorted((s.service, s.public, s.encrypted) for s in h.services)),
+                tuple(sorted((v.service or "", v.local, v.gives) for v in h.vulnerabilities)),
+                tuple(sorted((lg.credential, lg.service, lg.gives) for lg in h.logins)),
+                tuple(sorted((c.credential, c.requires) for c in h.credentials)),
+            )
+        return out
 
     def compile(self, policy: LoadedPolicy) -> CompiledPolicy:
         """Compile ``policy`` against this topology, grouping this model's targets."""
         with phase("compile"):
-            return CompiledPolicy(policy, self.topology, self.targets)
+            return CompiledPolicy(policy, self.topology, self.targets, self.signatures)
 
 
 def goal_facts(topology: LoadedTopology) -> list[Fact]:
@@ -346,7 +365,7 @@ class _Solver:
             if ("cred", lg.credential) not in cost or lg.credential in self.p.mfa:
                 continue
             if not self.fire_once(
-                ("login", host, service, lg.credential),
+                ("login", host, service, lg.credential, lg.gives),
                 origin,
                 self._login(source, origin, host, lg),
             ):
@@ -364,7 +383,7 @@ class _Solver:
     def _login(self, source: str, origin: str, host: str, lg: Login) -> Step:
         outside = origin != INSIDE
         return Step(
-            key=("login", source, host, lg.service, lg.credential),
+            key=("login", source, host, lg.service, lg.credential, lg.gives),
             kind="login",
             technique="T1078" if outside or lg.gives == "service" else "T1021",
             source=source,
@@ -390,9 +409,10 @@ class _Solver:
             tg = p.targets
             new = mask if self.exhaustive else mask & ~self.reached_mask[origin]
             self.reached_mask[origin] |= mask
+            groups = tg.members if self.exhaustive else tg.representatives
             for gi in iter_bits(new):
                 svc = tg.keys[gi][1]
-                for h in tg.members[gi]:
+                for h in groups[gi]:
                     self.on_reach(h, svc, source, origin)
         if is_host:
             for svc in self.m.own_targets.get(source, ()):
@@ -608,7 +628,7 @@ class _Solver:
         for h, lg in self.m.logins_by_cred.get(cred, ()):
             for source, origin in list(self.reachers.get((h.id, lg.service), ())):
                 step = self._login(source, origin, h.id, lg)
-                fired = self.fire_once(("login", h.id, lg.service, cred), origin, step)
+                fired = self.fire_once(("login", h.id, lg.service, cred, lg.gives), origin, step)
                 if not fired and origin == INSIDE:
                     self.pending.add((h.id, lg.service, origin))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -167,6 +167,9 @@ class TargetGroups:
 
     keys: tuple[tuple[_ClassKey, str, bool], ...]
     members: tuple[tuple[str, ...], ...]
+    #: ``members`` less the hosts interchangeable with an earlier one (see
+    #: :meth:`CompiledPolicy._group_targets`); what a non-exhaustive solve expands.
+    representatives: tuple[tuple[str, ...], ...]
     public_mask: int
     zone_mask: dict[str, int]
     index: dict[tuple[str, str], int]
@@ -195,6 +198,12 @@ class CompiledPolicy:
     targets
         The (host, service) pairs that matter to the attacker, i.e. that have a
         remote vulnerability or a login; only these are grouped for :meth:`reach`.
+    signatures
+        What makes each host unique apart from the policy (its services,
+        vulnerabilities, logins, stored credentials), or ``None`` for a host that
+        must stay apart (it holds data, is an entry point or a traffic endpoint).
+        Hosts equal in signature and in both equivalence classes are
+        interchangeable: only the first is a representative target.
     """
 
     def __init__(
@@ -202,6 +211,7 @@ class CompiledPolicy:
         policy: LoadedPolicy,
         topology: LoadedTopology,
         targets: Iterable[tuple[str, str]] = (),
+        signatures: Mapping[str, Hashable] | None = None,
     ) -> None:
         self.loaded = policy
         self.topology = topology
@@ -234,6 +244,7 @@ class CompiledPolicy:
         self._src_pairs, self._src_named = _selectors_features(src_sels)
         self._dst_pairs, self._dst_named = _selectors_features(r.to for r in self.seg_rules)
         self._src_class: dict[str, _ClassKey] = {}
+        self._signatures = signatures or {}
         self._targets = self._group_targets(targets)
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
@@ -347,8 +358,10 @@ class CompiledPolicy:
         hosts = self.topology.hosts
         index: dict[tuple[_ClassKey, str, bool], int] = {}
         members: list[list[str]] = []
+        reps: list[list[str]] = []
         where: dict[tuple[str, str], int] = {}
         class_of: dict[str, _ClassKey] = {}
+        rep_of: dict[Hashable, str] = {}
         for host_id, service in sorted(set(targets)):
             h = hosts[host_id]
             offer = next((s for s in h.services if s.service == service), None)
@@ -362,8 +375,18 @@ class CompiledPolicy:
             if gi is None:
                 gi = index[key] = len(members)
                 members.append([])
+                reps.append([])
             members[gi].append(host_id)
             where[(host_id, service)] = gi
+            # Compromising one of several interchangeable hosts gives exactly what
+            # compromising any other would: the fixpoint needs only one of them.
+            sig = self._signatures.get(host_id)
+            if sig is None:
+                reps[gi].append(host_id)
+            else:
+                whole = (self.source_class(host_id), ck, sig)
+                if rep_of.setdefault(whole, host_id) == host_id:
+                    reps[gi].append(host_id)
         keys = tuple(index)
         public_mask = 0
         zone_mask: dict[str, int] = defaultdict(int)
@@ -383,6 +406,7 @@ class CompiledPolicy:
         return TargetGroups(
             keys,
             tuple(tuple(m) for m in members),
+            tuple(tuple(r) for r in reps),
             public_mask,
             dict(zone_mask),
             where,
