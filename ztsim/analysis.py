@@ -38,6 +38,7 @@ __all__ = [
     "TrafficResult",
     "analyze",
     "goal_label",
+    "judge_policy",
 ]
 
 
@@ -255,6 +256,11 @@ def _result_json(r: PolicyResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
         },
         "rules": [x.to_json() for x in policy_impact(r, plans)],
     }
+
+
+def judge_policy(model: AttackModel, policy: LoadedPolicy) -> PolicyResult:
+    """Judge one policy on the model's topology: its fixpoint, goals and traffic."""
+    return _judge_policy(model, policy)
 
 
 def _judge_policy(model: AttackModel, policy: LoadedPolicy) -> PolicyResult:

@@ -18,7 +18,14 @@ from ztsim.analysis import Analysis, PlanRow, goal_label
 from ztsim.engine import Fact, Step
 from ztsim.techniques import technique
 
-__all__ = ["dump_json", "paths_json", "render_check", "render_paths", "step_line"]
+__all__ = [
+    "dump_json",
+    "paths_json",
+    "render_check",
+    "render_paths",
+    "render_rule_impact",
+    "step_line",
+]
 
 
 def dump_json(data: Any) -> str:
@@ -26,8 +33,8 @@ def dump_json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_check(console: Console, a: Analysis) -> None:
-    """The verdict on top, then one summary table per policy."""
+def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
+    """The verdict on top, then one summary table per policy (and per rule with ``rules``)."""
     bad = [r for r in a.results if r.reachable_goals]
     if bad:
         console.print(
@@ -82,6 +89,45 @@ def render_check(console: Console, a: Analysis) -> None:
                     style="yellow",
                 )
             )
+    if rules:
+        from ztsim.whatif.impact import check_impact
+
+        render_rule_impact(console, check_impact(a))
+
+
+def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[Any]]]) -> None:
+    """One table per policy: per rule, plans it enables (open) and blocks, flows it carries.
+
+    ``impacts`` pairs each :class:`~ztsim.analysis.PolicyResult` with its
+    :class:`~ztsim.whatif.impact.RuleImpact` rows.
+    """
+    for r, rows in impacts:
+        console.print()
+        table = Table(
+            title=f"per-rule impact: {r.policy.name} ({r.policy.path})",
+            title_justify="left",
+            expand=False,
+        )
+        table.add_column("section")
+        table.add_column("rule", overflow="fold")
+        table.add_column("line", justify="right")
+        table.add_column("action")
+        # plans it enables / of those open / plans it blocks / legitimate flows it allows, denies
+        for name in ("enables", "open", "blocks", "flows", "denies"):
+            table.add_column(name, justify="right")
+        for x in rows:
+            table.add_row(
+                x.section,
+                x.rule,
+                "" if x.line is None else str(x.line),
+                x.action,
+                str(x.plans_enabled),
+                str(x.plans_open),
+                str(x.plans_blocked),
+                str(x.traffic),
+                str(x.traffic_denied),
+            )
+        console.print(table)
 
 
 def step_line(step: Step) -> str:
@@ -129,7 +175,15 @@ def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str
                 "plans": [_plan_json(a, row) for row in rows],
             }
         )
-    return {"topology": a.topology.name, "goals": goals}
+    from ztsim.whatif.impact import rows_impact
+
+    plan_rows = [row for rows in rows_by_goal.values() for row in rows]
+    impact = rows_impact(a, [row.verdicts for row in plan_rows])
+    rules = [
+        {"policy": r.policy.name, "file": r.policy.path, "rules": [x.to_json() for x in xs]}
+        for r, xs in impact
+    ]
+    return {"topology": a.topology.name, "goals": goals, "rules": rules}
 
 
 def _plan_json(a: Analysis, row: PlanRow) -> dict[str, Any]:

@@ -33,7 +33,14 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(dump_json(paths_json(a, rows)))
     else:
-        render_paths(stdout_console(), a, rows)
+        console = stdout_console()
+        render_paths(console, a, rows)
+        if args.rules:
+            from ztsim.render import render_rule_impact
+            from ztsim.whatif.impact import rows_impact
+
+            listed = [row for rs in rows.values() for row in rs]
+            render_rule_impact(console, rows_impact(a, [row.verdicts for row in listed]))
     return ExitCode.REACHABLE if a.exit_code else ExitCode.OK
 
 
@@ -52,4 +59,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--max-paths", "-k", type=int, default=5, metavar="K", help="plans per goal (default 5)"
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.add_argument(
+        "--rules",
+        action="store_true",
+        help="text: add a per-rule table (plans each rule enables and blocks among those "
+        "listed, legitimate flows it carries); JSON always has it under `rules`",
+    )
     p.set_defaults(func=run)

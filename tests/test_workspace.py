@@ -1,0 +1,68 @@
+"""The Workspace re-judges only what changed (issue: interactive re-checks)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ztsim.diagnostics import InputError
+from ztsim.workspace import Workspace
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def scenario(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "topologies" / "pajemploi.yaml", tmp_path / "topology.yaml")
+    shutil.copytree(ROOT / "policies", tmp_path / "policies", ignore=shutil.ignore_patterns("*/"))
+    for sub in ("k8s-shop", "corporate"):
+        shutil.rmtree(tmp_path / "policies" / sub, ignore_errors=True)
+    return tmp_path
+
+
+def _reachable(a) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return {r.policy.name: len(r.reachable_goals) for r in a.results}
+
+
+def test_unchanged_files_are_not_solved_again(scenario: Path) -> None:
+    ws = Workspace(scenario / "topology.yaml")
+    first = ws.analyze([scenario / "policies"])
+    assert ws.stats.solves == 3 and ws.stats.topology_loads == 1
+    again = ws.analyze([scenario / "policies"])
+    assert ws.stats.solves == 3 and ws.stats.policy_loads == 3
+    assert _reachable(first) == _reachable(again) == {"flat": 2, "segmented": 2, "zero-trust": 0}
+
+
+def test_one_policy_edit_resolves_only_that_policy(scenario: Path) -> None:
+    ws = Workspace(scenario / "topology.yaml")
+    ws.analyze([scenario / "policies"])
+    zt = scenario / "policies" / "zero-trust.yaml"
+    # Opening egress again lets the data out under zero-trust too.
+    zt.write_text(zt.read_text().replace("default: deny", "default: allow"), encoding="utf-8")
+    a = ws.analyze([scenario / "policies"])
+    assert ws.stats.solves == 4 and ws.stats.topology_loads == 1
+    assert _reachable(a)["zero-trust"] > 0
+
+
+def test_a_broken_edit_raises_and_keeps_the_last_good_state(scenario: Path) -> None:
+    ws = Workspace(scenario / "topology.yaml")
+    good = ws.analyze([scenario / "policies"])
+    flat = scenario / "policies" / "flat.yaml"
+    text = flat.read_text()
+    flat.write_text(text.replace("segmentation:", "segmentaton:"), encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        ws.analyze([scenario / "policies"])
+    assert "flat.yaml" in str(err.value)
+    flat.write_text(text, encoding="utf-8")
+    assert _reachable(ws.analyze([scenario / "policies"])) == _reachable(good)
+
+
+def test_a_topology_edit_resolves_everything(scenario: Path) -> None:
+    ws = Workspace(scenario / "topology.yaml")
+    ws.analyze([scenario / "policies"])
+    topo = scenario / "topology.yaml"
+    topo.write_text(topo.read_text() + "\n# a comment changes the bytes\n", encoding="utf-8")
+    ws.analyze([scenario / "policies"])
+    assert ws.stats.topology_loads == 2 and ws.stats.solves == 6

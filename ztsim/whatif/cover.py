@@ -1,0 +1,163 @@
+"""Which rules earlier rules fully cover, whatever the topology (for ``ztsim lint``).
+
+A rule is *shadowed* when everything it matches is matched by earlier rules of its
+section, so first-match never lets it decide.  The check is syntactic and sound
+(it never calls a live rule dead): a selector covers another when every
+constraint it states is implied by the other's (same zone; a subset of its host
+list; a subset of its labels), host lists are split so several earlier rules may
+cover one host each, and services are compared as port intervals per protocol,
+so ``1-1000/tcp`` and ``1001-2000/tcp`` together cover ``900-1100/tcp``.  Egress
+destinations compare by FQDN pattern (``*.b`` covers ``x.b`` and ``*.x.b``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from ztsim.model import EgressRule, PortRange, SegmentationRule, Selector
+from ztsim.policy import fqdn_covers
+
+__all__ = [
+    "Shadow",
+    "egress_shadowing",
+    "segmentation_shadowing",
+    "selector_covers",
+    "service_space",
+    "space_covers",
+]
+
+PROTOS = ("icmp", "sctp", "tcp", "udp")
+Space = dict[str, list[tuple[int, int]]]
+
+
+def service_space(ranges: Iterable[PortRange]) -> Space:
+    """Merged port intervals per protocol (``any`` expands to every protocol)."""
+    raw: dict[str, list[tuple[int, int]]] = {p: [] for p in PROTOS}
+    for r in ranges:
+        for p in PROTOS if r.proto == "*" else (r.proto,):
+            raw.setdefault(p, []).append((r.low, r.high))
+    out: Space = {}
+    for p, ivs in raw.items():
+        merged: list[tuple[int, int]] = []
+        for lo, hi in sorted(ivs):
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+            else:
+                merged.append((lo, hi))
+        if merged:
+            out[p] = merged
+    return out
+
+
+def space_covers(outer: Space, inner: Space) -> bool:
+    """Whether every port of ``inner`` is in ``outer``."""
+    for p, ivs in inner.items():
+        have = outer.get(p, [])
+        for lo, hi in ivs:
+            if not any(a <= lo and hi <= b for a, b in have):
+                return False
+    return True
+
+
+def _intersects(a: Space, b: Space) -> bool:
+    return any(
+        lo <= bh and blo <= hi for p, ivs in a.items() for lo, hi in ivs for blo, bh in b.get(p, [])
+    )
+
+
+def selector_covers(a: Selector, b: Selector) -> bool:
+    """Whether ``a`` matches everything ``b`` matches (syntactically).
+
+    >>> selector_covers(Selector(zone="app"), Selector(zone="app", labels={"tier": "api"}))
+    True
+    """
+    if a.zone is not None and a.zone != b.zone:
+        return False
+    if a.host and not (b.host and set(b.host) <= set(a.host)):
+        return False
+    return not (a.labels and not (b.labels and a.labels.items() <= b.labels.items()))
+
+
+def _atoms(sel: Selector) -> list[Selector]:
+    """A selector with a host list as one selector per host (their union)."""
+    if not sel.host or len(sel.host) < 2:
+        return [sel]
+    return [sel.model_copy(update={"host": [h]}) for h in sel.host]
+
+
+@dataclass(frozen=True)
+class Shadow:
+    """Rule ``index`` never decides: ``by`` are the earlier rules that cover it."""
+
+    index: int
+    by: tuple[int, ...]
+    duplicate_of: int | None
+    conflicting: bool  # some covering rule has the other action
+
+
+def _canon(sel: Selector) -> tuple[object, ...]:
+    return (sel.zone, tuple(sorted(sel.host or ())), tuple(sorted((sel.labels or {}).items())))
+
+
+def segmentation_shadowing(rules: Sequence[SegmentationRule]) -> dict[int, Shadow]:
+    """Shadowed segmentation rules, by index."""
+    spaces = [service_space(r.ranges) for r in rules]
+    canon = [(_canon(r.source), _canon(r.to), repr(spaces[i])) for i, r in enumerate(rules)]
+    first: dict[tuple[object, ...], int] = {}
+    out: dict[int, Shadow] = {}
+    for j, rj in enumerate(rules):
+        seen_at = first.setdefault(canon[j], j)
+        dup = None if seen_at == j else seen_at
+        by: set[int] = set()
+        covered = True
+        for fa in _atoms(rj.source):
+            for ta in _atoms(rj.to):
+                cover = [
+                    i
+                    for i in range(j)
+                    if selector_covers(rules[i].source, fa) and selector_covers(rules[i].to, ta)
+                ]
+                union = service_space(rg for i in cover for rg in rules[i].ranges)
+                if not space_covers(union, spaces[j]):
+                    covered = False
+                    break
+                by.update(i for i in cover if _intersects(spaces[i], spaces[j]))
+            if not covered:
+                break
+        if covered and j > 0:
+            conflicting = any(rules[i].action != rj.action for i in by)
+            out[j] = Shadow(j, tuple(sorted(by)), dup, conflicting)
+    return out
+
+
+def egress_shadowing(rules: Sequence[EgressRule]) -> dict[int, Shadow]:
+    """Shadowed egress rules, by index."""
+    spaces = [service_space(r.ranges) for r in rules]
+    canon = [(_canon(r.source), tuple(sorted(r.to)), repr(spaces[i])) for i, r in enumerate(rules)]
+    first: dict[tuple[object, ...], int] = {}
+    out: dict[int, Shadow] = {}
+    for j, rj in enumerate(rules):
+        seen_at = first.setdefault(canon[j], j)
+        dup = None if seen_at == j else seen_at
+        by: set[int] = set()
+        covered = True
+        for fa in _atoms(rj.source):
+            for pat in rj.to:
+                cover = [
+                    i
+                    for i in range(j)
+                    if selector_covers(rules[i].source, fa)
+                    and any(fqdn_covers(p, pat) for p in rules[i].to)
+                ]
+                union = service_space(rg for i in cover for rg in rules[i].ranges)
+                if not space_covers(union, spaces[j]):
+                    covered = False
+                    break
+                by.update(i for i in cover if _intersects(spaces[i], spaces[j]))
+            if not covered:
+                break
+        if covered and j > 0:
+            conflicting = any(rules[i].action != rj.action for i in by)
+            out[j] = Shadow(j, tuple(sorted(by)), dup, conflicting)
+    return out

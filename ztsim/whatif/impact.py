@@ -1,0 +1,186 @@
+"""Per-rule impact: the plans a rule enables or blocks, the legitimate flows it carries.
+
+For each rule of a policy (and each section's ``default``), over a set of plans
+judged against that policy:
+
+* ``plans_enabled`` — plans with a step the rule allows (a flow, an egress, or the
+  legitimate traffic a sniff step reads), counting only steps before the plan's
+  blocking step, since later ones never happen; ``plans_open`` of those are open;
+* ``plans_blocked`` — plans whose first forbidden step the rule denies;
+* ``traffic`` — legitimate flows the rule decides and allows (they depend on it);
+  ``traffic_denied`` — those it decides and denies (it breaks them).
+
+``check`` counts over the cheapest plan per goal under each judged policy and,
+for topologies of at most :data:`REFERENCE_LIMIT` hosts, under the reference
+policy; ``paths`` counts over the plans it lists.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ztsim.plans import Plan, PlanVerdict, judge, merge_plans
+from ztsim.policy import CompiledPolicy, Decision
+
+if TYPE_CHECKING:  # analysis imports this module
+    from ztsim.analysis import Analysis, PolicyResult
+
+__all__ = [
+    "REFERENCE_LIMIT",
+    "RuleImpact",
+    "check_impact",
+    "impact_basis",
+    "policy_impact",
+    "rows_impact",
+    "rule_impact",
+]
+
+#: Up to this many hosts, ``check`` also counts the reference policy's cheapest plans
+#: (one more fixpoint); above it, only the judged policies' own.
+REFERENCE_LIMIT = 2000
+
+RuleRef = tuple[str, str]  # (section, rule id or "default")
+
+
+@dataclass(frozen=True)
+class RuleImpact:
+    """What one rule (or a section's default) does to plans and legitimate flows."""
+
+    section: str
+    rule: str
+    action: str
+    line: int | None
+    plans_enabled: int
+    plans_open: int
+    plans_blocked: int
+    traffic: int
+    traffic_denied: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON row (``rule`` is the id or ``default``)."""
+        return {
+            "section": self.section,
+            "rule": self.rule,
+            "action": self.action,
+            "line": self.line,
+            "plans_enabled": self.plans_enabled,
+            "plans_open": self.plans_open,
+            "plans_blocked": self.plans_blocked,
+            "traffic": self.traffic,
+            "traffic_denied": self.traffic_denied,
+        }
+
+
+def _ref(d: Decision | None) -> RuleRef | None:
+    if d is None or d.reason not in ("rule", "default"):
+        return None
+    return (d.section, d.rule)
+
+
+def rule_impact(
+    compiled: CompiledPolicy,
+    verdicts: Sequence[PlanVerdict],
+    traffic: Sequence[Decision],
+) -> list[RuleImpact]:
+    """Count, per rule of ``compiled``, plans enabled, open and blocked and flows carried.
+
+    ``verdicts`` are plan verdicts under this policy; ``traffic`` the decisions on
+    the topology's legitimate flows under it.  Rows come in file order, each
+    section's ``default`` after its rules.
+    """
+    enabled: Counter[RuleRef] = Counter()
+    opened: Counter[RuleRef] = Counter()
+    blocked: Counter[RuleRef] = Counter()
+    for v in verdicts:
+        upto = v.step if v.step is not None else len(v.steps)
+        refs = {
+            r
+            for sv in v.steps[:upto]
+            if sv.decision is not None and sv.decision.allowed and (r := _ref(sv.decision))
+        }
+        for r in refs:
+            enabled[r] += 1
+            if not v.blocked:
+                opened[r] += 1
+        if v.step is not None:
+            d = v.steps[v.step].decision
+            r = _ref(d)
+            if r is not None and d is not None and not d.allowed:
+                blocked[r] += 1
+    carried: Counter[RuleRef] = Counter()
+    denied: Counter[RuleRef] = Counter()
+    for d in traffic:
+        r = _ref(d)
+        if r is not None:
+            (carried if d.allowed else denied)[r] += 1
+    pol = compiled.loaded
+    model = pol.model
+    rows: list[tuple[str, str, str, int | None]] = []
+    for r_seg in model.segmentation.rules:
+        m = pol.rule_mark("segmentation", r_seg.id)
+        rows.append(("segmentation", r_seg.id, r_seg.action, m.line if m else None))
+    rows.append(("segmentation", "default", model.segmentation.default, None))
+    for r_egr in model.egress.rules:
+        m = pol.rule_mark("egress", r_egr.id)
+        rows.append(("egress", r_egr.id, r_egr.action, m.line if m else None))
+    rows.append(("egress", "default", model.egress.default, None))
+    return [
+        RuleImpact(
+            section,
+            rid,
+            action,
+            line,
+            enabled[(section, rid)],
+            opened[(section, rid)],
+            blocked[(section, rid)],
+            carried[(section, rid)],
+            denied[(section, rid)],
+        )
+        for section, rid, action, line in rows
+    ]
+
+
+def impact_basis(a: Analysis) -> tuple[list[Plan], list[str]]:
+    """The plans ``check`` counts impact over, and the policies they were found under."""
+    groups: list[list[Plan]] = []
+    names: list[str] = []
+    sources = list(a.results)
+    if len(a.topology.hosts) <= REFERENCE_LIMIT and all(
+        r.policy.path != "<reference>" for r in sources
+    ):
+        sources = [a.reference, *sources]
+    for r in sources:
+        plans = [g.plan for g in r.goals if g.plan is not None]
+        groups.append(plans)
+        names.append(r.policy.name)
+    return merge_plans(groups), names
+
+
+def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
+    """:func:`rule_impact` of one judged policy over ``plans``."""
+    verdicts = [judge(p, r.compiled) for p in plans]
+    return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
+
+
+def rows_impact(
+    a: Analysis, verdicts_by_plan: Sequence[Sequence[PlanVerdict]]
+) -> list[tuple[PolicyResult, list[RuleImpact]]]:
+    """Impact per judged policy over listed plans (``paths``).
+
+    ``verdicts_by_plan[j][i]`` is plan ``j``'s verdict under ``a.results[i]``
+    (the order of :attr:`ztsim.analysis.PlanRow.verdicts`).
+    """
+    out = []
+    for i, r in enumerate(a.results):
+        verdicts = [vs[i] for vs in verdicts_by_plan]
+        out.append((r, rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])))
+    return out
+
+
+def check_impact(a: Analysis) -> list[tuple[PolicyResult, list[RuleImpact]]]:
+    """Impact per judged policy over the :func:`impact_basis` plans (``check``)."""
+    plans, _ = impact_basis(a)
+    return [(r, policy_impact(r, plans)) for r in a.results]

@@ -1,0 +1,290 @@
+"""Per-flow checks of ``ztsim lint`` against a topology (a mixin of the linter).
+
+Every concrete flow (source host or external zone, destination host, offered
+service) and egress (host, destination, service) is decided under the policy;
+each rule is then judged by what it matches and decides, compared with the
+topology's legitimate traffic and with the attack steps of the reference policy's
+full attack graph.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any, Literal
+
+from ztsim.engine import AttackModel, solve
+from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.model import parse_service
+from ztsim.policy import fqdn_covers, selector_matches_host, selector_matches_zone
+from ztsim.whatif.yamlout import rule_line
+
+__all__ = ["CONCRETE_LIMIT", "EXHAUSTIVE_LIMIT", "FlowChecks"]
+
+Level = Literal["error", "warning", "info"]
+Section = Literal["segmentation", "egress"]
+#: Above this many (source, destination, rule) combinations the per-flow checks are skipped.
+CONCRETE_LIMIT = 3_000_000
+#: Above this many hosts the attack steps come from the cheapest-derivation solve only.
+EXHAUSTIVE_LIMIT = 300
+_ATTACKER_ROLES = ("c2", "web-service")
+
+
+class FlowChecks:
+    """The per-flow checks; the linter provides ``p``, ``notes`` and ``add``."""
+
+    p: LoadedPolicy
+    notes: list[str]
+
+    def add(
+        self, level: Level, code: str, section: Section, rule: str | None, msg: str, fix: str
+    ) -> None:
+        """Record a finding (implemented by the linter)."""
+        raise NotImplementedError
+
+    def concrete(self, topo: LoadedTopology) -> None:
+        """Run every per-flow check against ``topo``."""
+        pol = self.p.model
+        model = AttackModel(topo)
+        compiled = model.compile(self.p)
+        hosts = topo.model.hosts
+        sources = [h.id for h in hosts] + sorted(topo.external_zones)
+        if len(sources) * len(hosts) * max(1, len(pol.segmentation.rules)) > CONCRETE_LIMIT:
+            self.notes.append(
+                f"topology {topo.name} is too large for per-flow checks; ran policy-only checks"
+            )
+            return
+        exhaustive = len(hosts) <= EXHAUSTIVE_LIMIT
+        ref = model.compile(reference_policy())
+        sol = solve(model, ref, exhaustive=exhaustive)
+        if not exhaustive:
+            self.notes.append("attack steps from the cheapest derivations only (large topology)")
+        attack_flows = {st.flow for st in sol.fired.values() if st.flow is not None}
+        attack_egress = {st.egress for st in sol.fired.values() if st.egress is not None}
+        legit = {(t.source, t.to, t.service) for t in topo.model.traffic}
+        rules = pol.segmentation.rules
+        matched: Counter[int] = Counter()
+        decided: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+        deciders: dict[int, Counter[str]] = defaultdict(Counter)
+        src_sets = [
+            {
+                s
+                for s in sources
+                if (
+                    selector_matches_host(r.source, topo.hosts[s])
+                    if s in topo.hosts
+                    else selector_matches_zone(r.source, s)
+                )
+            }
+            for r in rules
+        ]
+        dst_sets = [{h.id for h in hosts if selector_matches_host(r.to, h)} for r in rules]
+        default_in: list[tuple[str, str, str]] = []
+        for s in sources:
+            for h in hosts:
+                cands = [i for i in range(len(rules)) if s in src_sets[i] and h.id in dst_sets[i]]
+                for svc in h.services:
+                    d = compiled.flow(s, h.id, svc.service)
+                    if d.reason in ("self", "intra_zone", "topology"):
+                        continue
+                    flow = (s, h.id, svc.service)
+                    hits = [
+                        i for i in cands if any(rg.covers(svc.parsed) for rg in rules[i].ranges)
+                    ]
+                    for i in hits:
+                        matched[i] += 1
+                    if hits:
+                        decided[hits[0]].append(flow)
+                        for i in hits[1:]:
+                            deciders[i][rules[hits[0]].id] += 1
+                    elif d.allowed and flow in attack_flows and flow not in legit:
+                        default_in.append(flow)
+        if default_in:
+            eg = "; ".join(f"{s} -> {d} {svc}" for s, d, svc in default_in[:2])
+            self.add(
+                "warning",
+                "default-allow",
+                "segmentation",
+                None,
+                f"default allow lets {len(default_in)} attack step flow(s) through in "
+                f"topology {topo.name} (e.g. {eg})",
+                "set segmentation.default: deny and allow the legitimate flows "
+                "(`ztsim harden` proposes narrow rules)",
+            )
+        for i, r in enumerate(rules):
+            self._judge_rule(
+                "segmentation",
+                r.id,
+                r.action,
+                matched[i],
+                decided[i],
+                deciders[i],
+                legit,
+                attack_flows,
+                topo,
+            )
+        self._egress(topo, compiled, legit, attack_egress)
+
+    def _judge_rule(
+        self,
+        section: Section,
+        rid: str,
+        action: str,
+        matched: int,
+        decided: list[tuple[str, str, str]],
+        deciders: Counter[str],
+        legit: set[tuple[str, str, str]],
+        attack: set[Any],
+        topo: LoadedTopology,
+    ) -> None:
+        name = topo.name
+        if matched == 0:
+            self.add(
+                "warning",
+                "no-match",
+                section,
+                rid,
+                f"matches no flow in topology {name}: its selectors pick no host (or no "
+                "offered service)",
+                "check the selectors and services, or remove the rule",
+            )
+            return
+        if not decided:
+            first = deciders.most_common(1)[0][0]
+            self.add(
+                "warning",
+                "shadowed",
+                section,
+                rid,
+                f"never decides in topology {name}: every flow it matches ({matched}) is "
+                f"decided earlier, mostly by {first}",
+                f"move {rid} above {first}, or remove it",
+            )
+            return
+        needed = [f for f in decided if f in legit]
+        attacks = [f for f in decided if f in attack and f not in legit]
+        if not needed and not attacks:
+            self.add(
+                "info",
+                "unused",
+                section,
+                rid,
+                f"decides {len(decided)} flow(s) in topology {name}, none of them legitimate "
+                "traffic or an attack step",
+                "remove it, or keep it to document intent",
+            )
+            return
+        if action != "allow" or len(needed) == len(decided):
+            return
+        surplus = len(decided) - len(needed)
+        eg = "; ".join(f"{s} -> {d} {svc}" for s, d, svc in attacks[:2])
+        level: Level = "warning" if attacks else "info"
+        msg = (
+            f"allows {len(decided)} flow(s) in topology {name}, {len(needed)} needed by "
+            f"legitimate traffic; {surplus} more"
+            + (f", {len(attacks)} of them attack steps (e.g. {eg})" if attacks else "")
+        )
+        self.add(level, "broad-allow", section, rid, msg, self._narrow(rid, needed, topo))
+
+    def _narrow(self, rid: str, needed: list[tuple[str, str, str]], topo: LoadedTopology) -> str:
+        if not needed:
+            return f"remove {rid}: no legitimate flow needs it"
+        srcs = sorted({s for s, _, _ in needed})
+        hosts = [s for s in srcs if s in topo.hosts]
+        zones = [s for s in srcs if s not in topo.hosts]
+        src: dict[str, Any] = (
+            {"host": hosts}
+            if hosts and not zones
+            else ({"zone": zones[0]} if len(zones) == 1 and not hosts else {})
+        )
+        rule: dict[str, Any] = {"id": rid, "action": "allow"}
+        if src:
+            rule["from"] = src
+        rule["to"] = {"host": sorted({d for _, d, _ in needed})}
+        rule["services"] = sorted({svc for _, _, svc in needed})
+        return f"narrow it to the legitimate flows: {rule_line(rule)}"
+
+    def _egress(
+        self,
+        topo: LoadedTopology,
+        compiled: Any,
+        legit: set[tuple[str, str, str]],
+        attack: set[Any],
+    ) -> None:
+        rules = self.p.model.egress.rules
+        index = {r.id: i for i, r in enumerate(rules)}
+        matched: Counter[int] = Counter()
+        decided: dict[int, list[tuple[str, str, str]]] = defaultdict(list)
+        deciders: dict[int, Counter[str]] = defaultdict(Counter)
+        default_out: list[tuple[str, str, str]] = []
+        for h in topo.model.hosts:
+            for e in topo.model.external:
+                for svc in e.services:
+                    d = compiled.egress(h.id, e.id, svc)
+                    hits = [
+                        i
+                        for i, r in enumerate(rules)
+                        if selector_matches_host(r.source, h)
+                        and any(rg.covers(parse_service(svc)) for rg in r.ranges)
+                        and any(fqdn_covers(p, e.fqdn) for p in r.to)
+                    ]
+                    for i in hits:
+                        matched[i] += 1
+                    for i in hits[1:]:
+                        deciders[i][rules[hits[0]].id] += 1
+                    if d.reason == "rule":
+                        decided[index[d.rule]].append((h.id, e.id, svc))
+                    elif d.allowed and e.role in _ATTACKER_ROLES and (h.id, e.id, svc) not in legit:
+                        default_out.append((h.id, e.id, svc))
+        dests = topo.destinations
+        for i, r in enumerate(rules):
+            outs = [
+                f for f in decided[i] if dests[f[1]].role in _ATTACKER_ROLES and r.action == "allow"
+            ]
+            risky = [f for f in outs if f not in legit]
+            if risky:
+                names = sorted({f"{dests[d].fqdn} ({dests[d].role})" for _, d, _ in risky})
+                used = len({h for h, _, _ in risky})
+                self.add(
+                    "error",
+                    "egress-attacker",
+                    "egress",
+                    r.id,
+                    f"lets {used} host(s) reach {', '.join(names)}: an exfiltration channel"
+                    + (" (an attack step of this topology)" if set(risky) & attack else ""),
+                    "replace wildcard patterns by the exact FQDNs the hosts need, and deny "
+                    "attacker-usable destinations before it",
+                )
+            elif outs:
+                self.add(
+                    "warning",
+                    "egress-attacker",
+                    "egress",
+                    r.id,
+                    "legitimate traffic goes to an attacker-usable destination through it: "
+                    "the attacker can use it too",
+                    "restrict its sources; consider DLP",
+                )
+            else:
+                self._judge_rule(
+                    "egress",
+                    r.id,
+                    r.action,
+                    matched[i],
+                    decided[i],
+                    deciders[i],
+                    legit,
+                    attack,
+                    topo,
+                )
+        if default_out:
+            n = len({h for h, _, _ in default_out})
+            names = sorted({dests[d].fqdn for _, d, _ in default_out})
+            self.add(
+                "error",
+                "egress-attacker",
+                "egress",
+                None,
+                f"default allow lets {n} host(s) reach {', '.join(names)}",
+                "set egress.default: deny and allow only the legitimate egress "
+                "(`ztsim harden` writes it)",
+            )

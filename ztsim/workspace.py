@@ -1,0 +1,123 @@
+"""Interactive re-checks: keep a topology in memory, re-judge only what changed.
+
+A :class:`Workspace` holds a parsed topology and its :class:`~ztsim.engine.AttackModel`
+(the expensive part of a large estate) and the result of every policy it judged,
+keyed by the policy file's content.  After an edit, :meth:`Workspace.analyze`
+re-reads the files, re-parses only those whose bytes changed, and re-solves only
+the policies whose content changed::
+
+    >>> ws = Workspace("topologies/pajemploi.yaml")  # doctest: +SKIP
+    >>> a = ws.analyze(["policies/"])                 # solves three policies
+    >>> a = ws.analyze(["policies/"])                 # nothing changed: no solve
+    >>> ws.stats.solves                               # doctest: +SKIP
+    3
+
+The topology is re-parsed (and everything re-solved) only when its own file changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ztsim.analysis import Analysis, PolicyResult, judge_policy
+from ztsim.engine import AttackModel
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    expand_policy_paths,
+    load_policy,
+    load_topology,
+)
+
+__all__ = ["Workspace", "WorkspaceStats"]
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass
+class WorkspaceStats:
+    """What the workspace had to redo, for tests and ``--profile``."""
+
+    topology_loads: int = 0
+    policy_loads: int = 0
+    solves: int = 0
+
+
+class Workspace:
+    """A topology kept in memory and policies re-judged on change.
+
+    Parameters
+    ----------
+    topology
+        Path of the topology file.
+    """
+
+    def __init__(self, topology: str | Path) -> None:
+        self.topology_path = Path(topology)
+        self.stats = WorkspaceStats()
+        self._topo_digest: str | None = None
+        self._topology: LoadedTopology | None = None
+        self._model: AttackModel | None = None
+        self._policies: dict[Path, tuple[str, LoadedPolicy]] = {}
+        self._results: dict[Path, tuple[str, PolicyResult]] = {}
+
+    @property
+    def topology(self) -> LoadedTopology:
+        """The current topology (loaded on first use)."""
+        self._refresh_topology()
+        assert self._topology is not None
+        return self._topology
+
+    def _refresh_topology(self) -> None:
+        digest = _digest(self.topology_path)
+        if digest == self._topo_digest and self._topology is not None:
+            return
+        topo = load_topology(self.topology_path)  # raises InputError; old state kept
+        self._topology = topo
+        self._model = AttackModel(topo)
+        self._topo_digest = digest
+        self._results.clear()  # every policy must be judged on the new topology
+        self.stats.topology_loads += 1
+
+    def _policy(self, path: Path) -> tuple[str, LoadedPolicy]:
+        digest = _digest(path)
+        known = self._policies.get(path)
+        if known is not None and known[0] == digest:
+            return known
+        loaded = load_policy(path)
+        self._policies[path] = (digest, loaded)
+        self.stats.policy_loads += 1
+        return digest, loaded
+
+    def analyze(self, policies: Sequence[str | Path]) -> Analysis:
+        """Judge ``policies`` (files or folders) on the topology, reusing what is unchanged.
+
+        Raises
+        ------
+        InputError
+            When a changed file is invalid; the workspace keeps its last good state.
+        """
+        self._refresh_topology()
+        assert self._topology is not None and self._model is not None
+        results: list[PolicyResult] = []
+        for path in expand_policy_paths(policies):
+            digest, loaded = self._policy(path)
+            cached = self._results.get(path)
+            if cached is not None and cached[0] == digest:
+                results.append(cached[1])
+                continue
+            result = judge_policy(self._model, loaded)
+            self.stats.solves += 1
+            self._results[path] = (digest, result)
+            results.append(result)
+        if not results:
+            from ztsim.loader import reference_policy
+
+            results.append(judge_policy(self._model, reference_policy()))
+            self.stats.solves += 1
+        return Analysis(self._topology, self._model, results)
