@@ -51,15 +51,19 @@ def _spec_check(args: argparse.Namespace) -> int:
         text = dump_json(a.to_json())
     else:
         buf = io.StringIO()
-        render_check(Console(file=buf, width=120, highlight=False, soft_wrap=False), a)
+        render_check(
+            Console(file=buf, width=120, highlight=False, soft_wrap=False, markup=False),
+            a,
+            rules=args.rules,
+        )
         text = buf.getvalue()
     if args.output:
         _write(args.output, text)
-        render_check(stdout_console(), a)
+        render_check(stdout_console(), a, rules=args.rules)
     elif args.format == "json":
         sys.stdout.write(text)
     else:
-        render_check(stdout_console(), a)
+        render_check(stdout_console(), a, rules=args.rules)
     return ExitCode.REACHABLE if a.exit_code else ExitCode.OK
 
 
@@ -121,6 +125,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--assert assertions/pajemploi.yaml --format sarif --output ztsim.sarif",
     )
     add_scenario_arguments(p)
+    p.add_argument(
+        "--rules",
+        action="store_true",
+        help="also print per-rule impact: plans each rule enables or blocks, flows it carries",
+    )
     p.add_argument(
         "--format",
         choices=FORMATS,
