@@ -11,11 +11,12 @@ from conftest import ROOT
 from ztsim.cli import main
 
 DOC = ROOT / "docs" / "whatif.md"
+README = ROOT / "README.md"
 
 
-def _blocks() -> list[tuple[str, str]]:
+def _blocks(doc=DOC) -> list[tuple[str, str]]:
     out = []
-    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S):
+    for block in re.findall(r"```console\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S):
         first, _, rest = block.partition("\n")
         if rest.rstrip().endswith("..."):
             continue  # an excerpt, not the whole output
@@ -28,7 +29,7 @@ def test_doc_has_the_pajemploi_hardening_example():
     assert "ztsim harden topologies/pajemploi.yaml --policy policies/flat.yaml" in cmds
 
 
-@pytest.mark.parametrize(("cmd", "expected"), _blocks())
+@pytest.mark.parametrize(("cmd", "expected"), _blocks() + _blocks(README))
 def test_doc_output_is_current(cmd: str, expected: str, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
     main(shlex.split(cmd)[1:])
