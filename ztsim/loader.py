@@ -200,9 +200,9 @@ def _pydantic_diagnostics(col: _Collector, exc: ValidationError) -> None:
             col.add(loc, f"{where}: {msg}" if where else msg)
 
 
-def _read(path: str | Path) -> Document:
+def _read(path: str | Path, *, positions: bool = False) -> Document:
     try:
-        return load_document(path)
+        return load_document(path, positions=positions)
     except YamlInputError as exc:
         raise _yaml_error(exc) from None
 
@@ -464,7 +464,8 @@ def _policy_checked(doc: Document) -> LoadedPolicy:
 
 def load_policy(path: str | Path) -> LoadedPolicy:
     """Load and check a policy file (see :func:`load_topology`)."""
-    return _policy_from(_read(path))
+    # A policy's rule lines are always shown: record positions while parsing.
+    return _policy_from(_read(path, positions=True))
 
 
 def policy_from_text(text: str, name: str = "<string>") -> LoadedPolicy:

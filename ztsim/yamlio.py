@@ -185,7 +185,7 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
     return build(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
 
 
-def _fast_build(text: str) -> tuple[Any, bool]:
+def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, bool]:
     """Build the single document of ``text`` from libyaml events, as ``safe_load`` would.
 
     Equivalent to :class:`_StrictLoader` for plain data (mappings, sequences,
@@ -193,11 +193,42 @@ def _fast_build(text: str) -> tuple[Any, bool]:
     skips the node tree.  Raises :class:`_Fallback` for anything else.  Returns
     the data and whether any alias was used (without aliases the size of the data
     is bounded by the size of the text, so the expansion check can be skipped).
+    With ``positions``, also records where every node and key stands (one pass
+    instead of two, for files whose positions are always needed).
     """
     anchors: dict[str, Any] = {}
     building: set[str] = set()
-    # Each frame: [container, anchor, pending_key, key_event, seen_keys]
+    # Each frame: [container, anchor, pending_key, key_event, seen_keys, path]
     stack: list[list[Any]] = []
+    nodes = positions.nodes if positions is not None else None
+    keys = positions.keys if positions is not None else None
+
+    def here(event: yaml.Event) -> NodePath | None:
+        """Record the mark of the node (or key) ``event`` starts; return its path."""
+        assert nodes is not None and keys is not None
+        sm = event.start_mark
+        mark = Mark(sm.line + 1, sm.column + 1) if sm is not None else Mark(1, 1)
+        if not stack:
+            nodes[()] = mark
+            return ()
+        frame = stack[-1]
+        parent = frame[5]
+        if parent is None:
+            return None
+        if isinstance(frame[0], list):
+            path: NodePath = (*parent, len(frame[0]))
+        elif frame[2] is _NO_KEY:
+            if isinstance(event, yaml.ScalarEvent):
+                keys[(*parent, event.value)] = mark
+            return None  # a key, not a node
+        else:
+            key = frame[2]
+            if not isinstance(key, str | int):
+                return None
+            path = (*parent, key)
+        nodes[path] = mark
+        return path
+
     root: Any = None
     documents = 0
     aliased = False
@@ -232,6 +263,8 @@ def _fast_build(text: str) -> tuple[Any, bool]:
 
     for event in yaml.parse(text, Loader=_BaseLoader):
         if isinstance(event, yaml.ScalarEvent):
+            if nodes is not None:
+                here(event)
             value = _scalar(event)
             if event.anchor is not None:
                 anchors[event.anchor] = value
@@ -243,13 +276,16 @@ def _fast_build(text: str) -> tuple[Any, bool]:
             if event.anchor is not None:
                 anchors[event.anchor] = container
                 building.add(event.anchor)
-            stack.append([container, event.anchor, _NO_KEY, None, {}])
+            path = here(event) if nodes is not None else None
+            stack.append([container, event.anchor, _NO_KEY, None, {}, path])
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             frame = stack.pop()
             if frame[1] is not None:
                 building.discard(frame[1])
             attach(frame[0], event)
         elif isinstance(event, yaml.AliasEvent):
+            if nodes is not None:
+                here(event)
             if event.anchor not in anchors or event.anchor in building:
                 raise _Fallback  # undefined or recursive: the standard loader reports it
             aliased = True
@@ -266,13 +302,17 @@ def _fast_build(text: str) -> tuple[Any, bool]:
 _NO_KEY = object()
 
 
-def load_document(path: str | Path) -> Document:
+def load_document(path: str | Path, *, positions: bool = False) -> Document:
     """Read one YAML or JSON file safely.
 
     Parameters
     ----------
     path
         The file; a ``.json`` suffix reads it as JSON, anything else as YAML.
+    positions
+        Record where every node stands while parsing (for files whose positions
+        are always needed, such as policies and their rule lines); otherwise they
+        are indexed on first use.
 
     Raises
     ------
@@ -304,16 +344,18 @@ def load_document(path: str | Path) -> Document:
         raise YamlInputError(name, None, f"not UTF-8 text: {exc.reason}") from None
     except OSError as exc:
         raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
-    return parse_text(text, name, is_json=p.suffix.lower() == ".json")
+    return parse_text(text, name, is_json=p.suffix.lower() == ".json", positions=positions)
 
 
-def parse_text(text: str, name: str = "<string>", *, is_json: bool = False) -> Document:
+def parse_text(
+    text: str, name: str = "<string>", *, is_json: bool = False, positions: bool = False
+) -> Document:
     """Parse ``text`` as one document (see :func:`load_document`)."""
     with phase("parse"):
-        return _parse_text(text, name, is_json=is_json)
+        return _parse_text(text, name, is_json=is_json, positions=positions)
 
 
-def _parse_text(text: str, name: str, *, is_json: bool) -> Document:
+def _parse_text(text: str, name: str, *, is_json: bool, positions: bool) -> Document:
     if is_json:
         try:
             data = json.loads(text)
@@ -321,15 +363,16 @@ def _parse_text(text: str, name: str, *, is_json: bool) -> Document:
             mark = Mark(exc.lineno, exc.colno)
             raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
         return Document(name, data, text, is_json=True)
+    index = Positions({}, {}) if positions else None
     try:
-        data, aliased = _fast_build(text)
+        data, aliased = _fast_build(text, index)
     except (_Fallback, yaml.YAMLError) as exc:
         if isinstance(exc, yaml.constructor.ConstructorError):
             raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {exc.problem}") from None
     else:
         if aliased:
             _expanded_size(data, name)
-        return Document(name, data, text)
+        return Document(name, data, text, _positions=index)
     # Rare constructs, syntax errors and exact messages: the standard safe loader.
     try:
         loader = _StrictLoader(text)

@@ -1,0 +1,57 @@
+"""The fast YAML builder is ``yaml.safe_load`` to the letter, and its positions are exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ztsim.yamlio import YamlInputError, _index_positions, parse_text
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(
+    [
+        *ROOT.glob("topologies/*.yaml"),
+        *ROOT.glob("policies/**/*.yaml"),
+        *ROOT.glob("assertions/*.yaml"),
+    ]
+)
+
+TRICKY = [
+    "a: &x [1, 2]\nb: *x\n",
+    "a: yes\nb: '1'\nc: 1.5\nd: ~\ne: 2020-01-01\nf: 0x1f\ng: .inf\nh: -0\n",
+    "a: !!str 1\nb: !!int '7'\n",
+    "- {a: 1}\n- [b, c]\n- ''\n- null\n",
+    "<<: {a: 1}\nb: 2\n",  # merge keys: handled by the standard loader
+    "a: >\n  folded\n  text\nb: |\n  literal\n",
+    "? complex\n: value\n",
+    "empty: {}\nlist: []\n",
+]
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shipped_files_parse_as_safe_load(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert parse_text(text, str(path)).data == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("text", TRICKY)
+def test_tricky_documents_parse_as_safe_load(text: str) -> None:
+    assert parse_text(text).data == yaml.safe_load(text)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_positions_recorded_while_parsing_equal_the_index(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    recorded = parse_text(text, str(path), positions=True).positions()
+    indexed = _index_positions(text)
+    assert recorded.nodes == indexed.nodes
+    assert recorded.keys == indexed.keys
+
+
+def test_duplicate_keys_are_refused_with_their_line() -> None:
+    with pytest.raises(YamlInputError) as err:
+        parse_text("a: 1\nb: 2\na: 3\n")
+    assert err.value.mark is not None and err.value.mark.line == 3
+    assert "duplicate key 'a'" in err.value.message
