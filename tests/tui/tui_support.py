@@ -1,0 +1,55 @@
+"""Shared helpers of the TUI tests: a scenario copied to a temporary cwd, and settling.
+
+Tests run in a temporary working directory holding a frozen copy of the Pajemploi
+scenario (``tests/tui/scenario``), so every path on screen is relative
+(``topologies/pajemploi.yaml``) and snapshots do not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from textual.pilot import Pilot
+
+from ztsim.tui.app import ZtsimApp
+from ztsim.tui.scenario import Scenario
+
+HERE = Path(__file__).resolve().parent
+SCENARIO = HERE / "scenario"
+TOPOLOGY = "topologies/pajemploi.yaml"
+POLICIES = "policies"
+SIZE = (120, 40)
+
+
+def copy_scenario(dest: Path) -> Scenario:
+    """Copy the frozen scenario into ``dest`` (the test's cwd); return it, with relative paths."""
+    shutil.copytree(SCENARIO / "topologies", dest / "topologies")
+    shutil.copytree(SCENARIO / "policies", dest / "policies")
+    return Scenario(TOPOLOGY, (POLICIES,))
+
+
+def make_app(scenario: Scenario, **kwargs: object) -> ZtsimApp:
+    """The app on ``scenario`` (keyword arguments go to :class:`ZtsimApp`)."""
+    return ZtsimApp(scenario, **kwargs)  # type: ignore[arg-type]
+
+
+async def settle(pilot: Pilot[object]) -> None:
+    """Wait until the analysis worker is done and its results are on screen."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+    await pilot.pause()
+
+
+def break_topology(root: Path) -> tuple[int, int]:
+    """Put a typo'd key in the copied topology; return the (line, column) of that key."""
+    path = root / TOPOLOGY
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    for n, line in enumerate(lines):
+        if line.strip() == "labels: {tier: data, app: postgres}":
+            col = line.index("labels") + 1
+            lines[n] = line.replace("labels:", "lables:")
+            path.write_text("".join(lines), encoding="utf-8")
+            return n + 1, col
+    raise AssertionError("the line to break is not in the scenario any more")

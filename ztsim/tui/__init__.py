@@ -1,0 +1,61 @@
+"""ztsim's terminal UI (Textual): the face of ztsim for architects and students.
+
+``ztsim tui [TOPOLOGY [POLICY|DIR]...] [--watch]`` opens it; with no topology it
+opens the bundled Pajemploi scenario and its policies.  The UI has no logic of
+its own: it shows what :mod:`ztsim.analysis` computes, in a worker thread.
+
+This is the only package of ztsim that imports Textual.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ztsim.tui.scenario import Scenario
+
+if TYPE_CHECKING:
+    from ztsim.tui.app import ZtsimApp
+
+__all__ = ["Scenario", "ZtsimApp", "default_scenario", "run"]
+
+
+def default_scenario() -> Scenario:
+    """The bundled Pajemploi topology with its policies folder."""
+    from ztsim.bundled import pajemploi
+
+    topo, policies = pajemploi()
+    return Scenario.from_args(topo, [str(policies)])
+
+
+def run(topology: str | None, policies: Sequence[str] = (), watch: bool = False) -> int:
+    """Open the TUI on ``topology`` and ``policies`` (the bundled scenario when None).
+
+    Returns the exit status: 0, or 2 when a file named on the command line does
+    not exist (reported as ``FILE:1:1: error: ...``).  Errors inside the files are
+    shown in the app, which keeps running so they can be fixed and reloaded.
+    """
+    if topology is None:
+        scenario = default_scenario()
+    else:
+        missing = [p for p in (topology, *policies) if not Path(p).exists()]
+        if missing:
+            for p in missing:
+                print(f"{p}:1:1: error: no such file or folder", file=sys.stderr)
+            return 2
+        scenario = Scenario.from_args(topology, list(policies))
+    from ztsim.tui.app import ZtsimApp
+
+    ZtsimApp(scenario, watch=watch).run()
+    return 0
+
+
+def __getattr__(name: str) -> object:
+    """Import :class:`ZtsimApp` lazily (importing it loads Textual)."""
+    if name == "ZtsimApp":
+        from ztsim.tui.app import ZtsimApp
+
+        return ZtsimApp
+    raise AttributeError(name)

@@ -1,0 +1,271 @@
+"""The Textual application: loads the scenario in a worker, reloads, exports.
+
+The app is thin: the core computes (in a worker thread, so the screen never
+freezes), :mod:`ztsim.tui.viewmodel` turns the results into rows, and
+:class:`~ztsim.tui.screens.main.MainScreen` shows them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.worker import get_current_worker
+
+from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.tui.commands import PaletteEntry, ZtsimCommands
+from ztsim.tui.export import Format, write_export
+from ztsim.tui.scenario import Scenario, display_path
+from ztsim.tui.screens.help import HelpScreen
+from ztsim.tui.screens.main import MainScreen
+from ztsim.tui.viewmodel import PlanView, ViewModel, base_view, plan_views, with_plans
+
+__all__ = ["ZtsimApp"]
+
+#: Seconds between two partial updates of the matrix while plans are computed.
+PUSH_EVERY = 0.5
+
+
+class ZtsimApp(App[int]):
+    """ztsim's terminal UI on one scenario (a topology and its policies).
+
+    Parameters
+    ----------
+    scenario
+        The files to judge.
+    watch
+        Poll the files' modification times and reload when one changes.
+    k
+        Plans listed per goal (as ``ztsim paths -k``).
+    poll
+        Seconds between two polls with ``watch``.
+    """
+
+    # absolute, so subclasses defined elsewhere (tests, embedding) find it too
+    CSS_PATH = Path(__file__).parent / "ztsim.tcss"
+    TITLE = "ztsim"
+    COMMANDS = App.COMMANDS | {ZtsimCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="quit", tooltip="Leave ztsim"),
+        Binding(
+            "question_mark",
+            "help",
+            "Help",
+            key_display="?",
+            id="help",
+            tooltip="Keys, what the panes mean, the filter syntax",
+        ),
+        Binding("r", "reload", "Reload", id="reload", tooltip="Read the YAML files again"),
+        Binding(
+            "e",
+            "export('md')",
+            "Export",
+            id="export.md",
+            tooltip="Write the current view to ztsim-export-<view>.md",
+        ),
+        Binding(
+            "E",
+            "export('json')",
+            "Export JSON",
+            id="export.json",
+            show=False,
+            tooltip="Write the current view to ztsim-export-<view>.json",
+        ),
+    ]
+
+    def __init__(
+        self, scenario: Scenario, *, watch: bool = False, k: int = 5, poll: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.scenario = scenario
+        self.watching = watch
+        self.k = k
+        self.poll = poll
+        self.vm: ViewModel | None = None
+        self.errors: tuple[Diagnostic, ...] = ()
+        self._generation = 0
+        self._stamp = scenario.stamp()
+
+    def get_default_screen(self) -> Screen[None]:
+        """The main screen is the app's base screen."""
+        return MainScreen()
+
+    @property
+    def main(self) -> MainScreen:
+        """The main screen (whatever screen is on top)."""
+        screen = self.screen_stack[0]
+        assert isinstance(screen, MainScreen)
+        return screen
+
+    def on_mount(self) -> None:
+        """Start the first analysis, and the file watcher with ``--watch``."""
+        self.sub_title = f"{self.scenario.topology} · loading…"
+        # after the first refresh, every pane of the main screen is mounted
+        self.call_after_refresh(self.action_reload)
+        if self.watching:
+            self.set_interval(self.poll, self._poll, name="watch")
+
+    # ------------------------------------------------------------------ loading
+
+    def _poll(self) -> None:
+        if self.scenario.stamp() != self._stamp:
+            self.action_reload()
+
+    def action_reload(self) -> None:
+        """Read the files again and recompute everything (in a worker)."""
+        self._stamp = self.scenario.stamp()
+        self._generation += 1
+        if self.vm is not None:
+            self.sub_title = self._subtitle(self.vm, "reloading…")
+        self.analyse(self._generation)
+
+    @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
+    def analyse(self, generation: int) -> None:
+        """Load, judge every policy, then list the plans goal by goal (worker thread)."""
+        from ztsim.analysis import analyze
+
+        worker = get_current_worker()
+        try:
+            topo, pols, warnings = self.scenario.load()
+        except InputError as exc:
+            self.call_from_thread(self._failed, generation, exc.diagnostics)
+            return
+        try:
+            a = analyze(topo, pols)
+            vm = base_view(a, display_path(topo.path), warnings)
+            if worker.is_cancelled:
+                return
+            goals = a.goals
+            self.call_from_thread(self._loaded, generation, vm, bool(goals))
+            plans: list[PlanView] = []
+            last = time.monotonic()
+            for n, goal in enumerate(goals, 1):
+                if worker.is_cancelled:
+                    return
+                plans.extend(plan_views(a, a.plans(goal, self.k), start=len(plans)))
+                if n == len(goals) or time.monotonic() - last >= PUSH_EVERY:
+                    last = time.monotonic()
+                    self.call_from_thread(
+                        self._loaded, generation, with_plans(vm, plans, n), n < len(goals)
+                    )
+            if not goals:
+                self.call_from_thread(self._loaded, generation, with_plans(vm, [], 0), False)
+        except Exception as exc:  # a core bug: say so, keep the app and the last results
+            if not worker.is_cancelled:
+                self.call_from_thread(self._crashed, generation, exc)
+
+    def _subtitle(self, vm: ViewModel, state: str = "") -> str:
+        n = len(vm.policies)
+        parts = [f"{vm.topology.name} ({vm.topology.path})", f"{n} polic{'y' if n == 1 else 'ies'}"]
+        if state:
+            parts.append(state)
+        return " · ".join(parts)
+
+    def _loaded(self, generation: int, vm: ViewModel, computing: bool) -> None:
+        if generation != self._generation:
+            return
+        first = self.vm is None or self.vm.topology is not vm.topology
+        self.vm = vm
+        self.errors = ()
+        progress = f"plans: {vm.goals_done}/{vm.goals_total} goals…" if computing else ""
+        self.sub_title = self._subtitle(vm, progress)
+        self.main.clear_errors()
+        self.main.show(vm, progress)
+        if first and vm.warnings:
+            self.notify(
+                "\n".join(vm.warnings[:5]),
+                title=f"{len(vm.warnings)} warning(s)",
+                severity="warning",
+                timeout=8,
+            )
+
+    def _failed(self, generation: int, diagnostics: Sequence[Diagnostic]) -> None:
+        if generation != self._generation:
+            return
+        self.errors = tuple(diagnostics)
+        self.main.show_errors(diagnostics)
+        n = sum(1 for d in diagnostics if d.level == "error")
+        if self.vm is not None:
+            self.sub_title = self._subtitle(self.vm, f"{n} error(s) in input")
+        else:
+            self.sub_title = f"{self.scenario.topology} · {n} error(s) in input"
+
+    def _crashed(self, generation: int, exc: Exception) -> None:
+        if generation != self._generation:
+            return
+        self.notify(
+            f"{type(exc).__name__}: {exc} (please report it)",
+            title="internal error",
+            severity="error",
+            timeout=15,
+        )
+
+    # ------------------------------------------------------------------ actions
+
+    def action_help(self) -> None:
+        """Show the help screen."""
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_export(self, fmt: Format) -> None:
+        """Write the current view to ``ztsim-export-<view>.<fmt>`` in the cwd."""
+        if self.vm is None:
+            self.notify("Nothing to export yet.", severity="warning")
+            return
+        state = self.main.export_state()
+        path = write_export(self.vm, state, fmt)
+        self.notify(f"Exported the {state.view} view to {display_path(path)}", title="export")
+
+    def palette_entries(self) -> list[PaletteEntry]:
+        """Command palette entries: actions, then policies, plans and hosts."""
+        main = self.main
+        out = [
+            PaletteEntry("Export the current view as Markdown", "e", self._export_md, True),
+            PaletteEntry("Export the current view as JSON", "E", self._export_json, True),
+            PaletteEntry("Reload the files", "r", self.action_reload, True),
+            PaletteEntry("Help: keys and legend", "?", self.action_help, True),
+        ]
+        vm = self.vm
+        if vm is None:
+            return out
+        for i, p in enumerate(vm.policies):
+            out.append(
+                PaletteEntry(
+                    f"Policy: {p.name}",
+                    f"{p.path}: {p.goals_reachable}/{p.goals} goals reachable",
+                    partial(main.choose_policy, i),
+                    True,
+                )
+            )
+        for plan in vm.plans:
+            out.append(
+                PaletteEntry(
+                    f"Plan: {plan.ident} {plan.goal} from {plan.entry}",
+                    f"cost {plan.cost}: {plan.chain}",
+                    partial(main.jump_to_plan, plan.ident),
+                )
+            )
+        for z in vm.topology.zones:
+            for h in z.hosts:
+                out.append(
+                    PaletteEntry(
+                        f"Host: {h}",
+                        f"zone {z.id}",
+                        partial(main.jump_to_host, h),
+                    )
+                )
+        return out
+
+    def _export_md(self) -> None:
+        self.action_export("md")
+
+    def _export_json(self) -> None:
+        self.action_export("json")

@@ -1,0 +1,1 @@
+"""The screens of the TUI: the main screen and the help screen."""

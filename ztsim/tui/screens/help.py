@@ -1,0 +1,83 @@
+"""The ``?`` help screen: keys, what the panes mean, the filter syntax."""
+
+from __future__ import annotations
+
+from rich.markdown import Markdown as RichMarkdown
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+__all__ = ["HELP", "HelpScreen"]
+
+HELP = """\
+# ztsim: attack paths under your policies
+
+**Policies** (top): one row per policy. *goals reachable* is red when the attacker
+reaches some exfiltration or tampering goal, green when none; then the records at
+risk, the plans the policy blocks, and the legitimate flows it breaks. The row
+under the cursor is the **current policy**: the path detail explains it.
+
+**Paths** (the matrix): one row per attack plan (goal, cost in steps, the ATT&CK
+technique chain, entry point, records at risk) and one column per policy. A cell
+says `✓ RULE @STEP` (green: the policy blocks the plan at that step, by that rule,
+`default`, `mfa` or `encrypt_in_transit`) or `✗ OPEN 0.42` (red: the plan works,
+and the policy's detection sees it with probability 0.42).
+
+**Path detail**: the selected plan step by step, under the current policy: the
+ATT&CK technique, source -> target and service, what in the topology made the
+step possible, and the policy's verdict on it (the rule and its FILE:LINE).
+
+**Keys**
+
+- `up` `down` `pgup` `pgdn`: move in a table or tree; `tab` / `shift+tab`: next pane
+- `enter` or `d`: zoom the path detail (`escape` restores)
+- `[` `]`: previous / next policy (or move in the Policies pane, or click a header)
+- `/`: filter the plans (`enter` keeps the filter, `escape` clears it)
+- `s`: sort by cost, then records, then goal (or click the column header)
+- `1` `2` `3`: the Paths, Topology and Traffic tabs
+- `r`: reload the files (`--watch` reloads on save); errors show as FILE:LINE:COL
+- `e` / `E`: export the current view to `ztsim-export-<view>.md` / `.json`
+- `ctrl+p`: command palette: jump to a policy, a plan or a host; export; reload
+- `?`: this help; `q`: quit
+
+**Filter**: words that must all match. Free text matches the plan id, goal,
+entry, techniques and hosts; or `goal:tamper`, `entry:vpn`, `tech:T1557`,
+`host:payroll-db`, `is:open`, `is:blocked` (under the current policy).
+
+**Topology**: zones, hosts, services, vulnerabilities, credentials, data.
+Highlight a host to list the plans that pass through it; `enter` on one of them
+opens it in the Paths tab.
+
+**Traffic**: every legitimate flow of the topology under every policy, allowed
+or BROKEN, with the deciding rule; the explanation of the highlighted flow is
+below the table.
+
+Press `escape`, `q` or `?` to close this help.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys and legend, over the main screen."""
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close", id="help.close", tooltip="Close the help"),
+        Binding("q", "dismiss", "Close", show=False, id="help.close.q", tooltip="Close the help"),
+        Binding(
+            "question_mark",
+            "dismiss",
+            "Close",
+            show=False,
+            id="help.close.help",
+            tooltip="Close the help",
+        ),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """The help text in a scrollable box."""
+        with VerticalScroll(id="help-box") as box:
+            box.border_title = "Help"
+            box.border_subtitle = "escape closes"
+            # rich's Markdown in a Static: much lighter than the Markdown widget
+            yield Static(RichMarkdown(HELP), id="help-text")

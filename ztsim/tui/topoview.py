@@ -1,0 +1,98 @@
+"""The Topology tab's view: zones, hosts and what they hold, as short lines (no Textual)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ztsim.loader import LoadedTopology
+from ztsim.model import Host
+
+__all__ = ["HostView", "TopologyView", "ZoneView", "topology_view"]
+
+
+@dataclass(frozen=True)
+class HostView:
+    """A host and what the topology says about it, as short lines."""
+
+    id: str
+    zone: str
+    labels: tuple[str, ...]
+    services: tuple[str, ...]
+    vulnerabilities: tuple[str, ...]
+    credentials: tuple[str, ...]
+    logins: tuple[str, ...]
+    data: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """A zone and the ids of its hosts."""
+
+    id: str
+    external: bool
+    hosts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TopologyView:
+    """The topology as the Topology tab shows it."""
+
+    name: str
+    path: str
+    zones: tuple[ZoneView, ...]
+    hosts: dict[str, HostView]
+    destinations: tuple[str, ...]
+    entry_points: tuple[str, ...]
+
+
+def _host_view(h: Host) -> HostView:
+    services = tuple(
+        " ".join(
+            x
+            for x in (
+                s.service,
+                s.name or "",
+                "public" if s.public else "",
+                "encrypted" if s.encrypted else "plaintext",
+            )
+            if x
+        )
+        for s in h.services
+    )
+    vulns = tuple(
+        f"{v.id} local -> {v.gives}" if v.local else f"{v.id} on {v.service} -> {v.gives}"
+        for v in h.vulnerabilities
+    )
+    creds = tuple(f"{c.credential} (readable as {c.requires})" for c in h.credentials)
+    logins = tuple(f"{lg.credential} on {lg.service} -> {lg.gives}" for lg in h.logins)
+    data = tuple(
+        f"{d.id}"
+        + (f" [{d.classification}]" if d.classification else "")
+        + (f" {d.records:,} records" if d.records is not None else "")
+        + (f" via {d.service}" if d.service else f" needs {d.requires}")
+        + (" integrity" if d.integrity else "")
+        for d in h.data
+    )
+    labels = tuple(f"{k}={v}" for k, v in sorted(h.labels.items()))
+    return HostView(h.id, h.zone, labels, services, vulns, creds, logins, data)
+
+
+def topology_view(topo: LoadedTopology, path: str) -> TopologyView:
+    """The Topology tab's content."""
+    by_zone: dict[str, list[str]] = {z: [] for z in topo.zones}
+    for h in topo.model.hosts:
+        by_zone.setdefault(h.zone, []).append(h.id)
+    zones = tuple(
+        ZoneView(z.id, z.external, tuple(by_zone.get(z.id, []))) for z in topo.model.zones
+    )
+    dests = tuple(
+        f"{e.id} {e.fqdn} ({e.role}) {', '.join(e.services)}" for e in topo.model.external
+    )
+    entries = tuple(
+        f"{ep.id}: "
+        + (f"zone {ep.zone}" if ep.zone else f"host {ep.host} as {ep.gives}")
+        + (f", holding {', '.join(ep.credentials)}" if ep.credentials else "")
+        for ep in topo.entry_points
+    )
+    hosts = {h.id: _host_view(h) for h in topo.model.hosts}
+    return TopologyView(topo.name, path, zones, hosts, dests, entries)

@@ -1,0 +1,1 @@
+"""The panes of the TUI, one widget per module."""
