@@ -89,6 +89,11 @@ class LoadedTopology:
         return self.model.name
 
     @cached_property
+    def label_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
+        """Each host's labels as a set of (key, value) pairs (for class keys)."""
+        return {h.id: frozenset(h.labels.items()) for h in self.model.hosts}
+
+    @cached_property
     def host_index(self) -> HostIndex:
         """Hosts indexed by zone and by label pair, for selector look-ups."""
         by_zone: dict[str, set[str]] = {}

@@ -144,9 +144,13 @@ def _selectors_features(selectors: Iterable[Selector]) -> tuple[set[tuple[str, s
     return pairs, hosts
 
 
-def _class_key(host: Host, pairs: set[tuple[str, str]], named: set[str]) -> _ClassKey:
-    labels = frozenset(p for p in host.labels.items() if p in pairs)
-    return _ClassKey(host.zone, labels, host.id if host.id in named else None)
+def _class_key(
+    host: Host,
+    pairs: frozenset[tuple[str, str]],
+    named: set[str],
+    labels: frozenset[tuple[str, str]],
+) -> _ClassKey:
+    return _ClassKey(host.zone, labels & pairs, host.id if host.id in named else None)
 
 
 def _key_matches(sel: Selector, key: _ClassKey) -> bool:
@@ -241,8 +245,11 @@ class CompiledPolicy:
 
         # Equivalence classes: sources by `from` selectors, destinations by `to`.
         src_sels = [r.source for r in self.seg_rules] + [r.source for r in self.egress_rules]
-        self._src_pairs, self._src_named = _selectors_features(src_sels)
-        self._dst_pairs, self._dst_named = _selectors_features(r.to for r in self.seg_rules)
+        src_pairs, self._src_named = _selectors_features(src_sels)
+        dst_pairs, self._dst_named = _selectors_features(r.to for r in self.seg_rules)
+        self._src_pairs = frozenset(src_pairs)
+        self._dst_pairs = frozenset(dst_pairs)
+        self._dst_class: dict[str, _ClassKey] = {}
         self._src_class: dict[str, _ClassKey] = {}
         self._signatures = signatures or {}
         self._targets = self._group_targets(targets)
@@ -250,6 +257,7 @@ class CompiledPolicy:
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_zone_rules: dict[str, list[int]] = {}
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
+        self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         #: Explanations of decisions, filled by :mod:`ztsim.plans` when judging plans.
         self.describe_cache: dict[Decision, str] = {}
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
@@ -302,6 +310,17 @@ class CompiledPolicy:
             src_zone = src_host.zone
             if self.intra_zone_allow and src_zone == dst.zone:
                 return Decision(True, "intra_zone", "intra_zone")
+        # Past self and intra-zone, no selector tells the hosts of a class apart:
+        # the decision is shared by every (source class, destination class) pair.
+        memo_key = (
+            src_zone if src_host is None else self.source_class(source),
+            self.dest_class(dst_host),
+            service,
+        )
+        known = self._class_flow_memo.get(memo_key)
+        if known is not None:
+            return known
+        decision = Decision(self.seg_default_allow, "default", "default")
         for i in self._seg_candidates(src_zone, dst.zone):
             r = self.seg_rules[i]
             if src_host is None:
@@ -310,8 +329,10 @@ class CompiledPolicy:
             elif not selector_matches_host(r.source, src_host):
                 continue
             if selector_matches_host(r.to, dst) and _ranges_cover(self.seg_ranges[i], service):
-                return Decision(r.action == "allow", r.id, "rule")
-        return Decision(self.seg_default_allow, "default", "default")
+                decision = Decision(r.action == "allow", r.id, "rule")
+                break
+        self._class_flow_memo[memo_key] = decision
+        return decision
 
     def _egress_candidates(self, zone: str) -> list[int]:
         cands = self._egress_cands.get(zone)
@@ -360,16 +381,13 @@ class CompiledPolicy:
         members: list[list[str]] = []
         reps: list[list[str]] = []
         where: dict[tuple[str, str], int] = {}
-        class_of: dict[str, _ClassKey] = {}
         rep_of: dict[Hashable, str] = {}
         for host_id, service in sorted(set(targets)):
             h = hosts[host_id]
             offer = next((s for s in h.services if s.service == service), None)
             if offer is None:
                 continue
-            ck = class_of.get(host_id)
-            if ck is None:
-                ck = class_of[host_id] = _class_key(h, self._dst_pairs, self._dst_named)
+            ck = self.dest_class(host_id)
             key = (ck, service, offer.public)
             gi = index.get(key)
             if gi is None:
@@ -468,8 +486,20 @@ class CompiledPolicy:
         """The equivalence class of a host as a source of flows."""
         key = self._src_class.get(host_id)
         if key is None:
-            key = _class_key(self.topology.hosts[host_id], self._src_pairs, self._src_named)
+            h = self.topology.hosts[host_id]
+            labels = self.topology.label_sets[host_id]
+            key = _class_key(h, self._src_pairs, self._src_named, labels)
             self._src_class[host_id] = key
+        return key
+
+    def dest_class(self, host_id: str) -> _ClassKey:
+        """The equivalence class of a host as a destination of flows."""
+        key = self._dst_class.get(host_id)
+        if key is None:
+            h = self.topology.hosts[host_id]
+            labels = self.topology.label_sets[host_id]
+            key = _class_key(h, self._dst_pairs, self._dst_named, labels)
+            self._dst_class[host_id] = key
         return key
 
     def reach(self, source: str) -> int:
