@@ -144,7 +144,9 @@ def run_once(cmd: list[str], timeout: float | None) -> RunResult:
     """Run ``cmd`` once; measure wall time and the child's own peak RSS."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT)
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=ROOT, env=_ENV
+        )
         lock = threading.Lock()
         reaped = False
         killed = False
@@ -350,12 +352,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--json-out", type=Path, help="also write the measurements to this JSON file"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every run")
+    parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="let ztsim reuse its parse cache (re-check figures); default: cold runs",
+    )
     return parser
+
+
+#: The environment of the timed runs: cold (no parse cache) unless --warm.
+_ENV: dict[str, str] = {**os.environ, "ZTSIM_CACHE": "off"}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point."""
     args = build_parser().parse_args(argv)
+    if args.warm:
+        _ENV["ZTSIM_CACHE"] = "on"
     if args.repeat < 1 or args.bound_factor <= 0:
         build_parser().error("--repeat must be >= 1 and --bound-factor > 0")
     results: list[WorkloadResult] = []

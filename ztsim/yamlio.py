@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from ztsim import parsecache
 from ztsim.profiling import phase
 
 __all__ = [
@@ -364,12 +365,38 @@ def load_document(path: str | Path, *, positions: bool = False) -> Document:
             name, None, f"file too large: {size:,} bytes (limit {MAX_BYTES:,}; ZTSIM_MAX_BYTES)"
         )
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlInputError(name, None, f"not UTF-8 text: {exc.reason}") from None
     except OSError as exc:
         raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
-    return parse_text(text, name, is_json=p.suffix.lower() == ".json", positions=positions)
+    is_json = p.suffix.lower() == ".json"
+    flavour = f"{'json' if is_json else 'yaml'}{'+positions' if positions else ''}"
+    with phase("parse"):
+        cached = parsecache.load(raw, flavour)
+    if cached is not None:
+        data, marks = cached
+        index = None
+        if marks is not None:
+            index = Positions(
+                {tuple(k): Mark(*v) for k, v in marks[0]}, {tuple(k): Mark(*v) for k, v in marks[1]}
+            )
+        return Document(name, data, text, is_json=is_json, _positions=index)
+    doc = parse_text(text, name, is_json=is_json, positions=positions)
+    with phase("parse"):
+        pos = doc._positions if positions else None
+        marks_out = (
+            None
+            if pos is None
+            else (
+                [(k, (m.line, m.column)) for k, m in pos.nodes.items()],
+                [(k, (m.line, m.column)) for k, m in pos.keys.items()],
+            )
+        )
+        if "&" not in text:  # anchors may share structure that storing would expand
+            parsecache.store(raw, flavour, (doc.data, marks_out))
+    return doc
 
 
 def parse_text(
