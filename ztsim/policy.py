@@ -153,14 +153,6 @@ def _class_key(
     return _ClassKey(host.zone, labels & pairs, host.id if host.id in named else None)
 
 
-def _key_matches(sel: Selector, key: _ClassKey) -> bool:
-    if sel.zone is not None and sel.zone != key.zone:
-        return False
-    if sel.host and key.host not in sel.host:
-        return False
-    return not (sel.labels and not all(p in key.labels for p in sel.labels.items()))
-
-
 @dataclass(frozen=True)
 class TargetGroups:
     """Attack targets (host, service) grouped by destination class and service.
@@ -237,11 +229,6 @@ class CompiledPolicy:
             buckets[(r.source.zone, r.to.zone)].append(i)
         self._seg_buckets = dict(buckets)
         self._seg_cands: dict[tuple[str, str], list[int]] = {}
-        ebuckets: dict[str | None, list[int]] = defaultdict(list)
-        for i, er in enumerate(self.egress_rules):
-            ebuckets[er.source.zone].append(i)
-        self._egress_buckets = dict(ebuckets)
-        self._egress_cands: dict[str, list[int]] = {}
 
         # Equivalence classes: sources by `from` selectors, destinations by `to`.
         src_sels = [r.source for r in self.seg_rules] + [r.source for r in self.egress_rules]
@@ -256,11 +243,20 @@ class CompiledPolicy:
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_zone_rules: dict[str, list[int]] = {}
+        # Each rule's `from` as (host ids, label pairs), None where not constrained.
+        self._from_sel: list[tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None]] = [
+            (
+                frozenset(r.source.host) if r.source.host else None,
+                frozenset(r.source.labels.items()) if r.source.labels else None,
+            )
+            for r in self.seg_rules
+        ]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         #: Explanations of decisions, filled by :mod:`ztsim.plans` when judging plans.
         self.describe_cache: dict[Decision, str] = {}
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
+        self._egress_to: dict[tuple[str, str], list[int]] = {}
         self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
 
     # ------------------------------------------------------------------ single flows
@@ -334,14 +330,6 @@ class CompiledPolicy:
         self._class_flow_memo[memo_key] = decision
         return decision
 
-    def _egress_candidates(self, zone: str) -> list[int]:
-        cands = self._egress_cands.get(zone)
-        if cands is None:
-            b = self._egress_buckets
-            cands = list(heapq.merge(b.get(zone, []), b.get(None, [])))
-            self._egress_cands[zone] = cands
-        return cands
-
     def egress(self, host: str, destination: str, service: str) -> Decision:
         """Decide egress from a host to an external destination on one of its services."""
         key = (host, destination, service)
@@ -355,15 +343,30 @@ class CompiledPolicy:
         if service not in dest.services:
             return Decision(False, "topology", "topology", "egress")
         src = self.topology.hosts[host]
-        for i in self._egress_candidates(src.zone):
+        # Only the rules whose services and patterns cover this destination can decide;
+        # there are few of them (allowlists name partners), so filter on that first.
+        for i in self._egress_rules_to(destination, service):
             r = self.egress_rules[i]
-            if not selector_matches_host(r.source, src):
+            if r.source.zone is not None and r.source.zone != src.zone:
                 continue
-            if not _ranges_cover(self.egress_ranges[i], service):
-                continue
-            if any(fqdn_covers(p, dest.fqdn) for p in r.to):
+            if selector_matches_host(r.source, src):
                 return Decision(r.action == "allow", r.id, "rule", "egress")
         return Decision(self.egress_default_allow, "default", "default", "egress")
+
+    def _egress_rules_to(self, destination: str, service: str) -> list[int]:
+        """Egress rules (in order) whose services and `to` patterns cover a destination."""
+        key = (destination, service)
+        found = self._egress_to.get(key)
+        if found is None:
+            fqdn = self.topology.destinations[destination].fqdn
+            found = [
+                i
+                for i, r in enumerate(self.egress_rules)
+                if _ranges_cover(self.egress_ranges[i], service)
+                and any(fqdn_covers(p, fqdn) for p in r.to)
+            ]
+            self._egress_to[key] = found
+        return found
 
     def traffic(self, source: str, to: str, service: str) -> Decision:
         """Decide a legitimate traffic flow: to a host (segmentation) or outside (egress)."""
@@ -532,19 +535,24 @@ class CompiledPolicy:
                 same = tg.zone_mask.get(zone, 0)
                 allowed |= same
                 undecided &= ~same
+        from_sel = self._from_sel
         for i in self._rules_from_zone(zone):
             if not undecided:
                 break
             hit = masks[i] & undecided
             if not hit:
                 continue
-            r = self.seg_rules[i]
+            # The rule's `from` zone already matches (_rules_from_zone); check the rest
+            # with set operations, the hot loop of the whole fixpoint.
+            hosts_i, pairs_i = from_sel[i]
             if ck is None:
-                if not selector_matches_zone(r.source, zone):
-                    continue
-            elif not _key_matches(r.source, ck):
+                if hosts_i is not None or pairs_i is not None:
+                    continue  # only zone or any matches an external zone
+            elif (hosts_i is not None and ck.host not in hosts_i) or (
+                pairs_i is not None and not pairs_i <= ck.labels
+            ):
                 continue
-            if r.action == "allow":
+            if self.seg_rules[i].action == "allow":
                 allowed |= hit
             undecided &= ~hit
         if self.seg_default_allow:
