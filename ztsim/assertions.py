@@ -17,19 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
 
-from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.diagnostics import Diagnostic
 from ztsim.loader import (
+    Collector,
     LoadedPolicy,
     LoadedTopology,
-    _Collector,
-    _pydantic_diagnostics,
-    _yaml_error,
+    document_from_text,
+    read_document,
+    validate_document,
 )
 from ztsim.model import Id, Selector, parse_port_range, parse_service
 from ztsim.policy import fqdn_covers, selector_matches_host, selector_matches_zone
-from ztsim.yamlio import Document, Mark, YamlInputError, load_document, locate, parse_text
+from ztsim.yamlio import Document, Mark, locate
 
 if TYPE_CHECKING:
     from ztsim.reports.evaluation import Report
@@ -192,43 +193,19 @@ class LoadedAssertions:
 # --------------------------------------------------------------------------- loading
 
 
-def _header(doc: Document, col: _Collector) -> bool:
-    data = doc.data
-    if not isinstance(data, dict):
-        col.add((), "expected a mapping with `ztsim: 1`, `kind: assertions` and `name`")
-        return False
-    version = data.get("ztsim")
-    if version is None:
-        col.add((), "missing `ztsim: 1` (format version)")
-    elif version != 1 or isinstance(version, bool):
-        col.add(("ztsim",), f"unsupported format version {version!r} (this ztsim reads 1)")
-    kind = data.get("kind")
-    if kind is None:
-        col.add((), "missing `kind: assertions`")
-    elif kind != "assertions":
-        col.add(("kind",), f"expected an assertions file, found kind {kind!r}")
-    return not col.errors
-
-
-def _assertions_from(doc: Document) -> LoadedAssertions:
-    col = _Collector(doc)
-    if not _header(doc, col):
-        raise InputError(col.items)
-    try:
-        model = AssertionSet.model_validate(doc.data)
-    except ValidationError as exc:
-        _pydantic_diagnostics(col, exc)
-        raise InputError(col.items) from None
+def _check_assertions(col: Collector, model: AssertionSet) -> None:
     first: dict[str, int] = {}
     for i, a in enumerate(model.assertions):
         if a.id in first:
-            line = locate(doc, ("assertions", first[a.id])).line
+            line = locate(col.doc, ("assertions", first[a.id])).line
             col.add(
                 ("assertions", i, "id"), f"duplicate assertion id {a.id!r} (first at line {line})"
             )
         first.setdefault(a.id, i)
-    if col.errors:
-        raise InputError(col.items)
+
+
+def _assertions_from(doc: Document) -> LoadedAssertions:
+    model, _warnings = validate_document(doc, "assertions", AssertionSet, _check_assertions)
     return LoadedAssertions(model, doc.path, doc)
 
 
@@ -240,20 +217,12 @@ def load_assertions(path: str | Path) -> LoadedAssertions:
     InputError
         With every problem found, each located at its file, line and column.
     """
-    try:
-        doc = load_document(path)
-    except YamlInputError as exc:
-        raise _yaml_error(exc) from None
-    return _assertions_from(doc)
+    return _assertions_from(read_document(path))
 
 
 def assertions_from_text(text: str, name: str = "<string>") -> LoadedAssertions:
     """Load an assertions file from YAML text (tests, the Python API)."""
-    try:
-        doc = parse_text(text, name)
-    except YamlInputError as exc:
-        raise _yaml_error(exc) from None
-    return _assertions_from(doc)
+    return _assertions_from(document_from_text(text, name))
 
 
 # --------------------------------------------------------------------------- selections

@@ -10,13 +10,13 @@ that a topology lacks (spec §1).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.model import (
@@ -161,7 +161,7 @@ def reference_policy() -> LoadedPolicy:
 # --------------------------------------------------------------------------- helpers
 
 
-class _Collector:
+class Collector:
     """Gathers diagnostics for one document."""
 
     def __init__(self, doc: Document) -> None:
@@ -189,7 +189,7 @@ def _yaml_error(exc: YamlInputError) -> InputError:
     return InputError([Diagnostic(exc.path, mark.line, mark.column, "error", exc.message)])
 
 
-def _pydantic_diagnostics(col: _Collector, exc: ValidationError) -> None:
+def _pydantic_diagnostics(col: Collector, exc: ValidationError) -> None:
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(err["loc"])
         kind = err["type"]
@@ -205,39 +205,85 @@ def _pydantic_diagnostics(col: _Collector, exc: ValidationError) -> None:
             col.add(loc, f"{where}: {msg}" if where else msg)
 
 
-def _read(path: str | Path, *, positions: bool = False) -> Document:
+KINDS = ("topology", "policy", "assertions")
+
+
+def _header(doc: Document, col: Collector, expected: str) -> None:
+    """Check ``ztsim: 1`` and that ``kind`` is ``expected``."""
+    data = doc.data
+    if not isinstance(data, dict):
+        col.add((), f"expected a mapping with `ztsim: 1`, `kind: {expected}` and `name`")
+        return
+    version = data.get("ztsim")
+    if version is None:
+        col.add((), "missing `ztsim: 1` (format version)")
+        return
+    if version != 1 or isinstance(version, bool):
+        col.add(("ztsim",), f"unsupported format version {version!r} (this ztsim reads 1)")
+        return
+    kind = data.get("kind")
+    if kind is None:
+        col.add((), f"missing `kind: {expected}`")
+    elif kind not in KINDS:
+        col.add(("kind",), f"unknown kind {kind!r} ({', '.join(KINDS)})")
+    elif kind != expected:
+        col.add(
+            ("kind",),
+            f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected}, found kind {kind!r}",
+        )
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def validate_document(
+    doc: Document,
+    kind: str,
+    model: type[ModelT],
+    check: Callable[[Collector, ModelT], None] | None = None,
+) -> tuple[ModelT, list[Diagnostic]]:
+    """Validate one document of ``kind``: header, schema, then ``check``'s own rules.
+
+    Returns the model and the warnings; raises :class:`InputError` with every error
+    found (all at once), each at the file, line and column of its node.
+    """
+    with phase("validate"):
+        col = Collector(doc)
+        _header(doc, col, kind)
+        if col.errors:
+            raise InputError(col.items)
+        try:
+            validated = model.model_validate(doc.data)
+        except ValidationError as exc:
+            _pydantic_diagnostics(col, exc)
+            raise InputError(col.items) from None
+        if check is not None:
+            check(col, validated)
+        if col.errors:
+            raise InputError(col.items)
+        return validated, col.items
+
+
+def read_document(path: str | Path, *, positions: bool = False) -> Document:
+    """Read a file, turning read and syntax problems into :class:`InputError`."""
     try:
         return load_document(path, positions=positions)
     except YamlInputError as exc:
         raise _yaml_error(exc) from None
 
 
-def _header(doc: Document, col: _Collector) -> str | None:
-    data = doc.data
-    if not isinstance(data, dict):
-        col.add((), "expected a mapping with `ztsim: 1`, `kind` and `name`")
-        return None
-    version = data.get("ztsim")
-    if version is None:
-        col.add((), "missing `ztsim: 1` (format version)")
-        return None
-    if version != 1 or isinstance(version, bool):
-        col.add(("ztsim",), f"unsupported format version {version!r} (this ztsim reads 1)")
-        return None
-    kind = data.get("kind")
-    if kind not in ("topology", "policy"):
-        if kind is None:
-            col.add((), "missing `kind` (topology or policy)")
-        else:
-            col.add(("kind",), f"unknown kind {kind!r} (topology or policy)")
-        return None
-    return str(kind)
+def document_from_text(text: str, name: str = "<string>") -> Document:
+    """Parse YAML text, turning syntax problems into :class:`InputError`."""
+    try:
+        return parse_text(text, name)
+    except YamlInputError as exc:
+        raise _yaml_error(exc) from None
 
 
 # --------------------------------------------------------------------------- topology
 
 
-def _check_topology(col: _Collector, topo: Topology) -> None:
+def _check_topology(col: Collector, topo: Topology) -> None:
     """Uniqueness, references and service offers (spec §1, §2)."""
     seen: dict[str, Loc] = {}
 
@@ -374,26 +420,8 @@ def _check_topology(col: _Collector, topo: Topology) -> None:
 
 
 def _topology_from(doc: Document) -> LoadedTopology:
-    with phase("validate"):
-        return _topology_checked(doc)
-
-
-def _topology_checked(doc: Document) -> LoadedTopology:
-    col = _Collector(doc)
-    kind = _header(doc, col)
-    if kind is not None and kind != "topology":
-        col.add(("kind",), f"expected a topology, found kind {kind!r}")
-    if col.errors:
-        raise InputError(col.items)
-    try:
-        topo = Topology.model_validate(doc.data)
-    except ValidationError as exc:
-        _pydantic_diagnostics(col, exc)
-        raise InputError(col.items) from None
-    _check_topology(col, topo)
-    if col.errors:
-        raise InputError(col.items)
-    return LoadedTopology(topo, doc.path, doc, warnings=col.items)
+    topo, warnings = validate_document(doc, "topology", Topology, _check_topology)
+    return LoadedTopology(topo, doc.path, doc, warnings=warnings)
 
 
 def load_topology(path: str | Path) -> LoadedTopology:
@@ -404,22 +432,18 @@ def load_topology(path: str | Path) -> LoadedTopology:
     InputError
         With every problem found, each located at its file, line and column.
     """
-    return _topology_from(_read(path))
+    return _topology_from(read_document(path))
 
 
 def topology_from_text(text: str, name: str = "<string>") -> LoadedTopology:
     """Load a topology from YAML text (tests, the Python API)."""
-    try:
-        doc = parse_text(text, name)
-    except YamlInputError as exc:
-        raise _yaml_error(exc) from None
-    return _topology_from(doc)
+    return _topology_from(document_from_text(text, name))
 
 
 # --------------------------------------------------------------------------- policy
 
 
-def _check_policy(col: _Collector, pol: Policy) -> None:
+def _check_policy(col: Collector, pol: Policy) -> None:
     # Rule ids are unique within a policy (spec §3), across both sections, so that
     # a `rule` in the results is never ambiguous.
     seen: dict[str, tuple[str, int]] = {}
@@ -445,46 +469,24 @@ def _check_policy(col: _Collector, pol: Policy) -> None:
 
 
 def _policy_from(doc: Document) -> LoadedPolicy:
-    with phase("validate"):
-        return _policy_checked(doc)
-
-
-def _policy_checked(doc: Document) -> LoadedPolicy:
-    col = _Collector(doc)
-    kind = _header(doc, col)
-    if kind is not None and kind != "policy":
-        col.add(("kind",), f"expected a policy, found kind {kind!r}")
-    if col.errors:
-        raise InputError(col.items)
-    try:
-        pol = Policy.model_validate(doc.data)
-    except ValidationError as exc:
-        _pydantic_diagnostics(col, exc)
-        raise InputError(col.items) from None
-    _check_policy(col, pol)
-    if col.errors:
-        raise InputError(col.items)
+    pol, _warnings = validate_document(doc, "policy", Policy, _check_policy)
     return LoadedPolicy(pol, doc.path, doc)
 
 
 def load_policy(path: str | Path) -> LoadedPolicy:
     """Load and check a policy file (see :func:`load_topology`)."""
     # A policy's rule lines are always shown: record positions while parsing.
-    return _policy_from(_read(path, positions=True))
+    return _policy_from(read_document(path, positions=True))
 
 
 def policy_from_text(text: str, name: str = "<string>") -> LoadedPolicy:
     """Load a policy from YAML text (tests, the Python API)."""
-    try:
-        doc = parse_text(text, name)
-    except YamlInputError as exc:
-        raise _yaml_error(exc) from None
-    return _policy_from(doc)
+    return _policy_from(document_from_text(text, name))
 
 
 def load_file(path: str | Path) -> LoadedTopology | LoadedPolicy:
     """Load a file of either kind, as its ``kind`` says."""
-    doc = _read(path)
+    doc = read_document(path)
     data = doc.data
     if isinstance(data, dict) and data.get("kind") == "policy":
         return _policy_from(doc)
@@ -527,7 +529,7 @@ def policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnost
 
 def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnostic]:
     assert policy.doc is not None
-    col = _Collector(policy.doc)
+    col = Collector(policy.doc)
     creds = {c.id for c in topo.model.credentials}
 
     def check_selector(sel: Selector, loc: Loc) -> None:
