@@ -229,7 +229,8 @@ def _header(doc: Document, col: Collector, expected: str) -> None:
     elif kind != expected:
         col.add(
             ("kind",),
-            f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected}, found kind {kind!r}",
+            f"expected {'an' if expected[0] in 'aeiou' else 'a'} {expected} file, "
+            f"found kind {kind!r}",
         )
 
 
