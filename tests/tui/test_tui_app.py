@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tui_support import SIZE, TOPOLOGY, break_topology, copy_scenario, make_app, settle
 
-from ztsim.tui.scenario import Scenario
+from ztsim.tui.scenario import Scenario, Session
 from ztsim.tui.screens.help import HelpScreen
 from ztsim.tui.widgets.detail import PathDetail
 from ztsim.tui.widgets.errors import ErrorPanel
@@ -344,13 +344,13 @@ async def test_command_palette_jumps_to_a_policy(scenario):
 async def test_the_ui_answers_while_the_worker_computes(scenario, monkeypatch):
     """Heavy work runs in a thread: the screen answers keys while the analysis runs."""
     release = threading.Event()
-    original = Scenario.load
+    original = Session.analyze
 
-    def slow_load(self):
+    def slow_analyze(self):
         release.wait(10)
         return original(self)
 
-    monkeypatch.setattr(Scenario, "load", slow_load)
+    monkeypatch.setattr(Session, "analyze", slow_analyze)
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
@@ -365,12 +365,12 @@ async def test_the_ui_answers_while_the_worker_computes(scenario, monkeypatch):
 
 
 async def test_a_core_error_is_reported_not_fatal(scenario, monkeypatch):
-    import ztsim.analysis
+    import ztsim.workspace
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(ztsim.analysis, "analyze", boom)
+    monkeypatch.setattr(ztsim.workspace, "judge_policy", boom)
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -1,4 +1,4 @@
-"""SVG snapshots of the TUI (pytest-textual-snapshot): main screen, detail, help, errors.
+"""SVG snapshots of the TUI (pytest-textual-snapshot): main screen, detail, help, errors, diff.
 
 Deterministic by construction: a frozen copy of the scenario in a temporary cwd
 (relative paths only), a fixed terminal size, the analysis worker awaited before
@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_support import SIZE, break_topology, copy_scenario, make_app, settle
+from tui_support import (
+    SIZE,
+    break_topology,
+    copy_scenario,
+    make_app,
+    settle,
+    settle_diff,
+)
 
 from ztsim.tui.scenario import Scenario
 
@@ -63,5 +70,18 @@ def test_error_panel(snap_compare, scenario, tmp_path):
         break_topology(tmp_path)
         await pilot.press("r")
         await settle(pilot)
+
+    assert snap_compare(make_app(scenario), terminal_size=SIZE, run_before=run_before)
+
+
+def test_diff_tab(snap_compare, scenario):
+    """The Diff tab, flat against zero-trust: goals and plans closed, rules, the detail."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("4")
+        await settle_diff(pilot)
+        await pilot.press("p")
+        await settle_diff(pilot)
 
     assert snap_compare(make_app(scenario), terminal_size=SIZE, run_before=run_before)

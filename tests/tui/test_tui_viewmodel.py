@@ -11,10 +11,12 @@ import pytest
 from tui_support import TOPOLOGY, copy_scenario
 
 from ztsim.analysis import analyze
+from ztsim.diagnostics import InputError
 from ztsim.tui import default_scenario, run
+from ztsim.tui.diffview import build_diff, write_diff_export
 from ztsim.tui.export import ExportState, export_json, export_markdown, write_export
 from ztsim.tui.query import PlanQuery, parse_filter
-from ztsim.tui.scenario import Scenario, display_path
+from ztsim.tui.scenario import Reuse, Scenario, Session, display_path
 from ztsim.tui.viewmodel import ViewModel, base_view, plan_views, with_plans
 
 
@@ -179,10 +181,90 @@ def test_cli_tui_with_a_missing_file_exits_2(tmp_path):
 def test_the_view_model_layers_do_not_import_textual():
     code = (
         "import sys, ztsim.tui, ztsim.tui.viewmodel, ztsim.tui.query, ztsim.tui.export, "
-        "ztsim.tui.scenario, ztsim.tui.topoview\n"
+        "ztsim.tui.scenario, ztsim.tui.topoview, ztsim.tui.diffview\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'textual'))\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert proc.stdout.strip() == "[]"
+
+
+def test_session_reuses_unchanged_policies(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    session = Session(copy_scenario(tmp_path))
+    a, _, reuse = session.analyze()
+    assert [r.policy.name for r in a.results] == ["flat", "segmented", "zero-trust"]
+    assert reuse == Reuse(True, 3, 3, 0)
+    assert reuse.describe() == "topology changed: judged 3 policies"
+    again, _, reuse = session.analyze()
+    assert (
+        reuse == Reuse(False, 0, 0, 3) and reuse.describe() == "nothing changed: reused 3 policies"
+    )
+    assert again.topology is a.topology  # parsed once
+    assert again.results[0] is a.results[0]
+    policy = tmp_path / "policies" / "zero-trust.yaml"
+    policy.write_text(policy.read_text() + "\n")
+    third, _, reuse = session.analyze()
+    assert reuse == Reuse(False, 1, 1, 2) and reuse.describe() == "reloaded 1 policy, reused 2"
+    assert third.results[:2] == a.results[:2] and third.results[2] is not a.results[2]
+    assert session.workspace() is session.workspace()
+
+
+def test_session_reports_every_bad_file_at_once(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    scenario = copy_scenario(tmp_path)
+    session = Session(scenario)
+    session.analyze()
+    for name in ("flat", "segmented"):
+        policy = tmp_path / "policies" / f"{name}.yaml"
+        policy.write_text(policy.read_text().replace("ztsim: 1", "ztsim: 1\nbogus: 2"))
+    with pytest.raises(InputError) as exc:
+        session.analyze()
+    paths = {d.path for d in exc.value.diagnostics}
+    assert paths == {"policies/flat.yaml", "policies/segmented.yaml"}
+    assert all(d.line >= 1 and d.column >= 1 for d in exc.value.diagnostics)
+
+
+def test_empty_policy_folder_is_an_error_for_the_session(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    copy_scenario(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(InputError, match="no policy file found"):
+        Session(Scenario(TOPOLOGY, ("empty",))).analyze()
+
+
+def test_via_tells_plans_apart(vm):
+    assert all(p.via.startswith("portal-web>") for p in vm.plans)
+    assert len({(p.entry, p.via) for p in vm.plans}) == len(vm.plans)
+    jumps = [p for p in vm.plans if "," in p.via]
+    assert jumps and all(",portal-web>payroll-db" in p.via for p in jumps)
+    assert any(p.via.endswith(" api-01⇒c2") for p in vm.plans)
+
+
+def test_diff_view_rows(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    topo, pols, _ = copy_scenario(tmp_path).load()
+    flat, zt = pols[0], pols[2]
+    dv = build_diff(topo, flat, zt)
+    assert (dv.base, dv.proposed, dv.base_path) == ("flat", "zero-trust", "policies/flat.yaml")
+    assert not dv.failed and dv.verdict.startswith("PASS (--fail-on opened)")
+    assert [g.change for g in dv.goals] == ["closed", "closed"]
+    assert dv.goals[0].base == "reachable (cost 7)" and dv.goals[0].proposed == "blocked"
+    assert len(dv.plans) == 10 and {p.change for p in dv.plans} == {"closed"}
+    first = dv.plans[0]
+    assert first.cause == "segmentation default" and first.step == 3
+    assert [s.responsible for s in first.steps].count(True) == 1
+    assert first.steps[2].proposed.text.startswith("BLOCKED by default")
+    assert not first.steps[3].proposed.reached and first.steps[3].base.reached
+    added = [r for r in dv.rules if r.change == "added"]
+    assert added[0].location == "policies/zero-trust.yaml:14"
+    back = build_diff(topo, zt, flat)
+    assert back.failed and {p.change for p in back.plans} == {"opened"}
+    assert dv.plan(first.ident) is first and dv.plan("nope") is None
+    same = build_diff(topo, flat, flat)
+    assert same.empty and not same.plans
+    md = write_diff_export(dv, "md", tmp_path)
+    assert md.name == "ztsim-export-diff.md" and md.read_text() == dv.markdown
+    data = json.loads(write_diff_export(dv, "json", tmp_path).read_text())
+    assert data["summary"]["plans_closed"] == 10

@@ -53,3 +53,19 @@ def break_topology(root: Path) -> tuple[int, int]:
             path.write_text("".join(lines), encoding="utf-8")
             return n + 1, col
     raise AssertionError("the line to break is not in the scenario any more")
+
+
+async def settle_diff(pilot: Pilot[object]) -> None:
+    """Settle, then wait until the Diff tab shows the diff of the pair it names."""
+    from ztsim.tui.widgets.diff import DiffPane
+
+    await settle(pilot)
+    pane = pilot.app.screen_stack[0].query_one(DiffPane)
+    for _ in range(200):
+        v, names = pane.view, pane.names
+        pair = (names[pane.base], names[pane.proposed]) if len(names) > 1 else None
+        if v is not None and (v.base, v.proposed) == pair:
+            break
+        await pilot.pause(0.02)
+        await pilot.app.workers.wait_for_complete()
+    await settle(pilot)

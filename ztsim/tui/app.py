@@ -1,8 +1,11 @@
 """The Textual application: loads the scenario in a worker, reloads, exports.
 
-The app is thin: the core computes (in a worker thread, so the screen never
-freezes), :mod:`ztsim.tui.viewmodel` turns the results into rows, and
-:class:`~ztsim.tui.screens.main.MainScreen` shows them.
+The app is thin: the core computes (in worker threads, so the screen never
+freezes), :mod:`ztsim.tui.viewmodel` and :mod:`ztsim.tui.diffview` turn the
+results into rows, and :class:`~ztsim.tui.screens.main.MainScreen` shows them.
+Loads go through a :class:`~ztsim.tui.scenario.Session` (one
+:class:`~ztsim.workspace.Workspace` per topology), so a reload re-parses and
+re-judges only the files that changed.
 """
 
 from __future__ import annotations
@@ -13,19 +16,23 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
+from ztsim.analysis import Analysis
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.tui.commands import PaletteEntry, ZtsimCommands
+from ztsim.tui.diffview import DiffView, build_diff, write_diff_export
 from ztsim.tui.export import Format, write_export
-from ztsim.tui.scenario import Scenario, display_path
+from ztsim.tui.scenario import Reuse, Scenario, Session, display_path
 from ztsim.tui.screens.help import HelpScreen
 from ztsim.tui.screens.main import MainScreen
 from ztsim.tui.viewmodel import PlanView, ViewModel, base_view, plan_views, with_plans
+from ztsim.tui.widgets.diff import DiffPane
 
 __all__ = ["ZtsimApp"]
 
@@ -89,10 +96,18 @@ class ZtsimApp(App[int]):
         self.watching = watch
         self.k = k
         self.poll = poll
+        self.session = Session(scenario)
         self.vm: ViewModel | None = None
         self.errors: tuple[Diagnostic, ...] = ()
+        #: What the last successful reload re-judged and what it reused.
+        self.reuse: Reuse | None = None
+        self.diff_view: DiffView | None = None
         self._generation = 0
         self._stamp = scenario.stamp()
+        # the core inputs of the last good load (read-only), for the Diff tab's worker
+        self._inputs: tuple[int, LoadedTopology, tuple[LoadedPolicy, ...]] | None = None
+        self._diff_token: tuple[int, int, int] | None = None
+        self._reuse_note = ""
 
     def get_default_screen(self) -> Screen[None]:
         """The main screen is the app's base screen."""
@@ -129,20 +144,24 @@ class ZtsimApp(App[int]):
 
     @work(thread=True, exclusive=True, group="analysis", exit_on_error=False)
     def analyse(self, generation: int) -> None:
-        """Load, judge every policy, then list the plans goal by goal (worker thread)."""
-        from ztsim.analysis import analyze
+        """Judge every policy (reusing the unchanged ones), then list the plans goal by goal.
 
+        Runs in a worker thread; results reach the screen through ``call_from_thread``.
+        """
         worker = get_current_worker()
         try:
-            topo, pols, warnings = self.scenario.load()
+            a, warnings, reuse = self.session.analyze()
         except InputError as exc:
             self.call_from_thread(self._failed, generation, exc.diagnostics)
             return
+        except Exception as exc:  # a core bug: say so, keep the app and the last results
+            self.call_from_thread(self._crashed, generation, exc)
+            return
         try:
-            a = analyze(topo, pols)
-            vm = base_view(a, display_path(topo.path), warnings)
+            vm = base_view(a, display_path(a.topology.path), warnings)
             if worker.is_cancelled:
                 return
+            self.call_from_thread(self._judged, generation, a, reuse)
             goals = a.goals
             self.call_from_thread(self._loaded, generation, vm, bool(goals))
             plans: list[PlanView] = []
@@ -167,7 +186,30 @@ class ZtsimApp(App[int]):
         parts = [f"{vm.topology.name} ({vm.topology.path})", f"{n} polic{'y' if n == 1 else 'ies'}"]
         if state:
             parts.append(state)
+        elif self._reuse_note:
+            parts.append(self._reuse_note)
         return " · ".join(parts)
+
+    def _judged(self, generation: int, a: Analysis, reuse: Reuse) -> None:
+        """The policies are judged: keep the inputs for the diff, say what was reused."""
+        if generation != self._generation:
+            return
+        self.reuse = reuse
+        policies = tuple(r.policy for r in a.results)
+        old = self._inputs
+        # the workspace hands back the very same objects when nothing changed
+        same = (
+            old is not None
+            and old[1] is a.topology
+            and len(old[2]) == len(policies)
+            and all(x is y for x, y in zip(old[2], policies, strict=True))
+        )
+        self._inputs = (generation, a.topology, policies)
+        if self.vm is not None:  # a reload: say what the workspace spared
+            self._reuse_note = reuse.describe()
+            self.notify(self._reuse_note, title="reload", timeout=3)
+        if not same:
+            self.main.diff_inputs(tuple(p.name for p in policies))
 
     def _loaded(self, generation: int, vm: ViewModel, computing: bool) -> None:
         if generation != self._generation:
@@ -208,6 +250,49 @@ class ZtsimApp(App[int]):
             timeout=15,
         )
 
+    # ------------------------------------------------------------------ the diff
+
+    @on(DiffPane.Requested)
+    def _diff_requested(self, event: DiffPane.Requested) -> None:
+        if self._inputs is None:
+            return
+        generation, topo, policies = self._inputs
+        if not (0 <= event.base < len(policies) and 0 <= event.proposed < len(policies)):
+            return
+        token = (generation, event.base, event.proposed)
+        self._diff_token = token
+        self.compute_diff(token, topo, policies[event.base], policies[event.proposed])
+
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
+    def compute_diff(
+        self,
+        token: tuple[int, int, int],
+        topology: LoadedTopology,
+        base: LoadedPolicy,
+        proposed: LoadedPolicy,
+    ) -> None:
+        """Compare two policies of the last good load (worker thread)."""
+        worker = get_current_worker()
+        try:
+            view = build_diff(topology, base, proposed, self.k)
+        except Exception as exc:  # a core bug: report it, keep the app
+            self.call_from_thread(self._diff_failed, token, exc)
+            return
+        if not worker.is_cancelled:
+            self.call_from_thread(self._diffed, token, view)
+
+    def _diffed(self, token: tuple[int, int, int], view: DiffView) -> None:
+        if token != self._diff_token:
+            return
+        self.diff_view = view
+        self.main.show_diff(view)
+
+    def _diff_failed(self, token: tuple[int, int, int], exc: Exception) -> None:
+        if token != self._diff_token:
+            return
+        self.main.query_one(DiffPane).loading = False
+        self._crashed(self._generation, exc)
+
     # ------------------------------------------------------------------ actions
 
     def action_help(self) -> None:
@@ -217,6 +302,13 @@ class ZtsimApp(App[int]):
 
     def action_export(self, fmt: Format) -> None:
         """Write the current view to ``ztsim-export-<view>.<fmt>`` in the cwd."""
+        if self.main.view == "diff":
+            if self.diff_view is None:
+                self.notify("No diff to export yet.", severity="warning")
+                return
+            path = write_diff_export(self.diff_view, fmt)
+            self.notify(f"Exported the diff to {display_path(path)}", title="export")
+            return
         if self.vm is None:
             self.notify("Nothing to export yet.", severity="warning")
             return
@@ -231,6 +323,12 @@ class ZtsimApp(App[int]):
             PaletteEntry("Export the current view as Markdown", "e", self._export_md, True),
             PaletteEntry("Export the current view as JSON", "E", self._export_json, True),
             PaletteEntry("Reload the files", "r", self.action_reload, True),
+            PaletteEntry(
+                "Diff base vs proposed",
+                "4: what a proposed policy opens and closes against a base",
+                partial(main.action_tab, "diff"),
+                True,
+            ),
             PaletteEntry("Help: keys and legend", "?", self.action_help, True),
         ]
         vm = self.vm

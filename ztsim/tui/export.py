@@ -16,7 +16,7 @@ from ztsim.tui.viewmodel import PlanView, ViewModel
 
 __all__ = ["ExportState", "export_json", "export_markdown", "write_export"]
 
-View = Literal["paths", "topology", "traffic"]
+View = Literal["paths", "topology", "traffic", "diff"]
 Format = Literal["md", "json"]
 
 
@@ -40,6 +40,7 @@ def _plan_json(p: PlanView, names: tuple[str, ...]) -> dict[str, Any]:
         "id": p.ident,
         "goal": p.goal,
         "entry": p.entry,
+        "via": p.via,
         "cost": p.cost,
         "records": p.records,
         "techniques": list(p.techniques),
@@ -160,7 +161,7 @@ def _table(head: list[str], rows: list[list[object]]) -> list[str]:
 
 def _plans_md(plans: list[PlanView], names: tuple[str, ...]) -> list[str]:
     return _table(
-        ["plan", "goal", "entry", "cost", "records", *names, "techniques"],
+        ["plan", "goal", "entry", "cost", "records", *names, "via", "techniques"],
         [
             [
                 p.ident,
@@ -169,6 +170,7 @@ def _plans_md(plans: list[PlanView], names: tuple[str, ...]) -> list[str]:
                 p.cost,
                 "" if p.records is None else f"{p.records:,}",
                 *[c.text for c in p.cells],
+                p.via,
                 p.chain,
             ]
             for p in plans

@@ -1,15 +1,19 @@
 """The files a TUI session judges: loading them and noticing when they change.
 
-No Textual here: the app asks a :class:`Scenario` to load (in a worker thread)
-and, with ``--watch``, compares :meth:`Scenario.stamp` between polls.
+No Textual here: the app asks a :class:`Session` to judge the scenario (in a
+worker thread) through a :class:`~ztsim.workspace.Workspace`, so a reload after
+editing one policy re-parses and re-solves that policy only; with ``--watch`` it
+compares :meth:`Scenario.stamp` between polls.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from ztsim.analysis import Analysis
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import (
     LoadedPolicy,
@@ -19,8 +23,9 @@ from ztsim.loader import (
     load_topology,
     policy_warnings,
 )
+from ztsim.workspace import Workspace
 
-__all__ = ["Scenario", "display_path"]
+__all__ = ["Reuse", "Scenario", "Session", "display_path"]
 
 Stamp = tuple[tuple[str, int, int], ...]
 
@@ -100,3 +105,87 @@ class Scenario:
         for p in pols:
             warnings.extend(policy_warnings(p, topo))
         return topo, pols, [w for w in warnings if w.level == "warning"]
+
+
+def _policies(n: int) -> str:
+    return f"{n} polic{'y' if n == 1 else 'ies'}"
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What one :meth:`Session.analyze` redid and what it kept from the previous run."""
+
+    topology_parsed: bool
+    policies_parsed: int
+    policies_solved: int
+    policies_reused: int
+
+    def describe(self) -> str:
+        """``reloaded 1 policy, reused 2`` (or what else happened), for the status line."""
+        if self.topology_parsed:
+            return f"topology changed: judged {_policies(self.policies_solved)}"
+        if not self.policies_solved:
+            return f"nothing changed: reused {_policies(self.policies_reused)}"
+        return f"reloaded {_policies(self.policies_solved)}, reused {self.policies_reused}"
+
+
+class Session:
+    """One :class:`~ztsim.workspace.Workspace` per topology a TUI session opens.
+
+    The workspace keeps the parsed topology, its attack model and the result of
+    every policy, keyed by the files' content: a reload re-parses and re-solves
+    only what changed.  Calls are serialised (a cancelled worker thread may still
+    be running when the next reload starts).
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self._workspaces: dict[str, Workspace] = {}
+        self._lock = threading.Lock()
+
+    def workspace(self) -> Workspace:
+        """The workspace of the scenario's topology (created on first use)."""
+        path = str(Path(self.scenario.topology).resolve())
+        ws = self._workspaces.get(path)
+        if ws is None:
+            ws = self._workspaces[path] = Workspace(self.scenario.topology)
+        return ws
+
+    def analyze(self) -> tuple[Analysis, list[Diagnostic], Reuse]:
+        """Judge every policy on the topology, reusing what did not change.
+
+        Returns the analysis, the warnings and what was reused.
+
+        Raises
+        ------
+        InputError
+            With the errors of every file at once (``FILE:LINE:COL``); the
+            workspace keeps its last good state.
+        """
+        with self._lock:
+            ws = self.workspace()
+            if self.scenario.policies and not expand_policy_paths(self.scenario.policies):
+                self.scenario.load()  # raises the "no policy file found" error
+            before = (ws.stats.topology_loads, ws.stats.policy_loads, ws.stats.solves)
+            try:
+                a = ws.analyze(list(self.scenario.policies))
+            except (InputError, OSError) as exc:
+                # the workspace stops at the first bad file: list every error at once
+                self.scenario.load()
+                if isinstance(exc, InputError):
+                    raise
+                where = str(getattr(exc, "filename", None) or self.scenario.topology)
+                raise InputError([Diagnostic(where, 1, 1, "error", str(exc))]) from exc
+            stats = ws.stats
+            solved = stats.solves - before[2]
+            reuse = Reuse(
+                stats.topology_loads > before[0],
+                stats.policy_loads - before[1],
+                solved,
+                len(a.results) - solved,
+            )
+        topo = a.topology
+        warnings = list(topo.warnings)
+        for r in a.results:
+            warnings.extend(policy_warnings(r.policy, topo))
+        return a, [w for w in warnings if w.level == "warning"], reuse

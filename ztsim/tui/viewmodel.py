@@ -8,12 +8,13 @@ objects (which live in the worker thread).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from ztsim.analysis import Analysis, PlanRow, PolicyResult, goal_label
 from ztsim.diagnostics import Diagnostic
+from ztsim.engine import Step
 from ztsim.plans import StepVerdict
 from ztsim.techniques import technique
 from ztsim.tui.topoview import HostView, TopologyView, ZoneView, topology_view
@@ -32,6 +33,7 @@ __all__ = [
     "ZoneView",
     "base_view",
     "plan_views",
+    "via",
     "with_plans",
 ]
 
@@ -120,6 +122,7 @@ class PlanView:
     cells: tuple[Cell, ...]
     steps: tuple[StepView, ...]
     rank: int
+    via: str = ""
 
     @property
     def chain(self) -> str:
@@ -257,6 +260,29 @@ def _step_p(sv: StepVerdict, probs: dict[str, float]) -> float:
     return round(1.0 - miss, 6)
 
 
+def via(steps: Iterable[Step], hosts: Container[str]) -> str:
+    """The hosts a plan moves through, in short: ``portal-web>api-01>payroll-db api-01⇒c2``.
+
+    Targets of exploit and login steps joined by ``>``; ``,HOST`` when a step
+    starts from a host held earlier rather than the last one; then where the
+    data leaves from and to (``SOURCE⇒DESTINATION``).  Plans whose technique
+    chains read the same usually differ here.
+    """
+    out = ""
+    last: str | None = None
+    for st in steps:
+        source = st.source if st.source in hosts else None
+        if st.kind in ("exploit", "login"):
+            if out:
+                jump = source is not None and source != last
+                out += f",{source}>" if jump else ">"
+            out += st.target or "?"
+            last = st.target
+        elif st.kind in ("exfiltrate", "exfiltrate-direct"):
+            out += f" {source or ''}⇒{st.target or '?'}"
+    return out
+
+
 def plan_views(a: Analysis, rows: Iterable[PlanRow], start: int = 0) -> list[PlanView]:
     """Plan rows of the analysis as views; ``start`` numbers them for stable ties."""
     probs = [{d.id: d.probability for d in r.policy.model.controls.detection} for r in a.results]
@@ -322,6 +348,7 @@ def plan_views(a: Analysis, rows: Iterable[PlanRow], start: int = 0) -> list[Pla
                 cells,
                 tuple(steps),
                 n,
+                via(p.steps, hosts),
             )
         )
     return out

@@ -19,9 +19,11 @@ reaches some exfiltration or tampering goal, green when none; then the records a
 risk, the plans the policy blocks, and the legitimate flows it breaks. The row
 under the cursor is the **current policy**: the path detail explains it.
 
-**Paths** (the matrix): one row per attack plan (goal, cost in steps, the ATT&CK
-technique chain, entry point, records at risk) and one column per policy. A cell
-says `✓ RULE @STEP` (green: the policy blocks the plan at that step, by that rule,
+**Paths** (the matrix): one row per attack plan (goal, entry point, cost in
+steps) and one column per policy, then *via* (the hosts the plan moves through:
+`a>b>c`, `,x>` when it starts again from a host held earlier, `src⇒dest` where the
+data leaves), the ATT&CK technique chain and the records at risk. A cell says
+`✓ RULE @STEP` (green: the policy blocks the plan at that step, by that rule,
 `default`, `mfa` or `encrypt_in_transit`) or `✗ OPEN 0.42` (red: the plan works,
 and the policy's detection sees it with probability 0.42).
 
@@ -36,9 +38,12 @@ step possible, and the policy's verdict on it (the rule and its FILE:LINE).
 - `[` `]`: previous / next policy (or move in the Policies pane, or click a header)
 - `/`: filter the plans (`enter` keeps the filter, `escape` clears it)
 - `s`: sort by cost, then records, then goal (or click the column header)
-- `1` `2` `3`: the Paths, Topology and Traffic tabs
-- `r`: reload the files (`--watch` reloads on save); errors show as FILE:LINE:COL
+- `1` `2` `3` `4`: the Paths, Topology, Traffic and Diff tabs
+- in the Diff tab: `b` / `p` pick the base / proposed policy, `x` swaps them
+- `r`: reload the files (`--watch` reloads on save); only the files that changed
+  are parsed and judged again; errors show as FILE:LINE:COL
 - `e` / `E`: export the current view to `ztsim-export-<view>.md` / `.json`
+  (in the Diff tab: the diff, as `ztsim diff --format markdown` / `json`)
 - `ctrl+p`: command palette: jump to a policy, a plan or a host; export; reload
 - `?`: this help; `q`: quit
 
@@ -53,6 +58,15 @@ opens it in the Paths tab.
 **Traffic**: every legitimate flow of the topology under every policy, allowed
 or BROKEN, with the deciding rule; the explanation of the highlighted flow is
 below the table.
+
+**Diff**: a proposed policy against a base (the first two policies, until `b` /
+`p` pick others). The verdict line is red when the proposed policy opens a goal
+or a plan (`ztsim diff --fail-on opened`), green otherwise. Then, when not empty:
+goals opened (red) or closed (green) with their costs, plans opened or closed
+with the step and the rule responsible (FILE:LINE), legitimate flows broken or
+restored, rules added, removed, changed or moved, and settings. The highlighted
+plan is shown below, step by step under both policies; `▶` marks the step
+responsible (`enter` or `d` zooms it).
 
 Press `escape`, `q` or `?` to close this help.
 """

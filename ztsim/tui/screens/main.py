@@ -1,4 +1,4 @@
-"""The main screen: policies on top; paths, topology and traffic in tabs; errors below."""
+"""The main screen: policies on top; paths, topology, traffic and diff in tabs; errors below."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
 from ztsim.diagnostics import Diagnostic
+from ztsim.tui.diffview import DiffView
 from ztsim.tui.export import ExportState, View
 from ztsim.tui.viewmodel import ViewModel
 from ztsim.tui.widgets.detail import PathDetail
+from ztsim.tui.widgets.diff import DiffPane
 from ztsim.tui.widgets.errors import ErrorPanel
 from ztsim.tui.widgets.matrix import PathsPane, PathsTable
 from ztsim.tui.widgets.policies import PoliciesTable
@@ -22,7 +24,7 @@ from ztsim.tui.widgets.traffic import TrafficPane
 
 __all__ = ["MainScreen"]
 
-TABS: tuple[View, ...] = ("paths", "topology", "traffic")
+TABS: tuple[View, ...] = ("paths", "topology", "traffic", "diff")
 
 
 class MainScreen(Screen[None]):
@@ -60,7 +62,7 @@ class MainScreen(Screen[None]):
             "detail",
             "Detail",
             id="detail",
-            tooltip="Zoom the path detail to the whole screen (escape restores)",
+            tooltip="Zoom the path (or diff) detail to the whole screen (escape restores)",
         ),
         Binding(
             "1",
@@ -86,6 +88,14 @@ class MainScreen(Screen[None]):
             id="tab.traffic",
             tooltip="Every legitimate flow under every policy",
         ),
+        Binding(
+            "4",
+            "tab('diff')",
+            "Diff",
+            show=False,
+            id="tab.diff",
+            tooltip="A proposed policy against a base: plans opened and closed",
+        ),
     ]
 
     VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
@@ -108,6 +118,8 @@ class MainScreen(Screen[None]):
                 yield TopologyPane(id="topology-pane")
             with TabPane("Traffic", id="traffic"):
                 yield TrafficPane(id="traffic-pane")
+            with TabPane("Diff", id="diff"):
+                yield DiffPane(id="diff-pane")
         yield ErrorPanel(id="errors")
         yield Footer(compact=True)
 
@@ -147,6 +159,14 @@ class MainScreen(Screen[None]):
         if self.vm is None:
             for sel in ("#policies", "#paths-pane", "#topology-pane", "#traffic-pane"):
                 self.query_one(sel).loading = False
+
+    def diff_inputs(self, names: tuple[str, ...]) -> None:
+        """The policies were judged again: the Diff tab's diff is out of date."""
+        self.query_one(DiffPane).set_policies(names)
+
+    def show_diff(self, view: DiffView) -> None:
+        """Show a computed diff in the Diff tab."""
+        self.query_one(DiffPane).show(view)
 
     def clear_errors(self) -> None:
         """The files load again: hide the error panel."""
@@ -235,6 +255,9 @@ class MainScreen(Screen[None]):
         if self.maximized is not None:
             self.minimize()
             return
+        if self.view == "diff":
+            self.query_one(DiffPane).zoom()
+            return
         self.query_one(TabbedContent).active = "paths"
         detail = self.query_one(PathDetail)
         detail.focus()
@@ -267,6 +290,10 @@ class MainScreen(Screen[None]):
         """Focus follows the tab, so the arrow keys move in what is shown."""
         target = {"paths": "#matrix", "topology": "#topo-tree", "traffic": "#traffic-table"}
         pane_id = event.pane.id or ""
+        diff = self.query_one(DiffPane)
+        diff.set_active(pane_id == "diff")
+        if pane_id == "diff" and not diff.has_focus_within:
+            diff.focus_first()
         if pane_id in target and not self.query_one(f"#{pane_id}").has_focus_within:
             self.query_one(target[pane_id]).focus()
 

@@ -1,4 +1,10 @@
-"""The paths matrix: one row per plan, one column per policy (the heart of the TUI)."""
+"""The paths matrix: one row per plan, one column per policy (the heart of the TUI).
+
+Columns: goal, entry, cost, one verdict per policy, then ``via`` (the hosts the
+plan moves through, which tells apart plans whose technique chains read the
+same), the technique chain and the records at risk.  Below ``NARROW`` columns
+the entry moves after the verdicts, so they stay in view on 80 columns.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +20,10 @@ from textual.widgets.data_table import ColumnKey
 from ztsim.tui.query import SORTS, PlanQuery, parse_filter
 from ztsim.tui.viewmodel import Cell, PlanView
 
-__all__ = ["PathsPane"]
+__all__ = ["NARROW", "PathsPane"]
+
+#: Below this width (in cells) the entry column goes after the verdicts.
+NARROW = 100
 
 
 def _cell(c: Cell) -> Text:
@@ -90,6 +99,7 @@ class PathsPane(Vertical):
         self._progress = ""
         # the plan the user chose last: reselected when it comes back after a reload
         self._wanted: str | None = None
+        self._narrow: bool | None = None
         self.border_title = "Paths"
 
     def compose(self) -> ComposeResult:
@@ -206,15 +216,25 @@ class PathsPane(Vertical):
             return Text("▸" + self._names[i], style="bold reverse")
         return Text(" " + self._names[i])
 
+    @property
+    def narrow(self) -> bool:
+        """Whether the screen is too narrow for the entry column before the verdicts."""
+        return self.app.size.width < NARROW
+
     def _add_rows(self, plans: list[PlanView]) -> None:
         t = self.table
+        narrow = bool(self._narrow)
         for p in plans:
-            t.add_row(
-                _Goal(p.goal, p.ident),
+            entry = Text(p.entry)
+            cells = [
                 Text(str(p.cost), justify="right"),
                 *[_cell(c) for c in p.cells],
+            ]
+            t.add_row(
+                _Goal(p.goal, p.ident),
+                *([*cells, entry] if narrow else [entry, *cells]),
+                Text(p.via, style="magenta"),
                 Text(p.chain, style="cyan"),
-                Text(p.entry),
                 Text("" if p.records is None else f"{p.records:,}", justify="right"),
                 key=p.ident,
             )
@@ -228,16 +248,22 @@ class PathsPane(Vertical):
     def _redraw(self, keep: str | None) -> None:
         t = self.table
         self._shown = self.query_state.apply(self._plans, self.policy)
+        self._narrow = self.narrow
         with self.prevent(DataTable.RowHighlighted):
             t.clear(columns=True)
-            # verdicts right after goal and cost, so they stay visible on 80 columns;
-            # then the technique chain, which tells plans of one goal apart
+            # verdicts right after goal, entry and cost (after goal and cost only when
+            # narrow), so they stay in view; then the hosts and techniques, which
+            # tell plans of one goal apart
             t.add_column(self._label("goal"), key="goal")
+            if not self._narrow:
+                t.add_column("entry", key="entry")
             t.add_column(self._label("cost"), key="cost")
             for i in range(len(self._names)):
                 t.add_column(self._policy_label(i), key=f"p{i}")
+            if self._narrow:
+                t.add_column("entry", key="entry")
+            t.add_column("via", key="via")
             t.add_column("techniques", key="chain")
-            t.add_column("entry", key="entry")
             t.add_column(self._label("records"), key="records")
             self._add_rows(self._shown)
         self._move_to(keep)
@@ -269,6 +295,11 @@ class PathsPane(Vertical):
         f.display = f.has_focus or bool(self.query_state.text.strip())
 
     # ------------------------------------------------------------------ events
+
+    def on_resize(self) -> None:
+        """Crossing the ``NARROW`` width moves the entry column."""
+        if self._narrow is not None and self._narrow != self.narrow and self.table.columns:
+            self._redraw(self.selected)
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
