@@ -12,8 +12,9 @@ destinations compare by FQDN pattern (``*.b`` covers ``x.b`` and ``*.x.b``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ztsim.model import EgressRule, PortRange, SegmentationRule, Selector
 from ztsim.policy import fqdn_covers
@@ -100,10 +101,24 @@ def _canon(sel: Selector) -> tuple[object, ...]:
     return (sel.zone, tuple(sorted(sel.host or ())), tuple(sorted((sel.labels or {}).items())))
 
 
-def segmentation_shadowing(rules: Sequence[SegmentationRule]) -> dict[int, Shadow]:
-    """Shadowed segmentation rules, by index."""
+RuleT = TypeVar("RuleT", SegmentationRule, EgressRule)
+
+
+def _shadowing(
+    rules: Sequence[RuleT],
+    to_atoms: Callable[[RuleT], Sequence[Any]],
+    to_covers: Callable[[RuleT, Any], bool],
+    to_canon: Callable[[RuleT], object],
+) -> dict[int, Shadow]:
+    """Rules that earlier rules cover entirely: every (source atom, `to` atom) pair of
+    rule ``j`` is covered by earlier rules whose services together span rule ``j``'s.
+
+    ``to_atoms`` splits a rule's `to` into pieces, ``to_covers(rule, atom)`` says
+    whether an earlier rule's `to` covers one, ``to_canon`` names a `to` for
+    duplicate detection.
+    """
     spaces = [service_space(r.ranges) for r in rules]
-    canon = [(_canon(r.source), _canon(r.to), repr(spaces[i])) for i, r in enumerate(rules)]
+    canon = [(_canon(r.source), to_canon(r), repr(spaces[i])) for i, r in enumerate(rules)]
     first: dict[tuple[object, ...], int] = {}
     out: dict[int, Shadow] = {}
     for j, rj in enumerate(rules):
@@ -112,11 +127,11 @@ def segmentation_shadowing(rules: Sequence[SegmentationRule]) -> dict[int, Shado
         by: set[int] = set()
         covered = True
         for fa in _atoms(rj.source):
-            for ta in _atoms(rj.to):
+            for ta in to_atoms(rj):
                 cover = [
                     i
                     for i in range(j)
-                    if selector_covers(rules[i].source, fa) and selector_covers(rules[i].to, ta)
+                    if selector_covers(rules[i].source, fa) and to_covers(rules[i], ta)
                 ]
                 union = service_space(rg for i in cover for rg in rules[i].ranges)
                 if not space_covers(union, spaces[j]):
@@ -129,35 +144,23 @@ def segmentation_shadowing(rules: Sequence[SegmentationRule]) -> dict[int, Shado
             conflicting = any(rules[i].action != rj.action for i in by)
             out[j] = Shadow(j, tuple(sorted(by)), dup, conflicting)
     return out
+
+
+def segmentation_shadowing(rules: Sequence[SegmentationRule]) -> dict[int, Shadow]:
+    """Shadowed segmentation rules, by index."""
+    return _shadowing(
+        rules,
+        lambda r: _atoms(r.to),
+        lambda r, atom: selector_covers(r.to, atom),
+        lambda r: _canon(r.to),
+    )
 
 
 def egress_shadowing(rules: Sequence[EgressRule]) -> dict[int, Shadow]:
     """Shadowed egress rules, by index."""
-    spaces = [service_space(r.ranges) for r in rules]
-    canon = [(_canon(r.source), tuple(sorted(r.to)), repr(spaces[i])) for i, r in enumerate(rules)]
-    first: dict[tuple[object, ...], int] = {}
-    out: dict[int, Shadow] = {}
-    for j, rj in enumerate(rules):
-        seen_at = first.setdefault(canon[j], j)
-        dup = None if seen_at == j else seen_at
-        by: set[int] = set()
-        covered = True
-        for fa in _atoms(rj.source):
-            for pat in rj.to:
-                cover = [
-                    i
-                    for i in range(j)
-                    if selector_covers(rules[i].source, fa)
-                    and any(fqdn_covers(p, pat) for p in rules[i].to)
-                ]
-                union = service_space(rg for i in cover for rg in rules[i].ranges)
-                if not space_covers(union, spaces[j]):
-                    covered = False
-                    break
-                by.update(i for i in cover if _intersects(spaces[i], spaces[j]))
-            if not covered:
-                break
-        if covered and j > 0:
-            conflicting = any(rules[i].action != rj.action for i in by)
-            out[j] = Shadow(j, tuple(sorted(by)), dup, conflicting)
-    return out
+    return _shadowing(
+        rules,
+        lambda r: r.to,
+        lambda r, pattern: any(fqdn_covers(p, pattern) for p in r.to),
+        lambda r: tuple(sorted(r.to)),
+    )
