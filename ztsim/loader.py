@@ -24,6 +24,7 @@ from ztsim.model import (
     EntryPoint,
     ExternalDestination,
     Host,
+    HostService,
     Policy,
     Selector,
     Topology,
@@ -87,6 +88,11 @@ class LoadedTopology:
     def name(self) -> str:
         """The topology's name."""
         return self.model.name
+
+    @cached_property
+    def offers(self) -> dict[tuple[str, str], HostService]:
+        """Each host's services by (host id, service)."""
+        return {(h.id, s.service): s for h in self.model.hosts for s in h.services}
 
     @cached_property
     def label_sets(self) -> dict[str, frozenset[tuple[str, str]]]:

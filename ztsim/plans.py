@@ -336,9 +336,14 @@ def _detections(step: Step, policy: CompiledPolicy) -> tuple[str, ...]:
         return ()
     topo = policy.topology
     hits: list[str] = []
-    for det in policy.loaded.model.controls.detection:
-        if not any(technique_matches(t, step.technique) for t in det.techniques):
-            continue
+    seeing = policy.detections_by_technique.get(step.technique)
+    if seeing is None:
+        seeing = policy.detections_by_technique[step.technique] = [
+            det
+            for det in policy.loaded.model.controls.detection
+            if any(technique_matches(t, step.technique) for t in det.techniques)
+        ]
+    for det in seeing:
         where = step.host
         if where in topo.hosts:
             ok = selector_matches_host(det.where, topo.hosts[where])

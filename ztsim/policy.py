@@ -16,14 +16,21 @@ A :class:`CompiledPolicy` answers two kinds of question.
 
 from __future__ import annotations
 
-import heapq
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.model import EgressRule, Host, PortRange, SegmentationRule, Selector, parse_service
+from ztsim.model import (
+    Detection,
+    EgressRule,
+    Host,
+    PortRange,
+    SegmentationRule,
+    Selector,
+    parse_service,
+)
 
 __all__ = [
     "CompiledPolicy",
@@ -255,6 +262,8 @@ class CompiledPolicy:
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         #: Explanations of decisions, filled by :mod:`ztsim.plans` when judging plans.
         self.describe_cache: dict[Decision, str] = {}
+        #: Detection entries that see each technique, filled by :mod:`ztsim.plans`.
+        self.detections_by_technique: dict[str, list[Detection]] = {}
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_to: dict[tuple[str, str], list[int]] = {}
         self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
@@ -272,7 +281,7 @@ class CompiledPolicy:
                 b.get((None, dst_zone), []),
                 b.get((None, None), []),
             ]
-            cands = list(heapq.merge(*lists))
+            cands = sorted(lists[0] + lists[1] + lists[2] + lists[3])  # disjoint runs
             self._seg_cands[key] = cands
         return cands
 
@@ -292,7 +301,7 @@ class CompiledPolicy:
     def _flow(self, source: str, dst_host: str, service: str) -> Decision:
         topo = self.topology
         dst = topo.hosts[dst_host]
-        offer = next((s for s in dst.services if s.service == service), None)
+        offer = topo.offers.get((dst_host, service))
         if offer is None:
             return TOPOLOGY_DENY
         src_host = topo.hosts.get(source)
@@ -379,15 +388,14 @@ class CompiledPolicy:
     # ------------------------------------------------------------------ bulk reach
 
     def _group_targets(self, targets: Iterable[tuple[str, str]]) -> TargetGroups:
-        hosts = self.topology.hosts
         index: dict[tuple[_ClassKey, str, bool], int] = {}
         members: list[list[str]] = []
         reps: list[list[str]] = []
         where: dict[tuple[str, str], int] = {}
         rep_of: dict[Hashable, str] = {}
+        offers = self.topology.offers
         for host_id, service in sorted(set(targets)):
-            h = hosts[host_id]
-            offer = next((s for s in h.services if s.service == service), None)
+            offer = offers.get((host_id, service))
             if offer is None:
                 continue
             ck = self.dest_class(host_id)
@@ -482,7 +490,7 @@ class CompiledPolicy:
             lists = [
                 lst for (fz, _tz), lst in self._seg_buckets.items() if fz is None or fz == zone
             ]
-            cached = self._from_zone_rules[zone] = list(heapq.merge(*lists))
+            cached = self._from_zone_rules[zone] = sorted(i for lst in lists for i in lst)
         return cached
 
     def source_class(self, host_id: str) -> _ClassKey:
