@@ -35,11 +35,27 @@ def make_app(scenario: Scenario, **kwargs: object) -> ZtsimApp:
 
 
 async def settle(pilot: Pilot[object]) -> None:
-    """Wait until the analysis worker is done and its results are on screen."""
+    """Wait until the analysis worker is done and its results are on screen.
+
+    A DataTable sizes its columns on the next idle event after rows change; a
+    snapshot taken before that shows columns as wide as their headers only, so
+    wait until no table has a size update pending.
+    """
+    from textual.widgets import DataTable
+
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
     await pilot.pause()
+    for _ in range(100):
+        pending = [
+            t
+            for t in pilot.app.screen.query(DataTable)
+            if t._require_update_dimensions or t._new_rows
+        ]
+        if not pending:
+            break
+        await pilot.pause(0.02)
 
 
 def break_topology(root: Path) -> tuple[int, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -338,8 +339,11 @@ class DiffPane(Vertical):
             table = self.query_one(f"#diff-{name}", DiffTable)
             with self.prevent(DataTable.RowHighlighted):
                 table.clear(columns=True)
-                for c in columns:
-                    table.add_column(c)
+                # Explicit widths: DataTable otherwise sizes columns on a later idle
+                # event, and a screen drawn before it shows them header-wide.
+                for i, c in enumerate(columns):
+                    width = max([cell_len(c), *(row[i].cell_len for row in rows)])
+                    table.add_column(c, width=width)
                 for n, row in enumerate(rows):
                     table.add_row(*row, key=str(n))
             table.border_title = title
