@@ -269,12 +269,9 @@ class _Solver:
         self.reachers: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         self.reached_mask: dict[str, int] = defaultdict(int)
         self.classes_done: set[object] = set()
-        self.pending: set[tuple[str, str, str]] = set()
         self.exfil_sources: list[tuple[str, list[tuple[str, str]]]] = []
         self.exfil_classes: set[object] = set()
         self.exfil_done: dict[str, int] = defaultdict(int)
-        # With a banned exfiltration step, hosts of one class are no longer alike.
-        self.exfil_banned = any(k[0] == "exfiltrate" for k in banned)
         self.data_held: list[str] = []
         self.ext_sessions: dict[str, list[Fact]] = defaultdict(list)
         self.sniff_by_zone = self._sniffable()
@@ -318,15 +315,13 @@ class _Solver:
                 heapq.heappush(heap, (c, next(self.counter), f, step))
         return True
 
-    def fire_once(self, template: tuple[str, ...], origin: str, step: Step) -> bool:
-        """Fire ``step`` unless an instance of ``template`` already fired for ``origin``."""
+    def fire_once(self, template: tuple[str, ...], origin: str, step: Step) -> None:
+        """Fire ``step`` unless enough instances of ``template`` fired for ``origin``."""
         tag = (template, origin)
         if not self.exhaustive and self.done[tag] >= self.alternatives:
-            return True
+            return
         if self.fire(step):
             self.done[tag] += 1
-            return True
-        return False
 
     # ------------------------------------------------------------------ steps
 
@@ -337,13 +332,11 @@ class _Solver:
         """``source`` may open a flow to ``host:service``: fire exploits and logins."""
         rs = self.reachers[(host, service)]
         tag = (host, service, origin)
-        already = not self.exhaustive and self.reach_count[tag] >= self.alternatives
-        if already and tag not in self.pending:
+        if not self.exhaustive and self.reach_count[tag] >= self.alternatives:
             return
         self.reach_count[tag] += 1
         rs.append((source, origin))
         flow = (source, host, service)
-        unfinished = False
         for v in self.m.vulns.get((host, service), ()):
             step = Step(
                 key=("exploit", source, host, service, v.id),
@@ -358,22 +351,16 @@ class _Solver:
                 host=host,
                 flow=flow,
             )
-            if not self.fire_once(("exploit", host, service, v.id), origin, step):
-                unfinished = True
+            self.fire_once(("exploit", host, service, v.id), origin, step)
         cost = self.sol.cost
         for lg in self.m.logins.get((host, service), ()):
             if ("cred", lg.credential) not in cost or lg.credential in self.p.mfa:
                 continue
-            if not self.fire_once(
+            self.fire_once(
                 ("login", host, service, lg.credential, lg.gives),
                 origin,
                 self._login(source, origin, host, lg),
-            ):
-                unfinished = True
-        if unfinished and origin == INSIDE:
-            self.pending.add((host, service, origin))
-        else:
-            self.pending.discard((host, service, origin))
+            )
 
     def _stand(self, source: str) -> Fact:
         if source in self.topo.external_zones:
@@ -417,15 +404,11 @@ class _Solver:
         if is_host:
             for svc in self.m.own_targets.get(source, ()):
                 self.on_reach(source, svc, source, origin)
-        if self.pending:
-            for host, svc, o in sorted(self.pending):
-                if o == origin and p.flow(source, host, svc).allowed:
-                    self.on_reach(host, svc, source, origin)
 
     def add_exfil_source(self, host: str) -> None:
         """A host with code execution: can it send data out through egress (rule 8)?"""
         ck = self.p.source_class(host)
-        if ck in self.exfil_classes and not (self.exhaustive or self.exfil_banned):
+        if ck in self.exfil_classes and not self.exhaustive:
             return
         self.exfil_classes.add(ck)
         options = [
@@ -628,9 +611,7 @@ class _Solver:
         for h, lg in self.m.logins_by_cred.get(cred, ()):
             for source, origin in list(self.reachers.get((h.id, lg.service), ())):
                 step = self._login(source, origin, h.id, lg)
-                fired = self.fire_once(("login", h.id, lg.service, cred, lg.gives), origin, step)
-                if not fired and origin == INSIDE:
-                    self.pending.add((h.id, lg.service, origin))
+                self.fire_once(("login", h.id, lg.service, cred, lg.gives), origin, step)
 
     def on_data(self, data_id: str) -> None:
         self.data_held.append(data_id)

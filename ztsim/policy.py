@@ -228,7 +228,6 @@ class CompiledPolicy:
         self.intra_zone_allow = pol.segmentation.intra_zone == "allow"
         self.mfa = frozenset(pol.controls.mfa)
         self.encrypt_in_transit = pol.controls.encrypt_in_transit
-        self._host_zone = {h.id: h.zone for h in topology.model.hosts}
 
         # Rule index by (from-zone, to-zone); None stands for "any zone".
         buckets: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
