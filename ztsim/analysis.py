@@ -20,12 +20,12 @@ from typing import Any
 from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.plans import (
-    EXHAUSTIVE_HOSTS,
     Plan,
     PlanVerdict,
     extract_plan,
     judge,
     merge_plans,
+    plan_solve,
     plans_from_solution,
 )
 from ztsim.policy import CompiledPolicy, Decision
@@ -94,15 +94,9 @@ class PolicyResult:
 
     @cached_property
     def plan_solution(self) -> Solution:
-        """A solve rich in alternative derivations, for listing several plans per goal.
-
-        Small topologies get every step instance (exhaustive); large ones a few
-        alternatives per target, which keeps plan listing fast.
-        """
+        """The policy's solve for plan listing (see :func:`ztsim.plans.plan_solve`)."""
         model = AttackModel(self.compiled.topology) if self.model is None else self.model
-        if len(self.compiled.topology.hosts) <= EXHAUSTIVE_HOSTS:
-            return solve(model, self.compiled, exhaustive=True)
-        return solve(model, self.compiled, alternatives=3)
+        return plan_solve(model, self.compiled)
 
     @cached_property
     def derivations(self) -> dict[Fact, list[Step]]:

@@ -28,6 +28,7 @@ __all__ = [
     "judge",
     "k_plans",
     "minimize",
+    "plan_solve",
     "plans_from_solution",
 ]
 
@@ -165,6 +166,10 @@ def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
 MAX_SIDETRACKS = 4
 
 
+#: Up to this many hosts, plans are listed from a full attack graph.
+EXHAUSTIVE_HOSTS = 300
+
+
 def k_plans(
     model: AttackModel,
     policy: CompiledPolicy,
@@ -180,13 +185,19 @@ def k_plans(
     :func:`plans_from_solution`.
     """
     if solution is None:
-        exhaustive = len(model.topology.hosts) <= EXHAUSTIVE_HOSTS
-        solution = solve(model, policy, exhaustive=exhaustive, alternatives=3)
+        solution = plan_solve(model, policy)
     return plans_from_solution(solution, goal, k)
 
 
-#: Up to this many hosts, plans are listed from a full attack graph.
-EXHAUSTIVE_HOSTS = 300
+def plan_solve(model: AttackModel, policy: CompiledPolicy) -> Solution:
+    """A solve rich in alternative derivations, for listing several plans per goal.
+
+    Small topologies get every step instance (exhaustive); large ones a few
+    alternatives per target, which keeps plan listing fast.
+    """
+    if len(model.topology.hosts) <= EXHAUSTIVE_HOSTS:
+        return solve(model, policy, exhaustive=True)
+    return solve(model, policy, alternatives=3)
 
 
 def plans_from_solution(
