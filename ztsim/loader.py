@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.model import (
+    ID_PATTERN,
     DataItem,
     EntryPoint,
     ExternalDestination,
@@ -28,6 +29,7 @@ from ztsim.model import (
     Policy,
     Selector,
     Topology,
+    invalid_id_message,
 )
 from ztsim.profiling import phase
 from ztsim.yamlio import Document, Mark, YamlInputError, load_document, locate, parse_text
@@ -202,6 +204,11 @@ def _pydantic_diagnostics(col: Collector, exc: ValidationError) -> None:
         msg = str(err["msg"])
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
+        elif (
+            kind == "string_pattern_mismatch"
+            and (err.get("ctx") or {}).get("pattern") == ID_PATTERN
+        ):
+            msg = invalid_id_message(err["input"])
         if kind == "extra_forbidden":
             col.add(loc, f"unknown key {loc[-1]!r}", key=True)
         elif kind == "missing":

@@ -50,6 +50,7 @@ __all__ = [
     "Traffic",
     "Vulnerability",
     "Zone",
+    "canonical_service",
     "level_at_least",
     "parse_port_range",
     "parse_service",
@@ -62,7 +63,10 @@ _RANK: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
 
 _SERVICE_RE = re.compile(r"^(\d{1,5})/(tcp|udp|sctp|icmp)$")
 _RANGE_RE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?/(tcp|udp|sctp|icmp)$")
-_ID_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*$")
+#: What a declared id may be.  Checked by pydantic-core's (Rust) regex engine, whose
+#: ``$`` only matches at the very end: the ``\n?`` keeps the meaning Python's ``$``
+#: gave the check before it moved there (a single trailing newline is accepted).
+ID_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*\n?$"
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
 _FQDN_RE = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})*$")
 
@@ -125,6 +129,21 @@ def parse_service(text: str) -> Service:
 
 
 @lru_cache(maxsize=4096)
+def canonical_service(text: str) -> str:
+    """``text`` as :func:`parse_service` reads it, written canonically (``443/tcp``).
+
+    Cached, and used as the services' field validator directly (no Python frame
+    per service): a large topology names a few distinct services many times.
+    """
+    return str(parse_service(text))
+
+
+@lru_cache(maxsize=4096)
+def _canonical_optional_service(text: str | None) -> str | None:
+    return None if text is None else canonical_service(text)
+
+
+@lru_cache(maxsize=4096)
 def parse_port_range(text: str) -> PortRange:
     """Parse a rule's service: ``PORT/PROTO``, ``LOW-HIGH/PROTO`` or ``any``.
 
@@ -148,13 +167,39 @@ def parse_port_range(text: str) -> PortRange:
     return PortRange(low, high, m.group(3))
 
 
-def _check_id(value: str) -> str:
-    if not _ID_RE.match(value):
-        raise ValueError(f"invalid id {value!r}: use letters, digits and _ . : @ / + -")
+def invalid_id_message(value: object) -> str:
+    """The error for a declared id that does not match :data:`ID_PATTERN`."""
+    return f"invalid id {value!r}: use letters, digits and _ . : @ / + -"
+
+
+#: An id that refers to something (checked against the declarations by the loader).
+Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+#: An id that declares something: also restricted to :data:`ID_PATTERN` (validated
+#: in pydantic-core; the loader words its ``string_pattern_mismatch`` error with
+#: :func:`invalid_id_message`).
+DeclaredId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
+
+
+def _label_text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
     return value
 
 
-Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+def _text_labels(v: Any) -> Any:
+    """Labels are text, but YAML reads ``env: 1`` or ``pci: true`` as a number or a boolean.
+
+    Returns ``v`` itself when every value is already a string (the usual case);
+    anything else that is not a mapping is left for the schema to refuse.
+    """
+    if type(v) is not dict:
+        return {k: _label_text(x) for k, x in v.items()} if isinstance(v, dict) else v
+    for x in v.values():
+        if type(x) is not str:
+            return {k: _label_text(x) for k, x in v.items()}
+    return v
 
 
 class _Model(BaseModel):
@@ -167,20 +212,16 @@ class _Model(BaseModel):
 class Zone(_Model):
     """A network zone; ``external`` zones are outside the organisation."""
 
-    id: Id
+    id: DeclaredId
     external: StrictBool = False
     description: StrictStr | None = None
-
-    _v = field_validator("id")(_check_id)
 
 
 class Credential(_Model):
     """A secret the attacker may hold (password, key, token)."""
 
-    id: Id
+    id: DeclaredId
     description: StrictStr | None = None
-
-    _v = field_validator("id")(_check_id)
 
 
 class HostService(_Model):
@@ -191,10 +232,7 @@ class HostService(_Model):
     public: StrictBool = False
     encrypted: StrictBool = False
 
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str) -> str:
-        return str(parse_service(v))
+    _service = field_validator("service")(canonical_service)
 
     @property
     def parsed(self) -> Service:
@@ -210,10 +248,7 @@ class Vulnerability(_Model):
     local: StrictBool = False
     gives: Level = "user"
 
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str | None) -> str | None:
-        return None if v is None else str(parse_service(v))
+    _service = field_validator("service")(_canonical_optional_service)
 
     @model_validator(mode="after")
     def _shape(self) -> Vulnerability:
@@ -240,16 +275,13 @@ class Login(_Model):
     service: StrictStr
     gives: Level = "user"
 
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str) -> str:
-        return str(parse_service(v))
+    _service = field_validator("service")(canonical_service)
 
 
 class DataItem(_Model):
     """Data stored on a host: the object of exfiltration and tampering goals."""
 
-    id: Id
+    id: DeclaredId
     classification: StrictStr | None = None
     records: StrictInt | None = Field(default=None, ge=0)
     requires: Level = "user"
@@ -257,12 +289,7 @@ class DataItem(_Model):
     integrity: StrictBool = False
     description: StrictStr | None = None
 
-    _v = field_validator("id")(_check_id)
-
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str | None) -> str | None:
-        return None if v is None else str(parse_service(v))
+    _service = field_validator("service")(_canonical_optional_service)
 
     @model_validator(mode="after")
     def _shape(self) -> DataItem:
@@ -276,7 +303,7 @@ class DataItem(_Model):
 class Host(_Model):
     """A workload: a server, a pod, a laptop."""
 
-    id: Id
+    id: DeclaredId
     zone: Id
     labels: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     services: list[HostService] = Field(default_factory=list)
@@ -286,32 +313,17 @@ class Host(_Model):
     data: list[DataItem] = Field(default_factory=list)
     description: StrictStr | None = None
 
-    _v = field_validator("id")(_check_id)
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _labels(cls, v: Any) -> Any:
-        # YAML reads `env: 1` or `pci: true` as numbers and booleans; labels are text.
-        if isinstance(v, dict):
-            return {
-                k: (str(val).lower() if isinstance(val, bool) else str(val))
-                if isinstance(val, bool | int | float)
-                else val
-                for k, val in v.items()
-            }
-        return v
+    _labels = field_validator("labels", mode="before")(_text_labels)
 
 
 class ExternalDestination(_Model):
     """A destination outside the organisation, by FQDN (exact or ``*.suffix``)."""
 
-    id: Id
+    id: DeclaredId
     fqdn: StrictStr
     role: Literal["c2", "web-service", "partner"] = "partner"
     services: list[StrictStr] = Field(default_factory=lambda: ["443/tcp"])
     description: StrictStr | None = None
-
-    _v = field_validator("id")(_check_id)
 
     @field_validator("fqdn")
     @classmethod
@@ -323,7 +335,7 @@ class ExternalDestination(_Model):
     @field_validator("services")
     @classmethod
     def _services(cls, v: list[str]) -> list[str]:
-        return [str(parse_service(s)) for s in v]
+        return [canonical_service(s) for s in v]
 
 
 class Traffic(_Model):
@@ -335,24 +347,19 @@ class Traffic(_Model):
     credential: Id | None = None
     description: StrictStr | None = None
 
-    @field_validator("service")
-    @classmethod
-    def _service(cls, v: str) -> str:
-        return str(parse_service(v))
+    _service = field_validator("service")(canonical_service)
 
 
 class EntryPoint(_Model):
     """Where the attacker starts: an external zone, or a foothold on a host."""
 
-    id: Id
+    id: DeclaredId
     zone: Id | None = None
     host: Id | None = None
     gives: Literal["user", "root"] | None = None
     credentials: list[Id] = Field(default_factory=list)
     technique: StrictStr | None = None
     description: StrictStr | None = None
-
-    _v = field_validator("id")(_check_id)
 
     @model_validator(mode="after")
     def _shape(self) -> EntryPoint:
@@ -404,18 +411,16 @@ class Selector(_Model):
         if v is None or (isinstance(v, str) and v.strip().lower() in ("any", "*")):
             return {}
         if isinstance(v, dict):
-            v = dict(v)
+            # Copy only what needs rewriting (most selectors need nothing).
             host = v.get("host")
-            if isinstance(host, str):
-                v["host"] = [host]
             labels = v.get("labels")
-            if isinstance(labels, dict):
-                v["labels"] = {
-                    k: (str(x).lower() if isinstance(x, bool) else str(x))
-                    if isinstance(x, bool | int | float)
-                    else x
-                    for k, x in labels.items()
-                }
+            text = _text_labels(labels) if isinstance(labels, dict) else labels
+            if isinstance(host, str) or text is not labels:
+                v = dict(v)
+                if isinstance(host, str):
+                    v["host"] = [host]
+                if text is not labels:
+                    v["labels"] = text
         return v
 
     @property
