@@ -19,6 +19,7 @@ import pkgutil
 import sys
 import textwrap
 from collections.abc import Sequence
+from contextlib import nullcontext
 from enum import IntEnum
 
 from rich.console import Console
@@ -26,6 +27,7 @@ from rich.console import Console
 from ztsim import __version__, profiling
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
+from ztsim.runtime import paused_gc
 
 __all__ = [
     "EPILOG",
@@ -191,8 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INVALID
     if args.profile:
         profiling.enable()
+    # One-shot commands run with the cyclic collector paused (see ztsim.runtime); the
+    # TUI lives long and makes cyclic garbage (widgets), so it keeps the collector.
+    gc_mode = nullcontext() if args.command == "tui" else paused_gc()
     try:
-        with profiling.phase("output"):
+        with profiling.phase("output"), gc_mode:
             return int(args.func(args))
     except InputError as exc:
         print_diagnostics(exc.diagnostics)

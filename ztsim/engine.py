@@ -37,10 +37,11 @@ import itertools
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import DataItem, Host, Login, Vulnerability
-from ztsim.policy import CompiledPolicy, iter_bits
+from ztsim.policy import CompiledPolicy, LabelGroup, iter_bits
 from ztsim.profiling import phase
 
 __all__ = [
@@ -115,6 +116,13 @@ def _gives(host: str, service: str, level: str, origin: str) -> tuple[Fact, ...]
     return (("priv", host, "user"),)
 
 
+def _canonical(items: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
+    """``items`` as a sorted tuple (most lists here have zero or one element)."""
+    if len(items) > 1:
+        items.sort()
+    return tuple(items)
+
+
 class AttackModel:
     """Topology-only indices shared by the solves of every policy.
 
@@ -136,23 +144,52 @@ class AttackModel:
         self.data_by_service: dict[tuple[str, str], list[DataItem]] = defaultdict(list)
         self.data_host: dict[str, Host] = {}
         self.own_targets: dict[str, list[str]] = defaultdict(list)
+        # Hosts that must stay apart from look-alikes (see ``signatures``).
+        special = {t.source for t in m.traffic} | {t.to for t in m.traffic}
+        special |= {ep.host for ep in topology.entry_points if ep.host is not None}
+        #: Per host, what sets it apart apart from the policy (its services,
+        #: vulnerabilities, logins and stored credentials), or None to keep it apart
+        #: (it holds data, is an entry point or a traffic endpoint).
+        self.signatures: dict[str, Hashable] = {}
+        #: Per host, its (zone, label pairs), shared by equal hosts (class keys).
+        self.groups: dict[str, LabelGroup] = {}
+        interned: dict[LabelGroup, LabelGroup] = {}
+        # One pass over the hosts: at 100,000 hosts every pass costs.
         for h in m.hosts:
+            hid = h.id
+            group = (h.zone, frozenset(h.labels.items()))
+            self.groups[hid] = interned.setdefault(group, group)
+            vsig = []
             for v in h.vulnerabilities:
+                vsig.append((v.service or "", v.local, v.gives))
                 if v.local:
-                    self.local_vulns[h.id].append(v)
+                    self.local_vulns[hid].append(v)
                 else:
                     assert v.service is not None
-                    self.vulns[(h.id, v.service)].append(v)
+                    self.vulns[(hid, v.service)].append(v)
+            lsig = []
             for lg in h.logins:
-                self.logins[(h.id, lg.service)].append(lg)
+                lsig.append((lg.credential, lg.service, lg.gives))
+                self.logins[(hid, lg.service)].append(lg)
                 self.logins_by_cred[lg.credential].append((h, lg))
+            csig = []
             for cs in h.credentials:
-                self.stores[h.id].append((cs.credential, cs.requires))
+                csig.append((cs.credential, cs.requires))
+                self.stores[hid].append((cs.credential, cs.requires))
             for d in h.data:
-                self.data_on[h.id].append(d)
+                self.data_on[hid].append(d)
                 self.data_host[d.id] = h
                 if d.requires == "service" and d.service is not None:
-                    self.data_by_service[(h.id, d.service)].append(d)
+                    self.data_by_service[(hid, d.service)].append(d)
+            if h.data or hid in special:
+                self.signatures[hid] = None
+            else:
+                self.signatures[hid] = (
+                    _canonical([(s.service, s.public, s.encrypted) for s in h.services]),
+                    _canonical(vsig),
+                    _canonical(lsig),
+                    _canonical(csig),
+                )
         targets = sorted(set(self.vulns) | set(self.logins))
         self.targets: tuple[tuple[str, str], ...] = tuple(targets)
         for h_id, svc in targets:
@@ -168,30 +205,13 @@ class AttackModel:
             )
         )
         self.entry_points = topology.entry_points
-        self.signatures = self._signatures()
-
-    def _signatures(self) -> dict[str, Hashable]:
-        """Per host, what sets it apart apart from the policy (None: keep it apart)."""
-        m = self.topology.model
-        special = {t.source for t in m.traffic} | {t.to for t in m.traffic}
-        special |= {ep.host for ep in self.entry_points if ep.host is not None}
-        out: dict[str, Hashable] = {}
-        for h in m.hosts:
-            if h.data or h.id in special:
-                out[h.id] = None
-                continue
-            out[h.id] = (
-                tuple(sorted((s.service, s.public, s.encrypted) for s in h.services)),
-                tuple(sorted((v.service or "", v.local, v.gives) for v in h.vulnerabilities)),
-                tuple(sorted((lg.credential, lg.service, lg.gives) for lg in h.logins)),
-                tuple(sorted((c.credential, c.requires) for c in h.credentials)),
-            )
-        return out
 
     def compile(self, policy: LoadedPolicy) -> CompiledPolicy:
         """Compile ``policy`` against this topology, grouping this model's targets."""
         with phase("compile"):
-            return CompiledPolicy(policy, self.topology, self.targets, self.signatures)
+            return CompiledPolicy(
+                policy, self.topology, self.targets, self.signatures, self.groups
+            )
 
 
 def goal_facts(topology: LoadedTopology) -> list[Fact]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
@@ -35,8 +36,10 @@ from ztsim.model import (
 __all__ = [
     "CompiledPolicy",
     "Decision",
+    "LabelGroup",
     "TargetGroups",
     "fqdn_covers",
+    "host_label_groups",
     "iter_bits",
     "selector_matches_host",
     "selector_matches_zone",
@@ -151,13 +154,31 @@ def _selectors_features(selectors: Iterable[Selector]) -> tuple[set[tuple[str, s
     return pairs, hosts
 
 
-def _class_key(
-    host: Host,
-    pairs: frozenset[tuple[str, str]],
-    named: set[str],
-    labels: frozenset[tuple[str, str]],
-) -> _ClassKey:
-    return _ClassKey(host.zone, labels & pairs, host.id if host.id in named else None)
+#: A host's zone and label pairs: all that selectors other than ``host:`` can see.
+LabelGroup = tuple[str, frozenset[tuple[str, str]]]
+
+
+def host_label_groups(topology: LoadedTopology) -> dict[str, LabelGroup]:
+    """Each host's (zone, label pairs), one shared tuple per distinct value.
+
+    Far fewer groups than hosts on real estates (hosts of one role share their
+    labels), so class keys are projected once per group rather than per host.
+    """
+    interned: dict[LabelGroup, LabelGroup] = {}
+    out: dict[str, LabelGroup] = {}
+    for h in topology.model.hosts:
+        key = (h.zone, frozenset(h.labels.items()))
+        out[h.id] = interned.setdefault(key, key)
+    return out
+
+
+#: Rule indices by `from` zone, by named host, by label pair, and unconstrained.
+_FromIndex = tuple[
+    dict[str, list[int]],
+    dict[str, list[int]],
+    dict[tuple[str, str], list[int]],
+    list[int],
+]
 
 
 @dataclass(frozen=True)
@@ -215,6 +236,7 @@ class CompiledPolicy:
         topology: LoadedTopology,
         targets: Iterable[tuple[str, str]] = (),
         signatures: Mapping[str, Hashable] | None = None,
+        groups: Mapping[str, LabelGroup] | None = None,
     ) -> None:
         self.loaded = policy
         self.topology = topology
@@ -229,12 +251,11 @@ class CompiledPolicy:
         self.mfa = frozenset(pol.controls.mfa)
         self.encrypt_in_transit = pol.controls.encrypt_in_transit
 
-        # Rule index by (from-zone, to-zone); None stands for "any zone".
-        buckets: dict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-        for i, r in enumerate(self.seg_rules):
-            buckets[(r.source.zone, r.to.zone)].append(i)
-        self._seg_buckets = dict(buckets)
-        self._seg_cands: dict[tuple[str, str], list[int]] = {}
+        # Rules are indexed by what their `from` requires (see _candidates_for), then
+        # per (source class, destination zone) for single flows.
+        self._to_zone = [r.to.zone for r in self.seg_rules]
+        self._flow_cands: dict[tuple[_ClassKey | str, str], list[int]] = {}
+        self._from_matching: dict[_ClassKey | str, list[int]] = {}
 
         # Equivalence classes: sources by `from` selectors, destinations by `to`.
         src_sels = [r.source for r in self.seg_rules] + [r.source for r in self.egress_rules]
@@ -244,11 +265,14 @@ class CompiledPolicy:
         self._dst_pairs = frozenset(dst_pairs)
         self._dst_class: dict[str, _ClassKey] = {}
         self._src_class: dict[str, _ClassKey] = {}
+        self._groups = groups if groups is not None else host_label_groups(topology)
+        self._dst_by_group: dict[LabelGroup, _ClassKey] = {}
+        self._src_by_group: dict[LabelGroup, _ClassKey] = {}
         self._signatures = signatures or {}
         self._targets = self._group_targets(targets)
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
-        self._from_zone_rules: dict[str, list[int]] = {}
+        self._from_index: dict[bool, _FromIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
         self._from_sel: list[tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None]] = [
             (
@@ -269,20 +293,35 @@ class CompiledPolicy:
 
     # ------------------------------------------------------------------ single flows
 
-    def _seg_candidates(self, src_zone: str, dst_zone: str) -> list[int]:
-        key = (src_zone, dst_zone)
-        cands = self._seg_cands.get(key)
+    def _flow_rules(self, source: _ClassKey | str, dst_zone: str) -> list[int]:
+        """Rules whose `from` matches a source class (or external zone) and whose `to`
+        zone allows ``dst_zone``, in file order: the candidates of :meth:`flow`."""
+        key = (source, dst_zone)
+        cands = self._flow_cands.get(key)
         if cands is None:
-            b = self._seg_buckets
-            lists = [
-                b.get((src_zone, dst_zone), []),
-                b.get((src_zone, None), []),
-                b.get((None, dst_zone), []),
-                b.get((None, None), []),
-            ]
-            cands = sorted(lists[0] + lists[1] + lists[2] + lists[3])  # disjoint runs
-            self._seg_cands[key] = cands
+            from_ok = self._from_matching.get(source)
+            if from_ok is None:
+                from_ok = self._from_matching[source] = [
+                    i
+                    for i in self._candidates_for(source, targets_only=False)
+                    if self._from_matches(i, source)
+                ]
+            to_zone = self._to_zone
+            cands = [i for i in from_ok if to_zone[i] is None or to_zone[i] == dst_zone]
+            self._flow_cands[key] = cands
         return cands
+
+    def _from_matches(self, i: int, source: _ClassKey | str) -> bool:
+        """Whether rule ``i``'s `from` matches a source class or an external zone."""
+        sel = self.seg_rules[i].source
+        if isinstance(source, str):
+            return selector_matches_zone(sel, source)
+        if sel.zone is not None and sel.zone != source.zone:
+            return False
+        hosts_i, pairs_i = self._from_sel[i]
+        if hosts_i is not None and source.host not in hosts_i:
+            return False
+        return pairs_i is None or pairs_i <= source.labels
 
     def flow(self, source: str, dst_host: str, service: str) -> Decision:
         """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
@@ -325,13 +364,9 @@ class CompiledPolicy:
         if known is not None:
             return known
         decision = Decision(self.seg_default_allow, "default", "default")
-        for i in self._seg_candidates(src_zone, dst.zone):
-            r = self.seg_rules[i]
-            if src_host is None:
-                if not selector_matches_zone(r.source, src_zone):
-                    continue
-            elif not selector_matches_host(r.source, src_host):
-                continue
+        rules = self.seg_rules
+        for i in self._flow_rules(memo_key[0], dst.zone):
+            r = rules[i]
             if selector_matches_host(r.to, dst) and _ranges_cover(self.seg_ranges[i], service):
                 decision = Decision(r.action == "allow", r.id, "rule")
                 break
@@ -393,11 +428,29 @@ class CompiledPolicy:
         where: dict[tuple[str, str], int] = {}
         rep_of: dict[Hashable, str] = {}
         offers = self.topology.offers
-        for host_id, service in sorted(set(targets)):
+        sigs = self._signatures
+        dest_class, source_class = self.dest_class, self.source_class
+        ordered = targets if isinstance(targets, tuple) else tuple(targets)
+        if any(a >= b for a, b in pairwise(ordered)):
+            ordered = tuple(sorted(set(ordered)))  # strictly increasing from here on
+        last: str | None = None
+        ck: _ClassKey | None = None
+        is_rep = True
+        for host_id, service in ordered:
             offer = offers.get((host_id, service))
             if offer is None:
                 continue
-            ck = self.dest_class(host_id)
+            if host_id != last:  # targets come grouped by host
+                last = host_id
+                ck = dest_class(host_id)
+                # Compromising one of several interchangeable hosts gives exactly what
+                # compromising any other would: the fixpoint needs only one of them.
+                sig = sigs.get(host_id)
+                is_rep = (
+                    sig is None
+                    or rep_of.setdefault((source_class(host_id), ck, sig), host_id) == host_id
+                )
+            assert ck is not None
             key = (ck, service, offer.public)
             gi = index.get(key)
             if gi is None:
@@ -406,15 +459,8 @@ class CompiledPolicy:
                 reps.append([])
             members[gi].append(host_id)
             where[(host_id, service)] = gi
-            # Compromising one of several interchangeable hosts gives exactly what
-            # compromising any other would: the fixpoint needs only one of them.
-            sig = self._signatures.get(host_id)
-            if sig is None:
+            if is_rep:
                 reps[gi].append(host_id)
-            else:
-                whole = (self.source_class(host_id), ck, sig)
-                if rep_of.setdefault(whole, host_id) == host_id:
-                    reps[gi].append(host_id)
         keys = tuple(index)
         public_mask = 0
         zone_mask: dict[str, int] = defaultdict(int)
@@ -482,23 +528,78 @@ class CompiledPolicy:
             masks.append(m)
         return masks
 
-    def _rules_from_zone(self, zone: str) -> list[int]:
-        """Segmentation rules whose `from` zone is ``zone`` or unconstrained, in file order."""
-        cached = self._from_zone_rules.get(zone)
-        if cached is None:
-            lists = [
-                lst for (fz, _tz), lst in self._seg_buckets.items() if fz is None or fz == zone
-            ]
-            cached = self._from_zone_rules[zone] = sorted(i for lst in lists for i in lst)
-        return cached
+    def _candidates_for(self, source: _ClassKey | str, targets_only: bool = True) -> list[int]:
+        """The rules that may match a source class (or external zone), in file order.
+
+        Rules are indexed by what their `from` requires: a zone; else a named host;
+        else one label pair (the rarest among the hosts); else nothing.  With
+        ``targets_only`` (what :meth:`reach` asks), rules whose `to` and services
+        match no target group are left out: they decide nothing there.
+        """
+        index = self._from_index.get(targets_only)
+        if index is None:
+            index = self._from_index[targets_only] = self._index_from(targets_only)
+        by_zone, by_host, by_pair, unconstrained = index
+        if isinstance(source, str):  # an external zone: only zone or any selectors match
+            lists = [by_zone.get(source, []), unconstrained]
+        else:
+            lists = [by_zone.get(source.zone, []), unconstrained]
+            if source.host is not None:
+                lists.append(by_host.get(source.host, []))
+            lists.extend(by_pair[p] for p in source.labels if p in by_pair)
+        return sorted(set().union(*lists))
+
+    def _index_from(self, targets_only: bool) -> _FromIndex:
+        masks = self._masks() if targets_only else None
+        pair_weight: dict[tuple[str, str], int] = defaultdict(int)
+        for zone_labels in set(self._groups.values()):
+            for pair in zone_labels[1]:
+                pair_weight[pair] += 1
+        by_zone: dict[str, list[int]] = defaultdict(list)
+        by_host: dict[str, list[int]] = defaultdict(list)
+        by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        unconstrained: list[int] = []
+        for i, r in enumerate(self.seg_rules):
+            if masks is not None and not masks[i]:
+                continue
+            sel = r.source
+            if sel.zone is not None:
+                by_zone[sel.zone].append(i)
+            elif sel.host:
+                for h in sel.host:
+                    by_host[h].append(i)
+            elif sel.labels:
+                rarest = min(sel.labels.items(), key=lambda kv: (pair_weight.get(kv, 0), kv))
+                by_pair[rarest].append(i)
+            else:
+                unconstrained.append(i)
+        return dict(by_zone), dict(by_host), dict(by_pair), unconstrained
+
+    def _masks(self) -> list[int]:
+        if self._rule_masks is None:
+            self._rule_masks = self._compile_rule_masks()
+        return self._rule_masks
+
+    def _project(
+        self,
+        host_id: str,
+        pairs: frozenset[tuple[str, str]],
+        named: set[str],
+        by_group: dict[LabelGroup, _ClassKey],
+    ) -> _ClassKey:
+        group = self._groups[host_id]
+        if host_id in named:
+            return _ClassKey(group[0], group[1] & pairs, host_id)
+        key = by_group.get(group)
+        if key is None:
+            key = by_group[group] = _ClassKey(group[0], group[1] & pairs, None)
+        return key
 
     def source_class(self, host_id: str) -> _ClassKey:
         """The equivalence class of a host as a source of flows."""
         key = self._src_class.get(host_id)
         if key is None:
-            h = self.topology.hosts[host_id]
-            labels = self.topology.label_sets[host_id]
-            key = _class_key(h, self._src_pairs, self._src_named, labels)
+            key = self._project(host_id, self._src_pairs, self._src_named, self._src_by_group)
             self._src_class[host_id] = key
         return key
 
@@ -506,9 +607,7 @@ class CompiledPolicy:
         """The equivalence class of a host as a destination of flows."""
         key = self._dst_class.get(host_id)
         if key is None:
-            h = self.topology.hosts[host_id]
-            labels = self.topology.label_sets[host_id]
-            key = _class_key(h, self._dst_pairs, self._dst_named, labels)
+            key = self._project(host_id, self._dst_pairs, self._dst_named, self._dst_by_group)
             self._dst_class[host_id] = key
         return key
 
@@ -525,9 +624,7 @@ class CompiledPolicy:
         if known is not None:
             return known
         tg = self._targets
-        if self._rule_masks is None:
-            self._rule_masks = self._compile_rule_masks()
-        masks = self._rule_masks
+        masks = self._masks()
         full = (1 << len(tg.keys)) - 1
         undecided = tg.public_mask if ext else full
         allowed = 0
@@ -543,13 +640,13 @@ class CompiledPolicy:
                 allowed |= same
                 undecided &= ~same
         from_sel = self._from_sel
-        for i in self._rules_from_zone(zone):
+        for i in self._candidates_for(memo_key):
             if not undecided:
                 break
             hit = masks[i] & undecided
             if not hit:
                 continue
-            # The rule's `from` zone already matches (_rules_from_zone); check the rest
+            # The rule's `from` zone already matches (_candidates_for); check the rest
             # with set operations, the hot loop of the whole fixpoint.
             hosts_i, pairs_i = from_sel[i]
             if ck is None:

@@ -31,6 +31,7 @@ from ztsim.loader import (
     load_policy,
     load_topology,
 )
+from ztsim.runtime import paused_gc, settle
 
 __all__ = ["Workspace", "WorkspaceStats"]
 
@@ -77,9 +78,12 @@ class Workspace:
         digest = _digest(self.topology_path)
         if digest == self._topo_digest and self._topology is not None:
             return
-        topo = load_topology(self.topology_path)  # raises InputError; old state kept
+        with paused_gc():
+            topo = load_topology(self.topology_path)  # raises InputError; old state kept
+            model = AttackModel(topo)
+        settle()  # the workspace keeps these for its lifetime: keep them out of gc scans
         self._topology = topo
-        self._model = AttackModel(topo)
+        self._model = model
         self._topo_digest = digest
         self._results.clear()  # every policy must be judged on the new topology
         self.stats.topology_loads += 1
@@ -111,7 +115,8 @@ class Workspace:
             if cached is not None and cached[0] == digest:
                 results.append(cached[1])
                 continue
-            result = judge_policy(self._model, loaded)
+            with paused_gc():
+                result = judge_policy(self._model, loaded)
             self.stats.solves += 1
             self._results[path] = (digest, result)
             results.append(result)
