@@ -10,6 +10,7 @@ that a topology lacks (spec §1).
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -104,13 +105,15 @@ class LoadedTopology:
     @cached_property
     def host_index(self) -> HostIndex:
         """Hosts indexed by zone and by label pair, for selector look-ups."""
-        by_zone: dict[str, set[str]] = {}
-        by_label: dict[tuple[str, str], set[str]] = {}
+        by_zone: defaultdict[str, set[str]] = defaultdict(set)
+        by_label: defaultdict[tuple[str, str], set[str]] = defaultdict(set)
         for h in self.model.hosts:
-            by_zone.setdefault(h.zone, set()).add(h.id)
+            hid = h.id
+            by_zone[h.zone].add(hid)
             for pair in h.labels.items():
-                by_label.setdefault(pair, set()).add(h.id)
-        return HostIndex(frozenset(self.hosts), by_zone, by_label)
+                by_label[pair].add(hid)
+        # Plain dicts: a look-up of an absent key must not add it.
+        return HostIndex(frozenset(self.hosts), dict(by_zone), dict(by_label))
 
     def mark(self, loc: Loc, *, key: bool = False) -> Mark:
         """Where ``loc`` stands in the source file (1:1 when unknown)."""
@@ -294,11 +297,8 @@ def document_from_text(text: str, name: str = "<string>") -> Document:
         raise _yaml_error(exc) from None
 
 
-# --------------------------------------------------------------------------- topology
-
-
-def _check_topology(col: Collector, topo: Topology) -> None:
-    """Uniqueness, references and service offers (spec §1, §2)."""
+def _report_duplicate_ids(col: Collector, topo: Topology) -> None:
+    """Report every id declared twice, at its second (and later) declaration."""
     seen: dict[str, Loc] = {}
 
     def declare(ident: str, loc: Loc) -> None:
@@ -321,52 +321,80 @@ def _check_topology(col: Collector, topo: Topology) -> None:
     for i, ep in enumerate(topo.entry_points):
         declare(ep.id, ("entry_points", i, "id"))
 
+
+def _check_topology(col: Collector, topo: Topology) -> None:
+    """Uniqueness, references and service offers (spec §1, §2).
+
+    This runs once per host, so the usual case (nothing wrong) is kept lean: a
+    location is only built, and looked up, for a problem actually reported.
+    """
+    ids = [z.id for z in topo.zones]
+    ids += [c.id for c in topo.credentials]
+    ids += [h.id for h in topo.hosts]
+    ids += [d.id for h in topo.hosts if h.data for d in h.data]
+    ids += [e.id for e in topo.external]
+    ids += [ep.id for ep in topo.entry_points]
+    if len(set(ids)) != len(ids):
+        _report_duplicate_ids(col, topo)
+    del ids
+
     zones = {z.id: z for z in topo.zones}
     creds = {c.id for c in topo.credentials}
     hosts = {h.id: h for h in topo.hosts}
     dests = {e.id: e for e in topo.external}
+    add = col.add
 
     def need_cred(cid: str, loc: Loc) -> None:
         if cid not in creds:
-            col.add(loc, f"unknown credential {cid!r} (declare it under `credentials`)")
+            add(loc, f"unknown credential {cid!r} (declare it under `credentials`)")
+
+    def no_service(svc: str, loc: Loc, what: str, host: Host) -> None:
+        add(loc, f"{what} names service {svc}, which host {host.id!r} does not offer")
 
     for i, h in enumerate(topo.hosts):
-        base: Loc = ("hosts", i)
         zone = zones.get(h.zone)
         if zone is None:
-            col.add((*base, "zone"), f"unknown zone {h.zone!r}")
+            add(("hosts", i, "zone"), f"unknown zone {h.zone!r}")
         elif zone.external:
-            col.add(
-                (*base, "zone"),
+            add(
+                ("hosts", i, "zone"),
                 f"host {h.id!r} is in external zone {h.zone!r}; external zones hold no hosts",
             )
-        offered: set[str] = set()
-        for j, s in enumerate(h.services):
-            if s.service in offered:
-                col.add((*base, "services", j, "service"), f"service {s.service} listed twice")
-            offered.add(s.service)
-
-        def need_service(
-            svc: str, loc: Loc, what: str, host: Host = h, have: set[str] = offered
-        ) -> None:
-            if svc not in have:
-                col.add(loc, f"{what} names service {svc}, which host {host.id!r} does not offer")
-
-        vuln_ids: set[str] = set()
-        for j, v in enumerate(h.vulnerabilities):
-            if v.id in vuln_ids:
-                col.add((*base, "vulnerabilities", j, "id"), f"vulnerability {v.id!r} listed twice")
-            vuln_ids.add(v.id)
-            if v.service is not None:
-                need_service(v.service, (*base, "vulnerabilities", j, "service"), "vulnerability")
-        for j, cs in enumerate(h.credentials):
-            need_cred(cs.credential, (*base, "credentials", j, "credential"))
-        for j, lg in enumerate(h.logins):
-            need_cred(lg.credential, (*base, "logins", j, "credential"))
-            need_service(lg.service, (*base, "logins", j, "service"), "login")
-        for j, d in enumerate(h.data):
-            if d.service is not None:
-                need_service(d.service, (*base, "data", j, "service"), "data item")
+        services = h.services
+        offered = {s.service for s in services}
+        if len(offered) != len(services):
+            once: set[str] = set()
+            for j, s in enumerate(services):
+                if s.service in once:
+                    add(("hosts", i, "services", j, "service"), f"service {s.service} listed twice")
+                once.add(s.service)
+        if h.vulnerabilities:
+            vuln_ids: set[str] = set()
+            for j, v in enumerate(h.vulnerabilities):
+                if v.id in vuln_ids:
+                    add(
+                        ("hosts", i, "vulnerabilities", j, "id"),
+                        f"vulnerability {v.id!r} listed twice",
+                    )
+                vuln_ids.add(v.id)
+                if v.service is not None and v.service not in offered:
+                    no_service(
+                        v.service, ("hosts", i, "vulnerabilities", j, "service"), "vulnerability", h
+                    )
+        if h.credentials:
+            for j, cs in enumerate(h.credentials):
+                if cs.credential not in creds:
+                    need_cred(cs.credential, ("hosts", i, "credentials", j, "credential"))
+        if h.logins:
+            for j, lg in enumerate(h.logins):
+                if lg.credential not in creds:
+                    need_cred(lg.credential, ("hosts", i, "logins", j, "credential"))
+                if lg.service not in offered:
+                    no_service(lg.service, ("hosts", i, "logins", j, "service"), "login", h)
+        if h.data:
+            for j, d in enumerate(h.data):
+                if d.service is not None and d.service not in offered:
+                    no_service(d.service, ("hosts", i, "data", j, "service"), "data item", h)
 
     for i, t in enumerate(topo.traffic):
         base = ("traffic", i)
@@ -512,17 +540,25 @@ def load_file(path: str | Path) -> LoadedTopology | LoadedPolicy:
 
 def _selector_matches_any(sel: Selector, topo: LoadedTopology) -> bool:
     """Whether ``sel`` matches some host or external zone (indexed: no host scan)."""
-    if sel.is_any:
-        return True
-    if sel.zone is not None and sel.zone in topo.external_zones:
-        return not sel.host and not sel.labels
+    zone, hosts, labels = sel.zone, sel.host, sel.labels
+    if zone is None and not hosts and not labels:
+        return True  # any
+    if zone is not None and zone in topo.external_zones:
+        return not hosts and not labels
     index = topo.host_index
+    # The usual one-key selectors, without building candidate sets (the index
+    # holds no empty set).
+    if not labels:
+        if not hosts:
+            return zone in index.by_zone
+        if zone is None:
+            return not index.all_hosts.isdisjoint(hosts)
     candidates: list[set[str]] = []
-    if sel.zone is not None:
-        candidates.append(index.by_zone.get(sel.zone, set()))
-    if sel.host:
-        candidates.append(set(sel.host) & index.all_hosts)
-    for pair in (sel.labels or {}).items():
+    if zone is not None:
+        candidates.append(index.by_zone.get(zone, set()))
+    if hosts:
+        candidates.append(set(hosts) & index.all_hosts)
+    for pair in (labels or {}).items():
         candidates.append(index.by_label.get(pair, set()))
     candidates.sort(key=len)
     first, *rest = candidates
@@ -546,21 +582,23 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
     col = Collector(policy.doc)
     creds = {c.id for c in topo.model.credentials}
 
+    zones, hosts = topo.zones, topo.hosts
+
     def check_selector(sel: Selector, loc: Loc) -> None:
         unknown = False
-        if sel.zone is not None and sel.zone not in topo.zones:
-            col.add(
-                (*loc, "zone"), f"zone {sel.zone!r} is not in topology {topo.name!r}", "warning"
-            )
+        zone, named = sel.zone, sel.host
+        if zone is not None and zone not in zones:
+            col.add((*loc, "zone"), f"zone {zone!r} is not in topology {topo.name!r}", "warning")
             unknown = True
-        for j, h in enumerate(sel.host or ()):
-            if h not in topo.hosts:
-                col.add(
-                    (*loc, "host", j) if len(sel.host or ()) > 1 else (*loc, "host"),
-                    f"host {h!r} is not in topology {topo.name!r}",
-                    "warning",
-                )
-                unknown = True
+        if named:
+            for j, h in enumerate(named):
+                if h not in hosts:
+                    col.add(
+                        (*loc, "host", j) if len(named) > 1 else (*loc, "host"),
+                        f"host {h!r} is not in topology {topo.name!r}",
+                        "warning",
+                    )
+                    unknown = True
         if not unknown and not _selector_matches_any(sel, topo):
             col.add(loc, f"selector `{sel}` matches nothing in topology {topo.name!r}", "warning")
 
