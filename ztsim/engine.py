@@ -206,11 +206,19 @@ class AttackModel:
         )
         self.entry_points = topology.entry_points
 
-    def compile(self, policy: LoadedPolicy) -> CompiledPolicy:
-        """Compile ``policy`` against this topology, grouping this model's targets."""
+    def compile(self, policy: LoadedPolicy, *, compress: bool = True) -> CompiledPolicy:
+        """Compile ``policy`` against this topology, grouping this model's targets.
+
+        ``compress=False`` keeps every host a class of its own (for tests).
+        """
         with phase("compile"):
             return CompiledPolicy(
-                policy, self.topology, self.targets, self.signatures, self.groups
+                policy,
+                self.topology,
+                self.targets,
+                self.signatures,
+                self.groups,
+                compress=compress,
             )
 
 

@@ -228,6 +228,12 @@ class CompiledPolicy:
         must stay apart (it holds data, is an entry point or a traffic endpoint).
         Hosts equal in signature and in both equivalence classes are
         interchangeable: only the first is a representative target.
+    groups
+        Each host's (zone, label pairs), shared tuples (:func:`host_label_groups`;
+        computed when not given).
+    compress
+        ``False`` turns equivalence classes and representatives off (each host its
+        own class): the same answers with more work, to test the compression.
     """
 
     def __init__(
@@ -237,6 +243,7 @@ class CompiledPolicy:
         targets: Iterable[tuple[str, str]] = (),
         signatures: Mapping[str, Hashable] | None = None,
         groups: Mapping[str, LabelGroup] | None = None,
+        compress: bool = True,
     ) -> None:
         self.loaded = policy
         self.topology = topology
@@ -266,6 +273,11 @@ class CompiledPolicy:
         self._dst_class: dict[str, _ClassKey] = {}
         self._src_class: dict[str, _ClassKey] = {}
         self._groups = groups if groups is not None else host_label_groups(topology)
+        # Uncompressed (tests): every host is a class of its own, every target its
+        # own representative.  Results must not change, only the work.
+        self._compress = compress
+        if not compress:
+            signatures = None
         self._dst_by_group: dict[LabelGroup, _ClassKey] = {}
         self._src_by_group: dict[LabelGroup, _ClassKey] = {}
         self._signatures = signatures or {}
@@ -588,7 +600,7 @@ class CompiledPolicy:
         by_group: dict[LabelGroup, _ClassKey],
     ) -> _ClassKey:
         group = self._groups[host_id]
-        if host_id in named:
+        if host_id in named or not self._compress:
             return _ClassKey(group[0], group[1] & pairs, host_id)
         key = by_group.get(group)
         if key is None:

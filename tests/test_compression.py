@@ -1,0 +1,118 @@
+"""The class-compressed engine against the uncompressed one (issue 6).
+
+The fast path groups hosts that no selector tells apart into equivalence classes,
+expands interchangeable hosts once (representatives) and indexes rules by what
+their ``from`` requires.  ``AttackModel.compile(policy, compress=False)`` turns
+all of that off: every host is a class of its own and its own representative.
+On random topologies, with look-alike twins added so that representatives
+matter, both must agree on every goal (reachable or not, at what cost), on every
+flow decision, and, solved exhaustively, on every fact.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+# tests/ is not a package: pytest puts this folder on sys.path (rootdir-based "prepend").
+from hypothesis import given
+from hypothesis import strategies as st
+from test_property import SETTINGS, _dump, policies, topologies
+
+from ztsim.engine import AttackModel, goal_facts, solve
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    policy_from_text,
+    reference_policy,
+    topology_from_text,
+)
+from ztsim.policy import iter_bits
+
+
+def _with_twins(topo: dict[str, Any]) -> dict[str, Any]:
+    """Add a look-alike of every host that holds no data (same zone, labels, services,
+    vulnerabilities, logins and stored credentials): interchangeable unless a policy
+    names one of them."""
+    out = copy.deepcopy(topo)
+    twins = [
+        {**copy.deepcopy(h), "id": f"{h['id']}-twin"} for h in out["hosts"] if not h.get("data")
+    ]
+    out["hosts"].extend(twins)
+    return out
+
+
+@st.composite
+def twin_scenarios(draw: st.DrawFn) -> tuple[str, str]:
+    """A topology with twins and a policy drawn for it, as YAML text."""
+    topo = _with_twins(draw(topologies()))
+    return _dump(topo), _dump(draw(policies(topo)))
+
+
+def _agree(topo: LoadedTopology, pol: LoadedPolicy) -> None:
+    model = AttackModel(topo)
+    fast = model.compile(pol)
+    slow = model.compile(pol, compress=False)
+    # Flow decisions, host by host, and reach() against them.
+    sources = sorted(topo.hosts) + sorted(topo.external_zones)
+    for src in sources:
+        for (h, svc), _offer in sorted(topo.offers.items()):
+            assert fast.flow(src, h, svc) == slow.flow(src, h, svc), (src, h, svc)
+        for compiled in (fast, slow):
+            tg = compiled.targets
+            bits = set(iter_bits(compiled.reach(src)))
+            for gi, members in enumerate(tg.members):
+                for h in members:
+                    if h != src:
+                        allowed = compiled.flow(src, h, tg.keys[gi][1]).allowed
+                        assert (gi in bits) is allowed, (src, h)
+    # Goals: reachable under one iff under the other, at the same cost.
+    a, b = solve(model, fast), solve(model, slow)
+    for g in goal_facts(topo):
+        assert a.reachable(g) == b.reachable(g), g
+        assert a.cost.get(g) == b.cost.get(g), g
+    # The compressed solve derives a subset (representatives only), at equal costs.
+    assert set(a.cost) <= set(b.cost)
+    assert all(a.cost[f] == b.cost[f] for f in a.cost)
+    # Exhaustive: the same facts exactly.
+    ea, eb = solve(model, fast, exhaustive=True), solve(model, slow, exhaustive=True)
+    assert ea.cost == eb.cost
+
+
+@SETTINGS
+@given(twin_scenarios())
+def test_compressed_engine_matches_uncompressed(sc: tuple[str, str]) -> None:
+    """Class compression changes the work, never the answer."""
+    topo = topology_from_text(sc[0])
+    _agree(topo, policy_from_text(sc[1]))
+    _agree(topo, reference_policy())
+
+
+def test_twins_are_compressed() -> None:
+    """The twins really share a class and only one of them is expanded."""
+    topo = topology_from_text(
+        _dump(
+            {
+                "ztsim": 1,
+                "kind": "topology",
+                "name": "twins",
+                "zones": [{"id": "internet", "external": True}, {"id": "z"}],
+                "hosts": [
+                    {
+                        "id": f"w{i}",
+                        "zone": "z",
+                        "services": [{"service": "22/tcp"}],
+                        "vulnerabilities": [{"id": "v", "service": "22/tcp"}],
+                    }
+                    for i in range(5)
+                ],
+                "entry_points": [{"id": "e", "zone": "internet"}],
+            }
+        )
+    )
+    model = AttackModel(topo)
+    fast = model.compile(reference_policy())
+    slow = model.compile(reference_policy(), compress=False)
+    assert [len(r) for r in fast.targets.representatives] == [1]
+    assert len(slow.targets.keys) == 5
+    _agree(topo, reference_policy())
