@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
@@ -27,6 +27,7 @@ from ztsim.plans import (
     merge_plans,
     plan_solve,
     plans_from_solution,
+    same_fixpoint,
 )
 from ztsim.policy import CompiledPolicy, Decision
 
@@ -164,20 +165,25 @@ class Analysis:
         The ``k`` cheapest of the merge are kept, plus the cheapest plan under each
         policy that reaches the goal (so every open goal shows how), cheapest first.
         Each is judged against every policy.
+
+        Plans are listed from each policy's :attr:`PolicyResult.plan_solution`;
+        policies that surely give the same fixpoint (see
+        :func:`ztsim.plans.same_fixpoint`) share one, and the reference needs no
+        solve of its own beyond that one (its exact fixpoint is not needed here).
+        Listings and verdicts are remembered, so asking again is cheap.
         """
         found: dict[frozenset[tuple[str, ...]], set[str]] = {}
         groups: list[list[Plan]] = []
         must_keep: set[frozenset[tuple[str, ...]]] = set()
-        sources = [self.reference, *[r for r in self.results if r is not self.reference]]
-        for r in sources:
-            if not r.solution.reachable(goal):
+        for i, (name, r, exact) in enumerate(self._plan_sources()):
+            if not exact.reachable(goal):
                 continue
             plans = plans_from_solution(r.plan_solution, goal, k, derivations=r.derivations)
             groups.append(plans)
-            if plans and r is not self.reference:
+            if plans and i > 0:
                 must_keep.add(plans[0].key)
             for p in plans:
-                found.setdefault(p.key, set()).add(r.policy.name)
+                found.setdefault(p.key, set()).add(name)
         merged = merge_plans(groups)
         kept = [p for i, p in enumerate(merged) if i < k or p.key in must_keep]
         return [
@@ -188,6 +194,43 @@ class Analysis:
             )
             for p in kept
         ]
+
+    def _plan_sources(self) -> list[tuple[str, PolicyResult, Solution]]:
+        """What :meth:`plans` lists from: name, result, solve that says what is reachable.
+
+        The reference first.  A source whose policy gives surely the same fixpoint
+        as an earlier one lists from that one's result (same plans, listed once).
+        When no policy is the reference, the reference gets a plan solve only (its
+        reachability is that solve's: every solve derives the same facts), unless
+        :attr:`reference` was computed already.
+        """
+        known = self.__dict__.get("_plan_sources_memo")
+        if known is not None:
+            return cast(list[tuple[str, PolicyResult, Solution]], known)
+        out: list[tuple[str, PolicyResult, Solution]] = []
+        reference = self.__dict__.get("reference") or next(
+            (r for r in self.results if r.policy.path == "<reference>"), None
+        )
+        if reference is None:
+            ref_policy = reference_policy()
+            twin = next((r for r in self.results if same_fixpoint(r.policy, ref_policy)), None)
+            if twin is not None:
+                out.append((ref_policy.name, twin, twin.solution))
+            else:
+                compiled = self.model.compile(ref_policy)
+                sol = plan_solve(self.model, compiled)
+                light = PolicyResult(ref_policy, compiled, sol, [], [], self.model)
+                light.__dict__["plan_solution"] = sol  # the cached property, known
+                out.append((ref_policy.name, light, sol))
+        else:
+            out.append((reference.policy.name, reference, reference.solution))
+        for r in self.results:
+            if r is reference:
+                continue
+            twin = next((t for _, t, _ in out if same_fixpoint(t.policy, r.policy)), r)
+            out.append((r.policy.name, twin, r.solution))
+        self.__dict__["_plan_sources_memo"] = out
+        return out
 
     def to_json(self) -> dict[str, Any]:
         """The spec §7 JSON object (keys may be added, never renamed).

@@ -12,10 +12,14 @@ probability that the policy's detection sees it.
 from __future__ import annotations
 
 import heapq
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
+from ztsim.loader import LoadedPolicy
 from ztsim.policy import CompiledPolicy, Decision, selector_matches_host, selector_matches_zone
 from ztsim.profiling import phase
 from ztsim.techniques import technique_matches
@@ -30,6 +34,7 @@ __all__ = [
     "minimize",
     "plan_solve",
     "plans_from_solution",
+    "same_fixpoint",
 ]
 
 
@@ -45,12 +50,12 @@ class Plan:
         """The number of steps (spec §6)."""
         return len(self.steps)
 
-    @property
+    @cached_property
     def key(self) -> frozenset[tuple[str, ...]]:
         """The set of step keys: two plans with the same steps are the same plan."""
         return frozenset(s.key for s in self.steps)
 
-    @property
+    @cached_property
     def sort_key(self) -> tuple[int, tuple[tuple[str, ...], ...]]:
         """Cheapest first, then a deterministic order on the steps."""
         return (self.cost, tuple(s.key for s in self.steps))
@@ -76,60 +81,198 @@ class Plan:
 
 
 def _schedule(steps: Sequence[Step], goal: Fact) -> list[Step] | None:
-    """Order ``steps`` so each needs only what earlier ones gave; None if impossible."""
+    """Order ``steps`` so each needs only what earlier ones gave; None if impossible.
+
+    Greedy: again and again, the first step of ``steps`` (in their order) whose
+    preconditions all hold is taken next.  Each step counts the preconditions it
+    still lacks; the steps that lack none wait in a heap by position, so taking the
+    first of them costs a pop instead of a scan of every step left.
+    """
+    need: list[int] = [0] * len(steps)
+    waiting: dict[Fact, list[int]] = {}
+    ready: list[int] = []
+    for i, st in enumerate(steps):
+        pre = st.pre
+        if not pre:
+            ready.append(i)  # ascending: already a heap
+            continue
+        lacking = set(pre)
+        need[i] = len(lacking)
+        for p in lacking:
+            w = waiting.get(p)
+            if w is None:
+                waiting[p] = [i]
+            else:
+                w.append(i)
     have: set[Fact] = set()
-    remaining = list(steps)
     ordered: list[Step] = []
-    progress = True
-    while remaining and progress:
-        progress = False
-        for i, st in enumerate(remaining):
-            if all(p in have for p in st.pre):
-                ordered.append(st)
-                have.update(st.post)
-                del remaining[i]
-                progress = True
-                break
-    if remaining or goal not in have:
+    while ready:
+        st = steps[heapq.heappop(ready)]
+        ordered.append(st)
+        for f in st.post:
+            if f in have:
+                continue
+            have.add(f)
+            for j in waiting.get(f, ()):
+                need[j] -= 1
+                if not need[j]:
+                    heapq.heappush(ready, j)
+    if len(ordered) != len(steps) or goal not in have:
         return None
     return ordered
+
+
+def _sole_givers(steps: Sequence[Step], goal: Fact) -> list[bool]:
+    """For each step, whether it alone gives a fact the others need (or the goal).
+
+    Such a step cannot be dropped: without it that fact never holds.  (A cheap
+    test; a step it does not flag may still be needed.)
+    """
+    givers: dict[Fact, int] = {}
+    users: dict[Fact, int] = {}
+    for st in steps:
+        for f in st.post:
+            givers[f] = givers.get(f, 0) + 1
+        for f in st.pre:
+            users[f] = users.get(f, 0) + 1
+    out: list[bool] = []
+    for st in steps:
+        pre = st.pre
+        out.append(
+            any(givers[f] == 1 and (f == goal or users.get(f, 0) > pre.count(f)) for f in st.post)
+        )
+    return out
+
+
+def _in_order(steps: Sequence[Step], goal: Fact) -> bool:
+    """Whether each step needs only what earlier ones gave, and the goal is given.
+
+    Then :func:`_schedule` would keep the order as it is: each step is, in its
+    turn, the first that can be taken.
+    """
+    have: set[Fact] = set()
+    for st in steps:
+        for p in st.pre:
+            if p not in have:
+                return False
+        have.update(st.post)
+    return goal in have
+
+
+def _ordered(steps: list[Step], goal: Fact) -> list[Step] | None:
+    """:func:`_schedule`, with a quick answer when ``steps`` are in order already."""
+    return steps if _in_order(steps, goal) else _schedule(steps, goal)
 
 
 def minimize(steps: Sequence[Step], goal: Fact) -> list[Step]:
     """Drop every step the plan can do without, keeping a valid order.
 
     Greedy, last step first: a step is dropped when the others still reach the
-    goal.  The result has no step that could be dropped (spec §6).
+    goal.  The result has no step that could be dropped (spec §6).  A step that
+    alone gives a fact another step (or the goal) needs is kept without trying.
     """
-    current = _schedule(steps, goal)
+    current = _ordered(list(steps), goal)
     if current is None:
         raise ValueError("not a valid plan")
+    sole = _sole_givers(current, goal)
     i = len(current) - 1
     while i >= 0:
-        trial = current[:i] + current[i + 1 :]
-        ordered = _schedule(trial, goal)
-        if ordered is not None:
-            current = ordered
+        if not sole[i]:
+            ordered = _ordered(current[:i] + current[i + 1 :], goal)
+            if ordered is not None:
+                current = ordered
+                sole = _sole_givers(current, goal)
         i -= 1
     return current
 
 
-def _derive(sol: Solution, goal: Fact, override: dict[Fact, Step]) -> dict[Fact, Step] | None:
+class _SolutionMemo:
+    """What plan listing remembers about one solve, shared by every goal.
+
+    ``closure[f]`` is the derivation tree of ``f`` through best steps only (each
+    fact of it with its best step).  ``plans[(goal, k)]`` is what
+    :func:`plans_from_solution` answered.
+    """
+
+    def __init__(self) -> None:
+        self.closure: dict[Fact, dict[Fact, Step]] = {}
+        self.plans: dict[tuple[Fact, int], list[Plan]] = {}
+
+
+_MEMOS: dict[int, tuple[weakref.ref[Solution], _SolutionMemo]] = {}
+
+
+def _memo(sol: Solution) -> _SolutionMemo:
+    """The memo of ``sol``, dropped when ``sol`` is (a solve is never changed)."""
+    entry = _MEMOS.get(id(sol))
+    if entry is not None and entry[0]() is sol:
+        return entry[1]
+    memo = _SolutionMemo()
+    key = id(sol)
+    _MEMOS[key] = (weakref.ref(sol, lambda _ref: _MEMOS.pop(key, None)), memo)
+    return memo
+
+
+def _closure(sol: Solution, memo: _SolutionMemo, f: Fact) -> dict[Fact, Step]:
+    """The best-step derivation tree of ``f`` (memoised; best steps never loop)."""
+    known = memo.closure
+    got = known.get(f)
+    if got is not None:
+        return got
+    best = sol.best
+    # Iterative post-order: a fact's tree is built once its preconditions' are.
+    stack: list[tuple[Fact, bool]] = [(f, False)]
+    while stack:
+        x, ready = stack.pop()
+        if x in known:
+            continue
+        st = best[x]
+        if not ready:
+            stack.append((x, True))
+            stack.extend((p, False) for p in st.pre if p not in known)
+            continue
+        tree: dict[Fact, Step] = {}
+        for p in st.pre:
+            tree.update(known[p])
+        tree[x] = st
+        known[x] = tree
+    return known[f]
+
+
+def _derive(
+    sol: Solution,
+    goal: Fact,
+    override: dict[Fact, Step],
+    memo: _SolutionMemo | None = None,
+) -> dict[Fact, Step] | None:
     """The derivation tree of ``goal``: each fact's best step unless overridden.
 
     Returns the chosen step per fact, or None when an override makes a fact
-    depend on itself (no plan then).
+    depend on itself (no plan then).  A fact whose best-step tree holds no
+    overridden fact is taken with that whole tree at once: it cannot loop, nor
+    reach back to a fact being visited (that would put an overridden fact in it).
     """
+    if memo is None:
+        memo = _memo(sol)
+    if not override:
+        return _closure(sol, memo, goal)
     chosen: dict[Fact, Step] = {}
     in_progress: set[Fact] = set()
+    best = sol.best
 
     def visit(f: Fact) -> bool:
         if f in chosen:
             return True
         if f in in_progress:
             return False
+        st = override.get(f)
+        if st is None:
+            tree = _closure(sol, memo, f)
+            if not any(o in tree for o in override):
+                chosen.update(tree)
+                return True
+            st = best[f]
         in_progress.add(f)
-        st = override.get(f) or sol.best[f]
         for p in st.pre:
             if not visit(p):
                 return False
@@ -143,11 +286,13 @@ def _derive(sol: Solution, goal: Fact, override: dict[Fact, Step]) -> dict[Fact,
 def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
     steps: dict[tuple[str, ...], Step] = {}
     rank: dict[tuple[str, ...], int] = {}
+    order = sol.order
     for f, st in chosen.items():
-        order = sol.order[f]
-        if st.key not in rank or order < rank[st.key]:
-            rank[st.key] = order
-        steps[st.key] = st
+        o = order[f]
+        k = st.key
+        if o < rank.get(k, o + 1):
+            rank[k] = o
+        steps[k] = st
     ordered = sorted(steps.values(), key=lambda s: (rank[s.key], s.key))
     return Plan(goal, tuple(minimize(ordered, goal)))
 
@@ -200,6 +345,21 @@ def plan_solve(model: AttackModel, policy: CompiledPolicy) -> Solution:
     return solve(model, policy, alternatives=3)
 
 
+def same_fixpoint(a: LoadedPolicy, b: LoadedPolicy) -> bool:
+    """Whether two policies surely give the same attack fixpoint (and plan solve).
+
+    True when they are equal but for their names, descriptions and detection
+    entries: detection judges plans, it never changes what the attacker can do.
+    """
+    ma, mb = a.model, b.model
+    if len(ma.segmentation.rules) != len(mb.segmentation.rules) or len(ma.egress.rules) != len(
+        mb.egress.rules
+    ):
+        return False
+    skip: dict[str, Any] = {"name": True, "description": True, "controls": {"detection": True}}
+    return bool(ma.model_dump(exclude=skip) == mb.model_dump(exclude=skip))
+
+
 def plans_from_solution(
     sol: Solution,
     goal: Fact,
@@ -216,6 +376,9 @@ def plans_from_solution(
     from the steps the solve fired, so solve with ``exhaustive=True`` (every step
     instance) or ``alternatives > 1`` for a richer choice.
 
+    The answer is remembered per solve and goal (a solve is never changed), and
+    so are the best-step derivation trees of facts, which goals share.
+
     Parameters
     ----------
     sol
@@ -225,46 +388,70 @@ def plans_from_solution(
     """
     if k <= 0 or goal not in sol.cost:
         return []
+    memo = _memo(sol)
+    known = memo.plans.get((goal, k))
+    if known is not None:
+        return list(known)
     with phase("plans"):
         alts = derivations if derivations is not None else sol.derivations()
-        first_chosen = _derive(sol, goal, {})
-        assert first_chosen is not None
-        first = _plan_from(sol, goal, first_chosen)
-        seen = {first.key}
-        counter = 0
-        heap: list[
-            tuple[
-                tuple[int, tuple[tuple[str, ...], ...]],
-                int,
-                Plan,
-                dict[Fact, Step],
-                dict[Fact, Step],
-            ]
-        ] = [(first.sort_key, counter, first, {}, first_chosen)]
-        accepted: list[Plan] = []
-        while heap and len(accepted) < k:
-            _, _, plan, override, chosen = heapq.heappop(heap)
-            accepted.append(plan)
-            if len(accepted) == k:
-                break
-            used = plan.key
-            for f in sorted(chosen, key=lambda x: sol.order[x]):
-                if chosen[f].key not in used or f in override:
+        plans = _enumerate(sol, goal, k, alts, memo)
+    memo.plans[(goal, k)] = plans
+    return list(plans)
+
+
+def _enumerate(
+    sol: Solution,
+    goal: Fact,
+    k: int,
+    alts: dict[Fact, list[Step]],
+    memo: _SolutionMemo,
+) -> list[Plan]:
+    """The sidetrack search of :func:`plans_from_solution`."""
+    first_chosen = _derive(sol, goal, {}, memo)
+    assert first_chosen is not None
+    first = _plan_from(sol, goal, first_chosen)
+    seen = {first.key}
+    # Overrides already tried: the same set reached twice gives the same plan.
+    tried: set[frozenset[tuple[Fact, tuple[str, ...]]]] = set()
+    counter = 0
+    heap: list[
+        tuple[
+            tuple[int, tuple[tuple[str, ...], ...]],
+            int,
+            Plan,
+            dict[Fact, Step],
+            dict[Fact, Step],
+        ]
+    ] = [(first.sort_key, counter, first, {}, first_chosen)]
+    accepted: list[Plan] = []
+    order = sol.order
+    while heap and len(accepted) < k:
+        _, _, plan, override, chosen = heapq.heappop(heap)
+        accepted.append(plan)
+        if len(accepted) == k:
+            break
+        used = plan.key
+        for f in sorted(chosen, key=order.__getitem__):
+            if chosen[f].key not in used or f in override:
+                continue
+            for alt in alts.get(f, ())[: MAX_SIDETRACKS + 1]:
+                if alt.key == chosen[f].key:
                     continue
-                for alt in alts.get(f, ())[: MAX_SIDETRACKS + 1]:
-                    if alt.key == chosen[f].key:
-                        continue
-                    nov = {**override, f: alt}
-                    nchosen = _derive(sol, goal, nov)
-                    if nchosen is None:
-                        continue
-                    cand = _plan_from(sol, goal, nchosen)
-                    if cand.key in seen:
-                        continue
-                    seen.add(cand.key)
-                    counter += 1
-                    heapq.heappush(heap, (cand.sort_key, counter, cand, nov, nchosen))
-        return sorted(accepted, key=lambda p: p.sort_key)
+                nov = {**override, f: alt}
+                ident = frozenset((x, s.key) for x, s in nov.items())
+                if ident in tried:
+                    continue
+                tried.add(ident)
+                nchosen = _derive(sol, goal, nov, memo)
+                if nchosen is None:
+                    continue
+                cand = _plan_from(sol, goal, nchosen)
+                if cand.key in seen:
+                    continue
+                seen.add(cand.key)
+                counter += 1
+                heapq.heappush(heap, (cand.sort_key, counter, cand, nov, nchosen))
+    return sorted(accepted, key=lambda p: p.sort_key)
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -378,13 +565,35 @@ def judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
         return _judge(plan, policy)
 
 
+#: Step verdicts per compiled policy, by step identity (plans share most steps).
+_STEP_VERDICTS: weakref.WeakKeyDictionary[CompiledPolicy, dict[int, tuple[Step, StepVerdict]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _step_verdicts(policy: CompiledPolicy) -> dict[int, tuple[Step, StepVerdict]]:
+    """The step verdict memo of ``policy`` (a compiled policy is never changed)."""
+    cache = _STEP_VERDICTS.get(policy)
+    if cache is None:
+        cache = _STEP_VERDICTS[policy] = {}
+    return cache
+
+
 def _judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
     verdicts: list[StepVerdict] = []
     first_block: int | None = None
+    cache = _step_verdicts(policy)
     for i, st in enumerate(plan.steps):
-        ok, by, why, decision = _step_verdict(st, policy)
-        verdicts.append(StepVerdict(ok, by, why, decision, _detections(st, policy)))
-        if not ok and first_block is None:
+        # Keyed by id: the entry holds the step, so the id is not reused meanwhile.
+        hit = cache.get(id(st))
+        if hit is not None and hit[0] is st:
+            sv = hit[1]
+        else:
+            ok, by, why, decision = _step_verdict(st, policy)
+            sv = StepVerdict(ok, by, why, decision, _detections(st, policy))
+            cache[id(st)] = (st, sv)
+        verdicts.append(sv)
+        if not sv.allowed and first_block is None:
             first_block = i
     name = policy.loaded.name
     if first_block is not None:
