@@ -101,11 +101,22 @@ class Document:
     text: str
     is_json: bool = False
     _positions: Positions | None = field(default=None, repr=False)
+    #: Positions as the parse cache stores them, turned into :class:`Positions` on
+    #: first use (most runs never look one up: only a problem or a shown rule does).
+    _stored_marks: Any = field(default=None, repr=False, compare=False)
 
     def positions(self) -> Positions:
         """Where every node stands (indexed once from the parser's events, then cached)."""
         if self._positions is None:
-            self._positions = _index_positions(self.text)
+            stored = self._stored_marks
+            if stored is not None:
+                self._positions = Positions(
+                    {tuple(k): Mark(*v) for k, v in stored[0]},
+                    {tuple(k): Mark(*v) for k, v in stored[1]},
+                )
+                self._stored_marks = None
+            else:
+                self._positions = _index_positions(self.text)
         return self._positions
 
 
@@ -377,12 +388,7 @@ def load_document(path: str | Path, *, positions: bool = False) -> Document:
         cached = parsecache.load(raw, flavour)
     if cached is not None:
         data, marks = cached
-        index = None
-        if marks is not None:
-            index = Positions(
-                {tuple(k): Mark(*v) for k, v in marks[0]}, {tuple(k): Mark(*v) for k, v in marks[1]}
-            )
-        return Document(name, data, text, is_json=is_json, _positions=index)
+        return Document(name, data, text, is_json=is_json, _stored_marks=marks)
     doc = parse_text(text, name, is_json=is_json, positions=positions)
     with phase("parse"):
         pos = doc._positions if positions else None
