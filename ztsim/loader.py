@@ -33,7 +33,15 @@ from ztsim.model import (
     invalid_id_message,
 )
 from ztsim.profiling import phase
-from ztsim.yamlio import Document, Mark, YamlInputError, load_document, locate, parse_text
+from ztsim.yamlio import (
+    Document,
+    Mark,
+    YamlInputError,
+    load_document,
+    locate,
+    parse_text,
+    paused_gc,
+)
 
 __all__ = [
     "REFERENCE_POLICY",
@@ -264,7 +272,7 @@ def validate_document(
     Returns the model and the warnings; raises :class:`InputError` with every error
     found (all at once), each at the file, line and column of its node.
     """
-    with phase("validate"):
+    with phase("validate"), paused_gc():
         col = Collector(doc)
         _header(doc, col, kind)
         if col.errors:
@@ -462,8 +470,9 @@ def _check_topology(col: Collector, topo: Topology) -> None:
 
 
 def _topology_from(doc: Document) -> LoadedTopology:
-    topo, warnings = validate_document(doc, "topology", Topology, _check_topology)
-    return LoadedTopology(topo, doc.path, doc, warnings=warnings)
+    with paused_gc():
+        topo, warnings = validate_document(doc, "topology", Topology, _check_topology)
+        return LoadedTopology(topo, doc.path, doc, warnings=warnings)
 
 
 def load_topology(path: str | Path) -> LoadedTopology:
@@ -573,7 +582,7 @@ def policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnost
     """
     if policy.doc is None:
         return []
-    with phase("validate"):
+    with phase("validate"), paused_gc():
         return _policy_warnings(policy, topo)
 
 
