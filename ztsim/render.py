@@ -7,7 +7,8 @@ at a fixed width and without colour when the output is not a terminal).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +22,7 @@ from ztsim.techniques import technique
 __all__ = [
     "dump_json",
     "paths_json",
+    "paths_json_text",
     "render_check",
     "render_paths",
     "render_rule_impact",
@@ -174,6 +176,31 @@ def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[Pl
 
 def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str, Any]:
     """Plans and verdicts as one JSON object."""
+    return _paths_data(a, rows_by_goal, _step_json)
+
+
+def paths_json_text(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> str:
+    """``dump_json(paths_json(a, rows_by_goal))``, the same bytes, written faster.
+
+    Plans share most of their steps: each step's JSON is written once and reused
+    (:class:`_Encoded`), and the rest goes through :func:`_dump`, which writes what
+    ``json.dumps(..., indent=2, ensure_ascii=False)`` does without its generators.
+    """
+    cache: dict[int, tuple[Step, _Encoded]] = {}
+
+    def step(st: Step) -> _Encoded:
+        # Keyed by id: the entry holds the step, so the id is not reused meanwhile.
+        hit = cache.get(id(st))
+        if hit is None or hit[0] is not st:
+            hit = cache[id(st)] = (st, _Encoded(_dump(_step_json(st))))
+        return hit[1]
+
+    return _dump(_paths_data(a, rows_by_goal, step)) + "\n"
+
+
+def _paths_data(
+    a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]], step: Callable[[Step], Any]
+) -> dict[str, Any]:
     goals: list[dict[str, Any]] = []
     for goal, rows in rows_by_goal.items():
         goals.append(
@@ -181,7 +208,7 @@ def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str
                 "goal": goal_label(goal),
                 "kind": "exfiltration" if goal[0] == "exfil" else "tampering",
                 "data": goal[1],
-                "plans": [_plan_json(a, row) for row in rows],
+                "plans": [_plan_json(row, step) for row in rows],
             }
         )
     from ztsim.whatif.impact import rows_impact
@@ -195,25 +222,26 @@ def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str
     return {"topology": a.topology.name, "goals": goals, "rules": rules}
 
 
-def _plan_json(a: Analysis, row: PlanRow) -> dict[str, Any]:
+def _step_json(st: Step) -> dict[str, Any]:
+    return {
+        "kind": st.kind,
+        "technique": st.technique,
+        "technique_name": t.name if (t := technique(st.technique)) else None,
+        "source": st.source,
+        "target": st.target,
+        "service": st.service,
+        "because": st.reason,
+    }
+
+
+def _plan_json(row: PlanRow, step: Callable[[Step], Any]) -> dict[str, Any]:
     p = row.plan
     return {
         "id": p.ident,
         "cost": p.cost,
         "entry": p.entry,
         "found_under": list(row.found_under),
-        "steps": [
-            {
-                "kind": st.kind,
-                "technique": st.technique,
-                "technique_name": t.name if (t := technique(st.technique)) else None,
-                "source": st.source,
-                "target": st.target,
-                "service": st.service,
-                "because": st.reason,
-            }
-            for st in p.steps
-        ],
+        "steps": [step(st) for st in p.steps],
         "verdicts": [
             {
                 "policy": v.policy,
@@ -226,6 +254,95 @@ def _plan_json(a: Analysis, row: PlanRow) -> dict[str, Any]:
             for v in row.verdicts
         ],
     }
+
+
+class _Encoded:
+    """A value already written as JSON at depth 0 (re-indented where it is put)."""
+
+    __slots__ = ("at", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.at: dict[int, str] = {0: text}
+
+    def indented(self, depth: int) -> str:
+        """The text as written at ``depth`` (JSON strings hold no raw newline)."""
+        got = self.at.get(depth)
+        if got is None:
+            got = self.at[depth] = self.text.replace("\n", "\n" + "  " * depth)
+        return got
+
+
+def _dump(data: Any) -> str:
+    """``json.dumps(data, indent=2, ensure_ascii=False)`` (plus :class:`_Encoded`)."""
+    out: list[str] = []
+    _write(data, 0, out)
+    return "".join(out)
+
+
+def _scalar(o: Any) -> str | None:
+    if isinstance(o, str):
+        return encode_basestring(o)
+    if o is None:
+        return "null"
+    if o is True:
+        return "true"
+    if o is False:
+        return "false"
+    if isinstance(o, int):
+        return int.__repr__(o)
+    if isinstance(o, float):
+        if o != o:
+            return "NaN"
+        if o == float("inf"):
+            return "Infinity"
+        if o == -float("inf"):
+            return "-Infinity"
+        return float.__repr__(o)
+    return None
+
+
+def _key(k: Any) -> str:
+    if isinstance(k, str):
+        return encode_basestring(k)
+    text = _scalar(k)
+    if text is None:
+        raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+    return encode_basestring(text)
+
+
+def _write(o: Any, depth: int, out: list[str]) -> None:
+    text = _scalar(o)
+    if text is not None:
+        out.append(text)
+    elif isinstance(o, _Encoded):
+        out.append(o.indented(depth))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        sep = "\n" + "  " * (depth + 1)
+        first = True
+        for k, v in o.items():
+            out.append("{" + sep if first else "," + sep)
+            first = False
+            out.append(_key(k))
+            out.append(": ")
+            _write(v, depth + 1, out)
+        out.append("\n" + "  " * depth + "}")
+    elif isinstance(o, (list, tuple)):
+        if not o:
+            out.append("[]")
+            return
+        sep = "\n" + "  " * (depth + 1)
+        first = True
+        for v in o:
+            out.append("[" + sep if first else "," + sep)
+            first = False
+            _write(v, depth + 1, out)
+        out.append("\n" + "  " * depth + "]")
+    else:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def goals_selected(a: Analysis, data: Sequence[str] | None) -> list[Fact]:

@@ -14,7 +14,7 @@ ORDER = 30
 def run(args: argparse.Namespace) -> int:
     """List plans per goal and their verdict under each policy."""
     from ztsim.analysis import analyze
-    from ztsim.render import dump_json, goals_selected, paths_json, render_paths
+    from ztsim.render import goals_selected, paths_json_text, render_paths
 
     if args.max_paths < 1:
         raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             )
     rows = {g: a.plans(g, args.max_paths) for g in goals_selected(a, args.goal)}
     if args.format == "json":
-        sys.stdout.write(dump_json(paths_json(a, rows)))
+        sys.stdout.write(paths_json_text(a, rows))
     else:
         console = stdout_console()
         render_paths(console, a, rows)
