@@ -18,6 +18,7 @@ from ztsim.loader import (
     load_policies,
     load_policy,
     load_topology,
+    policy_from_text,
     policy_warnings,
     topology_from_text,
 )
@@ -206,6 +207,69 @@ def test_bad_fqdn_pattern(tmp_path: Path):
     line, col, msg = only(tmp_path, text, loader=load_policy)
     assert (line, col) in (pos(text, '^["bad'), pos(text, '[^"bad'))
     assert "bad name" in msg
+
+
+@pytest.mark.parametrize(
+    ("marked", "value"),
+    [
+        ('zones:\n  - {id: internet, external: true}\n  - id: ^"bad zone"\n', "bad zone"),
+        ("credentials:\n  - {id: ^-key}\n", "-key"),
+        ('hosts:\n  - {id: ^"h\u00f4te", zone: lan}\n', "h\u00f4te"),
+        ('hosts:\n  - {id: h, zone: lan, data: [{id: ^"a b"}]}\n', "a b"),
+        ('external:\n  - {id: ^"c2!", fqdn: c2.example}\n', "c2!"),
+        ('entry_points:\n  - {id: ^"\\nep", zone: internet}\n', "\nep"),
+    ],
+)
+def test_invalid_declared_id(tmp_path: Path, marked: str, value: str):
+    """A declared id outside the id alphabet: one error at the id, worded for people."""
+    text, where = unmark(HEADER + ("" if marked.startswith("zones:") else ZONES) + marked)
+    line, col, msg = only(tmp_path, text)
+    assert (line, col) == where
+    assert msg.endswith(f"invalid id {value!r}: use letters, digits and _ . : @ / + -")
+
+
+def test_reference_ids_are_not_restricted_to_the_id_alphabet(tmp_path: Path):
+    """Only declarations are checked against the alphabet; a reference is just unknown."""
+    text = HEADER + ZONES + 'hosts:\n  - {id: h, zone: "no such zone"}\n'
+    assert "unknown zone 'no such zone'" in only(tmp_path, text)[2]
+
+
+def test_labels_read_as_text():
+    """YAML numbers and booleans in labels (hosts and selectors) are read as text."""
+    topo = topology_from_text(
+        HEADER
+        + ZONES
+        + "hosts:\n  - {id: h, zone: lan, labels: {pci: true, env: 1, v: 1.5, a: b}}\n"
+    )
+    assert topo.hosts["h"].labels == {"pci": "true", "env": "1", "v": "1.5", "a": "b"}
+    pol = policy_from_text(
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        "    - {id: r, action: allow, from: {host: h, labels: {pci: true}}, to: {labels: {a: b}}}\n"
+    )
+    rule = pol.model.segmentation.rules[0]
+    assert (rule.source.host, rule.source.labels, rule.to.labels) == (
+        ["h"],
+        {"pci": "true"},
+        {"a": "b"},
+    )
+    assert policy_warnings(pol, topo) == []
+
+
+def test_service_listed_twice(tmp_path: Path):
+    """A host offering the same service twice: an error at each repeat."""
+    text = (
+        HEADER
+        + ZONES
+        + "hosts:\n  - id: h\n    zone: lan\n    services:\n"
+        + "      - {service: 22/tcp}\n      - {service: 443/tcp}\n"
+        + "      - {service: 22/TCP}\n      - {service: 22/tcp}\n"
+    )
+    diags = problems(tmp_path, text)
+    assert [(d.line, d.column) for d in diags] == [
+        pos(text, "{service: ^22/TCP}"),
+        pos(text, "      - {service: 443/tcp}\n      - {service: 22/TCP}\n      - {service: ^22"),
+    ]
+    assert all(d.message == "service 22/tcp listed twice" for d in diags)
 
 
 def test_probability_out_of_range(tmp_path: Path):
