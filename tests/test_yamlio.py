@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ztsim.yamlio import YamlInputError, _index_positions, parse_text
+from ztsim import parsecache
+from ztsim.yamlio import YamlInputError, _index_positions, load_document, parse_text
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(
@@ -55,3 +56,20 @@ def test_duplicate_keys_are_refused_with_their_line() -> None:
         parse_text("a: 1\nb: 2\na: 3\n")
     assert err.value.mark is not None and err.value.mark.line == 3
     assert "duplicate key 'a'" in err.value.message
+
+
+def test_positions_kept_by_the_parse_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Positions recorded while parsing come back from the cache (made marks on first use)."""
+    monkeypatch.setenv("ZTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZTSIM_CACHE", "on")
+    monkeypatch.setattr(parsecache, "MIN_BYTES", 0)
+    path = ROOT / "policies" / "zero-trust.yaml"
+    first = load_document(path, positions=True)
+    second = load_document(path, positions=True)  # from the cache
+    assert first.recorded_positions() is not None
+    assert second.recorded_positions() == first.recorded_positions()
+    assert second.positions() is second.recorded_positions()
+    third = load_document(path)  # no positions recorded: indexed only when asked
+    assert third.recorded_positions() is None
+    assert third.positions() == first.positions()
+    assert third.recorded_positions() is third.positions()

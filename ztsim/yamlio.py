@@ -129,16 +129,24 @@ class Document:
 
     def positions(self) -> Positions:
         """Where every node stands (indexed once from the parser's events, then cached)."""
-        if self._positions is None:
-            stored = self._stored_marks
-            if stored is not None:
-                self._positions = Positions(
-                    {tuple(k): Mark(*v) for k, v in stored[0]},
-                    {tuple(k): Mark(*v) for k, v in stored[1]},
-                )
-                self._stored_marks = None
-            else:
-                self._positions = _index_positions(self.text)
+        recorded = self.recorded_positions()
+        if recorded is None:
+            recorded = self._positions = _index_positions(self.text)
+        return recorded
+
+    def recorded_positions(self) -> Positions | None:
+        """The positions recorded while parsing (or kept by the parse cache), if any.
+
+        Unlike :meth:`positions`, never indexes the text: ``None`` when the file
+        was read without ``positions=True`` and nothing has indexed it since.
+        """
+        stored = self._stored_marks
+        if self._positions is None and stored is not None:
+            self._positions = Positions(
+                {tuple(k): Mark(*v) for k, v in stored[0]},
+                {tuple(k): Mark(*v) for k, v in stored[1]},
+            )
+            self._stored_marks = None
         return self._positions
 
 
