@@ -295,13 +295,21 @@ def _result_json(r: PolicyResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
     }
 
 
-def judge_policy(model: AttackModel, policy: LoadedPolicy) -> PolicyResult:
-    """Judge one policy on the model's topology: its fixpoint, goals and traffic."""
-    return _judge_policy(model, policy)
+def judge_policy(
+    model: AttackModel, policy: LoadedPolicy, previous: CompiledPolicy | None = None
+) -> PolicyResult:
+    """Judge one policy on the model's topology: its fixpoint, goals and traffic.
+
+    ``previous``: the compiled form of an earlier version of this policy on the same
+    model, whose target groups the compilation may reuse (re-checks after an edit).
+    """
+    return _judge_policy(model, policy, previous)
 
 
-def _judge_policy(model: AttackModel, policy: LoadedPolicy) -> PolicyResult:
-    compiled = model.compile(policy)
+def _judge_policy(
+    model: AttackModel, policy: LoadedPolicy, previous: CompiledPolicy | None = None
+) -> PolicyResult:
+    compiled = model.compile(policy, previous=previous)
     sol = solve(model, compiled)
     topo = model.topology
     goals: list[GoalResult] = []

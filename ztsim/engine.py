@@ -206,10 +206,18 @@ class AttackModel:
         )
         self.entry_points = topology.entry_points
 
-    def compile(self, policy: LoadedPolicy, *, compress: bool = True) -> CompiledPolicy:
+    def compile(
+        self,
+        policy: LoadedPolicy,
+        *,
+        compress: bool = True,
+        previous: CompiledPolicy | None = None,
+    ) -> CompiledPolicy:
         """Compile ``policy`` against this topology, grouping this model's targets.
 
-        ``compress=False`` keeps every host a class of its own (for tests).
+        ``compress=False`` keeps every host a class of its own (for tests);
+        ``previous``, an earlier version of the policy compiled by this model, lends
+        its target groups when they fit (see :class:`~ztsim.policy.CompiledPolicy`).
         """
         with phase("compile"):
             return CompiledPolicy(
@@ -219,6 +227,7 @@ class AttackModel:
                 self.signatures,
                 self.groups,
                 compress=compress,
+                previous=previous,
             )
 
 

@@ -234,6 +234,10 @@ class CompiledPolicy:
     compress
         ``False`` turns equivalence classes and representatives off (each host its
         own class): the same answers with more work, to test the compression.
+    previous
+        An earlier compilation of a version of this policy on the same topology and
+        targets (interactive re-checks): its target groups are reused when its
+        classes are at least as fine as this version needs.
     """
 
     def __init__(
@@ -244,6 +248,7 @@ class CompiledPolicy:
         signatures: Mapping[str, Hashable] | None = None,
         groups: Mapping[str, LabelGroup] | None = None,
         compress: bool = True,
+        previous: CompiledPolicy | None = None,
     ) -> None:
         self.loaded = policy
         self.topology = topology
@@ -281,7 +286,23 @@ class CompiledPolicy:
         self._dst_by_group: dict[LabelGroup, _ClassKey] = {}
         self._src_by_group: dict[LabelGroup, _ClassKey] = {}
         self._signatures = signatures or {}
-        self._targets = self._group_targets(targets)
+        self._target_list = targets
+        self._targets: TargetGroups
+        if self._can_reuse(previous, targets):
+            # The previous version of this policy drew its classes at least as
+            # finely (its selectors name every label pair and host these name): a
+            # finer partition stays exact, so its target groups serve as they are.
+            assert previous is not None
+            self._src_pairs, self._src_named = previous._src_pairs, previous._src_named
+            self._dst_pairs, self._dst_named = previous._dst_pairs, previous._dst_named
+            self._src_class, self._dst_class = previous._src_class, previous._dst_class
+            self._src_by_group = previous._src_by_group
+            self._dst_by_group = previous._dst_by_group
+            self._targets = previous._targets
+            self.reused_targets = True
+        else:
+            self._targets = self._group_targets(targets)
+            self.reused_targets = False
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_index: dict[bool, _FromIndex] = {}
@@ -301,7 +322,26 @@ class CompiledPolicy:
         self.detections_by_technique: dict[str, list[Detection]] = {}
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_to: dict[tuple[str, str], list[int]] = {}
+        self._egress_index: tuple[list[int], dict[str, list[int]], dict[str, list[int]]] | None = (
+            None
+        )
         self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
+
+    def _can_reuse(
+        self, previous: CompiledPolicy | None, targets: Iterable[tuple[str, str]]
+    ) -> bool:
+        return (
+            previous is not None
+            and previous.topology is self.topology
+            and previous._compress == self._compress
+            and previous._target_list is targets
+            and previous._signatures is self._signatures
+            and previous._groups is self._groups
+            and self._src_pairs <= previous._src_pairs
+            and self._src_named <= previous._src_named
+            and self._dst_pairs <= previous._dst_pairs
+            and self._dst_named <= previous._dst_named
+        )
 
     # ------------------------------------------------------------------ single flows
 
@@ -413,15 +453,37 @@ class CompiledPolicy:
         key = (destination, service)
         found = self._egress_to.get(key)
         if found is None:
-            fqdn = self.topology.destinations[destination].fqdn
+            if self._egress_index is None:
+                self._egress_index = self._index_egress()
+            star, exact, suffix = self._egress_index
+            fqdn = self.topology.destinations[destination].fqdn.lower()
+            # The patterns covering `fqdn` (fqdn_covers): `*`, the name itself, and
+            # `*.S` for every suffix `.S` of it.
+            lists = [star, exact.get(fqdn, [])]
+            lists += [suffix.get(fqdn[i:], []) for i, ch in enumerate(fqdn) if ch == "."]
             found = [
                 i
-                for i, r in enumerate(self.egress_rules)
+                for i in sorted(set().union(*lists))
                 if _ranges_cover(self.egress_ranges[i], service)
-                and any(fqdn_covers(p, fqdn) for p in r.to)
             ]
             self._egress_to[key] = found
         return found
+
+    def _index_egress(self) -> tuple[list[int], dict[str, list[int]], dict[str, list[int]]]:
+        """Egress rules by `to` pattern: ``*``, exact names, and ``*.S`` by ``.S``."""
+        star: list[int] = []
+        exact: dict[str, list[int]] = defaultdict(list)
+        suffix: dict[str, list[int]] = defaultdict(list)
+        for i, r in enumerate(self.egress_rules):
+            for pattern in r.to:
+                p = pattern.lower()
+                if p == "*":
+                    star.append(i)
+                elif p.startswith("*."):
+                    suffix[p[1:]].append(i)
+                else:
+                    exact[p].append(i)
+        return star, dict(exact), dict(suffix)
 
     def traffic(self, source: str, to: str, service: str) -> Decision:
         """Decide a legitimate traffic flow: to a host (segmentation) or outside (egress)."""

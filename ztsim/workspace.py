@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ztsim.analysis import Analysis, PolicyResult, judge_policy
 from ztsim.engine import AttackModel
+from ztsim.incremental import patch_document
 from ztsim.loader import (
     LoadedPolicy,
     LoadedTopology,
@@ -31,6 +32,7 @@ from ztsim.loader import (
     load_policy,
     load_topology,
 )
+from ztsim.loader import _policy_from as policy_from_document
 from ztsim.runtime import paused_gc, settle
 
 __all__ = ["Workspace", "WorkspaceStats"]
@@ -46,6 +48,8 @@ class WorkspaceStats:
 
     topology_loads: int = 0
     policy_loads: int = 0
+    #: Policy loads done by re-parsing only the edited rule (:mod:`ztsim.incremental`).
+    policy_patches: int = 0
     solves: int = 0
 
 
@@ -93,10 +97,27 @@ class Workspace:
         known = self._policies.get(path)
         if known is not None and known[0] == digest:
             return known
-        loaded = load_policy(path)
+        loaded = self._patched(path, known[1]) if known is not None else None
+        if loaded is None:
+            loaded = load_policy(path)
+        else:
+            self.stats.policy_patches += 1
         self._policies[path] = (digest, loaded)
         self.stats.policy_loads += 1
         return digest, loaded
+
+    def _patched(self, path: Path, previous: LoadedPolicy) -> LoadedPolicy | None:
+        """The policy re-read by re-parsing only the rule an edit changed, if it can be."""
+        if previous.doc is None:
+            return None
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None  # the full load reports it
+        doc = patch_document(previous.doc, text)
+        if doc is None:
+            return None
+        return policy_from_document(doc)
 
     def analyze(self, policies: Sequence[str | Path]) -> Analysis:
         """Judge ``policies`` (files or folders) on the topology, reusing what is unchanged.
@@ -115,8 +136,9 @@ class Workspace:
             if cached is not None and cached[0] == digest:
                 results.append(cached[1])
                 continue
+            earlier = cached[1].compiled if cached is not None else None
             with paused_gc():
-                result = judge_policy(self._model, loaded)
+                result = judge_policy(self._model, loaded, earlier)
             self.stats.solves += 1
             self._results[path] = (digest, result)
             results.append(result)
