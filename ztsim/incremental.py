@@ -121,7 +121,7 @@ def patch_document(old: Document, new_text: str) -> Document | None:
     >>> patch_document(old, "rules:\\n  - {id: a}\\n  - {id: c}\\n").data
     {'rules': [{'id': 'a'}, {'id': 'c'}]}
     """
-    pos = old._positions
+    pos = old.recorded_positions()
     if pos is None or old.is_json or "&" in new_text or "&" in old.text:
         return None  # anchors may tie items together: no local re-parse
     old_lines = old.text.splitlines(keepends=True)
