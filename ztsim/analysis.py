@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, cast
 
-from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.plans import (
+    Derivations,
     Plan,
     PlanVerdict,
     extract_plan,
@@ -100,9 +101,12 @@ class PolicyResult:
         return plan_solve(model, self.compiled)
 
     @cached_property
-    def derivations(self) -> dict[Fact, list[Step]]:
-        """Every derivation of each fact in :attr:`plan_solution` (shared across goals)."""
-        return self.plan_solution.derivations()
+    def derivations(self) -> Derivations:
+        """Every derivation of each fact in :attr:`plan_solution` (shared across goals).
+
+        The same lists as ``plan_solution.derivations()``, each sorted when first read.
+        """
+        return Derivations(self.plan_solution)
 
     @property
     def reachable_goals(self) -> list[GoalResult]:

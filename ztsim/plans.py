@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import heapq
 import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
 from ztsim.loader import LoadedPolicy
@@ -25,6 +24,7 @@ from ztsim.profiling import phase
 from ztsim.techniques import technique_matches
 
 __all__ = [
+    "Derivations",
     "Plan",
     "PlanVerdict",
     "StepVerdict",
@@ -50,15 +50,21 @@ class Plan:
         """The number of steps (spec §6)."""
         return len(self.steps)
 
-    @cached_property
+    @property
     def key(self) -> frozenset[tuple[str, ...]]:
         """The set of step keys: two plans with the same steps are the same plan."""
-        return frozenset(s.key for s in self.steps)
+        known = self.__dict__.get("_key")  # computed once (plans are compared often)
+        if known is None:
+            known = self.__dict__["_key"] = frozenset(s.key for s in self.steps)
+        return cast(frozenset[tuple[str, ...]], known)
 
-    @cached_property
+    @property
     def sort_key(self) -> tuple[int, tuple[tuple[str, ...], ...]]:
         """Cheapest first, then a deterministic order on the steps."""
-        return (self.cost, tuple(s.key for s in self.steps))
+        known = self.__dict__.get("_sort_key")
+        if known is None:
+            known = self.__dict__["_sort_key"] = (self.cost, tuple(s.key for s in self.steps))
+        return cast(tuple[int, tuple[tuple[str, ...], ...]], known)
 
     @property
     def entry(self) -> str:
@@ -128,19 +134,21 @@ def _sole_givers(steps: Sequence[Step], goal: Fact) -> list[bool]:
     Such a step cannot be dropped: without it that fact never holds.  (A cheap
     test; a step it does not flag may still be needed.)
     """
-    givers: dict[Fact, int] = {}
+    twice: dict[Fact, bool] = {}  # whether a fact has more than one giver
     users: dict[Fact, int] = {}
     for st in steps:
         for f in st.post:
-            givers[f] = givers.get(f, 0) + 1
+            twice[f] = f in twice
         for f in st.pre:
             users[f] = users.get(f, 0) + 1
     out: list[bool] = []
     for st in steps:
-        pre = st.pre
-        out.append(
-            any(givers[f] == 1 and (f == goal or users.get(f, 0) > pre.count(f)) for f in st.post)
-        )
+        sole = False
+        for f in st.post:
+            if not twice[f] and (f == goal or users.get(f, 0) > st.pre.count(f)):
+                sole = True
+                break
+        out.append(sole)
     return out
 
 
@@ -293,7 +301,8 @@ def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
         if o < rank.get(k, o + 1):
             rank[k] = o
         steps[k] = st
-    ordered = sorted(steps.values(), key=lambda s: (rank[s.key], s.key))
+    # Ranks are distinct (each is the order of a fact chosen for that step alone).
+    ordered = sorted(steps.values(), key=lambda s: rank[s.key])
     return Plan(goal, tuple(minimize(ordered, goal)))
 
 
@@ -345,6 +354,45 @@ def plan_solve(model: AttackModel, policy: CompiledPolicy) -> Solution:
     return solve(model, policy, alternatives=3)
 
 
+class Derivations(Mapping[Fact, list[Step]]):
+    """``sol.derivations()``, each fact's list sorted only when first asked for.
+
+    Every fired step that derives each fact, cheapest first (ties by key); a step
+    counts for a fact only when all its preconditions were derived.  Plan listing
+    reads the lists of the few facts on the plans it finds: sorting every fact's
+    list up front costs more than the listing.
+    """
+
+    def __init__(self, sol: Solution) -> None:
+        cost = sol.cost
+        raw: dict[Fact, list[tuple[int, tuple[str, ...], Step]]] = {}
+        for key, st in sol.fired.items():
+            pre = st.pre
+            if all(p in cost for p in pre):
+                c = 1 + sum(cost[p] for p in pre)
+                for f in st.post:
+                    if f in cost:
+                        lst = raw.get(f)
+                        if lst is None:
+                            raw[f] = [(c, key, st)]
+                        else:
+                            lst.append((c, key, st))
+        self._raw = raw
+        self._sorted: dict[Fact, list[Step]] = {}
+
+    def __getitem__(self, fact: Fact) -> list[Step]:
+        got = self._sorted.get(fact)
+        if got is None:
+            got = self._sorted[fact] = [st for _, _, st in sorted(self._raw[fact])]
+        return got
+
+    def __iter__(self) -> Iterator[Fact]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
 def same_fixpoint(a: LoadedPolicy, b: LoadedPolicy) -> bool:
     """Whether two policies surely give the same attack fixpoint (and plan solve).
 
@@ -365,7 +413,7 @@ def plans_from_solution(
     goal: Fact,
     k: int,
     *,
-    derivations: dict[Fact, list[Step]] | None = None,
+    derivations: Mapping[Fact, Sequence[Step]] | None = None,
 ) -> list[Plan]:
     """Up to ``k`` distinct plans for ``goal`` in ``sol``, cheapest first.
 
@@ -384,7 +432,8 @@ def plans_from_solution(
     sol
         A complete solve under the policy.
     derivations
-        ``sol.derivations()``, when already computed (it is shared across goals).
+        ``sol.derivations()`` or :class:`Derivations` of ``sol``, when already
+        computed (it is shared across goals).
     """
     if k <= 0 or goal not in sol.cost:
         return []
@@ -393,7 +442,7 @@ def plans_from_solution(
     if known is not None:
         return list(known)
     with phase("plans"):
-        alts = derivations if derivations is not None else sol.derivations()
+        alts = derivations if derivations is not None else Derivations(sol)
         plans = _enumerate(sol, goal, k, alts, memo)
     memo.plans[(goal, k)] = plans
     return list(plans)
@@ -403,7 +452,7 @@ def _enumerate(
     sol: Solution,
     goal: Fact,
     k: int,
-    alts: dict[Fact, list[Step]],
+    alts: Mapping[Fact, Sequence[Step]],
     memo: _SolutionMemo,
 ) -> list[Plan]:
     """The sidetrack search of :func:`plans_from_solution`."""
