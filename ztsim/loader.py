@@ -33,6 +33,7 @@ from ztsim.model import (
     invalid_id_message,
 )
 from ztsim.profiling import phase
+from ztsim.runtime import paused_gc
 from ztsim.yamlio import (
     Document,
     Mark,
@@ -40,7 +41,6 @@ from ztsim.yamlio import (
     load_document,
     locate,
     parse_text,
-    paused_gc,
 )
 
 __all__ = [

@@ -14,11 +14,9 @@ node tree of the file once, caches it, and walks it along a location path such a
 
 from __future__ import annotations
 
-import gc
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import yaml
 
 from ztsim import parsecache
 from ztsim.profiling import phase
+from ztsim.runtime import paused_gc
 
 __all__ = [
     "MAX_BYTES",
@@ -36,7 +35,6 @@ __all__ = [
     "YamlInputError",
     "load_document",
     "locate",
-    "paused_gc",
 ]
 
 #: Largest file accepted, in bytes (override with ``ZTSIM_MAX_BYTES``).
@@ -48,25 +46,6 @@ try:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover
     _BaseLoader = yaml.SafeLoader
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Run the block with CPython's cyclic collector off, then restore its state.
-
-    Reading and validating a large file allocates millions of small containers
-    and frees almost none, yet each allocation burst makes the collector rescan
-    the whole growing heap: that was as much time as the work itself.  Reference
-    counting still frees everything that is not in a cycle; cycles made meanwhile
-    (only on errors) are collected once the collector is back on.
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 @dataclass(frozen=True, order=True)
