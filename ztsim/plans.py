@@ -90,40 +90,30 @@ def _schedule(steps: Sequence[Step], goal: Fact) -> list[Step] | None:
     """Order ``steps`` so each needs only what earlier ones gave; None if impossible.
 
     Greedy: again and again, the first step of ``steps`` (in their order) whose
-    preconditions all hold is taken next.  Each step counts the preconditions it
-    still lacks; the steps that lack none wait in a heap by position, so taking the
-    first of them costs a pop instead of a scan of every step left.
+    preconditions all hold is taken next.  One pass does it: a step that cannot be
+    taken yet is set aside, and after each step taken the first of those set aside
+    that now can be is taken (they all come before the rest).  Steps mostly come
+    in an order that works, so little is ever set aside.
     """
-    need: list[int] = [0] * len(steps)
-    waiting: dict[Fact, list[int]] = {}
-    ready: list[int] = []
-    for i, st in enumerate(steps):
-        pre = st.pre
-        if not pre:
-            ready.append(i)  # ascending: already a heap
-            continue
-        lacking = set(pre)
-        need[i] = len(lacking)
-        for p in lacking:
-            w = waiting.get(p)
-            if w is None:
-                waiting[p] = [i]
-            else:
-                w.append(i)
     have: set[Fact] = set()
     ordered: list[Step] = []
-    while ready:
-        st = steps[heapq.heappop(ready)]
+    aside: list[Step] = []
+    for st in steps:
+        if not have.issuperset(st.pre):
+            aside.append(st)
+            continue
         ordered.append(st)
-        for f in st.post:
-            if f in have:
-                continue
-            have.add(f)
-            for j in waiting.get(f, ()):
-                need[j] -= 1
-                if not need[j]:
-                    heapq.heappush(ready, j)
-    if len(ordered) != len(steps) or goal not in have:
+        have.update(st.post)
+        while aside:
+            for j, waiting in enumerate(aside):
+                if have.issuperset(waiting.pre):
+                    ordered.append(waiting)
+                    have.update(waiting.post)
+                    del aside[j]
+                    break
+            else:
+                break
+    if aside or goal not in have:
         return None
     return ordered
 
@@ -152,41 +142,46 @@ def _sole_givers(steps: Sequence[Step], goal: Fact) -> list[bool]:
     return out
 
 
-def _in_order(steps: Sequence[Step], goal: Fact) -> bool:
-    """Whether each step needs only what earlier ones gave, and the goal is given.
+def _sole_in_tree(steps: Sequence[Step], chosen: dict[Fact, Step]) -> list[bool]:
+    """:func:`_sole_givers` of the steps of a derivation tree, told by the tree.
 
-    Then :func:`_schedule` would keep the order as it is: each step is, in its
-    turn, the first that can be taken.
+    Each fact of the tree is the goal or needed by a step of it, so a step is a
+    sole giver of a needed fact when it alone gives some fact of the tree.
     """
-    have: set[Fact] = set()
+    twice: dict[Fact, bool] = {}
     for st in steps:
-        for p in st.pre:
-            if p not in have:
-                return False
-        have.update(st.post)
-    return goal in have
+        for f in st.post:
+            twice[f] = f in twice
+    out: list[bool] = []
+    for st in steps:
+        sole = False
+        for f in st.post:
+            if not twice[f] and f in chosen:
+                sole = True
+                break
+        out.append(sole)
+    return out
 
 
-def _ordered(steps: list[Step], goal: Fact) -> list[Step] | None:
-    """:func:`_schedule`, with a quick answer when ``steps`` are in order already."""
-    return steps if _in_order(steps, goal) else _schedule(steps, goal)
-
-
-def minimize(steps: Sequence[Step], goal: Fact) -> list[Step]:
+def minimize(
+    steps: Sequence[Step], goal: Fact, *, tree: dict[Fact, Step] | None = None
+) -> list[Step]:
     """Drop every step the plan can do without, keeping a valid order.
 
     Greedy, last step first: a step is dropped when the others still reach the
     goal.  The result has no step that could be dropped (spec §6).  A step that
     alone gives a fact another step (or the goal) needs is kept without trying.
+    ``tree``, when given, is the derivation tree (fact to step) ``steps`` come
+    from, which tells those steps faster.
     """
-    current = _ordered(list(steps), goal)
+    current = _schedule(steps, goal)
     if current is None:
         raise ValueError("not a valid plan")
-    sole = _sole_givers(current, goal)
+    sole = _sole_givers(current, goal) if tree is None else _sole_in_tree(current, tree)
     i = len(current) - 1
     while i >= 0:
         if not sole[i]:
-            ordered = _ordered(current[:i] + current[i + 1 :], goal)
+            ordered = _schedule(current[:i] + current[i + 1 :], goal)
             if ordered is not None:
                 current = ordered
                 sole = _sole_givers(current, goal)
@@ -267,6 +262,8 @@ def _derive(
     chosen: dict[Fact, Step] = {}
     in_progress: set[Fact] = set()
     best = sol.best
+    closures = memo.closure
+    keys = override.keys()
 
     def visit(f: Fact) -> bool:
         if f in chosen:
@@ -275,8 +272,10 @@ def _derive(
             return False
         st = override.get(f)
         if st is None:
-            tree = _closure(sol, memo, f)
-            if not any(o in tree for o in override):
+            tree = closures.get(f)
+            if tree is None:
+                tree = _closure(sol, memo, f)
+            if keys.isdisjoint(tree.keys()):
                 chosen.update(tree)
                 return True
             st = best[f]
@@ -303,7 +302,7 @@ def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
         steps[k] = st
     # Ranks are distinct (each is the order of a fact chosen for that step alone).
     ordered = sorted(steps.values(), key=lambda s: rank[s.key])
-    return Plan(goal, tuple(minimize(ordered, goal)))
+    return Plan(goal, tuple(minimize(ordered, goal, tree=chosen)))
 
 
 def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
