@@ -52,6 +52,7 @@ __all__ = [
     "load_policies",
     "load_policy",
     "load_topology",
+    "policy_from_document",
     "policy_from_text",
     "policy_warnings",
     "reference_policy",
@@ -522,6 +523,14 @@ def _check_policy(col: Collector, pol: Policy) -> None:
 def _policy_from(doc: Document) -> LoadedPolicy:
     pol, _warnings = validate_document(doc, "policy", Policy, _check_policy)
     return LoadedPolicy(pol, doc.path, doc)
+
+
+def policy_from_document(doc: Document) -> LoadedPolicy:
+    """Validate an already parsed policy document (e.g. one patched after an edit).
+
+    Raises :class:`~ztsim.diagnostics.InputError` as :func:`load_policy` does.
+    """
+    return _policy_from(doc)
 
 
 def load_policy(path: str | Path) -> LoadedPolicy:

@@ -31,8 +31,8 @@ from ztsim.loader import (
     expand_policy_paths,
     load_policy,
     load_topology,
+    policy_from_document,
 )
-from ztsim.loader import _policy_from as policy_from_document
 from ztsim.runtime import paused_gc, settle
 
 __all__ = ["Workspace", "WorkspaceStats"]
