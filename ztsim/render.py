@@ -17,6 +17,7 @@ from rich.text import Text
 
 from ztsim.analysis import Analysis, PlanRow, goal_label
 from ztsim.engine import Fact, Step
+from ztsim.plans import PlanVerdict
 from ztsim.techniques import technique
 
 __all__ = [
@@ -176,30 +177,54 @@ def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[Pl
 
 def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str, Any]:
     """Plans and verdicts as one JSON object."""
-    return _paths_data(a, rows_by_goal, _step_json)
+    return _paths_data(a, rows_by_goal, _step_json, _verdict_json, list)
 
 
 def paths_json_text(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> str:
     """``dump_json(paths_json(a, rows_by_goal))``, the same bytes, written faster.
 
-    Plans share most of their steps: each step's JSON is written once and reused
-    (:class:`_Encoded`), and the rest goes through :func:`_dump`, which writes what
-    ``json.dumps(..., indent=2, ensure_ascii=False)`` does without its generators.
+    Plans share most of their steps, and many share verdicts: each step's JSON is
+    written once and reused (:class:`_Encoded`), as is each distinct verdict and
+    list of policy names, and the rest goes through :func:`_dump`, which writes
+    what ``json.dumps(..., indent=2, ensure_ascii=False)`` does without its
+    generators.
     """
-    cache: dict[int, tuple[Step, _Encoded]] = {}
+    steps: dict[int, tuple[Step, _Encoded]] = {}
+    verdicts: dict[tuple[Any, ...], _Encoded] = {}
+    names: dict[tuple[str, ...], _Encoded] = {}
 
     def step(st: Step) -> _Encoded:
         # Keyed by id: the entry holds the step, so the id is not reused meanwhile.
-        hit = cache.get(id(st))
+        hit = steps.get(id(st))
         if hit is None or hit[0] is not st:
-            hit = cache[id(st)] = (st, _Encoded(_dump(_step_json(st))))
+            hit = steps[id(st)] = (st, _Encoded(_dump(_step_json(st))))
         return hit[1]
 
-    return _dump(_paths_data(a, rows_by_goal, step)) + "\n"
+    def verdict(v: PlanVerdict) -> _Encoded:
+        data = _verdict_json(v)
+        # Keyed by the values and their types (1 == 1.0 == True, yet each is written
+        # apart); floats by their text (0.0 == -0.0).
+        key = tuple((type(x), repr(x) if isinstance(x, float) else x) for x in data.values())
+        hit = verdicts.get(key)
+        if hit is None:
+            hit = verdicts[key] = _Encoded(_dump(data))
+        return hit
+
+    def found_under(policies: tuple[str, ...]) -> _Encoded:
+        hit = names.get(policies)
+        if hit is None:
+            hit = names[policies] = _Encoded(_dump(list(policies)))
+        return hit
+
+    return _dump(_paths_data(a, rows_by_goal, step, verdict, found_under)) + "\n"
 
 
 def _paths_data(
-    a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]], step: Callable[[Step], Any]
+    a: Analysis,
+    rows_by_goal: dict[Fact, list[PlanRow]],
+    step: Callable[[Step], Any],
+    verdict: Callable[[PlanVerdict], Any],
+    found_under: Callable[[tuple[str, ...]], Any],
 ) -> dict[str, Any]:
     goals: list[dict[str, Any]] = []
     for goal, rows in rows_by_goal.items():
@@ -208,7 +233,17 @@ def _paths_data(
                 "goal": goal_label(goal),
                 "kind": "exfiltration" if goal[0] == "exfil" else "tampering",
                 "data": goal[1],
-                "plans": [_plan_json(row, step) for row in rows],
+                "plans": [
+                    {
+                        "id": row.plan.ident,
+                        "cost": row.plan.cost,
+                        "entry": row.plan.entry,
+                        "found_under": found_under(row.found_under),
+                        "steps": [step(st) for st in row.plan.steps],
+                        "verdicts": [verdict(v) for v in row.verdicts],
+                    }
+                    for row in rows
+                ],
             }
         )
     from ztsim.whatif.impact import rows_impact
@@ -234,25 +269,14 @@ def _step_json(st: Step) -> dict[str, Any]:
     }
 
 
-def _plan_json(row: PlanRow, step: Callable[[Step], Any]) -> dict[str, Any]:
-    p = row.plan
+def _verdict_json(v: PlanVerdict) -> dict[str, Any]:
     return {
-        "id": p.ident,
-        "cost": p.cost,
-        "entry": p.entry,
-        "found_under": list(row.found_under),
-        "steps": [step(st) for st in p.steps],
-        "verdicts": [
-            {
-                "policy": v.policy,
-                "blocked": v.blocked,
-                "step": None if v.step is None else v.step + 1,
-                "by": v.blocked_by,
-                "explanation": v.explanation,
-                "p_detected": v.p_detected,
-            }
-            for v in row.verdicts
-        ],
+        "policy": v.policy,
+        "blocked": v.blocked,
+        "step": None if v.step is None else v.step + 1,
+        "by": v.blocked_by,
+        "explanation": v.explanation,
+        "p_detected": v.p_detected,
     }
 
 
@@ -312,37 +336,56 @@ def _key(k: Any) -> str:
 
 
 def _write(o: Any, depth: int, out: list[str]) -> None:
-    text = _scalar(o)
-    if text is not None:
-        out.append(text)
-    elif isinstance(o, _Encoded):
-        out.append(o.indented(depth))
-    elif isinstance(o, dict):
+    t = type(o)
+    if t is dict:
         if not o:
             out.append("{}")
             return
-        sep = "\n" + "  " * (depth + 1)
-        first = True
+        sep = ",\n" + "  " * (depth + 1)
+        first = "{" + sep[1:]
         for k, v in o.items():
-            out.append("{" + sep if first else "," + sep)
-            first = False
-            out.append(_key(k))
-            out.append(": ")
-            _write(v, depth + 1, out)
+            head = first if first else sep
+            first = ""
+            # Plain keys and values written here (most are), the rest by a call.
+            key = encode_basestring(k) if type(k) is str else _key(k)
+            tv = type(v)
+            if tv is str:
+                out.append(f"{head}{key}: {encode_basestring(v)}")
+            elif v is None:
+                out.append(f"{head}{key}: null")
+            elif tv is int:
+                out.append(f"{head}{key}: {int.__repr__(v)}")
+            elif v is True:
+                out.append(f"{head}{key}: true")
+            elif v is False:
+                out.append(f"{head}{key}: false")
+            else:
+                out.append(f"{head}{key}: ")
+                _write(v, depth + 1, out)
         out.append("\n" + "  " * depth + "}")
-    elif isinstance(o, (list, tuple)):
+    elif t is list or t is tuple:
         if not o:
             out.append("[]")
             return
-        sep = "\n" + "  " * (depth + 1)
-        first = True
+        sep = ",\n" + "  " * (depth + 1)
+        first = "[" + sep[1:]
         for v in o:
-            out.append("[" + sep if first else "," + sep)
-            first = False
+            out.append(first if first else sep)
+            first = ""
             _write(v, depth + 1, out)
         out.append("\n" + "  " * depth + "]")
+    elif t is _Encoded:
+        out.append(o.indented(depth))
     else:
-        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+        text = _scalar(o)
+        if text is not None:
+            out.append(text)
+        elif isinstance(o, dict):
+            _write(dict(o), depth, out)
+        elif isinstance(o, (list, tuple)):
+            _write(list(o), depth, out)
+        else:
+            raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def goals_selected(a: Analysis, data: Sequence[str] | None) -> list[Fact]:
