@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 from conftest import ROOT, make_policy, make_topology, solve_under
 
+import ztsim.plans as plans_mod
+import ztsim.render as render_mod
 from ztsim.analysis import analyze
-from ztsim.engine import AttackModel, Fact, Step, goal_facts, solve
-from ztsim.loader import LoadedPolicy, LoadedTopology, load_topology, reference_policy
+from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    load_policies,
+    load_topology,
+    reference_policy,
+)
 from ztsim.plans import Plan, extract_plan, judge, k_plans, merge_plans
+from ztsim.render import dump_json, paths_json, paths_json_text
 
 SHOP = """
 ztsim: 1
@@ -444,3 +454,145 @@ def test_merge_plans_deduplicates_and_sorts():
     plans = k_plans(model, model.compile(reference_policy()), ("exfil", "docs"), 4)
     merged = merge_plans([list(reversed(plans)), plans[:2], plans])
     assert [p.key for p in merged] == [p.key for p in plans]
+
+
+# --------------------------------------------------------------------------- fast paths
+
+
+def _naive_schedule(steps: list[Step], goal: Fact) -> list[Step] | None:
+    """The greedy order of spec §6 as first written: rescan from the start each time."""
+    have: set[Fact] = set()
+    remaining = list(steps)
+    ordered: list[Step] = []
+    progress = True
+    while remaining and progress:
+        progress = False
+        for i, st in enumerate(remaining):
+            if all(p in have for p in st.pre):
+                ordered.append(st)
+                have.update(st.post)
+                del remaining[i]
+                progress = True
+                break
+    if remaining or goal not in have:
+        return None
+    return ordered
+
+
+def _naive_minimize(steps: list[Step], goal: Fact) -> list[Step]:
+    """Greedy minimisation trying every step, last first, with the naive schedule."""
+    current = _naive_schedule(steps, goal)
+    assert current is not None
+    i = len(current) - 1
+    while i >= 0:
+        ordered = _naive_schedule(current[:i] + current[i + 1 :], goal)
+        if ordered is not None:
+            current = ordered
+        i -= 1
+    return current
+
+
+def _random_steps(rng: random.Random, n_facts: int, n_steps: int) -> list[Step]:
+    facts = [("f", str(i)) for i in range(n_facts)]
+    out = []
+    for j in range(n_steps):
+        pre = tuple(rng.sample(facts, min(n_facts, rng.choice([0, 0, 1, 1, 2, 3]))))
+        post = tuple(rng.sample(facts, min(n_facts, rng.choice([1, 1, 2]))))
+        out.append(Step(("s", str(j)), "exploit", None, None, None, None, "", pre, post))
+    return out
+
+
+def test_schedule_and_minimize_match_the_naive_greedy():
+    """The one-pass schedule and the pruned minimisation give the very same steps."""
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(3000):
+        steps = _random_steps(rng, rng.randint(2, 8), rng.randint(1, 9))
+        goal: Fact = ("f", str(rng.randint(0, 7)))
+        expected = _naive_schedule(steps, goal)
+        assert plans_mod._schedule(steps, goal) == expected
+        if expected is not None:
+            assert plans_mod.minimize(steps, goal) == _naive_minimize(steps, goal)
+            checked += 1
+    assert checked > 300
+
+
+def _naive_derivations(sol: Solution) -> dict[Fact, list[Step]]:
+    cost = sol.cost
+    out: dict[Fact, list[tuple[int, tuple[str, ...], Step]]] = {}
+    for key, st in sol.fired.items():
+        if all(p in cost for p in st.pre):
+            c = 1 + sum(cost[p] for p in st.pre)
+            for f in st.post:
+                if f in cost:
+                    out.setdefault(f, []).append((c, key, st))
+    return {f: [st for _, _, st in sorted(lst)] for f, lst in out.items()}
+
+
+@pytest.mark.parametrize("exhaustive", [True, False])
+def test_lazy_derivations_equal_the_solution_s(exhaustive: bool):
+    """Derivations (sorted per fact when read) holds the lists sol.derivations() has."""
+    t = load_topology(str(ROOT / "topologies" / "pajemploi.yaml"))
+    model = AttackModel(t)
+    pol = model.compile(reference_policy())
+    sol = solve(model, pol, exhaustive=True) if exhaustive else solve(model, pol, alternatives=3)
+    lazy = plans_mod.Derivations(sol)
+    assert list(lazy) == list(sol.derivations())
+    assert dict(lazy) == sol.derivations() == _naive_derivations(sol)
+    assert lazy.get(("no", "such fact")) is None
+
+
+def test_plan_listing_is_remembered_and_unchanged():
+    """Asking for a goal's plans again gives equal rows (from the memo)."""
+    t = load_topology(str(ROOT / "topologies" / "pajemploi.yaml"))
+    a = analyze(
+        t, [_policy("flat", {}), _policy("mfa", {"controls": {"mfa": ["staff-vpn-password"]}})]
+    )
+    for g in goal_facts(t):
+        assert a.plans(g, 3) == a.plans(g, 3)
+
+
+def test_equivalent_policies_share_plans_without_changing_them():
+    """Listing from a twin's solve (and a reference without its own fixpoint) changes nothing."""
+    t = load_topology(str(ROOT / "topologies" / "pajemploi.yaml"))
+    flat = _policy(
+        "flat",
+        {"controls": {"detection": [{"id": "edr", "techniques": ["T1190"], "probability": 0.5}]}},
+    )
+    assert plans_mod.same_fixpoint(flat, reference_policy())
+    assert not plans_mod.same_fixpoint(
+        _policy("mfa", {"controls": {"mfa": ["staff-vpn-password"]}}), reference_policy()
+    )
+    deny = _policy("deny", {"segmentation": {"default": "deny"}})
+    mfa = _policy("mfa", {"controls": {"mfa": ["staff-vpn-password"]}})
+    for pols in ([flat, deny], [deny, mfa], [mfa, flat]):
+        shared = analyze(t, pols)
+        apart = analyze(t, pols)
+        assert apart.reference.policy.name == "reference"  # computed first: its own solve
+        for g in goal_facts(t):
+            assert shared.plans(g, 4) == apart.plans(g, 4)
+
+
+def test_paths_json_text_is_dump_json_of_paths_json():
+    """The fast JSON writer gives the bytes json.dumps gives."""
+    t = load_topology(str(ROOT / "topologies" / "pajemploi.yaml"))
+    a = analyze(t, load_policies([str(ROOT / "policies")]))
+    rows = {g: a.plans(g, 3) for g in a.goals}
+    assert paths_json_text(a, rows) == dump_json(paths_json(a, rows))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {},
+        [],
+        {"a": [], "b": {}, "c": [{}], "d": [[]]},
+        {"é": 'naïve "q" \\ \n\t\u2028 \x00', "n": None, "t": True, "f": False},
+        {"i": 3, "neg": -7, "x": 0.1, "z": -0.0, "big": 1e300, "small": 1e-7, "r": 0.123456},
+        {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
+        [1, [2, [3, {"k": (4, 5)}]], "s", None],
+        {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")},
+    ],
+)
+def test_json_writer_matches_json_dumps(data: Any):
+    assert render_mod._dump(data) + "\n" == dump_json(data)
