@@ -264,30 +264,37 @@ def _derive(
     best = sol.best
     closures = memo.closure
     keys = override.keys()
-
-    def visit(f: Fact) -> bool:
-        if f in chosen:
-            return True
-        if f in in_progress:
-            return False
-        st = override.get(f)
-        if st is None:
-            tree = closures.get(f)
-            if tree is None:
-                tree = _closure(sol, memo, f)
-            if keys.isdisjoint(tree.keys()):
-                chosen.update(tree)
-                return True
-            st = best[f]
-        in_progress.add(f)
-        for p in st.pre:
-            if not visit(p):
-                return False
-        in_progress.discard(f)
-        chosen[f] = st
-        return True
-
-    return chosen if visit(goal) else None
+    # Depth first, without recursion (nor a recursive closure: a cycle that would
+    # keep the whole solve alive until the cyclic collector runs).
+    stack: list[tuple[Fact, Step, Iterator[Fact]]] = []
+    pending: Fact | None = goal
+    while True:
+        if pending is not None:
+            f = pending
+            pending = None
+            if f in in_progress:
+                return None
+            if f not in chosen:
+                st = override.get(f)
+                if st is None:
+                    tree = closures.get(f)
+                    if tree is None:
+                        tree = _closure(sol, memo, f)
+                    if keys.isdisjoint(tree.keys()):
+                        chosen.update(tree)
+                    else:
+                        st = best[f]
+                if st is not None:
+                    in_progress.add(f)
+                    stack.append((f, st, iter(st.pre)))
+        if not stack:
+            return chosen
+        top, step, pres = stack[-1]
+        pending = next(pres, None)
+        if pending is None:
+            stack.pop()
+            in_progress.discard(top)
+            chosen[top] = step
 
 
 def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
