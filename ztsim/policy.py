@@ -126,6 +126,17 @@ def selector_matches_zone(sel: Selector, zone: str) -> bool:
     return sel.zone is None or sel.zone == zone
 
 
+def _selector_matches_class(sel: Selector, key: _ClassKey | str) -> bool:
+    """Whether a `from` selector matches a source class key (or an external zone)."""
+    if isinstance(key, str):
+        return selector_matches_zone(sel, key)
+    if sel.zone is not None and sel.zone != key.zone:
+        return False
+    if sel.host and key.host not in sel.host:
+        return False
+    return not (sel.labels and not set(sel.labels.items()) <= key.labels)
+
+
 def _ranges_cover(ranges: tuple[PortRange, ...], service: str) -> bool:
     svc = parse_service(service)
     return any(r.covers(svc) for r in ranges)
@@ -316,6 +327,9 @@ class CompiledPolicy:
         ]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
+        if self.reused_targets:
+            assert previous is not None
+            self._inherit_decisions(previous)
         #: Explanations of decisions, filled by :mod:`ztsim.plans` when judging plans.
         self.describe_cache: dict[Decision, str] = {}
         #: Detection entries that see each technique, filled by :mod:`ztsim.plans`.
@@ -342,6 +356,32 @@ class CompiledPolicy:
             and self._dst_pairs <= previous._dst_pairs
             and self._dst_named <= previous._dst_named
         )
+
+    def _inherit_decisions(self, previous: CompiledPolicy) -> None:
+        """Keep the previous version's per-class decisions that an edit cannot change.
+
+        With the same target groups, the same defaults and rules differing only at
+        some positions, a source class that no differing rule's `from` (old or new)
+        matches sees the same rules in the same order: its reach and its flow
+        decisions are unchanged.  Everything else is recomputed on demand.
+        """
+        old, new = previous.seg_rules, self.seg_rules
+        if (
+            len(old) != len(new)
+            or previous.seg_default_allow != self.seg_default_allow
+            or previous.intra_zone_allow != self.intra_zone_allow
+        ):
+            return
+        changed = [i for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+        sels = [old[i].source for i in changed] + [new[i].source for i in changed]
+
+        def untouched(key: _ClassKey | str) -> bool:
+            return not any(_selector_matches_class(sel, key) for sel in sels)
+
+        self._reach_memo = {k: v for k, v in previous._reach_memo.items() if untouched(k)}
+        self._class_flow_memo = {
+            k: v for k, v in previous._class_flow_memo.items() if untouched(k[0])
+        }
 
     # ------------------------------------------------------------------ single flows
 

@@ -131,7 +131,8 @@ class Workspace:
         assert self._topology is not None and self._model is not None
         results: list[PolicyResult] = []
         for path in expand_policy_paths(policies):
-            digest, loaded = self._policy(path)
+            with paused_gc():
+                digest, loaded = self._policy(path)
             cached = self._results.get(path)
             if cached is not None and cached[0] == digest:
                 results.append(cached[1])
