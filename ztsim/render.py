@@ -6,7 +6,6 @@ at a fixed width and without colour when the output is not a terminal).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
 from typing import Any
@@ -32,8 +31,13 @@ __all__ = [
 
 
 def dump_json(data: Any) -> str:
-    """Stable JSON text (2-space indent, keys in insertion order)."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    """Stable JSON text (2-space indent, keys in insertion order).
+
+    The bytes of ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
+    :func:`_dump` without the standard library's generators (several times faster
+    on the multi-megabyte results of large estates).
+    """
+    return _dump(data) + "\n"
 
 
 def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
