@@ -396,24 +396,12 @@ class CompiledPolicy:
                 from_ok = self._from_matching[source] = [
                     i
                     for i in self._candidates_for(source, targets_only=False)
-                    if self._from_matches(i, source)
+                    if _selector_matches_class(self.seg_rules[i].source, source)
                 ]
             to_zone = self._to_zone
             cands = [i for i in from_ok if to_zone[i] is None or to_zone[i] == dst_zone]
             self._flow_cands[key] = cands
         return cands
-
-    def _from_matches(self, i: int, source: _ClassKey | str) -> bool:
-        """Whether rule ``i``'s `from` matches a source class or an external zone."""
-        sel = self.seg_rules[i].source
-        if isinstance(source, str):
-            return selector_matches_zone(sel, source)
-        if sel.zone is not None and sel.zone != source.zone:
-            return False
-        hosts_i, pairs_i = self._from_sel[i]
-        if hosts_i is not None and source.host not in hosts_i:
-            return False
-        return pairs_i is None or pairs_i <= source.labels
 
     def flow(self, source: str, dst_host: str, service: str) -> Decision:
         """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
