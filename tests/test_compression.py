@@ -153,3 +153,43 @@ def test_recompile_after_an_edit_matches_a_fresh_compile(sc: tuple[str, str, str
             assert again.flow(src, h, svc) == fresh.flow(src, h, svc), (src, h, svc)
     a, b = solve(model, again), solve(model, fresh)
     assert a.cost == b.cost
+
+
+def _naive_groups(compiled: Any, model: AttackModel) -> tuple[list[Any], list[Any], list[Any]]:
+    """Target groups the plain way, one target at a time in (host, service) order:
+    keys in order of first target, members sorted, and the first host (by id) of each
+    (source class, destination class, signature) as representative."""
+    keys: list[Any] = []
+    members: dict[Any, list[str]] = {}
+    first: dict[Any, str] = {}
+    reps: dict[Any, list[str]] = {}
+    for host, svc in model.targets:
+        offer = model.topology.offers.get((host, svc))
+        if offer is None:
+            continue
+        key = (compiled.dest_class(host), svc, offer.public)
+        if key not in members:
+            keys.append(key)
+            members[key], reps[key] = [], []
+        members[key].append(host)
+        sig = model.signatures.get(host)
+        tag = (compiled.source_class(host), compiled.dest_class(host), sig)
+        if sig is None or first.setdefault(tag, host) == host:
+            reps[key].append(host)
+    return keys, [members[k] for k in keys], [reps[k] for k in keys]
+
+
+@SETTINGS
+@given(twin_scenarios())
+def test_bucketed_target_groups_match_a_naive_grouping(sc: tuple[str, str]) -> None:
+    """Grouping by label-group buckets (TargetLayout) gives exactly the groups, order,
+    members and representatives of grouping target by target."""
+    topo = topology_from_text(sc[0])
+    model = AttackModel(topo)
+    for pol in (policy_from_text(sc[1]), reference_policy()):
+        compiled = model.compile(pol)
+        keys, members, reps = _naive_groups(compiled, model)
+        tg = compiled.targets
+        assert list(tg.keys) == keys
+        assert [list(m) for m in tg.members] == members
+        assert [list(r) for r in tg.representatives] == reps

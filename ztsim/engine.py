@@ -37,11 +37,12 @@ import itertools
 from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import DataItem, Host, Login, Vulnerability
-from ztsim.policy import CompiledPolicy, LabelGroup, iter_bits
+from ztsim.policy import CompiledPolicy, LabelGroup, TargetLayout, iter_bits, target_layout
 from ztsim.profiling import phase
 
 __all__ = [
@@ -206,6 +207,11 @@ class AttackModel:
         )
         self.entry_points = topology.entry_points
 
+    @cached_property
+    def layout(self) -> TargetLayout:
+        """This model's targets bucketed once for every policy (:func:`target_layout`)."""
+        return target_layout(self.topology, self.targets, self.groups, self.signatures)
+
     def compile(
         self,
         policy: LoadedPolicy,
@@ -228,6 +234,7 @@ class AttackModel:
                 self.groups,
                 compress=compress,
                 previous=previous,
+                layout=self.layout,
             )
 
 

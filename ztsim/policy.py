@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Literal, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
@@ -38,11 +37,13 @@ __all__ = [
     "Decision",
     "LabelGroup",
     "TargetGroups",
+    "TargetLayout",
     "fqdn_covers",
     "host_label_groups",
     "iter_bits",
     "selector_matches_host",
     "selector_matches_zone",
+    "target_layout",
 ]
 
 Reason = Literal["rule", "default", "topology", "self", "intra_zone"]
@@ -193,6 +194,68 @@ _FromIndex = tuple[
 
 
 @dataclass(frozen=True)
+class TargetLayout:
+    """A topology's attack targets, bucketed once for every policy compiled on it.
+
+    Policies differ only in how they split label groups into classes, so the
+    per-target work (the offer, the host's label group, its signature) is done
+    once per topology here, and each compilation then handles buckets, not
+    targets (see :meth:`CompiledPolicy._group_targets`).
+    """
+
+    #: ``(label group, service, public, hosts)``: the targets of one label group on
+    #: one service, hosts sorted; buckets in the order of their first target.
+    buckets: tuple[tuple[LabelGroup, str, bool, tuple[str, ...]], ...]
+    #: ``(label group, signature number, hosts)``: target hosts alike in everything
+    #: but their id (same label group, same signature), sorted.  Signatures are
+    #: numbered (equal signatures, equal numbers) so that keys hash cheaply.
+    twins: tuple[tuple[LabelGroup, int, tuple[str, ...]], ...]
+    #: Target hosts that must stay apart (no signature): each its own representative.
+    loners: frozenset[str]
+
+
+def target_layout(
+    topology: LoadedTopology,
+    targets: Iterable[tuple[str, str]],
+    groups: Mapping[str, LabelGroup],
+    signatures: Mapping[str, Hashable],
+) -> TargetLayout:
+    """Bucket ``targets`` (host, service) by label group, service and exposure.
+
+    Targets that the topology does not offer are left out, as
+    :meth:`CompiledPolicy._group_targets` would.
+    """
+    offers = topology.offers
+    buckets: dict[tuple[LabelGroup, str, bool], list[str]] = {}
+    twins: dict[tuple[LabelGroup, int], list[str]] = {}
+    numbers: dict[Hashable, int] = {}
+    loners: set[str] = set()
+    last: str | None = None
+    for host_id, service in sorted(set(targets)):
+        offer = offers.get((host_id, service))
+        if offer is None:
+            continue
+        group = groups[host_id]
+        bucket = buckets.get((group, service, offer.public))
+        if bucket is None:
+            bucket = buckets[(group, service, offer.public)] = []
+        bucket.append(host_id)
+        if host_id != last:  # sorted: a host's targets are adjacent
+            last = host_id
+            sig = signatures.get(host_id)
+            if sig is None:
+                loners.add(host_id)
+            else:
+                n = numbers.setdefault(sig, len(numbers))
+                twins.setdefault((group, n), []).append(host_id)
+    return TargetLayout(
+        tuple((g, svc, pub, tuple(hosts)) for (g, svc, pub), hosts in buckets.items()),
+        tuple((g, sig, tuple(hosts)) for (g, sig), hosts in twins.items()),
+        frozenset(loners),
+    )
+
+
+@dataclass(frozen=True)
 class TargetGroups:
     """Attack targets (host, service) grouped by destination class and service.
 
@@ -207,7 +270,6 @@ class TargetGroups:
     representatives: tuple[tuple[str, ...], ...]
     public_mask: int
     zone_mask: dict[str, int]
-    index: dict[tuple[str, str], int]
     pair_mask: dict[tuple[str, str], int]
     host_mask: dict[str, int]
     service_mask: dict[str, int]
@@ -249,6 +311,9 @@ class CompiledPolicy:
         An earlier compilation of a version of this policy on the same topology and
         targets (interactive re-checks): its target groups are reused when its
         classes are at least as fine as this version needs.
+    layout
+        ``targets`` bucketed by :func:`target_layout` with these ``groups`` and
+        ``signatures`` (shared by the policies of one model); computed when not given.
     """
 
     def __init__(
@@ -260,6 +325,7 @@ class CompiledPolicy:
         groups: Mapping[str, LabelGroup] | None = None,
         compress: bool = True,
         previous: CompiledPolicy | None = None,
+        layout: TargetLayout | None = None,
     ) -> None:
         self.loaded = policy
         self.topology = topology
@@ -312,7 +378,9 @@ class CompiledPolicy:
             self._targets = previous._targets
             self.reused_targets = True
         else:
-            self._targets = self._group_targets(targets)
+            if layout is None:
+                layout = target_layout(topology, targets, self._groups, self._signatures)
+            self._targets = self._group_targets(layout)
             self.reused_targets = False
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
@@ -336,6 +404,7 @@ class CompiledPolicy:
         self.detections_by_technique: dict[str, list[Detection]] = {}
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_to: dict[tuple[str, str], list[int]] = {}
+        self._egress_from_zone: dict[tuple[str, str, str], list[int]] = {}
         self._egress_index: tuple[list[int], dict[str, list[int]], dict[str, list[int]]] | None = (
             None
         )
@@ -466,12 +535,19 @@ class CompiledPolicy:
         if service not in dest.services:
             return Decision(False, "topology", "topology", "egress")
         src = self.topology.hosts[host]
-        # Only the rules whose services and patterns cover this destination can decide;
-        # there are few of them (allowlists name partners), so filter on that first.
-        for i in self._egress_rules_to(destination, service):
+        # Only the rules whose services and patterns cover this destination, and
+        # whose `from` zone is the host's (or any), can decide.
+        key = (destination, service, src.zone)
+        cands = self._egress_from_zone.get(key)
+        if cands is None:
+            zone = src.zone
+            cands = self._egress_from_zone[key] = [
+                i
+                for i in self._egress_rules_to(destination, service)
+                if self.egress_rules[i].source.zone in (None, zone)
+            ]
+        for i in cands:
             r = self.egress_rules[i]
-            if r.source.zone is not None and r.source.zone != src.zone:
-                continue
             if selector_matches_host(r.source, src):
                 return Decision(r.action == "allow", r.id, "rule", "egress")
         return Decision(self.egress_default_allow, "default", "default", "egress")
@@ -523,47 +599,82 @@ class CompiledPolicy:
 
     # ------------------------------------------------------------------ bulk reach
 
-    def _group_targets(self, targets: Iterable[tuple[str, str]]) -> TargetGroups:
-        index: dict[tuple[_ClassKey, str, bool], int] = {}
-        members: list[list[str]] = []
-        reps: list[list[str]] = []
-        where: dict[tuple[str, str], int] = {}
-        rep_of: dict[Hashable, str] = {}
-        offers = self.topology.offers
-        sigs = self._signatures
-        dest_class, source_class = self.dest_class, self.source_class
-        ordered = targets if isinstance(targets, tuple) else tuple(targets)
-        if any(a >= b for a, b in pairwise(ordered)):
-            ordered = tuple(sorted(set(ordered)))  # strictly increasing from here on
-        last: str | None = None
-        ck: _ClassKey | None = None
-        is_rep = True
-        for host_id, service in ordered:
-            offer = offers.get((host_id, service))
-            if offer is None:
+    def _group_targets(self, layout: TargetLayout) -> TargetGroups:
+        """Group the targets by (destination class, service, public), cheapest first.
+
+        Works on the layout's buckets: a bucket whose label group holds no host a
+        selector names falls whole into one group.  Groups are numbered in the
+        order of their first (host, service) target, and their hosts sorted, so
+        the result does not depend on how the buckets merged.
+        """
+        compress = self._compress
+        named = self._src_named | self._dst_named
+        groups = self._groups
+        named_groups = {groups[h] for h in named if h in groups}
+        dst_pairs, dst_by_group = self._dst_pairs, self._dst_by_group
+        src_pairs, src_by_group = self._src_pairs, self._src_by_group
+        group_class = self._group_class
+        dest_class = self.dest_class
+
+        keyed: dict[tuple[_ClassKey, str, bool], list[str]] = {}
+        merged: set[tuple[_ClassKey, str, bool]] = set()
+
+        def add(key: tuple[_ClassKey, str, bool], hosts: Iterable[str]) -> None:
+            lst = keyed.get(key)
+            if lst is None:
+                keyed[key] = list(hosts)
+            else:
+                lst.extend(hosts)
+                merged.add(key)
+
+        for group, service, public, hosts in layout.buckets:
+            if not compress:  # every host a class of its own
+                for h in hosts:
+                    add((dest_class(h), service, public), (h,))
                 continue
-            if host_id != last:  # targets come grouped by host
-                last = host_id
-                ck = dest_class(host_id)
-                # Compromising one of several interchangeable hosts gives exactly what
-                # compromising any other would: the fixpoint needs only one of them.
-                sig = sigs.get(host_id)
-                is_rep = (
-                    sig is None
-                    or rep_of.setdefault((source_class(host_id), ck, sig), host_id) == host_id
+            if group in named_groups:  # a named host's class is its own
+                for h in hosts:
+                    if h in named:
+                        add((dest_class(h), service, public), (h,))
+                plain = [h for h in hosts if h not in named]
+                if not plain:
+                    continue
+                add((group_class(group, dst_pairs, dst_by_group), service, public), plain)
+            else:
+                add((group_class(group, dst_pairs, dst_by_group), service, public), hosts)
+        for key in merged:
+            keyed[key].sort()
+
+        # Compromising one of several interchangeable hosts gives exactly what
+        # compromising any other would: the fixpoint needs only one of them, the
+        # first by id among those alike in both classes and in signature.
+        reps: set[str] = set()
+        if compress:
+            first: dict[tuple[_ClassKey, _ClassKey, int], str] = {}
+            reps.update(layout.loners)
+            for group, sig, hosts in layout.twins:
+                head = hosts[0]
+                if group in named_groups:
+                    reps.update(h for h in hosts if h in named)
+                    head = next((h for h in hosts if h not in named), "")
+                    if not head:
+                        continue
+                rk = (
+                    src_by_group.get(group) or group_class(group, src_pairs, src_by_group),
+                    dst_by_group.get(group) or group_class(group, dst_pairs, dst_by_group),
+                    sig,
                 )
-            assert ck is not None
-            key = (ck, service, offer.public)
-            gi = index.get(key)
-            if gi is None:
-                gi = index[key] = len(members)
-                members.append([])
-                reps.append([])
-            members[gi].append(host_id)
-            where[(host_id, service)] = gi
-            if is_rep:
-                reps[gi].append(host_id)
-        keys = tuple(index)
+                known = first.get(rk)
+                if known is None or head < known:
+                    first[rk] = head
+            reps.update(first.values())
+
+        order = sorted(keyed, key=lambda k: (keyed[k][0], k[1]))
+        keys = tuple(order)
+        members = [keyed[k] for k in order]
+        representatives = (
+            members if not compress else [[h for h in m if h in reps] for m in members]
+        )
         public_mask = 0
         zone_mask: dict[str, int] = defaultdict(int)
         pair_mask: dict[tuple[str, str], int] = defaultdict(int)
@@ -582,10 +693,9 @@ class CompiledPolicy:
         return TargetGroups(
             keys,
             tuple(tuple(m) for m in members),
-            tuple(tuple(r) for r in reps),
+            tuple(tuple(r) for r in representatives),
             public_mask,
             dict(zone_mask),
-            where,
             dict(pair_mask),
             dict(host_mask),
             dict(service_mask),
@@ -692,6 +802,15 @@ class CompiledPolicy:
         group = self._groups[host_id]
         if host_id in named or not self._compress:
             return _ClassKey(group[0], group[1] & pairs, host_id)
+        return self._group_class(group, pairs, by_group)
+
+    @staticmethod
+    def _group_class(
+        group: LabelGroup,
+        pairs: frozenset[tuple[str, str]],
+        by_group: dict[LabelGroup, _ClassKey],
+    ) -> _ClassKey:
+        """The class of the hosts of a label group that no selector names."""
         key = by_group.get(group)
         if key is None:
             key = by_group[group] = _ClassKey(group[0], group[1] & pairs, None)
