@@ -26,6 +26,7 @@ import yaml
 from ztsim import parsecache
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
+from ztsim.splitparse import split_build
 
 __all__ = [
     "MAX_BYTES",
@@ -348,6 +349,11 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
 _NO_KEY = object()
 
 
+def _build_plain(text: str) -> tuple[Any, bool]:
+    """:func:`_fast_build` without positions (what each part of a split parse runs)."""
+    return _fast_build(text, None)
+
+
 def load_document(path: str | Path, *, positions: bool = False) -> Document:
     """Read one YAML or JSON file safely.
 
@@ -431,6 +437,11 @@ def _parse_text(text: str, name: str, *, is_json: bool, positions: bool) -> Docu
             raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
         return Document(name, data, text, is_json=True)
     index = Positions({}, {}) if positions else None
+    if index is None:
+        # Large documents are parsed in two processes when they can be cut safely.
+        split = split_build(text, _build_plain)
+        if split is not None:
+            return Document(name, split, text)
     try:
         data, aliased = _fast_build(text, index)
     except (_Fallback, yaml.YAMLError) as exc:
