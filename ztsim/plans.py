@@ -30,6 +30,7 @@ __all__ = [
     "StepVerdict",
     "extract_plan",
     "judge",
+    "judge_plans",
     "k_plans",
     "minimize",
     "plan_solve",
@@ -584,20 +585,18 @@ def _step_verdict(
     return True, None, "no network flow: not a policy decision", None
 
 
-def _detections(step: Step, policy: CompiledPolicy) -> tuple[str, ...]:
-    if step.technique is None:
-        return ()
+def _detections(technique: str, where: str | None, policy: CompiledPolicy) -> tuple[str, ...]:
+    """Ids of the detection entries that see ``technique`` at ``where`` (a host or zone)."""
     topo = policy.topology
     hits: list[str] = []
-    seeing = policy.detections_by_technique.get(step.technique)
+    seeing = policy.detections_by_technique.get(technique)
     if seeing is None:
-        seeing = policy.detections_by_technique[step.technique] = [
+        seeing = policy.detections_by_technique[technique] = [
             det
             for det in policy.loaded.model.controls.detection
-            if any(technique_matches(t, step.technique) for t in det.techniques)
+            if any(technique_matches(t, technique) for t in det.techniques)
         ]
     for det in seeing:
-        where = step.host
         if where in topo.hosts:
             ok = selector_matches_host(det.where, topo.hosts[where])
         elif where is not None:
@@ -609,6 +608,56 @@ def _detections(step: Step, policy: CompiledPolicy) -> tuple[str, ...]:
     return tuple(hits)
 
 
+class _Judgements:
+    """What judging plans under one compiled policy has found so far.
+
+    A compiled policy never changes, and the plans judged under it share most of
+    their steps (the same :class:`Step` objects), many steps their technique and
+    host: so each step is judged once, and each (technique, host) pair looked up
+    against the detection entries once.  (The policy is not held here: this is
+    the value of a weak-keyed map whose key it is.)
+    """
+
+    __slots__ = ("detections", "probabilities", "steps")
+
+    def __init__(self, policy: CompiledPolicy) -> None:
+        #: Step verdicts by step identity: the entry holds the step, so its id is
+        #: not reused while the entry lives.
+        self.steps: dict[int, tuple[Step, StepVerdict]] = {}
+        #: Detection ids by (technique, where the step happens).
+        self.detections: dict[tuple[str, str | None], tuple[str, ...]] = {}
+        #: Probability of each detection entry, by id (the last entry of an id wins).
+        self.probabilities = {d.id: d.probability for d in policy.loaded.model.controls.detection}
+
+    def step(self, st: Step, policy: CompiledPolicy) -> StepVerdict:
+        """The verdict of ``policy`` on ``st`` (judged on first sight, then remembered)."""
+        hit = self.steps.get(id(st))
+        if hit is not None and hit[0] is st:
+            return hit[1]
+        ok, by, why, decision = _step_verdict(st, policy)
+        dets: tuple[str, ...] = ()
+        if st.technique is not None:
+            where = (st.technique, st.host)
+            found = self.detections.get(where)
+            if found is None:
+                found = self.detections[where] = _detections(st.technique, st.host, policy)
+            dets = found
+        sv = StepVerdict(ok, by, why, decision, dets)
+        self.steps[id(st)] = (st, sv)
+        return sv
+
+
+#: The judgements of each compiled policy, dropped with the policy.
+_JUDGEMENTS: weakref.WeakKeyDictionary[CompiledPolicy, _Judgements] = weakref.WeakKeyDictionary()
+
+
+def _judgements(policy: CompiledPolicy) -> _Judgements:
+    memo = _JUDGEMENTS.get(policy)
+    if memo is None:
+        memo = _JUDGEMENTS[policy] = _Judgements(policy)
+    return memo
+
+
 def judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
     """Judge ``plan`` against ``policy`` (spec §6).
 
@@ -617,52 +666,29 @@ def judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
     step (each entry counted once, however many steps it sees).
     """
     with phase("judge"):
-        return _judge(plan, policy)
+        return _judge(plan, policy, _judgements(policy))
 
 
-#: Step verdicts per compiled policy, by step identity (plans share most steps).
-_STEP_VERDICTS: weakref.WeakKeyDictionary[CompiledPolicy, dict[int, tuple[Step, StepVerdict]]] = (
-    weakref.WeakKeyDictionary()
-)
+def judge_plans(plans: Iterable[Plan], policy: CompiledPolicy) -> list[PlanVerdict]:
+    """``[judge(p, policy) for p in plans]``, in one profiling phase."""
+    with phase("judge"):
+        memo = _judgements(policy)
+        return [_judge(p, policy, memo) for p in plans]
 
 
-def _step_verdicts(policy: CompiledPolicy) -> dict[int, tuple[Step, StepVerdict]]:
-    """The step verdict memo of ``policy`` (a compiled policy is never changed)."""
-    cache = _STEP_VERDICTS.get(policy)
-    if cache is None:
-        cache = _STEP_VERDICTS[policy] = {}
-    return cache
-
-
-def _judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
-    verdicts: list[StepVerdict] = []
-    first_block: int | None = None
-    cache = _step_verdicts(policy)
-    for i, st in enumerate(plan.steps):
-        # Keyed by id: the entry holds the step, so the id is not reused meanwhile.
-        hit = cache.get(id(st))
-        if hit is not None and hit[0] is st:
-            sv = hit[1]
-        else:
-            ok, by, why, decision = _step_verdict(st, policy)
-            sv = StepVerdict(ok, by, why, decision, _detections(st, policy))
-            cache[id(st)] = (st, sv)
-        verdicts.append(sv)
-        if not sv.allowed and first_block is None:
-            first_block = i
+def _judge(plan: Plan, policy: CompiledPolicy, memo: _Judgements) -> PlanVerdict:
+    known = memo.steps
+    # The memo's fast path inlined: most steps of most plans were judged before.
+    verdicts = [
+        hit[1] if (hit := known.get(id(st))) is not None and hit[0] is st else memo.step(st, policy)
+        for st in plan.steps
+    ]
     name = policy.loaded.name
-    if first_block is not None:
-        sv = verdicts[first_block]
-        return PlanVerdict(
-            name,
-            True,
-            first_block,
-            sv.blocked_by,
-            f"step {first_block + 1}: {sv.explanation}",
-            None,
-            tuple(verdicts),
-        )
-    probs = {d.id: d.probability for d in policy.loaded.model.controls.detection}
+    for i, sv in enumerate(verdicts):
+        if not sv.allowed:
+            why = f"step {i + 1}: {sv.explanation}"
+            return PlanVerdict(name, True, i, sv.blocked_by, why, None, tuple(verdicts))
+    probs = memo.probabilities
     matched = sorted({d for sv in verdicts for d in sv.detections})
     miss = 1.0
     for d in matched:
