@@ -18,12 +18,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StrictBool,
     StrictInt,
     StrictStr,
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
 __all__ = [
     "LEVELS",
@@ -180,26 +184,47 @@ Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 DeclaredId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
 
 
-def _label_text(value: Any) -> Any:
+def _scalar_text(value: Any) -> str:
+    """A label value YAML read as a boolean or a number, as text (``true``, ``1``, ``1.5``)."""
     if isinstance(value, bool):
         return str(value).lower()
     if isinstance(value, int | float):
         return str(value)
-    return value
+    raise ValueError("not text")  # reported as `string_type` (see _LabelText)
 
 
-def _text_labels(v: Any) -> Any:
-    """Labels are text, but YAML reads ``env: 1`` or ``pci: true`` as a number or a boolean.
+class _LabelText:
+    """Annotation marker for a label value: text, which YAML may have read as a scalar.
 
-    Returns ``v`` itself when every value is already a string (the usual case);
-    anything else that is not a mapping is left for the schema to refuse.
+    Labels are text, but YAML reads ``env: 1`` or ``pci: true`` as a number or a
+    boolean: those are turned into text (:func:`_scalar_text`).  A string, the usual
+    case, is accepted by pydantic-core with no Python call (a large topology has a
+    quarter of a million label values); anything else gets the error a plain string
+    field gives (``string_type``, "Input should be a valid string").
     """
-    if type(v) is not dict:
-        return {k: _label_text(x) for k, x in v.items()} if isinstance(v, dict) else v
-    for x in v.values():
-        if type(x) is not str:
-            return {k: _label_text(x) for k, x in v.items()}
-    return v
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.union_schema(
+            [
+                core_schema.str_schema(strict=True),
+                core_schema.no_info_plain_validator_function(_scalar_text),
+            ],
+            mode="left_to_right",
+            custom_error_type="string_type",
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return handler(core_schema.str_schema())  # as a string field (`ztsim schema` widens it)
+
+
+#: A label value (see :class:`_LabelText`).
+LabelText = Annotated[str, _LabelText]
 
 
 class _Model(BaseModel):
@@ -305,15 +330,13 @@ class Host(_Model):
 
     id: DeclaredId
     zone: Id
-    labels: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    labels: dict[StrictStr, LabelText] = Field(default_factory=dict)
     services: list[HostService] = Field(default_factory=list)
     vulnerabilities: list[Vulnerability] = Field(default_factory=list)
     credentials: list[CredentialStore] = Field(default_factory=list)
     logins: list[Login] = Field(default_factory=list)
     data: list[DataItem] = Field(default_factory=list)
     description: StrictStr | None = None
-
-    _labels = field_validator("labels", mode="before")(_text_labels)
 
 
 class ExternalDestination(_Model):
@@ -403,7 +426,7 @@ class Selector(_Model):
     zone: Id | None = None
     # An empty list would name no host yet read as "omitted": refuse it.
     host: list[Id] | None = Field(default=None, min_length=1)
-    labels: dict[StrictStr, StrictStr] | None = None
+    labels: dict[StrictStr, LabelText] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -411,16 +434,11 @@ class Selector(_Model):
         if v is None or (isinstance(v, str) and v.strip().lower() in ("any", "*")):
             return {}
         if isinstance(v, dict):
-            # Copy only what needs rewriting (most selectors need nothing).
+            # Copy only what needs rewriting (most selectors need nothing; label
+            # values are made text by their type, LabelText).
             host = v.get("host")
-            labels = v.get("labels")
-            text = _text_labels(labels) if isinstance(labels, dict) else labels
-            if isinstance(host, str) or text is not labels:
-                v = dict(v)
-                if isinstance(host, str):
-                    v["host"] = [host]
-                if text is not labels:
-                    v["labels"] = text
+            if isinstance(host, str):
+                v = {**v, "host": [host]}
         return v
 
     @property

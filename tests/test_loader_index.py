@@ -1,0 +1,169 @@
+"""The loader's fast paths against their plain definitions.
+
+Validation of a large topology walks its hosts once (:func:`ztsim.loader._check_topology`
+builds the host tables as it checks them), answers "does this selector match any
+host" from the hosts' (zone, label set) groups (:class:`ztsim.loader.HostGroups`),
+and reads label values in pydantic-core (:data:`ztsim.model.LabelText`).  Each is
+checked here against the obvious definition on random inputs, and the messages of
+bad label values against the ones a plain string field gives.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ztsim.diagnostics import InputError
+from ztsim.loader import (
+    HostGroups,
+    HostTables,
+    _selector_matches_any,
+    policy_from_text,
+    policy_warnings,
+    topology_from_text,
+)
+from ztsim.model import Host, Selector
+
+HEADER = "ztsim: 1\nkind: topology\nname: t\n"
+ZONES = (
+    "zones:\n  - {id: internet, external: true}\n  - {id: lan}\n  - {id: dmz}\n  - {id: empty}\n"
+)
+PHEADER = "ztsim: 1\nkind: policy\nname: p\n"
+
+LABELS = {"tier": ("web", "db", "app"), "env": ("prod", "dev"), "pci": ("true",)}
+
+
+def _random_topology(rng: random.Random, n: int) -> str:
+    lines = [HEADER, ZONES, "hosts:\n"]
+    for i in range(n):
+        keys = rng.sample(sorted(LABELS), rng.randint(0, len(LABELS)))
+        labels = ", ".join(f"{k}: {rng.choice(LABELS[k])}" for k in keys)
+        zone = rng.choice(("lan", "dmz"))
+        lines.append(f"  - {{id: h{i}, zone: {zone}, labels: {{{labels}}}}}\n")
+    return "".join(lines)
+
+
+def _random_selector(rng: random.Random, n: int) -> Selector:
+    data: dict[str, object] = {}
+    if rng.random() < 0.5:
+        data["zone"] = rng.choice(("lan", "dmz", "empty", "internet"))
+    if rng.random() < 0.3:
+        data["host"] = [f"h{rng.randrange(n + 2)}" for _ in range(rng.randint(1, 3))]
+    if rng.random() < 0.7:
+        keys = rng.sample(sorted(LABELS), rng.randint(1, len(LABELS)))
+        data["labels"] = {k: rng.choice((*LABELS[k], "other")) for k in keys}
+    return Selector.model_validate(data)
+
+
+def _plain_match(sel: Selector, hosts: list[Host], external: set[str]) -> bool:
+    """What a selector matches, by definition: a host, or an external zone."""
+    if sel.is_any:
+        return True
+    if sel.zone in external:
+        return not sel.host and not sel.labels
+    return any(
+        (sel.zone is None or h.zone == sel.zone)
+        and (not sel.host or h.id in sel.host)
+        and all(h.labels.get(k) == v for k, v in (sel.labels or {}).items())
+        for h in hosts
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_selector_matches_any_is_the_plain_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    n = rng.randint(0, 40)
+    topo = topology_from_text(_random_topology(rng, n))
+    hosts = list(topo.model.hosts)
+    for _ in range(200):
+        sel = _random_selector(rng, n)
+        assert _selector_matches_any(sel, topo) == _plain_match(sel, hosts, {"internet"}), sel
+
+
+def test_host_groups_index_distinct_zone_and_label_sets() -> None:
+    topo = topology_from_text(
+        HEADER
+        + ZONES
+        + "hosts:\n"
+        + "  - {id: a, zone: lan, labels: {tier: web, env: prod}}\n"
+        + "  - {id: b, zone: lan, labels: {env: prod, tier: web}}\n"  # same set, other order
+        + "  - {id: c, zone: dmz, labels: {tier: web}}\n"
+        + "  - {id: d, zone: dmz}\n"
+    )
+    groups = topo.host_groups
+    assert groups.by_zone == {"lan": {0}, "dmz": {1, 2}}
+    assert groups.by_label == {("tier", "web"): {0, 1}, ("env", "prod"): {0}}
+    assert groups.any_match("lan", {"tier": "web", "env": "prod"})
+    assert not groups.any_match("dmz", {"env": "prod"})
+    assert groups.any_match(None, {})
+    assert not groups.any_match("empty", {})
+    assert not HostGroups.of([]).any_match(None, {})
+
+
+def test_host_tables_built_while_checking_are_the_plain_ones() -> None:
+    rng = random.Random(1)
+    text = _random_topology(rng, 30).replace(
+        "  - {id: h3,", "  - {id: h3, data: [{id: d1}, {id: d2}],"
+    )
+    text = text.replace("  - {id: h7,", "  - {id: h7, data: [{id: d3}],")
+    topo = topology_from_text(text)
+    plain = HostTables.of(topo.model)
+    assert list(topo.hosts.items()) == list(plain.hosts.items())
+    assert list(topo.data.items()) == list(plain.data.items())
+    assert list(topo.data) == ["d1", "d2", "d3"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "credentials:\n  - {id: lan}\n",
+        "credentials:\n  - {id: x}\nhosts:\n  - {id: h, zone: lan, data: [{id: x}]}\n",
+        "hosts:\n  - {id: x, zone: lan}\nexternal:\n  - {id: x, fqdn: a.example}\n",
+        "external:\n  - {id: x, fqdn: a.example}\nentry_points:\n  - {id: x, zone: internet}\n",
+        "hosts:\n  - {id: h, zone: lan, data: [{id: x}]}\nentry_points:\n  - {id: x, host: h}\n",
+        "hosts:\n  - {id: h, zone: lan, data: [{id: x}]}\n"
+        "  - {id: g, zone: lan, data: [{id: x}]}\n",
+    ],
+)
+def test_an_id_declared_twice_across_lists_is_reported_at_the_second(body: str) -> None:
+    text = HEADER + ZONES + body
+    with pytest.raises(InputError) as info:
+        topology_from_text(text)
+    (diag,) = info.value.diagnostics
+    assert diag.message.startswith("duplicate id "), diag
+    lines = text.splitlines()
+    ident = diag.message.split("'")[1]
+    declared = [i + 1 for i, line in enumerate(lines) if f"id: {ident}" in line]
+    assert diag.line == declared[-1]
+    assert diag.message.endswith(f"(first declared at line {declared[0]})")
+
+
+@pytest.mark.parametrize("value", ["null", "[a]", "{a: b}", "2020-01-01"])
+def test_a_label_value_that_is_not_a_scalar_gets_the_string_error(value: str) -> None:
+    text = HEADER + ZONES + f"hosts:\n  - {{id: h, zone: lan, labels: {{a: b, env: {value}}}}}\n"
+    with pytest.raises(InputError) as info:
+        topology_from_text(text)
+    (diag,) = info.value.diagnostics
+    assert diag.message == "hosts.0.labels.env: Input should be a valid string"
+    assert (diag.line, diag.column) == (10, text.splitlines()[9].index(value) + 1)
+
+
+def test_a_selector_label_value_that_is_not_a_scalar_gets_the_string_error() -> None:
+    text = PHEADER + "segmentation:\n  rules:\n    - {id: r, action: allow, to: {labels: {a: ~}}}\n"
+    with pytest.raises(InputError) as info:
+        policy_from_text(text)
+    (diag,) = info.value.diagnostics
+    assert diag.message == "segmentation.rules.0.to.labels.a: Input should be a valid string"
+
+
+def test_scalar_label_values_match_as_text() -> None:
+    topo = topology_from_text(
+        HEADER + ZONES + "hosts:\n  - {id: h, zone: lan, labels: {pci: true, n: 1}}\n"
+    )
+    pol = policy_from_text(
+        PHEADER + "segmentation:\n  rules:\n"
+        "    - {id: r, action: allow, from: {labels: {pci: 'true', n: 1}}, to: {labels: {n: 2}}}\n"
+    )
+    (warning,) = policy_warnings(pol, topo)
+    assert warning.message == "selector `n=2` matches nothing in topology 't'"
