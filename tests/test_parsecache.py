@@ -62,3 +62,21 @@ def test_an_edit_is_a_new_key(cache: Path, tmp_path: Path) -> None:
     edited = load_topology(src)
     assert edited.data["payroll-records"][1].records == 7
     assert len(list(cache.iterdir())) == 2
+
+
+def test_node_marks_from_the_cache_equal_the_parsed_ones(cache: Path) -> None:
+    """``Document.node_mark`` answers from the stored pairs exactly as the full index."""
+    from ztsim.yamlio import load_document
+
+    path = ROOT / "policies" / "zero-trust.yaml"
+    parsed = load_document(path, positions=True)
+    cached = load_document(path, positions=True)  # from the cache, positions not built
+    assert cached._stored_marks is not None
+    nodes = parsed.positions().nodes
+    for p, mark in nodes.items():
+        assert cached.node_mark(p) == mark
+        assert parsed.node_mark(p) == mark
+    assert cached.node_mark(("no", "such", 0)) is None
+    # Building the whole index afterwards still gives every mark, as Marks.
+    assert cached.positions().nodes == nodes
+    assert all(type(m).__name__ == "Mark" for m in cached.positions().nodes.values())

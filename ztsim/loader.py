@@ -217,14 +217,19 @@ class LoadedPolicy:
         doc = self.doc
         if doc is None:
             return {}
-        nodes = doc.positions().nodes
         marks: dict[tuple[str, str], Mark] = {}
+        indexed: dict[str, bool] = {}
         for (section, rule_id), index in self._rule_index.items():
             path = (section, "rules", index)
             # What ``locate`` returns when the whole path is indexed (as it is for a
             # rule parsed from the file); anything else goes through ``locate``.
-            mark = nodes.get(path)
-            if mark is None or (section,) not in nodes or path[:2] not in nodes:
+            mark = doc.node_mark(path)
+            if section not in indexed:
+                indexed[section] = (
+                    doc.node_mark((section,)) is not None
+                    and doc.node_mark((section, "rules")) is not None
+                )
+            if mark is None or not indexed[section]:
                 mark = locate(doc, path)
             marks[(section, rule_id)] = mark
         return marks
