@@ -153,13 +153,10 @@ class AttackModel:
         #: (it holds data, is an entry point or a traffic endpoint).
         self.signatures: dict[str, Hashable] = {}
         #: Per host, its (zone, label pairs), shared by equal hosts (class keys).
-        self.groups: dict[str, LabelGroup] = {}
-        interned: dict[LabelGroup, LabelGroup] = {}
+        self.groups: dict[str, LabelGroup] = topology.label_groups
         # One pass over the hosts: at 100,000 hosts every pass costs.
         for h in m.hosts:
             hid = h.id
-            group = (h.zone, frozenset(h.labels.items()))
-            self.groups[hid] = interned.setdefault(group, group)
             vsig = []
             for v in h.vulnerabilities:
                 vsig.append((v.service or "", v.local, v.gives))

@@ -45,6 +45,7 @@ from ztsim.yamlio import (
 
 __all__ = [
     "REFERENCE_POLICY",
+    "LabelGroup",
     "LoadedPolicy",
     "LoadedTopology",
     "expand_policy_paths",
@@ -84,6 +85,10 @@ class HostTables(NamedTuple):
         return cls(hosts, {d.id: (h, d) for h in model.hosts if h.data for d in h.data})
 
 
+#: A host's zone and label pairs: all that selectors other than ``host:`` can see.
+LabelGroup = tuple[str, frozenset[tuple[str, str]]]
+
+
 @dataclass(frozen=True)
 class HostGroups:
     """The hosts' distinct (zone, label set) groups, indexed for selector look-ups.
@@ -102,7 +107,12 @@ class HostGroups:
     @classmethod
     def of(cls, hosts: Iterable[Host]) -> HostGroups:
         """Group ``hosts`` (numbered in order of first appearance)."""
-        distinct = dict.fromkeys((h.zone, frozenset(h.labels.items())) for h in hosts)
+        return cls.of_groups((h.zone, frozenset(h.labels.items())) for h in hosts)
+
+    @classmethod
+    def of_groups(cls, groups: Iterable[LabelGroup]) -> HostGroups:
+        """Index the hosts' groups (repeats allowed; numbered in order of first appearance)."""
+        distinct = dict.fromkeys(groups)
         by_zone: defaultdict[str, set[int]] = defaultdict(set)
         by_label: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
         for g, (zone, labels) in enumerate(distinct):
@@ -172,14 +182,24 @@ class LoadedTopology:
         return {(h.id, s.service): s for h in self.model.hosts for s in h.services}
 
     @cached_property
-    def label_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
-        """Each host's labels as a set of (key, value) pairs (for class keys)."""
-        return {h.id: frozenset(h.labels.items()) for h in self.model.hosts}
+    def label_groups(self) -> dict[str, LabelGroup]:
+        """Each host's (zone, label pairs), one shared tuple per distinct value.
+
+        All that selectors other than ``host:`` can see of a host.  Far fewer
+        groups than hosts on real estates (hosts of one role share their labels):
+        selector checks and policy classes work per group.
+        """
+        interned: dict[LabelGroup, LabelGroup] = {}
+        out: dict[str, LabelGroup] = {}
+        for h in self.model.hosts:
+            key = (h.zone, frozenset(h.labels.items()))
+            out[h.id] = interned.setdefault(key, key)
+        return out
 
     @cached_property
     def host_groups(self) -> HostGroups:
         """The hosts' (zone, label set) groups, indexed for selector look-ups."""
-        return HostGroups.of(self.model.hosts)
+        return HostGroups.of_groups(self.label_groups.values())
 
     def mark(self, loc: Loc, *, key: bool = False) -> Mark:
         """Where ``loc`` stands in the source file (1:1 when unknown)."""

@@ -21,7 +21,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from ztsim.loader import LoadedPolicy, LoadedTopology
+from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology
 from ztsim.model import (
     Detection,
     EgressRule,
@@ -166,22 +166,14 @@ def _selectors_features(selectors: Iterable[Selector]) -> tuple[set[tuple[str, s
     return pairs, hosts
 
 
-#: A host's zone and label pairs: all that selectors other than ``host:`` can see.
-LabelGroup = tuple[str, frozenset[tuple[str, str]]]
-
-
 def host_label_groups(topology: LoadedTopology) -> dict[str, LabelGroup]:
     """Each host's (zone, label pairs), one shared tuple per distinct value.
 
     Far fewer groups than hosts on real estates (hosts of one role share their
     labels), so class keys are projected once per group rather than per host.
+    (:attr:`ztsim.loader.LoadedTopology.label_groups`, computed once per topology.)
     """
-    interned: dict[LabelGroup, LabelGroup] = {}
-    out: dict[str, LabelGroup] = {}
-    for h in topology.model.hosts:
-        key = (h.zone, frozenset(h.labels.items()))
-        out[h.id] = interned.setdefault(key, key)
-    return out
+    return topology.label_groups
 
 
 #: Rule indices by `from` zone, by named host, by label pair, and unconstrained.
