@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="print to standard error how the time splits (parse, validate, compile, "
-        "fixpoint, plans, output)",
+        help="print to standard error how the time splits (parse, validate, model: "
+        "topology indices, compile: policies, fixpoint, plans, judge, output: the rest)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     import ztsim.commands as pkg

@@ -134,6 +134,11 @@ class AttackModel:
     """
 
     def __init__(self, topology: LoadedTopology) -> None:
+        with phase("model"):
+            self._index(topology)
+
+    def _index(self, topology: LoadedTopology) -> None:
+        """Build the indices (one pass over the hosts: at 100,000 hosts every pass costs)."""
         self.topology = topology
         m = topology.model
         self.vulns: dict[tuple[str, str], list[Vulnerability]] = defaultdict(list)
