@@ -34,9 +34,6 @@ __all__ = ["MIN_BYTES", "enabled", "split_build", "split_points"]
 #: Documents smaller than this are parsed in one piece (forking costs milliseconds).
 MIN_BYTES = 2 * 1024 * 1024
 
-_TOP_KEY = re.compile(r"^([^\s#'\"\-?:\[\]{},&*!|>%@`][^:#]*):(\s+#.*)?\s*$")
-_MARKER = re.compile(r"^(---|\.\.\.)(\s|$)", re.M)
-
 
 def enabled() -> bool:
     """Whether split parsing may be used (``ZTSIM_PARALLEL=off`` turns it off)."""
@@ -45,6 +42,9 @@ def enabled() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+# Patterns that start with a literal newline where they can: the regex engine then
+# skips ahead to candidates quickly (a multiline ``^`` is tried at every character).
+_MARKER = re.compile(r"\n(?:---|\.\.\.)(?=\s|\Z)")  # a document start or end
 _KEY_LINE = re.compile(r"^[^\s#'\"\-?:\[\]{},&*!|>%@`][^:#\n]*:[ \t]*(#[^\n]*)?$", re.M)
 _STOP = re.compile(r"\n[^\s#]")
 _STOP_AT_ITEMS = re.compile(r"\n[^\s#-]")
@@ -72,7 +72,6 @@ def split_points(text: str) -> tuple[str, int, int] | None:
         is_seq = text.startswith("- ", first.end() - 1) or text.startswith("-\n", first.end() - 1)
         # The block ends at the next line that starts at column 0 (other than an
         # item, when the items themselves start there) and is no comment.
-        # (A literal newline first: the regex engine then skips ahead quickly.)
         stop = _STOP_AT_ITEMS if indent == "" else _STOP
         end_match = stop.search(text, first.start())
         end = end_match.start() + 1 if end_match else len(text)
@@ -106,7 +105,7 @@ def split_build(text: str, build: Callable[[str], tuple[Any, bool]]) -> Any | No
     """
     if len(text) < MIN_BYTES or not enabled():
         return None
-    if "&" in text or _MARKER.search(text, 1) or re.search(r"^%", text, re.M):
+    if "&" in text or _MARKER.search(text) or text.startswith("%") or "\n%" in text:
         return None  # anchors, several documents or directives: not cut here
     where = split_points(text)
     if where is None:
