@@ -98,7 +98,7 @@ def test_host_groups_index_distinct_zone_and_label_sets() -> None:
     assert not groups.any_match("dmz", {"env": "prod"})
     assert groups.any_match(None, {})
     assert not groups.any_match("empty", {})
-    assert not HostGroups.of([]).any_match(None, {})
+    assert not HostGroups.of_groups([]).any_match(None, {})
 
 
 def test_host_tables_built_while_checking_are_the_plain_ones() -> None:

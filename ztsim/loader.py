@@ -105,11 +105,6 @@ class HostGroups:
     by_label: dict[tuple[str, str], set[int]]
 
     @classmethod
-    def of(cls, hosts: Iterable[Host]) -> HostGroups:
-        """Group ``hosts`` (numbered in order of first appearance)."""
-        return cls.of_groups((h.zone, frozenset(h.labels.items())) for h in hosts)
-
-    @classmethod
     def of_groups(cls, groups: Iterable[LabelGroup]) -> HostGroups:
         """Index the hosts' groups (repeats allowed; numbered in order of first appearance)."""
         distinct = dict.fromkeys(groups)

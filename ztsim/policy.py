@@ -652,8 +652,8 @@ class CompiledPolicy:
                     if not head:
                         continue
                 rk = (
-                    src_by_group.get(group) or group_class(group, src_pairs, src_by_group),
-                    dst_by_group.get(group) or group_class(group, dst_pairs, dst_by_group),
+                    group_class(group, src_pairs, src_by_group),
+                    group_class(group, dst_pairs, dst_by_group),
                     sig,
                 )
                 known = first.get(rk)
