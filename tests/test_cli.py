@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -323,6 +324,58 @@ def test_python_dash_m_help():
     assert proc.returncode == 0, proc.stderr
     assert "usage: ztsim" in proc.stdout and "check" in proc.stdout
     assert proc.stderr == ""
+
+
+def test_real_process_writes_everything_before_its_hard_exit(capsys):
+    """The program leaves with ``os._exit``: its output and status are still whole.
+
+    Run twice, piped, the report is the in-process one byte for byte, and the
+    status is the command's; an error goes out on standard error with status 2.
+    """
+    argv = ["paths", PAJEMPLOI, "--policy", str(POLICIES), "--format", "json"]
+    code, expected, _ = run(capsys, *argv)
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-m", "ztsim", *argv],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=ROOT,
+            check=False,
+        )
+        assert proc.returncode == code == 1
+        assert proc.stdout == expected
+    bad = subprocess.run(
+        [sys.executable, "-m", "ztsim", "check", "missing.yaml"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert bad.returncode == 2
+    assert bad.stderr.startswith("missing.yaml:1:1: error: cannot read file")
+
+
+def test_hard_exit_flushes_what_is_still_buffered():
+    """Text left in the stdio buffers by small writes still goes out, and the status holds."""
+    script = (
+        "import sys\n"
+        "from ztsim.runtime import hard_exit\n"
+        "sys.stdout.write('out' * 10)\n"
+        "sys.stderr.write('err')\n"
+        "hard_exit(3)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (3, "out" * 10, "err")
 
 
 # --------------------------------------------------------------------------- determinism

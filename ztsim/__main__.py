@@ -1,7 +1,5 @@
 """``python -m ztsim`` runs the command line."""
 
-import sys
+from ztsim.cli import entry
 
-from ztsim.cli import main
-
-sys.exit(main())
+entry()

@@ -21,13 +21,14 @@ import textwrap
 from collections.abc import Sequence
 from contextlib import nullcontext
 from enum import IntEnum
+from typing import NoReturn
 
 from rich.console import Console
 
 from ztsim import __version__, profiling
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.runtime import paused_gc
+from ztsim.runtime import hard_exit, leave_heap_at_exit, paused_gc, retain
 
 __all__ = [
     "EPILOG",
@@ -35,6 +36,7 @@ __all__ = [
     "add_command",
     "add_scenario_arguments",
     "build_parser",
+    "entry",
     "load_scenario",
     "main",
     "print_diagnostics",
@@ -121,6 +123,7 @@ def load_scenario(
     for p in pols:
         warnings.extend(policy_warnings(p, topo))
     warnings_gate(warnings, strict)
+    retain(topo, pols)
     return topo, pols
 
 
@@ -221,5 +224,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(profiling.report(), file=sys.stderr)
 
 
+def entry() -> NoReturn:
+    """The ``ztsim`` program (console script and ``python -m ztsim``): :func:`main`, then exit.
+
+    Exits with :func:`ztsim.runtime.hard_exit`: on large estates, tearing the heap
+    down object by object took longer than writing the report.  Call :func:`main`
+    instead to run a command inside a longer-lived Python process.
+    """
+    leave_heap_at_exit()
+    hard_exit(main())
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -26,6 +26,7 @@ from ztsim.cli import (
     warnings_gate,
 )
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.runtime import retain
 
 ORDER = 20
 
@@ -47,6 +48,7 @@ def _spec_check(args: argparse.Namespace) -> int:
 
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
     a = analyze(topo, pols)
+    retain(a)
     if args.format == "json":
         text = dump_json(a.to_json())
     else:
@@ -102,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     if baseline is not None:
         warnings_gate(policy_warnings(baseline, topo), args.strict)
     report = evaluate(topo, pols, checks, baseline=baseline, max_paths=args.max_paths)
+    retain(report)
     text = render(report, args.format)
     if args.output:
         _write(args.output, text)

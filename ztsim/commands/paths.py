@@ -7,6 +7,7 @@ import sys
 
 from ztsim.cli import ExitCode, add_command, add_scenario_arguments, load_scenario, stdout_console
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.runtime import retain
 
 ORDER = 30
 
@@ -20,6 +21,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
     a = analyze(topo, pols)
+    retain(a)
     if args.goal:
         unknown = sorted(set(args.goal) - {g[1] for g in a.goals})
         if unknown:
