@@ -73,3 +73,57 @@ def test_positions_kept_by_the_parse_cache(tmp_path: Path, monkeypatch: pytest.M
     assert third.recorded_positions() is None
     assert third.positions() == first.positions()
     assert third.recorded_positions() is third.positions()
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shallow_positions_are_the_top_of_the_full_index(path: Path) -> None:
+    """``depth=3`` records exactly the paths of at most 3 steps; look-ups below index the rest."""
+    text = path.read_text(encoding="utf-8")
+    full = _index_positions(text)
+    doc = parse_text(text, str(path), positions=True, depth=3)
+    shallow = doc.recorded_positions()
+    assert shallow is not None and shallow.depth == 3
+    assert shallow.nodes == {k: m for k, m in full.nodes.items() if len(k) <= 3}
+    assert shallow.keys == {k: m for k, m in full.keys.items() if len(k) <= 3}
+    deep = [k for k in full.nodes if len(k) > 3]
+    for k in deep[:50]:
+        assert doc.node_mark(k) == full.nodes[k]
+    assert doc.positions().nodes == full.nodes  # indexed from the text when needed
+    assert doc.recorded_positions() is shallow
+
+
+def test_shallow_positions_kept_by_the_parse_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("ZTSIM_CACHE", "on")
+    monkeypatch.setattr(parsecache, "MIN_BYTES", 0)
+    path = ROOT / "policies" / "zero-trust.yaml"
+    first = load_document(path, positions=True, depth=3)
+    second = load_document(path, positions=True, depth=3)  # from the cache
+    full = load_document(path, positions=True)  # another flavour: not the shallow entry
+    deep = next(k for k in full.positions().nodes if len(k) > 3)
+    assert second.node_mark(deep) == full.positions().nodes[deep]
+    assert second.node_mark(("segmentation", "rules", 0)) == first.node_mark(
+        ("segmentation", "rules", 0)
+    )
+    assert second.recorded_positions() == first.recorded_positions()
+    assert second.positions().nodes == full.positions().nodes
+
+
+def test_error_deep_in_a_rule_is_located_exactly(tmp_path: Path) -> None:
+    """Shallow rule positions: an error five steps down still names its own line and column."""
+    from ztsim.diagnostics import InputError
+    from ztsim.loader import load_policy
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+        "    - id: a\n      action: allow\n      from: {zone: z}\n"
+        "      to:\n        labels:\n          app: [not, a, string]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(InputError) as err:
+        load_policy(path)
+    first = err.value.diagnostics[0]
+    assert (first.line, first.column) == (11, 16), str(first)

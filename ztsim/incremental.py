@@ -210,6 +210,7 @@ def _shift(
 ) -> Positions:
     """Old positions with the item's replaced and those after it moved by ``delta`` lines."""
     n = len(path)
+    limit = old.depth  # shallow positions stay as shallow as they were recorded
     stale = _paths(old_item, path)
 
     def moved(table: dict[NodePath, Mark], fresh: dict[NodePath, Mark]) -> dict[NodePath, Mark]:
@@ -224,8 +225,8 @@ def _shift(
                     continue
                 out[k] = Mark(m.line + delta, m.column) if m.line >= end else m
         for k, m in fresh.items():
-            if k and k[0] == 0:
+            if k and k[0] == 0 and (limit is None or n + len(k) - 1 <= limit):
                 out[(*path, *k[1:])] = m
         return out
 
-    return Positions(moved(old.nodes, item.nodes), moved(old.keys, item.keys))
+    return Positions(moved(old.nodes, item.nodes), moved(old.keys, item.keys), old.depth)

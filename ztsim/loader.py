@@ -387,10 +387,12 @@ def validate_document(
         return validated, col.items
 
 
-def read_document(path: str | Path, *, positions: bool = False) -> Document:
+def read_document(
+    path: str | Path, *, positions: bool = False, depth: int | None = None
+) -> Document:
     """Read a file, turning read and syntax problems into :class:`InputError`."""
     try:
-        return load_document(path, positions=positions)
+        return load_document(path, positions=positions, depth=depth)
     except YamlInputError as exc:
         raise _yaml_error(exc) from None
 
@@ -641,6 +643,10 @@ def _policy_from(doc: Document) -> LoadedPolicy:
     return LoadedPolicy(pol, doc.path, doc)
 
 
+#: Steps from a policy's root to one of its rules: ``("segmentation", "rules", 3)``.
+RULE_DEPTH = 3
+
+
 def policy_from_document(doc: Document) -> LoadedPolicy:
     """Validate an already parsed policy document (e.g. one patched after an edit).
 
@@ -651,8 +657,9 @@ def policy_from_document(doc: Document) -> LoadedPolicy:
 
 def load_policy(path: str | Path) -> LoadedPolicy:
     """Load and check a policy file (see :func:`load_topology`)."""
-    # A policy's rule lines are always shown: record positions while parsing.
-    return _policy_from(read_document(path, positions=True))
+    # A policy's rule lines are always shown: record positions while parsing, down
+    # to the rules (section, "rules", index); an error inside one indexes the rest.
+    return _policy_from(read_document(path, positions=True, depth=RULE_DEPTH))
 
 
 def policy_from_text(text: str, name: str = "<string>") -> LoadedPolicy:

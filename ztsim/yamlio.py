@@ -106,6 +106,8 @@ class Document:
     text: str
     is_json: bool = False
     _positions: Positions | None = field(default=None, repr=False)
+    #: Every node's position, indexed from the text when recorded ones are shallow.
+    _indexed: Positions | None = field(default=None, repr=False, compare=False)
     #: Positions as the parse cache stores them, turned into :class:`Positions` on
     #: first use (most runs never look one up: only a problem or a shown rule does).
     _stored_marks: Any = field(default=None, repr=False, compare=False)
@@ -117,9 +119,13 @@ class Document:
     def positions(self) -> Positions:
         """Where every node stands (indexed once from the parser's events, then cached)."""
         recorded = self.recorded_positions()
-        if recorded is None:
-            recorded = self._positions = _index_positions(self.text)
-        return recorded
+        if recorded is not None and recorded.depth is None:
+            return recorded
+        if self._indexed is None:
+            self._indexed = _index_positions(self.text)
+            if recorded is None:
+                self._positions = self._indexed
+        return self._indexed
 
     def node_mark(self, path: NodePath) -> Mark | None:
         """Where the node at ``path`` starts, if it is indexed.
@@ -129,12 +135,17 @@ class Document:
         :class:`Mark` (200,000 of them for a 10,000-rule policy, when a run asks
         for the lines of its rules only).
         """
-        if self._positions is None and self._stored_marks is not None:
+        stored = self._stored_marks
+        limit = None if stored is None else _stored_depth(stored)
+        if self._positions is None and stored is not None and (limit is None or len(path) <= limit):
             raw = self._stored_nodes
             if raw is None:
-                raw = self._stored_nodes = dict(self._stored_marks[0])
+                raw = self._stored_nodes = dict(stored[0])
             pair = raw.get(path)
             return None if pair is None else Mark._make(pair)
+        recorded = self.recorded_positions()
+        if recorded is not None and recorded.covers(path):
+            return recorded.nodes.get(path)
         return self.positions().nodes.get(path)
 
     def recorded_positions(self) -> Positions | None:
@@ -152,9 +163,15 @@ class Document:
             self._positions = Positions(
                 {k: make(v) for k, v in items},
                 {k: make(v) for k, v in stored[1]},
+                _stored_depth(stored),
             )
             self._stored_marks = self._stored_nodes = None
         return self._positions
+
+
+def _stored_depth(stored: Any) -> int | None:
+    """The depth of positions as the parse cache keeps them: (nodes, keys[, depth])."""
+    return stored[2] if len(stored) > 2 else None
 
 
 def _mark_of(problem: yaml.YAMLError) -> Mark | None:
@@ -244,7 +261,8 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
     the data and whether any alias was used (without aliases the size of the data
     is bounded by the size of the text, so the expansion check can be skipped).
     With ``positions``, also records where every node and key stands (one pass
-    instead of two, for files whose positions are always needed).
+    instead of two, for files whose positions are always needed), down to
+    ``positions.depth`` steps from the root when it is set.
     """
     anchors: dict[str, Any] = {}
     building: set[str] = set()
@@ -252,6 +270,8 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
     stack: list[list[Any]] = []
     nodes = positions.nodes if positions is not None else None
     keys = positions.keys if positions is not None else None
+    # Shallow positions: nodes below ``limit`` steps get no path, so neither do theirs.
+    limit = positions.depth if positions is not None and positions.depth is not None else -1
     # Plain scalars repeat (services, levels, zone ids): resolve each text once.
     # Every value a plain scalar resolves to is immutable, so sharing it is safe.
     plain: dict[str, Any] = {}
@@ -269,7 +289,7 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
             return ()
         frame = stack[-1]
         parent = frame[5]
-        if parent is None:
+        if parent is None or len(stack) == limit + 1:
             return None
         if type(frame[0]) is list:
             path: NodePath = (*parent, len(frame[0]))
@@ -381,7 +401,9 @@ def _build_plain(text: str) -> tuple[Any, bool]:
     return _fast_build(text, None)
 
 
-def load_document(path: str | Path, *, positions: bool = False) -> Document:
+def load_document(
+    path: str | Path, *, positions: bool = False, depth: int | None = None
+) -> Document:
     """Read one YAML or JSON file safely.
 
     Parameters
@@ -392,6 +414,11 @@ def load_document(path: str | Path, *, positions: bool = False) -> Document:
         Record where every node stands while parsing (for files whose positions
         are always needed, such as policies and their rule lines); otherwise they
         are indexed on first use.
+    depth
+        With ``positions``, record only the nodes and keys at most ``depth`` steps
+        from the root (a policy's rules are 3 steps down): recording every node
+        doubles the cost of a parse.  The rest is indexed from the text when a
+        look-up needs it (an error inside a rule, say).
 
     Raises
     ------
@@ -425,13 +452,14 @@ def load_document(path: str | Path, *, positions: bool = False) -> Document:
     except OSError as exc:
         raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
     is_json = p.suffix.lower() == ".json"
-    flavour = f"{'json' if is_json else 'yaml'}{'+positions' if positions else ''}"
+    recorded = "" if not positions else "+positions" if depth is None else f"+positions{depth}"
+    flavour = f"{'json' if is_json else 'yaml'}{recorded}"
     with phase("parse"), paused_gc():
         cached = parsecache.load(raw, flavour)
     if cached is not None:
         data, marks = cached
         return Document(name, data, text, is_json=is_json, _stored_marks=marks)
-    doc = parse_text(text, name, is_json=is_json, positions=positions)
+    doc = parse_text(text, name, is_json=is_json, positions=positions, depth=depth)
     with phase("parse"):
         pos = doc._positions if positions else None
         marks_out = (
@@ -440,6 +468,7 @@ def load_document(path: str | Path, *, positions: bool = False) -> Document:
             else (
                 [(k, (m.line, m.column)) for k, m in pos.nodes.items()],
                 [(k, (m.line, m.column)) for k, m in pos.keys.items()],
+                pos.depth,
             )
         )
         if "&" not in text:  # anchors may share structure that storing would expand
@@ -448,14 +477,21 @@ def load_document(path: str | Path, *, positions: bool = False) -> Document:
 
 
 def parse_text(
-    text: str, name: str = "<string>", *, is_json: bool = False, positions: bool = False
+    text: str,
+    name: str = "<string>",
+    *,
+    is_json: bool = False,
+    positions: bool = False,
+    depth: int | None = None,
 ) -> Document:
     """Parse ``text`` as one document (see :func:`load_document`)."""
     with phase("parse"), paused_gc():
-        return _parse_text(text, name, is_json=is_json, positions=positions)
+        return _parse_text(text, name, is_json=is_json, positions=positions, depth=depth)
 
 
-def _parse_text(text: str, name: str, *, is_json: bool, positions: bool) -> Document:
+def _parse_text(
+    text: str, name: str, *, is_json: bool, positions: bool, depth: int | None
+) -> Document:
     if is_json:
         try:
             data = json.loads(text)
@@ -463,7 +499,7 @@ def _parse_text(text: str, name: str, *, is_json: bool, positions: bool) -> Docu
             mark = Mark(exc.lineno, exc.colno)
             raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
         return Document(name, data, text, is_json=True)
-    index = Positions({}, {}) if positions else None
+    index = Positions({}, {}, depth) if positions else None
     if index is None:
         # Large documents are parsed in two processes when they can be cut safely.
         split = split_build(text, _build_plain)
@@ -503,10 +539,19 @@ NodePath = tuple[str | int, ...]
 
 @dataclass(frozen=True)
 class Positions:
-    """Marks of every node (by path) and of every mapping key (by the path it opens)."""
+    """Marks of every node (by path) and of every mapping key (by the path it opens).
+
+    ``depth``: ``None`` when every node is indexed; else only the paths of at most
+    ``depth`` steps are (shallow positions, see :func:`load_document`).
+    """
 
     nodes: dict[NodePath, Mark]
     keys: dict[NodePath, Mark]
+    depth: int | None = None
+
+    def covers(self, path: NodePath) -> bool:
+        """Whether ``path`` is within the indexed depth (indexed, if it exists)."""
+        return self.depth is None or len(path) <= self.depth
 
 
 def _index_positions(text: str) -> Positions:
