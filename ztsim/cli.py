@@ -100,22 +100,25 @@ def load_scenario(
 
     Warnings (spec §1) are printed to standard error, or raised with ``strict``.
     """
-    from ztsim.loader import load_policies, load_topology, policy_warnings
+    from ztsim.loader import load_policies, load_topology, policy_warnings, prefetch_policies
 
     errors: list[Diagnostic] = []
     topo = None
-    try:
-        topo = load_topology(topology)
-    except InputError as exc:
-        errors.extend(exc.diagnostics)
     pols: list[LoadedPolicy] = []
-    if policies:
+    # Large policy files are parsed in a child while the topology loads here.
+    with prefetch_policies(policies or []) as ahead:
         try:
-            pols = load_policies(policies)
+            topo = load_topology(topology)
         except InputError as exc:
             errors.extend(exc.diagnostics)
-        if not errors and not pols:
-            raise InputError([Diagnostic(str(policies[0]), 1, 1, "error", "no policy file found")])
+        if policies:
+            try:
+                pols = load_policies(policies, prefetched=ahead)
+            except InputError as exc:
+                errors.extend(exc.diagnostics)
+            if not errors and not pols:
+                msg = "no policy file found"
+                raise InputError([Diagnostic(str(policies[0]), 1, 1, "error", msg)])
     if errors:
         raise InputError(errors)
     assert topo is not None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -32,6 +33,7 @@ from ztsim.model import (
     Topology,
     invalid_id_message,
 )
+from ztsim.prefetch import Prefetched, prefetch_documents
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
 from ztsim.yamlio import (
@@ -45,6 +47,7 @@ from ztsim.yamlio import (
 
 __all__ = [
     "REFERENCE_POLICY",
+    "RULE_DEPTH",
     "LabelGroup",
     "LoadedPolicy",
     "LoadedTopology",
@@ -56,6 +59,7 @@ __all__ = [
     "policy_from_document",
     "policy_from_text",
     "policy_warnings",
+    "prefetch_policies",
     "reference_policy",
     "topology_from_text",
 ]
@@ -388,11 +392,15 @@ def validate_document(
 
 
 def read_document(
-    path: str | Path, *, positions: bool = False, depth: int | None = None
+    path: str | Path,
+    *,
+    positions: bool = False,
+    depth: int | None = None,
+    prefetched: Prefetched | None = None,
 ) -> Document:
     """Read a file, turning read and syntax problems into :class:`InputError`."""
     try:
-        return load_document(path, positions=positions, depth=depth)
+        return load_document(path, positions=positions, depth=depth, prefetched=prefetched)
     except YamlInputError as exc:
         raise _yaml_error(exc) from None
 
@@ -655,11 +663,15 @@ def policy_from_document(doc: Document) -> LoadedPolicy:
     return _policy_from(doc)
 
 
-def load_policy(path: str | Path) -> LoadedPolicy:
-    """Load and check a policy file (see :func:`load_topology`)."""
+def load_policy(path: str | Path, *, prefetched: Prefetched | None = None) -> LoadedPolicy:
+    """Load and check a policy file (see :func:`load_topology`).
+
+    ``prefetched``: parses started by :func:`prefetch_policies`, used when there.
+    """
     # A policy's rule lines are always shown: record positions while parsing, down
     # to the rules (section, "rules", index); an error inside one indexes the rest.
-    return _policy_from(read_document(path, positions=True, depth=RULE_DEPTH))
+    doc = read_document(path, positions=True, depth=RULE_DEPTH, prefetched=prefetched)
+    return _policy_from(doc)
 
 
 def policy_from_text(text: str, name: str = "<string>") -> LoadedPolicy:
@@ -771,13 +783,28 @@ def expand_policy_paths(paths: Iterable[str | Path]) -> list[Path]:
     return out
 
 
-def load_policies(paths: Sequence[str | Path]) -> list[LoadedPolicy]:
+def prefetch_policies(paths: Sequence[str | Path]) -> AbstractContextManager[Prefetched | None]:
+    """Start parsing the policy files of ``paths`` in a child process (large ones only).
+
+    For the block that loads the topology meanwhile; pass what it yields to
+    :func:`load_policies`.  See :mod:`ztsim.prefetch`.
+
+    >>> with prefetch_policies(["policies/"]) as ahead:  # doctest: +SKIP
+    ...     topology = load_topology("topologies/pajemploi.yaml")
+    ...     policies = load_policies(["policies/"], prefetched=ahead)
+    """
+    return prefetch_documents([(p, True, RULE_DEPTH) for p in expand_policy_paths(paths)])
+
+
+def load_policies(
+    paths: Sequence[str | Path], *, prefetched: Prefetched | None = None
+) -> list[LoadedPolicy]:
     """Load several policy files (folders expanded), collecting every error."""
     diagnostics: list[Diagnostic] = []
     loaded: list[LoadedPolicy] = []
     for p in expand_policy_paths(paths):
         try:
-            loaded.append(load_policy(p))
+            loaded.append(load_policy(p, prefetched=prefetched))
         except InputError as exc:
             diagnostics.extend(exc.diagnostics)
     if diagnostics:

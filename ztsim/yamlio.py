@@ -19,7 +19,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import yaml
 
@@ -28,14 +28,21 @@ from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
 from ztsim.splitparse import split_build
 
+if TYPE_CHECKING:
+    from ztsim.prefetch import Prefetched
+
 __all__ = [
     "MAX_BYTES",
     "MAX_NODES",
     "Document",
     "Mark",
     "YamlInputError",
+    "document_from_bytes",
+    "flavour_of",
     "load_document",
     "locate",
+    "marks_form",
+    "read_bytes",
 ]
 
 #: Largest file accepted, in bytes (override with ``ZTSIM_MAX_BYTES``).
@@ -402,7 +409,11 @@ def _build_plain(text: str) -> tuple[Any, bool]:
 
 
 def load_document(
-    path: str | Path, *, positions: bool = False, depth: int | None = None
+    path: str | Path,
+    *,
+    positions: bool = False,
+    depth: int | None = None,
+    prefetched: Prefetched | None = None,
 ) -> Document:
     """Read one YAML or JSON file safely.
 
@@ -419,6 +430,10 @@ def load_document(
         from the root (a policy's rules are 3 steps down): recording every node
         doubles the cost of a parse.  The rest is indexed from the text when a
         look-up needs it (an error inside a rule, say).
+    prefetched
+        Parses done ahead by :func:`ztsim.prefetch.prefetch_documents`; the file's
+        is used when it is there (for the same bytes and options), like a
+        parse-cache entry.
 
     Raises
     ------
@@ -433,7 +448,13 @@ def load_document(
     'topology'
     """
     name = str(path)
-    p = Path(path)
+    raw = read_bytes(name)
+    return document_from_bytes(name, raw, positions=positions, depth=depth, prefetched=prefetched)
+
+
+def read_bytes(name: str) -> bytes:
+    """The content of file ``name``, refused when missing, a folder or too large."""
+    p = Path(name)
     try:
         size = p.stat().st_size
     except OSError as exc:
@@ -445,32 +466,52 @@ def load_document(
             name, None, f"file too large: {size:,} bytes (limit {MAX_BYTES:,}; ZTSIM_MAX_BYTES)"
         )
     try:
-        raw = p.read_bytes()
+        return p.read_bytes()
+    except OSError as exc:
+        raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
+
+
+def flavour_of(name: str, positions: bool, depth: int | None) -> str:
+    """How a file is read, as parse-cache keys and prefetched parses name it."""
+    recorded = "" if not positions else "+positions" if depth is None else f"+positions{depth}"
+    return f"{'json' if Path(name).suffix.lower() == '.json' else 'yaml'}{recorded}"
+
+
+def marks_form(pos: Positions) -> tuple[Any, ...]:
+    """Positions as the parse cache stores them: plain tuples, which marshal carries."""
+    return (
+        [(k, (m.line, m.column)) for k, m in pos.nodes.items()],
+        [(k, (m.line, m.column)) for k, m in pos.keys.items()],
+        pos.depth,
+    )
+
+
+def document_from_bytes(
+    name: str,
+    raw: bytes,
+    *,
+    positions: bool = False,
+    depth: int | None = None,
+    prefetched: Prefetched | None = None,
+) -> Document:
+    """:func:`load_document` on content already read (``raw``, the bytes of ``name``)."""
+    try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise YamlInputError(name, None, f"not UTF-8 text: {exc.reason}") from None
-    except OSError as exc:
-        raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
-    is_json = p.suffix.lower() == ".json"
-    recorded = "" if not positions else "+positions" if depth is None else f"+positions{depth}"
-    flavour = f"{'json' if is_json else 'yaml'}{recorded}"
+    flavour = flavour_of(name, positions, depth)
+    is_json = flavour.startswith("json")
     with phase("parse"), paused_gc():
         cached = parsecache.load(raw, flavour)
+        if cached is None and prefetched is not None:
+            cached = prefetched.take(name, flavour, raw)
     if cached is not None:
         data, marks = cached
         return Document(name, data, text, is_json=is_json, _stored_marks=marks)
     doc = parse_text(text, name, is_json=is_json, positions=positions, depth=depth)
     with phase("parse"):
         pos = doc._positions if positions else None
-        marks_out = (
-            None
-            if pos is None
-            else (
-                [(k, (m.line, m.column)) for k, m in pos.nodes.items()],
-                [(k, (m.line, m.column)) for k, m in pos.keys.items()],
-                pos.depth,
-            )
-        )
+        marks_out = None if pos is None else marks_form(pos)
         if "&" not in text:  # anchors may share structure that storing would expand
             parsecache.store(raw, flavour, (doc.data, marks_out))
     return doc

@@ -1,0 +1,152 @@
+"""Parse some files ahead, in a forked child, while this process does other work.
+
+A check reads one large topology and a few policies.  The topology's parse
+already keeps both cores busy for part of its time (:mod:`ztsim.splitparse`), and
+the policies wait behind it: :func:`prefetch_documents` forks a child that parses
+the policy files meanwhile, and :func:`ztsim.yamlio.load_document` takes each
+result as it would take a parse-cache entry (the same ``(data, marks)`` form).
+
+Nothing here decides a result.  The child answers ``None`` for a file it could
+not parse (the parent then parses it itself and reports the exact error), the
+parent drops an answer whose file changed since (it compares digests of the
+bytes), and anything unusual (no ``fork``, threads running, ``ZTSIM_PARALLEL=off``,
+small files) skips the prefetch altogether.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ztsim.splitparse import enabled
+
+__all__ = ["MIN_BYTES", "Prefetched", "prefetch_documents"]
+
+#: Files smaller than this in all are parsed in place (a fork costs milliseconds).
+MIN_BYTES = 512 * 1024
+
+#: What the child sends per file: (name, flavour, digest, data, marks) or None.
+_Entry = tuple[str, str, bytes, Any, Any]
+
+
+def digest(raw: bytes) -> bytes:
+    """The digest that tells whether a file is still the one the child read."""
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+class Prefetched:
+    """Parses running in a forked child; :meth:`take` waits for them on first use."""
+
+    def __init__(self, pid: int, read_fd: int) -> None:
+        self._pid = pid
+        self._fd = read_fd
+        self._entries: dict[tuple[str, str], _Entry] | None = None
+
+    def take(self, name: str, flavour: str, raw: bytes) -> tuple[Any, Any] | None:
+        """The child's ``(data, marks)`` for file ``name`` read as ``flavour``, if usable.
+
+        ``raw`` is the file's content as this process read it: an answer for
+        other bytes (the file changed meanwhile) is not used.
+        """
+        entries = self._collect()
+        entry = entries.pop((name, flavour), None)
+        if entry is None or entry[2] != digest(raw):
+            return None
+        return entry[3], entry[4]
+
+    def _collect(self) -> dict[tuple[str, str], _Entry]:
+        if self._entries is not None:
+            return self._entries
+        chunks: list[bytes] = []
+        try:
+            while True:
+                chunk = os.read(self._fd, 1 << 20)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        finally:
+            self.close()
+        self._entries = {}
+        try:
+            got = marshal.loads(b"".join(chunks)) if chunks else []
+        except (EOFError, ValueError, TypeError):
+            got = []
+        for entry in got if isinstance(got, list) else []:
+            if isinstance(entry, tuple) and len(entry) == 5:
+                self._entries[(entry[0], entry[1])] = entry
+        return self._entries
+
+    def close(self) -> None:
+        """Stop waiting: close the pipe and reap the child (it exits on its own)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+            os.waitpid(self._pid, 0)
+
+
+def _parse_all(files: Sequence[tuple[str, bool, int | None]]) -> list[_Entry | None]:
+    """What the child does: each file as :func:`~ztsim.yamlio.load_document` reads it."""
+    from ztsim.yamlio import document_from_bytes, flavour_of, marks_form, read_bytes
+
+    out: list[_Entry | None] = []
+    for name, positions, depth in files:
+        try:
+            raw = read_bytes(name)
+            if b"&" in raw:  # anchors may share structure: parsed in place, as not cached
+                out.append(None)
+                continue
+            doc = document_from_bytes(name, raw, positions=positions, depth=depth)
+            marks = doc._stored_marks
+            if marks is None and positions and doc._positions is not None:
+                marks = marks_form(doc._positions)
+            out.append((name, flavour_of(name, positions, depth), digest(raw), doc.data, marks))
+        except Exception:  # the parent parses it again and reports the problem
+            out.append(None)
+    return out
+
+
+@contextmanager
+def prefetch_documents(
+    files: Sequence[tuple[str | Path, bool, int | None]],
+) -> Iterator[Prefetched | None]:
+    """Parse ``files`` (each ``(path, positions, depth)``) in a child while the block runs.
+
+    Yields ``None`` when prefetching is not worth it or not possible; pass what
+    it yields to :func:`ztsim.yamlio.load_document` (``prefetched=``).  The child
+    is reaped when the block ends, whether its answers were used or not.
+    """
+    wanted = [(str(p), positions, depth) for p, positions, depth in files]
+    try:
+        size = sum(os.path.getsize(name) for name, _, _ in wanted)
+    except OSError:
+        size = 0
+    if not wanted or size < MIN_BYTES or not enabled():
+        yield None
+        return
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+        code = 1
+        try:
+            os.close(read_fd)
+            try:
+                blob = marshal.dumps(_parse_all(wanted))
+            except BaseException:  # anything at all: the parent parses in place
+                blob = b""
+            view = memoryview(blob)
+            while view:
+                view = view[os.write(write_fd, view) :]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    ahead = Prefetched(pid, read_fd)
+    try:
+        yield ahead
+    finally:
+        ahead.close()
