@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any, cast
 
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
+from ztsim.forkmap import fork_map
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.plans import (
     Derivations,
@@ -33,6 +34,7 @@ from ztsim.plans import (
 from ztsim.policy import CompiledPolicy, Decision
 
 __all__ = [
+    "PARALLEL_HOSTS",
     "Analysis",
     "GoalResult",
     "PlanRow",
@@ -42,6 +44,10 @@ __all__ = [
     "goal_label",
     "judge_policy",
 ]
+
+
+#: From this many hosts on, :meth:`Analysis.plans_by_goal` lists plans on two cores.
+PARALLEL_HOSTS = 2_000
 
 
 def goal_label(goal: Fact) -> str:
@@ -198,6 +204,23 @@ class Analysis:
             )
             for p in kept
         ]
+
+    def plans_by_goal(self, goals: Sequence[Fact], k: int = 5) -> dict[Fact, list[PlanRow]]:
+        """:meth:`plans` of each goal, in the order given, on two cores on large estates.
+
+        The solves plans are listed from are computed first; then, from
+        :data:`PARALLEL_HOSTS` hosts on, a forked child lists the plans of every
+        other goal (:func:`ztsim.forkmap.fork_map`).  The rows are those
+        :meth:`plans` gives; the child's listings are not remembered here.
+        """
+        chosen = list(goals)
+        if len(self.topology.hosts) < PARALLEL_HOSTS:
+            return {g: self.plans(g, k) for g in chosen}
+        for _, r, exact in self._plan_sources():
+            if any(exact.reachable(g) for g in chosen):
+                _ = r.derivations  # computes the plan solve too: shared by both processes
+        rows = fork_map(lambda g: self.plans(g, k), chosen)
+        return dict(zip(chosen, rows, strict=True))
 
     def _plan_sources(self) -> list[tuple[str, PolicyResult, Solution]]:
         """What :meth:`plans` lists from: name, result, solve that says what is reachable.

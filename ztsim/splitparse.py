@@ -36,7 +36,8 @@ MIN_BYTES = 2 * 1024 * 1024
 
 
 def enabled() -> bool:
-    """Whether split parsing may be used (``ZTSIM_PARALLEL=off`` turns it off)."""
+    """Whether work may be forked onto a second core: split parses, policy prefetch, and
+    :func:`ztsim.forkmap.fork_map` (``ZTSIM_PARALLEL=off`` turns all of it off)."""
     if os.environ.get("ZTSIM_PARALLEL", "on").lower() in ("off", "0", "no", "false"):
         return False
     return hasattr(os, "fork") and threading.active_count() == 1

@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
                     for u in unknown
                 ]
             )
-    rows = {g: a.plans(g, args.max_paths) for g in goals_selected(a, args.goal)}
+    rows = a.plans_by_goal(goals_selected(a, args.goal), args.max_paths)
     if args.format == "json":
         sys.stdout.write(paths_json_text(a, rows))
     else:
