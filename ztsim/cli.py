@@ -28,7 +28,7 @@ from rich.console import Console
 from ztsim import __version__, profiling
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.runtime import hard_exit, leave_heap_at_exit, paused_gc, retain
+from ztsim.runtime import hard_exit, leave_heap_at_exit, leaving, paused_gc, retain
 
 __all__ = [
     "EPILOG",
@@ -199,9 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INVALID
     if args.profile:
         profiling.enable()
-    # One-shot commands run with the cyclic collector paused (see ztsim.runtime); the
-    # TUI lives long and makes cyclic garbage (widgets), so it keeps the collector.
-    gc_mode = nullcontext() if args.command == "tui" else paused_gc()
+    # One-shot commands run with the cyclic collector paused (see ztsim.runtime), and
+    # left paused when the process ends right after (entry); the TUI lives long and
+    # makes cyclic garbage (widgets), so it keeps the collector.
+    gc_mode = nullcontext() if args.command == "tui" else paused_gc(restore=not leaving())
     try:
         with profiling.phase("output"), gc_mode:
             return int(args.func(args))
