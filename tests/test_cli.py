@@ -311,16 +311,22 @@ def test_every_command_help_has_an_example(capsys, command: str):
     assert f"ztsim {command}" in out
 
 
-def test_python_dash_m_help():
-    """``python -m ztsim --help`` works as a real process."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "ztsim", "--help"],
+def python(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python ARGS`` as a real process from the project's root, output captured."""
+    return subprocess.run(
+        [sys.executable, *args],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         cwd=ROOT,
         check=False,
+        env=env,
     )
+
+
+def test_python_dash_m_help():
+    """``python -m ztsim --help`` works as a real process."""
+    proc = python("-m", "ztsim", "--help")
     assert proc.returncode == 0, proc.stderr
     assert "usage: ztsim" in proc.stdout and "check" in proc.stdout
     assert proc.stderr == ""
@@ -335,24 +341,10 @@ def test_real_process_writes_everything_before_its_hard_exit(capsys):
     argv = ["paths", PAJEMPLOI, "--policy", str(POLICIES), "--format", "json"]
     code, expected, _ = run(capsys, *argv)
     for _ in range(2):
-        proc = subprocess.run(
-            [sys.executable, "-m", "ztsim", *argv],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            cwd=ROOT,
-            check=False,
-        )
+        proc = python("-m", "ztsim", *argv)
         assert proc.returncode == code == 1
         assert proc.stdout == expected
-    bad = subprocess.run(
-        [sys.executable, "-m", "ztsim", "check", "missing.yaml"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        check=False,
-    )
+    bad = python("-m", "ztsim", "check", "missing.yaml")
     assert bad.returncode == 2
     assert bad.stderr.startswith("missing.yaml:1:1: error: cannot read file")
 
@@ -367,14 +359,7 @@ def test_hard_exit_flushes_what_is_still_buffered():
         "hard_exit(3)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # buffered, as usual
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env=env,
-    )
+    proc = python("-c", script, env=env)
     assert (proc.returncode, proc.stdout, proc.stderr) == (3, "out" * 10, "err")
 
 

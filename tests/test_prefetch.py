@@ -85,7 +85,7 @@ def test_errors_are_those_of_a_parse_in_place(tmp_path: Path) -> None:
 def test_the_child_is_reaped_even_when_nothing_is_taken() -> None:
     with prefetch_policies([POLICIES]) as ahead:
         assert ahead is not None
-        pid = ahead._pid
+        pid = ahead._child._pid
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, 0)  # already reaped: no zombie left behind
 

@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any, cast
 
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
-from ztsim.forkmap import fork_map
+from ztsim.forking import fork_map
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.plans import (
     Derivations,
@@ -210,7 +210,7 @@ class Analysis:
 
         The solves plans are listed from are computed first; then, from
         :data:`PARALLEL_HOSTS` hosts on, a forked child lists the plans of every
-        other goal (:func:`ztsim.forkmap.fork_map`).  The rows are those
+        other goal (:func:`ztsim.forking.fork_map`).  The rows are those
         :meth:`plans` gives; the child's listings are not remembered here.
         """
         chosen = list(goals)

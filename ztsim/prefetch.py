@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ztsim.splitparse import enabled
+from ztsim.forking import Forked, enabled
 
 __all__ = ["MIN_BYTES", "Prefetched", "prefetch_documents"]
 
@@ -42,9 +42,8 @@ def digest(raw: bytes) -> bytes:
 class Prefetched:
     """Parses running in a forked child; :meth:`take` waits for them on first use."""
 
-    def __init__(self, pid: int, read_fd: int) -> None:
-        self._pid = pid
-        self._fd = read_fd
+    def __init__(self, child: Forked) -> None:
+        self._child = child
         self._entries: dict[tuple[str, str], _Entry] | None = None
 
     def take(self, name: str, flavour: str, raw: bytes) -> tuple[Any, Any] | None:
@@ -60,33 +59,21 @@ class Prefetched:
         return entry[3], entry[4]
 
     def _collect(self) -> dict[tuple[str, str], _Entry]:
-        if self._entries is not None:
-            return self._entries
-        chunks: list[bytes] = []
-        try:
-            while True:
-                chunk = os.read(self._fd, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-        finally:
-            self.close()
-        self._entries = {}
-        try:
-            got = marshal.loads(b"".join(chunks)) if chunks else []
-        except (EOFError, ValueError, TypeError):
-            got = []
-        for entry in got if isinstance(got, list) else []:
-            if isinstance(entry, tuple) and len(entry) == 5:
-                self._entries[(entry[0], entry[1])] = entry
+        if self._entries is None:
+            self._entries = {}
+            blob = self._child.result()
+            try:
+                got = marshal.loads(blob) if blob is not None else []
+            except (EOFError, ValueError, TypeError):
+                got = []
+            for entry in got if isinstance(got, list) else []:
+                if isinstance(entry, tuple) and len(entry) == 5:
+                    self._entries[(entry[0], entry[1])] = entry
         return self._entries
 
     def close(self) -> None:
-        """Stop waiting: close the pipe and reap the child (it exits on its own)."""
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-            os.waitpid(self._pid, 0)
+        """Stop waiting for the child (it is reaped)."""
+        self._child.close()
 
 
 def _parse_all(files: Sequence[tuple[str, bool, int | None]]) -> list[_Entry | None]:
@@ -128,24 +115,7 @@ def prefetch_documents(
     if not wanted or size < MIN_BYTES or not enabled():
         yield None
         return
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
-        code = 1
-        try:
-            os.close(read_fd)
-            try:
-                blob = marshal.dumps(_parse_all(wanted))
-            except BaseException:  # anything at all: the parent parses in place
-                blob = b""
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(write_fd, view) :]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    ahead = Prefetched(pid, read_fd)
+    ahead = Prefetched(Forked(lambda: marshal.dumps(_parse_all(wanted))))
     try:
         yield ahead
     finally:

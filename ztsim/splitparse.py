@@ -23,24 +23,16 @@ before, which also gives the exact error message.
 from __future__ import annotations
 
 import marshal
-import os
 import re
-import threading
 from collections.abc import Callable
 from typing import Any
+
+from ztsim.forking import Forked, enabled
 
 __all__ = ["MIN_BYTES", "enabled", "split_build", "split_points"]
 
 #: Documents smaller than this are parsed in one piece (forking costs milliseconds).
 MIN_BYTES = 2 * 1024 * 1024
-
-
-def enabled() -> bool:
-    """Whether work may be forked onto a second core: split parses, policy prefetch, and
-    :func:`ztsim.forkmap.fork_map` (``ZTSIM_PARALLEL=off`` turns all of it off)."""
-    if os.environ.get("ZTSIM_PARALLEL", "on").lower() in ("off", "0", "no", "false"):
-        return False
-    return hasattr(os, "fork") and threading.active_count() == 1
 
 
 # Patterns that start with a literal newline where they can: the regex engine then
@@ -113,43 +105,17 @@ def split_build(text: str, build: Callable[[str], tuple[Any, bool]]) -> Any | No
         return None
     key_line, cut, end = where
     head, middle, tail = text[:cut], key_line + text[cut:end], text[end:]
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
-        code = 1
-        try:
-            os.close(read_fd)
-            blob = b""
-            try:
-                data, _ = build(middle)
-                blob = marshal.dumps(data)
-            except BaseException:  # any failure: the parent parses whole
-                blob = b""
-            view = memoryview(blob)
-            while view:
-                written = os.write(write_fd, view)
-                view = view[written:]
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(write_fd)
+    child = Forked(lambda: marshal.dumps(build(middle)[0]))
     try:
         try:
             first = build(head)[0]
             rest = build(tail)[0] if tail.strip() else None
         except Exception:  # the whole parse reports the error
             first = rest = None
-        chunks: list[bytes] = []
-        while True:
-            chunk = os.read(read_fd, 1 << 20)
-            if not chunk:
-                break
-            chunks.append(chunk)
+        blob = child.result()
     finally:
-        os.close(read_fd)
-        _, status = os.waitpid(pid, 0)
-    blob = b"".join(chunks)
-    if not blob or status != 0 or not isinstance(first, dict):
+        child.close()
+    if blob is None or not isinstance(first, dict):
         return None
     try:
         second = marshal.loads(blob)

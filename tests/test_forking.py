@@ -9,7 +9,7 @@ import pytest
 
 import ztsim.analysis
 from ztsim.analysis import analyze
-from ztsim.forkmap import fork_map
+from ztsim.forking import fork_map
 from ztsim.loader import load_policies, load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
