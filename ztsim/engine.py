@@ -321,7 +321,10 @@ class _Solver:
         self.exfil_sources: list[tuple[str, list[tuple[str, str]]]] = []
         self.exfil_classes: set[object] = set()
         self.exfil_done: dict[str, int] = defaultdict(int)
-        self.data_held: list[str] = []
+        # Data items held that may still gain an exfiltration step, in the order they
+        # were collected (all of them when exhaustive): a new egress source offers
+        # itself to these only, not to every item held (quadratic on 100,000 hosts).
+        self.exfil_pending: dict[str, None] = {}
         self.ext_sessions: dict[str, list[Fact]] = defaultdict(list)
         self.sniff_by_zone = self._sniffable()
 
@@ -468,7 +471,7 @@ class _Solver:
         if not options:
             return
         self.exfil_sources.append((host, options))
-        for d in list(self.data_held):
+        for d in list(self.exfil_pending):
             self.try_exfil(d, [(host, options)])
 
     def try_exfil(self, data_id: str, sources: Iterable[tuple[str, list[tuple[str, str]]]]) -> None:
@@ -494,6 +497,7 @@ class _Solver:
                 if self.fire(step) and not self.exhaustive:
                     self.exfil_done[data_id] += 1
                     if self.exfil_done[data_id] >= self.alternatives:
+                        del self.exfil_pending[data_id]
                         return
 
     def collect(self, d: DataItem, host: str, pre: Fact, origin: str | None) -> None:
@@ -663,7 +667,7 @@ class _Solver:
                 self.fire_once(("login", h.id, lg.service, cred, lg.gives), origin, step)
 
     def on_data(self, data_id: str) -> None:
-        self.data_held.append(data_id)
+        self.exfil_pending[data_id] = None
         host = self.m.data_host[data_id]
         d = next(x for x in host.data if x.id == data_id)
         if d.integrity:
