@@ -385,6 +385,7 @@ class CompiledPolicy:
             )
             for r in self.seg_rules
         ]
+        self._allows = [r.action == "allow" for r in self.seg_rules]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         if self.reused_targets:
@@ -852,15 +853,13 @@ class CompiledPolicy:
                 same = tg.zone_mask.get(zone, 0)
                 allowed |= same
                 undecided &= ~same
-        from_sel = self._from_sel
+        from_sel, allows = self._from_sel, self._allows
         for i in self._candidates_for(memo_key):
             if not undecided:
                 break
-            hit = masks[i] & undecided
-            if not hit:
-                continue
             # The rule's `from` zone already matches (_candidates_for); check the rest
-            # with set operations, the hot loop of the whole fixpoint.
+            # with set operations before any big-integer work (the hot loop of the
+            # fixpoint: a bitset has a bit per target group, thousands of them).
             hosts_i, pairs_i = from_sel[i]
             if ck is None:
                 if hosts_i is not None or pairs_i is not None:
@@ -869,9 +868,12 @@ class CompiledPolicy:
                 pairs_i is not None and not pairs_i <= ck.labels
             ):
                 continue
-            if self.seg_rules[i].action == "allow":
+            hit = masks[i] & undecided
+            if not hit:
+                continue
+            if allows[i]:
                 allowed |= hit
-            undecided &= ~hit
+            undecided ^= hit  # hit is within undecided: clears exactly those bits
         if self.seg_default_allow:
             allowed |= undecided
         self._reach_memo[memo_key] = allowed
