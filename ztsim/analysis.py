@@ -334,10 +334,14 @@ def judge_policy(
 
 
 def _judge_policy(
-    model: AttackModel, policy: LoadedPolicy, previous: CompiledPolicy | None = None
+    model: AttackModel,
+    policy: LoadedPolicy,
+    previous: CompiledPolicy | None = None,
+    *,
+    for_plans: bool = False,
 ) -> PolicyResult:
     compiled = model.compile(policy, previous=previous)
-    sol = solve(model, compiled)
+    sol = plan_solve(model, compiled) if for_plans else solve(model, compiled)
     topo = model.topology
     goals: list[GoalResult] = []
     for g in goal_facts(topo):
@@ -358,16 +362,32 @@ def _judge_policy(
         )
         for i, t in enumerate(topo.model.traffic)
     ]
-    return PolicyResult(policy, compiled, sol, goals, traffic, model)
+    result = PolicyResult(policy, compiled, sol, goals, traffic, model)
+    if for_plans:
+        result.__dict__["plan_solution"] = sol  # the cached property, known
+    return result
 
 
-def analyze(topology: LoadedTopology, policies: Sequence[LoadedPolicy] | None = None) -> Analysis:
+def analyze(
+    topology: LoadedTopology,
+    policies: Sequence[LoadedPolicy] | None = None,
+    *,
+    for_plans: bool = False,
+) -> Analysis:
     """Judge ``policies`` on ``topology`` (the reference policy when none is given).
 
     Each policy gets an exact fixpoint: a goal is reachable if and only if the
     fixpoint derives it; its cost is that of the cheapest plan found.
+
+    ``for_plans``: for callers that list plans (:meth:`Analysis.plans`) rather
+    than report each goal's cheapest plan.  Each policy is solved once, by
+    :func:`ztsim.plans.plan_solve`, and that solve serves as its result too:
+    what is reachable is the same (every solve derives the same facts), so the
+    verdicts, the exit status and the plans listed are unchanged, and no policy
+    is solved twice.  The cost and plan of each :class:`GoalResult` are then
+    that solve's, which need not be the ones plain ``analyze`` reports.
     """
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
-    results = [_judge_policy(model, p) for p in chosen]
+    results = [_judge_policy(model, p, for_plans=for_plans) for p in chosen]
     return Analysis(topology, model, results)

@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_paths < 1:
         raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
-    a = analyze(topo, pols)
+    a = analyze(topo, pols, for_plans=True)  # one solve per policy serves both
     retain(a)
     if args.goal:
         unknown = sorted(set(args.goal) - {g[1] for g in a.goals})
