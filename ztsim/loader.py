@@ -52,6 +52,7 @@ __all__ = [
     "LoadedPolicy",
     "LoadedTopology",
     "expand_policy_paths",
+    "label_pair_counts",
     "load_file",
     "load_policies",
     "load_policy",
@@ -143,6 +144,15 @@ class HostGroups:
         return not first.isdisjoint(rest[0]) if len(rest) == 1 else bool(first.intersection(*rest))
 
 
+def label_pair_counts(groups: Iterable[LabelGroup]) -> dict[tuple[str, str], int]:
+    """For each label pair, in how many distinct groups of ``groups`` it appears."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for _zone, labels in set(groups):
+        for pair in labels:
+            counts[pair] += 1
+    return dict(counts)
+
+
 @dataclass(eq=False)
 class LoadedTopology:
     """A validated topology with lookup tables for the engine.
@@ -194,6 +204,15 @@ class LoadedTopology:
             key = (h.zone, frozenset(h.labels.items()))
             out[h.id] = interned.setdefault(key, key)
         return out
+
+    @cached_property
+    def label_pair_counts(self) -> dict[tuple[str, str], int]:
+        """For each label pair, in how many distinct (zone, labels) groups it appears.
+
+        How rare a pair is, for indexing rules by their rarest pair; shared by the
+        policies compiled against this topology (:func:`label_pair_counts`).
+        """
+        return label_pair_counts(self.label_groups.values())
 
     @cached_property
     def host_groups(self) -> HostGroups:

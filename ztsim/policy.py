@@ -21,7 +21,7 @@ from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology
+from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology, label_pair_counts
 from ztsim.model import (
     Detection,
     EgressRule,
@@ -756,10 +756,13 @@ class CompiledPolicy:
 
     def _index_from(self, targets_only: bool) -> _FromIndex:
         masks = self._masks() if targets_only else None
-        pair_weight: dict[tuple[str, str], int] = defaultdict(int)
-        for zone_labels in set(self._groups.values()):
-            for pair in zone_labels[1]:
-                pair_weight[pair] += 1
+        topo = self.topology
+        # How rare each label pair is: per topology, unless this policy has groups of its own.
+        pair_weight = (
+            topo.label_pair_counts
+            if self._groups is topo.label_groups
+            else label_pair_counts(self._groups.values())
+        )
         by_zone: dict[str, list[int]] = defaultdict(list)
         by_host: dict[str, list[int]] = defaultdict(list)
         by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
