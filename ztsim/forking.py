@@ -74,7 +74,6 @@ class Forked:
         if self._fd < 0:
             return None
         chunks: list[bytes] = []
-        status = 1
         try:
             while True:
                 chunk = os.read(self._fd, 1 << 20)

@@ -78,7 +78,7 @@ class Prefetched:
 
 def _parse_all(files: Sequence[tuple[str, bool, int | None]]) -> list[_Entry | None]:
     """What the child does: each file as :func:`~ztsim.yamlio.load_document` reads it."""
-    from ztsim.yamlio import document_from_bytes, flavour_of, marks_form, read_bytes
+    from ztsim.yamlio import document_from_bytes, flavour_of, read_bytes
 
     out: list[_Entry | None] = []
     for name, positions, depth in files:
@@ -88,10 +88,8 @@ def _parse_all(files: Sequence[tuple[str, bool, int | None]]) -> list[_Entry | N
                 out.append(None)
                 continue
             doc = document_from_bytes(name, raw, positions=positions, depth=depth)
-            marks = doc._stored_marks
-            if marks is None and positions and doc._positions is not None:
-                marks = marks_form(doc._positions)
-            out.append((name, flavour_of(name, positions, depth), digest(raw), doc.data, marks))
+            flavour = flavour_of(name, positions, depth)
+            out.append((name, flavour, digest(raw), doc.data, doc.stored_marks()))
         except Exception:  # the parent parses it again and reports the problem
             out.append(None)
     return out

@@ -41,7 +41,6 @@ __all__ = [
     "flavour_of",
     "load_document",
     "locate",
-    "marks_form",
     "read_bytes",
 ]
 
@@ -154,6 +153,15 @@ class Document:
         if recorded is not None and recorded.covers(path):
             return recorded.nodes.get(path)
         return self.positions().nodes.get(path)
+
+    def stored_marks(self) -> Any:
+        """The recorded positions as the parse cache stores them (``None`` if none were).
+
+        What a cached or prefetched parse hands back beside the data.
+        """
+        if self._positions is None:
+            return self._stored_marks
+        return _marks_form(self._positions)
 
     def recorded_positions(self) -> Positions | None:
         """The positions recorded while parsing (or kept by the parse cache), if any.
@@ -477,7 +485,7 @@ def flavour_of(name: str, positions: bool, depth: int | None) -> str:
     return f"{'json' if Path(name).suffix.lower() == '.json' else 'yaml'}{recorded}"
 
 
-def marks_form(pos: Positions) -> tuple[Any, ...]:
+def _marks_form(pos: Positions) -> tuple[Any, ...]:
     """Positions as the parse cache stores them: plain tuples, which marshal carries."""
     return (
         [(k, (m.line, m.column)) for k, m in pos.nodes.items()],
@@ -510,10 +518,8 @@ def document_from_bytes(
         return Document(name, data, text, is_json=is_json, _stored_marks=marks)
     doc = parse_text(text, name, is_json=is_json, positions=positions, depth=depth)
     with phase("parse"):
-        pos = doc._positions if positions else None
-        marks_out = None if pos is None else marks_form(pos)
         if "&" not in text:  # anchors may share structure that storing would expand
-            parsecache.store(raw, flavour, (doc.data, marks_out))
+            parsecache.store(raw, flavour, (doc.data, doc.stored_marks()))
     return doc
 
 
