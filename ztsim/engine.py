@@ -156,45 +156,62 @@ class AttackModel:
         # Hosts that must stay apart from look-alikes (see ``signatures``).
         special = {t.source for t in m.traffic} | {t.to for t in m.traffic}
         special |= {ep.host for ep in topology.entry_points if ep.host is not None}
-        #: Per host, what sets it apart apart from the policy (its services,
-        #: vulnerabilities, logins and stored credentials), or None to keep it apart
-        #: (it holds data, is an entry point or a traffic endpoint).
+        #: Per attack target host (a remote vulnerability or a login), what sets it
+        #: apart apart from the policy (its services, vulnerabilities, logins and
+        #: stored credentials); None to keep a host apart (it holds data, is an
+        #: entry point or a traffic endpoint).  Other hosts have no entry.
         self.signatures: dict[str, Hashable] = {}
         #: Per host, its (zone, label pairs), shared by equal hosts (class keys).
         self.groups: dict[str, LabelGroup] = topology.label_groups
-        # One pass over the hosts: at 100,000 hosts every pass costs.
+        vulns, logins, logins_by_cred = self.vulns, self.logins, self.logins_by_cred
+        local_vulns, stores, signatures = self.local_vulns, self.stores, self.signatures
+        # One pass over the hosts: at 100,000 hosts every pass costs.  Empty lists
+        # are skipped before any loop, and only attack targets (a remote
+        # vulnerability or a login) get a signature: target_layout reads no other.
         for h in m.hosts:
             hid = h.id
-            vsig = []
-            for v in h.vulnerabilities:
-                vsig.append((v.service or "", v.local, v.gives))
-                if v.local:
-                    self.local_vulns[hid].append(v)
-                else:
-                    assert v.service is not None
-                    self.vulns[(hid, v.service)].append(v)
-            lsig = []
-            for lg in h.logins:
-                lsig.append((lg.credential, lg.service, lg.gives))
-                self.logins[(hid, lg.service)].append(lg)
-                self.logins_by_cred[lg.credential].append((h, lg))
-            csig = []
-            for cs in h.credentials:
-                csig.append((cs.credential, cs.requires))
-                self.stores[hid].append((cs.credential, cs.requires))
-            for d in h.data:
-                self.data_on[hid].append(d)
-                self.data_host[d.id] = h
-                if d.requires == "service" and d.service is not None:
-                    self.data_by_service[(hid, d.service)].append(d)
-            if h.data or hid in special:
-                self.signatures[hid] = None
-            else:
-                self.signatures[hid] = (
+            target = False
+            vsig: tuple[tuple[str, bool, str], ...] = ()
+            lsig: tuple[tuple[str, str, str], ...] = ()
+            csig: tuple[tuple[str, str], ...] = ()
+            if h.vulnerabilities:
+                vs = []
+                for v in h.vulnerabilities:
+                    vs.append((v.service or "", v.local, v.gives))
+                    if v.local:
+                        local_vulns[hid].append(v)
+                    else:
+                        assert v.service is not None
+                        vulns[(hid, v.service)].append(v)
+                        target = True
+                vsig = _canonical(vs)
+            if h.logins:
+                target = True
+                ls = []
+                for lg in h.logins:
+                    ls.append((lg.credential, lg.service, lg.gives))
+                    logins[(hid, lg.service)].append(lg)
+                    logins_by_cred[lg.credential].append((h, lg))
+                lsig = _canonical(ls)
+            if h.credentials:
+                cs_ = [(cs.credential, cs.requires) for cs in h.credentials]
+                stores[hid].extend(cs_)
+                csig = _canonical(cs_)
+            if h.data:
+                signatures[hid] = None
+                for d in h.data:
+                    self.data_on[hid].append(d)
+                    self.data_host[d.id] = h
+                    if d.requires == "service" and d.service is not None:
+                        self.data_by_service[(hid, d.service)].append(d)
+            elif hid in special:
+                signatures[hid] = None
+            elif target:
+                signatures[hid] = (
                     _canonical([(s.service, s.public, s.encrypted) for s in h.services]),
-                    _canonical(vsig),
-                    _canonical(lsig),
-                    _canonical(csig),
+                    vsig,
+                    lsig,
+                    csig,
                 )
         targets = sorted(set(self.vulns) | set(self.logins))
         self.targets: tuple[tuple[str, str], ...] = tuple(targets)

@@ -223,7 +223,14 @@ def target_layout(
     numbers: dict[Hashable, int] = {}
     loners: set[str] = set()
     last: str | None = None
-    for host_id, service in sorted(set(targets)):
+    previous: tuple[str, str] | None = None
+    # sorted() of the model's targets, sorted already, is one linear pass; repeats
+    # are adjacent once sorted.
+    for target in sorted(targets):
+        if target == previous:
+            continue
+        previous = target
+        host_id, service = target
         offer = offers.get((host_id, service))
         if offer is None:
             continue
@@ -455,15 +462,31 @@ class CompiledPolicy:
         if cands is None:
             from_ok = self._from_matching.get(source)
             if from_ok is None:
-                from_ok = self._from_matching[source] = [
-                    i
-                    for i in self._candidates_for(source, targets_only=False)
-                    if _selector_matches_class(self.seg_rules[i].source, source)
-                ]
+                from_ok = self._from_matching[source] = self._from_matches(source)
             to_zone = self._to_zone
             cands = [i for i in from_ok if to_zone[i] is None or to_zone[i] == dst_zone]
             self._flow_cands[key] = cands
         return cands
+
+    def _from_matches(self, source: _ClassKey | str) -> list[int]:
+        """The rules whose `from` matches a source class (or external zone), in order.
+
+        :meth:`_candidates_for` has matched the zone already (a rule with a `from`
+        zone is indexed under it only); the rest is checked on the precomputed sets
+        of :attr:`_from_sel`, as :meth:`reach` does: ten thousand rules and
+        thousands of classes make a call per (rule, class) costly.
+        """
+        from_sel = self._from_sel
+        cands = self._candidates_for(source, targets_only=False)
+        if isinstance(source, str):  # an external zone: only zone or any selectors match
+            return [i for i in cands if from_sel[i] == (None, None)]
+        host, labels = source.host, source.labels
+        out = []
+        for i in cands:
+            hosts_i, pairs_i = from_sel[i]
+            if (hosts_i is None or host in hosts_i) and (pairs_i is None or pairs_i <= labels):
+                out.append(i)
+        return out
 
     def flow(self, source: str, dst_host: str, service: str) -> Decision:
         """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
