@@ -361,7 +361,7 @@ class CompiledPolicy:
             signatures = None
         self._dst_by_group: dict[LabelGroup, _ClassKey] = {}
         self._src_by_group: dict[LabelGroup, _ClassKey] = {}
-        self._signatures = signatures or {}
+        self._signatures = signatures if signatures is not None else {}
         self._target_list = targets
         self._targets: TargetGroups
         if self._can_reuse(previous, targets):
