@@ -399,37 +399,50 @@ class _Solver:
 
     def on_reach(self, host: str, service: str, source: str, origin: str) -> None:
         """``source`` may open a flow to ``host:service``: fire exploits and logins."""
-        rs = self.reachers[(host, service)]
         tag = (host, service, origin)
-        if not self.exhaustive and self.reach_count[tag] >= self.alternatives:
+        exhaustive = self.exhaustive
+        if not exhaustive and self.reach_count[tag] >= self.alternatives:
             return
         self.reach_count[tag] += 1
-        rs.append((source, origin))
-        flow = (source, host, service)
-        for v in self.m.vulns.get((host, service), ()):
-            step = Step(
-                key=("exploit", source, host, service, v.id),
-                kind="exploit",
-                technique=self._technique_in(origin, "T1190", "T1210"),
-                source=source,
-                target=host,
-                service=service,
-                reason=f"vulnerability {v.id} on {host}:{service} gives {v.gives}",
-                pre=(self._stand(source),),
-                post=_gives(host, service, v.gives, origin),
-                host=host,
-                flow=flow,
-            )
-            self.fire_once(("exploit", host, service, v.id), origin, step)
-        cost = self.sol.cost
-        for lg in self.m.logins.get((host, service), ()):
-            if ("cred", lg.credential) not in cost or lg.credential in self.p.mfa:
-                continue
-            self.fire_once(
-                ("login", host, service, lg.credential, lg.gives),
-                origin,
-                self._login(source, origin, host, lg),
-            )
+        target = (host, service)
+        self.reachers[target].append((source, origin))
+        vulns = self.m.vulns.get(target)
+        if vulns:
+            flow = (source, host, service)
+            for v in vulns:
+                template = ("exploit", host, service, v.id)
+                # The step is built only when fire_once would fire it.
+                if not exhaustive and self.done[(template, origin)] >= self.alternatives:
+                    continue
+                step = Step(
+                    key=("exploit", source, host, service, v.id),
+                    kind="exploit",
+                    technique=self._technique_in(origin, "T1190", "T1210"),
+                    source=source,
+                    target=host,
+                    service=service,
+                    reason=f"vulnerability {v.id} on {host}:{service} gives {v.gives}",
+                    pre=(self._stand(source),),
+                    post=_gives(host, service, v.gives, origin),
+                    host=host,
+                    flow=flow,
+                )
+                self.fire_once(template, origin, step)
+        logins = self.m.logins.get(target)
+        if logins:
+            cost = self.sol.cost
+            mfa = self.p.mfa
+            for lg in logins:
+                if ("cred", lg.credential) not in cost or lg.credential in mfa:
+                    continue
+                self._login_once(source, origin, host, lg)
+
+    def _login_once(self, source: str, origin: str, host: str, lg: Login) -> None:
+        """Fire the login of ``source`` to ``host`` with ``lg``, unless enough fired."""
+        template = ("login", host, lg.service, lg.credential, lg.gives)
+        if not self.exhaustive and self.done[(template, origin)] >= self.alternatives:
+            return
+        self.fire_once(template, origin, self._login(source, origin, host, lg))
 
     def _stand(self, source: str) -> Fact:
         if source in self.topo.external_zones:
@@ -678,10 +691,12 @@ class _Solver:
     def on_cred(self, cred: str) -> None:
         if cred in self.p.mfa:
             return
+        reachers = self.reachers
         for h, lg in self.m.logins_by_cred.get(cred, ()):
-            for source, origin in list(self.reachers.get((h.id, lg.service), ())):
-                step = self._login(source, origin, h.id, lg)
-                self.fire_once(("login", h.id, lg.service, cred, lg.gives), origin, step)
+            found = reachers.get((h.id, lg.service))
+            if found:
+                for source, origin in list(found):
+                    self._login_once(source, origin, h.id, lg)
 
     def on_data(self, data_id: str) -> None:
         self.exfil_pending[data_id] = None

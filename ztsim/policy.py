@@ -138,6 +138,21 @@ def _selector_matches_class(sel: Selector, key: _ClassKey | str) -> bool:
     return not (sel.labels and not set(sel.labels.items()) <= key.labels)
 
 
+def _host_and_label_sets(
+    sel: Selector,
+) -> tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None]:
+    """A selector's host ids and label pairs as sets, ``None`` where it sets none.
+
+    With the zone matched beforehand (rules are indexed by zone), a host matches
+    when it is among the ids and its label pairs include these: set operations,
+    cheaper in the hot loops than :func:`selector_matches_host`.
+    """
+    return (
+        frozenset(sel.host) if sel.host else None,
+        frozenset(sel.labels.items()) if sel.labels else None,
+    )
+
+
 def _ranges_cover(ranges: tuple[PortRange, ...], service: str) -> bool:
     svc = parse_service(service)
     return any(r.covers(svc) for r in ranges)
@@ -385,14 +400,11 @@ class CompiledPolicy:
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_index: dict[bool, _FromIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
-        self._from_sel: list[tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None]] = [
-            (
-                frozenset(r.source.host) if r.source.host else None,
-                frozenset(r.source.labels.items()) if r.source.labels else None,
-            )
-            for r in self.seg_rules
-        ]
+        self._from_sel = [_host_and_label_sets(r.source) for r in self.seg_rules]
         self._allows = [r.action == "allow" for r in self.seg_rules]
+        # The same for each rule's `to`, and for each egress rule's `from`.
+        self._to_sel = [_host_and_label_sets(r.to) for r in self.seg_rules]
+        self._egress_from_sel = [_host_and_label_sets(r.source) for r in self.egress_rules]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         if self.reused_targets:
@@ -529,10 +541,18 @@ class CompiledPolicy:
         if known is not None:
             return known
         decision = Decision(self.seg_default_allow, "default", "default")
-        rules = self.seg_rules
+        rules, to_sel = self.seg_rules, self._to_sel
+        labels = self._groups[dst_host][1]
+        # The rule's `to` zone matches already (_flow_rules); its hosts and labels
+        # are checked on precomputed sets, as `from` is.
         for i in self._flow_rules(memo_key[0], dst.zone):
-            r = rules[i]
-            if selector_matches_host(r.to, dst) and _ranges_cover(self.seg_ranges[i], service):
+            hosts_i, pairs_i = to_sel[i]
+            if (
+                (hosts_i is None or dst_host in hosts_i)
+                and (pairs_i is None or pairs_i <= labels)
+                and _ranges_cover(self.seg_ranges[i], service)
+            ):
+                r = rules[i]
                 decision = Decision(r.action == "allow", r.id, "rule")
                 break
         self._class_flow_memo[memo_key] = decision
@@ -562,9 +582,12 @@ class CompiledPolicy:
                 for i in self._egress_rules_to(destination, service)
                 if self.egress_rules[i].source.zone in (None, zone)
             ]
-        for i in cands:
-            r = self.egress_rules[i]
-            if selector_matches_host(r.source, src):
+        esel = self._egress_from_sel
+        labels = self._groups[host][1]
+        for i in cands:  # their `from` zone matches: check its hosts and labels
+            hosts_i, pairs_i = esel[i]
+            if (hosts_i is None or host in hosts_i) and (pairs_i is None or pairs_i <= labels):
+                r = self.egress_rules[i]
                 return Decision(r.action == "allow", r.id, "rule", "egress")
         return Decision(self.egress_default_allow, "default", "default", "egress")
 
@@ -648,6 +671,9 @@ class CompiledPolicy:
                 for h in hosts:
                     add((dest_class(h), service, public), (h,))
                 continue
+            ck = dst_by_group.get(group)
+            if ck is None:
+                ck = group_class(group, dst_pairs, dst_by_group)
             if group in named_groups:  # a named host's class is its own
                 for h in hosts:
                     if h in named:
@@ -655,9 +681,15 @@ class CompiledPolicy:
                 plain = [h for h in hosts if h not in named]
                 if not plain:
                     continue
-                add((group_class(group, dst_pairs, dst_by_group), service, public), plain)
+                add((ck, service, public), plain)
             else:
-                add((group_class(group, dst_pairs, dst_by_group), service, public), hosts)
+                key = (ck, service, public)
+                lst = keyed.get(key)
+                if lst is None:
+                    keyed[key] = list(hosts)
+                else:
+                    lst.extend(hosts)
+                    merged.add(key)
         for key in merged:
             keyed[key].sort()
 
@@ -666,8 +698,12 @@ class CompiledPolicy:
         # first by id among those alike in both classes and in signature.
         reps: set[str] = set()
         if compress:
-            first: dict[tuple[_ClassKey, _ClassKey, int], str] = {}
+            first: dict[tuple[int, int], str] = {}
             reps.update(layout.loners)
+            # Each label group's (source class, destination class) pair, numbered:
+            # twins outnumber label groups, and small keys hash cheaply.
+            pair_no: dict[LabelGroup, int] = {}
+            numbers: dict[tuple[_ClassKey, _ClassKey], int] = {}
             for group, sig, hosts in layout.twins:
                 head = hosts[0]
                 if group in named_groups:
@@ -675,11 +711,14 @@ class CompiledPolicy:
                     head = next((h for h in hosts if h not in named), "")
                     if not head:
                         continue
-                rk = (
-                    group_class(group, src_pairs, src_by_group),
-                    group_class(group, dst_pairs, dst_by_group),
-                    sig,
-                )
+                n = pair_no.get(group)
+                if n is None:
+                    both = (
+                        group_class(group, src_pairs, src_by_group),
+                        group_class(group, dst_pairs, dst_by_group),
+                    )
+                    n = pair_no[group] = numbers.setdefault(both, len(numbers))
+                rk = (n, sig)
                 known = first.get(rk)
                 if known is None or head < known:
                     first[rk] = head
@@ -689,7 +728,7 @@ class CompiledPolicy:
         keys = tuple(order)
         members = [keyed[k] for k in order]
         representatives = (
-            members if not compress else [[h for h in m if h in reps] for m in members]
+            members if not compress else [list(filter(reps.__contains__, m)) for m in members]
         )
         public_mask = 0
         zone_mask: dict[str, int] = defaultdict(int)
@@ -832,7 +871,8 @@ class CompiledPolicy:
         """The class of the hosts of a label group that no selector names."""
         key = by_group.get(group)
         if key is None:
-            key = by_group[group] = _ClassKey(group[0], group[1] & pairs, None)
+            # tuple.__new__ skips the named tuple's Python-level __new__ (hot here).
+            key = by_group[group] = tuple.__new__(_ClassKey, (group[0], group[1] & pairs, None))
         return key
 
     def source_class(self, host_id: str) -> _ClassKey:
