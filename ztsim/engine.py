@@ -263,11 +263,11 @@ class AttackModel:
 def goal_facts(topology: LoadedTopology) -> list[Fact]:
     """Every goal of spec §6: exfiltration of each data item, tampering of integrity items."""
     goals: list[Fact] = []
-    for h in topology.model.hosts:
-        for d in h.data:
-            goals.append(("exfil", d.id))
-            if d.integrity:
-                goals.append(("tamper", d.id))
+    # The data table lists the items in file order: no walk over every host.
+    for _, d in topology.data.values():
+        goals.append(("exfil", d.id))
+        if d.integrity:
+            goals.append(("tamper", d.id))
     return goals
 
 

@@ -199,10 +199,17 @@ class LoadedTopology:
         selector checks and policy classes work per group.
         """
         interned: dict[LabelGroup, LabelGroup] = {}
+        # Hosts of one role repeat their labels in the same order: a tuple of the
+        # items finds the group without building a frozenset per host.
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], LabelGroup] = {}
         out: dict[str, LabelGroup] = {}
         for h in self.model.hosts:
-            key = (h.zone, frozenset(h.labels.items()))
-            out[h.id] = interned.setdefault(key, key)
+            labels = h.labels
+            group = seen.get((h.zone, tuple(labels.items())))
+            if group is None:
+                key = (h.zone, frozenset(labels.items()))
+                group = seen[(h.zone, tuple(labels.items()))] = interned.setdefault(key, key)
+            out[h.id] = group
         return out
 
     @cached_property

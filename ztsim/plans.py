@@ -618,12 +618,15 @@ class _Judgements:
     the value of a weak-keyed map whose key it is.)
     """
 
-    __slots__ = ("detections", "probabilities", "steps")
+    __slots__ = ("by_key", "detections", "probabilities", "steps")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         #: Step verdicts by step identity: the entry holds the step, so its id is
         #: not reused while the entry lives.
         self.steps: dict[int, tuple[Step, StepVerdict]] = {}
+        #: The same by step key: plans found under different policies come from
+        #: different solves, whose equal steps are distinct objects.
+        self.by_key: dict[tuple[str, ...], tuple[Step, StepVerdict]] = {}
         #: Detection ids by (technique, where the step happens).
         self.detections: dict[tuple[str, str | None], tuple[str, ...]] = {}
         #: Probability of each detection entry, by id (the last entry of an id wins).
@@ -634,6 +637,10 @@ class _Judgements:
         hit = self.steps.get(id(st))
         if hit is not None and hit[0] is st:
             return hit[1]
+        hit = self.by_key.get(st.key)
+        if hit is not None and hit[0] == st:  # an equal step: the same verdict
+            self.steps[id(st)] = (st, hit[1])
+            return hit[1]
         ok, by, why, decision = _step_verdict(st, policy)
         dets: tuple[str, ...] = ()
         if st.technique is not None:
@@ -643,7 +650,7 @@ class _Judgements:
                 found = self.detections[where] = _detections(st.technique, st.host, policy)
             dets = found
         sv = StepVerdict(ok, by, why, decision, dets)
-        self.steps[id(st)] = (st, sv)
+        self.steps[id(st)] = self.by_key[st.key] = (st, sv)
         return sv
 
 

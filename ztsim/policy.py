@@ -402,8 +402,10 @@ class CompiledPolicy:
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
         self._from_sel = [_host_and_label_sets(r.source) for r in self.seg_rules]
         self._allows = [r.action == "allow" for r in self.seg_rules]
-        # The same for each rule's `to`, and for each egress rule's `from`.
-        self._to_sel = [_host_and_label_sets(r.to) for r in self.seg_rules]
+        # The same for each rule's `to` (filled as single flows need them: most
+        # rules never decide one), and for each egress rule's `from`.
+        self._to_sel: list[tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None] | None]
+        self._to_sel = [None] * len(self.seg_rules)
         self._egress_from_sel = [_host_and_label_sets(r.source) for r in self.egress_rules]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
@@ -546,7 +548,10 @@ class CompiledPolicy:
         # The rule's `to` zone matches already (_flow_rules); its hosts and labels
         # are checked on precomputed sets, as `from` is.
         for i in self._flow_rules(memo_key[0], dst.zone):
-            hosts_i, pairs_i = to_sel[i]
+            sets = to_sel[i]
+            if sets is None:
+                sets = to_sel[i] = _host_and_label_sets(rules[i].to)
+            hosts_i, pairs_i = sets
             if (
                 (hosts_i is None or dst_host in hosts_i)
                 and (pairs_i is None or pairs_i <= labels)
