@@ -658,11 +658,20 @@ class _Solver:
         if level == "root":
             zone = self.topo.hosts[host].zone
             traffic = self.topo.model.traffic
+            exhaustive, done, alternatives = self.exhaustive, self.done, self.alternatives
             for i, cred, ends in self.sniff_by_zone.get(zone, ()):
                 if host in ends:
                     continue
+                # Like exploits and logins, a flow is sniffed by its first few root
+                # holders only (they finalise cheapest first): every later sniffer
+                # gives the same credential, and a busy zone has thousands of them.
+                template = ("sniff", str(i))
+                if not exhaustive and done[(template, INSIDE)] >= alternatives:
+                    continue
                 t = traffic[i]
-                self.fire(
+                self.fire_once(
+                    template,
+                    INSIDE,
                     Step(
                         key=("sniff", host, str(i)),
                         kind="sniff",
@@ -676,7 +685,7 @@ class _Solver:
                         host=host,
                         credential=cred,
                         traffic=i,
-                    )
+                    ),
                 )
 
     def on_session(self, f: Fact) -> None:
@@ -770,7 +779,7 @@ def solve(
         a full attack graph, quadratic in the hosts; for export of small topologies.
     alternatives
         Fire up to this many instances per target and origin (and exfiltrations per
-        data item) instead of one, so that :func:`ztsim.plans.k_plans` finds
+        data item, sniffs per traffic flow) instead of one, so that :func:`ztsim.plans.k_plans` finds
         alternative derivations without solving again.
 
     Returns
