@@ -757,6 +757,20 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
     creds = {c.id for c in topo.model.credentials}
 
     zones, hosts = topo.zones, topo.hosts
+    # Rules repeat their selectors (a 10,000-rule policy has a few thousand distinct
+    # ones): whether one matches something is looked up once per distinct value.
+    matches: dict[tuple[object, ...], bool] = {}
+
+    def matches_any(sel: Selector) -> bool:
+        key = (
+            sel.zone,
+            tuple(sel.host) if sel.host else None,
+            tuple(sel.labels.items()) if sel.labels else None,
+        )
+        found = matches.get(key)
+        if found is None:
+            found = matches[key] = _selector_matches_any(sel, topo)
+        return found
 
     def check_selector(sel: Selector, loc: Loc) -> None:
         unknown = False
@@ -773,7 +787,7 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
                         "warning",
                     )
                     unknown = True
-        if not unknown and not _selector_matches_any(sel, topo):
+        if not unknown and not matches_any(sel):
             col.add(loc, f"selector `{sel}` matches nothing in topology {topo.name!r}", "warning")
 
     pol = policy.model
