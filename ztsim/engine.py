@@ -779,8 +779,9 @@ def solve(
         a full attack graph, quadratic in the hosts; for export of small topologies.
     alternatives
         Fire up to this many instances per target and origin (and exfiltrations per
-        data item, sniffs per traffic flow) instead of one, so that :func:`ztsim.plans.k_plans` finds
-        alternative derivations without solving again.
+        data item, sniffs per traffic flow) instead of one, so that
+        :func:`ztsim.plans.k_plans` finds alternative derivations without solving
+        again.
 
     Returns
     -------

@@ -339,6 +339,42 @@ def _key(k: Any) -> str:
     return encode_basestring(text)
 
 
+def _flat_dict(o: dict[Any, Any], depth: int, shape: list[Any]) -> str | None:
+    """A non-empty dict of string keys and scalar values as :func:`_write` writes it.
+
+    ``None`` when some value is a container or not JSON (:func:`_write` then writes
+    it, or raises).  ``shape`` holds the keys of the last dict written and the text
+    before each value, reused while the keys repeat (records of one kind).
+    """
+    keys = tuple(o)
+    if keys != shape[0]:
+        if any(type(k) is not str for k in keys):
+            return None
+        inner = ",\n" + "  " * (depth + 1)
+        heads = [inner + encode_basestring(k) + ": " for k in keys]
+        heads[0] = "{" + heads[0][1:]
+        shape[0], shape[1] = keys, heads
+    parts = []
+    for head, v in zip(shape[1], o.values(), strict=True):
+        tv = type(v)
+        if tv is str:
+            parts.append(head + encode_basestring(v))
+        elif tv is int:
+            parts.append(head + int.__repr__(v))
+        elif v is None:
+            parts.append(head + "null")
+        elif v is True:
+            parts.append(head + "true")
+        elif v is False:
+            parts.append(head + "false")
+        elif tv is float:
+            parts.append(head + _scalar(v))  # type: ignore[operator]
+        else:
+            return None
+    parts.append("\n" + "  " * depth + "}")
+    return "".join(parts)
+
+
 def _write(o: Any, depth: int, out: list[str]) -> None:
     t = type(o)
     if t is dict:
@@ -373,10 +409,17 @@ def _write(o: Any, depth: int, out: list[str]) -> None:
             return
         sep = ",\n" + "  " * (depth + 1)
         first = "[" + sep[1:]
+        shape: list[Any] = [None, None]  # the last flat dict's keys and their heads
         for v in o:
             out.append(first if first else sep)
             first = ""
-            _write(v, depth + 1, out)
+            # Lists of flat records (rule impact rows, plan steps, verdicts) are most
+            # of a large result: each is written in one piece when it can be.
+            text = _flat_dict(v, depth + 1, shape) if type(v) is dict and v else None
+            if text is None:
+                _write(v, depth + 1, out)
+            else:
+                out.append(text)
         out.append("\n" + "  " * depth + "]")
     elif t is _Encoded:
         out.append(o.indented(depth))
