@@ -29,10 +29,12 @@ def _values() -> st.SearchStrategy[Any]:
     flat = st.dictionaries(KEYS, SCALARS, max_size=5)
     return st.recursive(
         SCALARS | flat,
-        lambda inner: st.lists(inner, max_size=5)
-        | st.lists(flat, max_size=6)  # records of mixed shapes
-        | st.lists(flat, min_size=1, max_size=1).map(lambda one: one * 4)  # one shape
-        | st.dictionaries(KEYS, inner, max_size=4),
+        lambda inner: (
+            st.lists(inner, max_size=5)
+            | st.lists(flat, max_size=6)  # records of mixed shapes
+            | st.lists(flat, min_size=1, max_size=1).map(lambda one: one * 4)  # one shape
+            | st.dictionaries(KEYS, inner, max_size=4)
+        ),
         max_leaves=30,
     )
 

@@ -367,8 +367,8 @@ def _flat_dict(o: dict[Any, Any], depth: int, shape: list[Any]) -> str | None:
             parts.append(head + "true")
         elif v is False:
             parts.append(head + "false")
-        elif tv is float:
-            parts.append(head + _scalar(v))  # type: ignore[operator]
+        elif tv is float and (text := _scalar(v)) is not None:
+            parts.append(head + text)
         else:
             return None
     parts.append("\n" + "  " * depth + "}")
