@@ -15,7 +15,7 @@ import heapq
 import weakref
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
 from ztsim.loader import LoadedPolicy
@@ -524,9 +524,12 @@ class StepVerdict:
     detections: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class PlanVerdict:
-    """What a policy says of a whole plan: blocked where and why, or open."""
+class PlanVerdict(NamedTuple):
+    """What a policy says of a whole plan: blocked where and why, or open.
+
+    A named tuple, cheap to build: a check judges every plan of its basis under
+    every policy, and ``paths`` every plan it lists.
+    """
 
     policy: str
     blocked: bool
