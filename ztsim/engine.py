@@ -38,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
@@ -120,6 +121,12 @@ def _gives(host: str, service: str, level: str, origin: str) -> tuple[Fact, ...]
     return (("priv", host, "user"),)
 
 
+#: What of a service, a stored credential sets a host apart (C-level getters: these
+#: run for every host).
+_SERVICE_SIG = attrgetter("service", "public", "encrypted")
+_STORE_SIG = attrgetter("credential", "requires")
+
+
 def _canonical(items: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
     """``items`` as a sorted tuple (most lists here have zero or one element)."""
     if len(items) > 1:
@@ -194,7 +201,7 @@ class AttackModel:
                     logins_by_cred[lg.credential].append((h, lg))
                 lsig = _canonical(ls)
             if h.credentials:
-                cs_ = [(cs.credential, cs.requires) for cs in h.credentials]
+                cs_ = list(map(_STORE_SIG, h.credentials))
                 stores[hid].extend(cs_)
                 csig = _canonical(cs_)
             if h.data:
@@ -208,7 +215,7 @@ class AttackModel:
                 signatures[hid] = None
             elif target:
                 signatures[hid] = (
-                    _canonical([(s.service, s.public, s.encrypted) for s in h.services]),
+                    _canonical(list(map(_SERVICE_SIG, h.services))),
                     vsig,
                     lsig,
                     csig,
