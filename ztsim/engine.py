@@ -163,9 +163,9 @@ class AttackModel:
         # Hosts that must stay apart from look-alikes (see ``signatures``).
         special = {t.source for t in m.traffic} | {t.to for t in m.traffic}
         special |= {ep.host for ep in topology.entry_points if ep.host is not None}
-        #: Per attack target host (a remote vulnerability or a login), what sets it
-        #: apart apart from the policy (its services, vulnerabilities, logins and
-        #: stored credentials); None to keep a host apart (it holds data, is an
+        #: Per attack target host (a remote vulnerability or a login), what tells it
+        #: from other hosts besides the policy (its services, vulnerabilities, logins
+        #: and stored credentials); None to keep a host apart (it holds data, is an
         #: entry point or a traffic endpoint).  Other hosts have no entry.
         self.signatures: dict[str, Hashable] = {}
         #: Per host, its (zone, label pairs), shared by equal hosts (class keys).

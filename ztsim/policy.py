@@ -688,13 +688,7 @@ class CompiledPolicy:
                     continue
                 add((ck, service, public), plain)
             else:
-                key = (ck, service, public)
-                lst = keyed.get(key)
-                if lst is None:
-                    keyed[key] = list(hosts)
-                else:
-                    lst.extend(hosts)
-                    merged.add(key)
+                add((ck, service, public), hosts)
         for key in merged:
             keyed[key].sort()
 
