@@ -15,6 +15,7 @@ import random
 import pytest
 
 from ztsim.diagnostics import InputError
+from ztsim.engine import goal_facts
 from ztsim.loader import (
     HostGroups,
     HostTables,
@@ -112,6 +113,41 @@ def test_host_tables_built_while_checking_are_the_plain_ones() -> None:
     assert list(topo.hosts.items()) == list(plain.hosts.items())
     assert list(topo.data.items()) == list(plain.data.items())
     assert list(topo.data) == ["d1", "d2", "d3"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_label_groups_are_the_plain_ones_one_object_per_value(seed: int) -> None:
+    rng = random.Random(seed)
+    text = _random_topology(rng, 60)
+    # Hosts with the same labels written in another order share the group too.
+    text += "  - {id: x1, zone: lan, labels: {tier: web, env: prod}}\n"
+    text += "  - {id: x2, zone: lan, labels: {env: prod, tier: web}}\n"
+    topo = topology_from_text(text)
+    groups = topo.label_groups
+    plain = {h.id: (h.zone, frozenset(h.labels.items())) for h in topo.model.hosts}
+    assert groups == plain
+    first: dict[object, object] = {}
+    for group in groups.values():
+        assert first.setdefault(group, group) is group  # equal groups: one object
+    assert groups["x1"] is groups["x2"]
+
+
+def test_goals_follow_the_data_items_in_file_order() -> None:
+    topo = topology_from_text(
+        HEADER
+        + ZONES
+        + "hosts:\n"
+        + "  - {id: b, zone: lan, data: [{id: d2, integrity: true}, {id: d1}]}\n"
+        + "  - {id: a, zone: lan}\n"
+        + "  - {id: c, zone: dmz, data: [{id: d0, integrity: true}]}\n"
+    )
+    assert goal_facts(topo) == [
+        ("exfil", "d2"),
+        ("tamper", "d2"),
+        ("exfil", "d1"),
+        ("exfil", "d0"),
+        ("tamper", "d0"),
+    ]
 
 
 @pytest.mark.parametrize(
