@@ -391,13 +391,15 @@ class _Solver:
                 heapq.heappush(heap, (c, next(self.counter), f, step))
         return True
 
-    def fire_once(self, template: tuple[str, ...], origin: str, step: Step) -> None:
-        """Fire ``step`` unless enough instances of ``template`` fired for ``origin``."""
-        tag = (template, origin)
-        if not self.exhaustive and self.done[tag] >= self.alternatives:
-            return
+    def spent(self, template: tuple[str, ...], origin: str) -> bool:
+        """Whether enough instances of ``template`` fired for ``origin`` (never when
+        exhaustive).  Asked before a step is built: most offers are refused."""
+        return not self.exhaustive and self.done[(template, origin)] >= self.alternatives
+
+    def fire_counted(self, template: tuple[str, ...], origin: str, step: Step) -> None:
+        """Fire ``step``, an instance of ``template`` that :meth:`spent` let through."""
         if self.fire(step):
-            self.done[tag] += 1
+            self.done[(template, origin)] += 1
 
     # ------------------------------------------------------------------ steps
 
@@ -407,8 +409,7 @@ class _Solver:
     def on_reach(self, host: str, service: str, source: str, origin: str) -> None:
         """``source`` may open a flow to ``host:service``: fire exploits and logins."""
         tag = (host, service, origin)
-        exhaustive = self.exhaustive
-        if not exhaustive and self.reach_count[tag] >= self.alternatives:
+        if not self.exhaustive and self.reach_count[tag] >= self.alternatives:
             return
         self.reach_count[tag] += 1
         target = (host, service)
@@ -418,8 +419,7 @@ class _Solver:
             flow = (source, host, service)
             for v in vulns:
                 template = ("exploit", host, service, v.id)
-                # The step is built only when fire_once would fire it.
-                if not exhaustive and self.done[(template, origin)] >= self.alternatives:
+                if self.spent(template, origin):
                     continue
                 step = Step(
                     key=("exploit", source, host, service, v.id),
@@ -434,7 +434,7 @@ class _Solver:
                     host=host,
                     flow=flow,
                 )
-                self.fire_once(template, origin, step)
+                self.fire_counted(template, origin, step)
         logins = self.m.logins.get(target)
         if logins:
             cost = self.sol.cost
@@ -447,9 +447,8 @@ class _Solver:
     def _login_once(self, source: str, origin: str, host: str, lg: Login) -> None:
         """Fire the login of ``source`` to ``host`` with ``lg``, unless enough fired."""
         template = ("login", host, lg.service, lg.credential, lg.gives)
-        if not self.exhaustive and self.done[(template, origin)] >= self.alternatives:
-            return
-        self.fire_once(template, origin, self._login(source, origin, host, lg))
+        if not self.spent(template, origin):
+            self.fire_counted(template, origin, self._login(source, origin, host, lg))
 
     def _stand(self, source: str) -> Fact:
         if source in self.topo.external_zones:
@@ -665,7 +664,6 @@ class _Solver:
         if level == "root":
             zone = self.topo.hosts[host].zone
             traffic = self.topo.model.traffic
-            exhaustive, done, alternatives = self.exhaustive, self.done, self.alternatives
             for i, cred, ends in self.sniff_by_zone.get(zone, ()):
                 if host in ends:
                     continue
@@ -673,10 +671,10 @@ class _Solver:
                 # holders only (they finalise cheapest first): every later sniffer
                 # gives the same credential, and a busy zone has thousands of them.
                 template = ("sniff", str(i))
-                if not exhaustive and done[(template, INSIDE)] >= alternatives:
+                if self.spent(template, INSIDE):
                     continue
                 t = traffic[i]
-                self.fire_once(
+                self.fire_counted(
                     template,
                     INSIDE,
                     Step(

@@ -205,10 +205,11 @@ class LoadedTopology:
         out: dict[str, LabelGroup] = {}
         for h in self.model.hosts:
             labels = h.labels
-            group = seen.get((h.zone, tuple(labels.items())))
+            as_given = (h.zone, tuple(labels.items()))
+            group = seen.get(as_given)
             if group is None:
                 key = (h.zone, frozenset(labels.items()))
-                group = seen[(h.zone, tuple(labels.items()))] = interned.setdefault(key, key)
+                group = seen[as_given] = interned.setdefault(key, key)
             out[h.id] = group
         return out
 

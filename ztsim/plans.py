@@ -615,21 +615,19 @@ class _Judgements:
     """What judging plans under one compiled policy has found so far.
 
     A compiled policy never changes, and the plans judged under it share most of
-    their steps (the same :class:`Step` objects), many steps their technique and
-    host: so each step is judged once, and each (technique, host) pair looked up
-    against the detection entries once.  (The policy is not held here: this is
-    the value of a weak-keyed map whose key it is.)
+    their steps, many steps their technique and host: so each step is judged once,
+    and each (technique, host) pair looked up against the detection entries once.
+    (The policy is not held here: this is the value of a weak-keyed map whose key
+    it is.)
     """
 
-    __slots__ = ("by_key", "detections", "probabilities", "steps")
+    __slots__ = ("detections", "probabilities", "steps")
 
     def __init__(self, policy: CompiledPolicy) -> None:
-        #: Step verdicts by step identity: the entry holds the step, so its id is
-        #: not reused while the entry lives.
-        self.steps: dict[int, tuple[Step, StepVerdict]] = {}
-        #: The same by step key: plans found under different policies come from
-        #: different solves, whose equal steps are distinct objects.
-        self.by_key: dict[tuple[str, ...], tuple[Step, StepVerdict]] = {}
+        #: Step verdicts by step key, with the step judged: plans found under
+        #: different policies come from different solves, whose equal steps are
+        #: distinct objects, so a hit is one equal to the step asked about.
+        self.steps: dict[tuple[str, ...], tuple[Step, StepVerdict]] = {}
         #: Detection ids by (technique, where the step happens).
         self.detections: dict[tuple[str, str | None], tuple[str, ...]] = {}
         #: Probability of each detection entry, by id (the last entry of an id wins).
@@ -637,12 +635,8 @@ class _Judgements:
 
     def step(self, st: Step, policy: CompiledPolicy) -> StepVerdict:
         """The verdict of ``policy`` on ``st`` (judged on first sight, then remembered)."""
-        hit = self.steps.get(id(st))
-        if hit is not None and hit[0] is st:
-            return hit[1]
-        hit = self.by_key.get(st.key)
-        if hit is not None and hit[0] == st:  # an equal step: the same verdict
-            self.steps[id(st)] = (st, hit[1])
+        hit = self.steps.get(st.key)
+        if hit is not None and (hit[0] is st or hit[0] == st):
             return hit[1]
         ok, by, why, decision = _step_verdict(st, policy)
         dets: tuple[str, ...] = ()
@@ -653,7 +647,7 @@ class _Judgements:
                 found = self.detections[where] = _detections(st.technique, st.host, policy)
             dets = found
         sv = StepVerdict(ok, by, why, decision, dets)
-        self.steps[id(st)] = self.by_key[st.key] = (st, sv)
+        self.steps[st.key] = (st, sv)
         return sv
 
 
@@ -690,7 +684,7 @@ def _judge(plan: Plan, policy: CompiledPolicy, memo: _Judgements) -> PlanVerdict
     known = memo.steps
     # The memo's fast path inlined: most steps of most plans were judged before.
     verdicts = [
-        hit[1] if (hit := known.get(id(st))) is not None and hit[0] is st else memo.step(st, policy)
+        hit[1] if (hit := known.get(st.key)) is not None and hit[0] is st else memo.step(st, policy)
         for st in plan.steps
     ]
     name = policy.loaded.name

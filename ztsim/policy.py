@@ -138,9 +138,11 @@ def _selector_matches_class(sel: Selector, key: _ClassKey | str) -> bool:
     return not (sel.labels and not set(sel.labels.items()) <= key.labels)
 
 
-def _host_and_label_sets(
-    sel: Selector,
-) -> tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None]:
+#: A selector's host ids and label pairs (``None`` where it sets none).
+_SelectorSets = tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None]
+
+
+def _host_and_label_sets(sel: Selector) -> _SelectorSets:
     """A selector's host ids and label pairs as sets, ``None`` where it sets none.
 
     With the zone matched beforehand (rules are indexed by zone), a host matches
@@ -151,6 +153,13 @@ def _host_and_label_sets(
         frozenset(sel.host) if sel.host else None,
         frozenset(sel.labels.items()) if sel.labels else None,
     )
+
+
+def _sets_admit(sets: _SelectorSets, host: str | None, labels: frozenset[tuple[str, str]]) -> bool:
+    """Whether a host (its id, or None for a class no selector names, and its label
+    pairs) meets a selector's :func:`_host_and_label_sets`, the zone matched already."""
+    hosts, pairs = sets
+    return (hosts is None or host in hosts) and (pairs is None or pairs <= labels)
 
 
 def _ranges_cover(ranges: tuple[PortRange, ...], service: str) -> bool:
@@ -404,7 +413,7 @@ class CompiledPolicy:
         self._allows = [r.action == "allow" for r in self.seg_rules]
         # The same for each rule's `to` (filled as single flows need them: most
         # rules never decide one), and for each egress rule's `from`.
-        self._to_sel: list[tuple[frozenset[str] | None, frozenset[tuple[str, str]] | None] | None]
+        self._to_sel: list[_SelectorSets | None]
         self._to_sel = [None] * len(self.seg_rules)
         self._egress_from_sel = [_host_and_label_sets(r.source) for r in self.egress_rules]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
@@ -495,12 +504,7 @@ class CompiledPolicy:
         if isinstance(source, str):  # an external zone: only zone or any selectors match
             return [i for i in cands if from_sel[i] == (None, None)]
         host, labels = source.host, source.labels
-        out = []
-        for i in cands:
-            hosts_i, pairs_i = from_sel[i]
-            if (hosts_i is None or host in hosts_i) and (pairs_i is None or pairs_i <= labels):
-                out.append(i)
-        return out
+        return [i for i in cands if _sets_admit(from_sel[i], host, labels)]
 
     def flow(self, source: str, dst_host: str, service: str) -> Decision:
         """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
@@ -551,12 +555,7 @@ class CompiledPolicy:
             sets = to_sel[i]
             if sets is None:
                 sets = to_sel[i] = _host_and_label_sets(rules[i].to)
-            hosts_i, pairs_i = sets
-            if (
-                (hosts_i is None or dst_host in hosts_i)
-                and (pairs_i is None or pairs_i <= labels)
-                and _ranges_cover(self.seg_ranges[i], service)
-            ):
+            if _sets_admit(sets, dst_host, labels) and _ranges_cover(self.seg_ranges[i], service):
                 r = rules[i]
                 decision = Decision(r.action == "allow", r.id, "rule")
                 break
@@ -590,8 +589,7 @@ class CompiledPolicy:
         esel = self._egress_from_sel
         labels = self._groups[host][1]
         for i in cands:  # their `from` zone matches: check its hosts and labels
-            hosts_i, pairs_i = esel[i]
-            if (hosts_i is None or host in hosts_i) and (pairs_i is None or pairs_i <= labels):
+            if _sets_admit(esel[i], host, labels):
                 r = self.egress_rules[i]
                 return Decision(r.action == "allow", r.id, "rule", "egress")
         return Decision(self.egress_default_allow, "default", "default", "egress")
@@ -925,6 +923,7 @@ class CompiledPolicy:
             # The rule's `from` zone already matches (_candidates_for); check the rest
             # with set operations before any big-integer work (the hot loop of the
             # fixpoint: a bitset has a bit per target group, thousands of them).
+            # _sets_admit's test, inlined: this loop runs per class and candidate.
             hosts_i, pairs_i = from_sel[i]
             if ck is None:
                 if hosts_i is not None or pairs_i is not None:
