@@ -513,9 +513,8 @@ def _enumerate(
 # --------------------------------------------------------------------------- verdicts
 
 
-@dataclass(frozen=True)
-class StepVerdict:
-    """What a policy says of one step of a plan."""
+class StepVerdict(NamedTuple):
+    """What a policy says of one step of a plan (a named tuple, like :class:`PlanVerdict`)."""
 
     allowed: bool
     blocked_by: str | None

@@ -49,12 +49,13 @@ __all__ = [
 Reason = Literal["rule", "default", "topology", "self", "intra_zone"]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The verdict on one flow, and what decided it.
 
     ``rule`` is what spec §7 reports: the rule id, ``default`` or ``topology``
-    (``self`` and ``intra_zone`` for flows that skip the rules).
+    (``self`` and ``intra_zone`` for flows that skip the rules).  A named tuple:
+    judging builds one per flow asked about and keys memos by it, and a frozen
+    dataclass built, hashed and compared them in Python.
     """
 
     allowed: bool
