@@ -26,6 +26,7 @@ from ztsim.model import (
     Detection,
     EgressRule,
     Host,
+    HostService,
     PortRange,
     SegmentationRule,
     Selector,
@@ -242,21 +243,26 @@ def target_layout(
     Targets that the topology does not offer are left out, as
     :meth:`CompiledPolicy._group_targets` would.
     """
-    offers = topology.offers
+    hosts = topology.hosts
     buckets: dict[tuple[LabelGroup, str, bool], list[str]] = {}
     twins: dict[tuple[LabelGroup, int], list[str]] = {}
     numbers: dict[Hashable, int] = {}
     loners: set[str] = set()
     last: str | None = None
     previous: tuple[str, str] | None = None
+    offered: list[HostService] = []
     # sorted() of the model's targets, sorted already, is one linear pass; repeats
-    # are adjacent once sorted.
+    # are adjacent once sorted, and so are a host's targets: its services are read
+    # once (a host offers a few; a table of every host's offers cost more).
     for target in sorted(targets):
         if target == previous:
             continue
         previous = target
         host_id, service = target
-        offer = offers.get((host_id, service))
+        if host_id != last:
+            host = hosts.get(host_id)
+            offered = host.services if host is not None else []
+        offer = next((s for s in offered if s.service == service), None)
         if offer is None:
             continue
         group = groups[host_id]
@@ -264,7 +270,7 @@ def target_layout(
         if bucket is None:
             bucket = buckets[(group, service, offer.public)] = []
         bucket.append(host_id)
-        if host_id != last:  # sorted: a host's targets are adjacent
+        if host_id != last:
             last = host_id
             sig = signatures.get(host_id)
             if sig is None:
@@ -523,7 +529,7 @@ class CompiledPolicy:
     def _flow(self, source: str, dst_host: str, service: str) -> Decision:
         topo = self.topology
         dst = topo.hosts[dst_host]
-        offer = topo.offers.get((dst_host, service))
+        offer = next((s for s in dst.services if s.service == service), None)
         if offer is None:
             return TOPOLOGY_DENY
         src_host = topo.hosts.get(source)
