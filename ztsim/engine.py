@@ -370,8 +370,8 @@ class _Solver:
             if t.credential is None:
                 continue
             if t.to in hosts:
-                offer = next(s for s in hosts[t.to].services if s.service == t.service)
-                if offer.encrypted:
+                offer = hosts[t.to].offer(t.service)
+                if offer is not None and offer.encrypted:
                     continue
             if not self.p.traffic(t.source, t.to, t.service).allowed:
                 continue

@@ -568,7 +568,7 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
             col.add((*base, "from"), f"unknown source {t.source!r} (a host or an external zone)")
         if t.to in hosts:
             dst_host = hosts[t.to]
-            svc = next((s for s in dst_host.services if s.service == t.service), None)
+            svc = dst_host.offer(t.service)
             if svc is None:
                 col.add(
                     (*base, "service"),

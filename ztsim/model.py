@@ -338,6 +338,17 @@ class Host(_Model):
     data: list[DataItem] = Field(default_factory=list)
     description: StrictStr | None = None
 
+    def offer(self, service: str) -> HostService | None:
+        """The host's listing of ``service`` (canonical ``PORT/PROTO``), if it offers it.
+
+        A scan: hosts offer a few services, and a table of every host's offers cost
+        more to build than the look-ups it served.
+        """
+        for s in self.services:
+            if s.service == service:
+                return s
+        return None
+
 
 class ExternalDestination(_Model):
     """A destination outside the organisation, by FQDN (exact or ``*.suffix``)."""

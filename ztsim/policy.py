@@ -26,7 +26,6 @@ from ztsim.model import (
     Detection,
     EgressRule,
     Host,
-    HostService,
     PortRange,
     SegmentationRule,
     Selector,
@@ -250,19 +249,18 @@ def target_layout(
     loners: set[str] = set()
     last: str | None = None
     previous: tuple[str, str] | None = None
-    offered: list[HostService] = []
+    host: Host | None = None
     # sorted() of the model's targets, sorted already, is one linear pass; repeats
-    # are adjacent once sorted, and so are a host's targets: its services are read
-    # once (a host offers a few; a table of every host's offers cost more).
+    # are adjacent once sorted, and so are a host's targets (its model is looked up
+    # once for them).
     for target in sorted(targets):
         if target == previous:
             continue
         previous = target
         host_id, service = target
-        if host_id != last:
+        if host is None or host.id != host_id:
             host = hosts.get(host_id)
-            offered = host.services if host is not None else []
-        offer = next((s for s in offered if s.service == service), None)
+        offer = host.offer(service) if host is not None else None
         if offer is None:
             continue
         group = groups[host_id]
@@ -529,7 +527,7 @@ class CompiledPolicy:
     def _flow(self, source: str, dst_host: str, service: str) -> Decision:
         topo = self.topology
         dst = topo.hosts[dst_host]
-        offer = next((s for s in dst.services if s.service == service), None)
+        offer = dst.offer(service)
         if offer is None:
             return TOPOLOGY_DENY
         src_host = topo.hosts.get(source)
