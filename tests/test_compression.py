@@ -49,6 +49,11 @@ def twin_scenarios(draw: st.DrawFn) -> tuple[str, str]:
     return _dump(topo), _dump(draw(policies(topo)))
 
 
+def _offered(topo: LoadedTopology) -> list[tuple[str, str]]:
+    """Every (host, service) the topology offers, sorted."""
+    return sorted((h.id, s.service) for h in topo.model.hosts for s in h.services)
+
+
 def _agree(topo: LoadedTopology, pol: LoadedPolicy) -> None:
     model = AttackModel(topo)
     fast = model.compile(pol)
@@ -56,7 +61,7 @@ def _agree(topo: LoadedTopology, pol: LoadedPolicy) -> None:
     # Flow decisions, host by host, and reach() against them.
     sources = sorted(topo.hosts) + sorted(topo.external_zones)
     for src in sources:
-        for (h, svc), _offer in sorted(topo.offers.items()):
+        for h, svc in _offered(topo):
             assert fast.flow(src, h, svc) == slow.flow(src, h, svc), (src, h, svc)
         for compiled in (fast, slow):
             tg = compiled.targets
@@ -149,7 +154,7 @@ def test_recompile_after_an_edit_matches_a_fresh_compile(sc: tuple[str, str, str
     assert again.reused_targets
     for src in sorted(topo.hosts) + sorted(topo.external_zones):
         assert again.reach(src) == fresh.reach(src), src
-        for (h, svc), _offer in sorted(topo.offers.items()):
+        for h, svc in _offered(topo):
             assert again.flow(src, h, svc) == fresh.flow(src, h, svc), (src, h, svc)
     a, b = solve(model, again), solve(model, fresh)
     assert a.cost == b.cost
@@ -164,7 +169,7 @@ def _naive_groups(compiled: Any, model: AttackModel) -> tuple[list[Any], list[An
     first: dict[Any, str] = {}
     reps: dict[Any, list[str]] = {}
     for host, svc in model.targets:
-        offer = model.topology.offers.get((host, svc))
+        offer = model.topology.hosts[host].offer(svc)
         if offer is None:
             continue
         key = (compiled.dest_class(host), svc, offer.public)

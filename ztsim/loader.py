@@ -27,7 +27,6 @@ from ztsim.model import (
     EntryPoint,
     ExternalDestination,
     Host,
-    HostService,
     Policy,
     Selector,
     Topology,
@@ -184,11 +183,6 @@ class LoadedTopology:
     def name(self) -> str:
         """The topology's name."""
         return self.model.name
-
-    @cached_property
-    def offers(self) -> dict[tuple[str, str], HostService]:
-        """Each host's services by (host id, service)."""
-        return {(h.id, s.service): s for h in self.model.hosts for s in h.services}
 
     @cached_property
     def label_groups(self) -> dict[str, LabelGroup]:
