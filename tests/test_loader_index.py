@@ -203,3 +203,57 @@ def test_scalar_label_values_match_as_text() -> None:
     )
     (warning,) = policy_warnings(pol, topo)
     assert warning.message == "selector `n=2` matches nothing in topology 't'"
+
+
+def _shared_topology(n: int, bad: str | None = None) -> str:
+    """``n`` hosts listing the same services, logins and stores (and one ``bad`` item)."""
+    lines = [HEADER, ZONES, "credentials:\n  - {id: c1}\n  - {id: c2}\n", "hosts:\n"]
+    for i in range(n):
+        svc = "[{service: 22/tcp, encrypted: true}, {service: 443/tcp, public: true}]"
+        if bad is not None and i % 100 == 7:
+            svc = f"[{{service: 22/tcp, encrypted: true}}, {bad}]"
+        login = "[{credential: c1, service: 22/tcp}]" if i % 2 else "[]"
+        lines.append(
+            f"  - {{id: h{i}, zone: lan, labels: {{tier: web}}, services: {svc}, "
+            f"logins: {login}, credentials: [{{credential: c{1 + i % 2}}}], "
+            f"vulnerabilities: [{{id: CVE-1, service: 443/tcp}}]}}\n"
+        )
+    return "".join(lines)
+
+
+def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
+    from ztsim.loader import SHARE_MIN_HOSTS, shared_host_parts
+    from ztsim.model import Topology
+    from ztsim.yamlio import parse_text
+
+    data = parse_text(_shared_topology(SHARE_MIN_HOSTS + 10)).data
+    ready = shared_host_parts(data)
+    assert ready is not None  # the parse shared the hosts' lists: the shortcut is taken
+    fast, plain = Topology.model_validate(ready), Topology.model_validate(data)
+    assert fast == plain
+    assert fast.hosts[1].logins[0] is fast.hosts[3].logins[0]  # validated once
+    assert fast.hosts[0].credentials != fast.hosts[1].credentials
+
+
+def test_shared_host_parts_are_skipped_when_nothing_is_shared() -> None:
+    import json
+
+    from ztsim.loader import SHARE_MIN_HOSTS, shared_host_parts
+    from ztsim.yamlio import parse_text
+
+    data = parse_text(_shared_topology(SHARE_MIN_HOSTS + 10)).data
+    unshared = json.loads(json.dumps(data))  # JSON input: every object its own
+    assert shared_host_parts(unshared) is None
+    assert shared_host_parts(parse_text(_shared_topology(10)).data) is None  # small
+
+
+@pytest.mark.parametrize("bad", ["{service: 99999/tcp}", "{service: 1/tcp, public: 1}", "7"])
+def test_a_bad_shared_item_is_reported_at_every_host_that_lists_it(bad: str) -> None:
+    from ztsim.loader import SHARE_MIN_HOSTS
+
+    n = SHARE_MIN_HOSTS + 300
+    with pytest.raises(InputError) as err:
+        topology_from_text(_shared_topology(n, bad))
+    lines = sorted(d.line for d in err.value.diagnostics)
+    # Each host listing it is reported, at its own line (12 lines come before the hosts).
+    assert lines == [13 + i for i in range(n) if i % 100 == 7]

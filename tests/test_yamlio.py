@@ -127,3 +127,45 @@ def test_error_deep_in_a_rule_is_located_exactly(tmp_path: Path) -> None:
         load_policy(path)
     first = err.value.diagnostics[0]
     assert (first.line, first.column) == (11, 16), str(first)
+
+
+def test_equal_leaves_are_built_once_and_scalars_kept_apart_by_type() -> None:
+    text = (
+        "a: [{x: 1, y: true}, {x: 1, y: true}, {x: 1.0, y: 1}, {x: '1', y: true}]\n"
+        "b: {x: 1, y: true}\n"
+        "c: [p, q]\n"
+        "d: [p, q]\n"
+        "e: {y: true, x: 1}\n"
+        "f: {x: 1, y: true, z: [1]}\n"
+        "g: {x: 1, y: true, z: [1]}\n"
+    )
+    data = parse_text(text).data
+    assert data == yaml.safe_load(text)
+    a = data["a"]
+    assert a[0] is a[1] is data["b"]  # the same plain scalars, in the same order
+    assert a[2] is not a[0] and a[3] is not a[0]  # 1.0 and 1 and '1' are not 1 and true
+    assert data["c"] is data["d"]
+    assert data["e"] is not data["b"]  # key order is part of a mapping's text
+    assert data["f"]["z"] is data["g"]["z"]
+    assert data["f"] is data["g"]  # a mapping of shared leaves is a leaf too
+
+
+def test_anchored_nodes_are_never_replaced_by_an_equal_leaf() -> None:
+    text = "a: [1, 2]\nb: &x [1, 2]\nc: *x\n"
+    data = parse_text(text).data
+    assert data == yaml.safe_load(text)
+    assert data["b"] is data["c"]  # what the alias names
+    assert data["a"] is not data["b"]
+
+
+def test_shared_leaves_survive_the_parse_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZTSIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(parsecache, "MIN_BYTES", 0)
+    f = tmp_path / "t.yaml"
+    f.write_text("hosts:\n" + "".join(f"  - {{id: h{i}, s: [{{p: 1}}]}}\n" for i in range(3)))
+    first = load_document(f).data
+    again = load_document(f).data  # from the cache
+    assert again == first
+    assert again["hosts"][0]["s"] is again["hosts"][2]["s"]

@@ -23,13 +23,17 @@ from pydantic import BaseModel, ValidationError
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.model import (
     ID_PATTERN,
+    CredentialStore,
     DataItem,
     EntryPoint,
     ExternalDestination,
     Host,
+    HostService,
+    Login,
     Policy,
     Selector,
     Topology,
+    Vulnerability,
     invalid_id_message,
 )
 from ztsim.prefetch import Prefetched, prefetch_documents
@@ -389,8 +393,13 @@ def validate_document(
     kind: str,
     model: type[ModelT],
     check: Callable[[Collector, ModelT], None] | None = None,
+    prepare: Callable[[object], object | None] | None = None,
 ) -> tuple[ModelT, list[Diagnostic]]:
     """Validate one document of ``kind``: header, schema, then ``check``'s own rules.
+
+    ``prepare`` may return the document's data with parts already validated (see
+    :func:`shared_host_parts`), or ``None``; whatever it finds wrong, the data as
+    read is validated instead, so errors are reported as they would be without it.
 
     Returns the model and the warnings; raises :class:`InputError` with every error
     found (all at once), each at the file, line and column of its node.
@@ -401,7 +410,7 @@ def validate_document(
         if col.errors:
             raise InputError(col.items)
         try:
-            validated = model.model_validate(doc.data)
+            validated = _validate(model, doc.data, prepare)
         except ValidationError as exc:
             _pydantic_diagnostics(col, exc)
             raise InputError(col.items) from None
@@ -410,6 +419,85 @@ def validate_document(
         if col.errors:
             raise InputError(col.items)
         return validated, col.items
+
+
+def _validate(
+    model: type[ModelT], data: object, prepare: Callable[[object], object | None] | None
+) -> ModelT:
+    """``model.model_validate(data)``, through ``prepare``'s shortcut when it gives one."""
+    if prepare is not None:
+        try:
+            ready = prepare(data)
+            if ready is not None:
+                return model.model_validate(ready)
+        except ValidationError:
+            pass  # the data as read gives the errors, at their places
+    return model.model_validate(data)
+
+
+#: Host fields whose items are validated once per parsed object (see below).
+_SHARED_PARTS: tuple[tuple[str, type[BaseModel]], ...] = (
+    ("services", HostService),
+    ("logins", Login),
+    ("credentials", CredentialStore),
+    ("vulnerabilities", Vulnerability),
+)
+#: Fewer hosts than this are validated as they are (nothing worth sharing).
+SHARE_MIN_HOSTS = 256
+
+
+def shared_host_parts(data: object) -> object | None:
+    """Topology data whose hosts' services, logins, stored credentials and
+    vulnerabilities are validated models, each validated once per parsed object.
+
+    The YAML reader builds equal leaves once (:func:`ztsim.yamlio._fast_build`):
+    on a large estate thousands of hosts list the very same service or login
+    object, and the same list of them.  Validating each object once, and giving
+    every host that lists it the same (immutable) model, spares pydantic most of
+    its work on the hosts; the models are those it would build, since validation
+    depends on the object alone.  Keyed by identity, per field: an object listed
+    both as a service and as a login is validated as each.
+
+    Returns ``None`` when the data shares too little for this to pay (JSON input,
+    small topologies) or is not shaped as expected; raises pydantic's
+    ``ValidationError`` when an item is invalid (the caller then validates the data
+    as read, which reports every error at its place).
+    """
+    if type(data) is not dict:
+        return None
+    hosts = data.get("hosts")
+    if type(hosts) is not list or len(hosts) < SHARE_MIN_HOSTS:
+        return None
+    sample = [h.get("services") for h in hosts[:SHARE_MIN_HOSTS] if type(h) is dict]
+    if len({id(x) for x in sample}) * 2 > len(sample):
+        return None  # mostly distinct lists: nothing was shared
+    tables: list[
+        tuple[str, Callable[[object], BaseModel], dict[int, list[BaseModel]], dict[int, BaseModel]]
+    ]
+    tables = [(name, model.model_validate, {}, {}) for name, model in _SHARED_PARTS]
+    out: list[object] = []
+    for h in hosts:
+        if type(h) is not dict:
+            return None
+        new: dict[str, object] | None = None
+        for name, validate, lists, items in tables:
+            parsed = h.get(name)
+            if type(parsed) is not list:
+                continue  # absent, or an error pydantic reports
+            got = lists.get(id(parsed))
+            if got is None:
+                got = []
+                for x in parsed:
+                    v = items.get(id(x))
+                    if v is None:
+                        v = items[id(x)] = validate(x)
+                    got.append(v)
+                lists[id(parsed)] = got
+            if new is None:
+                new = dict(h)
+            new[name] = got
+        out.append(h if new is None else new)
+    return {**data, "hosts": out}
 
 
 def read_document(
@@ -619,7 +707,7 @@ def _topology_from(doc: Document) -> LoadedTopology:
         def check(col: Collector, topo: Topology) -> None:
             built.append(_check_topology(col, topo))
 
-        topo, warnings = validate_document(doc, "topology", Topology, check)
+        topo, warnings = validate_document(doc, "topology", Topology, check, shared_host_parts)
         return LoadedTopology(topo, doc.path, doc, warnings=warnings, tables=built[0])
 
 

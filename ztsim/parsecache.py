@@ -24,7 +24,7 @@ __all__ = ["MIN_BYTES", "cache_dir", "enabled", "load", "store"]
 
 #: Files smaller than this are not cached.
 MIN_BYTES = 256 * 1024
-_FORMAT = 1
+_FORMAT = 2  # 2: equal leaves shared (ztsim.yamlio._fast_build)
 
 
 def enabled() -> bool:

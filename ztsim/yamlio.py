@@ -278,6 +278,17 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
     With ``positions``, also records where every node and key stands (one pass
     instead of two, for files whose positions are always needed), down to
     ``positions.depth`` steps from the root when it is set.
+
+    Equal leaves are built once (hash-consing): a mapping or sequence whose
+    children are all scalars or shared leaves themselves is replaced by an earlier
+    one made of the very same child objects, in the same order.  A large topology
+    repeats the same few services, logins and label sets on thousands of hosts;
+    sharing them makes the data smaller, quicker to store and load from the parse
+    cache (marshal keeps the sharing), and lets validation check each once
+    (:func:`ztsim.loader.validate_document`).  Children are compared by identity
+    (plain scalars are resolved once per text, see ``plain``), never by equality,
+    so ``1``, ``1.0`` and ``true`` stay apart.  The data is read, never modified,
+    by the rest of ztsim (aliases share objects in ``safe_load`` data already).
     """
     anchors: dict[str, Any] = {}
     building: set[str] = set()
@@ -290,6 +301,10 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
     # Plain scalars repeat (services, levels, zone ids): resolve each text once.
     # Every value a plain scalar resolves to is immutable, so sharing it is safe.
     plain: dict[str, Any] = {}
+    # Leaves built so far, by the identities of their children (see above).  Every
+    # identity in a key belongs to an object the kept leaf holds, so none is reused.
+    leaves: dict[tuple[Any, ...], Any] = {}
+    leaf = True  # whether ``value`` may be a child of a shared leaf
     root: Any = _NO_KEY
     documents = 0
     aliased = False
@@ -344,6 +359,7 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
                     value = _scalar(event)
                 if event.anchor is not None:
                     anchors[event.anchor] = value
+                leaf = True
             elif kind is map_start or kind is seq_start:
                 if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
                     raise _Fallback
@@ -352,13 +368,24 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
                     anchors[event.anchor] = container
                     building.add(event.anchor)
                 path = here(event) if nodes is not None else None
-                stack.append([container, event.anchor, _NO_KEY, None, {}, path])
+                stack.append([container, event.anchor, _NO_KEY, None, {}, path, True])
                 continue
             elif kind is map_end or kind is seq_end:
                 frame = stack.pop()
+                value = frame[0]
                 if frame[1] is not None:
                     building.discard(frame[1])
-                value = frame[0]
+                    leaf = False  # aliases name this very object
+                elif frame[6]:
+                    ids: tuple[Any, ...]
+                    if kind is map_end:
+                        ids = (tuple(map(id, value)), tuple(map(id, value.values())))
+                    else:
+                        ids = (None, tuple(map(id, value)))
+                    value = leaves.setdefault(ids, value)
+                    leaf = True
+                else:
+                    leaf = False
             elif kind is alias_t:
                 if nodes is not None:
                     here(event)
@@ -366,6 +393,7 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
                     raise _Fallback  # undefined or recursive: the standard loader reports it
                 aliased = True
                 value = anchors[event.anchor]
+                leaf = False
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
@@ -380,6 +408,8 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
                 root = value
                 continue
             frame = stack[-1]
+            if not leaf:
+                frame[6] = False
             container = frame[0]
             if type(container) is list:
                 container.append(value)
