@@ -222,11 +222,11 @@ def _shared_topology(n: int, bad: str | None = None) -> str:
 
 
 def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
-    from ztsim.loader import SHARE_MIN_HOSTS, shared_host_parts
+    from ztsim.shared import MIN_ITEMS, shared_host_parts
     from ztsim.model import Topology
     from ztsim.yamlio import parse_text
 
-    data = parse_text(_shared_topology(SHARE_MIN_HOSTS + 10)).data
+    data = parse_text(_shared_topology(MIN_ITEMS + 10)).data
     ready = shared_host_parts(data)
     assert ready is not None  # the parse shared the hosts' lists: the shortcut is taken
     fast, plain = Topology.model_validate(ready), Topology.model_validate(data)
@@ -238,10 +238,10 @@ def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
 def test_shared_host_parts_are_skipped_when_nothing_is_shared() -> None:
     import json
 
-    from ztsim.loader import SHARE_MIN_HOSTS, shared_host_parts
+    from ztsim.shared import MIN_ITEMS, shared_host_parts
     from ztsim.yamlio import parse_text
 
-    data = parse_text(_shared_topology(SHARE_MIN_HOSTS + 10)).data
+    data = parse_text(_shared_topology(MIN_ITEMS + 10)).data
     unshared = json.loads(json.dumps(data))  # JSON input: every object its own
     assert shared_host_parts(unshared) is None
     assert shared_host_parts(parse_text(_shared_topology(10)).data) is None  # small
@@ -249,11 +249,53 @@ def test_shared_host_parts_are_skipped_when_nothing_is_shared() -> None:
 
 @pytest.mark.parametrize("bad", ["{service: 99999/tcp}", "{service: 1/tcp, public: 1}", "7"])
 def test_a_bad_shared_item_is_reported_at_every_host_that_lists_it(bad: str) -> None:
-    from ztsim.loader import SHARE_MIN_HOSTS
+    from ztsim.shared import MIN_ITEMS
 
-    n = SHARE_MIN_HOSTS + 300
+    n = MIN_ITEMS + 300
     with pytest.raises(InputError) as err:
         topology_from_text(_shared_topology(n, bad))
     lines = sorted(d.line for d in err.value.diagnostics)
     # Each host listing it is reported, at its own line (12 lines come before the hosts).
     assert lines == [13 + i for i in range(n) if i % 100 == 7]
+
+
+def _shared_policy(n: int, bad: str | None = None) -> str:
+    """``n`` rules repeating a few selectors (and one ``bad`` one every 100 rules)."""
+    froms = ("{zone: lan}", "{labels: {tier: web}}", "any", "{host: h1}", "{zone: lan}")
+    lines = [PHEADER, "segmentation:\n  default: deny\n  rules:\n"]
+    for i in range(n):
+        to = bad if bad is not None and i % 100 == 7 else "{labels: {tier: db, env: 1}}"
+        lines.append(
+            f"    - {{id: r{i}, action: allow, from: {froms[i % 5]}, to: {to}, "
+            f"services: [22/tcp]}}\n"
+        )
+    lines.append("egress:\n  rules:\n")
+    lines.extend(f"    - {{id: e{i}, action: deny, from: {froms[i % 3]}}}\n" for i in range(n))
+    return "".join(lines)
+
+
+def test_shared_rule_parts_give_the_models_plain_validation_gives() -> None:
+    from ztsim.model import Policy
+    from ztsim.shared import MIN_ITEMS, shared_rule_parts
+    from ztsim.yamlio import parse_text
+
+    data = parse_text(_shared_policy(MIN_ITEMS + 10)).data
+    ready = shared_rule_parts(data)
+    assert ready is not None
+    fast, plain = Policy.model_validate(ready), Policy.model_validate(data)
+    assert fast == plain
+    rules = fast.segmentation.rules
+    assert rules[0].source is rules[5].source and rules[0].to is rules[1].to
+    assert fast.egress.rules[2].source.is_any and rules[2].source.is_any
+    assert shared_rule_parts(parse_text(_shared_policy(10)).data) is None  # small
+
+
+@pytest.mark.parametrize("bad", ["{zone: 7}", "{host: []}", "{labels: {a: [1]}}", "[lan]"])
+def test_a_bad_shared_selector_is_reported_at_every_rule_that_lists_it(bad: str) -> None:
+    from ztsim.shared import MIN_ITEMS
+
+    n = MIN_ITEMS + 300
+    with pytest.raises(InputError) as err:
+        policy_from_text(_shared_policy(n, bad))
+    lines = sorted({d.line for d in err.value.diagnostics})
+    assert lines == [7 + i for i in range(n) if i % 100 == 7]  # 6 lines before the rules

@@ -23,22 +23,19 @@ from pydantic import BaseModel, ValidationError
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.model import (
     ID_PATTERN,
-    CredentialStore,
     DataItem,
     EntryPoint,
     ExternalDestination,
     Host,
-    HostService,
-    Login,
     Policy,
     Selector,
     Topology,
-    Vulnerability,
     invalid_id_message,
 )
 from ztsim.prefetch import Prefetched, prefetch_documents
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
+from ztsim.shared import shared_host_parts, shared_rule_parts
 from ztsim.yamlio import (
     Document,
     Mark,
@@ -398,7 +395,7 @@ def validate_document(
     """Validate one document of ``kind``: header, schema, then ``check``'s own rules.
 
     ``prepare`` may return the document's data with parts already validated (see
-    :func:`shared_host_parts`), or ``None``; whatever it finds wrong, the data as
+    :mod:`ztsim.shared`), or ``None``; whatever it finds wrong, the data as
     read is validated instead, so errors are reported as they would be without it.
 
     Returns the model and the warnings; raises :class:`InputError` with every error
@@ -433,71 +430,6 @@ def _validate(
         except ValidationError:
             pass  # the data as read gives the errors, at their places
     return model.model_validate(data)
-
-
-#: Host fields whose items are validated once per parsed object (see below).
-_SHARED_PARTS: tuple[tuple[str, type[BaseModel]], ...] = (
-    ("services", HostService),
-    ("logins", Login),
-    ("credentials", CredentialStore),
-    ("vulnerabilities", Vulnerability),
-)
-#: Fewer hosts than this are validated as they are (nothing worth sharing).
-SHARE_MIN_HOSTS = 256
-
-
-def shared_host_parts(data: object) -> object | None:
-    """Topology data whose hosts' services, logins, stored credentials and
-    vulnerabilities are validated models, each validated once per parsed object.
-
-    The YAML reader builds equal leaves once (:func:`ztsim.yamlio._fast_build`):
-    on a large estate thousands of hosts list the very same service or login
-    object, and the same list of them.  Validating each object once, and giving
-    every host that lists it the same (immutable) model, spares pydantic most of
-    its work on the hosts; the models are those it would build, since validation
-    depends on the object alone.  Keyed by identity, per field: an object listed
-    both as a service and as a login is validated as each.
-
-    Returns ``None`` when the data shares too little for this to pay (JSON input,
-    small topologies) or is not shaped as expected; raises pydantic's
-    ``ValidationError`` when an item is invalid (the caller then validates the data
-    as read, which reports every error at its place).
-    """
-    if type(data) is not dict:
-        return None
-    hosts = data.get("hosts")
-    if type(hosts) is not list or len(hosts) < SHARE_MIN_HOSTS:
-        return None
-    sample = [h.get("services") for h in hosts[:SHARE_MIN_HOSTS] if type(h) is dict]
-    if len({id(x) for x in sample}) * 2 > len(sample):
-        return None  # mostly distinct lists: nothing was shared
-    tables: list[
-        tuple[str, Callable[[object], BaseModel], dict[int, list[BaseModel]], dict[int, BaseModel]]
-    ]
-    tables = [(name, model.model_validate, {}, {}) for name, model in _SHARED_PARTS]
-    out: list[object] = []
-    for h in hosts:
-        if type(h) is not dict:
-            return None
-        new: dict[str, object] | None = None
-        for name, validate, lists, items in tables:
-            parsed = h.get(name)
-            if type(parsed) is not list:
-                continue  # absent, or an error pydantic reports
-            got = lists.get(id(parsed))
-            if got is None:
-                got = []
-                for x in parsed:
-                    v = items.get(id(x))
-                    if v is None:
-                        v = items[id(x)] = validate(x)
-                    got.append(v)
-                lists[id(parsed)] = got
-            if new is None:
-                new = dict(h)
-            new[name] = got
-        out.append(h if new is None else new)
-    return {**data, "hosts": out}
 
 
 def read_document(
@@ -756,7 +688,7 @@ def _check_policy(col: Collector, pol: Policy) -> None:
 
 
 def _policy_from(doc: Document) -> LoadedPolicy:
-    pol, _warnings = validate_document(doc, "policy", Policy, _check_policy)
+    pol, _warnings = validate_document(doc, "policy", Policy, _check_policy, shared_rule_parts)
     return LoadedPolicy(pol, doc.path, doc)
 
 
@@ -855,23 +787,31 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
             found = matches[key] = _selector_matches_any(sel, topo)
         return found
 
-    def check_selector(sel: Selector, loc: Loc) -> None:
-        unknown = False
+    def judge(sel: Selector) -> list[tuple[Loc, str]]:
+        """What to warn of a selector: (place within it, message) pairs."""
+        found: list[tuple[Loc, str]] = []
         zone, named = sel.zone, sel.host
         if zone is not None and zone not in zones:
-            col.add((*loc, "zone"), f"zone {zone!r} is not in topology {topo.name!r}", "warning")
-            unknown = True
+            found.append((("zone",), f"zone {zone!r} is not in topology {topo.name!r}"))
         if named:
             for j, h in enumerate(named):
                 if h not in hosts:
-                    col.add(
-                        (*loc, "host", j) if len(named) > 1 else (*loc, "host"),
-                        f"host {h!r} is not in topology {topo.name!r}",
-                        "warning",
-                    )
-                    unknown = True
-        if not unknown and not matches_any(sel):
-            col.add(loc, f"selector `{sel}` matches nothing in topology {topo.name!r}", "warning")
+                    at: Loc = ("host", j) if len(named) > 1 else ("host",)
+                    found.append((at, f"host {h!r} is not in topology {topo.name!r}"))
+        if not found and not matches_any(sel):
+            found.append(((), f"selector `{sel}` matches nothing in topology {topo.name!r}"))
+        return found
+
+    # Selectors validated once per parsed object (ztsim.shared) are one object for
+    # many rules: each is judged once, and its warnings repeated at each rule.
+    judged: dict[int, tuple[Selector, list[tuple[Loc, str]]]] = {}
+
+    def check_selector(sel: Selector, loc: Loc) -> None:
+        known = judged.get(id(sel))
+        if known is None or known[0] is not sel:
+            known = judged[id(sel)] = (sel, judge(sel))
+        for at, message in known[1]:
+            col.add((*loc, *at), message, "warning")
 
     pol = policy.model
     for i, r in enumerate(pol.segmentation.rules):
