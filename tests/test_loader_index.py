@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 
 import pytest
+import yaml
 
 from ztsim.diagnostics import InputError
 from ztsim.engine import goal_facts
@@ -222,8 +223,8 @@ def _shared_topology(n: int, bad: str | None = None) -> str:
 
 
 def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
-    from ztsim.shared import MIN_ITEMS, shared_host_parts
     from ztsim.model import Topology
+    from ztsim.shared import MIN_ITEMS, shared_host_parts
     from ztsim.yamlio import parse_text
 
     data = parse_text(_shared_topology(MIN_ITEMS + 10)).data
@@ -233,6 +234,21 @@ def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
     assert fast == plain
     assert fast.hosts[1].logins[0] is fast.hosts[3].logins[0]  # validated once
     assert fast.hosts[0].credentials != fast.hosts[1].credentials
+    assert fast.hosts[0].labels is fast.hosts[1].labels  # Labels, shared
+
+
+def test_label_groups_of_shared_labels_are_the_plain_ones() -> None:
+    from ztsim.loader import LoadedTopology
+    from ztsim.model import Labels, Topology
+    from ztsim.shared import MIN_ITEMS
+
+    rng = random.Random(3)
+    text = _random_topology(rng, MIN_ITEMS * 2)
+    topo = topology_from_text(text)
+    assert type(topo.model.hosts[0].labels) is Labels
+    plain = LoadedTopology(Topology.model_validate(yaml.safe_load(text)), "<plain>")
+    assert type(plain.model.hosts[0].labels) is dict
+    assert topo.label_groups == plain.label_groups
 
 
 def test_shared_host_parts_are_skipped_when_nothing_is_shared() -> None:

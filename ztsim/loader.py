@@ -27,6 +27,7 @@ from ztsim.model import (
     EntryPoint,
     ExternalDestination,
     Host,
+    Labels,
     Policy,
     Selector,
     Topology,
@@ -195,16 +196,25 @@ class LoadedTopology:
         """
         interned: dict[LabelGroup, LabelGroup] = {}
         # Hosts of one role repeat their labels in the same order: a tuple of the
-        # items finds the group without building a frozenset per host.
+        # items finds the group without building a frozenset per host, and labels
+        # shared by many hosts (Labels, see ztsim.shared) are found by identity.
         seen: dict[tuple[str, tuple[tuple[str, str], ...]], LabelGroup] = {}
+        shared: dict[tuple[str, int], LabelGroup] = {}
         out: dict[str, LabelGroup] = {}
         for h in self.model.hosts:
             labels = h.labels
+            if type(labels) is Labels:
+                group = shared.get((h.zone, id(labels)))  # alive: the host holds it
+                if group is not None:
+                    out[h.id] = group
+                    continue
             as_given = (h.zone, tuple(labels.items()))
             group = seen.get(as_given)
             if group is None:
                 key = (h.zone, frozenset(labels.items()))
                 group = seen[as_given] = interned.setdefault(key, key)
+            if type(labels) is Labels:
+                shared[(h.zone, id(labels))] = group
             out[h.id] = group
         return out
 

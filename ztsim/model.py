@@ -23,6 +23,8 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
     model_validator,
 )
@@ -42,6 +44,7 @@ __all__ = [
     "ExternalDestination",
     "Host",
     "HostService",
+    "Labels",
     "Level",
     "Login",
     "Policy",
@@ -227,6 +230,29 @@ class _LabelText:
 LabelText = Annotated[str, _LabelText]
 
 
+class Labels(dict[str, str]):
+    """A host's labels as validated once for all the hosts that list them.
+
+    A plain dict to every reader.  :mod:`ztsim.shared` builds one per distinct
+    parsed label mapping of a large topology, and :class:`Host` keeps it as it is
+    (thousands of hosts then share it, and the label groups of
+    :class:`ztsim.loader.LoadedTopology` are found by its identity).
+    """
+
+    __slots__ = ()
+
+
+def _keep_labels(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Host labels: validated already when they are :class:`Labels`, else validated."""
+    if type(value) is Labels:
+        return value
+    return handler(value)
+
+
+#: A host's labels (see :class:`Labels`).
+HostLabels = Annotated[dict[StrictStr, LabelText], WrapValidator(_keep_labels)]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -330,7 +356,7 @@ class Host(_Model):
 
     id: DeclaredId
     zone: Id
-    labels: dict[StrictStr, LabelText] = Field(default_factory=dict)
+    labels: HostLabels = Field(default_factory=dict)
     services: list[HostService] = Field(default_factory=list)
     vulnerabilities: list[Vulnerability] = Field(default_factory=list)
     credentials: list[CredentialStore] = Field(default_factory=list)

@@ -25,9 +25,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, StrictStr, TypeAdapter
 
-from ztsim.model import CredentialStore, HostService, Login, Selector, Vulnerability
+from ztsim.model import (
+    CredentialStore,
+    HostService,
+    Labels,
+    LabelText,
+    Login,
+    Selector,
+    Vulnerability,
+)
 
 __all__ = ["MIN_ITEMS", "shared_host_parts", "shared_rule_parts"]
 
@@ -43,6 +51,10 @@ _HOST_PARTS: tuple[tuple[str, type[BaseModel]], ...] = (
 )
 
 
+#: What a host's labels are validated as (the schema of ``Host.labels``).
+_LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(dict[StrictStr, LabelText])
+
+
 def _shares(values: list[Any]) -> bool:
     """Whether ``values`` hold each object twice on average or more (a pass of ids:
     milliseconds, against a validation that costs a hundred times as much)."""
@@ -50,9 +62,9 @@ def _shares(values: list[Any]) -> bool:
 
 
 def shared_host_parts(data: object) -> object | None:
-    """Topology data whose hosts' services, logins, stored credentials and
-    vulnerabilities are models, each validated once per parsed object (and each
-    list of them once per parsed list)."""
+    """Topology data whose hosts' labels (as :class:`~ztsim.model.Labels`),
+    services, logins, stored credentials and vulnerabilities are validated, each
+    once per parsed object (and each list of them once per parsed list)."""
     if type(data) is not dict:
         return None
     hosts = data.get("hosts")
@@ -64,11 +76,21 @@ def shared_host_parts(data: object) -> object | None:
         tuple[str, Callable[[object], BaseModel], dict[int, list[BaseModel]], dict[int, BaseModel]]
     ]
     tables = [(name, model.model_validate, {}, {}) for name, model in _HOST_PARTS]
+    labels_of: dict[int, Labels] = {}
     out: list[object] = []
     for h in hosts:  # inlined loops: this runs for every host
         if type(h) is not dict:
             return None
         new: dict[str, object] | None = None
+        parsed_labels = h.get("labels")
+        if type(parsed_labels) is dict:
+            labels = labels_of.get(id(parsed_labels))
+            if labels is None:
+                labels = labels_of[id(parsed_labels)] = Labels(
+                    _LABELS.validate_python(parsed_labels)
+                )
+            new = dict(h)
+            new["labels"] = labels
         for name, validate, lists, items in tables:
             parsed = h.get(name)
             if type(parsed) is not list:
