@@ -17,9 +17,9 @@ A :class:`CompiledPolicy` answers two kinds of question.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology, label_pair_counts
 from ztsim.model import (
@@ -180,10 +180,31 @@ class _ClassKey(NamedTuple):
     host: str | None
 
 
+T = TypeVar("T")
+
+
+def _per_selector(fn: Callable[[Selector], T], selectors: Iterable[Selector]) -> list[T]:
+    """``[fn(s) for s in selectors]``, computed once per selector object.
+
+    Rules of a large policy share their selector objects (:mod:`ztsim.shared`
+    validates each parsed selector once): thousands of rules, a few hundred
+    selectors.
+    """
+    memo: dict[int, tuple[Selector, T]] = {}
+    out: list[T] = []
+    for sel in selectors:
+        hit = memo.get(id(sel))
+        if hit is None:
+            hit = memo[id(sel)] = (sel, fn(sel))  # the entry keeps the id in use
+        out.append(hit[1])
+    return out
+
+
 def _selectors_features(selectors: Iterable[Selector]) -> tuple[set[tuple[str, str]], set[str]]:
     pairs: set[tuple[str, str]] = set()
     hosts: set[str] = set()
-    for sel in selectors:
+    # Each selector object once (shared by many rules), in a stable order.
+    for sel in {id(s): s for s in selectors}.values():
         if sel.labels:
             pairs.update(sel.labels.items())
         if sel.host:
@@ -414,13 +435,15 @@ class CompiledPolicy:
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_index: dict[bool, _FromIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
-        self._from_sel = [_host_and_label_sets(r.source) for r in self.seg_rules]
+        self._from_sel = _per_selector(_host_and_label_sets, (r.source for r in self.seg_rules))
         self._allows = [r.action == "allow" for r in self.seg_rules]
         # The same for each rule's `to` (filled as single flows need them: most
         # rules never decide one), and for each egress rule's `from`.
         self._to_sel: list[_SelectorSets | None]
         self._to_sel = [None] * len(self.seg_rules)
-        self._egress_from_sel = [_host_and_label_sets(r.source) for r in self.egress_rules]
+        self._egress_from_sel = _per_selector(
+            _host_and_label_sets, (r.source for r in self.egress_rules)
+        )
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         if self.reused_targets:
@@ -773,8 +796,8 @@ class CompiledPolicy:
         services = {s: parse_service(s) for s in tg.service_mask}
         by_ranges: dict[tuple[PortRange, ...], int] = {}
         masks: list[int] = []
-        for i, r in enumerate(self.seg_rules):
-            to = r.to
+
+        def to_mask(to: Selector) -> int:
             m = tg.zone_mask.get(to.zone, 0) if to.zone is not None else tg.full
             if to.host:
                 hm = 0
@@ -784,6 +807,10 @@ class CompiledPolicy:
             if to.labels:
                 for pair in to.labels.items():
                     m &= tg.pair_mask.get(pair, 0)
+            return m
+
+        to_masks = _per_selector(to_mask, (r.to for r in self.seg_rules))
+        for i, m in enumerate(to_masks):
             ranges = self.seg_ranges[i]
             if m and not any(rg.proto == "*" and rg.low == 0 and rg.high == 65535 for rg in ranges):
                 sm = by_ranges.get(ranges)
