@@ -379,9 +379,9 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
                 elif frame[6]:
                     ids: tuple[Any, ...]
                     if kind is map_end:
-                        ids = (tuple(map(id, value)), tuple(map(id, value.values())))
+                        ids = (*map(id, value), *map(id, value.values()))
                     else:
-                        ids = (None, tuple(map(id, value)))
+                        ids = (None, *map(id, value))
                     value = leaves.setdefault(ids, value)
                     leaf = True
                 else:
