@@ -36,7 +36,7 @@ from ztsim.model import (
 from ztsim.prefetch import Prefetched, prefetch_documents
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
-from ztsim.shared import shared_host_parts, shared_rule_parts
+from ztsim.shared import PerObject, shared_host_parts, shared_rule_parts
 from ztsim.yamlio import (
     Document,
     Mark,
@@ -814,13 +814,10 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
 
     # Selectors validated once per parsed object (ztsim.shared) are one object for
     # many rules: each is judged once, and its warnings repeated at each rule.
-    judged: dict[int, tuple[Selector, list[tuple[Loc, str]]]] = {}
+    judged = PerObject(judge)
 
     def check_selector(sel: Selector, loc: Loc) -> None:
-        known = judged.get(id(sel))
-        if known is None or known[0] is not sel:
-            known = judged[id(sel)] = (sel, judge(sel))
-        for at, message in known[1]:
+        for at, message in judged(sel):
             col.add((*loc, *at), message, "warning")
 
     pol = policy.model

@@ -43,6 +43,7 @@ __all__ = [
     "EntryPoint",
     "ExternalDestination",
     "Host",
+    "HostLabels",
     "HostService",
     "Labels",
     "Level",

@@ -17,9 +17,9 @@ A :class:`CompiledPolicy` answers two kinds of question.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple
 
 from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology, label_pair_counts
 from ztsim.model import (
@@ -31,6 +31,7 @@ from ztsim.model import (
     Selector,
     parse_service,
 )
+from ztsim.shared import PerObject
 
 __all__ = [
     "CompiledPolicy",
@@ -178,26 +179,6 @@ class _ClassKey(NamedTuple):
     zone: str
     labels: frozenset[tuple[str, str]]
     host: str | None
-
-
-T = TypeVar("T")
-
-
-def _per_selector(fn: Callable[[Selector], T], selectors: Iterable[Selector]) -> list[T]:
-    """``[fn(s) for s in selectors]``, computed once per selector object.
-
-    Rules of a large policy share their selector objects (:mod:`ztsim.shared`
-    validates each parsed selector once): thousands of rules, a few hundred
-    selectors.
-    """
-    memo: dict[int, tuple[Selector, T]] = {}
-    out: list[T] = []
-    for sel in selectors:
-        hit = memo.get(id(sel))
-        if hit is None:
-            hit = memo[id(sel)] = (sel, fn(sel))  # the entry keeps the id in use
-        out.append(hit[1])
-    return out
 
 
 def _selectors_features(selectors: Iterable[Selector]) -> tuple[set[tuple[str, str]], set[str]]:
@@ -435,15 +416,15 @@ class CompiledPolicy:
         self._reach_memo: dict[_ClassKey | str, int] = {}
         self._from_index: dict[bool, _FromIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
-        self._from_sel = _per_selector(_host_and_label_sets, (r.source for r in self.seg_rules))
+        # Rules share selector objects (ztsim.shared): each one's sets are built once.
+        sets_of = PerObject(_host_and_label_sets)
+        self._from_sel = [sets_of(r.source) for r in self.seg_rules]
         self._allows = [r.action == "allow" for r in self.seg_rules]
         # The same for each rule's `to` (filled as single flows need them: most
         # rules never decide one), and for each egress rule's `from`.
         self._to_sel: list[_SelectorSets | None]
         self._to_sel = [None] * len(self.seg_rules)
-        self._egress_from_sel = _per_selector(
-            _host_and_label_sets, (r.source for r in self.egress_rules)
-        )
+        self._egress_from_sel = [sets_of(r.source) for r in self.egress_rules]
         self._flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._class_flow_memo: dict[tuple[_ClassKey | str, _ClassKey, str], Decision] = {}
         if self.reused_targets:
@@ -809,8 +790,9 @@ class CompiledPolicy:
                     m &= tg.pair_mask.get(pair, 0)
             return m
 
-        to_masks = _per_selector(to_mask, (r.to for r in self.seg_rules))
-        for i, m in enumerate(to_masks):
+        mask_of = PerObject(to_mask)  # once per selector object (rules share them)
+        for i, r in enumerate(self.seg_rules):
+            m = mask_of(r.to)
             ranges = self.seg_ranges[i]
             if m and not any(rg.proto == "*" and rg.low == 0 and rg.high == 65535 for rg in ranges):
                 sm = by_ranges.get(ranges)

@@ -23,21 +23,44 @@ errors are reported, all of them and each at its place, exactly as without this.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, StrictStr, TypeAdapter
+from pydantic import BaseModel, TypeAdapter
 
 from ztsim.model import (
     CredentialStore,
+    HostLabels,
     HostService,
     Labels,
-    LabelText,
     Login,
     Selector,
     Vulnerability,
 )
 
-__all__ = ["MIN_ITEMS", "shared_host_parts", "shared_rule_parts"]
+__all__ = ["MIN_ITEMS", "PerObject", "shared_host_parts", "shared_rule_parts"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class PerObject(Generic[K, V]):
+    """``fn(x)``, computed once per object ``x`` (by identity).
+
+    For the models this module shares: thousands of rules hold a few hundred
+    selector objects, and what is derived from a selector is derived once.  Each
+    entry keeps its object, so no id is reused while the memo lives.
+    """
+
+    def __init__(self, fn: Callable[[K], V]) -> None:
+        self._fn = fn
+        self._memo: dict[int, tuple[K, V]] = {}
+
+    def __call__(self, x: K) -> V:
+        hit = self._memo.get(id(x))
+        if hit is None:
+            hit = self._memo[id(x)] = (x, self._fn(x))
+        return hit[1]
+
 
 #: Documents with fewer hosts (rules) than this are validated as they are.
 MIN_ITEMS = 256
@@ -51,8 +74,8 @@ _HOST_PARTS: tuple[tuple[str, type[BaseModel]], ...] = (
 )
 
 
-#: What a host's labels are validated as (the schema of ``Host.labels``).
-_LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(dict[StrictStr, LabelText])
+#: What a host's labels are validated as (``Host.labels``).
+_LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(HostLabels)
 
 
 def _shares(values: list[Any]) -> bool:
@@ -117,13 +140,7 @@ def shared_rule_parts(data: object) -> object | None:
     patterns, left as it is)."""
     if type(data) is not dict:
         return None
-    selectors: dict[int, Selector] = {}
-
-    def selector(x: object) -> Selector:
-        v = selectors.get(id(x))
-        if v is None:
-            v = selectors[id(x)] = Selector.model_validate(x)
-        return v
+    selector = PerObject(Selector.model_validate)
 
     out = dict(data)
     changed = False
