@@ -131,6 +131,7 @@ def test_error_deep_in_a_rule_is_located_exactly(tmp_path: Path) -> None:
 
 def test_equal_leaves_are_built_once_and_scalars_kept_apart_by_type() -> None:
     text = (
+        "z: [{x: 1, y: true}, 1.0, '1', p, q]\n"  # every scalar below seen once before
         "a: [{x: 1, y: true}, {x: 1, y: true}, {x: 1.0, y: 1}, {x: '1', y: true}]\n"
         "b: {x: 1, y: true}\n"
         "c: [p, q]\n"
@@ -143,11 +144,14 @@ def test_equal_leaves_are_built_once_and_scalars_kept_apart_by_type() -> None:
     assert data == yaml.safe_load(text)
     a = data["a"]
     assert a[0] is a[1] is data["b"]  # the same plain scalars, in the same order
+    assert data["z"][0] == a[0] and data["z"][0] is not a[0]  # the first holds new keys
     assert a[2] is not a[0] and a[3] is not a[0]  # 1.0 and 1 and '1' are not 1 and true
     assert data["c"] is data["d"]
     assert data["e"] is not data["b"]  # key order is part of a mapping's text
     assert data["f"]["z"] is data["g"]["z"]
     assert data["f"] is data["g"]  # a mapping of shared leaves is a leaf too
+    quoted = parse_text("a: {k: 'v w'}\nb: {k: 'v w'}\nc: {k: 'v w'}\n").data
+    assert quoted["b"] is quoted["c"]  # equal quoted strings are one string
 
 
 def test_anchored_nodes_are_never_replaced_by_an_equal_leaf() -> None:
@@ -168,4 +172,4 @@ def test_shared_leaves_survive_the_parse_cache(
     first = load_document(f).data
     again = load_document(f).data  # from the cache
     assert again == first
-    assert again["hosts"][0]["s"] is again["hosts"][2]["s"]
+    assert again["hosts"][1]["s"] is again["hosts"][2]["s"]

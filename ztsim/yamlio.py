@@ -286,8 +286,11 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
     sharing them makes the data smaller, quicker to store and load from the parse
     cache (marshal keeps the sharing), and lets validation check each once
     (:func:`ztsim.loader.validate_document`).  Children are compared by identity
-    (plain scalars are resolved once per text, see ``plain``), never by equality,
-    so ``1``, ``1.0`` and ``true`` stay apart.  The data is read, never modified,
+    (plain scalars are resolved once per text, see ``plain``, and equal quoted
+    ones are one string), never by equality, so ``1``, ``1.0`` and ``true`` stay
+    apart.  A leaf holding a scalar seen for the first time (a host's id) cannot
+    equal an earlier one and is left alone, so the first of equal leaves stays
+    apart from the others, which share one object.  The data is read, never modified,
     by the rest of ztsim (aliases share objects in ``safe_load`` data already).
     """
     anchors: dict[str, Any] = {}
@@ -301,6 +304,7 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
     # Plain scalars repeat (services, levels, zone ids): resolve each text once.
     # Every value a plain scalar resolves to is immutable, so sharing it is safe.
     plain: dict[str, Any] = {}
+    quoted: dict[str, str] = {}
     # Leaves built so far, by the identities of their children (see above).  Every
     # identity in a key belongs to an object the kept leaf holds, so none is reused.
     leaves: dict[tuple[Any, ...], Any] = {}
@@ -348,18 +352,26 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
                 if nodes is not None:
                     here(event)
                 tag = event.tag
+                # ``leaf``: whether a leaf holding this scalar may equal an earlier
+                # one.  Not when the scalar is seen for the first time (a host's id):
+                # such leaves are not looked up, nor kept, for nothing.
                 if tag is None and event.implicit[0]:
                     v = event.value
                     value = plain.get(v, _NO_KEY)
                     if value is _NO_KEY:
                         value = plain[v] = _scalar(event)
+                        leaf = False
+                    else:
+                        leaf = True
                 elif tag is None or tag == "!":
-                    value = event.value  # quoted: a string
+                    v = event.value  # quoted: a string, shared like plain ones
+                    value = quoted.setdefault(v, v)
+                    leaf = value is not v
                 else:
                     value = _scalar(event)
+                    leaf = False
                 if event.anchor is not None:
                     anchors[event.anchor] = value
-                leaf = True
             elif kind is map_start or kind is seq_start:
                 if event.tag not in (None, "!", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
                     raise _Fallback
