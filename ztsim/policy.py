@@ -417,7 +417,7 @@ class CompiledPolicy:
         self._from_index: dict[bool, _FromIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
         # Rules share selector objects (ztsim.shared): each one's sets are built once.
-        sets_of = PerObject(_host_and_label_sets)
+        self._sets_of = sets_of = PerObject(_host_and_label_sets)
         self._from_sel = [sets_of(r.source) for r in self.seg_rules]
         self._allows = [r.action == "allow" for r in self.seg_rules]
         # The same for each rule's `to` (filled as single flows need them: most
@@ -563,7 +563,7 @@ class CompiledPolicy:
         for i in self._flow_rules(memo_key[0], dst.zone):
             sets = to_sel[i]
             if sets is None:
-                sets = to_sel[i] = _host_and_label_sets(rules[i].to)
+                sets = to_sel[i] = self._sets_of(rules[i].to)
             if _sets_admit(sets, dst_host, labels) and _ranges_cover(self.seg_ranges[i], service):
                 r = rules[i]
                 decision = Decision(r.action == "allow", r.id, "rule")
