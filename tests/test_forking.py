@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import ztsim.analysis
-from ztsim.analysis import analyze
-from ztsim.forking import fork_map
-from ztsim.loader import load_policies, load_topology
+from ztsim.analysis import PolicyResult, analyze
+from ztsim.engine import AttackModel
+from ztsim.forking import Forked, fork_map
+from ztsim.loader import LoadedPolicy, LoadedTopology, load_policies, load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +81,62 @@ def test_plans_by_goal_on_two_cores_are_the_plans(monkeypatch: pytest.MonkeyPatc
     got = a.plans_by_goal(list(reversed(a.goals)), 4)
     assert list(got) == list(reversed(a.goals))
     assert got == wanted
+
+
+def _scenario() -> tuple[LoadedTopology, list[LoadedPolicy]]:
+    return load_topology(ROOT / "topologies" / "pajemploi.yaml"), load_policies([ROOT / "policies"])
+
+
+@pytest.mark.parametrize("for_plans", [False, True])
+def test_policies_solved_on_two_cores_give_the_same_results(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, for_plans: bool
+) -> None:
+    topo, pols = _scenario()
+    monkeypatch.setenv("ZTSIM_PARALLEL", "off")
+    expected = analyze(topo, pols, for_plans=for_plans)
+    monkeypatch.delenv("ZTSIM_PARALLEL")
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    parent, log = os.getpid(), tmp_path / "solved-in-the-child"
+    finish = ztsim.analysis._finish
+
+    def spy(model: AttackModel, policy: LoadedPolicy, *rest: Any) -> PolicyResult:
+        if os.getpid() != parent:
+            with log.open("a") as f:
+                f.write(policy.name + "\n")
+        return finish(model, policy, *rest)
+
+    monkeypatch.setattr(ztsim.analysis, "_finish", spy)
+    got = analyze(topo, pols, for_plans=for_plans)
+    # Every other policy (the second, the fourth...) was solved in the child.
+    assert log.read_text().split() == [p.name for p in pols[1::2]]
+    assert got.to_json() == expected.to_json()
+    for a, b in zip(got.results, expected.results, strict=True):
+        assert a.solution.policy is a.compiled and a.solution.model is got.model
+        assert a.solution.cost == b.solution.cost and a.solution.fired == b.solution.fired
+        assert a.solution.best == b.solution.best
+        assert list(a.solution.order.items()) == list(b.solution.order.items())
+    assert [got.plans(g, 3) for g in got.goals] == [expected.plans(g, 3) for g in expected.goals]
+
+
+def test_policies_a_child_fails_to_solve_are_solved_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, pols = _scenario()
+    expected = analyze(topo, pols).to_json()
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    parent = os.getpid()
+    finish = ztsim.analysis._finish
+
+    def only_here(*args: Any) -> PolicyResult:
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return finish(*args)
+
+    monkeypatch.setattr(ztsim.analysis, "_finish", only_here)
+    assert analyze(topo, pols).to_json() == expected
+
+
+def test_an_unreadable_answer_is_solved_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, pols = _scenario()
+    expected = analyze(topo, pols).to_json()
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(Forked, "result", lambda self: self.close() or b"\x80junk")
+    assert analyze(topo, pols).to_json() == expected

@@ -12,11 +12,13 @@ This is what the CLI, the TUI and the Python API share::
 
 from __future__ import annotations
 
+import pickle
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, cast
 
+from ztsim import forking
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
 from ztsim.forking import fork_map
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
@@ -32,6 +34,7 @@ from ztsim.plans import (
     same_fixpoint,
 )
 from ztsim.policy import CompiledPolicy, Decision
+from ztsim.profiling import phase
 
 __all__ = [
     "PARALLEL_HOSTS",
@@ -340,7 +343,13 @@ def _judge_policy(
     *,
     for_plans: bool = False,
 ) -> PolicyResult:
-    compiled = model.compile(policy, previous=previous)
+    return _finish(model, policy, model.compile(policy, previous=previous), for_plans)
+
+
+def _finish(
+    model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, for_plans: bool
+) -> PolicyResult:
+    """A compiled policy's result: its fixpoint, goals and legitimate flows."""
     sol = plan_solve(model, compiled) if for_plans else solve(model, compiled)
     topo = model.topology
     goals: list[GoalResult] = []
@@ -368,6 +377,77 @@ def _judge_policy(
     return result
 
 
+def _judge_all(
+    model: AttackModel, policies: Sequence[LoadedPolicy], for_plans: bool
+) -> list[PolicyResult]:
+    """:func:`_judge_policy` of each policy; on large estates, on two cores.
+
+    From :data:`PARALLEL_HOSTS` hosts and two policies on, every policy is compiled
+    here, then a forked child solves every other one (the second, the fourth...)
+    while this process solves the rest.  The child sends back what its solves
+    found (the solution's tables, goals and flows, pickled), which is bound here
+    to this process's model and compiled policy: the results are those a solve
+    here gives, so the output does not change.  A child that fails, or sends
+    what cannot be read, leaves its policies to be solved here.
+    """
+    if len(policies) < 2 or len(model.topology.hosts) < PARALLEL_HOSTS or not forking.enabled():
+        return [_judge_policy(model, p, for_plans=for_plans) for p in policies]
+    compiled = [model.compile(p) for p in policies]
+    theirs = list(range(1, len(policies), 2))
+
+    def produce() -> bytes:  # in the child
+        tables = []
+        for i in theirs:
+            r = _finish(model, policies[i], compiled[i], for_plans)
+            s = r.solution
+            tables.append((s.cost, s.order, s.best, s.fired, s.complete, r.goals, r.traffic))
+        return pickle.dumps(tables, pickle.HIGHEST_PROTOCOL)
+
+    child = forking.Forked(produce)
+    results: list[PolicyResult | None] = [None] * len(policies)
+    try:
+        for i in range(0, len(policies), 2):
+            results[i] = _finish(model, policies[i], compiled[i], for_plans)
+        with phase("fixpoint"):  # the child's solves, as far as this process waits
+            blob = child.result()
+            received = _received(model, policies, compiled, theirs, blob, for_plans)
+    finally:
+        child.close()
+    for i, r in zip(theirs, received, strict=True):
+        results[i] = r
+    return [
+        r if r is not None else _finish(model, policies[i], compiled[i], for_plans)
+        for i, r in enumerate(results)
+    ]
+
+
+def _received(
+    model: AttackModel,
+    policies: Sequence[LoadedPolicy],
+    compiled: Sequence[CompiledPolicy],
+    theirs: Sequence[int],
+    blob: bytes | None,
+    for_plans: bool,
+) -> list[PolicyResult | None]:
+    """The results the child sent for the policies ``theirs``, or ``None`` each."""
+    if blob is None:
+        return [None] * len(theirs)
+    try:
+        tables = pickle.loads(blob)
+        out: list[PolicyResult | None] = []
+        for i, (cost, order, best, fired, complete, goals, traffic) in zip(
+            theirs, tables, strict=True
+        ):
+            sol = Solution(model, compiled[i], cost, order, best, fired, complete)
+            r = PolicyResult(policies[i], compiled[i], sol, goals, traffic, model)
+            if for_plans:
+                r.__dict__["plan_solution"] = sol  # the cached property, known
+            out.append(r)
+        return out
+    except Exception:  # an unreadable answer: solved here instead
+        return [None] * len(theirs)
+
+
 def analyze(
     topology: LoadedTopology,
     policies: Sequence[LoadedPolicy] | None = None,
@@ -389,5 +469,5 @@ def analyze(
     """
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
-    results = [_judge_policy(model, p, for_plans=for_plans) for p in chosen]
+    results = _judge_all(model, chosen, for_plans)
     return Analysis(topology, model, results)
