@@ -237,6 +237,65 @@ def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
     assert fast.hosts[1].labels is fast.hosts[2].labels  # Labels, shared
 
 
+def test_hosts_keep_their_shared_lists() -> None:
+    from ztsim.model import SharedList
+    from ztsim.shared import MIN_ITEMS
+
+    hosts = topology_from_text(_shared_topology(MIN_ITEMS + 10)).model.hosts
+    assert type(hosts[1].logins) is SharedList and hosts[1].logins is hosts[3].logins
+    assert hosts[1].services is hosts[2].services and hosts[0].logins == []
+    # A list that is not a SharedList is validated, item by item, as always.
+    plain = Host.model_validate({"id": "h", "zone": "lan", "services": [{"service": "22/tcp"}]})
+    assert type(plain.services) is list and plain.services[0].service == "22/tcp"
+
+
+@pytest.mark.parametrize(
+    ("login", "message"),
+    [
+        ("{credential: nope, service: 22/tcp}", "unknown credential 'nope'"),
+        ("{credential: c1, service: 8080/tcp}", "login names service 8080/tcp, which host"),
+    ],
+)
+def test_a_bad_shared_list_is_reported_at_every_host_that_lists_it(
+    login: str, message: str
+) -> None:
+    from ztsim.shared import MIN_ITEMS
+
+    n = MIN_ITEMS + 300
+    text = _shared_topology(n).replace(
+        "logins: [{credential: c1, service: 22/tcp}]", f"logins: [{login}]"
+    )
+    with pytest.raises(InputError) as err:
+        topology_from_text(text)
+    assert all(message in d.message for d in err.value.diagnostics)
+    lines = sorted(d.line for d in err.value.diagnostics)
+    assert lines == [13 + i for i in range(n) if i % 2]  # each host listing it, at its line
+
+
+def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
+    import json
+
+    from ztsim.engine import AttackModel
+    from ztsim.loader import LoadedTopology
+    from ztsim.model import Topology
+    from ztsim.shared import MIN_ITEMS
+
+    text = _shared_topology(MIN_ITEMS + 10).replace(
+        "vulnerabilities: [{id: CVE-1, service: 443/tcp}]",
+        "vulnerabilities: [{id: CVE-1, service: 443/tcp}, {id: CVE-2, local: true, gives: root}]",
+    )
+    shared = AttackModel(topology_from_text(text))
+    data = json.loads(json.dumps(yaml.safe_load(text)))  # every list its own
+    plain = AttackModel(LoadedTopology(Topology.model_validate(data), "<plain>"))
+    for name in ("vulns", "logins", "local_vulns", "stores", "signatures", "own_targets"):
+        got, want = getattr(shared, name), getattr(plain, name)
+        assert {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in got.items()} == {
+            k: list(v) if isinstance(v, (list, tuple)) else v for k, v in want.items()
+        }, name
+    assert shared.targets == plain.targets
+    assert dict(shared.logins_by_cred) == dict(plain.logins_by_cred)
+
+
 def test_label_groups_of_shared_labels_are_the_plain_ones() -> None:
     from ztsim.loader import LoadedTopology
     from ztsim.model import Labels, Topology

@@ -134,6 +134,54 @@ def _canonical(items: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
     return tuple(items)
 
 
+class _Shape(NamedTuple):
+    """What a host's lists give the model's indices: the same for every host that
+    lists the very same lists (see :meth:`AttackModel._index`)."""
+
+    #: Remote vulnerabilities by service, services in first-listed order.
+    remote: tuple[tuple[str, tuple[Vulnerability, ...]], ...]
+    local: tuple[Vulnerability, ...]
+    #: Logins by service, services in first-listed order.
+    logins: tuple[tuple[str, tuple[Login, ...]], ...]
+    #: (credential, requires) of each stored credential, in order.
+    stores: tuple[tuple[str, str], ...]
+    #: What tells an attack target from other hosts besides the policy (services,
+    #: vulnerabilities, logins, stored credentials); None for a host that is no
+    #: target (no remote vulnerability, no login).
+    signature: Hashable
+
+
+def _shape_of(h: Host) -> _Shape:
+    """The :class:`_Shape` of ``h``'s lists."""
+    remote: dict[str, list[Vulnerability]] = {}
+    local: list[Vulnerability] = []
+    for v in h.vulnerabilities:
+        if v.local:
+            local.append(v)
+        else:
+            assert v.service is not None
+            remote.setdefault(v.service, []).append(v)
+    by_service: dict[str, list[Login]] = {}
+    for lg in h.logins:
+        by_service.setdefault(lg.service, []).append(lg)
+    stores = tuple(map(_STORE_SIG, h.credentials))
+    signature: Hashable = None
+    if remote or by_service:
+        signature = (
+            _canonical(list(map(_SERVICE_SIG, h.services))),
+            _canonical([(v.service or "", v.local, v.gives) for v in h.vulnerabilities]),
+            _canonical([(lg.credential, lg.service, lg.gives) for lg in h.logins]),
+            _canonical(list(stores)),
+        )
+    return _Shape(
+        tuple((svc, tuple(vs)) for svc, vs in remote.items()),
+        tuple(local),
+        tuple((svc, tuple(ls)) for svc, ls in by_service.items()),
+        stores,
+        signature,
+    )
+
+
 class AttackModel:
     """Topology-only indices shared by the solves of every policy.
 
@@ -151,11 +199,11 @@ class AttackModel:
         """Build the indices (one pass over the hosts: at 100,000 hosts every pass costs)."""
         self.topology = topology
         m = topology.model
-        self.vulns: dict[tuple[str, str], list[Vulnerability]] = defaultdict(list)
-        self.logins: dict[tuple[str, str], list[Login]] = defaultdict(list)
+        self.vulns: dict[tuple[str, str], tuple[Vulnerability, ...]] = {}
+        self.logins: dict[tuple[str, str], tuple[Login, ...]] = {}
         self.logins_by_cred: dict[str, list[tuple[Host, Login]]] = defaultdict(list)
-        self.local_vulns: dict[str, list[Vulnerability]] = defaultdict(list)
-        self.stores: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        self.local_vulns: dict[str, tuple[Vulnerability, ...]] = {}
+        self.stores: dict[str, tuple[tuple[str, str], ...]] = {}
         self.data_on: dict[str, list[DataItem]] = defaultdict(list)
         self.data_by_service: dict[tuple[str, str], list[DataItem]] = defaultdict(list)
         self.data_host: dict[str, Host] = {}
@@ -172,38 +220,36 @@ class AttackModel:
         self.groups: dict[str, LabelGroup] = topology.label_groups
         vulns, logins, logins_by_cred = self.vulns, self.logins, self.logins_by_cred
         local_vulns, stores, signatures = self.local_vulns, self.stores, self.signatures
-        # One pass over the hosts: at 100,000 hosts every pass costs.  Empty lists
-        # are skipped before any loop, and only attack targets (a remote
-        # vulnerability or a login) get a signature: target_layout reads no other.
+        # One pass over the hosts: at 100,000 hosts every pass costs.  What a host's
+        # lists give (its indices' entries, its signature) is worked out once per
+        # combination of lists: hosts of a large estate share them (SharedList, see
+        # ztsim.shared), and the lists live as long as the hosts, so equal ids are
+        # the same lists.  Empty lists are left out of the key (each host has its
+        # own); only attack targets get a signature: target_layout reads no other.
+        shapes: dict[tuple[int, int, int, int], _Shape] = {}
         for h in m.hosts:
             hid = h.id
-            target = False
-            vsig: tuple[tuple[str, bool, str], ...] = ()
-            lsig: tuple[tuple[str, str, str], ...] = ()
-            csig: tuple[tuple[str, str], ...] = ()
-            if h.vulnerabilities:
-                vs = []
-                for v in h.vulnerabilities:
-                    vs.append((v.service or "", v.local, v.gives))
-                    if v.local:
-                        local_vulns[hid].append(v)
-                    else:
-                        assert v.service is not None
-                        vulns[(hid, v.service)].append(v)
-                        target = True
-                vsig = _canonical(vs)
-            if h.logins:
-                target = True
-                ls = []
-                for lg in h.logins:
-                    ls.append((lg.credential, lg.service, lg.gives))
-                    logins[(hid, lg.service)].append(lg)
+            services, vl, cl, ll = h.services, h.vulnerabilities, h.credentials, h.logins
+            key = (
+                id(services) if services else 0,
+                id(vl) if vl else 0,
+                id(cl) if cl else 0,
+                id(ll) if ll else 0,
+            )
+            shape = shapes.get(key)
+            if shape is None:
+                shape = shapes[key] = _shape_of(h)
+            for svc, vs in shape.remote:
+                vulns[(hid, svc)] = vs
+            if shape.local:
+                local_vulns[hid] = shape.local
+            if ll:
+                for svc, ls in shape.logins:
+                    logins[(hid, svc)] = ls
+                for lg in ll:
                     logins_by_cred[lg.credential].append((h, lg))
-                lsig = _canonical(ls)
-            if h.credentials:
-                cs_ = list(map(_STORE_SIG, h.credentials))
-                stores[hid].extend(cs_)
-                csig = _canonical(cs_)
+            if shape.stores:
+                stores[hid] = shape.stores
             if h.data:
                 signatures[hid] = None
                 for d in h.data:
@@ -213,13 +259,8 @@ class AttackModel:
                         self.data_by_service[(hid, d.service)].append(d)
             elif hid in special:
                 signatures[hid] = None
-            elif target:
-                signatures[hid] = (
-                    _canonical(list(map(_SERVICE_SIG, h.services))),
-                    vsig,
-                    lsig,
-                    csig,
-                )
+            elif shape.signature is not None:
+                signatures[hid] = shape.signature
         # Sorted, without repeats.  Both indices were filled in host order, so their
         # keys, deduplicated in that order, form two runs that sort merges in one
         # pass (a set of them, in hash order, took five times as long on L).

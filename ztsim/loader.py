@@ -489,6 +489,44 @@ def _report_duplicate_ids(col: Collector, topo: Topology) -> None:
         declare(ep.id, ("entry_points", i, "id"))
 
 
+def _no_service(col: Collector, svc: str, loc: Loc, what: str, host: Host) -> None:
+    col.add(loc, f"{what} names service {svc}, which host {host.id!r} does not offer")
+
+
+def _check_host_lists(col: Collector, h: Host, i: int, offered: set[str], creds: set[str]) -> None:
+    """A host's services, vulnerabilities, stored credentials and logins (host ``i``)."""
+    services = h.services
+    if len(offered) != len(services):
+        once: set[str] = set()
+        for j, s in enumerate(services):
+            if s.service in once:
+                col.add(("hosts", i, "services", j, "service"), f"service {s.service} listed twice")
+            once.add(s.service)
+    if h.vulnerabilities:
+        vuln_ids: set[str] = set()
+        for j, v in enumerate(h.vulnerabilities):
+            if v.id in vuln_ids:
+                col.add(
+                    ("hosts", i, "vulnerabilities", j, "id"), f"vulnerability {v.id!r} listed twice"
+                )
+            vuln_ids.add(v.id)
+            if v.service is not None and v.service not in offered:
+                loc: Loc = ("hosts", i, "vulnerabilities", j, "service")
+                _no_service(col, v.service, loc, "vulnerability", h)
+    for j, cs in enumerate(h.credentials):
+        if cs.credential not in creds:
+            _unknown_credential(col, cs.credential, ("hosts", i, "credentials", j, "credential"))
+    for j, lg in enumerate(h.logins):
+        if lg.credential not in creds:
+            _unknown_credential(col, lg.credential, ("hosts", i, "logins", j, "credential"))
+        if lg.service not in offered:
+            _no_service(col, lg.service, ("hosts", i, "logins", j, "service"), "login", h)
+
+
+def _unknown_credential(col: Collector, cid: str, loc: Loc) -> None:
+    col.add(loc, f"unknown credential {cid!r} (declare it under `credentials`)")
+
+
 def _check_topology(col: Collector, topo: Topology) -> HostTables:
     """Uniqueness, references and service offers (spec §1, §2).
 
@@ -506,13 +544,9 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
     n_data = 0
     add = col.add
 
-    def need_cred(cid: str, loc: Loc) -> None:
-        if cid not in creds:
-            add(loc, f"unknown credential {cid!r} (declare it under `credentials`)")
-
-    def no_service(svc: str, loc: Loc, what: str, host: Host) -> None:
-        add(loc, f"{what} names service {svc}, which host {host.id!r} does not offer")
-
+    # Hosts that list the very same lists (shared, see ztsim.shared) pass the same
+    # checks of them: these run once per combination of lists found clean.
+    clean: set[tuple[int, int, int, int]] = set()
     for i, h in enumerate(topo.hosts):
         hosts[h.id] = h
         if h.zone not in internal:
@@ -523,43 +557,28 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
                 )
             else:
                 add(("hosts", i, "zone"), f"unknown zone {h.zone!r}")
-        services = h.services
+        services, vulns, stores, logins = h.services, h.vulnerabilities, h.credentials, h.logins
+        # Lists alive all along (the hosts hold them): equal ids, the same lists.
+        shape = (
+            id(services) if services else 0,
+            id(vulns) if vulns else 0,
+            id(stores) if stores else 0,
+            id(logins) if logins else 0,
+        )
+        if shape in clean and not h.data:
+            continue
         offered = {s.service for s in services}
-        if len(offered) != len(services):
-            once: set[str] = set()
-            for j, s in enumerate(services):
-                if s.service in once:
-                    add(("hosts", i, "services", j, "service"), f"service {s.service} listed twice")
-                once.add(s.service)
-        if h.vulnerabilities:
-            vuln_ids: set[str] = set()
-            for j, v in enumerate(h.vulnerabilities):
-                if v.id in vuln_ids:
-                    add(
-                        ("hosts", i, "vulnerabilities", j, "id"),
-                        f"vulnerability {v.id!r} listed twice",
-                    )
-                vuln_ids.add(v.id)
-                if v.service is not None and v.service not in offered:
-                    no_service(
-                        v.service, ("hosts", i, "vulnerabilities", j, "service"), "vulnerability", h
-                    )
-        if h.credentials:
-            for j, cs in enumerate(h.credentials):
-                if cs.credential not in creds:
-                    need_cred(cs.credential, ("hosts", i, "credentials", j, "credential"))
-        if h.logins:
-            for j, lg in enumerate(h.logins):
-                if lg.credential not in creds:
-                    need_cred(lg.credential, ("hosts", i, "logins", j, "credential"))
-                if lg.service not in offered:
-                    no_service(lg.service, ("hosts", i, "logins", j, "service"), "login", h)
+        if shape not in clean:
+            found = len(col.items)
+            _check_host_lists(col, h, i, offered, creds)
+            if len(col.items) == found:
+                clean.add(shape)
         if h.data:
             for j, d in enumerate(h.data):
                 data[d.id] = (h, d)
                 n_data += 1
                 if d.service is not None and d.service not in offered:
-                    no_service(d.service, ("hosts", i, "data", j, "service"), "data item", h)
+                    _no_service(col, d.service, ("hosts", i, "data", j, "service"), "data item", h)
 
     # Ids are unique across every list (spec §1).  The tables above hold the host
     # and data ids already: no other walk over the hosts unless an id repeats
@@ -617,8 +636,8 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
             col.add(
                 (*base, "to"), f"unknown destination {t.to!r} (a host or an external destination)"
             )
-        if t.credential is not None:
-            need_cred(t.credential, (*base, "credential"))
+        if t.credential is not None and t.credential not in creds:
+            _unknown_credential(col, t.credential, (*base, "credential"))
 
     for i, ep in enumerate(topo.entry_points):
         base = ("entry_points", i)
@@ -635,7 +654,8 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
         if ep.host is not None and ep.host not in hosts:
             col.add((*base, "host"), f"unknown host {ep.host!r}")
         for j, cred_id in enumerate(ep.credentials):
-            need_cred(cred_id, (*base, "credentials", j))
+            if cred_id not in creds:
+                _unknown_credential(col, cred_id, (*base, "credentials", j))
 
     if not topo.entry_points and not any(z.external for z in topo.zones):
         col.add((), "no entry point: declare `entry_points` or an external zone")

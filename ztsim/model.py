@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -54,6 +54,7 @@ __all__ = [
     "SegmentationSection",
     "Selector",
     "Service",
+    "SharedList",
     "Topology",
     "Traffic",
     "Vulnerability",
@@ -253,6 +254,32 @@ def _keep_labels(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 #: A host's labels (see :class:`Labels`).
 HostLabels = Annotated[dict[StrictStr, LabelText], WrapValidator(_keep_labels)]
 
+T = TypeVar("T")
+
+
+class SharedList(list[T]):
+    """A host's list of services (logins, ...) as validated once for every host listing it.
+
+    A plain list to every reader.  :mod:`ztsim.shared` builds one per distinct
+    parsed list of a large topology, its items models already, and :class:`Host`
+    keeps it as it is: thousands of hosts then share it, and what is derived from
+    a host's lists (its checks, its signature) is derived once per distinct
+    combination of them, found by identity.  Never mutated.
+    """
+
+    __slots__ = ()
+
+
+def _keep_shared(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """A host's list: validated already when it is a :class:`SharedList`, else validated."""
+    if type(value) is SharedList:
+        return value
+    return handler(value)
+
+
+#: A list field of :class:`Host` (see :class:`SharedList`).
+HostList = Annotated[list[T], WrapValidator(_keep_shared)]
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -358,10 +385,10 @@ class Host(_Model):
     id: DeclaredId
     zone: Id
     labels: HostLabels = Field(default_factory=dict)
-    services: list[HostService] = Field(default_factory=list)
-    vulnerabilities: list[Vulnerability] = Field(default_factory=list)
-    credentials: list[CredentialStore] = Field(default_factory=list)
-    logins: list[Login] = Field(default_factory=list)
+    services: HostList[HostService] = Field(default_factory=list)
+    vulnerabilities: HostList[Vulnerability] = Field(default_factory=list)
+    credentials: HostList[CredentialStore] = Field(default_factory=list)
+    logins: HostList[Login] = Field(default_factory=list)
     data: list[DataItem] = Field(default_factory=list)
     description: StrictStr | None = None
 

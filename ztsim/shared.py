@@ -34,6 +34,7 @@ from ztsim.model import (
     Labels,
     Login,
     Selector,
+    SharedList,
     Vulnerability,
 )
 
@@ -87,7 +88,8 @@ def _shares(values: list[Any]) -> bool:
 def shared_host_parts(data: object) -> object | None:
     """Topology data whose hosts' labels (as :class:`~ztsim.model.Labels`),
     services, logins, stored credentials and vulnerabilities are validated, each
-    once per parsed object (and each list of them once per parsed list)."""
+    once per parsed object (and each list of them once per parsed list, as a
+    :class:`~ztsim.model.SharedList`)."""
     if type(data) is not dict:
         return None
     hosts = data.get("hosts")
@@ -96,7 +98,12 @@ def shared_host_parts(data: object) -> object | None:
     if not _shares([h.get("services") for h in hosts if type(h) is dict]):
         return None
     tables: list[
-        tuple[str, Callable[[object], BaseModel], dict[int, list[BaseModel]], dict[int, BaseModel]]
+        tuple[
+            str,
+            Callable[[object], BaseModel],
+            dict[int, SharedList[BaseModel]],
+            dict[int, BaseModel],
+        ]
     ]
     tables = [(name, model.model_validate, {}, {}) for name, model in _HOST_PARTS]
     labels_of: dict[int, Labels] = {}
@@ -120,7 +127,7 @@ def shared_host_parts(data: object) -> object | None:
                 continue  # absent, or an error pydantic reports
             got = lists.get(id(parsed))
             if got is None:
-                got = []
+                got = SharedList()
                 for x in parsed:
                     v = items.get(id(x))
                     if v is None:
