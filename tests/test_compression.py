@@ -33,11 +33,19 @@ from ztsim.policy import iter_bits
 def _with_twins(topo: dict[str, Any]) -> dict[str, Any]:
     """Add a look-alike of every host that holds no data (same zone, labels, services,
     vulnerabilities, logins and stored credentials): interchangeable unless a policy
-    names one of them."""
+    names one of them; and one in the next internal zone, interchangeable under a
+    policy that names no zone (zone-blind) unless sniffing tells the zones apart."""
     out = copy.deepcopy(topo)
-    twins = [
-        {**copy.deepcopy(h), "id": f"{h['id']}-twin"} for h in out["hosts"] if not h.get("data")
-    ]
+    zones = [z["id"] for z in out["zones"] if not z.get("external")]
+    twins = []
+    for h in out["hosts"]:
+        if h.get("data"):
+            continue
+        twins.append({**copy.deepcopy(h), "id": f"{h['id']}-twin"})
+        if len(zones) > 1 and h["zone"] in zones:
+            far = zones[(zones.index(h["zone"]) + 1) % len(zones)]
+            # Sorted before the original: the representative of a zone-blind class.
+            twins.append({**copy.deepcopy(h), "id": f"0-{h['id']}", "zone": far})
     out["hosts"].extend(twins)
     return out
 
@@ -79,6 +87,12 @@ def _agree(topo: LoadedTopology, pol: LoadedPolicy) -> None:
     # The compressed solve derives a subset (representatives only), at equal costs.
     assert set(a.cost) <= set(b.cost)
     assert all(a.cost[f] == b.cost[f] for f in a.cost)
+    # Facts about no host in particular (credentials, data, goals, zones) are all
+    # derived, at equal costs: a representative misses nothing its look-alikes give.
+    glob = ("cred", "data", "exfil", "tamper", "zone")
+    assert {f: c for f, c in a.cost.items() if f[0] in glob} == {
+        f: c for f, c in b.cost.items() if f[0] in glob
+    }
     # Exhaustive: the same facts exactly.
     ea, eb = solve(model, fast, exhaustive=True), solve(model, slow, exhaustive=True)
     assert ea.cost == eb.cost
@@ -121,6 +135,125 @@ def test_twins_are_compressed() -> None:
     assert [len(r) for r in fast.targets.representatives] == [1]
     assert len(slow.targets.keys) == 5
     _agree(topo, reference_policy())
+
+
+def _two_zone_twins() -> LoadedTopology:
+    """Look-alike hosts in two zones, reachable from the internet through ``w0``."""
+    hosts = [
+        {
+            "id": f"w{i}",
+            "zone": ("a", "b")[i % 2],
+            "services": [{"service": "22/tcp", "public": i == 0}],
+            "vulnerabilities": [{"id": "v", "service": "22/tcp"}],
+        }
+        for i in range(6)
+    ]
+    return topology_from_text(
+        _dump(
+            {
+                "ztsim": 1,
+                "kind": "topology",
+                "name": "two-zones",
+                "zones": [{"id": "internet", "external": True}, {"id": "a"}, {"id": "b"}],
+                "hosts": hosts,
+                "entry_points": [{"id": "e", "zone": "internet"}],
+            }
+        )
+    )
+
+
+POLICY = "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  default: allow\n"
+
+
+def test_a_policy_that_names_no_zone_groups_hosts_across_zones() -> None:
+    """Zone-blind: one class and one representative for the look-alikes of both zones;
+    a policy naming a zone keeps one per zone.  Both agree with no compression."""
+    topo = _two_zone_twins()
+    model = AttackModel(topo)
+    blind = model.compile(reference_policy())
+    assert [len(r) for r in blind.targets.representatives] == [1, 1]  # private, public w0
+    labels_only = policy_from_text(
+        POLICY + "  rules:\n    - {id: r, action: deny, to: {labels: {x: y}}}\n"
+    )
+    assert [len(r) for r in model.compile(labels_only).targets.representatives] == [1, 1]
+    for zoned in (
+        POLICY + "  rules:\n    - {id: r, action: deny, from: {zone: b}}\n",
+        POLICY + "  intra_zone: allow\n",
+        POLICY + "egress:\n  rules:\n    - {id: e, action: deny, from: {zone: a}}\n",
+    ):
+        compiled = model.compile(policy_from_text(zoned))
+        assert sorted(len(r) for r in compiled.targets.representatives) == [1, 1, 1], zoned
+    for pol in (reference_policy(), labels_only, policy_from_text(zoned)):
+        _agree(topo, pol)
+
+
+def test_look_alikes_in_a_zone_with_sniffable_traffic_stay_apart() -> None:
+    """Rule 6: root on a host sniffs the flows of its own zone.  Under a policy that
+    names no zone, look-alikes of two zones still differ when one zone carries a
+    credential over the wire: the one there must be expanded (here, the only way in)."""
+    exposed = {"services": [{"service": "22/tcp", "public": True}]}
+    hosts = [
+        {
+            "id": "w1",
+            "zone": "b",
+            **exposed,
+            "vulnerabilities": [{"id": "v", "service": "22/tcp", "gives": "root"}],
+        },
+        {
+            "id": "w2",
+            "zone": "a",
+            **exposed,
+            "vulnerabilities": [{"id": "v", "service": "22/tcp", "gives": "root"}],
+        },
+        {"id": "app", "zone": "a"},
+        {
+            "id": "db",
+            "zone": "a",
+            "services": [{"service": "5432/tcp"}],
+            "logins": [{"credential": "dbcred", "service": "5432/tcp"}],
+            "data": [{"id": "records", "records": 10}],
+        },
+    ]
+    topo = topology_from_text(
+        _dump(
+            {
+                "ztsim": 1,
+                "kind": "topology",
+                "name": "sniff",
+                "zones": [{"id": "internet", "external": True}, {"id": "a"}, {"id": "b"}],
+                "credentials": [{"id": "dbcred"}],
+                "hosts": hosts,
+                "external": [{"id": "c2", "fqdn": "c2.example", "role": "c2"}],
+                "traffic": [
+                    {"from": "app", "to": "db", "service": "5432/tcp", "credential": "dbcred"}
+                ],
+                "entry_points": [{"id": "e", "zone": "internet"}],
+            }
+        )
+    )
+    model = AttackModel(topo)
+    sol = solve(model, model.compile(reference_policy()))
+    assert sol.reachable(("exfil", "records"))
+    _agree(topo, reference_policy())
+
+
+def test_a_zone_named_by_an_edit_is_not_reused_from_a_zone_blind_compilation() -> None:
+    topo = _two_zone_twins()
+    model = AttackModel(topo)
+    before = model.compile(policy_from_text(POLICY + "  rules:\n    - {id: r, action: allow}\n"))
+    solve(model, before)
+    edited = policy_from_text(POLICY + "  rules:\n    - {id: r, action: deny, to: {zone: b}}\n")
+    again, fresh = model.compile(edited, previous=before), model.compile(edited)
+    assert not again.reused_targets
+    assert solve(model, again).cost == solve(model, fresh).cost
+    for src in [*sorted(topo.hosts), "internet"]:
+        assert again.reach(src) == fresh.reach(src)
+    # The other way round, a zone-blind edit of a zoned policy reuses the finer groups.
+    back = model.compile(
+        policy_from_text(POLICY + "  rules:\n    - {id: r, action: allow}\n"), previous=fresh
+    )
+    assert back.reused_targets  # more representatives than it needs: the same facts
+    assert solve(model, back, exhaustive=True).cost == solve(model, before, exhaustive=True).cost
 
 
 @st.composite

@@ -26,6 +26,7 @@ from ztsim.model import (
     Detection,
     EgressRule,
     Host,
+    Policy,
     PortRange,
     SegmentationRule,
     Selector,
@@ -170,6 +171,38 @@ def _ranges_cover(ranges: tuple[PortRange, ...], service: str) -> bool:
 
 
 # --------------------------------------------------------------------------- classes
+
+
+def _sniff_zones(topology: LoadedTopology) -> frozenset[str]:
+    """Zones of the hosts at either end of a legitimate flow that carries a credential."""
+    hosts = topology.hosts
+    return frozenset(
+        hosts[x].zone
+        for t in topology.model.traffic
+        if t.credential is not None
+        for x in (t.source, t.to)
+        if x in hosts
+    )
+
+
+def _zone_blind(pol: Policy) -> bool:
+    """Whether a policy decides no flow by zone: hosts then group across zones.
+
+    True when no segmentation rule's `from` or `to` and no egress rule's `from`
+    names a zone, and ``intra_zone`` is ``rules``.  Flows from external zones are
+    still told apart (only public services, see :meth:`CompiledPolicy.flow`), and
+    so are the zones where a credential can be sniffed (:func:`_sniff_zones`).  A
+    flat policy and the reference policy are zone-blind.  Only selectors and
+    ``intra_zone`` count, never actions: flipping a rule's action (a re-check)
+    keeps the classes.  Detection entries do not count either: they judge plans,
+    never what the attacker reaches.
+    """
+    seg = pol.segmentation
+    if seg.intra_zone == "allow":
+        return False
+    if any(r.source.zone is not None or r.to.zone is not None for r in seg.rules):
+        return False
+    return all(r.source.zone is None for r in pol.egress.rules)
 
 
 class _ClassKey(NamedTuple):
@@ -385,6 +418,18 @@ class CompiledPolicy:
         self._dst_class: dict[str, _ClassKey] = {}
         self._src_class: dict[str, _ClassKey] = {}
         self._groups = groups if groups is not None else host_label_groups(topology)
+        #: No selector names a zone and ``intra_zone`` changes nothing: hosts are
+        #: told apart by labels and ids only, and classes span zones (see
+        #: :func:`_zone_blind`).  ``""`` then stands for every zone in class keys.
+        self._zone_blind = _zone_blind(pol)
+        #: Zones kept in the class keys of a zone-blind policy all the same: those
+        #: where a credential crosses the wire, which root on a host of the zone
+        #: can sniff (spec rule 6); none when the policy encrypts in transit.
+        self._kept_zones = (
+            _sniff_zones(topology)
+            if self._zone_blind and not self.encrypt_in_transit
+            else frozenset()
+        )
         # Uncompressed (tests): every host is a class of its own, every target its
         # own representative.  Results must not change, only the work.
         self._compress = compress
@@ -406,6 +451,8 @@ class CompiledPolicy:
             self._src_by_group = previous._src_by_group
             self._dst_by_group = previous._dst_by_group
             self._targets = previous._targets
+            # Its class keys, so its zones.
+            self._zone_blind, self._kept_zones = previous._zone_blind, previous._kept_zones
             self.reused_targets = True
         else:
             if layout is None:
@@ -452,6 +499,10 @@ class CompiledPolicy:
             and previous._target_list is targets
             and previous._signatures is self._signatures
             and previous._groups is self._groups
+            and (
+                not previous._zone_blind
+                or (self._zone_blind and self._kept_zones <= previous._kept_zones)
+            )
             and self._src_pairs <= previous._src_pairs
             and self._src_named <= previous._src_named
             and self._dst_pairs <= previous._dst_pairs
@@ -870,11 +921,11 @@ class CompiledPolicy:
     ) -> _ClassKey:
         group = self._groups[host_id]
         if host_id in named or not self._compress:
-            return _ClassKey(group[0], group[1] & pairs, host_id)
+            return _ClassKey(self._class_zone(group[0]), group[1] & pairs, host_id)
         return self._group_class(group, pairs, by_group)
 
-    @staticmethod
     def _group_class(
+        self,
         group: LabelGroup,
         pairs: frozenset[tuple[str, str]],
         by_group: dict[LabelGroup, _ClassKey],
@@ -882,9 +933,15 @@ class CompiledPolicy:
         """The class of the hosts of a label group that no selector names."""
         key = by_group.get(group)
         if key is None:
+            zone = self._class_zone(group[0])
             # tuple.__new__ skips the named tuple's Python-level __new__ (hot here).
-            key = by_group[group] = tuple.__new__(_ClassKey, (group[0], group[1] & pairs, None))
+            key = by_group[group] = tuple.__new__(_ClassKey, (zone, group[1] & pairs, None))
         return key
+
+    def _class_zone(self, zone: str) -> str:
+        """A host's zone as its class keys hold it: ``""`` (any zone) when the policy
+        is zone-blind and nothing else tells the zone apart."""
+        return "" if self._zone_blind and zone not in self._kept_zones else zone
 
     def source_class(self, host_id: str) -> _ClassKey:
         """The equivalence class of a host as a source of flows."""
@@ -926,7 +983,7 @@ class CompiledPolicy:
             assert isinstance(memo_key, _ClassKey)
             ck = memo_key
             zone = ck.zone
-            if self.intra_zone_allow:
+            if self.intra_zone_allow:  # never zone-blind
                 same = tg.zone_mask.get(zone, 0)
                 allowed |= same
                 undecided &= ~same
