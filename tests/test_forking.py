@@ -107,8 +107,10 @@ def test_policies_solved_on_two_cores_give_the_same_results(
 
     monkeypatch.setattr(ztsim.analysis, "_finish", spy)
     got = analyze(topo, pols, for_plans=for_plans)
-    # Every other policy (the second, the fourth...) was solved in the child.
-    assert log.read_text().split() == [p.name for p in pols[1::2]]
+    # Every other policy (the second, the fourth...) was solved in the child; for
+    # plan listing, every one here.
+    solved = log.read_text().split() if log.exists() else []
+    assert solved == ([] if for_plans else [p.name for p in pols[1::2]])
     assert got.to_json() == expected.to_json()
     for a, b in zip(got.results, expected.results, strict=True):
         assert a.solution.policy is a.compiled and a.solution.model is got.model

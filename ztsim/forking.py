@@ -1,10 +1,11 @@
 """Work on a second core: a forked child that computes bytes, and a map built on it.
 
-Three things run on two cores: the split parse of a large topology
-(:mod:`ztsim.splitparse`), the policy files parsed ahead (:mod:`ztsim.prefetch`)
-and plan listing per goal (:func:`fork_map`).  Each forks a child that computes
-a byte string (``marshal`` or ``pickle`` of its answer) and sends it back through
-a pipe; :class:`Forked` is that child.
+Four things run on two cores: the split parse of a large topology
+(:mod:`ztsim.splitparse`), the policy files parsed ahead (:mod:`ztsim.prefetch`),
+the fixpoints of every other policy (:func:`ztsim.analysis.analyze`) and plan
+listing per goal (:func:`fork_map`).  Each forks a child that computes a byte
+string (``marshal`` or ``pickle`` of its answer) and sends it back through a
+pipe; :class:`Forked` is that child.
 
 Nothing forked decides a result: a child that fails, crashes or sends nothing
 yields ``None``, and the caller then does the work itself, so the answer is the
@@ -13,8 +14,8 @@ same, only slower.
 A cost to know of: after a fork, the first write to each page of memory the two
 processes share (a reference count is a write) copies or re-maps that page, a few
 microseconds each on a virtual machine.  Forking before the heap grows (the
-parses) costs nothing; forking from a large heap (plan listing) pays part of its
-gain back.
+parses) costs nothing; forking from a large heap (policies, plan listing) pays
+part of its gain back.
 """
 
 from __future__ import annotations
