@@ -42,7 +42,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.model import DataItem, Host, Login, Vulnerability
+from ztsim.model import DataItem, Host, Login, Vulnerability, lists_key
 from ztsim.policy import CompiledPolicy, LabelGroup, TargetLayout, iter_bits, target_layout
 from ztsim.profiling import phase
 
@@ -222,20 +222,13 @@ class AttackModel:
         local_vulns, stores, signatures = self.local_vulns, self.stores, self.signatures
         # One pass over the hosts: at 100,000 hosts every pass costs.  What a host's
         # lists give (its indices' entries, its signature) is worked out once per
-        # combination of lists: hosts of a large estate share them (SharedList, see
-        # ztsim.shared), and the lists live as long as the hosts, so equal ids are
-        # the same lists.  Empty lists are left out of the key (each host has its
-        # own); only attack targets get a signature: target_layout reads no other.
+        # combination of lists (lists_key): hosts of a large estate share them
+        # (SharedList, see ztsim.shared).  Only attack targets get a signature:
+        # target_layout reads no other.
         shapes: dict[tuple[int, int, int, int], _Shape] = {}
         for h in m.hosts:
             hid = h.id
-            services, vl, cl, ll = h.services, h.vulnerabilities, h.credentials, h.logins
-            key = (
-                id(services) if services else 0,
-                id(vl) if vl else 0,
-                id(cl) if cl else 0,
-                id(ll) if ll else 0,
-            )
+            key = lists_key(h)
             shape = shapes.get(key)
             if shape is None:
                 shape = shapes[key] = _shape_of(h)
@@ -243,10 +236,10 @@ class AttackModel:
                 vulns[(hid, svc)] = vs
             if shape.local:
                 local_vulns[hid] = shape.local
-            if ll:
+            if shape.logins:
                 for svc, ls in shape.logins:
                     logins[(hid, svc)] = ls
-                for lg in ll:
+                for lg in h.logins:
                     logins_by_cred[lg.credential].append((h, lg))
             if shape.stores:
                 stores[hid] = shape.stores

@@ -32,6 +32,7 @@ from ztsim.model import (
     Selector,
     Topology,
     invalid_id_message,
+    lists_key,
 )
 from ztsim.prefetch import Prefetched, prefetch_documents
 from ztsim.profiling import phase
@@ -557,17 +558,10 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
                 )
             else:
                 add(("hosts", i, "zone"), f"unknown zone {h.zone!r}")
-        services, vulns, stores, logins = h.services, h.vulnerabilities, h.credentials, h.logins
-        # Lists alive all along (the hosts hold them): equal ids, the same lists.
-        shape = (
-            id(services) if services else 0,
-            id(vulns) if vulns else 0,
-            id(stores) if stores else 0,
-            id(logins) if logins else 0,
-        )
+        shape = lists_key(h)
         if shape in clean and not h.data:
             continue
-        offered = {s.service for s in services}
+        offered = {s.service for s in h.services}
         if shape not in clean:
             found = len(col.items)
             _check_host_lists(col, h, i, offered, creds)

@@ -61,6 +61,7 @@ __all__ = [
     "Zone",
     "canonical_service",
     "level_at_least",
+    "lists_key",
     "parse_port_range",
     "parse_service",
 ]
@@ -275,6 +276,28 @@ def _keep_shared(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     if type(value) is SharedList:
         return value
     return handler(value)
+
+
+def lists_key(host: Host) -> tuple[int, int, int, int]:
+    """The identities of a host's services, vulnerabilities, stored credentials and
+    logins lists (``0`` for an empty one: each host has its own).
+
+    Hosts with equal keys list the very same lists (:class:`SharedList`), so what
+    is derived from those lists alone is derived once per key.  Valid while the
+    hosts live (they hold the lists, so no id is reused).
+    """
+    services, vulns, stores, logins = (
+        host.services,
+        host.vulnerabilities,
+        host.credentials,
+        host.logins,
+    )
+    return (
+        id(services) if services else 0,
+        id(vulns) if vulns else 0,
+        id(stores) if stores else 0,
+        id(logins) if logins else 0,
+    )
 
 
 #: A list field of :class:`Host` (see :class:`SharedList`).
