@@ -20,7 +20,6 @@ from typing import Any, cast
 
 from ztsim import forking
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
-from ztsim.forking import fork_map
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.plans import (
     Derivations,
@@ -223,7 +222,7 @@ class Analysis:
         for _, r, exact in self._plan_sources():
             if any(exact.reachable(g) for g in chosen):
                 _ = r.derivations  # computes the plan solve too: shared by both processes
-        rows = fork_map(lambda g: self.plans(g, k), chosen)
+        rows = forking.fork_map(lambda g: self.plans(g, k), chosen)
         return dict(zip(chosen, rows, strict=True))
 
     def _plan_sources(self) -> list[tuple[str, PolicyResult, Solution]]:
