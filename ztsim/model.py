@@ -245,15 +245,20 @@ class Labels(dict[str, str]):
     __slots__ = ()
 
 
-def _keep_labels(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """Host labels: validated already when they are :class:`Labels`, else validated."""
-    if type(value) is Labels:
-        return value
-    return handler(value)
+def _kept_as(cls: type) -> WrapValidator:
+    """A validator that keeps a value of exactly ``cls`` (validated already, once for
+    every host that lists it: :mod:`ztsim.shared`) and validates anything else."""
+
+    def keep(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if type(value) is cls:
+            return value
+        return handler(value)
+
+    return WrapValidator(keep)
 
 
 #: A host's labels (see :class:`Labels`).
-HostLabels = Annotated[dict[StrictStr, LabelText], WrapValidator(_keep_labels)]
+HostLabels = Annotated[dict[StrictStr, LabelText], _kept_as(Labels)]
 
 T = TypeVar("T")
 
@@ -269,13 +274,6 @@ class SharedList(list[T]):
     """
 
     __slots__ = ()
-
-
-def _keep_shared(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """A host's list: validated already when it is a :class:`SharedList`, else validated."""
-    if type(value) is SharedList:
-        return value
-    return handler(value)
 
 
 def lists_key(host: Host) -> tuple[int, int, int, int]:
@@ -301,7 +299,7 @@ def lists_key(host: Host) -> tuple[int, int, int, int]:
 
 
 #: A list field of :class:`Host` (see :class:`SharedList`).
-HostList = Annotated[list[T], WrapValidator(_keep_shared)]
+HostList = Annotated[list[T], _kept_as(SharedList)]
 
 
 class _Model(BaseModel):
