@@ -1,4 +1,9 @@
-"""fork_map gives what a plain map gives, whatever happens in its child."""
+"""Work on two cores gives what one core gives, whatever happens in the child.
+
+``fork_map``, ``Tickets`` and ``Helper`` on their own, then ``analyze`` sharing its
+policies with a child: same results, same JSON, a failing or garbling child
+leaving its share to the parent.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,8 @@ import pytest
 import ztsim.analysis
 from ztsim.analysis import PolicyResult, analyze
 from ztsim.engine import AttackModel
-from ztsim.forking import Forked, fork_map
+from ztsim.forking import Helper, Tickets, fork_map
+from ztsim.jsontext import dump_json
 from ztsim.loader import LoadedPolicy, LoadedTopology, load_policies, load_topology
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -87,32 +93,112 @@ def _scenario() -> tuple[LoadedTopology, list[LoadedPolicy]]:
     return load_topology(ROOT / "topologies" / "pajemploi.yaml"), load_policies([ROOT / "policies"])
 
 
-@pytest.mark.parametrize("for_plans", [False, True])
-def test_policies_solved_on_two_cores_give_the_same_results(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, for_plans: bool
+def test_each_ticket_is_taken_once(tmp_path: Path) -> None:
+    tickets = Tickets(500)
+    got = tmp_path / "child"
+
+    def serve(receive: Any, send: Any) -> None:
+        taken = []
+        while (i := tickets.take()) is not None:
+            taken.append(i)
+        send(taken)
+
+    helper = Helper(serve)
+    try:
+        here = []
+        while (i := tickets.take()) is not None:
+            here.append(i)
+        there = helper.receive()
+    finally:
+        helper.close()
+        tickets.close()
+    assert isinstance(there, list)
+    assert sorted(here + there) == list(range(500))
+    assert here == sorted(here) and there == sorted(there)
+    assert not got.exists()
+
+
+def test_a_helper_talks_both_ways() -> None:
+    def serve(receive: Any, send: Any) -> None:
+        while (x := receive()) is not None:
+            send([x, os.getpid()])
+
+    helper = Helper(serve)
+    try:
+        for x in (1, "two", list(range(100_000))):  # the last is larger than a pipe holds
+            assert helper.send(x)
+            got = helper.receive()
+            assert isinstance(got, list) and got[0] == x and got[1] != os.getpid()
+    finally:
+        helper.close()
+    assert helper.receive() is None and not helper.send(1)
+
+
+@pytest.mark.parametrize("how", ["raise", "exit", "garble", "nothing"])
+def test_a_helper_that_fails_sends_none(how: str) -> None:
+    def serve(receive: Any, send: Any) -> None:
+        if how == "raise":
+            raise RuntimeError("the child fails")
+        if how == "exit":
+            os._exit(3)
+        if how == "garble":
+            send(lambda: 1)  # pickle refuses: nothing goes
+            return
+
+    helper = Helper(serve)
+    try:
+        assert helper.receive() is None
+    finally:
+        helper.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)  # the child was reaped
+
+
+def test_closing_a_helper_ends_a_busy_child() -> None:
+    def serve(receive: Any, send: Any) -> None:
+        while True:
+            pass
+
+    helper = Helper(serve)
+    helper.close()  # does not wait for the loop
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
+def _solved_where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
+    """Log each policy judged, with the process that judged it."""
+    judge = ztsim.analysis._judge_policy
+
+    def spy(model: AttackModel, policy: LoadedPolicy, *rest: Any, **kw: Any) -> PolicyResult:
+        with log.open("a") as f:
+            f.write(f"{os.getpid()} {policy.name}\n")
+        return judge(model, policy, *rest, **kw)
+
+    monkeypatch.setattr(ztsim.analysis, "_judge_policy", spy)
+
+
+@pytest.mark.parametrize(("for_plans", "for_check"), [(False, False), (False, True), (True, False)])
+def test_policies_judged_on_two_cores_give_the_same_results(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, for_plans: bool, for_check: bool
 ) -> None:
     topo, pols = _scenario()
     monkeypatch.setenv("ZTSIM_PARALLEL", "off")
     expected = analyze(topo, pols, for_plans=for_plans)
     monkeypatch.delenv("ZTSIM_PARALLEL")
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    parent, log = os.getpid(), tmp_path / "solved-in-the-child"
-    finish = ztsim.analysis._finish
-
-    def spy(model: AttackModel, policy: LoadedPolicy, *rest: Any) -> PolicyResult:
-        if os.getpid() != parent:
-            with log.open("a") as f:
-                f.write(policy.name + "\n")
-        return finish(model, policy, *rest)
-
-    monkeypatch.setattr(ztsim.analysis, "_finish", spy)
-    got = analyze(topo, pols, for_plans=for_plans)
-    # Every other policy (the second, the fourth...) was solved in the child; for
-    # plan listing, every one here.
-    solved = log.read_text().split() if log.exists() else []
-    assert solved == ([] if for_plans else [p.name for p in pols[1::2]])
+    log = tmp_path / "judged"
+    _solved_where(monkeypatch, log)
+    got = analyze(topo, pols, for_plans=for_plans, for_check=for_check)
+    # Each policy judged once, in one process or the other; for plan listing, here.
+    # (check also judges the reference policy here, on small topologies.)
+    judged = [line.split() for line in log.read_text().splitlines() if "reference" not in line]
+    assert sorted(name for _, name in judged) == sorted(p.name for p in pols)
+    if for_plans:
+        assert {pid for pid, _ in judged} == {str(os.getpid())}
     assert got.to_json() == expected.to_json()
+    assert got.json_text() == dump_json(expected.to_json())
     for a, b in zip(got.results, expected.results, strict=True):
+        assert a.stats == b.stats
         assert a.solution.policy is a.compiled and a.solution.model is got.model
         assert a.solution.cost == b.solution.cost and a.solution.fired == b.solution.fired
         assert a.solution.best == b.solution.best
@@ -120,7 +206,22 @@ def test_policies_solved_on_two_cores_give_the_same_results(
     assert [got.plans(g, 3) for g in got.goals] == [expected.plans(g, 3) for g in expected.goals]
 
 
-def test_policies_a_child_fails_to_solve_are_solved_here(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_child_that_judged_nothing_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, pols = _scenario()
+    expected = analyze(topo, pols).json_text()
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(Tickets, "take", lambda self: None if os.getpid() != PARENT else TAKE(self))
+    assert analyze(topo, pols, for_check=True).json_text() == expected
+
+
+PARENT = os.getpid()
+TAKE = Tickets.take
+
+
+@pytest.mark.parametrize("for_check", [False, True])
+def test_policies_a_child_fails_to_judge_are_judged_here(
+    monkeypatch: pytest.MonkeyPatch, for_check: bool
+) -> None:
     topo, pols = _scenario()
     expected = analyze(topo, pols).to_json()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
@@ -133,12 +234,38 @@ def test_policies_a_child_fails_to_solve_are_solved_here(monkeypatch: pytest.Mon
         return finish(*args)
 
     monkeypatch.setattr(ztsim.analysis, "_finish", only_here)
-    assert analyze(topo, pols).to_json() == expected
+    assert analyze(topo, pols, for_check=for_check).to_json() == expected
 
 
-def test_an_unreadable_answer_is_solved_here(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("when", [1, 2])
+def test_an_unreadable_answer_is_worked_out_here(
+    monkeypatch: pytest.MonkeyPatch, when: int
+) -> None:
+    """The child's first answer (its policies) or second (their rule impact) garbled."""
     topo, pols = _scenario()
-    expected = analyze(topo, pols).to_json()
+    expected = analyze(topo, pols).json_text()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    monkeypatch.setattr(Forked, "result", lambda self: self.close() or b"\x80junk")
-    assert analyze(topo, pols).to_json() == expected
+    receive, calls = Helper.receive, []
+
+    def garbled(self: Helper) -> object:
+        got = receive(self)
+        calls.append(got)
+        return {"junk": got} if len(calls) == when else got
+
+    monkeypatch.setattr(Helper, "receive", garbled)
+    a = analyze(topo, pols, for_check=True)
+    assert len(calls) == when
+    assert a.json_text() == expected
+
+
+def test_rule_impact_counted_in_the_child_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, pols = _scenario()
+    expected = analyze(topo, pols).check_rules()
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(Tickets, "take", lambda self: None if os.getpid() == PARENT else TAKE(self))
+    a = analyze(topo, pols, for_check=True)
+    # The child took every policy: nothing was compiled or solved here.
+    assert all(r._compiled is None and r._solution is None for r in a.results)
+    assert len(a._rules) == len(pols)
+    assert a.check_rules() == expected
+    assert all(r._compiled is None for r in a.results)

@@ -9,7 +9,6 @@ import pytest
 from conftest import ROOT, make_policy, make_topology, solve_under
 
 import ztsim.plans as plans_mod
-import ztsim.render as render_mod
 from ztsim.analysis import analyze
 from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
 from ztsim.loader import (
@@ -579,20 +578,3 @@ def test_paths_json_text_is_dump_json_of_paths_json():
     a = analyze(t, load_policies([str(ROOT / "policies")]))
     rows = {g: a.plans(g, 3) for g in a.goals}
     assert paths_json_text(a, rows) == dump_json(paths_json(a, rows))
-
-
-@pytest.mark.parametrize(
-    "data",
-    [
-        {},
-        [],
-        {"a": [], "b": {}, "c": [{}], "d": [[]]},
-        {"é": 'naïve "q" \\ \n\t\u2028 \x00', "n": None, "t": True, "f": False},
-        {"i": 3, "neg": -7, "x": 0.1, "z": -0.0, "big": 1e300, "small": 1e-7, "r": 0.123456},
-        {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
-        [1, [2, [3, {"k": (4, 5)}]], "s", None],
-        {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")},
-    ],
-)
-def test_json_writer_matches_json_dumps(data: Any):
-    assert render_mod._dump(data) + "\n" == dump_json(data)

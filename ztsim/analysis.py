@@ -12,14 +12,14 @@ This is what the CLI, the TUI and the Python API share::
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ztsim import forking
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
+from ztsim.jsontext import Encoded, dump_json
 from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.plans import (
     Derivations,
@@ -34,6 +34,9 @@ from ztsim.plans import (
 )
 from ztsim.policy import CompiledPolicy, Decision
 from ztsim.profiling import phase
+
+if TYPE_CHECKING:  # impact imports this module
+    from ztsim.whatif.impact import RuleImpact
 
 __all__ = [
     "PARALLEL_HOSTS",
@@ -92,16 +95,82 @@ class TrafficResult:
         return self.decision.allowed
 
 
-@dataclass
-class PolicyResult:
-    """Everything one policy yields on the topology."""
+class ResultStats(NamedTuple):
+    """Sizes of one policy's solve: facts derived, steps fired, target groups compiled."""
 
-    policy: LoadedPolicy
-    compiled: CompiledPolicy
-    solution: Solution
-    goals: list[GoalResult]
-    traffic: list[TrafficResult]
-    model: AttackModel | None = None
+    facts: int
+    steps: int
+    target_groups: int
+
+
+class PolicyResult:
+    """Everything one policy yields on the topology.
+
+    ``compiled`` and ``solution`` may come when first read: a policy judged in a
+    forked child (:func:`analyze` with ``for_check``) arrives as its goals, flows
+    and sizes only, and is compiled and solved again here if anything asks for
+    more (``check`` does not).  Compiling and solving are deterministic, so what
+    comes is what the child had.
+    """
+
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        compiled: CompiledPolicy,
+        solution: Solution,
+        goals: list[GoalResult],
+        traffic: list[TrafficResult],
+        model: AttackModel | None = None,
+    ) -> None:
+        self.policy = policy
+        self._compiled: CompiledPolicy | None = compiled
+        self._solution: Solution | None = solution
+        self._stats: ResultStats | None = None
+        self.goals = goals
+        self.traffic = traffic
+        self.model = model
+
+    @classmethod
+    def _later(
+        cls,
+        policy: LoadedPolicy,
+        model: AttackModel,
+        goals: list[GoalResult],
+        traffic: list[TrafficResult],
+        stats: ResultStats,
+    ) -> PolicyResult:
+        """A result known by its goals, flows and sizes; compiled and solved when asked."""
+        r = cls.__new__(cls)
+        r.policy, r.model, r.goals, r.traffic = policy, model, goals, traffic
+        r._compiled, r._solution, r._stats = None, None, stats
+        return r
+
+    def __repr__(self) -> str:
+        return f"PolicyResult({self.policy.name!r}, goals reachable: {len(self.reachable_goals)})"
+
+    @property
+    def compiled(self) -> CompiledPolicy:
+        """The policy compiled against the topology."""
+        if self._compiled is None:
+            assert self.model is not None
+            self._compiled = self.model.compile(self.policy)
+        return self._compiled
+
+    @property
+    def solution(self) -> Solution:
+        """The policy's fixpoint (the one its goals' costs and plans come from)."""
+        if self._solution is None:
+            assert self.model is not None
+            self._solution = solve(self.model, self.compiled)
+        return self._solution
+
+    @property
+    def stats(self) -> ResultStats:
+        """Facts derived, steps fired and target groups, without solving again."""
+        if self._stats is None:
+            sol, compiled = self.solution, self.compiled
+            self._stats = ResultStats(sol.facts, len(sol.fired), len(compiled.targets.keys))
+        return self._stats
 
     @cached_property
     def plan_solution(self) -> Solution:
@@ -153,6 +222,12 @@ class Analysis:
     topology: LoadedTopology
     model: AttackModel
     results: list[PolicyResult]
+    #: Rule-impact rows of :meth:`check_rules` known so far, by index in ``results``.
+    _rules: dict[int, list[RuleImpact]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    #: Those rows as JSON text (a forked child's), by index in ``results``.
+    _rules_text: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def goals(self) -> list[Fact]:
@@ -268,21 +343,54 @@ class Analysis:
         Each result carries ``rules``: per-rule impact (:mod:`ztsim.whatif.impact`)
         over the plans ``impact_basis`` describes.
         """
+        return self._json(lambda rows: [x.to_json() for x in rows])
+
+    def json_text(self) -> str:
+        """``dump_json(self.to_json())``: the JSON text ``check`` prints.
+
+        The rule rows, most of the text on large estates, are written by
+        :func:`ztsim.whatif.impact.rows_json_text`.
+        """
+        from ztsim.whatif.impact import rows_json_text
+
+        return dump_json(self._json(lambda rows: Encoded(rows_json_text(rows))))
+
+    def _json(self, rules: Callable[[list[RuleImpact]], Any]) -> dict[str, Any]:
         from ztsim.whatif.impact import impact_basis
 
         plans, found_under = impact_basis(self)
+        results = [
+            _result_json(r, rules(rows))
+            for r, rows in zip(self.results, self.check_rules(), strict=True)
+        ]
         return {
             "topology": self.topology.name,
             "file": self.topology.path,
             "reachable": bool(self.exit_code),
-            "results": [_result_json(r, plans) for r in self.results],
+            "results": results,
             "impact_basis": {"plans": len(plans), "found_under": found_under},
         }
 
+    def check_rules(self) -> list[list[RuleImpact]]:
+        """Per judged policy, the impact of each rule over the plans ``check`` counts.
 
-def _result_json(r: PolicyResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
-    from ztsim.whatif.impact import policy_impact
+        Those plans are :func:`ztsim.whatif.impact.impact_basis`'s.  Rows are
+        remembered; :func:`analyze` with ``for_check`` counts them ahead, on two
+        cores on large estates.
+        """
+        from ztsim.whatif.impact import impact_basis, policy_impact
 
+        known = self._rules
+        if len(known) < len(self.results):
+            plans, _ = impact_basis(self)
+            for i, r in enumerate(self.results):
+                if i not in known:
+                    known[i] = policy_impact(r, plans)
+        return [known[i] for i in range(len(self.results))]
+
+
+def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
+    stats = r.stats
     exfil = [
         {"data": g.data, "reachable": g.reachable, "cost": g.cost, "records": g.records}
         for g in r.goals
@@ -317,11 +425,11 @@ def _result_json(r: PolicyResult, plans: Sequence[Plan] = ()) -> dict[str, Any]:
             "traffic_broken": len(r.broken_traffic),
         },
         "stats": {
-            "facts": r.solution.facts,
-            "steps": len(r.solution.fired),
-            "target_groups": len(r.compiled.targets.keys),
+            "facts": stats.facts,
+            "steps": stats.steps,
+            "target_groups": stats.target_groups,
         },
-        "rules": [x.to_json() for x in policy_impact(r, plans)],
+        "rules": rules,
     }
 
 
@@ -377,81 +485,126 @@ def _finish(
     return result
 
 
-def _judge_all(
-    model: AttackModel, policies: Sequence[LoadedPolicy], for_plans: bool
-) -> list[PolicyResult]:
-    """:func:`_judge_policy` of each policy; on large estates, on two cores.
+def _on_two_cores(model: AttackModel, policies: Sequence[LoadedPolicy], for_plans: bool) -> bool:
+    """Whether :func:`analyze` shares the policies with a forked child."""
+    return (
+        not for_plans
+        and len(policies) >= 2
+        and len(model.topology.hosts) >= PARALLEL_HOSTS
+        and forking.enabled()
+    )
 
-    From :data:`PARALLEL_HOSTS` hosts and two policies on, every policy is compiled
-    here, then a forked child solves every other one (the second, the fourth...)
-    while this process solves the rest.  The child sends back what its solves
-    found (the solution's tables, goals and flows, pickled), which is bound here
-    to this process's model and compiled policy: the results are those a solve
-    here gives, so the output does not change.  A child that fails, or sends
-    what cannot be read, leaves its policies to be solved here.
 
-    Not for plan listing (``for_plans``): its solves are larger to send back, and
-    listing judges every plan under every policy, which goes faster where the
-    policy was solved (its flow decisions are known); measured on L, ``paths``
-    gained nothing from the split.
+#: What the child sends of each policy it judged: its tables (unless ``for_check``),
+#: goals, flows and sizes.
+_Sent = tuple[tuple[Any, ...] | None, list[GoalResult], list[TrafficResult], ResultStats]
+
+
+def _analyze_on_two_cores(
+    topology: LoadedTopology,
+    model: AttackModel,
+    policies: Sequence[LoadedPolicy],
+    for_check: bool,
+) -> Analysis:
+    """:func:`analyze` with a forked child judging some of the policies.
+
+    The policies are tickets (:class:`ztsim.forking.Tickets`) that this process
+    and the child take in turn: each compiles and solves the policies it takes,
+    the faster taking more.  The child then sends what it found of each: the
+    solution's tables, goals and flow decisions, bound here to this process's
+    model and a compilation of the policy, so the results are those a solve here
+    gives.  With ``for_check`` it sends no tables (``check`` reads none; they
+    are solved again here if asked), and then counts the rule impact of its
+    policies (:meth:`Analysis.check_rules`) over the plans this process sends it,
+    while this process counts its own.
+
+    A child that fails, or sends what cannot be read, leaves its policies (or
+    their rule impact) to this process: the results do not change.
     """
-    if (
-        for_plans
-        or len(policies) < 2
-        or len(model.topology.hosts) < PARALLEL_HOSTS
-        or not forking.enabled()
-    ):
-        return [_judge_policy(model, p, for_plans=for_plans) for p in policies]
-    compiled = [model.compile(p) for p in policies]
-    theirs = list(range(1, len(policies), 2))
+    from ztsim.whatif.impact import policy_impact
 
-    def produce() -> bytes:  # in the child
-        tables = []
-        for i in theirs:
-            r = _finish(model, policies[i], compiled[i], False)
+    with phase("compile"):
+        _ = model.layout  # shared by every compilation: built once, before the fork
+    tickets = forking.Tickets(len(policies))
+
+    def serve(receive: Callable[[], object], send: Callable[[object], bool]) -> None:
+        mine: dict[int, PolicyResult] = {}
+        while (i := tickets.take()) is not None:
+            mine[i] = _judge_policy(model, policies[i])
+        sent: dict[int, _Sent] = {}
+        for i, r in mine.items():
             s = r.solution
-            tables.append((s.cost, s.order, s.best, s.fired, s.complete, r.goals, r.traffic))
-        return pickle.dumps(tables, pickle.HIGHEST_PROTOCOL)
+            tables = None if for_check else (s.cost, s.order, s.best, s.fired, s.complete)
+            sent[i] = (tables, r.goals, r.traffic, r.stats)
+        if not send(sent) or not for_check:
+            return
+        plans = receive()
+        if isinstance(plans, list):
+            send({i: [tuple(x) for x in policy_impact(r, plans)] for i, r in mine.items()})
 
-    child = forking.Forked(produce)
-    results: list[PolicyResult | None] = [None] * len(policies)
+    helper = forking.Helper(serve)
     try:
-        for i in range(0, len(policies), 2):
-            results[i] = _finish(model, policies[i], compiled[i], False)
+        results: dict[int, PolicyResult] = {}
+        while (i := tickets.take()) is not None:
+            results[i] = _judge_policy(model, policies[i])
         with phase("fixpoint"):  # the child's solves, as far as this process waits
-            blob = child.result()
-            received = _received(model, policies, compiled, theirs, blob)
+            got = helper.receive()
+        theirs = _received(model, policies, got, set(results))
+        results.update(theirs)
+        for i, p in enumerate(policies):
+            if i not in results:  # the child failed: judged here
+                results[i] = _judge_policy(model, p)
+        a = Analysis(topology, model, [results[i] for i in range(len(policies))])
+        if for_check and theirs:
+            _rules_on_two_cores(a, helper, set(theirs))
+        return a
     finally:
-        child.close()
-    for i, r in zip(theirs, received, strict=True):
-        results[i] = r
-    return [
-        r if r is not None else _finish(model, policies[i], compiled[i], False)
-        for i, r in enumerate(results)
-    ]
+        tickets.close()
+        helper.close()
 
 
 def _received(
-    model: AttackModel,
-    policies: Sequence[LoadedPolicy],
-    compiled: Sequence[CompiledPolicy],
-    theirs: Sequence[int],
-    blob: bytes | None,
-) -> list[PolicyResult | None]:
-    """The results the child sent for the policies ``theirs``, or ``None`` each."""
-    if blob is None:
-        return [None] * len(theirs)
+    model: AttackModel, policies: Sequence[LoadedPolicy], got: object, known: set[int]
+) -> dict[int, PolicyResult]:
+    """The results the child sent (``{}`` if unreadable), bound to this process."""
+    if not isinstance(got, dict):
+        return {}
     try:
-        tables = pickle.loads(blob)
-        out: list[PolicyResult | None] = []
-        for i, (cost, order, best, fired, complete, goals, traffic) in zip(
-            theirs, tables, strict=True
-        ):
-            sol = Solution(model, compiled[i], cost, order, best, fired, complete)
-            out.append(PolicyResult(policies[i], compiled[i], sol, goals, traffic, model))
+        out: dict[int, PolicyResult] = {}
+        for i, (tables, goals, traffic, stats) in cast(dict[int, _Sent], got).items():
+            if i in known or not 0 <= i < len(policies):
+                return {}
+            if not (isinstance(stats, ResultStats) and isinstance(goals, list)):
+                return {}
+            r = PolicyResult._later(policies[i], model, goals, traffic, stats)
+            if tables is not None:
+                cost, order, best, fired, complete = tables
+                r._solution = Solution(model, r.compiled, cost, order, best, fired, complete)
+            out[i] = r
         return out
-    except Exception:  # an unreadable answer: solved here instead
-        return [None] * len(theirs)
+    except Exception:  # an unreadable answer: judged here instead
+        return {}
+
+
+def _rules_on_two_cores(a: Analysis, helper: forking.Helper, theirs: set[int]) -> None:
+    """Count :meth:`Analysis.check_rules` here and, for the policies ``theirs``, in the child."""
+    from ztsim.whatif.impact import RuleImpact, impact_basis, policy_impact
+
+    plans, _ = impact_basis(a)
+    if not helper.send(plans):
+        return  # counted here when asked
+    for i, r in enumerate(a.results):
+        if i not in theirs:
+            a._rules[i] = policy_impact(r, plans)
+    with phase("judge"):  # the child's counts, as far as this process waits
+        got = helper.receive()
+    if not isinstance(got, dict) or set(got) != theirs:
+        return
+    try:
+        rows = {i: [RuleImpact._make(x) for x in got[i]] for i in theirs}
+    except Exception:  # an unreadable answer: counted here when asked
+        return
+    a._rules.update(rows)
 
 
 def analyze(
@@ -459,6 +612,7 @@ def analyze(
     policies: Sequence[LoadedPolicy] | None = None,
     *,
     for_plans: bool = False,
+    for_check: bool = False,
 ) -> Analysis:
     """Judge ``policies`` on ``topology`` (the reference policy when none is given).
 
@@ -473,11 +627,20 @@ def analyze(
     is solved twice.  The cost and plan of each :class:`GoalResult` are then
     that solve's, which need not be the ones plain ``analyze`` reports.
 
-    From :data:`PARALLEL_HOSTS` hosts and two policies on, every other policy is
-    solved in a forked child, unless ``for_plans`` (see :func:`_judge_all`); the
-    results are the same.
+    ``for_check``: for callers that report what ``check`` does (verdicts, flows,
+    :meth:`Analysis.to_json`, :meth:`Analysis.check_rules`).  The rule impact is
+    then counted here, and, on two cores, the child does not send the
+    solutions of its policies (they are solved again if asked).
+
+    From :data:`PARALLEL_HOSTS` hosts and two policies on, unless ``for_plans``,
+    a forked child judges some of the policies (see :func:`_analyze_on_two_cores`);
+    the results are the same.
     """
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
-    results = _judge_all(model, chosen, for_plans)
-    return Analysis(topology, model, results)
+    if _on_two_cores(model, chosen, for_plans):
+        return _analyze_on_two_cores(topology, model, chosen, for_check)
+    a = Analysis(topology, model, [_judge_policy(model, p, for_plans=for_plans) for p in chosen])
+    if for_check:
+        a.check_rules()
+    return a

@@ -20,13 +20,15 @@ part of its gain back.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import signal
 import threading
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-__all__ = ["Forked", "enabled", "fork_map"]
+__all__ = ["Forked", "Helper", "Tickets", "enabled", "fork_map"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -95,6 +97,130 @@ class Forked:
         os.close(self._fd)
         self._fd = -1
         return os.waitpid(self._pid, 0)[1]
+
+
+class Tickets:
+    """The numbers ``0 .. n-1``, each taken once by whichever process asks first.
+
+    Made before a fork, shared by both processes after it: a pipe holding the
+    numbers, 4 bytes each, whose writing end is closed at once.  A read of 4 bytes
+    from a pipe is never split between two readers, so each number goes to one
+    process; work is shared out as it goes, the faster process taking more.
+    """
+
+    def __init__(self, n: int) -> None:
+        if n * 4 > 65_536:  # written whole before anyone reads: no more than a pipe holds
+            raise ValueError(f"too many tickets: {n}")
+        read_fd, write_fd = os.pipe()
+        try:
+            os.write(write_fd, b"".join(i.to_bytes(4, "little") for i in range(n)))
+        finally:
+            os.close(write_fd)
+        self._fd = read_fd
+
+    def take(self) -> int | None:
+        """The next number, or ``None`` once every one is taken."""
+        if self._fd < 0:
+            return None
+        got = os.read(self._fd, 4)
+        if len(got) < 4:
+            self.close()
+            return None
+        return int.from_bytes(got, "little")
+
+    def close(self) -> None:
+        """Take no more (the numbers left stay for the other process)."""
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+
+class Helper:
+    """A forked child that exchanges pickled objects with this process, both ways.
+
+    The child runs ``serve(receive, send)`` and ends with ``os._exit`` when it
+    returns (or raises).  In either process, ``receive()`` gives the next object
+    the other sent, or ``None`` when it sent nothing more (it ended, failed,
+    crashed or sent what cannot be read); ``send(obj)`` says whether it went.
+    Objects go length-prefixed through two pipes.  A conversation must not have
+    both processes send at once: a large object waits in ``send`` for the other
+    to receive it.  Always :meth:`close` it, so that the child is reaped.
+    """
+
+    def __init__(self, serve: Callable[[Callable[[], object], Callable[[object], bool]], None]):
+        up_read, up_write = os.pipe()
+        down_read, down_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+            code = 1
+            try:
+                os.close(up_read)
+                os.close(down_write)
+                serve(
+                    lambda: _receive(down_read),
+                    lambda obj: _send(up_write, obj),
+                )
+                code = 0
+            except BaseException:  # anything at all: the parent does the work
+                pass
+            finally:
+                os._exit(code)
+        os.close(up_write)
+        os.close(down_read)
+        self._pid = pid
+        self._read = up_read
+        self._write = down_write
+
+    def receive(self) -> object:
+        """The next object the child sent, or ``None``."""
+        return None if self._read < 0 else _receive(self._read)
+
+    def send(self, obj: object) -> bool:
+        """Send ``obj`` to the child; whether it went (the child may have ended)."""
+        return self._write >= 0 and _send(self._write, obj)
+
+    def close(self) -> None:
+        """End the conversation and the child (nothing more is wanted from it)."""
+        for fd in (self._write, self._read):
+            if fd >= 0:
+                os.close(fd)
+        self._write = self._read = -1
+        if self._pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            os.waitpid(self._pid, 0)
+            self._pid = 0
+
+
+def _send(fd: int, obj: object) -> bool:
+    try:
+        blob = pickle.dumps(obj, pickle.HIGHEST_PROTOCOL)
+        view = memoryview(len(blob).to_bytes(8, "little") + blob)
+        while view:
+            view = view[os.write(fd, view) :]
+        return True
+    except Exception:  # a broken pipe, or an object pickle refuses
+        return False
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    chunks: list[bytes] = []
+    while n > 0:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _receive(fd: int) -> object:
+    try:
+        head = _read_exactly(fd, 8)
+        blob = None if head is None else _read_exactly(fd, int.from_bytes(head, "little"))
+        return None if blob is None else pickle.loads(blob)
+    except Exception:  # an unreadable answer: as if nothing came
+        return None
 
 
 def fork_map(func: Callable[[T], R], items: Sequence[T], *, min_items: int = 2) -> list[R]:

@@ -7,7 +7,6 @@ at a fixed width and without colour when the output is not a terminal).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from json.encoder import encode_basestring
 from typing import Any
 
 from rich.console import Console
@@ -16,6 +15,7 @@ from rich.text import Text
 
 from ztsim.analysis import Analysis, PlanRow, goal_label
 from ztsim.engine import Fact, Step
+from ztsim.jsontext import Encoded, dump, dump_json
 from ztsim.plans import PlanVerdict
 from ztsim.techniques import technique
 
@@ -28,16 +28,6 @@ __all__ = [
     "render_rule_impact",
     "step_line",
 ]
-
-
-def dump_json(data: Any) -> str:
-    """Stable JSON text (2-space indent, keys in insertion order).
-
-    The bytes of ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
-    :func:`_dump` without the standard library's generators (several times faster
-    on the multi-megabyte results of large estates).
-    """
-    return _dump(data) + "\n"
 
 
 def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
@@ -188,39 +178,39 @@ def paths_json_text(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> str
     """``dump_json(paths_json(a, rows_by_goal))``, the same bytes, written faster.
 
     Plans share most of their steps, and many share verdicts: each step's JSON is
-    written once and reused (:class:`_Encoded`), as is each distinct verdict and
+    written once and reused (:class:`Encoded`), as is each distinct verdict and
     list of policy names, and the rest goes through :func:`_dump`, which writes
     what ``json.dumps(..., indent=2, ensure_ascii=False)`` does without its
     generators.
     """
-    steps: dict[int, tuple[Step, _Encoded]] = {}
-    verdicts: dict[tuple[Any, ...], _Encoded] = {}
-    names: dict[tuple[str, ...], _Encoded] = {}
+    steps: dict[int, tuple[Step, Encoded]] = {}
+    verdicts: dict[tuple[Any, ...], Encoded] = {}
+    names: dict[tuple[str, ...], Encoded] = {}
 
-    def step(st: Step) -> _Encoded:
+    def step(st: Step) -> Encoded:
         # Keyed by id: the entry holds the step, so the id is not reused meanwhile.
         hit = steps.get(id(st))
         if hit is None or hit[0] is not st:
-            hit = steps[id(st)] = (st, _Encoded(_dump(_step_json(st))))
+            hit = steps[id(st)] = (st, Encoded(dump(_step_json(st))))
         return hit[1]
 
-    def verdict(v: PlanVerdict) -> _Encoded:
+    def verdict(v: PlanVerdict) -> Encoded:
         data = _verdict_json(v)
         # Keyed by the values and their types (1 == 1.0 == True, yet each is written
         # apart); floats by their text (0.0 == -0.0).
         key = tuple((type(x), repr(x) if isinstance(x, float) else x) for x in data.values())
         hit = verdicts.get(key)
         if hit is None:
-            hit = verdicts[key] = _Encoded(_dump(data))
+            hit = verdicts[key] = Encoded(dump(data))
         return hit
 
-    def found_under(policies: tuple[str, ...]) -> _Encoded:
+    def found_under(policies: tuple[str, ...]) -> Encoded:
         hit = names.get(policies)
         if hit is None:
-            hit = names[policies] = _Encoded(_dump(list(policies)))
+            hit = names[policies] = Encoded(dump(list(policies)))
         return hit
 
-    return _dump(_paths_data(a, rows_by_goal, step, verdict, found_under)) + "\n"
+    return dump(_paths_data(a, rows_by_goal, step, verdict, found_under)) + "\n"
 
 
 def _paths_data(
@@ -282,157 +272,6 @@ def _verdict_json(v: PlanVerdict) -> dict[str, Any]:
         "explanation": v.explanation,
         "p_detected": v.p_detected,
     }
-
-
-class _Encoded:
-    """A value already written as JSON at depth 0 (re-indented where it is put)."""
-
-    __slots__ = ("at", "text")
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.at: dict[int, str] = {0: text}
-
-    def indented(self, depth: int) -> str:
-        """The text as written at ``depth`` (JSON strings hold no raw newline)."""
-        got = self.at.get(depth)
-        if got is None:
-            got = self.at[depth] = self.text.replace("\n", "\n" + "  " * depth)
-        return got
-
-
-def _dump(data: Any) -> str:
-    """``json.dumps(data, indent=2, ensure_ascii=False)`` (plus :class:`_Encoded`)."""
-    out: list[str] = []
-    _write(data, 0, out)
-    return "".join(out)
-
-
-def _scalar(o: Any) -> str | None:
-    if isinstance(o, str):
-        return encode_basestring(o)
-    if o is None:
-        return "null"
-    if o is True:
-        return "true"
-    if o is False:
-        return "false"
-    if isinstance(o, int):
-        return int.__repr__(o)
-    if isinstance(o, float):
-        if o != o:
-            return "NaN"
-        if o == float("inf"):
-            return "Infinity"
-        if o == -float("inf"):
-            return "-Infinity"
-        return float.__repr__(o)
-    return None
-
-
-def _key(k: Any) -> str:
-    if isinstance(k, str):
-        return encode_basestring(k)
-    text = _scalar(k)
-    if text is None:
-        raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
-    return encode_basestring(text)
-
-
-def _flat_dict(o: dict[Any, Any], depth: int, shape: list[Any]) -> str | None:
-    """A non-empty dict of string keys and scalar values as :func:`_write` writes it.
-
-    ``None`` when some value is a container or not JSON (:func:`_write` then writes
-    it, or raises).  ``shape`` holds the keys of the last dict written and the text
-    before each value, reused while the keys repeat (records of one kind).
-    """
-    keys = tuple(o)
-    if keys != shape[0]:
-        if any(type(k) is not str for k in keys):
-            return None
-        inner = ",\n" + "  " * (depth + 1)
-        heads = [inner + encode_basestring(k) + ": " for k in keys]
-        heads[0] = "{" + heads[0][1:]
-        shape[0], shape[1] = keys, heads
-    parts = []
-    for head, v in zip(shape[1], o.values(), strict=True):
-        tv = type(v)
-        if tv is str:
-            parts.append(head + encode_basestring(v))
-        elif tv is int:
-            parts.append(head + int.__repr__(v))
-        elif v is None:
-            parts.append(head + "null")
-        elif v is True:
-            parts.append(head + "true")
-        elif v is False:
-            parts.append(head + "false")
-        elif tv is float and (text := _scalar(v)) is not None:
-            parts.append(head + text)
-        else:
-            return None
-    parts.append("\n" + "  " * depth + "}")
-    return "".join(parts)
-
-
-def _write(o: Any, depth: int, out: list[str]) -> None:
-    t = type(o)
-    if t is dict:
-        if not o:
-            out.append("{}")
-            return
-        sep = ",\n" + "  " * (depth + 1)
-        first = "{" + sep[1:]
-        for k, v in o.items():
-            head = first if first else sep
-            first = ""
-            # Plain keys and values written here (most are), the rest by a call.
-            key = encode_basestring(k) if type(k) is str else _key(k)
-            tv = type(v)
-            if tv is str:
-                out.append(f"{head}{key}: {encode_basestring(v)}")
-            elif v is None:
-                out.append(f"{head}{key}: null")
-            elif tv is int:
-                out.append(f"{head}{key}: {int.__repr__(v)}")
-            elif v is True:
-                out.append(f"{head}{key}: true")
-            elif v is False:
-                out.append(f"{head}{key}: false")
-            else:
-                out.append(f"{head}{key}: ")
-                _write(v, depth + 1, out)
-        out.append("\n" + "  " * depth + "}")
-    elif t is list or t is tuple:
-        if not o:
-            out.append("[]")
-            return
-        sep = ",\n" + "  " * (depth + 1)
-        first = "[" + sep[1:]
-        shape: list[Any] = [None, None]  # the last flat dict's keys and their heads
-        for v in o:
-            out.append(first if first else sep)
-            first = ""
-            # Lists of flat records (rule impact rows, plan steps, verdicts) are most
-            # of a large result: each is written in one piece when it can be.
-            text = _flat_dict(v, depth + 1, shape) if type(v) is dict and v else None
-            if text is None:
-                _write(v, depth + 1, out)
-            else:
-                out.append(text)
-        out.append("\n" + "  " * depth + "]")
-    elif t is _Encoded:
-        out.append(o.indented(depth))
-    else:
-        text = _scalar(o)
-        if text is not None:
-            out.append(text)
-        elif isinstance(o, dict):
-            _write(dict(o), depth, out)
-        elif isinstance(o, (list, tuple)):
-            _write(list(o), depth, out)
-        else:
-            raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
 
 def goals_selected(a: Analysis, data: Sequence[str] | None) -> list[Fact]:

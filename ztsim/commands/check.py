@@ -44,13 +44,13 @@ def _write(path: str, text: str) -> None:
 def _spec_check(args: argparse.Namespace) -> int:
     """Spec §7 exactly: goals per policy, exit 0 or 1."""
     from ztsim.analysis import analyze
-    from ztsim.render import dump_json, render_check
+    from ztsim.render import render_check
 
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
-    a = analyze(topo, pols)
+    a = analyze(topo, pols, for_check=args.format == "json" or args.rules)
     retain(a)
     if args.format == "json":
-        text = dump_json(a.to_json())
+        text = a.json_text()
     else:
         buf = io.StringIO()
         render_check(
