@@ -32,6 +32,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from run import calibrate  # noqa: E402
+
 from ztsim import profiling  # noqa: E402
 from ztsim.analysis import analyze  # noqa: E402
 from ztsim.cli import load_scenario  # noqa: E402
@@ -74,9 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     if not (folder / "topology.yaml").exists():
         print(f"{folder} is missing: run `python benchmarks/run.py --workload {args.workload}`")
         return 2
+    speed = calibrate()
     rounds = [one_round(folder) for _ in range(max(1, args.repeat))]
+    speed = min(speed, calibrate())
     cores = "two cores" if args.parallel else "one core"
     print(f"workload {args.workload}, {len(rounds)} rounds on {cores}, minimum (median) seconds")
+    print(f"  (machine speed: the calibration loop of run.py took {speed:.2f} s)")
     for name in ("after", *PHASES, "unphased", "parse"):
         if name == "unphased":
             values = sorted(r["after"] - sum(r.get(p, 0.0) for p in PHASES) for r in rounds)

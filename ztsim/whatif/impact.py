@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ztsim.plans import Plan, PlanVerdict, judge_plans, merge_plans
 from ztsim.policy import CompiledPolicy, Decision
+from ztsim.profiling import phase
 
 if TYPE_CHECKING:  # analysis imports this module
     from ztsim.analysis import Analysis, PolicyResult
@@ -186,9 +187,10 @@ def impact_basis(a: Analysis) -> tuple[list[Plan], list[str]]:
 
 
 def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
-    """:func:`rule_impact` of one judged policy over ``plans``."""
-    verdicts = judge_plans(plans, r.compiled)
-    return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
+    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging)."""
+    with phase("judge"):
+        verdicts = judge_plans(plans, r.compiled)
+        return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
 
 
 def rows_impact(
