@@ -18,7 +18,14 @@ from ztsim.analysis import PolicyResult, analyze
 from ztsim.engine import AttackModel
 from ztsim.forking import Helper, Tickets, fork_map
 from ztsim.jsontext import dump_json
-from ztsim.loader import LoadedPolicy, LoadedTopology, load_policies, load_topology
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    load_policies,
+    load_topology,
+    policy_from_text,
+    policy_warnings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -289,3 +296,86 @@ def test_rule_impact_counted_in_the_child_is_the_same(monkeypatch: pytest.Monkey
     assert len(a._rules) == len(pols)
     assert a.check_rules() == expected
     assert all(r._compiled is None for r in a.results)
+
+
+WARNED = """\
+ztsim: 1
+kind: policy
+name: warned
+segmentation:
+  default: allow
+  rules:
+    - {id: ghost-zone, from: {zone: nowhere}, to: {zone: dmz}, services: [443/tcp], action: deny}
+    - {id: ghost-host, from: {host: [nobody, vpn-gw]}, to: any, services: [22/tcp], action: deny}
+    - {id: no-match, from: {labels: {role: no-such}}, to: any, services: [22/tcp], action: deny}
+controls:
+  mfa: [no-such-credential]
+"""
+
+
+@pytest.mark.parametrize("parent_takes", [0, 1, 99])
+def test_warnings_worked_out_by_either_process_are_the_same(
+    monkeypatch: pytest.MonkeyPatch, parent_takes: int
+) -> None:
+    topo, pols = _scenario()
+    pols = [*pols, policy_from_text(WARNED, "warned.yaml")]
+    expected = [w for p in pols for w in policy_warnings(p, topo)]
+    assert len(expected) >= 4
+    assert analyze(topo, pols, warnings=True).warnings == expected
+    assert analyze(topo, pols).warnings is None
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    _parent_takes(monkeypatch, parent_takes)
+    for for_check in (False, True):
+        assert analyze(topo, pols, for_check=for_check, warnings=True).warnings == expected
+
+
+@pytest.mark.parametrize("answer", [None, "junk", ["not a diagnostic"]])
+def test_warnings_the_child_garbles_are_worked_out_here(
+    monkeypatch: pytest.MonkeyPatch, answer: object
+) -> None:
+    topo, pols = _scenario()
+    pols = [*pols, policy_from_text(WARNED, "warned.yaml")]
+    expected = [w for p in pols for w in policy_warnings(p, topo)]
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    _parent_takes(monkeypatch, 0)  # the child takes every ticket, warnings included
+    receive = Helper.receive
+
+    def garbled(self: Helper) -> object:
+        got = receive(self)
+        if isinstance(got, tuple):  # the first answer: (policies, warnings)
+            assert got[1] == expected
+            return (got[0], answer)
+        return got
+
+    monkeypatch.setattr(Helper, "receive", garbled)
+    assert analyze(topo, pols, for_check=True, warnings=True).warnings == expected
+
+
+@pytest.mark.parametrize("extra", [[], ["--format", "json"], ["--rules"], ["--strict"]])
+def test_check_on_two_cores_prints_what_one_core_prints(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+) -> None:
+    from ztsim.cli import main
+
+    (tmp_path / "warned.yaml").write_text(WARNED)
+    args = [
+        "check",
+        str(ROOT / "topologies" / "pajemploi.yaml"),
+        "--policy",
+        str(ROOT / "policies"),
+        "--policy",
+        str(tmp_path / "warned.yaml"),
+        *extra,
+    ]
+    monkeypatch.setenv("ZTSIM_PARALLEL", "off")
+    expected = main(args), capsys.readouterr()
+    monkeypatch.delenv("ZTSIM_PARALLEL")
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    _parent_takes(monkeypatch, 1)
+    got = main(args), capsys.readouterr()
+    assert got == expected
+    assert expected[0] == (2 if "--strict" in extra else 1)
+    assert expected[1].err.count("warned.yaml:") >= 4

@@ -18,9 +18,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ztsim import forking
+from ztsim.diagnostics import Diagnostic
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
 from ztsim.jsontext import Encoded, dump_json
-from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.loader import LoadedPolicy, LoadedTopology, policy_warnings, reference_policy
 from ztsim.plans import (
     Derivations,
     Plan,
@@ -222,6 +223,9 @@ class Analysis:
     topology: LoadedTopology
     model: AttackModel
     results: list[PolicyResult]
+    #: The policies' warnings on the topology (:func:`ztsim.loader.policy_warnings`),
+    #: when :func:`analyze` was asked for them (``warnings``); ``None`` otherwise.
+    warnings: list[Diagnostic] | None = None
     #: Rule-impact rows of :meth:`check_rules` known so far, by index in ``results``.
     _rules: dict[int, list[RuleImpact]] = field(
         default_factory=dict, init=False, repr=False, compare=False
@@ -500,43 +504,55 @@ def _on_two_cores(model: AttackModel, policies: Sequence[LoadedPolicy], for_plan
 _Sent = tuple[tuple[Any, ...] | None, list[GoalResult], list[TrafficResult], ResultStats]
 
 
+def _warnings_of(topology: LoadedTopology, policies: Sequence[LoadedPolicy]) -> list[Diagnostic]:
+    """Every policy's warnings on ``topology``, in order."""
+    return [w for p in policies for w in policy_warnings(p, topology)]
+
+
 def _analyze_on_two_cores(
     topology: LoadedTopology,
     model: AttackModel,
     policies: Sequence[LoadedPolicy],
     for_check: bool,
+    warnings: bool,
 ) -> Analysis:
     """:func:`analyze` with a forked child judging some of the policies.
 
     The policies are tickets (:class:`ztsim.forking.Tickets`) that this process
     and the child take in turn: each compiles and solves the policies it takes,
-    the faster taking more.  The child then sends what it found of each: the
-    solution's tables, goals and flow decisions, bound here to this process's
-    model and a compilation of the policy, so the results are those a solve here
-    gives.  With ``for_check`` it sends no tables (``check`` reads none; they
-    are solved again here if asked), and then counts the rule impact of its
-    policies (:meth:`Analysis.check_rules`) over the plans this process sends it,
-    while this process counts its own.
+    the faster taking more.  With ``warnings``, one more ticket, last, stands for
+    working out the policies' warnings.  The child then sends what it found: of
+    each policy, the solution's tables, goals and flow decisions, bound here to
+    this process's model and a compilation of the policy, so the results are
+    those a solve here gives.  With ``for_check`` it sends no tables (``check``
+    reads none; they are solved again here if asked), and then counts the rule
+    impact of its policies (:meth:`Analysis.check_rules`) over the plans this
+    process sends it, while this process counts its own.
 
     A child that fails, or sends what cannot be read, leaves its policies (or
-    their rule impact) to this process: the results do not change.
+    their rule impact, or the warnings) to this process: the results do not change.
     """
     from ztsim.whatif.impact import policy_impact
 
     with phase("compile"):
         _ = model.layout  # shared by every compilation: built once, before the fork
-    tickets = forking.Tickets(len(policies))
+    n = len(policies)
+    tickets = forking.Tickets(n + 1 if warnings else n)
 
     def serve(receive: Callable[[], object], send: Callable[[object], bool]) -> None:
         mine: dict[int, PolicyResult] = {}
+        found: list[Diagnostic] | None = None
         while (i := tickets.take()) is not None:
-            mine[i] = _judge_policy(model, policies[i])
+            if i == n:
+                found = _warnings_of(topology, policies)
+            else:
+                mine[i] = _judge_policy(model, policies[i])
         sent: dict[int, _Sent] = {}
         for i, r in mine.items():
             s = r.solution
             tables = None if for_check else (s.cost, s.order, s.best, s.fired, s.complete)
             sent[i] = (tables, r.goals, r.traffic, r.stats)
-        if not send(sent) or not for_check:
+        if not send((sent, found)) or not for_check:
             return
         plans = receive()
         if isinstance(plans, list):
@@ -545,16 +561,26 @@ def _analyze_on_two_cores(
     helper = forking.Helper(serve)
     try:
         results: dict[int, PolicyResult] = {}
+        found: list[Diagnostic] | None = None
         while (i := tickets.take()) is not None:
-            results[i] = _judge_policy(model, policies[i])
+            if i == n:
+                found = _warnings_of(topology, policies)
+            else:
+                results[i] = _judge_policy(model, policies[i])
         with phase("fixpoint"):  # the child's solves, as far as this process waits
             got = helper.receive()
-        theirs = _received(model, policies, got, set(results))
+        sent, their_warnings = got if isinstance(got, tuple) and len(got) == 2 else (None, None)
+        theirs = _received(model, policies, sent, set(results))
         results.update(theirs)
         for i, p in enumerate(policies):
             if i not in results:  # the child failed: judged here
                 results[i] = _judge_policy(model, p)
-        a = Analysis(topology, model, [results[i] for i in range(len(policies))])
+        if warnings and found is None:
+            ok = isinstance(their_warnings, list) and all(
+                isinstance(w, Diagnostic) for w in their_warnings
+            )
+            found = their_warnings if ok else _warnings_of(topology, policies)
+        a = Analysis(topology, model, [results[i] for i in range(n)], found)
         if for_check and theirs:
             _rules_on_two_cores(a, helper, set(theirs))
         return a
@@ -613,6 +639,7 @@ def analyze(
     *,
     for_plans: bool = False,
     for_check: bool = False,
+    warnings: bool = False,
 ) -> Analysis:
     """Judge ``policies`` on ``topology`` (the reference policy when none is given).
 
@@ -632,6 +659,10 @@ def analyze(
     then counted here, and, on two cores, the child does not send the
     solutions of its policies (they are solved again if asked).
 
+    ``warnings``: also work out each policy's warnings on the topology
+    (:attr:`Analysis.warnings`, as :func:`ztsim.loader.policy_warnings` gives
+    them), on two cores by whichever process is free first.
+
     From :data:`PARALLEL_HOSTS` hosts and two policies on, unless ``for_plans``,
     a forked child judges some of the policies (see :func:`_analyze_on_two_cores`);
     the results are the same.
@@ -639,8 +670,10 @@ def analyze(
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
     if _on_two_cores(model, chosen, for_plans):
-        return _analyze_on_two_cores(topology, model, chosen, for_check)
-    a = Analysis(topology, model, [_judge_policy(model, p, for_plans=for_plans) for p in chosen])
+        return _analyze_on_two_cores(topology, model, chosen, for_check, warnings)
+    results = [_judge_policy(model, p, for_plans=for_plans) for p in chosen]
+    found = _warnings_of(topology, chosen) if warnings else None
+    a = Analysis(topology, model, results, found)
     if for_check:
         a.check_rules()
     return a

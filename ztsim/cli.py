@@ -94,11 +94,13 @@ def warnings_gate(warnings: Sequence[Diagnostic], strict: bool) -> None:
 
 
 def load_scenario(
-    topology: str, policies: Sequence[str] | None, strict: bool
+    topology: str, policies: Sequence[str] | None, strict: bool, *, warn: bool = True
 ) -> tuple[LoadedTopology, list[LoadedPolicy]]:
     """Load a topology and policies (folders expanded), report every error at once.
 
-    Warnings (spec §1) are printed to standard error, or raised with ``strict``.
+    Warnings (spec §1) are printed to standard error, or raised with ``strict``;
+    ``warn=False`` leaves them to the caller (``check`` has the policies' warnings
+    worked out with the analysis, see :func:`ztsim.analysis.analyze`).
     """
     from ztsim.loader import load_policies, load_topology, policy_warnings, prefetch_policies
 
@@ -122,10 +124,11 @@ def load_scenario(
     if errors:
         raise InputError(errors)
     assert topo is not None
-    warnings = list(topo.warnings)
-    for p in pols:
-        warnings.extend(policy_warnings(p, topo))
-    warnings_gate(warnings, strict)
+    if warn:
+        warnings = list(topo.warnings)
+        for p in pols:
+            warnings.extend(policy_warnings(p, topo))
+        warnings_gate(warnings, strict)
     retain(topo, pols)
     return topo, pols
 

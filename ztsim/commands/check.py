@@ -46,9 +46,12 @@ def _spec_check(args: argparse.Namespace) -> int:
     from ztsim.analysis import analyze
     from ztsim.render import render_check
 
-    topo, pols = load_scenario(args.topology, args.policy, args.strict)
-    a = analyze(topo, pols, for_check=args.format == "json" or args.rules)
+    # The policies' warnings are worked out with the analysis (on a second core on
+    # large estates), and printed, or raised with --strict, before any result.
+    topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False)
+    a = analyze(topo, pols, for_check=args.format == "json" or args.rules, warnings=True)
     retain(a)
+    warnings_gate([*topo.warnings, *(a.warnings or [])], args.strict)
     if args.format == "json":
         text = a.json_text()
     else:
