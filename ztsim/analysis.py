@@ -539,14 +539,19 @@ def _analyze_on_two_cores(
     n = len(policies)
     tickets = forking.Tickets(n + 1 if warnings else n)
 
-    def serve(receive: Callable[[], object], send: Callable[[object], bool]) -> None:
-        mine: dict[int, PolicyResult] = {}
+    def work() -> tuple[dict[int, PolicyResult], list[Diagnostic] | None]:
+        """Take tickets until none is left: judge each policy, or work out the warnings."""
+        judged: dict[int, PolicyResult] = {}
         found: list[Diagnostic] | None = None
         while (i := tickets.take()) is not None:
             if i == n:
                 found = _warnings_of(topology, policies)
             else:
-                mine[i] = _judge_policy(model, policies[i])
+                judged[i] = _judge_policy(model, policies[i])
+        return judged, found
+
+    def serve(receive: Callable[[], object], send: Callable[[object], bool]) -> None:
+        mine, found = work()
         sent: dict[int, _Sent] = {}
         for i, r in mine.items():
             s = r.solution
@@ -560,13 +565,7 @@ def _analyze_on_two_cores(
 
     helper = forking.Helper(serve)
     try:
-        results: dict[int, PolicyResult] = {}
-        found: list[Diagnostic] | None = None
-        while (i := tickets.take()) is not None:
-            if i == n:
-                found = _warnings_of(topology, policies)
-            else:
-                results[i] = _judge_policy(model, policies[i])
+        results, found = work()
         with phase("fixpoint"):  # the child's solves, as far as this process waits
             got = helper.receive()
         sent, their_warnings = got if isinstance(got, tuple) and len(got) == 2 else (None, None)

@@ -48,6 +48,25 @@ def enabled() -> bool:
     return hasattr(os, "fork") and threading.active_count() == 1
 
 
+def _fork(child: Callable[[], object]) -> int:
+    """Fork: the child runs ``child()`` and exits, with status 0, or 1 if it raised.
+
+    Returns the child's pid, here.  Whatever the child raises stays there: its
+    parent does the work itself.
+    """
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child; its coverage is not collected
+        code = 1
+        try:
+            child()
+            code = 0
+        except BaseException:  # anything at all: the parent does the work
+            pass
+        finally:
+            os._exit(code)
+    return pid
+
+
 class Forked:
     """A forked child computing ``produce()``; :meth:`result` waits for its bytes.
 
@@ -57,23 +76,15 @@ class Forked:
 
     def __init__(self, produce: Callable[[], bytes]) -> None:
         read_fd, write_fd = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child; its coverage is not collected
-            code = 1
-            try:
-                os.close(read_fd)
-                try:
-                    blob = produce()
-                    code = 0
-                except BaseException:  # anything at all: the parent does the work
-                    blob = b""
-                view = memoryview(blob)
-                while view:
-                    view = view[os.write(write_fd, view) :]
-            finally:
-                os._exit(code)
+
+        def child() -> None:
+            os.close(read_fd)
+            view = memoryview(produce())
+            while view:
+                view = view[os.write(write_fd, view) :]
+
+        self._pid = _fork(child)
         os.close(write_fd)
-        self._pid = pid
         self._fd = read_fd
 
     def result(self) -> bytes | None:
@@ -154,24 +165,15 @@ class Helper:
     def __init__(self, serve: Callable[[Callable[[], object], Callable[[object], bool]], None]):
         up_read, up_write = os.pipe()
         down_read, down_write = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - the child; its coverage is not collected
-            code = 1
-            try:
-                os.close(up_read)
-                os.close(down_write)
-                serve(
-                    lambda: _receive(down_read),
-                    lambda obj: _send(up_write, obj),
-                )
-                code = 0
-            except BaseException:  # anything at all: the parent does the work
-                pass
-            finally:
-                os._exit(code)
+
+        def child() -> None:
+            os.close(up_read)
+            os.close(down_write)
+            serve(lambda: _receive(down_read), lambda obj: _send(up_write, obj))
+
+        self._pid = _fork(child)
         os.close(up_write)
         os.close(down_read)
-        self._pid = pid
         self._read = up_read
         self._write = down_write
 
