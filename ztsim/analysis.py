@@ -45,6 +45,7 @@ __all__ = [
     "GoalResult",
     "PlanRow",
     "PolicyResult",
+    "ResultStats",
     "TrafficResult",
     "analyze",
     "goal_label",
@@ -230,8 +231,6 @@ class Analysis:
     _rules: dict[int, list[RuleImpact]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
-    #: Those rows as JSON text (a forked child's), by index in ``results``.
-    _rules_text: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def goals(self) -> list[Fact]:
