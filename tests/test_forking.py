@@ -15,6 +15,7 @@ import pytest
 
 import ztsim.analysis
 from ztsim.analysis import PolicyResult, analyze
+from ztsim.diagnostics import Diagnostic
 from ztsim.engine import AttackModel
 from ztsim.forking import Helper, Tickets, fork_map
 from ztsim.jsontext import dump_json
@@ -313,13 +314,18 @@ controls:
 """
 
 
+def _warned_scenario() -> tuple[LoadedTopology, list[LoadedPolicy], list[Diagnostic]]:
+    """Pajemploi, its policies and one that warns; every policy's warnings, in order."""
+    topo, pols = _scenario()
+    pols = [*pols, policy_from_text(WARNED, "warned.yaml")]
+    return topo, pols, [w for p in pols for w in policy_warnings(p, topo)]
+
+
 @pytest.mark.parametrize("parent_takes", [0, 1, 99])
 def test_warnings_worked_out_by_either_process_are_the_same(
     monkeypatch: pytest.MonkeyPatch, parent_takes: int
 ) -> None:
-    topo, pols = _scenario()
-    pols = [*pols, policy_from_text(WARNED, "warned.yaml")]
-    expected = [w for p in pols for w in policy_warnings(p, topo)]
+    topo, pols, expected = _warned_scenario()
     assert len(expected) >= 4
     assert analyze(topo, pols, warnings=True).warnings == expected
     assert analyze(topo, pols).warnings is None
@@ -333,9 +339,7 @@ def test_warnings_worked_out_by_either_process_are_the_same(
 def test_warnings_the_child_garbles_are_worked_out_here(
     monkeypatch: pytest.MonkeyPatch, answer: object
 ) -> None:
-    topo, pols = _scenario()
-    pols = [*pols, policy_from_text(WARNED, "warned.yaml")]
-    expected = [w for p in pols for w in policy_warnings(p, topo)]
+    topo, pols, expected = _warned_scenario()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
     _parent_takes(monkeypatch, 0)  # the child takes every ticket, warnings included
     receive = Helper.receive
