@@ -126,6 +126,12 @@ def test_each_ticket_is_taken_once(tmp_path: Path) -> None:
     assert not got.exists()
 
 
+def test_tickets_fit_in_a_pipe() -> None:
+    Tickets(Tickets.MOST).close()  # written whole without a reader: must not block
+    with pytest.raises(ValueError):
+        Tickets(Tickets.MOST + 1)
+
+
 def test_a_helper_talks_both_ways() -> None:
     def serve(receive: Any, send: Any) -> None:
         while (x := receive()) is not None:

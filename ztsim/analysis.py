@@ -492,7 +492,7 @@ def _on_two_cores(model: AttackModel, policies: Sequence[LoadedPolicy], for_plan
     """Whether :func:`analyze` shares the policies with a forked child."""
     return (
         not for_plans
-        and len(policies) >= 2
+        and 2 <= len(policies) < forking.Tickets.MOST  # one more ticket: the warnings
         and len(model.topology.hosts) >= PARALLEL_HOSTS
         and forking.enabled()
     )

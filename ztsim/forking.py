@@ -123,9 +123,13 @@ class Tickets:
     process; work is shared out as it goes, the faster process taking more.
     """
 
+    #: At most this many: they are written whole before anyone reads, and a pipe
+    #: holds 64 KiB on Linux (a write past that would wait for a reader).
+    MOST = 16_384
+
     def __init__(self, n: int) -> None:
-        if n * 4 > 65_536:  # written whole before anyone reads: no more than a pipe holds
-            raise ValueError(f"too many tickets: {n}")
+        if n > self.MOST:
+            raise ValueError(f"too many tickets: {n} (at most {self.MOST})")
         read_fd, write_fd = os.pipe()
         try:
             os.write(write_fd, b"".join(i.to_bytes(4, "little") for i in range(n)))
