@@ -257,11 +257,10 @@ def test_policies_a_child_fails_to_judge_are_judged_here(
     topo, pols = _scenario()
     expected = analyze(topo, pols).to_json()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    parent = os.getpid()
     finish = ztsim.analysis._finish
 
     def only_here(*args: Any) -> PolicyResult:
-        if os.getpid() != parent:
+        if os.getpid() != PARENT:
             raise RuntimeError("the child fails")
         return finish(*args)
 

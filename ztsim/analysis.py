@@ -231,6 +231,10 @@ class Analysis:
     _rules: dict[int, list[RuleImpact]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    #: The plans and policy names of :meth:`_check_basis`, once worked out.
+    _basis: tuple[list[Plan], list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @property
     def goals(self) -> list[Fact]:
@@ -359,9 +363,7 @@ class Analysis:
         return dump_json(self._json(lambda rows: Encoded(rows_json_text(rows))))
 
     def _json(self, rules: Callable[[list[RuleImpact]], Any]) -> dict[str, Any]:
-        from ztsim.whatif.impact import impact_basis
-
-        plans, found_under = impact_basis(self)
+        plans, found_under = self._check_basis()
         results = [
             _result_json(r, rules(rows))
             for r, rows in zip(self.results, self.check_rules(), strict=True)
@@ -381,15 +383,23 @@ class Analysis:
         remembered; :func:`analyze` with ``for_check`` counts them ahead, on two
         cores on large estates.
         """
-        from ztsim.whatif.impact import impact_basis, policy_impact
+        from ztsim.whatif.impact import policy_impact
 
         known = self._rules
         if len(known) < len(self.results):
-            plans, _ = impact_basis(self)
+            plans, _ = self._check_basis()
             for i, r in enumerate(self.results):
                 if i not in known:
                     known[i] = policy_impact(r, plans)
         return [known[i] for i in range(len(self.results))]
+
+    def _check_basis(self) -> tuple[list[Plan], list[str]]:
+        """:func:`ztsim.whatif.impact.impact_basis`, worked out once (rules and JSON)."""
+        if self._basis is None:
+            from ztsim.whatif.impact import impact_basis
+
+            self._basis = impact_basis(self)
+        return self._basis
 
 
 def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
@@ -612,9 +622,9 @@ def _received(
 
 def _rules_on_two_cores(a: Analysis, helper: forking.Helper, theirs: set[int]) -> None:
     """Count :meth:`Analysis.check_rules` here and, for the policies ``theirs``, in the child."""
-    from ztsim.whatif.impact import RuleImpact, impact_basis, policy_impact
+    from ztsim.whatif.impact import RuleImpact, policy_impact
 
-    plans, _ = impact_basis(a)
+    plans, _ = a._check_basis()
     if not helper.send(plans):
         return  # counted here when asked
     for i, r in enumerate(a.results):

@@ -3,8 +3,8 @@
 The standard library's encoder runs in Python when it indents; the results of
 large estates are several megabytes of flat records (rule-impact rows, plan
 steps), which :func:`dump` writes a record at a time.  :class:`Encoded` holds a
-value already written, put in as it is (plans share their steps; a forked child
-writes its policies' rows, see :func:`ztsim.analysis.analyze`).
+value already written, put in as it is (plans share their steps; rule-impact
+rows come written, see :func:`ztsim.whatif.impact.rows_json_text`).
 
 No Textual, no rich: the engine's processes use it.
 """
