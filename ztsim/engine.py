@@ -42,7 +42,7 @@ from operator import attrgetter
 from typing import Any, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.model import DataItem, Host, Login, Vulnerability, lists_key
+from ztsim.model import DataItem, Host, Login, Vulnerability
 from ztsim.policy import CompiledPolicy, LabelGroup, TargetLayout, iter_bits, target_layout
 from ztsim.profiling import phase
 
@@ -151,34 +151,71 @@ class _Shape(NamedTuple):
     signature: Hashable
 
 
-def _shape_of(h: Host) -> _Shape:
-    """The :class:`_Shape` of ``h``'s lists."""
+class _Shapes:
+    """The :class:`_Shape` of hosts' lists, each list's part worked out once.
+
+    Hosts list the very same lists (:class:`~ztsim.model.SharedList`) in many
+    combinations (benchmark L: 7,000 combinations of a few hundred lists), so
+    each part is derived per list, found by the identity :func:`~ztsim.model.lists_key` gives.
+    """
+
+    def __init__(self) -> None:
+        self._services: dict[int, tuple[tuple[Any, ...], ...]] = {}
+        self._vulns: dict[int, tuple[Any, ...]] = {}
+        self._logins: dict[int, tuple[Any, ...]] = {}
+        self._stores: dict[int, tuple[Any, ...]] = {}
+
+    def of(self, h: Host, key: tuple[int, int, int, int]) -> _Shape:
+        """The shape of ``h``, whose :func:`~ztsim.model.lists_key` is ``key``."""
+        k_services, k_vulns, k_stores, k_logins = key
+        vulns = self._vulns.get(k_vulns)
+        if vulns is None:
+            vulns = self._vulns[k_vulns] = _vulns_part(h.vulnerabilities)
+        logins = self._logins.get(k_logins)
+        if logins is None:
+            logins = self._logins[k_logins] = _logins_part(h.logins)
+        stores = self._stores.get(k_stores)
+        if stores is None:
+            found = tuple(map(_STORE_SIG, h.credentials))
+            stores = self._stores[k_stores] = (found, _canonical(list(found)))
+        remote, local, vuln_sig = vulns
+        by_service, login_sig = logins
+        signature: Hashable = None
+        if remote or by_service:
+            services = self._services.get(k_services)
+            if services is None:
+                services = self._services[k_services] = _canonical(
+                    list(map(_SERVICE_SIG, h.services))
+                )
+            signature = (services, vuln_sig, login_sig, stores[1])
+        return _Shape(remote, local, by_service, stores[0], signature)
+
+
+def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
+    """``(remote by service, local, canonical signature part)`` of a vulnerabilities list."""
     remote: dict[str, list[Vulnerability]] = {}
     local: list[Vulnerability] = []
-    for v in h.vulnerabilities:
+    for v in vulns:
         if v.local:
             local.append(v)
         else:
             assert v.service is not None
             remote.setdefault(v.service, []).append(v)
-    by_service: dict[str, list[Login]] = {}
-    for lg in h.logins:
-        by_service.setdefault(lg.service, []).append(lg)
-    stores = tuple(map(_STORE_SIG, h.credentials))
-    signature: Hashable = None
-    if remote or by_service:
-        signature = (
-            _canonical(list(map(_SERVICE_SIG, h.services))),
-            _canonical([(v.service or "", v.local, v.gives) for v in h.vulnerabilities]),
-            _canonical([(lg.credential, lg.service, lg.gives) for lg in h.logins]),
-            _canonical(list(stores)),
-        )
-    return _Shape(
+    return (
         tuple((svc, tuple(vs)) for svc, vs in remote.items()),
         tuple(local),
+        _canonical([(v.service or "", v.local, v.gives) for v in vulns]),
+    )
+
+
+def _logins_part(logins: list[Login]) -> tuple[Any, ...]:
+    """``(logins by service, canonical signature part)`` of a logins list."""
+    by_service: dict[str, list[Login]] = {}
+    for lg in logins:
+        by_service.setdefault(lg.service, []).append(lg)
+    return (
         tuple((svc, tuple(ls)) for svc, ls in by_service.items()),
-        stores,
-        signature,
+        _canonical([(lg.credential, lg.service, lg.gives) for lg in logins]),
     )
 
 
@@ -226,12 +263,12 @@ class AttackModel:
         # (SharedList, see ztsim.shared).  Only attack targets get a signature:
         # target_layout reads no other.
         shapes: dict[tuple[int, int, int, int], _Shape] = {}
-        for h in m.hosts:
+        shape_of = _Shapes().of
+        for h, key in zip(m.hosts, topology.lists_keys, strict=True):
             hid = h.id
-            key = lists_key(h)
             shape = shapes.get(key)
             if shape is None:
-                shape = shapes[key] = _shape_of(h)
+                shape = shapes[key] = shape_of(h, key)
             for svc, vs in shape.remote:
                 vulns[(hid, svc)] = vs
             if shape.local:

@@ -84,12 +84,19 @@ class HostTables(NamedTuple):
 
     hosts: dict[str, Host]
     data: dict[str, tuple[Host, DataItem]]
+    #: :func:`~ztsim.model.lists_key` of each host, in file order (the check works
+    #: them out anyway; the attack model reads them again).
+    keys: list[tuple[int, int, int, int]]
 
     @classmethod
     def of(cls, model: Topology) -> HostTables:
         """The tables of ``model`` (for a topology not loaded through this module)."""
         hosts = {h.id: h for h in model.hosts}
-        return cls(hosts, {d.id: (h, d) for h in model.hosts if h.data for d in h.data})
+        return cls(
+            hosts,
+            {d.id: (h, d) for h in model.hosts if h.data for d in h.data},
+            [lists_key(h) for h in model.hosts],
+        )
 
 
 #: A host's zone and label pairs: all that selectors other than ``host:`` can see.
@@ -176,6 +183,8 @@ class LoadedTopology:
         if tables is None:
             tables = HostTables.of(m)
         self.hosts: dict[str, Host] = tables.hosts
+        #: :func:`~ztsim.model.lists_key` of each host of ``model.hosts``, in order.
+        self.lists_keys: list[tuple[int, int, int, int]] = tables.keys
         self.destinations: dict[str, ExternalDestination] = {e.id: e for e in m.external}
         self.data: dict[str, tuple[Host, DataItem]] = tables.data
         self.entry_points: tuple[EntryPoint, ...] = tuple(m.entry_points) or tuple(
@@ -548,6 +557,7 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
     # Hosts that list the very same lists (shared, see ztsim.shared) pass the same
     # checks of them: these run once per combination of lists found clean.
     clean: set[tuple[int, int, int, int]] = set()
+    keys: list[tuple[int, int, int, int]] = []
     for i, h in enumerate(topo.hosts):
         hosts[h.id] = h
         if h.zone not in internal:
@@ -559,6 +569,7 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
             else:
                 add(("hosts", i, "zone"), f"unknown zone {h.zone!r}")
         shape = lists_key(h)
+        keys.append(shape)
         if shape in clean and not h.data:
             continue
         offered = {s.service for s in h.services}
@@ -653,7 +664,7 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
 
     if not topo.entry_points and not any(z.external for z in topo.zones):
         col.add((), "no entry point: declare `entry_points` or an external zone")
-    return HostTables(hosts, data)
+    return HostTables(hosts, data, keys)
 
 
 def _topology_from(doc: Document) -> LoadedTopology:
