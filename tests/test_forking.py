@@ -299,9 +299,35 @@ def test_rule_impact_counted_in_the_child_is_the_same(monkeypatch: pytest.Monkey
     a = analyze(topo, pols, for_check=True)
     # The child took every policy: nothing was compiled or solved here.
     assert all(r._compiled is None and r._solution is None for r in a.results)
-    assert len(a._rules) == len(pols)
+    assert len(a._blobs) == len(pols) and not a._rules  # sent, read when asked
     assert a.check_rules() == expected
     assert all(r._compiled is None for r in a.results)
+
+
+@pytest.mark.parametrize("parent_takes", [0, 1])
+def test_json_written_by_either_process_is_the_same(
+    monkeypatch: pytest.MonkeyPatch, parent_takes: int
+) -> None:
+    topo, pols = _scenario()
+    plain = analyze(topo, pols)
+    expected_json, expected_rules = plain.json_text(), plain.check_rules()
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    _parent_takes(monkeypatch, parent_takes)
+    a = analyze(topo, pols, for_json=True)
+    assert len(a._texts) == len(pols)  # written ahead, here or in the child
+    assert a.json_text() == expected_json
+    assert sum(r._compiled is not None for r in a.results) <= parent_takes  # judged here
+    assert a.check_rules() == expected_rules  # the child's rows, read now
+
+
+def test_unreadable_rows_from_the_child_are_counted_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    topo, pols = _scenario()
+    expected = analyze(topo, pols).check_rules()
+    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    _parent_takes(monkeypatch, 0)
+    a = analyze(topo, pols, for_check=True)
+    a._blobs = dict.fromkeys(a._blobs, b"garbled")
+    assert a.check_rules() == expected
 
 
 WARNED = """\

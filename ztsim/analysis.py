@@ -12,6 +12,7 @@ This is what the CLI, the TUI and the Python API share::
 
 from __future__ import annotations
 
+import marshal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from ztsim import forking
 from ztsim.diagnostics import Diagnostic
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
-from ztsim.jsontext import Encoded, dump_json
+from ztsim.jsontext import Encoded, dump, dump_json
 from ztsim.loader import LoadedPolicy, LoadedTopology, policy_warnings, reference_policy
 from ztsim.plans import (
     Derivations,
@@ -235,6 +236,12 @@ class Analysis:
     _basis: tuple[list[Plan], list[str]] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    #: Rule-impact rows a forked child counted, as :mod:`marshal` bytes of plain
+    #: tuples, by index in ``results``: read when asked (``check`` JSON never does).
+    _blobs: dict[int, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: Results' JSON text as :func:`ztsim.jsontext.dump` writes it at depth 0, written
+    #: ahead (:func:`analyze` with ``for_json``), by index in ``results``.
+    _texts: dict[int, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def goals(self) -> list[Fact]:
@@ -350,29 +357,33 @@ class Analysis:
         Each result carries ``rules``: per-rule impact (:mod:`ztsim.whatif.impact`)
         over the plans ``impact_basis`` describes.
         """
-        return self._json(lambda rows: [x.to_json() for x in rows])
+        return self._json(
+            lambda i: _result_json(self.results[i], [x.to_json() for x in self._rows(i)])
+        )
 
     def json_text(self) -> str:
         """``dump_json(self.to_json())``: the JSON text ``check`` prints.
 
-        The rule rows, most of the text on large estates, are written by
-        :func:`ztsim.whatif.impact.rows_json_text`.
+        Each result's text is written once (:meth:`_result_text`), ahead and on
+        two cores when :func:`analyze` was asked ``for_json``.
         """
-        from ztsim.whatif.impact import rows_json_text
+        return dump_json(self._json(lambda i: Encoded(self._result_text(i))))
 
-        return dump_json(self._json(lambda rows: Encoded(rows_json_text(rows))))
+    def _result_text(self, i: int) -> str:
+        """The JSON text of result ``i`` at depth 0; its rule rows, most of the text
+        on large estates, written by :func:`ztsim.whatif.impact.rows_json_text`."""
+        text = self._texts.get(i)
+        if text is None:
+            text = self._texts[i] = _result_text(self.results[i], self._rows(i))
+        return text
 
-    def _json(self, rules: Callable[[list[RuleImpact]], Any]) -> dict[str, Any]:
+    def _json(self, result: Callable[[int], Any]) -> dict[str, Any]:
         plans, found_under = self._check_basis()
-        results = [
-            _result_json(r, rules(rows))
-            for r, rows in zip(self.results, self.check_rules(), strict=True)
-        ]
         return {
             "topology": self.topology.name,
             "file": self.topology.path,
             "reachable": bool(self.exit_code),
-            "results": results,
+            "results": [result(i) for i in range(len(self.results))],
             "impact_basis": {"plans": len(plans), "found_under": found_under},
         }
 
@@ -383,15 +394,24 @@ class Analysis:
         remembered; :func:`analyze` with ``for_check`` counts them ahead, on two
         cores on large estates.
         """
-        from ztsim.whatif.impact import policy_impact
+        return [self._rows(i) for i in range(len(self.results))]
 
-        known = self._rules
-        if len(known) < len(self.results):
-            plans, _ = self._check_basis()
-            for i, r in enumerate(self.results):
-                if i not in known:
-                    known[i] = policy_impact(r, plans)
-        return [known[i] for i in range(len(self.results))]
+    def _rows(self, i: int) -> list[RuleImpact]:
+        """:meth:`check_rules` of result ``i``: known, sent by the child, or counted now."""
+        from ztsim.whatif.impact import RuleImpact, policy_impact
+
+        rows = self._rules.get(i)
+        if rows is None:
+            blob = self._blobs.pop(i, None)
+            if blob is not None:
+                try:
+                    rows = [RuleImpact._make(x) for x in marshal.loads(blob)]
+                except Exception:  # unreadable: counted here instead
+                    rows = None
+            if rows is None:
+                rows = policy_impact(self.results[i], self._check_basis()[0])
+            self._rules[i] = rows
+        return rows
 
     def _check_basis(self) -> tuple[list[Plan], list[str]]:
         """:func:`ztsim.whatif.impact.impact_basis`, worked out once (rules and JSON)."""
@@ -444,6 +464,14 @@ def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
         },
         "rules": rules,
     }
+
+
+def _result_text(r: PolicyResult, rows: list[RuleImpact]) -> str:
+    """``dump(_result_json(r, rows as JSON))``, the rows written from one template."""
+    from ztsim.whatif.impact import rows_json_text
+
+    with phase("output"):
+        return dump(_result_json(r, Encoded(rows_json_text(rows))))
 
 
 def judge_policy(
@@ -524,6 +552,7 @@ def _analyze_on_two_cores(
     policies: Sequence[LoadedPolicy],
     for_check: bool,
     warnings: bool,
+    for_json: bool,
 ) -> Analysis:
     """:func:`analyze` with a forked child judging some of the policies.
 
@@ -536,7 +565,8 @@ def _analyze_on_two_cores(
     those a solve here gives.  With ``for_check`` it sends no tables (``check``
     reads none; they are solved again here if asked), and then counts the rule
     impact of its policies (:meth:`Analysis.check_rules`) over the plans this
-    process sends it, while this process counts its own.
+    process sends it, while this process counts its own.  With ``for_json``, each
+    process also writes the JSON of the results it counted.
 
     A child that fails, or sends what cannot be read, leaves its policies (or
     their rule impact, or the warnings) to this process: the results do not change.
@@ -569,8 +599,14 @@ def _analyze_on_two_cores(
         if not send((sent, found)) or not for_check:
             return
         plans = receive()
-        if isinstance(plans, list):
-            send({i: [tuple(x) for x in policy_impact(r, plans)] for i, r in mine.items()})
+        if not isinstance(plans, list):
+            return
+        counted: dict[int, tuple[bytes, str | None]] = {}
+        for i, r in mine.items():
+            rows = policy_impact(r, plans)
+            text = _result_text(r, rows) if for_json else None
+            counted[i] = (marshal.dumps([tuple(x) for x in rows]), text)
+        send(counted)
 
     helper = forking.Helper(serve)
     try:
@@ -590,7 +626,7 @@ def _analyze_on_two_cores(
             found = their_warnings if ok else _warnings_of(topology, policies)
         a = Analysis(topology, model, [results[i] for i in range(n)], found)
         if for_check and theirs:
-            _rules_on_two_cores(a, helper, set(theirs))
+            _rules_on_two_cores(a, helper, set(theirs), for_json)
         return a
     finally:
         tickets.close()
@@ -620,25 +656,39 @@ def _received(
         return {}
 
 
-def _rules_on_two_cores(a: Analysis, helper: forking.Helper, theirs: set[int]) -> None:
-    """Count :meth:`Analysis.check_rules` here and, for the policies ``theirs``, in the child."""
-    from ztsim.whatif.impact import RuleImpact, policy_impact
+def _rules_on_two_cores(
+    a: Analysis, helper: forking.Helper, theirs: set[int], for_json: bool
+) -> None:
+    """Count :meth:`Analysis.check_rules` here and, for the policies ``theirs``, in the
+    child; with ``for_json``, each process writes the JSON of the results it counted."""
+    from ztsim.whatif.impact import policy_impact
 
     plans, _ = a._check_basis()
     if not helper.send(plans):
         return  # counted here when asked
-    for i, r in enumerate(a.results):
-        if i not in theirs:
-            a._rules[i] = policy_impact(r, plans)
+    mine = [i for i in range(len(a.results)) if i not in theirs]
+    for i in mine:
+        a._rules[i] = policy_impact(a.results[i], plans)
+    if for_json:
+        for i in mine:
+            a._result_text(i)  # written while the child counts
     with phase("judge"):  # the child's counts, as far as this process waits
         got = helper.receive()
     if not isinstance(got, dict) or set(got) != theirs:
+        return  # counted here when asked
+    answers = list(got.values())
+    if not all(
+        isinstance(x, tuple)
+        and len(x) == 2
+        and isinstance(x[0], bytes)
+        and isinstance(x[1], str | None)
+        for x in answers
+    ):
         return
-    try:
-        rows = {i: [RuleImpact._make(x) for x in got[i]] for i in theirs}
-    except Exception:  # an unreadable answer: counted here when asked
-        return
-    a._rules.update(rows)
+    for i, (blob, text) in got.items():
+        a._blobs[i] = blob  # read when asked (:meth:`Analysis._rows`)
+        if text is not None:
+            a._texts[i] = text
 
 
 def analyze(
@@ -648,6 +698,7 @@ def analyze(
     for_plans: bool = False,
     for_check: bool = False,
     warnings: bool = False,
+    for_json: bool = False,
 ) -> Analysis:
     """Judge ``policies`` on ``topology`` (the reference policy when none is given).
 
@@ -667,6 +718,10 @@ def analyze(
     then counted here, and, on two cores, the child does not send the
     solutions of its policies (they are solved again if asked).
 
+    ``for_json``: as ``for_check``, for callers that print
+    :meth:`Analysis.json_text`: on two cores, each process also writes the JSON
+    of the results it judged.
+
     ``warnings``: also work out each policy's warnings on the topology
     (:attr:`Analysis.warnings`, as :func:`ztsim.loader.policy_warnings` gives
     them), on two cores by whichever process is free first.
@@ -678,10 +733,12 @@ def analyze(
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
     if _on_two_cores(model, chosen, for_plans):
-        return _analyze_on_two_cores(topology, model, chosen, for_check, warnings)
+        return _analyze_on_two_cores(
+            topology, model, chosen, for_check or for_json, warnings, for_json
+        )
     results = [_judge_policy(model, p, for_plans=for_plans) for p in chosen]
     found = _warnings_of(topology, chosen) if warnings else None
     a = Analysis(topology, model, results, found)
-    if for_check:
+    if for_check or for_json:
         a.check_rules()
     return a

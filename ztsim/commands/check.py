@@ -49,10 +49,11 @@ def _spec_check(args: argparse.Namespace) -> int:
     # The policies' warnings are worked out with the analysis (on a second core on
     # large estates), and printed, or raised with --strict, before any result.
     topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False)
-    a = analyze(topo, pols, for_check=args.format == "json" or args.rules, warnings=True)
+    as_json = args.format == "json"
+    a = analyze(topo, pols, for_check=as_json or args.rules, for_json=as_json, warnings=True)
     retain(a)
     warnings_gate([*topo.warnings, *(a.warnings or [])], args.strict)
-    if args.format == "json":
+    if as_json:
         text = a.json_text()
     else:
         buf = io.StringIO()
