@@ -564,8 +564,9 @@ def _analyze_on_two_cores(
     this process's model and a compilation of the policy, so the results are
     those a solve here gives.  With ``for_check`` it sends no tables (``check``
     reads none; they are solved again here if asked), and then counts the rule
-    impact of its policies (:meth:`Analysis.check_rules`) over the plans this
-    process sends it, while this process counts its own.  With ``for_json``, each
+    impact of its policies (:meth:`Analysis.check_rules`), while this process
+    counts its own, over the plans of the impact basis: this process sends its
+    own policies' plans, and the child merges them with its own.  With ``for_json``, each
     process also writes the JSON of the results it counted.
 
     A child that fails, or sends what cannot be read, leaves its policies (or
@@ -598,8 +599,8 @@ def _analyze_on_two_cores(
             sent[i] = (tables, r.goals, r.traffic, r.stats)
         if not send((sent, found)) or not for_check:
             return
-        plans = receive()
-        if not isinstance(plans, list):
+        plans = _basis_from(receive(), mine, n)
+        if plans is None:
             return
         counted: dict[int, tuple[bytes, str | None]] = {}
         for i, r in mine.items():
@@ -656,17 +657,36 @@ def _received(
         return {}
 
 
+def _basis_from(got: object, mine: dict[int, PolicyResult], n: int) -> list[Plan] | None:
+    """In the child: the plans rule impact is counted over, from what the parent sent
+    (the merged basis, or its own policies' goal plans to merge with the child's as
+    :func:`ztsim.whatif.impact.impact_basis` does); ``None`` if unreadable."""
+    from ztsim.whatif.impact import goal_plans
+
+    if isinstance(got, list):
+        return got
+    if not isinstance(got, dict) or set(got) | set(mine) != set(range(n)) or set(got) & set(mine):
+        return None
+    groups = {**got, **{i: goal_plans(r) for i, r in mine.items()}}
+    return merge_plans(groups[i] for i in range(n))
+
+
 def _rules_on_two_cores(
     a: Analysis, helper: forking.Helper, theirs: set[int], for_json: bool
 ) -> None:
     """Count :meth:`Analysis.check_rules` here and, for the policies ``theirs``, in the
     child; with ``for_json``, each process writes the JSON of the results it counted."""
-    from ztsim.whatif.impact import policy_impact
+    from ztsim.whatif.impact import counts_reference, goal_plans, policy_impact
 
-    plans, _ = a._check_basis()
-    if not helper.send(plans):
-        return  # counted here when asked
     mine = [i for i in range(len(a.results)) if i not in theirs]
+    message: object
+    if counts_reference(len(a.topology.hosts), [r.policy.path for r in a.results]):
+        message = a._check_basis()[0]  # with the reference's plans, which the child lacks
+    else:  # the child merges the basis itself, from its own plans and these
+        message = {i: goal_plans(a.results[i]) for i in mine}
+    if not helper.send(message):
+        return  # counted here when asked
+    plans, _ = a._check_basis()
     for i in mine:
         a._rules[i] = policy_impact(a.results[i], plans)
     if for_json:

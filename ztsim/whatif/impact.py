@@ -32,6 +32,8 @@ __all__ = [
     "REFERENCE_LIMIT",
     "RuleImpact",
     "check_impact",
+    "counts_reference",
+    "goal_plans",
     "impact_basis",
     "policy_impact",
     "rows_impact",
@@ -172,18 +174,22 @@ def rule_impact(
 
 def impact_basis(a: Analysis) -> tuple[list[Plan], list[str]]:
     """The plans ``check`` counts impact over, and the policies they were found under."""
-    groups: list[list[Plan]] = []
-    names: list[str] = []
     sources = list(a.results)
-    if len(a.topology.hosts) <= REFERENCE_LIMIT and all(
-        r.policy.path != "<reference>" for r in sources
-    ):
+    if counts_reference(len(a.topology.hosts), [r.policy.path for r in sources]):
         sources = [a.reference, *sources]
-    for r in sources:
-        plans = [g.plan for g in r.goals if g.plan is not None]
-        groups.append(plans)
-        names.append(r.policy.name)
-    return merge_plans(groups), names
+    return merge_plans([goal_plans(r) for r in sources]), [r.policy.name for r in sources]
+
+
+def counts_reference(hosts: int, paths: Sequence[str]) -> bool:
+    """Whether :func:`impact_basis` adds the reference policy's plans, for a topology
+    of ``hosts`` hosts and judged policies from ``paths``."""
+    return hosts <= REFERENCE_LIMIT and "<reference>" not in paths
+
+
+def goal_plans(r: PolicyResult) -> list[Plan]:
+    """The cheapest plan of each goal ``r`` reaches, in goal order: its share of
+    :func:`impact_basis`."""
+    return [g.plan for g in r.goals if g.plan is not None]
 
 
 def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
