@@ -566,8 +566,8 @@ def _analyze_on_two_cores(
     reads none; they are solved again here if asked), and then counts the rule
     impact of its policies (:meth:`Analysis.check_rules`), while this process
     counts its own, over the plans of the impact basis: this process sends its
-    own policies' plans, and the child merges them with its own.  With ``for_json``, each
-    process also writes the JSON of the results it counted.
+    own policies' plans, and the child merges them with its own.  With
+    ``for_json``, each process also writes the JSON of the results it counted.
 
     A child that fails, or sends what cannot be read, leaves its policies (or
     their rule impact, or the warnings) to this process: the results do not change.

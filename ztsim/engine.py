@@ -156,7 +156,8 @@ class _Shapes:
 
     Hosts list the very same lists (:class:`~ztsim.model.SharedList`) in many
     combinations (benchmark L: 7,000 combinations of a few hundred lists), so
-    each part is derived per list, found by the identity :func:`~ztsim.model.lists_key` gives.
+    each part is derived per list, found by the identity that
+    :func:`~ztsim.model.lists_key` gives.
     """
 
     def __init__(self) -> None:
