@@ -57,7 +57,7 @@ def one_round(folder: Path) -> dict[str, float]:
         topo, pols = load_scenario(
             str(folder / "topology.yaml"), [str(folder / "policies")], False, warn=False
         )
-        a = analyze(topo, pols, for_check=True, for_json=True, warnings=True)
+        a = analyze(topo, pols, for_json=True, warnings=True)
         with profiling.phase("output"):
             text = a.json_text()
         elapsed = time.perf_counter() - start  # before the collector runs again

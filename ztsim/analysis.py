@@ -696,13 +696,12 @@ def _rules_on_two_cores(
         got = helper.receive()
     if not isinstance(got, dict) or set(got) != theirs:
         return  # counted here when asked
-    answers = list(got.values())
     if not all(
         isinstance(x, tuple)
         and len(x) == 2
         and isinstance(x[0], bytes)
         and isinstance(x[1], str | None)
-        for x in answers
+        for x in got.values()
     ):
         return
     for i, (blob, text) in got.items():

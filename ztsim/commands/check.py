@@ -50,7 +50,7 @@ def _spec_check(args: argparse.Namespace) -> int:
     # large estates), and printed, or raised with --strict, before any result.
     topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False)
     as_json = args.format == "json"
-    a = analyze(topo, pols, for_check=as_json or args.rules, for_json=as_json, warnings=True)
+    a = analyze(topo, pols, for_check=args.rules, for_json=as_json, warnings=True)
     retain(a)
     warnings_gate([*topo.warnings, *(a.warnings or [])], args.strict)
     if as_json:
