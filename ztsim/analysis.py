@@ -19,10 +19,16 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from ztsim import forking
-from ztsim.diagnostics import Diagnostic
+from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.engine import AttackModel, Fact, Solution, goal_facts, solve
 from ztsim.jsontext import Encoded, dump, dump_json
-from ztsim.loader import LoadedPolicy, LoadedTopology, policy_warnings, reference_policy
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    check_policies,
+    policy_warnings,
+    reference_policy,
+)
 from ztsim.plans import (
     Derivations,
     Plan,
@@ -748,16 +754,27 @@ def analyze(
     From :data:`PARALLEL_HOSTS` hosts and two policies on, unless ``for_plans``,
     a forked child judges some of the policies (see :func:`_analyze_on_two_cores`);
     the results are the same.
+
+    Policies may be pending (:func:`ztsim.loader.read_policies`): each is then
+    validated by the process that judges it.  If one is invalid, this raises
+    :class:`~ztsim.diagnostics.InputError` with every policy's errors, in order,
+    as :func:`ztsim.loader.load_policies` would have.
     """
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
-    if _on_two_cores(model, chosen, for_plans):
-        return _analyze_on_two_cores(
-            topology, model, chosen, for_check or for_json, warnings, for_json
-        )
-    results = [_judge_policy(model, p, for_plans=for_plans) for p in chosen]
-    found = _warnings_of(topology, chosen) if warnings else None
-    a = Analysis(topology, model, results, found)
-    if for_check or for_json:
-        a.check_rules()
-    return a
+    try:
+        if _on_two_cores(model, chosen, for_plans):
+            return _analyze_on_two_cores(
+                topology, model, chosen, for_check or for_json, warnings, for_json
+            )
+        results = [_judge_policy(model, p, for_plans=for_plans) for p in chosen]
+        found = _warnings_of(topology, chosen) if warnings else None
+        a = Analysis(topology, model, results, found)
+        if for_check or for_json:
+            a.check_rules()
+        return a
+    except InputError:
+        # A policy validated on first use (PendingPolicy) is invalid: every policy's
+        # errors, in file order, as loading them all up front reports them.
+        check_policies(chosen)
+        raise

@@ -94,15 +94,30 @@ def warnings_gate(warnings: Sequence[Diagnostic], strict: bool) -> None:
 
 
 def load_scenario(
-    topology: str, policies: Sequence[str] | None, strict: bool, *, warn: bool = True
+    topology: str,
+    policies: Sequence[str] | None,
+    strict: bool,
+    *,
+    warn: bool = True,
+    defer: bool = False,
 ) -> tuple[LoadedTopology, list[LoadedPolicy]]:
     """Load a topology and policies (folders expanded), report every error at once.
 
     Warnings (spec §1) are printed to standard error, or raised with ``strict``;
     ``warn=False`` leaves them to the caller (``check`` has the policies' warnings
     worked out with the analysis, see :func:`ztsim.analysis.analyze`).
+
+    ``defer`` (with ``warn=False``): when the topology is valid, the policies are
+    parsed but validated when first used (:func:`ztsim.loader.read_policies`);
+    :func:`ztsim.analysis.analyze` then reports their errors as this would.
     """
-    from ztsim.loader import load_policies, load_topology, policy_warnings, prefetch_policies
+    from ztsim.loader import (
+        load_policies,
+        load_topology,
+        policy_warnings,
+        prefetch_policies,
+        read_policies,
+    )
 
     errors: list[Diagnostic] = []
     topo = None
@@ -114,8 +129,11 @@ def load_scenario(
         except InputError as exc:
             errors.extend(exc.diagnostics)
         if policies:
+            # Validated later only if nothing is to report now (a bad topology
+            # reports its policies' errors with its own).
+            read = read_policies if defer and not warn and not errors else load_policies
             try:
-                pols = load_policies(policies, prefetched=ahead)
+                pols = read(policies, prefetched=ahead)
             except InputError as exc:
                 errors.extend(exc.diagnostics)
             if not errors and not pols:

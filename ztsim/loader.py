@@ -53,6 +53,8 @@ __all__ = [
     "LabelGroup",
     "LoadedPolicy",
     "LoadedTopology",
+    "PendingPolicy",
+    "check_policies",
     "expand_policy_paths",
     "label_pair_counts",
     "load_file",
@@ -63,6 +65,7 @@ __all__ = [
     "policy_from_text",
     "policy_warnings",
     "prefetch_policies",
+    "read_policies",
     "reference_policy",
     "topology_from_text",
 ]
@@ -303,6 +306,51 @@ class LoadedPolicy:
         """``FILE:LINE`` of a rule, for explanations; the file alone if unknown."""
         mark = self._rule_marks.get((section, rule_id))
         return f"{self.path}:{mark.line}" if mark else self.path
+
+
+class PendingPolicy(LoadedPolicy):
+    """A parsed policy file, validated when its model is first read.
+
+    ``check`` on a large estate validates each policy in the process that judges
+    it (:func:`ztsim.analysis.analyze` on two cores), not all of them up front:
+    two 10,000-rule policies take a tenth of a second to validate.  Reading
+    :attr:`model` validates (and raises :class:`~ztsim.diagnostics.InputError`
+    as :func:`load_policy` would); :attr:`name` is read from the document until
+    then, since the schema takes a policy's name as written (a strict string).
+    :func:`check_policies` reports every pending policy's errors at once.
+    """
+
+    def __init__(self, doc: Document) -> None:
+        self.path = doc.path
+        self.doc = doc
+        self.warnings = []
+        self._model: Policy | None = None
+
+    @property
+    def model(self) -> Policy:
+        """The validated policy (validated now, if it was not yet)."""
+        if self._model is None:
+            assert self.doc is not None
+            self._model = _policy_from(self.doc).model
+        return self._model
+
+    @model.setter
+    def model(self, value: Policy) -> None:
+        self._model = value
+
+    @property
+    def name(self) -> str:
+        """The policy's name, as written in its file until the policy is validated."""
+        if self._model is None and self.doc is not None and isinstance(self.doc.data, dict):
+            name = self.doc.data.get("name")
+            if type(name) is str:
+                return name
+        return self.model.name
+
+    @property
+    def validated(self) -> bool:
+        """Whether the policy was validated (and found valid) already."""
+        return self._model is not None
 
 
 REFERENCE_POLICY = Policy.model_validate(
@@ -889,6 +937,40 @@ def prefetch_policies(paths: Sequence[str | Path]) -> AbstractContextManager[Pre
     ...     policies = load_policies(["policies/"], prefetched=ahead)
     """
     return prefetch_documents([(p, True, RULE_DEPTH) for p in expand_policy_paths(paths)])
+
+
+def read_policies(
+    paths: Sequence[str | Path], *, prefetched: Prefetched | None = None
+) -> list[LoadedPolicy]:
+    """:func:`load_policies`, each policy validated when first used (:class:`PendingPolicy`).
+
+    The files are read and parsed now: a file that cannot be read or parsed
+    makes this load every policy as :func:`load_policies` does, which reports
+    all the errors.  Whoever holds pending policies calls :func:`check_policies`
+    when one of them raises, so that every error is reported, in file order.
+    """
+    docs: list[Document] = []
+    for p in expand_policy_paths(paths):
+        try:
+            docs.append(read_document(p, positions=True, depth=RULE_DEPTH, prefetched=prefetched))
+        except InputError:
+            return load_policies(paths, prefetched=prefetched)
+    return [PendingPolicy(doc) for doc in docs]
+
+
+def check_policies(policies: Iterable[LoadedPolicy]) -> None:
+    """Validate every pending policy of ``policies``; raise every error found, in order.
+
+    The errors are those :func:`load_policies` reports for the same files.
+    """
+    diagnostics: list[Diagnostic] = []
+    for p in policies:
+        try:
+            _ = p.model
+        except InputError as exc:
+            diagnostics.extend(exc.diagnostics)
+    if diagnostics:
+        raise InputError(diagnostics)
 
 
 def load_policies(

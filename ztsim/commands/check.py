@@ -47,8 +47,9 @@ def _spec_check(args: argparse.Namespace) -> int:
     from ztsim.render import render_check
 
     # The policies' warnings are worked out with the analysis (on a second core on
-    # large estates), and printed, or raised with --strict, before any result.
-    topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False)
+    # large estates), and printed, or raised with --strict, before any result.  Each
+    # policy is validated there too, by the process that judges it.
+    topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False, defer=True)
     as_json = args.format == "json"
     a = analyze(topo, pols, for_check=args.rules, for_json=as_json, warnings=True)
     retain(a)
