@@ -77,6 +77,12 @@ def test_node_marks_from_the_cache_equal_the_parsed_ones(cache: Path) -> None:
         assert cached.node_mark(p) == mark
         assert parsed.node_mark(p) == mark
     assert cached.node_mark(("no", "such", 0)) is None
+    # Many at once, from the stored pairs or not, as one at a time.
+    paths = [*nodes, ("no", "such", 0)]
+    assert cached.node_marks(paths) == [*nodes.values(), None]
+    assert parsed.node_marks(paths) == [*nodes.values(), None]
+    shallow = load_document(path, positions=True, depth=3)  # deeper paths: indexed
+    assert shallow.node_marks(paths) == [*nodes.values(), None]
     # Building the whole index afterwards still gives every mark, as Marks.
     assert cached.positions().nodes == nodes
     assert all(type(m).__name__ == "Mark" for m in cached.positions().nodes.values())

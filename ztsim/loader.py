@@ -41,6 +41,7 @@ from ztsim.shared import PerObject, shared_host_parts, shared_rule_parts
 from ztsim.yamlio import (
     Document,
     Mark,
+    NodePath,
     YamlInputError,
     load_document,
     locate,
@@ -282,20 +283,21 @@ class LoadedPolicy:
         if doc is None:
             return {}
         marks: dict[tuple[str, str], Mark] = {}
+        rules = list(self._rule_index.items())
+        paths: list[NodePath] = [(section, "rules", index) for (section, _), index in rules]
         indexed: dict[str, bool] = {}
-        for (section, rule_id), index in self._rule_index.items():
-            path = (section, "rules", index)
-            # What ``locate`` returns when the whole path is indexed (as it is for a
-            # rule parsed from the file); anything else goes through ``locate``.
-            mark = doc.node_mark(path)
+        for (key, _), path, mark in zip(rules, paths, doc.node_marks(paths), strict=True):
+            section = key[0]
             if section not in indexed:
                 indexed[section] = (
                     doc.node_mark((section,)) is not None
                     and doc.node_mark((section, "rules")) is not None
                 )
+            # What ``locate`` returns when the whole path is indexed (as it is for a
+            # rule parsed from the file); anything else goes through ``locate``.
             if mark is None or not indexed[section]:
                 mark = locate(doc, path)
-            marks[(section, rule_id)] = mark
+            marks[key] = mark
         return marks
 
     def rule_mark(self, section: Literal["segmentation", "egress"], rule_id: str) -> Mark | None:
