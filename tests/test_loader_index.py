@@ -237,6 +237,52 @@ def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
     assert fast.hosts[1].labels is fast.hosts[2].labels  # Labels, shared
 
 
+@pytest.mark.parametrize(
+    ("odd", "valid"),
+    [
+        ("{id: a.b@c/d+e:f, zone: lan, description: web server}", True),
+        ("{id: bare, zone: lan}", True),
+        ("{id: nolabels, zone: lan, labels: {}, services: [], logins: []}", True),
+        ("{id: d, zone: lan, data: [{id: d1, records: 3}]}", True),
+        ('{id: "nl\\n", zone: lan}', True),  # the pattern allows one newline at the end
+        (f"{{id: h, zone: {'z' * 201}}}", False),
+        ("{id: h, zone: ''}", False),
+        (f"{{id: {'i' * 201}, zone: lan}}", False),
+        ("{id: -h, zone: lan}", False),
+        ("{id: 7, zone: lan}", False),
+        ("{id: h, zone: lan, services: null}", False),
+        ("{id: h, zone: lan, labels: null}", False),
+        ("{id: h, zone: lan, description: 5}", False),
+        ("{id: h, zone: lan, colour: red}", False),
+    ],
+)
+def test_hosts_built_without_pydantic_are_the_ones_pydantic_builds(odd: str, valid: bool) -> None:
+    from pydantic import ValidationError
+
+    from ztsim.model import Topology
+    from ztsim.shared import MIN_ITEMS, shared_host_parts
+    from ztsim.yamlio import parse_text
+
+    data = parse_text(_shared_topology(MIN_ITEMS + 10) + f"  - {odd}\n").data
+    ready = shared_host_parts(data)
+    assert isinstance(ready, dict)
+    assert sum(type(h) is Host for h in ready["hosts"]) >= MIN_ITEMS  # built here
+    if not valid:
+        assert type(ready["hosts"][-1]) is dict  # left to pydantic, which refuses it
+        with pytest.raises(ValidationError):
+            Topology.model_validate(ready)
+        with pytest.raises(ValidationError):
+            Topology.model_validate(data)
+        return
+    fast, plain = Topology.model_validate(ready), Topology.model_validate(data)
+    assert fast == plain
+    for a, b in zip(fast.hosts, plain.hosts, strict=True):
+        assert list(a.__dict__.items()) == list(b.__dict__.items())  # fields in order
+        assert a.model_fields_set == b.model_fields_set
+        assert (a.__pydantic_extra__, a.__pydantic_private__) == (None, None)
+        assert repr(a) == repr(b) and a.model_dump() == b.model_dump()
+
+
 def test_hosts_keep_their_shared_lists() -> None:
     from ztsim.model import SharedList
     from ztsim.shared import MIN_ITEMS
