@@ -107,12 +107,13 @@ def _plain_host(
     ``None`` unless ``host`` is plainly valid as far as its own fields go.
 
     ``labels`` and ``lists`` are its labels and lists (in :data:`_HOST_PARTS`
-    order), validated already (``None`` where absent); ``given`` is the set of its keys (shared by hosts with
-    the same keys: models are frozen, so pydantic never adds to it).  Only what
-    pydantic surely accepts is built: ids of :data:`_PLAIN_ID` form, zones of 1 to
-    200 characters, a string description; a host with data items, or anything
-    else, is left to pydantic.  On 50,000 hosts, building the model through
-    pydantic (five wrap validators, a fields set per host) cost twice this.
+    order), validated already (``None`` where absent); ``given`` is the set of
+    its keys (shared by hosts with the same keys: models are frozen, so pydantic
+    never adds to it).  Only what pydantic surely accepts is built: ids of
+    :data:`_PLAIN_ID` form, zones of 1 to 200 characters, a string description.
+    A host with data items, or anything else, is left to pydantic.  On 50,000
+    hosts, building the models through pydantic (five wrap validators, a fields
+    set per host) cost twice this.
     """
     hid, zone = host.get("id"), host.get("zone")
     if (
