@@ -35,6 +35,7 @@ from ztsim.plans import (
     PlanVerdict,
     extract_plan,
     judge,
+    judge_plans,
     merge_plans,
     plan_solve,
     plans_from_solution,
@@ -578,7 +579,7 @@ def _analyze_on_two_cores(
     A child that fails, or sends what cannot be read, leaves its policies (or
     their rule impact, or the warnings) to this process: the results do not change.
     """
-    from ztsim.whatif.impact import policy_impact
+    from ztsim.whatif.impact import goal_plans, policy_impact
 
     with phase("compile"):
         _ = model.layout  # shared by every compilation: built once, before the fork
@@ -605,6 +606,12 @@ def _analyze_on_two_cores(
             sent[i] = (tables, r.goals, r.traffic, r.stats)
         if not send((sent, found)) or not for_check:
             return
+        # While the parent finishes: judge each policy's own plans (a share of the
+        # basis, their verdicts remembered) and find its rules' lines, as counting
+        # its rule impact will.
+        for r in mine.values():
+            judge_plans(goal_plans(r), r.compiled)
+            r.policy.locate_rules()
         plans = _basis_from(receive(), mine, n)
         if plans is None:
             return
