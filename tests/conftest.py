@@ -13,6 +13,7 @@ the schema and reference checks::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 import yaml
 
 from ztsim.engine import AttackModel, Solution, solve
+from ztsim.forking import Tickets
 from ztsim.loader import (
     LoadedPolicy,
     LoadedTopology,
@@ -74,3 +76,26 @@ def steps_of(sol: Solution, kind: str) -> list[Any]:
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+#: The test process, and the ticket taking :func:`parent_takes_at_most` wraps.
+PARENT = os.getpid()
+TAKE = Tickets.take
+
+
+def parent_takes_at_most(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
+    """In work shared with a forked child: this process takes at most ``most`` tickets
+    (:class:`ztsim.forking.Tickets`); the child, all it finds."""
+    taken: list[int] = []
+
+    def take(self: Tickets) -> int | None:
+        if os.getpid() != PARENT:
+            return TAKE(self)
+        if len(taken) >= most:
+            return None
+        got = TAKE(self)
+        if got is not None:
+            taken.append(got)
+        return got
+
+    monkeypatch.setattr(Tickets, "take", take)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PARENT, TAKE, parent_takes_at_most
 
 import ztsim.analysis
 import ztsim.whatif.impact
@@ -203,7 +204,7 @@ def test_policies_judged_on_two_cores_give_the_same_results(
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
     log = tmp_path / "judged"
     _solved_where(monkeypatch, log)
-    _parent_takes(monkeypatch, 1)
+    parent_takes_at_most(monkeypatch, 1)
     got = analyze(topo, pols, for_plans=for_plans, for_check=for_check)
     # Each policy judged once, in one process or the other; for plan listing, here.
     # (check also judges the reference policy here, on small topologies.)
@@ -233,27 +234,6 @@ def test_a_child_that_judged_nothing_changes_nothing(monkeypatch: pytest.MonkeyP
     assert analyze(topo, pols, for_check=True).json_text() == expected
 
 
-PARENT = os.getpid()
-TAKE = Tickets.take
-
-
-def _parent_takes(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
-    """This process takes at most ``most`` tickets; the child, all it finds."""
-    taken: list[int] = []
-
-    def take(self: Tickets) -> int | None:
-        if os.getpid() != PARENT:
-            return TAKE(self)
-        if len(taken) >= most:
-            return None
-        got = TAKE(self)
-        if got is not None:
-            taken.append(got)
-        return got
-
-    monkeypatch.setattr(Tickets, "take", take)
-
-
 @pytest.mark.parametrize("for_check", [False, True])
 def test_policies_a_child_fails_to_judge_are_judged_here(
     monkeypatch: pytest.MonkeyPatch, for_check: bool
@@ -269,7 +249,7 @@ def test_policies_a_child_fails_to_judge_are_judged_here(
         return finish(*args)
 
     monkeypatch.setattr(ztsim.analysis, "_finish", only_here)
-    _parent_takes(monkeypatch, 1)
+    parent_takes_at_most(monkeypatch, 1)
     assert analyze(topo, pols, for_check=for_check).to_json() == expected
 
 
@@ -289,7 +269,7 @@ def test_an_unreadable_answer_is_worked_out_here(
         return {"junk": got} if len(calls) == when else got
 
     monkeypatch.setattr(Helper, "receive", garbled)
-    _parent_takes(monkeypatch, 1)
+    parent_takes_at_most(monkeypatch, 1)
     a = analyze(topo, pols, for_check=True)
     assert len(calls) == when
     assert a.json_text() == expected
@@ -302,7 +282,7 @@ def test_rule_impact_counted_in_the_child_is_the_same(
     topo, pols = _scenario()
     expected = analyze(topo, pols).check_rules()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    _parent_takes(monkeypatch, 0)
+    parent_takes_at_most(monkeypatch, 0)
     a = analyze(topo, pols, for_check=True)
     # The child took every policy: nothing was compiled or solved here.
     assert all(r._compiled is None and r._solution is None for r in a.results)
@@ -326,7 +306,7 @@ def test_json_written_by_either_process_is_the_same(
     plain = analyze(topo, pols)
     expected_json, expected_rules = plain.json_text(), plain.check_rules()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    _parent_takes(monkeypatch, parent_takes)
+    parent_takes_at_most(monkeypatch, parent_takes)
     a = analyze(topo, pols, for_json=True)
     assert len(a._texts) == len(pols)  # written ahead, here or in the child
     assert a.json_text() == expected_json
@@ -382,7 +362,7 @@ def test_warnings_worked_out_by_either_process_are_the_same(
     assert analyze(topo, pols, warnings=True).warnings == expected
     assert analyze(topo, pols).warnings is None
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    _parent_takes(monkeypatch, parent_takes)
+    parent_takes_at_most(monkeypatch, parent_takes)
     for for_check in (False, True):
         assert analyze(topo, pols, for_check=for_check, warnings=True).warnings == expected
 
@@ -393,7 +373,7 @@ def test_warnings_the_child_garbles_are_worked_out_here(
 ) -> None:
     topo, pols, expected = _warned_scenario()
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    _parent_takes(monkeypatch, 0)  # the child takes every ticket, warnings included
+    parent_takes_at_most(monkeypatch, 0)  # the child takes every ticket, warnings included
     receive = Helper.receive
 
     def garbled(self: Helper) -> object:
@@ -430,7 +410,7 @@ def test_check_on_two_cores_prints_what_one_core_prints(
     expected = main(args), capsys.readouterr()
     monkeypatch.delenv("ZTSIM_PARALLEL")
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    _parent_takes(monkeypatch, 1)
+    parent_takes_at_most(monkeypatch, 1)
     got = main(args), capsys.readouterr()
     assert got == expected
     assert expected[0] == (2 if "--strict" in extra else 1)

@@ -8,15 +8,14 @@ every policy up front gives: all errors, in file order.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from conftest import parent_takes_at_most
 
 import ztsim.analysis
 from ztsim.analysis import analyze
 from ztsim.diagnostics import InputError
-from ztsim.forking import Tickets
 from ztsim.loader import (
     PendingPolicy,
     check_policies,
@@ -43,32 +42,17 @@ controls:
   mfa: 7
 """
 
-PARENT = os.getpid()
-TAKE = Tickets.take
-
 
 @pytest.fixture(autouse=True)
 def _parallel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("ZTSIM_PARALLEL", raising=False)
 
 
-def _two_cores(monkeypatch: pytest.MonkeyPatch, parent_takes: int) -> None:
+def _two_cores(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
     """Analyse on two cores however small the topology; this process takes at most
-    ``parent_takes`` tickets, the child all it finds."""
+    ``most`` tickets, the child all it finds."""
     monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    taken: list[int] = []
-
-    def take(self: Tickets) -> int | None:
-        if os.getpid() != PARENT:
-            return TAKE(self)
-        if len(taken) >= parent_takes:
-            return None
-        got = TAKE(self)
-        if got is not None:
-            taken.append(got)
-        return got
-
-    monkeypatch.setattr(Tickets, "take", take)
+    parent_takes_at_most(monkeypatch, most)
 
 
 def test_a_pending_policy_is_validated_when_its_model_is_read() -> None:
