@@ -111,9 +111,10 @@ def _plain_host(
     its keys (shared by hosts with the same keys: models are frozen, so pydantic
     never adds to it).  Only what pydantic surely accepts is built: ids of
     :data:`_PLAIN_ID` form, zones of 1 to 200 characters, a string description.
-    A host with data items, or anything else, is left to pydantic.  On 50,000
-    hosts, building the models through pydantic (five wrap validators, a fields
-    set per host) cost twice this.
+    A host with data items, or anything else, is left to pydantic.  On L (50,000
+    hosts), the pass that shares the parts and builds the hosts takes 0.20 s,
+    against 0.24 s for that pass and pydantic's validation of the hosts (five
+    wrap validators each); and pydantic's fields sets, one per host, took 36 MB.
     """
     hid, zone = host.get("id"), host.get("zone")
     if (
