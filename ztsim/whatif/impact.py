@@ -82,25 +82,47 @@ class RuleImpact(NamedTuple):
 def rows_json_text(rows: Sequence[RuleImpact]) -> str:
     """The JSON text of ``[x.to_json() for x in rows]``, as :func:`ztsim.jsontext.dump` writes it.
 
-    Written a row at a time from one template: large estates have tens of thousands
-    of rows, and the general writer took four times as long.
+    Written a row at a time from pieces: large estates have tens of thousands of
+    rows, and the general writer took four times as long.  Most rows count
+    nothing (a rule no plan or flow uses): their counts are one constant piece.
     """
     if not rows:
         return "[]"
+    heads: dict[str, str] = {}  # by section: up to the rule id
+    middles: dict[str, str] = {}  # by action: from after the rule id to the line
     parts = []
     for section, rule, action, line, enabled, open_, blocked, traffic, denied in rows:
+        head = heads.get(section)
+        if head is None:
+            head = heads[section] = (
+                f'  {{\n    "section": {encode_basestring(section)},\n    "rule": '
+            )
+        middle = middles.get(action)
+        if middle is None:
+            middle = middles[action] = (
+                f',\n    "action": {encode_basestring(action)},\n    "line": '
+            )
         at = "null" if line is None else int.__repr__(line)
-        parts.append(
-            f'  {{\n    "section": {encode_basestring(section)},\n'
-            f'    "rule": {encode_basestring(rule)},\n'
-            f'    "action": {encode_basestring(action)},\n    "line": {at},\n'
-            f'    "plans_enabled": {int.__repr__(enabled)},\n'
-            f'    "plans_open": {int.__repr__(open_)},\n'
-            f'    "plans_blocked": {int.__repr__(blocked)},\n'
-            f'    "traffic": {int.__repr__(traffic)},\n'
-            f'    "traffic_denied": {int.__repr__(denied)}\n  }}'
-        )
+        if enabled or open_ or blocked or traffic or denied:
+            counts = _counts_text(enabled, open_, blocked, traffic, denied)
+        else:
+            counts = _NO_COUNTS
+        parts.append(f"{head}{encode_basestring(rule)}{middle}{at}{counts}")
     return "[\n" + ",\n".join(parts) + "\n]"
+
+
+def _counts_text(enabled: int, open_: int, blocked: int, traffic: int, denied: int) -> str:
+    """A row's counts, from the comma after its line to its closing brace."""
+    return (
+        f',\n    "plans_enabled": {int.__repr__(enabled)},\n'
+        f'    "plans_open": {int.__repr__(open_)},\n'
+        f'    "plans_blocked": {int.__repr__(blocked)},\n'
+        f'    "traffic": {int.__repr__(traffic)},\n'
+        f'    "traffic_denied": {int.__repr__(denied)}\n  }}'
+    )
+
+
+_NO_COUNTS = _counts_text(0, 0, 0, 0, 0)
 
 
 def _ref(d: Decision | None) -> RuleRef | None:
