@@ -611,7 +611,7 @@ def _analyze_on_two_cores(
         # its rule impact will.
         for r in mine.values():
             judge_plans(goal_plans(r), r.compiled)
-            r.policy.locate_rules()
+            r.policy.rule_marks()
         plans = _basis_from(receive(), mine, n)
         if plans is None:
             return

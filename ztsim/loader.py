@@ -300,9 +300,9 @@ class LoadedPolicy:
             marks[key] = mark
         return marks
 
-    def locate_rules(self) -> None:
-        """Find where every rule stands now (:meth:`rule_mark` then looks each up)."""
-        _ = self._rule_marks
+    def rule_marks(self) -> Mapping[tuple[str, str], Mark]:
+        """Where each rule stands, by (section, rule id): :meth:`rule_mark` of them all."""
+        return self._rule_marks
 
     def rule_mark(self, section: Literal["segmentation", "egress"], rule_id: str) -> Mark | None:
         """Return the line and column of rule ``rule_id`` of ``section``, if known."""
