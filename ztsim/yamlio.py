@@ -134,32 +134,16 @@ class Document:
         return self._indexed
 
     def node_mark(self, path: NodePath) -> Mark | None:
-        """Where the node at ``path`` starts, if it is indexed.
-
-        The same answer as ``positions().nodes.get(path)``, but when the parse
-        cache kept the positions, without turning every stored pair into a
-        :class:`Mark` (200,000 of them for a 10,000-rule policy, when a run asks
-        for the lines of its rules only).
-        """
-        stored = self._stored_marks
-        limit = None if stored is None else _stored_depth(stored)
-        if self._positions is None and stored is not None and (limit is None or len(path) <= limit):
-            raw = self._stored_nodes
-            if raw is None:
-                raw = self._stored_nodes = dict(stored[0])
-            pair = raw.get(path)
-            return None if pair is None else Mark._make(pair)
-        recorded = self.recorded_positions()
-        if recorded is not None and recorded.covers(path):
-            return recorded.nodes.get(path)
-        return self.positions().nodes.get(path)
+        """Where the node at ``path`` starts, if it is indexed (see :meth:`node_marks`)."""
+        return self.node_marks((path,))[0]
 
     def node_marks(self, paths: Sequence[NodePath]) -> list[Mark | None]:
-        """:meth:`node_mark` of each of ``paths``, in order.
+        """Where the node at each of ``paths`` starts (``None`` where none is indexed).
 
-        Where the parse cache kept the positions, one look-up each: a policy's
-        rules are 10,000 paths, and the checks :meth:`node_mark` repeats per path
-        cost as much as the look-ups.
+        The same answers as ``positions().nodes.get(path)``, but when the parse
+        cache kept the positions, without turning every stored pair into a
+        :class:`Mark` (200,000 of them for a 10,000-rule policy, when a run asks
+        for the lines of its rules only): one look-up per path.
         """
         stored = self._stored_marks
         if self._positions is None and stored is not None:
@@ -170,7 +154,13 @@ class Document:
                     raw = self._stored_nodes = dict(stored[0])
                 get, make = raw.get, Mark._make
                 return [None if (pair := get(p)) is None else make(pair) for p in paths]
-        return [self.node_mark(p) for p in paths]
+        recorded = self.recorded_positions()
+        return [
+            recorded.nodes.get(p)
+            if recorded is not None and recorded.covers(p)
+            else self.positions().nodes.get(p)
+            for p in paths
+        ]
 
     def stored_marks(self) -> Any:
         """The recorded positions as the parse cache stores them (``None`` if none were).
