@@ -474,7 +474,7 @@ def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
 
 
 def _result_text(r: PolicyResult, rows: list[RuleImpact]) -> str:
-    """``dump(_result_json(r, rows as JSON))``, the rows written from one template."""
+    """``dump(_result_json(r, rows as JSON))``, the rows written by ``rows_json_text``."""
     from ztsim.whatif.impact import rows_json_text
 
     with phase("output"):
