@@ -27,7 +27,7 @@ from ztsim.loader import (
     reference_policy,
     topology_from_text,
 )
-from ztsim.policy import iter_bits
+from ztsim.policy import TargetLayout, iter_bits, target_layout
 
 
 def _with_twins(topo: dict[str, Any]) -> dict[str, Any]:
@@ -331,3 +331,28 @@ def test_bucketed_target_groups_match_a_naive_grouping(sc: tuple[str, str]) -> N
         assert list(tg.keys) == keys
         assert [list(m) for m in tg.members] == members
         assert [list(r) for r in tg.representatives] == reps
+
+
+def _canonical_layout(layout: TargetLayout) -> tuple[Any, ...]:
+    """A layout with its twins ordered by first host and signatures renumbered in
+    that order: what ``_group_targets`` depends on (numbers are only keys)."""
+    numbers: dict[int, int] = {}
+    twins = sorted(layout.twins, key=lambda t: t[2][0])
+    return (
+        layout.buckets,
+        tuple((g, numbers.setdefault(n, len(numbers)), hosts) for g, n, hosts in twins),
+        layout.loners,
+    )
+
+
+@SETTINGS
+@given(twin_scenarios())
+def test_the_models_layout_is_target_layout(sc: tuple[str, str]) -> None:
+    """The model buckets its targets per host shape exactly as target_layout does
+    target by target: the same buckets in the same order, the same twins and loners
+    (hosts in file order, which the twins' ``0-`` look-alikes leave unsorted)."""
+    topo = topology_from_text(sc[0])
+    model = AttackModel(topo)
+    reference = target_layout(topo, model.targets, model.groups, model.signatures)
+    assert _canonical_layout(model.layout) == _canonical_layout(reference)
+    assert model.layout.buckets == reference.buckets
