@@ -334,25 +334,33 @@ def test_bucketed_target_groups_match_a_naive_grouping(sc: tuple[str, str]) -> N
 
 
 def _canonical_layout(layout: TargetLayout) -> tuple[Any, ...]:
-    """A layout with its twins ordered by first host and signatures renumbered in
-    that order: what ``_group_targets`` depends on (numbers are only keys)."""
+    """A layout in a canonical order (groups by their first host, buckets by first
+    host and service, twins by first host) and its signatures renumbered in that
+    order: all that ``_group_targets`` depends on."""
     numbers: dict[int, int] = {}
-    twins = sorted(layout.twins, key=lambda t: t[2][0])
-    return (
-        layout.buckets,
-        tuple((g, numbers.setdefault(n, len(numbers)), hosts) for g, n, hosts in twins),
-        layout.loners,
-    )
+    out = []
+    for group, buckets, twins in sorted(layout.groups, key=lambda g: min(b[2][0] for b in g[1])):
+        ordered = sorted(twins, key=lambda t: t[1][0])
+        out.append(
+            (
+                group,
+                tuple(sorted(buckets, key=lambda b: (b[2][0], b[0]))),
+                tuple((numbers.setdefault(n, len(numbers)), hosts) for n, hosts in ordered),
+            )
+        )
+    return tuple(out), layout.loners
 
 
 @SETTINGS
 @given(twin_scenarios())
 def test_the_models_layout_is_target_layout(sc: tuple[str, str]) -> None:
-    """The model buckets its targets per host shape exactly as target_layout does
-    target by target: the same buckets in the same order, the same twins and loners
-    (hosts in file order, which the twins' ``0-`` look-alikes leave unsorted)."""
+    """The model buckets its targets per host shape as target_layout does target by
+    target: the same groups, buckets, twins and loners, hosts sorted (file order is
+    not sorted: the twins' ``0-`` look-alikes come last)."""
     topo = topology_from_text(sc[0])
     model = AttackModel(topo)
     reference = target_layout(topo, model.targets, model.groups, model.signatures)
     assert _canonical_layout(model.layout) == _canonical_layout(reference)
-    assert model.layout.buckets == reference.buckets
+    for layout in (model.layout, reference):
+        for _, buckets, twins in layout.groups:
+            assert all(list(hosts) == sorted(hosts) for *_, hosts in (*buckets, *twins))

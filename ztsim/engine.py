@@ -43,7 +43,14 @@ from typing import Any, NamedTuple
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import DataItem, Host, Login, Vulnerability
-from ztsim.policy import CompiledPolicy, LabelGroup, TargetLayout, iter_bits
+from ztsim.policy import (
+    CompiledPolicy,
+    LabelGroup,
+    TargetLayout,
+    TargetsByGroup,
+    iter_bits,
+    layout_of,
+)
 from ztsim.profiling import phase
 
 __all__ = [
@@ -334,24 +341,28 @@ class AttackModel:
     def layout(self) -> TargetLayout:
         """This model's targets bucketed once for every policy.
 
-        Equal to :func:`~ztsim.policy.target_layout` of the model's targets, groups
-        and signatures, but worked out per target host from its shape (the services
-        it offers as targets, its signature) rather than per target: on L, 41,000
-        hosts instead of 46,000 targets, one signature hashed per shape, no offer
-        looked up per target.
+        :func:`~ztsim.policy.target_layout` of the model's targets, groups and
+        signatures (but for the order of groups, buckets and twins, and the numbers
+        of signatures, which compilations do not depend on), worked out per target
+        host from its shape (the services it offers as targets, its signature)
+        rather than per target: on L, 41,000 hosts instead of 46,000 targets, one
+        signature hashed per shape, no offer looked up per target.
         """
         groups, signatures = self.groups, self.signatures
-        buckets: dict[tuple[LabelGroup, str, bool], list[str]] = {}
-        twins: dict[tuple[LabelGroup, int], list[str]] = {}
+        per_group: TargetsByGroup = {}
         numbers: dict[Hashable, int] = {}
         by_shape: dict[int, int] = {}  # id of a shape -> its signature's number
         loners: list[str] = []
         for hid, shape in self._offering:
             group = groups[hid]
-            for svc, public in shape.offers:
-                bucket = buckets.get((group, svc, public))
+            entry = per_group.get(group)
+            if entry is None:
+                entry = per_group[group] = ({}, {})
+            buckets, twins = entry
+            for offer in shape.offers:  # (service, public)
+                bucket = buckets.get(offer)
                 if bucket is None:
-                    buckets[(group, svc, public)] = [hid]
+                    buckets[offer] = [hid]
                 else:
                     bucket.append(hid)
             sig = signatures[hid]
@@ -361,24 +372,12 @@ class AttackModel:
             n = by_shape.get(id(shape))
             if n is None:
                 n = by_shape[id(shape)] = numbers.setdefault(sig, len(numbers))
-            twin = twins.get((group, n))
+            twin = twins.get(n)
             if twin is None:
-                twins[(group, n)] = [hid]
+                twins[n] = [hid]
             else:
                 twin.append(hid)
-        # target_layout's order: hosts sorted (file order need not be), buckets in
-        # the order of their first target.  (Twins' order and signature numbers are
-        # file order's: they are only keys to _group_targets.)
-        for hosts in buckets.values():
-            hosts.sort()
-        for hosts in twins.values():
-            hosts.sort()
-        ordered = sorted(buckets.items(), key=lambda kv: (kv[1][0], kv[0][1]))
-        return TargetLayout(
-            tuple((g, svc, pub, tuple(hosts)) for (g, svc, pub), hosts in ordered),
-            tuple((g, n, tuple(hosts)) for (g, n), hosts in twins.items()),
-            frozenset(loners),
-        )
+        return layout_of(per_group, loners)
 
     def compile(
         self,

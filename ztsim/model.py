@@ -177,6 +177,15 @@ def parse_port_range(text: str) -> PortRange:
     return PortRange(low, high, m.group(3))
 
 
+@lru_cache(maxsize=4096)
+def _ranges(services: tuple[str, ...] | None) -> tuple[PortRange, ...]:
+    """A rule's services as ranges, once per distinct list (thousands of rules
+    repeat a few dozen lists, and each compilation asks every rule)."""
+    if services is None:
+        return (ANY_SERVICE,)
+    return tuple(parse_port_range(s) for s in services)
+
+
 def invalid_id_message(value: object) -> str:
     """The error for a declared id that does not match :data:`ID_PATTERN`."""
     return f"invalid id {value!r}: use letters, digits and _ . : @ / + -"
@@ -570,9 +579,7 @@ class SegmentationRule(_Model):
     @property
     def ranges(self) -> tuple[PortRange, ...]:
         """The rule's services as ranges (any when omitted)."""
-        if self.services is None:
-            return (ANY_SERVICE,)
-        return tuple(parse_port_range(s) for s in self.services)
+        return _ranges(None if self.services is None else tuple(self.services))
 
 
 class EgressRule(_Model):
@@ -607,9 +614,7 @@ class EgressRule(_Model):
     @property
     def ranges(self) -> tuple[PortRange, ...]:
         """The rule's services as ranges (any when omitted)."""
-        if self.services is None:
-            return (ANY_SERVICE,)
-        return tuple(parse_port_range(s) for s in self.services)
+        return _ranges(None if self.services is None else tuple(self.services))
 
 
 class SegmentationSection(_Model):

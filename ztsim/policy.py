@@ -17,9 +17,9 @@ A :class:`CompiledPolicy` answers two kinds of question.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, cast
 
 from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology, label_pair_counts
 from ztsim.model import (
@@ -38,11 +38,14 @@ __all__ = [
     "CompiledPolicy",
     "Decision",
     "LabelGroup",
+    "LayoutGroup",
     "TargetGroups",
     "TargetLayout",
+    "TargetsByGroup",
     "fqdn_covers",
     "host_label_groups",
     "iter_bits",
+    "layout_of",
     "selector_matches_host",
     "selector_matches_zone",
     "target_layout",
@@ -245,25 +248,58 @@ _FromIndex = tuple[
 ]
 
 
+#: A label group's targets in a :class:`TargetLayout`: ``(group, buckets, twins)``.
+#: ``buckets``: ``(service, public, hosts)``, the group's targets on one service
+#: with one exposure.  ``twins``: ``(signature number, hosts)``, its target hosts
+#: alike in everything but their id (same signature).  Hosts sorted.
+LayoutGroup = tuple[
+    LabelGroup,
+    tuple[tuple[str, bool, tuple[str, ...]], ...],
+    tuple[tuple[int, tuple[str, ...]], ...],
+]
+
+
 @dataclass(frozen=True)
 class TargetLayout:
     """A topology's attack targets, bucketed once for every policy compiled on it.
 
     Policies differ only in how they split label groups into classes, so the
     per-target work (the offer, the host's label group, its signature) is done
-    once per topology here, and each compilation then handles buckets, not
-    targets (see :meth:`CompiledPolicy._group_targets`).
+    once per topology here, and each compilation then handles label groups and
+    their buckets, not targets (see :meth:`CompiledPolicy._group_targets`).
     """
 
-    #: ``(label group, service, public, hosts)``: the targets of one label group on
-    #: one service, hosts sorted; buckets in the order of their first target.
-    buckets: tuple[tuple[LabelGroup, str, bool, tuple[str, ...]], ...]
-    #: ``(label group, signature number, hosts)``: target hosts alike in everything
-    #: but their id (same label group, same signature), sorted.  Signatures are
-    #: numbered (equal signatures, equal numbers) so that keys hash cheaply.
-    twins: tuple[tuple[LabelGroup, int, tuple[str, ...]], ...]
+    #: Each label group that holds a target, with its buckets and twins (see
+    #: :data:`LayoutGroup`).  Signatures are numbered (equal signatures, equal
+    #: numbers) so that keys hash cheaply.  The order of groups, of buckets and of
+    #: twins is the builder's (deterministic): compilations do not depend on it.
+    groups: tuple[LayoutGroup, ...]
     #: Target hosts that must stay apart (no signature): each its own representative.
     loners: frozenset[str]
+
+
+#: Targets being collected per label group: ``(service, public) -> hosts`` and
+#: ``signature number -> hosts`` (see :func:`layout_of`).
+TargetsByGroup = dict[LabelGroup, tuple[dict[tuple[str, bool], list[str]], dict[int, list[str]]]]
+
+
+def layout_of(per_group: TargetsByGroup, loners: Iterable[str]) -> TargetLayout:
+    """The layout of targets collected per label group: ``(service, public) -> hosts``
+    and ``signature number -> hosts``, hosts in any order (sorted here)."""
+    out: list[LayoutGroup] = []
+    for group, (buckets, twins) in per_group.items():
+        for hosts in buckets.values():
+            hosts.sort()
+        for hosts in twins.values():
+            hosts.sort()
+        out.append(
+            (
+                group,
+                tuple((svc, public, tuple(hosts)) for (svc, public), hosts in buckets.items()),
+                tuple((n, tuple(hosts)) for n, hosts in twins.items()),
+            )
+        )
+    return TargetLayout(tuple(out), frozenset(loners))
 
 
 def target_layout(
@@ -275,11 +311,11 @@ def target_layout(
     """Bucket ``targets`` (host, service) by label group, service and exposure.
 
     Targets that the topology does not offer are left out, as
-    :meth:`CompiledPolicy._group_targets` would.
+    :meth:`CompiledPolicy._group_targets` would.  Groups, buckets and twins come in
+    the order of their first target.
     """
     hosts = topology.hosts
-    buckets: dict[tuple[LabelGroup, str, bool], list[str]] = {}
-    twins: dict[tuple[LabelGroup, int], list[str]] = {}
+    per_group: TargetsByGroup = {}
     numbers: dict[Hashable, int] = {}
     loners: set[str] = set()
     last: str | None = None
@@ -299,10 +335,10 @@ def target_layout(
         if offer is None:
             continue
         group = groups[host_id]
-        bucket = buckets.get((group, service, offer.public))
-        if bucket is None:
-            bucket = buckets[(group, service, offer.public)] = []
-        bucket.append(host_id)
+        entry = per_group.get(group)
+        if entry is None:
+            entry = per_group[group] = ({}, {})
+        entry[0].setdefault((service, offer.public), []).append(host_id)
         if host_id != last:
             last = host_id
             sig = signatures.get(host_id)
@@ -310,12 +346,8 @@ def target_layout(
                 loners.add(host_id)
             else:
                 n = numbers.setdefault(sig, len(numbers))
-                twins.setdefault((group, n), []).append(host_id)
-    return TargetLayout(
-        tuple((g, svc, pub, tuple(hosts)) for (g, svc, pub), hosts in buckets.items()),
-        tuple((g, sig, tuple(hosts)) for (g, sig), hosts in twins.items()),
-        frozenset(loners),
-    )
+                entry[1].setdefault(n, []).append(host_id)
+    return layout_of(per_group, loners)
 
 
 @dataclass(frozen=True)
@@ -704,10 +736,11 @@ class CompiledPolicy:
     def _group_targets(self, layout: TargetLayout) -> TargetGroups:
         """Group the targets by (destination class, service, public), cheapest first.
 
-        Works on the layout's buckets: a bucket whose label group holds no host a
-        selector names falls whole into one group.  Groups are numbered in the
-        order of their first (host, service) target, and their hosts sorted, so
-        the result does not depend on how the buckets merged.
+        Works on the layout's label groups: a group that holds no host a selector
+        names falls whole into one class, so its buckets are taken whole and its
+        class worked out once.  Groups are numbered in the order of their first
+        (host, service) target, and their hosts sorted, so the result does not
+        depend on the order of the layout.
         """
         compress = self._compress
         named = self._src_named | self._dst_named
@@ -718,74 +751,82 @@ class CompiledPolicy:
         group_class = self._group_class
         dest_class = self.dest_class
 
-        keyed: dict[tuple[_ClassKey, str, bool], list[str]] = {}
+        # Hosts per key: a bucket's tuple as it is, a list once another joins it.
+        keyed: dict[tuple[_ClassKey, str, bool], Sequence[str]] = {}
         merged: set[tuple[_ClassKey, str, bool]] = set()
 
-        def add(key: tuple[_ClassKey, str, bool], hosts: Iterable[str]) -> None:
+        def add(key: tuple[_ClassKey, str, bool], hosts: Sequence[str]) -> None:
             lst = keyed.get(key)
             if lst is None:
-                keyed[key] = list(hosts)
+                keyed[key] = hosts
+            elif key in merged:
+                cast(list[str], lst).extend(hosts)
             else:
-                lst.extend(hosts)
+                keyed[key] = [*lst, *hosts]
                 merged.add(key)
 
-        for group, service, public, hosts in layout.buckets:
+        # Compromising one of several interchangeable hosts gives exactly what
+        # compromising any other would: the fixpoint needs only one of them, the
+        # first by id among those alike in both classes and in signature.  Each
+        # label group's (source class, destination class) pair is numbered: twins
+        # outnumber label groups, and small keys hash cheaply.
+        first: dict[tuple[int, int], str] = {}
+        numbers: dict[tuple[_ClassKey, _ClassKey], int] = {}
+        reps: set[str] = set(layout.loners) if compress else set()
+
+        def note(n: int, sig: int, head: str) -> None:
+            known = first.get((n, sig))
+            if known is None or head < known:
+                first[(n, sig)] = head
+
+        for group, buckets, twins in layout.groups:
             if not compress:  # every host a class of its own
-                for h in hosts:
-                    add((dest_class(h), service, public), (h,))
+                for service, public, hosts in buckets:
+                    for h in hosts:
+                        add((dest_class(h), service, public), (h,))
                 continue
             ck = dst_by_group.get(group)
             if ck is None:
                 ck = group_class(group, dst_pairs, dst_by_group)
+            n = numbers.setdefault((group_class(group, src_pairs, src_by_group), ck), len(numbers))
             if group in named_groups:  # a named host's class is its own
-                for h in hosts:
-                    if h in named:
-                        add((dest_class(h), service, public), (h,))
-                plain = [h for h in hosts if h not in named]
-                if not plain:
-                    continue
-                add((ck, service, public), plain)
-            else:
-                add((ck, service, public), hosts)
-        for key in merged:
-            keyed[key].sort()
-
-        # Compromising one of several interchangeable hosts gives exactly what
-        # compromising any other would: the fixpoint needs only one of them, the
-        # first by id among those alike in both classes and in signature.
-        reps: set[str] = set()
-        if compress:
-            first: dict[tuple[int, int], str] = {}
-            reps.update(layout.loners)
-            # Each label group's (source class, destination class) pair, numbered:
-            # twins outnumber label groups, and small keys hash cheaply.
-            pair_no: dict[LabelGroup, int] = {}
-            numbers: dict[tuple[_ClassKey, _ClassKey], int] = {}
-            for group, sig, hosts in layout.twins:
-                head = hosts[0]
-                if group in named_groups:
+                for service, public, hosts in buckets:
+                    for h in hosts:
+                        if h in named:
+                            add((dest_class(h), service, public), (h,))
+                    plain = [h for h in hosts if h not in named]
+                    if plain:
+                        add((ck, service, public), plain)
+                for sig, hosts in twins:
                     reps.update(h for h in hosts if h in named)
                     head = next((h for h in hosts if h not in named), "")
-                    if not head:
-                        continue
-                n = pair_no.get(group)
-                if n is None:
-                    both = (
-                        group_class(group, src_pairs, src_by_group),
-                        group_class(group, dst_pairs, dst_by_group),
-                    )
-                    n = pair_no[group] = numbers.setdefault(both, len(numbers))
-                rk = (n, sig)
-                known = first.get(rk)
+                    if head:
+                        note(n, sig, head)
+                continue
+            for service, public, hosts in buckets:  # inlined add(): the common case
+                key = (ck, service, public)
+                lst = keyed.get(key)
+                if lst is None:
+                    keyed[key] = hosts
+                elif key in merged:
+                    cast(list[str], lst).extend(hosts)
+                else:
+                    keyed[key] = [*lst, *hosts]
+                    merged.add(key)
+            for sig, hosts in twins:
+                head = hosts[0]
+                known = first.get((n, sig))
                 if known is None or head < known:
-                    first[rk] = head
-            reps.update(first.values())
+                    first[(n, sig)] = head
+        for key in merged:
+            cast(list[str], keyed[key]).sort()
+        reps.update(first.values())
 
         order = sorted(keyed, key=lambda k: (keyed[k][0], k[1]))
         keys = tuple(order)
-        members = [keyed[k] for k in order]
+        members = tuple(tuple(keyed[k]) for k in order)
         representatives = (
-            members if not compress else [list(filter(reps.__contains__, m)) for m in members]
+            members if not compress else tuple(tuple(filter(reps.__contains__, m)) for m in members)
         )
         public_mask = 0
         zone_mask: dict[str, int] = defaultdict(int)
@@ -804,8 +845,8 @@ class CompiledPolicy:
                 host_mask[ck.host] |= bit
         return TargetGroups(
             keys,
-            tuple(tuple(m) for m in members),
-            tuple(tuple(r) for r in representatives),
+            members,
+            representatives,
             public_mask,
             dict(zone_mask),
             dict(pair_mask),
