@@ -8,6 +8,8 @@ leaving its share to the parent.
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ import ztsim.whatif.impact
 from ztsim.analysis import PolicyResult, analyze
 from ztsim.diagnostics import Diagnostic
 from ztsim.engine import AttackModel
-from ztsim.forking import Helper, Tickets, fork_map
+from ztsim.forking import PIPE_BYTES, Helper, Tickets, fork_map
 from ztsim.jsontext import dump_json
 from ztsim.loader import (
     LoadedPolicy,
@@ -141,13 +143,40 @@ def test_a_helper_talks_both_ways() -> None:
 
     helper = Helper(serve)
     try:
-        for x in (1, "two", list(range(100_000))):  # the last is larger than a pipe holds
+        for x in (1, "two", list(range(400_000))):  # the last is larger than a pipe holds
             assert helper.send(x)
             got = helper.receive()
             assert isinstance(got, list) and got[0] == x and got[1] != os.getpid()
     finally:
         helper.close()
     assert helper.receive() is None and not helper.send(1)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="pipe sizes are Linux's")
+def test_a_message_that_fits_the_pipe_is_sent_while_the_other_is_busy() -> None:
+    """The parent of ``check`` sends its plans (600 KB on L) and goes on counting:
+    the send must not wait for the child to read."""
+    gate_read, gate_write = os.pipe()
+
+    def serve(receive: Any, send: Any) -> None:
+        os.read(gate_read, 1)  # busy until the parent has sent
+        send(receive())
+
+    helper = Helper(serve)
+    try:
+        big = "x" * (PIPE_BYTES // 2)
+        done = threading.Event()
+        sender = threading.Thread(target=lambda: helper.send(big) and done.set(), daemon=True)
+        sender.start()
+        sender.join(timeout=30)
+        assert done.is_set(), "send waited for the child to read"
+        os.write(gate_write, b"!")
+        assert helper.receive() == big
+    finally:
+        os.write(gate_write, b"!")
+        helper.close()
+        os.close(gate_read)
+        os.close(gate_write)
 
 
 @pytest.mark.parametrize("how", ["raise", "exit", "garble", "nothing"])

@@ -162,13 +162,16 @@ class Helper:
     the other sent, or ``None`` when it sent nothing more (it ended, failed,
     crashed or sent what cannot be read); ``send(obj)`` says whether it went.
     Objects go length-prefixed through two pipes.  A conversation must not have
-    both processes send at once: a large object waits in ``send`` for the other
-    to receive it.  Always :meth:`close` it, so that the child is reaped.
+    both processes send at once: an object larger than :data:`PIPE_BYTES` waits
+    in ``send`` for the other to receive it.  Always :meth:`close` it, so that
+    the child is reaped.
     """
 
     def __init__(self, serve: Callable[[Callable[[], object], Callable[[object], bool]], None]):
         up_read, up_write = os.pipe()
         down_read, down_write = os.pipe()
+        _widen(up_write)
+        _widen(down_write)
 
         def child() -> None:
             os.close(up_read)
@@ -200,6 +203,24 @@ class Helper:
                 os.kill(self._pid, signal.SIGKILL)
             os.waitpid(self._pid, 0)
             self._pid = 0
+
+
+#: Bytes a pipe of :class:`Helper` holds (Linux's default most, ``pipe-max-size``).
+PIPE_BYTES = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    """Let the pipe of ``fd`` hold :data:`PIPE_BYTES` where the system allows it.
+
+    A sender blocks once the pipe is full until the other process reads.  The
+    default 64 KiB made the parent of ``check`` wait, a chunk at a time, for its
+    child to take the 600 KB of plans it sends on L; a message that fits is
+    written at once, and the sender goes on.
+    """
+    with contextlib.suppress(ImportError, AttributeError, OSError):
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
 
 
 def _send(fd: int, obj: object) -> bool:
