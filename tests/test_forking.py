@@ -210,6 +210,20 @@ def test_closing_a_helper_ends_a_busy_child() -> None:
         os.waitpid(-1, os.WNOHANG)
 
 
+def test_a_helper_closed_without_waiting_is_reaped_by_the_next_fork() -> None:
+    """``check`` does not wait for its child's teardown: the child is reaped later,
+    and no zombie outlives the next fork."""
+
+    def serve(receive: Any, send: Any) -> None:
+        while True:
+            pass
+
+    Helper(serve).close(wait=False)
+    Helper(lambda receive, send: None).close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
+
+
 def _solved_where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
     """Log each policy judged, with the process that judged it."""
     judge = ztsim.analysis._judge_policy

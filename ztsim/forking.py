@@ -54,6 +54,7 @@ def _fork(child: Callable[[], object]) -> int:
     Returns the child's pid, here.  Whatever the child raises stays there: its
     parent does the work itself.
     """
+    _reap_unreaped()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child; its coverage is not collected
         code = 1
@@ -192,8 +193,13 @@ class Helper:
         """Send ``obj`` to the child; whether it went (the child may have ended)."""
         return self._write >= 0 and _send(self._write, obj)
 
-    def close(self) -> None:
-        """End the conversation and the child (nothing more is wanted from it)."""
+    def close(self, *, wait: bool = True) -> None:
+        """End the conversation and the child (nothing more is wanted from it).
+
+        ``wait=False`` leaves the child to be reaped later (at the next fork, see
+        :data:`_UNREAPED`): the kernel takes a while to tear down a large child
+        (0.02 s for the child of ``check`` on L), and this process need not wait.
+        """
         for fd in (self._write, self._read):
             if fd >= 0:
                 os.close(fd)
@@ -201,8 +207,32 @@ class Helper:
         if self._pid:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self._pid, signal.SIGKILL)
-            os.waitpid(self._pid, 0)
+            if wait:
+                os.waitpid(self._pid, 0)
+            else:
+                _reap_later(self._pid)
             self._pid = 0
+
+
+#: Children ended by ``Helper.close(wait=False)`` and not reaped yet: the next fork
+#: reaps them first (a thread would do it sooner, but threads turn forking off:
+#: see :func:`enabled`).  Until then each is a zombie; at exit, init reaps them.
+_UNREAPED: list[int] = []
+
+
+def _reap_later(pid: int) -> None:
+    """Reap ``pid`` (killed, or exiting) now if it has exited, else at the next fork."""
+    with contextlib.suppress(ChildProcessError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if not done:
+            _UNREAPED.append(pid)
+
+
+def _reap_unreaped() -> None:
+    """Reap the children :func:`_reap_later` left (each was killed: this is short)."""
+    while _UNREAPED:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(_UNREAPED.pop(), 0)
 
 
 #: Bytes a pipe of :class:`Helper` holds (Linux's default most, ``pipe-max-size``).
