@@ -803,21 +803,10 @@ class CompiledPolicy:
                     if head:
                         note(n, sig, head)
                 continue
-            for service, public, hosts in buckets:  # inlined add(): the common case
-                key = (ck, service, public)
-                lst = keyed.get(key)
-                if lst is None:
-                    keyed[key] = hosts
-                elif key in merged:
-                    cast(list[str], lst).extend(hosts)
-                else:
-                    keyed[key] = [*lst, *hosts]
-                    merged.add(key)
+            for service, public, hosts in buckets:
+                add((ck, service, public), hosts)
             for sig, hosts in twins:
-                head = hosts[0]
-                known = first.get((n, sig))
-                if known is None or head < known:
-                    first[(n, sig)] = head
+                note(n, sig, hosts[0])
         for key in merged:
             cast(list[str], keyed[key]).sort()
         reps.update(first.values())
