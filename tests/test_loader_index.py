@@ -283,6 +283,27 @@ def test_hosts_built_without_pydantic_are_the_ones_pydantic_builds(odd: str, val
         assert repr(a) == repr(b) and a.model_dump() == b.model_dump()
 
 
+def test_the_lists_keys_found_while_sharing_are_those_of_the_hosts() -> None:
+    # shared_host_parts hands the check each plain host's lists_key; a wrong key
+    # would merge hosts whose lists differ (their checks and their shapes).
+    from ztsim.model import lists_key
+    from ztsim.shared import MIN_ITEMS, PlainKeys, shared_host_parts
+    from ztsim.yamlio import parse_text
+
+    text = _shared_topology(MIN_ITEMS + 10) + "  - {id: d, zone: lan, data: [{id: d1}]}\n"
+    found: PlainKeys = []
+    ready = shared_host_parts(parse_text(text).data, found)
+    assert isinstance(ready, dict) and len(found) == len(ready["hosts"])
+    assert found[-1] is None  # a host with data is left to pydantic
+    plain = [(e, built) for e, built in zip(found, ready["hosts"], strict=True) if e is not None]
+    assert len(plain) >= MIN_ITEMS
+    for (h, key), built in plain:
+        assert h is built and key == lists_key(h)
+    loaded = topology_from_text(text)
+    assert loaded.lists_keys == [lists_key(h) for h in loaded.model.hosts]
+    assert len(set(loaded.lists_keys)) < len(loaded.lists_keys)  # hosts share lists
+
+
 def test_hosts_keep_their_shared_lists() -> None:
     from ztsim.model import SharedList
     from ztsim.shared import MIN_ITEMS

@@ -37,7 +37,7 @@ from ztsim.model import (
 from ztsim.prefetch import Prefetched, prefetch_documents
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
-from ztsim.shared import PerObject, shared_host_parts, shared_rule_parts
+from ztsim.shared import PerObject, PlainKeys, shared_host_parts, shared_rule_parts
 from ztsim.yamlio import (
     Document,
     Mark,
@@ -591,14 +591,16 @@ def _unknown_credential(col: Collector, cid: str, loc: Loc) -> None:
     col.add(loc, f"unknown credential {cid!r} (declare it under `credentials`)")
 
 
-def _check_topology(col: Collector, topo: Topology) -> HostTables:
+def _check_topology(col: Collector, topo: Topology, known: PlainKeys | None = None) -> HostTables:
     """Uniqueness, references and service offers (spec §1, §2).
 
     Returns the host tables, filled in the same pass over the hosts as their
     checks (:class:`LoadedTopology` takes them over).  That pass runs once per
     host, so the usual case (nothing wrong) is kept lean: few attribute reads
     (each costs on a pydantic model), and a location is only built, and looked
-    up, for a problem actually reported.
+    up, for a problem actually reported.  ``known``: the lists keys
+    :func:`~ztsim.shared.shared_host_parts` found, host by host, each used for
+    the very host it names.
     """
     zones = {z.id: z for z in topo.zones}
     internal = {zid for zid, z in zones.items() if not z.external}
@@ -612,7 +614,9 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
     # checks of them: these run once per combination of lists found clean.
     clean: set[tuple[int, int, int, int]] = set()
     keys: list[tuple[int, int, int, int]] = []
-    for i, h in enumerate(topo.hosts):
+    if known is None or len(known) != len(topo.hosts):
+        known = [None] * len(topo.hosts)
+    for i, (h, pre) in enumerate(zip(topo.hosts, known, strict=True)):
         hosts[h.id] = h
         if h.zone not in internal:
             if h.zone in zones:
@@ -622,7 +626,7 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
                 )
             else:
                 add(("hosts", i, "zone"), f"unknown zone {h.zone!r}")
-        shape = lists_key(h)
+        shape = pre[1] if pre is not None and pre[0] is h else lists_key(h)
         keys.append(shape)
         if shape in clean and not h.data:
             continue
@@ -724,11 +728,16 @@ def _check_topology(col: Collector, topo: Topology) -> HostTables:
 def _topology_from(doc: Document) -> LoadedTopology:
     with paused_gc():
         built: list[HostTables] = []  # the check's tables, handed to LoadedTopology
+        known: PlainKeys = []  # filled by shared_host_parts, if it runs
+
+        def prepare(data: object) -> object | None:
+            known.clear()
+            return shared_host_parts(data, known)
 
         def check(col: Collector, topo: Topology) -> None:
-            built.append(_check_topology(col, topo))
+            built.append(_check_topology(col, topo, known))
 
-        topo, warnings = validate_document(doc, "topology", Topology, check, shared_host_parts)
+        topo, warnings = validate_document(doc, "topology", Topology, check, prepare)
         return LoadedTopology(topo, doc.path, doc, warnings=warnings, tables=built[0])
 
 
