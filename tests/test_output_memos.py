@@ -74,6 +74,28 @@ def test_judged_plans_equal_fresh_judgements(topology: str, folder: str):
         assert batch == [judge(p, r.compiled) for p in plans]
 
 
+@pytest.mark.parametrize(("topology", "folder"), SCENARIOS)
+def test_judging_to_the_block_is_whole_judging_cut_at_the_block(topology: str, folder: str):
+    topo = load_topology(ROOT / topology)
+    a = analyze(topo, [reference_policy(), *_policies(folder)])
+    plans, _ = impact_basis(a)
+    blocked = 0
+    for r in a.results:
+        fresh = AttackModel(topo).compile(r.policy)  # memos empty: cut verdicts first
+        cut = judge_plans(plans, fresh, whole=False)
+        whole = judge_plans(plans, fresh)
+        for c, w in zip(cut, whole, strict=True):
+            if w.step is None:
+                assert c == w
+            else:
+                blocked += 1
+                assert c == w._replace(steps=w.steps[: w.step + 1])
+                assert len(c.steps) < len(w.steps) or w.step == len(w.steps) - 1
+        rows = rule_impact(fresh, cut, [t.decision for t in r.traffic])
+        assert rows == rule_impact(fresh, whole, [t.decision for t in r.traffic])
+    assert blocked  # some plan is blocked under some policy
+
+
 def _ref(d: Decision | None) -> tuple[str, str] | None:
     if d is None or d.reason not in ("rule", "default"):
         return None

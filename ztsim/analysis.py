@@ -610,7 +610,7 @@ def _analyze_on_two_cores(
         # basis, their verdicts remembered) and find its rules' lines, as counting
         # its rule impact will.
         for r in mine.values():
-            judge_plans(goal_plans(r), r.compiled)
+            judge_plans(goal_plans(r), r.compiled, whole=False)
             r.policy.rule_marks()
         plans = _basis_from(receive(), mine, n)
         if plans is None:

@@ -217,9 +217,13 @@ def goal_plans(r: PolicyResult) -> list[Plan]:
 
 
 def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
-    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging)."""
+    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging).
+
+    Blocked plans are judged up to their blocking step only (``whole=False``):
+    :func:`rule_impact` reads no step after it.
+    """
     with phase("judge"):
-        verdicts = judge_plans(plans, r.compiled)
+        verdicts = judge_plans(plans, r.compiled, whole=False)
         return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
 
 
