@@ -60,6 +60,7 @@ __all__ = [
     "Vulnerability",
     "Zone",
     "canonical_service",
+    "key_of_lists",
     "level_at_least",
     "lists_key",
     "parse_port_range",
@@ -293,12 +294,16 @@ def lists_key(host: Host) -> tuple[int, int, int, int]:
     is derived from those lists alone is derived once per key.  Valid while the
     hosts live (they hold the lists, so no id is reused).
     """
-    services, vulns, stores, logins = (
-        host.services,
-        host.vulnerabilities,
-        host.credentials,
-        host.logins,
-    )
+    return key_of_lists(host.services, host.vulnerabilities, host.credentials, host.logins)
+
+
+def key_of_lists(
+    services: list[Any] | None,
+    vulns: list[Any] | None,
+    stores: list[Any] | None,
+    logins: list[Any] | None,
+) -> tuple[int, int, int, int]:
+    """:func:`lists_key` of a host with these lists (``None`` or empty: none)."""
     return (
         id(services) if services else 0,
         id(vulns) if vulns else 0,

@@ -38,6 +38,7 @@ from ztsim.model import (
     Selector,
     SharedList,
     Vulnerability,
+    key_of_lists,
 )
 
 __all__ = ["MIN_ITEMS", "PerObject", "PlainKeys", "shared_host_parts", "shared_rule_parts"]
@@ -231,17 +232,7 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
                 out.append(plain)
                 if found is not None:
                     services, logins, stores, vulns = lists  # _HOST_PARTS order
-                    found.append(
-                        (
-                            plain,
-                            (
-                                id(services) if services else 0,
-                                id(vulns) if vulns else 0,
-                                id(stores) if stores else 0,
-                                id(logins) if logins else 0,
-                            ),
-                        )
-                    )
+                    found.append((plain, key_of_lists(services, vulns, stores, logins)))
                 continue
         if found is not None:
             found.append(None)
