@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import InitVar, dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
@@ -730,13 +730,10 @@ def _topology_from(doc: Document) -> LoadedTopology:
         built: list[HostTables] = []  # the check's tables, handed to LoadedTopology
         known: PlainKeys = []  # filled by shared_host_parts, if it runs
 
-        def prepare(data: object) -> object | None:
-            known.clear()
-            return shared_host_parts(data, known)
-
         def check(col: Collector, topo: Topology) -> None:
             built.append(_check_topology(col, topo, known))
 
+        prepare = partial(shared_host_parts, found=known)
         topo, warnings = validate_document(doc, "topology", Topology, check, prepare)
         return LoadedTopology(topo, doc.path, doc, warnings=warnings, tables=built[0])
 
