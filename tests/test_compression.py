@@ -364,3 +364,43 @@ def test_the_models_layout_is_target_layout(sc: tuple[str, str]) -> None:
     for layout in (model.layout, reference):
         for _, buckets, twins in layout.groups:
             assert all(list(hosts) == sorted(hosts) for *_, hosts in (*buckets, *twins))
+
+
+@SETTINGS
+@given(twin_scenarios())
+def test_the_models_tables_are_the_hosts_lists(sc: tuple[str, str]) -> None:
+    """The tables the model derives from host shapes (:attr:`AttackModel.shapes`) are
+    what each host's own lists say, host by host."""
+    topo = topology_from_text(sc[0])
+    model = AttackModel(topo)
+    m = topo.model
+    vulns: dict[tuple[str, str], list[Any]] = {}
+    logins: dict[tuple[str, str], list[Any]] = {}
+    for h in m.hosts:
+        for v in h.vulnerabilities:
+            if not v.local:
+                vulns.setdefault((h.id, str(v.service)), []).append(v)
+        for lg in h.logins:
+            logins.setdefault((h.id, lg.service), []).append(lg)
+    assert {k: list(v) for k, v in model.vulns.items()} == vulns
+    assert {k: list(v) for k, v in model.logins.items()} == logins
+    assert model.local_vulns == {
+        h.id: tuple(v for v in h.vulnerabilities if v.local)
+        for h in m.hosts
+        if any(v.local for v in h.vulnerabilities)
+    }
+    assert model.stores == {
+        h.id: tuple((c.credential, c.requires) for c in h.credentials)
+        for h in m.hosts
+        if h.credentials
+    }
+    assert model.targets == tuple(sorted({*vulns, *logins}))
+    own: dict[str, set[str]] = {}
+    for host, svc in model.targets:
+        own.setdefault(host, set()).add(svc)
+    assert model.own_targets == {h: tuple(sorted(s)) for h, s in own.items()}
+    apart = {t.source for t in m.traffic} | {t.to for t in m.traffic}
+    apart |= {ep.host for ep in m.entry_points if ep.host is not None}
+    apart |= {h.id for h in m.hosts if h.data}
+    assert {h for h, sig in model.signatures.items() if sig is None} == apart & set(topo.hosts)
+    assert {h for h, sig in model.signatures.items() if sig is not None} == set(own) - apart

@@ -146,10 +146,10 @@ class _Shape(NamedTuple):
     lists the very same lists (see :meth:`AttackModel._index`)."""
 
     #: Remote vulnerabilities by service, services in first-listed order.
-    remote: tuple[tuple[str, tuple[Vulnerability, ...]], ...]
+    remote: dict[str, tuple[Vulnerability, ...]]
     local: tuple[Vulnerability, ...]
     #: Logins by service, services in first-listed order.
-    logins: tuple[tuple[str, tuple[Login, ...]], ...]
+    logins: dict[str, tuple[Login, ...]]
     #: (credential, requires) of each stored credential, in order.
     stores: tuple[tuple[str, str], ...]
     #: What tells an attack target from other hosts besides the policy (services,
@@ -202,12 +202,19 @@ class _Shapes:
                     list(map(_SERVICE_SIG, h.services))
                 )
             signature = (services, vuln_sig, login_sig, stores[1])
-            own = tuple(sorted({svc for svc, _ in remote} | {svc for svc, _ in by_service}))
+            own = tuple(sorted({*remote, *by_service}))
             for svc in own:
                 offer = h.offer(svc)
                 if offer is not None:
                     offers.append((svc, offer.public))
+        if not (remote or local or by_service or stores[0]):
+            return _NOTHING
         return _Shape(remote, local, by_service, stores[0], signature, own, tuple(offers))
+
+
+#: The shape of a host whose lists give the solver nothing (no vulnerability, login
+#: or stored credential): such hosts are not in :attr:`AttackModel.shapes`.
+_NOTHING = _Shape({}, (), {}, (), None, (), ())
 
 
 def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
@@ -221,7 +228,7 @@ def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
             assert v.service is not None
             remote.setdefault(v.service, []).append(v)
     return (
-        tuple((svc, tuple(vs)) for svc, vs in remote.items()),
+        {svc: tuple(vs) for svc, vs in remote.items()},
         tuple(local),
         _canonical([(v.service or "", v.local, v.gives) for v in vulns]),
     )
@@ -233,7 +240,7 @@ def _logins_part(logins: list[Login]) -> tuple[Any, ...]:
     for lg in logins:
         by_service.setdefault(lg.service, []).append(lg)
     return (
-        tuple((svc, tuple(ls)) for svc, ls in by_service.items()),
+        {svc: tuple(ls) for svc, ls in by_service.items()},
         _canonical([(lg.credential, lg.service, lg.gives) for lg in logins]),
     )
 
@@ -252,79 +259,61 @@ class AttackModel:
             self._index(topology)
 
     def _index(self, topology: LoadedTopology) -> None:
-        """Build the indices (one pass over the hosts: at 100,000 hosts every pass costs)."""
+        """Build the indices (one pass over the hosts: at 100,000 hosts every pass costs).
+
+        What a host's lists give (its vulnerabilities and logins by service, its
+        stored credentials, its signature) is worked out once per combination of
+        lists (:func:`~ztsim.model.lists_key`: hosts of a large estate share them,
+        see :mod:`ztsim.shared`) as a :class:`_Shape`, and each host is indexed by
+        its shape alone: on L, one entry per host instead of five or six (0.1 s).
+        The per-host tables of earlier versions (:attr:`vulns`, :attr:`logins`,
+        :attr:`signatures`, :attr:`targets`...) are built from the shapes when
+        asked; the solver reads the shapes.
+        """
         self.topology = topology
         m = topology.model
-        self.vulns: dict[tuple[str, str], tuple[Vulnerability, ...]] = {}
-        self.logins: dict[tuple[str, str], tuple[Login, ...]] = {}
         self.logins_by_cred: dict[str, list[tuple[Host, Login]]] = defaultdict(list)
-        self.local_vulns: dict[str, tuple[Vulnerability, ...]] = {}
-        self.stores: dict[str, tuple[tuple[str, str], ...]] = {}
         self.data_on: dict[str, list[DataItem]] = defaultdict(list)
         self.data_by_service: dict[tuple[str, str], list[DataItem]] = defaultdict(list)
         self.data_host: dict[str, Host] = {}
-        #: Per attack target host, its target services, sorted.
-        self.own_targets: dict[str, tuple[str, ...]] = {}
-        # Hosts that must stay apart from look-alikes (see ``signatures``).
-        special = {t.source for t in m.traffic} | {t.to for t in m.traffic}
-        special |= {ep.host for ep in topology.entry_points if ep.host is not None}
-        #: Per attack target host (a remote vulnerability or a login), what tells it
-        #: from other hosts besides the policy (its services, vulnerabilities, logins
-        #: and stored credentials); None to keep a host apart (it holds data, is an
-        #: entry point or a traffic endpoint).  Other hosts have no entry.
-        self.signatures: dict[str, Hashable] = {}
+        # Hosts that must stay apart from look-alikes (see ``signatures``): traffic
+        # endpoints, entry points and, added below, hosts that hold data.
+        apart = {t.source for t in m.traffic} | {t.to for t in m.traffic}
+        apart |= {ep.host for ep in topology.entry_points if ep.host is not None}
+        #: Per host with anything in its lists, their :class:`_Shape`.
+        self.shapes: dict[str, _Shape] = {}
         #: Per host, its (zone, label pairs), shared by equal hosts (class keys).
         self.groups: dict[str, LabelGroup] = topology.label_groups
-        vulns, logins, logins_by_cred = self.vulns, self.logins, self.logins_by_cred
-        local_vulns, stores, signatures = self.local_vulns, self.stores, self.signatures
-        # One pass over the hosts: at 100,000 hosts every pass costs.  What a host's
-        # lists give (its indices' entries, its signature) is worked out once per
-        # combination of lists (lists_key): hosts of a large estate share them
-        # (SharedList, see ztsim.shared).  Only attack targets get a signature:
-        # target_layout reads no other.
+        logins_by_cred, shape_by_host = self.logins_by_cred, self.shapes
         shapes: dict[tuple[int, int, int, int], _Shape] = {}
         shape_of = _Shapes().of
-        own_targets = self.own_targets
         # Target hosts that offer a target service, with their shape: the layout's input.
         self._offering: list[tuple[str, _Shape]] = []
         offering = self._offering.append
         for h, key in zip(m.hosts, topology.lists_keys, strict=True):
-            hid = h.id
             shape = shapes.get(key)
             if shape is None:
                 shape = shapes[key] = shape_of(h, key)
-            for svc, vs in shape.remote:
-                vulns[(hid, svc)] = vs
-            if shape.local:
-                local_vulns[hid] = shape.local
-            if shape.logins:
-                for svc, ls in shape.logins:
-                    logins[(hid, svc)] = ls
-                for lg in h.logins:
-                    logins_by_cred[lg.credential].append((h, lg))
-            if shape.stores:
-                stores[hid] = shape.stores
+            if shape is _NOTHING:
+                if not h.data:
+                    continue
+            else:
+                shape_by_host[h.id] = shape
+                if shape.logins:
+                    for lg in h.logins:
+                        logins_by_cred[lg.credential].append((h, lg))
+                if shape.offers:
+                    offering((h.id, shape))
             if h.data:
-                signatures[hid] = None
+                hid = h.id
+                apart.add(hid)
                 for d in h.data:
                     self.data_on[hid].append(d)
                     self.data_host[d.id] = h
                     if d.requires == "service" and d.service is not None:
                         self.data_by_service[(hid, d.service)].append(d)
-            elif hid in special:
-                signatures[hid] = None
-            elif shape.signature is not None:
-                signatures[hid] = shape.signature
-            if shape.own:
-                own_targets[hid] = shape.own
-                if shape.offers:
-                    offering((hid, shape))
-        # Sorted, without repeats.  Both indices were filled in host order, so their
-        # keys, deduplicated in that order, form two runs that sort merges in one
-        # pass (a set of them, in hash order, took five times as long on L).
-        self.targets: tuple[tuple[str, str], ...] = tuple(
-            sorted(dict.fromkeys([*self.vulns, *self.logins]))
-        )
+        #: Hosts that never share a representative with look-alikes.
+        self.apart: frozenset[str] = frozenset(apart)
         self.exfil_destinations = tuple(
             sorted(
                 (
@@ -338,6 +327,53 @@ class AttackModel:
         self.entry_points = topology.entry_points
 
     @cached_property
+    def vulns(self) -> dict[tuple[str, str], tuple[Vulnerability, ...]]:
+        """Remote vulnerabilities per (host, service)."""
+        return {(h, svc): vs for h, sh in self.shapes.items() for svc, vs in sh.remote.items()}
+
+    @cached_property
+    def logins(self) -> dict[tuple[str, str], tuple[Login, ...]]:
+        """Logins per (host, service)."""
+        return {(h, svc): ls for h, sh in self.shapes.items() for svc, ls in sh.logins.items()}
+
+    @cached_property
+    def local_vulns(self) -> dict[str, tuple[Vulnerability, ...]]:
+        """Local vulnerabilities per host that has any."""
+        return {h: sh.local for h, sh in self.shapes.items() if sh.local}
+
+    @cached_property
+    def stores(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """(credential, requires) of each stored credential, per host that stores any."""
+        return {h: sh.stores for h, sh in self.shapes.items() if sh.stores}
+
+    @cached_property
+    def own_targets(self) -> dict[str, tuple[str, ...]]:
+        """Per attack target host, its target services, sorted."""
+        return {h: sh.own for h, sh in self.shapes.items() if sh.own}
+
+    @cached_property
+    def signatures(self) -> dict[str, Hashable]:
+        """Per attack target host (a remote vulnerability or a login), what tells it
+        from other hosts besides the policy (its services, vulnerabilities, logins and
+        stored credentials); ``None`` to keep a host apart (it holds data, is an entry
+        point or a traffic endpoint).  Other hosts have no entry; hosts in order."""
+        apart = self.apart
+        out: dict[str, Hashable] = {}
+        for h in self.topology.hosts:
+            if h in apart:
+                out[h] = None
+            else:
+                sh = self.shapes.get(h)
+                if sh is not None and sh.signature is not None:
+                    out[h] = sh.signature
+        return out
+
+    @cached_property
+    def targets(self) -> tuple[tuple[str, str], ...]:
+        """Every (host, service) with a remote vulnerability or a login, sorted."""
+        return tuple(sorted((h, svc) for h, sh in self.shapes.items() for svc in sh.own))
+
+    @cached_property
     def layout(self) -> TargetLayout:
         """This model's targets bucketed once for every policy.
 
@@ -348,7 +384,7 @@ class AttackModel:
         rather than per target: on L, 41,000 hosts instead of 46,000 targets, one
         signature hashed per shape, no offer looked up per target.
         """
-        groups, signatures = self.groups, self.signatures
+        groups, apart = self.groups, self.apart
         per_group: TargetsByGroup = {}
         numbers: dict[Hashable, int] = {}
         by_shape: dict[int, int] = {}  # id of a shape -> its signature's number
@@ -365,7 +401,7 @@ class AttackModel:
                     buckets[offer] = [hid]
                 else:
                     bucket.append(hid)
-            sig = signatures[hid]
+            sig = None if hid in apart else shape.signature
             if sig is None:
                 loners.append(hid)
                 continue
@@ -396,9 +432,7 @@ class AttackModel:
             return CompiledPolicy(
                 policy,
                 self.topology,
-                self.targets,
-                self.signatures,
-                self.groups,
+                groups=self.groups,
                 compress=compress,
                 previous=previous,
                 layout=self.layout,
@@ -550,9 +584,9 @@ class _Solver:
         if not self.exhaustive and self.reach_count[tag] >= self.alternatives:
             return
         self.reach_count[tag] += 1
-        target = (host, service)
-        self.reachers[target].append((source, origin))
-        vulns = self.m.vulns.get(target)
+        self.reachers[(host, service)].append((source, origin))
+        shape = self.m.shapes.get(host, _NOTHING)
+        vulns = shape.remote.get(service)
         if vulns:
             flow = (source, host, service)
             for v in vulns:
@@ -573,7 +607,7 @@ class _Solver:
                     flow=flow,
                 )
                 self.fire_counted(template, origin, step)
-        logins = self.m.logins.get(target)
+        logins = shape.logins.get(service)
         if logins:
             cost = self.sol.cost
             mfa = self.p.mfa
@@ -628,7 +662,7 @@ class _Solver:
                 for h in groups[gi]:
                     self.on_reach(h, svc, source, origin)
         if is_host:
-            for svc in self.m.own_targets.get(source, ()):
+            for svc in self.m.shapes.get(source, _NOTHING).own:
                 self.on_reach(source, svc, source, origin)
 
     def add_exfil_source(self, host: str) -> None:
@@ -760,10 +794,11 @@ class _Solver:
 
     def on_priv(self, host: str, level: str) -> None:
         fact: Fact = ("priv", host, level)
+        shape = self.m.shapes.get(host, _NOTHING)
         if level == "user":
             self.expand_source(host, INSIDE)
             self.add_exfil_source(host)
-            for v in self.m.local_vulns.get(host, ()):
+            for v in shape.local:
                 self.fire(
                     Step(
                         key=("escalate", host, v.id),
@@ -778,7 +813,7 @@ class _Solver:
                         host=host,
                     )
                 )
-        for cred, requires in self.m.stores.get(host, ()):
+        for cred, requires in shape.stores:
             if requires == level:
                 self.fire(
                     Step(

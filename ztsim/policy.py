@@ -408,7 +408,10 @@ class CompiledPolicy:
         classes are at least as fine as this version needs.
     layout
         ``targets`` bucketed by :func:`target_layout` with these ``groups`` and
-        ``signatures`` (shared by the policies of one model); computed when not given.
+        ``signatures`` (shared by the policies of one model); computed from them
+        when not given (``targets`` and ``signatures`` are read only then).  Only a
+        compilation given a layout lends its target groups to a later one
+        (``previous``), given the very same layout.
     """
 
     def __init__(
@@ -469,10 +472,9 @@ class CompiledPolicy:
             signatures = None
         self._dst_by_group: dict[LabelGroup, _ClassKey] = {}
         self._src_by_group: dict[LabelGroup, _ClassKey] = {}
-        self._signatures = signatures if signatures is not None else {}
-        self._target_list = targets
+        self._layout = layout
         self._targets: TargetGroups
-        if self._can_reuse(previous, targets):
+        if self._can_reuse(previous):
             # The previous version of this policy drew its classes at least as
             # finely (its selectors name every label pair and host these name): a
             # finer partition stays exact, so its target groups serve as they are.
@@ -488,7 +490,8 @@ class CompiledPolicy:
             self.reused_targets = True
         else:
             if layout is None:
-                layout = target_layout(topology, targets, self._groups, self._signatures)
+                sigs = signatures if signatures is not None else {}
+                layout = target_layout(topology, targets, self._groups, sigs)
             self._targets = self._group_targets(layout)
             self.reused_targets = False
         self._rule_masks: list[int] | None = None
@@ -521,15 +524,13 @@ class CompiledPolicy:
         )
         self._egress_memo: dict[tuple[_ClassKey, str, str], Decision] = {}
 
-    def _can_reuse(
-        self, previous: CompiledPolicy | None, targets: Iterable[tuple[str, str]]
-    ) -> bool:
+    def _can_reuse(self, previous: CompiledPolicy | None) -> bool:
         return (
             previous is not None
+            and self._layout is not None
+            and previous._layout is self._layout
             and previous.topology is self.topology
             and previous._compress == self._compress
-            and previous._target_list is targets
-            and previous._signatures is self._signatures
             and previous._groups is self._groups
             and (
                 not previous._zone_blind
