@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple, cast
+from typing import Any, Literal, NamedTuple, cast
 
 from ztsim.loader import LabelGroup, LoadedPolicy, LoadedTopology, label_pair_counts
 from ztsim.model import (
@@ -239,13 +239,28 @@ def host_label_groups(topology: LoadedTopology) -> dict[str, LabelGroup]:
     return topology.label_groups
 
 
-#: Rule indices by `from` zone, by named host, by label pair, and unconstrained.
+#: Rule indices by a selector's zone, by named host, by label pair, and unconstrained
+#: (see :meth:`CompiledPolicy._index_rules`).
 _FromIndex = tuple[
     dict[str, list[int]],
     dict[str, list[int]],
     dict[tuple[str, str], list[int]],
     list[int],
 ]
+
+
+def _index_lists(
+    index: _FromIndex, zone: str, host: str | None, labels: frozenset[tuple[str, str]]
+) -> list[list[int]]:
+    """The lists of ``index`` (see :meth:`CompiledPolicy._index_rules`) that hold the
+    rules whose selector may match a class in ``zone`` with this named host and
+    these label pairs: their union is a superset of the rules that match."""
+    by_zone, by_host, by_pair, unconstrained = index
+    lists = [by_zone.get(zone, []), unconstrained]
+    if host is not None:
+        lists.append(by_host.get(host, []))
+    lists.extend(by_pair[p] for p in labels if p in by_pair)
+    return lists
 
 
 #: A label group's targets in a :class:`TargetLayout`: ``(group, buckets, twins)``.
@@ -438,11 +453,10 @@ class CompiledPolicy:
         self.mfa = frozenset(pol.controls.mfa)
         self.encrypt_in_transit = pol.controls.encrypt_in_transit
 
-        # Rules are indexed by what their `from` requires (see _candidates_for), then
-        # per (source class, destination zone) for single flows.
-        self._to_zone = [r.to.zone for r in self.seg_rules]
-        self._flow_cands: dict[tuple[_ClassKey | str, str], list[int]] = {}
-        self._from_matching: dict[_ClassKey | str, list[int]] = {}
+        # Rules are indexed by what their `from` requires (see _candidates_for) and,
+        # for single flows, by what their `to` requires (see _flow_rules).
+        self._from_cands: dict[_ClassKey | str, set[int]] = {}
+        self._to_cands: dict[tuple[_ClassKey, str], set[int]] = {}
 
         # Equivalence classes: sources by `from` selectors, destinations by `to`.
         src_sels = [r.source for r in self.seg_rules] + [r.source for r in self.egress_rules]
@@ -496,7 +510,9 @@ class CompiledPolicy:
             self.reused_targets = False
         self._rule_masks: list[int] | None = None
         self._reach_memo: dict[_ClassKey | str, int] = {}
-        self._from_index: dict[bool, _FromIndex] = {}
+        #: Rule indexes (:meth:`_index_rules`) by side, and ``"reach"``: the `from`
+        #: index less the rules whose `to` and services match no target group.
+        self._rule_indexes: dict[str, _FromIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
         # Rules share selector objects (ztsim.shared): each one's sets are built once.
         self._sets_of = sets_of = PerObject(_host_and_label_sets)
@@ -570,34 +586,28 @@ class CompiledPolicy:
 
     # ------------------------------------------------------------------ single flows
 
-    def _flow_rules(self, source: _ClassKey | str, dst_zone: str) -> list[int]:
-        """Rules whose `from` matches a source class (or external zone) and whose `to`
-        zone allows ``dst_zone``, in file order: the candidates of :meth:`flow`."""
-        key = (source, dst_zone)
-        cands = self._flow_cands.get(key)
-        if cands is None:
-            from_ok = self._from_matching.get(source)
-            if from_ok is None:
-                from_ok = self._from_matching[source] = self._from_matches(source)
-            to_zone = self._to_zone
-            cands = [i for i in from_ok if to_zone[i] is None or to_zone[i] == dst_zone]
-            self._flow_cands[key] = cands
-        return cands
+    def _flow_rules(self, source: _ClassKey | str, dst: _ClassKey, dst_zone: str) -> list[int]:
+        """The rules that may decide a flow from a source class (or external zone) to
+        a destination class in ``dst_zone``, in file order: a superset of those whose
+        `from` and `to` match (:meth:`_flow` checks each).
 
-    def _from_matches(self, source: _ClassKey | str) -> list[int]:
-        """The rules whose `from` matches a source class (or external zone), in order.
-
-        :meth:`_candidates_for` has matched the zone already (a rule with a `from`
-        zone is indexed under it only); the rest is checked on the precomputed sets
-        of :attr:`_from_sel`, as :meth:`reach` does: ten thousand rules and
-        thousands of classes make a call per (rule, class) costly.
+        The intersection of two indexes: rules by what their `from` requires
+        (:meth:`_candidates_for`) and by what their `to` requires, each worked out
+        once per class.  Of ten thousand rules a source class has hundreds of
+        candidates and a destination class dozens; a flow checks the few in both.
         """
-        from_sel = self._from_sel
-        cands = self._candidates_for(source, targets_only=False)
-        if isinstance(source, str):  # an external zone: only zone or any selectors match
-            return [i for i in cands if from_sel[i] == (None, None)]
-        host, labels = source.host, source.labels
-        return [i for i in cands if _sets_admit(from_sel[i], host, labels)]
+        from_set = self._from_cands.get(source)
+        if from_set is None:
+            from_set = self._from_cands[source] = set(
+                self._candidates_for(source, targets_only=False)
+            )
+        to_key = (dst, dst_zone)
+        to_set = self._to_cands.get(to_key)
+        if to_set is None:
+            to_set = self._to_cands[to_key] = set().union(
+                *_index_lists(self._rule_index("to"), dst_zone, dst.host, dst.labels)
+            )
+        return sorted(from_set & to_set)
 
     def flow(self, source: str, dst_host: str, service: str) -> Decision:
         """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
@@ -640,11 +650,17 @@ class CompiledPolicy:
         if known is not None:
             return known
         decision = Decision(self.seg_default_allow, "default", "default")
-        rules, to_sel = self.seg_rules, self._to_sel
+        rules, to_sel, from_sel = self.seg_rules, self._to_sel, self._from_sel
         labels = self._groups[dst_host][1]
-        # The rule's `to` zone matches already (_flow_rules); its hosts and labels
-        # are checked on precomputed sets, as `from` is.
-        for i in self._flow_rules(memo_key[0], dst.zone):
+        source_key = memo_key[0]
+        # Each rule's `from` and `to` zones match already (_flow_rules); their hosts
+        # and labels are checked on precomputed sets.
+        for i in self._flow_rules(source_key, memo_key[1], dst.zone):
+            if isinstance(source_key, str):  # an external zone: only zone or any match
+                if from_sel[i] != (None, None):
+                    continue
+            elif not _sets_admit(from_sel[i], source_key.host, source_key.labels):
+                continue
             sets = to_sel[i]
             if sets is None:
                 sets = to_sel[i] = self._sets_of(rules[i].to)
@@ -896,21 +912,42 @@ class CompiledPolicy:
         ``targets_only`` (what :meth:`reach` asks), rules whose `to` and services
         match no target group are left out: they decide nothing there.
         """
-        index = self._from_index.get(targets_only)
-        if index is None:
-            index = self._from_index[targets_only] = self._index_from(targets_only)
-        by_zone, by_host, by_pair, unconstrained = index
+        index = self._rule_index("reach" if targets_only else "from")
         if isinstance(source, str):  # an external zone: only zone or any selectors match
-            lists = [by_zone.get(source, []), unconstrained]
+            lists = [index[0].get(source, []), index[3]]
         else:
-            lists = [by_zone.get(source.zone, []), unconstrained]
-            if source.host is not None:
-                lists.append(by_host.get(source.host, []))
-            lists.extend(by_pair[p] for p in source.labels if p in by_pair)
+            lists = _index_lists(index, source.zone, source.host, source.labels)
         return sorted(set().union(*lists))
 
-    def _index_from(self, targets_only: bool) -> _FromIndex:
-        masks = self._masks() if targets_only else None
+    def _rule_index(self, side: Literal["from", "to", "reach"]) -> _FromIndex:
+        """:meth:`_index_rules` of ``side``, built once; ``"reach"`` is the `from`
+        index less the rules whose `to` and services match no target group."""
+        index = self._rule_indexes.get(side)
+        if index is None:
+            if side == "reach":
+                masks = self._masks()
+                by_zone, by_host, by_pair, unconstrained = self._rule_index("from")
+
+                def kept(rules: list[int]) -> list[int]:
+                    return [i for i in rules if masks[i]]
+
+                index = (
+                    {k: kept(v) for k, v in by_zone.items()},
+                    {k: kept(v) for k, v in by_host.items()},
+                    {k: kept(v) for k, v in by_pair.items()},
+                    kept(unconstrained),
+                )
+            else:
+                index = self._index_rules(side)
+            self._rule_indexes[side] = index
+        return index
+
+    def _index_rules(self, side: Literal["from", "to"]) -> _FromIndex:
+        """The segmentation rules by what their ``side`` selector requires: a zone;
+        else a named host; else one label pair (the rarest among the hosts); else
+        nothing.  A rule is listed under one key of one of these (under each host
+        it names): the union of a class's lists is a superset of the rules whose
+        selector matches it (see :func:`_index_lists`)."""
         topo = self.topology
         # How rare each label pair is: per topology, unless this policy has groups of its own.
         pair_weight = (
@@ -918,25 +955,36 @@ class CompiledPolicy:
             if self._groups is topo.label_groups
             else label_pair_counts(self._groups.values())
         )
-        by_zone: dict[str, list[int]] = defaultdict(list)
-        by_host: dict[str, list[int]] = defaultdict(list)
-        by_pair: dict[tuple[str, str], list[int]] = defaultdict(list)
+        lists: tuple[dict[Any, list[int]], ...] = ({}, {}, {})
         unconstrained: list[int] = []
+        # Where each selector goes, found once per selector object (rules share them).
+        where: dict[int, tuple[int, Any]] = {}
         for i, r in enumerate(self.seg_rules):
-            if masks is not None and not masks[i]:
-                continue
-            sel = r.source
-            if sel.zone is not None:
-                by_zone[sel.zone].append(i)
-            elif sel.host:
-                for h in sel.host:
-                    by_host[h].append(i)
-            elif sel.labels:
-                rarest = min(sel.labels.items(), key=lambda kv: (pair_weight.get(kv, 0), kv))
-                by_pair[rarest].append(i)
-            else:
+            sel = r.source if side == "from" else r.to
+            place = where.get(id(sel))
+            if place is None:
+                if sel.zone is not None:
+                    place = (0, (sel.zone,))
+                elif sel.host:
+                    place = (1, tuple(dict.fromkeys(sel.host)))
+                elif sel.labels:
+                    rarest = min(sel.labels.items(), key=lambda kv: (pair_weight.get(kv, 0), kv))
+                    place = (2, (rarest,))
+                else:
+                    place = (3, ())
+                where[id(sel)] = place
+            which, keys = place
+            if which == 3:
                 unconstrained.append(i)
-        return dict(by_zone), dict(by_host), dict(by_pair), unconstrained
+                continue
+            table = lists[which]
+            for key in keys:
+                found = table.get(key)
+                if found is None:
+                    table[key] = [i]
+                else:
+                    found.append(i)
+        return lists[0], lists[1], lists[2], unconstrained
 
     def _masks(self) -> list[int]:
         if self._rule_masks is None:
