@@ -9,7 +9,7 @@ from conftest import compile_under, make_policy, make_topology
 
 from ztsim.diagnostics import InputError
 from ztsim.engine import AttackModel
-from ztsim.policy import CompiledPolicy, fqdn_covers, iter_bits
+from ztsim.policy import CompiledPolicy, bitset_of, fqdn_covers, iter_bits
 
 # A small estate: two external zones, a DMZ with two web hosts told apart by labels,
 # an app tier, a data tier; three external destinations.
@@ -558,3 +558,13 @@ def test_reach_agrees_with_flow_on_shared_classes():
         ),
     ):
         assert _reach_agrees(topo, pol) > 20
+
+
+@pytest.mark.parametrize(
+    "bits", [[], [0], [7], [8], [0, 3, 9, 64, 65, 1000], list(range(0, 300, 7)), [5, 5]]
+)
+def test_bitset_of_sets_exactly_the_bits_given(bits: list[int]) -> None:
+    size = max(bits, default=0) + 1
+    mask = bitset_of(bits, size)
+    assert mask == sum(1 << b for b in set(bits))
+    assert list(iter_bits(mask)) == sorted(set(bits))

@@ -42,6 +42,7 @@ __all__ = [
     "TargetGroups",
     "TargetLayout",
     "TargetsByGroup",
+    "bitset_of",
     "fqdn_covers",
     "host_label_groups",
     "iter_bits",
@@ -96,6 +97,18 @@ def iter_bits(mask: int) -> Iterator[int]:
         low = mask & -mask
         yield low.bit_length() - 1
         mask ^= low
+
+
+def bitset_of(bits: Iterable[int], size: int) -> int:
+    """The bitset with these bits set (each below ``size``), built in one go.
+
+    >>> bin(bitset_of([0, 3], 4))
+    '0b1001'
+    """
+    buf = bytearray((size + 7) >> 3)
+    for i in bits:
+        buf[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buf, "little")
 
 
 def fqdn_covers(pattern: str, destination: str) -> bool:
@@ -762,7 +775,13 @@ class CompiledPolicy:
         compress = self._compress
         named = self._src_named | self._dst_named
         groups = self._groups
-        named_groups = {groups[h] for h in named if h in groups}
+        # The named hosts of each label group that holds any (set operations on these
+        # beat a test per host: zero-trust on L names 4,000 hosts in 2,700 groups).
+        named_in: dict[LabelGroup, set[str]] = {}
+        for h in named:
+            g = groups.get(h)
+            if g is not None:
+                named_in.setdefault(g, set()).add(h)
         dst_pairs, dst_by_group = self._dst_pairs, self._dst_by_group
         src_pairs, src_by_group = self._src_pairs, self._src_by_group
         group_class = self._group_class
@@ -806,17 +825,25 @@ class CompiledPolicy:
             if ck is None:
                 ck = group_class(group, dst_pairs, dst_by_group)
             n = numbers.setdefault((group_class(group, src_pairs, src_by_group), ck), len(numbers))
-            if group in named_groups:  # a named host's class is its own
+            here = named_in.get(group)
+            if here is not None:  # a named host's class is its own
+                # (The order hosts are added in does not matter: lists are sorted,
+                # keys ordered by their first host, and the first head kept.)
                 for service, public, hosts in buckets:
-                    for h in hosts:
-                        if h in named:
-                            add((dest_class(h), service, public), (h,))
-                    plain = [h for h in hosts if h not in named]
+                    if here.isdisjoint(hosts):
+                        add((ck, service, public), hosts)
+                        continue
+                    for h in here.intersection(hosts):
+                        add((dest_class(h), service, public), (h,))
+                    plain = [h for h in hosts if h not in here]
                     if plain:
                         add((ck, service, public), plain)
                 for sig, hosts in twins:
-                    reps.update(h for h in hosts if h in named)
-                    head = next((h for h in hosts if h not in named), "")
+                    if here.isdisjoint(hosts):
+                        note(n, sig, hosts[0])
+                        continue
+                    reps.update(here.intersection(hosts))
+                    head = next((h for h in hosts if h not in here), "")
                     if head:
                         note(n, sig, head)
                 continue
@@ -834,30 +861,38 @@ class CompiledPolicy:
         representatives = (
             members if not compress else tuple(tuple(filter(reps.__contains__, m)) for m in members)
         )
-        public_mask = 0
-        zone_mask: dict[str, int] = defaultdict(int)
-        pair_mask: dict[tuple[str, str], int] = defaultdict(int)
-        host_mask: dict[str, int] = defaultdict(int)
-        service_mask: dict[str, int] = defaultdict(int)
-        for gi, (ck, svc, public) in enumerate(keys):
-            bit = 1 << gi
-            if public:
-                public_mask |= bit
-            zone_mask[ck.zone] |= bit
-            service_mask[svc] |= bit
+        # Each mask from the list of its bits, built once: or-ing bit by bit into a
+        # big integer copies it each time (thousands of groups, tens of thousands
+        # of bits set).
+        exposed: list[int] = []
+        zones: dict[str, list[int]] = defaultdict(list)
+        pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+        named_hosts: dict[str, list[int]] = defaultdict(list)
+        services: dict[str, list[int]] = defaultdict(list)
+        for gi, (ck, svc, is_public) in enumerate(keys):
+            if is_public:
+                exposed.append(gi)
+            zones[ck.zone].append(gi)
+            services[svc].append(gi)
             for pair in ck.labels:
-                pair_mask[pair] |= bit
+                pairs[pair].append(gi)
             if ck.host is not None:
-                host_mask[ck.host] |= bit
+                named_hosts[ck.host].append(gi)
+        size = len(keys)
+        public_mask = bitset_of(exposed, size)
+        zone_mask = {z: bitset_of(bits, size) for z, bits in zones.items()}
+        pair_mask = {p: bitset_of(bits, size) for p, bits in pairs.items()}
+        host_mask = {h: bitset_of(bits, size) for h, bits in named_hosts.items()}
+        service_mask = {v: bitset_of(bits, size) for v, bits in services.items()}
         return TargetGroups(
             keys,
             members,
             representatives,
             public_mask,
-            dict(zone_mask),
-            dict(pair_mask),
-            dict(host_mask),
-            dict(service_mask),
+            zone_mask,
+            pair_mask,
+            host_mask,
+            service_mask,
         )
 
     @property
