@@ -254,7 +254,7 @@ def host_label_groups(topology: LoadedTopology) -> dict[str, LabelGroup]:
 
 #: Rule indices by a selector's zone, by named host, by label pair, and unconstrained
 #: (see :meth:`CompiledPolicy._index_rules`).
-_FromIndex = tuple[
+_RuleIndex = tuple[
     dict[str, list[int]],
     dict[str, list[int]],
     dict[tuple[str, str], list[int]],
@@ -263,7 +263,7 @@ _FromIndex = tuple[
 
 
 def _index_lists(
-    index: _FromIndex, zone: str, host: str | None, labels: frozenset[tuple[str, str]]
+    index: _RuleIndex, zone: str, host: str | None, labels: frozenset[tuple[str, str]]
 ) -> list[list[int]]:
     """The lists of ``index`` (see :meth:`CompiledPolicy._index_rules`) that hold the
     rules whose selector may match a class in ``zone`` with this named host and
@@ -525,7 +525,7 @@ class CompiledPolicy:
         self._reach_memo: dict[_ClassKey | str, int] = {}
         #: Rule indexes (:meth:`_index_rules`) by side, and ``"reach"``: the `from`
         #: index less the rules whose `to` and services match no target group.
-        self._rule_indexes: dict[str, _FromIndex] = {}
+        self._rule_indexes: dict[str, _RuleIndex] = {}
         # Each rule's `from` as (host ids, label pairs), None where not constrained.
         # Rules share selector objects (ztsim.shared): each one's sets are built once.
         self._sets_of = sets_of = PerObject(_host_and_label_sets)
@@ -949,12 +949,13 @@ class CompiledPolicy:
         """
         index = self._rule_index("reach" if targets_only else "from")
         if isinstance(source, str):  # an external zone: only zone or any selectors match
-            lists = [index[0].get(source, []), index[3]]
+            by_zone, _, _, unconstrained = index
+            lists = [by_zone.get(source, []), unconstrained]
         else:
             lists = _index_lists(index, source.zone, source.host, source.labels)
         return sorted(set().union(*lists))
 
-    def _rule_index(self, side: Literal["from", "to", "reach"]) -> _FromIndex:
+    def _rule_index(self, side: Literal["from", "to", "reach"]) -> _RuleIndex:
         """:meth:`_index_rules` of ``side``, built once; ``"reach"`` is the `from`
         index less the rules whose `to` and services match no target group."""
         index = self._rule_indexes.get(side)
@@ -977,7 +978,7 @@ class CompiledPolicy:
             self._rule_indexes[side] = index
         return index
 
-    def _index_rules(self, side: Literal["from", "to"]) -> _FromIndex:
+    def _index_rules(self, side: Literal["from", "to"]) -> _RuleIndex:
         """The segmentation rules by what their ``side`` selector requires: a zone;
         else a named host; else one label pair (the rarest among the hosts); else
         nothing.  A rule is listed under one key of one of these (under each host
