@@ -9,11 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rich.console import Console
-from rich.table import Table
+from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from ztsim.analysis import Analysis, PlanRow, goal_label
+from ztsim.boxtable import BoxTable, Cell, Column, box_table
 from ztsim.engine import Fact, Step
 from ztsim.jsontext import Encoded, dump, dump_json
 from ztsim.plans import PlanVerdict
@@ -31,65 +31,83 @@ __all__ = [
 
 
 def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
-    """The verdict on top, then one summary table per policy (and per rule with ``rules``)."""
+    """The verdict on top, then one summary table per policy (and per rule with ``rules``).
+
+    Everything is gathered and printed at once, the tables drawn by
+    :func:`ztsim.boxtable.box_table`: rich's own tables take seconds on a large estate.
+    """
+    out: list[RenderableType] = []
     bad = [r for r in a.results if r.reachable_goals]
+    policies = f"polic{'y' if len(a.results) == 1 else 'ies'}"
     if bad:
-        console.print(
-            Text(
-                f"FAIL: the attacker reaches a goal under {len(bad)} of {len(a.results)} "
-                f"polic{'y' if len(a.results) == 1 else 'ies'} "
-                f"({', '.join(r.policy.name for r in bad)})",
-                style="bold red",
-            )
+        verdict = (
+            f"FAIL: the attacker reaches a goal under {len(bad)} of {len(a.results)} {policies} "
+            f"({', '.join(r.policy.name for r in bad)})"
         )
+        out.append(Text(verdict, style="bold red"))
     else:
-        console.print(
-            Text(
-                f"PASS: no exfiltration or tampering goal is reachable under "
-                f"{'the' if len(a.results) == 1 else 'any of the'} {len(a.results)} "
-                f"polic{'y' if len(a.results) == 1 else 'ies'}",
-                style="bold green",
-            )
+        verdict = (
+            f"PASS: no exfiltration or tampering goal is reachable under "
+            f"{'the' if len(a.results) == 1 else 'any of the'} {len(a.results)} {policies}"
         )
-    console.print(f"topology {a.topology.name} ({a.topology.path})")
+        out.append(Text(verdict, style="bold green"))
+    out.append(Text(f"topology {a.topology.name} ({a.topology.path})"))
     for r in a.results:
-        console.print()
         broken = r.broken_traffic
         title = (
             f"{r.policy.name} ({r.policy.path}): {len(r.reachable_goals)}/{len(r.goals)} goals "
             f"reachable, {r.records_at_risk:,} records at risk, "
             f"{len(broken)}/{len(r.traffic)} legitimate flows broken"
         )
-        table = Table(title=title, title_justify="left", expand=False)
-        table.add_column("goal")
-        table.add_column("verdict")
-        table.add_column("cost", justify="right")
-        table.add_column("records", justify="right")
-        table.add_column("cheapest plan")
-        for g in r.goals:
-            verdict = (
-                Text("REACHABLE", style="red") if g.reachable else Text("blocked", style="green")
-            )
-            plan = " > ".join(g.plan.techniques) if g.plan else ""
-            table.add_row(
+        rows: list[list[Cell]] = [
+            [
                 goal_label(g.goal),
-                verdict,
+                ("REACHABLE", "red") if g.reachable else ("blocked", "green"),
                 "" if g.cost is None else str(g.cost),
                 "" if g.records is None else f"{g.records:,}",
-                plan,
-            )
-        console.print(table)
-        for t in broken:
-            console.print(
-                Text(
-                    f"  broken: {t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}",
-                    style="yellow",
-                )
-            )
+                " > ".join(g.plan.techniques) if g.plan else "",
+            ]
+            for g in r.goals
+        ]
+        out += [Text(""), Text(title, style="italic"), _table(console, _GOAL_COLUMNS, rows)]
+        if broken:
+            lines = [
+                f"  broken: {t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
+                for t in broken
+            ]
+            out.append(Text("\n".join(lines), style="yellow"))
+    console.print(Group(*out), soft_wrap=True)
     if rules:
         from ztsim.whatif.impact import check_impact
 
         render_rule_impact(console, check_impact(a))
+
+
+_GOAL_COLUMNS = (
+    Column("goal"),
+    Column("verdict", wrap=False),
+    Column("cost", right=True, wrap=False),
+    Column("records", right=True, wrap=False),
+    Column("cheapest plan"),
+)
+
+_IMPACT_COLUMNS = (
+    Column("section", wrap=False),
+    Column("rule"),
+    Column("line", right=True, wrap=False),
+    Column("action", wrap=False),
+    # plans it enables / of those open / plans it blocks / legitimate flows it allows, denies
+    *(
+        Column(name, right=True, wrap=False)
+        for name in ("enables", "open", "blocks", "flows", "denies")
+    ),
+)
+
+
+def _table(console: Console, columns: Sequence[Column], rows: list[list[Cell]]) -> BoxTable:
+    """``rows`` drawn for ``console``: its width, and ASCII when it cannot show boxes."""
+    ascii_only = not console.encoding.lower().startswith("utf")
+    return box_table(columns, rows, console.width, ascii_only=ascii_only)
 
 
 def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[Any]]]) -> None:
@@ -98,22 +116,10 @@ def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[A
     ``impacts`` pairs each :class:`~ztsim.analysis.PolicyResult` with its
     :class:`~ztsim.whatif.impact.RuleImpact` rows.
     """
+    out: list[RenderableType] = []
     for r, rows in impacts:
-        console.print()
-        table = Table(
-            title=f"per-rule impact: {r.policy.name} ({r.policy.path})",
-            title_justify="left",
-            expand=False,
-        )
-        table.add_column("section")
-        table.add_column("rule", overflow="fold")
-        table.add_column("line", justify="right")
-        table.add_column("action")
-        # plans it enables / of those open / plans it blocks / legitimate flows it allows, denies
-        for name in ("enables", "open", "blocks", "flows", "denies"):
-            table.add_column(name, justify="right")
-        for x in rows:
-            table.add_row(
+        cells: list[list[Cell]] = [
+            [
                 x.section,
                 x.rule,
                 "" if x.line is None else str(x.line),
@@ -123,8 +129,13 @@ def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[A
                 str(x.plans_blocked),
                 str(x.traffic),
                 str(x.traffic_denied),
-            )
-        console.print(table)
+            ]
+            for x in rows
+        ]
+        title = f"per-rule impact: {r.policy.name} ({r.policy.path})"
+        out += [Text(""), Text(title, style="italic"), _table(console, _IMPACT_COLUMNS, cells)]
+    if out:
+        console.print(Group(*out), soft_wrap=True)
 
 
 def step_line(step: Step) -> str:
