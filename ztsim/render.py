@@ -13,11 +13,11 @@ from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from ztsim.analysis import Analysis, PlanRow, goal_label
-from ztsim.boxtable import BoxTable, Cell, Column, box_table
 from ztsim.engine import Fact, Step
 from ztsim.jsontext import Encoded, dump, dump_json
 from ztsim.plans import PlanVerdict
 from ztsim.techniques import technique
+from ztsim.textblocks import BoxTable, Cell, Column, StyledLines, box_table
 
 __all__ = [
     "dump_json",
@@ -34,7 +34,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
     """The verdict on top, then one summary table per policy (and per rule with ``rules``).
 
     Everything is gathered and printed at once, the tables drawn by
-    :func:`ztsim.boxtable.box_table`: rich's own tables take seconds on a large estate.
+    :func:`ztsim.textblocks.box_table`: rich's own tables take seconds on a large estate.
     """
     out: list[RenderableType] = []
     bad = [r for r in a.results if r.reachable_goals]
@@ -71,11 +71,11 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
         ]
         out += [Text(""), Text(title, style="italic"), _table(console, _GOAL_COLUMNS, rows)]
         if broken:
-            lines = [
-                f"  broken: {t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
-                for t in broken
-            ]
-            out.append(Text("\n".join(lines), style="yellow"))
+            lines = StyledLines()
+            for t in broken:
+                what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
+                lines.add(f"  broken: {what}", "yellow")
+            out.append(lines)
     console.print(Group(*out), soft_wrap=True)
     if rules:
         from ztsim.whatif.impact import check_impact
@@ -153,31 +153,28 @@ def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[Pl
     The lines are gathered and printed at once: one ``print`` per line costs more
     than the rest of ``paths`` on a large estate.
     """
-    out: list[Text] = []
+    out = StyledLines()
     for goal, rows in rows_by_goal.items():
-        out.append(Text(f"== {goal_label(goal)}: {len(rows)} plan(s)", style="bold"))
+        out.add(f"== {goal_label(goal)}: {len(rows)} plan(s)", "bold")
         if not rows:
-            out.append(Text("   no plan: unreachable even under the reference policy"))
+            out.add("   no plan: unreachable even under the reference policy")
         for n, row in enumerate(rows, 1):
             p = row.plan
-            out.append(
-                Text(
-                    f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
-                    f"found under {', '.join(row.found_under)}"
-                )
+            out.add(
+                f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
+                f"found under {', '.join(row.found_under)}"
             )
             for i, st in enumerate(p.steps, 1):
-                out.append(Text(f"   {i:>2}. {step_line(st)}"))
-                out.append(Text(f"       because {st.reason}", style="dim"))
+                out.add(f"   {i:>2}. {step_line(st)}")
+                out.add(f"       because {st.reason}", "dim")
             for v in row.verdicts:
                 if v.blocked:
-                    out.append(Text(f"   {v.policy}: BLOCKED at {v.explanation}", style="green"))
+                    out.add(f"   {v.policy}: BLOCKED at {v.explanation}", "green")
                 else:
-                    line = f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}"
-                    out.append(Text(line, style="red"))
-        out.append(Text(""))
-    if out:
-        console.print(Text("\n").join(out), soft_wrap=True)
+                    out.add(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}", "red")
+        out.add("")
+    if out.lines:
+        console.print(out, soft_wrap=True)
 
 
 def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The command line's box tables (:mod:`ztsim.boxtable`): layout, wrapping, styles, safety.
+"""The command line's box tables (:mod:`ztsim.textblocks`): layout, wrapping, styles, safety.
 
 Where a table fits the console, it is drawn exactly as rich's own ``Table`` draws it
 (a hypothesis test compares the two); where it does not, the wrapped columns share
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.table import Table
 
-import ztsim.boxtable
-from ztsim.boxtable import MIN_WRAP, Column, box_table, wrap_cell
+import ztsim.textblocks
+from ztsim.textblocks import MIN_WRAP, Column, StyledLines, box_table, wrap_cell
 
 
 def _printed(table: object, width: int = 80, color: bool = False) -> str:
@@ -33,7 +33,7 @@ def _printed(table: object, width: int = 80, color: bool = False) -> str:
 
 
 def test_the_modules_examples_hold():
-    assert doctest.testmod(ztsim.boxtable).failed == 0
+    assert doctest.testmod(ztsim.textblocks).failed == 0
 
 
 def test_a_fitting_table_has_its_natural_widths():
@@ -117,3 +117,21 @@ def test_a_fitting_table_is_drawn_as_rich_draws_it(headers: list[str], data: st.
     for row in rows:
         theirs.add_row(*row)
     assert _printed(ours, 200) == _printed(theirs, 200)
+
+
+def test_styled_lines_print_each_line_in_its_style():
+    out = StyledLines()
+    out.add("== exfiltrate(x)", "bold")
+    out.add("   flat: OPEN", "red")
+    out.add("")
+    out.add("because a\nb\tc\x1b[2J")
+    assert out.plain == "== exfiltrate(x)\n   flat: OPEN\n\nbecause a\nb c[2J"
+    assert _printed(out) == out.plain + "\n"
+    coloured = _printed(out, color=True)
+    assert coloured.startswith("\x1b[1m== exfiltrate(x)\x1b[0m\n\x1b[31m   flat: OPEN\x1b[0m\n\n")
+
+
+def test_styled_lines_are_not_cropped_or_wrapped_by_rich():
+    out = StyledLines()
+    out.add("x" * 100)
+    assert _printed(out, width=20) == "x" * 100 + "\n"
