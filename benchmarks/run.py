@@ -12,16 +12,17 @@ unchanged, which ``benchmarks/out/<W>/params.json`` records), then::
 
     python -m ztsim check OUT/topology.yaml --policy OUT/policies --format json
 
-runs ``--repeat`` times in a child process.  Wall-clock time is measured around
-the child (interpreter start-up and imports included, as CI sees it); the peak
-resident set size is the child's own ``ru_maxrss`` as returned by ``os.wait4``
-for that one process, so neither the harness nor earlier runs inflate it.  The
-median time and the largest peak RSS over the runs are compared with the
-workload's targets times ``--bound-factor``.
+(``--format text``: the command's default output instead) runs ``--repeat``
+times in a child process. Wall-clock time is measured around the child
+(interpreter start-up and imports included, as CI sees it); the peak resident
+set size is the child's own ``ru_maxrss`` as returned by ``os.wait4`` for that
+one process, so neither the harness nor earlier runs inflate it. The median time
+and the largest peak RSS over the runs are compared with the workload's targets
+times ``--bound-factor``.
 
 ``ztsim check`` exits 1 when a goal is reachable: that is a normal result.
 Exit status 2, any other status, a signal, a timeout or output that is not the
-expected JSON is an error of the run.
+expected JSON (or, in text, a verdict line) is an error of the run.
 
 Exit status: 0 every workload within its targets; 1 some workload over a target;
 2 some run failed (or bad usage).
@@ -212,7 +213,7 @@ def bench(workload: generate.Workload, args: argparse.Namespace) -> WorkloadResu
         "--policy",
         str(out / "policies"),
         "--format",
-        "json",
+        args.format,
     ]
     for i in range(args.repeat):
         run = run_once(cmd, args.timeout)
@@ -231,7 +232,10 @@ def bench(workload: generate.Workload, args: argparse.Namespace) -> WorkloadResu
             result.runs.append(run)
             break
         try:
-            result.facts, result.facts_by_policy = read_facts(run.output)
+            if args.format == "json":
+                result.facts, result.facts_by_policy = read_facts(run.output)
+            elif not run.output.startswith(("FAIL: ", "PASS: ")):
+                raise ValueError(f"text output begins {run.output[:40]!r}")
         except (ValueError, KeyError, TypeError) as exc:
             result.error = f"run {i + 1}: unexpected output ({exc})"
             break
@@ -350,6 +354,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--json-out", type=Path, help="also write the measurements to this JSON file"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("json", "text"),
+        default="json",
+        help="the output `ztsim check` writes (default json, as CI reads it; text is the "
+        "command's default, its tables drawn; facts are only read from json)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="print every run")
     parser.add_argument(
