@@ -17,6 +17,7 @@ from ztsim.tui.diffview import build_diff, write_diff_export
 from ztsim.tui.export import ExportState, export_json, export_markdown, write_export
 from ztsim.tui.query import PlanQuery, parse_filter
 from ztsim.tui.scenario import Reuse, Scenario, Session, display_path
+from ztsim.tui.topoview import HostViews
 from ztsim.tui.viewmodel import ViewModel, base_view, plan_views, with_plans
 
 
@@ -209,6 +210,31 @@ def test_session_reuses_unchanged_policies(tmp_path, monkeypatch):
     assert reuse == Reuse(False, 1, 1, 2) and reuse.describe() == "reloaded 1 policy, reused 2"
     assert third.results[:2] == a.results[:2] and third.results[2] is not a.results[2]
     assert session.workspace() is session.workspace()
+
+
+def test_a_policy_reload_keeps_the_topology_view_and_hosts_are_viewed_on_demand(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    session = Session(copy_scenario(tmp_path))
+    a, _, _ = session.analyze()
+    view = base_view(a, a.topology.path).topology
+    assert isinstance(view.hosts, HostViews) and view.hosts._views == {}  # nothing built yet
+    db = view.hosts["payroll-db"]
+    assert list(view.hosts._views) == ["payroll-db"] and view.hosts["payroll-db"] is db
+    assert len(view.hosts) == len(a.topology.hosts) and list(view.hosts) == list(a.topology.hosts)
+    assert "payroll-db" in view.hosts and "nope" not in view.hosts
+    assert view.hosts.get("nope") is None
+    policy = tmp_path / "policies" / "zero-trust.yaml"
+    policy.write_text(policy.read_text() + "\n")
+    again, _, _ = session.analyze()
+    assert base_view(again, again.topology.path).topology is view  # the tab need not rebuild
+    topo = tmp_path / TOPOLOGY
+    topo.write_text(topo.read_text() + "\n")
+    third, _, _ = session.analyze()
+    fresh = base_view(third, third.topology.path).topology
+    assert fresh is not view and fresh == view  # re-read, same content
+    assert fresh.hosts == dict(view.hosts.items()) and fresh.hosts != {"x": db}
 
 
 def test_session_reports_every_bad_file_at_once(tmp_path, monkeypatch):
