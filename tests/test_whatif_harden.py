@@ -11,6 +11,7 @@ from conftest import ROOT, make_policy, make_topology
 from ztsim.cli import main
 from ztsim.engine import AttackModel, goal_facts, solve
 from ztsim.loader import LoadedPolicy, load_policy, load_topology, policy_from_text
+from ztsim.plans import extract_plan
 from ztsim.whatif.harden import harden
 from ztsim.whatif.search import HittingSearch, StepGraph
 from ztsim.whatif.yamlout import policy_yaml
@@ -264,3 +265,40 @@ def test_exact_search_proves_two_disjoint_plans_need_two_changes():
 def test_yaml_writer_round_trips_shipped_policies(policy: str):
     p = load_policy(ROOT / f"policies/{policy}.yaml")
     assert policy_from_text(policy_yaml(p.model)).model == p.model
+
+
+def test_the_iterative_search_says_when_it_ran_out_of_rounds(monkeypatch):
+    import ztsim.whatif.harden as hardening
+
+    topo = load_topology(PAJEMPLOI)
+    monkeypatch.setattr(hardening, "ROUNDS", 0)
+    h = harden(topo, load_policy(FLAT), exhaustive_limit=0)
+    assert h.mode == "iterative" and not h.changes and h.after and not h.complete
+    assert h.proof.startswith("incomplete: goals were still open after 0 rounds")
+    assert not h.proven
+
+
+def test_the_context_keeps_a_few_compilations_and_memoises_their_answers(monkeypatch):
+    import ztsim.whatif.candidates as candidates
+    from ztsim.whatif.candidates import Context
+    from ztsim.whatif.changes import step_allowed
+
+    monkeypatch.setattr(candidates, "KEEP_COMPILED", 3)
+
+    topo = load_topology(PAJEMPLOI)
+    model = AttackModel(topo)
+    ctx = Context(model, load_policy(FLAT))
+    sol = solve(model, ctx.compiled)
+    steps = [st for g in goal_facts(topo) if (p := extract_plan(sol, g)) for st in p.steps]
+    changes = {c.key: c for st in steps for c in ctx.candidates(st)}
+    assert len(changes) > 3  # enough to overflow the cache
+    for c in changes.values():
+        for st in steps:
+            assert ctx.allows(st, [c]) == step_allowed(st, ctx.decider_with([c]))
+        assert ctx.breaks([c]) == ctx.breaks([c])
+    assert len(ctx._compiled) == 3
+    for c in changes.values():  # answers stay right once their compilation is dropped
+        fresh = Context(model, load_policy(FLAT))
+        for st in steps:
+            assert ctx.allows(st, [c]) == fresh.allows(st, [c])
+        assert ctx.breaks([c]) == fresh.breaks([c])

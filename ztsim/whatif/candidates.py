@@ -11,7 +11,7 @@ compiling the changed policy (:meth:`Context.compiled_with`), never assumed.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +19,12 @@ from typing import Any
 from ztsim.engine import AttackModel, Fact, Step
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.policy import CompiledPolicy, Decision, fqdn_covers
-from ztsim.whatif.changes import GROUPS, Change, Rule, apply_changes, slug
+from ztsim.whatif.changes import GROUPS, Change, Rule, apply_changes, slug, step_allowed
 
-__all__ = ["Context", "Unclosable", "why_open"]
+__all__ = ["KEEP_COMPILED", "Context", "Unclosable", "why_open"]
+
+#: Compiled policies a :class:`Context` keeps (least recently used dropped first).
+KEEP_COMPILED = 8
 
 
 @dataclass
@@ -45,7 +48,11 @@ class Context:
     keep_traffic: bool = True
     kinds: frozenset[str] = frozenset(GROUPS)
     _memo: dict[tuple[str, ...], Change] = field(default_factory=dict)
-    _compiled: dict[tuple[Any, ...], CompiledPolicy] = field(default_factory=dict)
+    # Compiled policies are large (megabytes each on 10,000 hosts) and a search builds
+    # hundreds: the last few are kept, and the small answers they gave are memoised.
+    _compiled: OrderedDict[tuple[Any, ...], CompiledPolicy] = field(default_factory=OrderedDict)
+    _verdicts: dict[tuple[Any, ...], bool] = field(default_factory=dict)
+    _broken: dict[tuple[Any, ...], list[int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.topo: LoadedTopology = self.model.topology
@@ -70,34 +77,72 @@ class Context:
 
     # ------------------------------------------------------------------ evaluation
 
-    def compiled_with(self, changes: Sequence[Change]) -> CompiledPolicy:
-        """The current policy with ``changes`` applied, compiled for the fixpoint (memoised)."""
-        key = tuple(sorted(c.key for c in changes))
+    def _kept(self, key: tuple[Any, ...]) -> CompiledPolicy | None:
         known = self._compiled.get(key)
+        if known is not None:
+            self._compiled.move_to_end(key)
+        return known
+
+    def _keep(self, key: tuple[Any, ...], compiled: CompiledPolicy) -> CompiledPolicy:
+        self._compiled[key] = compiled
+        if len(self._compiled) > KEEP_COMPILED:
+            self._compiled.popitem(last=False)
+        return compiled
+
+    def compiled_with(
+        self, changes: Sequence[Change], previous: CompiledPolicy | None = None
+    ) -> CompiledPolicy:
+        """The current policy with ``changes`` applied, compiled for the fixpoint.
+
+        ``previous``, a compilation of a superset of ``changes``, lends its target
+        groups and the decisions the difference cannot affect (see
+        :meth:`ztsim.engine.AttackModel.compile`).  The last :data:`KEEP_COMPILED`
+        compilations are kept.
+        """
+        key = tuple(sorted(c.key for c in changes))
+        known = self._kept(key)
         if known is None:
             pol = apply_changes(self.policy.model, changes)
             loaded = LoadedPolicy(pol, "<hardened>")
-            known = self._compiled[key] = self.model.compile(loaded)
+            known = self._keep(key, self.model.compile(loaded, previous=previous))
         return known
 
     def decider_with(self, changes: Sequence[Change]) -> CompiledPolicy:
         """Like :meth:`compiled_with`, for single decisions only (no target grouping)."""
         key = ("decide", *sorted(c.key for c in changes))
-        known = self._compiled.get(key) or self._compiled.get(key[1:])
+        known = self._kept(key) or self._kept(key[1:])
         if known is None:
             pol = apply_changes(self.policy.model, changes)
-            known = CompiledPolicy(LoadedPolicy(pol, "<hardened>"), self.topo)
-            self._compiled[key] = known
+            known = self._keep(key, CompiledPolicy(LoadedPolicy(pol, "<hardened>"), self.topo))
+        return known
+
+    def allows(self, step: Step, changes: Sequence[Change]) -> bool:
+        """Whether the policy with ``changes`` still lets ``step`` happen (memoised)."""
+        what = (
+            step.flow,
+            step.kind == "login" and step.credential,
+            step.kind == "sniff" and step.traffic,
+            step.egress,
+        )
+        key = (tuple(sorted(c.key for c in changes)), what)
+        known = self._verdicts.get(key)
+        if known is None:
+            known = self._verdicts[key] = step_allowed(step, self.decider_with(changes))
         return known
 
     def breaks(self, changes: Sequence[Change]) -> list[int]:
         """Indices of legitimate flows allowed now and denied once ``changes`` apply."""
-        after = self.decider_with(changes)
-        out = []
-        for i, t in enumerate(self.topo.model.traffic):
-            if self.decisions[i].allowed and not after.traffic(t.source, t.to, t.service).allowed:
-                out.append(i)
-        return out
+        key = tuple(sorted(c.key for c in changes))
+        known = self._broken.get(key)
+        if known is None:
+            after = self.decider_with(changes)
+            known = self._broken[key] = [
+                i
+                for i, t in enumerate(self.topo.model.traffic)
+                if self.decisions[i].allowed
+                and not after.traffic(t.source, t.to, t.service).allowed
+            ]
+        return list(known)
 
     def is_intra_skipped(self, step: Step) -> bool:
         """Whether the step's flow skips the rules today (``intra_zone: allow``)."""

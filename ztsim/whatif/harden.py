@@ -22,7 +22,7 @@ from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import Policy
 from ztsim.plans import extract_plan
 from ztsim.whatif.candidates import Context, Unclosable, why_open
-from ztsim.whatif.changes import GROUPS, Change, apply_changes, step_allowed
+from ztsim.whatif.changes import GROUPS, Change, apply_changes
 from ztsim.whatif.exact import exhaustive_search
 
 __all__ = ["Hardening", "Unclosable", "harden"]
@@ -60,6 +60,10 @@ class Hardening:
         return self.verified and not self.after
 
 
+#: Rounds (changes added) of the iterative search before it gives up.
+ROUNDS = 200
+
+
 def _reachable(model: AttackModel, policy: LoadedPolicy, goals: Sequence[Fact]) -> list[Fact]:
     sol = solve(model, model.compile(policy))
     return [g for g in goals if sol.reachable(g)]
@@ -68,10 +72,19 @@ def _reachable(model: AttackModel, policy: LoadedPolicy, goals: Sequence[Fact]) 
 def _iterative(
     ctx: Context,
     targets: list[Fact],
-    max_rounds: int = 200,
+    max_rounds: int | None = None,
     initial: Sequence[Change] = (),
-) -> tuple[list[Change], list[Unclosable], dict[tuple[str, ...], list[Step]]]:
-    """Large topologies: hit the cheapest open plan of each goal, one change at a time."""
+) -> tuple[list[Change], list[Unclosable], dict[tuple[str, ...], list[Step]], bool]:
+    """Large topologies: hit the cheapest open plans, one change at a time.
+
+    Each round solves the policy with the changes chosen so far, takes each open
+    goal's cheapest plan, and adds the option that forbids the most of their steps
+    (ties: fewer changes, narrower kinds, then by key).  Changes that are not needed
+    are then removed one at a time, each removal verified by a solve.
+
+    Returns the changes, the goals no option can close, the steps each change was
+    chosen for, and whether goals were still open after ``max_rounds`` rounds.
+    """
     chosen: list[Change] = list(initial)
     unclosable: dict[Fact, Unclosable] = {}
     switch = ctx.intra_zone_switch() if ctx.intra_allow else None
@@ -82,18 +95,19 @@ def _iterative(
         for c in ctx.candidates(st):
             if ctx.keep_traffic and ctx.breaks([c]):
                 continue
-            if not step_allowed(st, ctx.decider_with([c])):
+            if not ctx.allows(st, [c]):
                 out.append((c,))
             elif (
                 switch is not None
                 and c is not switch
                 and ctx.is_intra_skipped(st)
-                and not step_allowed(st, ctx.decider_with([c, switch]))
+                and not ctx.allows(st, [c, switch])
             ):
                 out.append((c, switch))
         return out
 
-    for _ in range(max_rounds):
+    exhausted = True
+    for _ in range(ROUNDS if max_rounds is None else max_rounds):
         sol = solve(ctx.model, ctx.compiled_with(chosen))
         open_plans = []
         for g in targets:
@@ -103,6 +117,7 @@ def _iterative(
             if plan is not None:
                 open_plans.append(plan)
         if not open_plans:
+            exhausted = False
             break
         score: dict[tuple[tuple[str, ...], ...], tuple[int, tuple[Change, ...], list[Step]]] = {}
         for plan in open_plans:
@@ -124,13 +139,22 @@ def _iterative(
                 chosen.append(c)
                 blocks.setdefault(c.key, []).extend(score[k][2])
     goals = [g for g in targets if g not in unclosable]
-    for c in sorted(chosen, key=lambda c: (c.rank, c.key), reverse=True):
-        trial = [x for x in chosen if x is not c]
-        sol = solve(ctx.model, ctx.compiled_with(trial))
-        if not any(sol.reachable(g) for g in goals):
-            chosen = trial
+    if not exhausted:
+        # Every trial drops one change from a set whose compilation names every host
+        # the trial's rules name: it lends its target groups (ztsim.policy).
+        full = ctx.compiled_with(chosen)
+        for c in sorted(chosen, key=lambda c: (c.rank, c.key), reverse=True):
+            trial = [x for x in chosen if x is not c]
+            sol = solve(ctx.model, ctx.compiled_with(trial, previous=full))
+            if not any(sol.reachable(g) for g in goals):
+                chosen = trial
     chosen.sort(key=lambda c: (c.rank, c.key))
-    return chosen, list(unclosable.values()), {c.key: blocks.get(c.key, []) for c in chosen}
+    return (
+        chosen,
+        list(unclosable.values()),
+        {c.key: blocks.get(c.key, []) for c in chosen},
+        exhausted,
+    )
 
 
 def harden(
@@ -165,8 +189,8 @@ def harden(
         changes, unclosable, proven, proof, blocks, ncand = exhaustive_search(ctx, before, budget)
     else:
         mode = "iterative"
-        changes, unclosable, blocks = _iterative(ctx, before)
-        proven, ncand = len(changes) == 1, 0
+        changes, unclosable, blocks, exhausted = _iterative(ctx, before)
+        proven, ncand = len(changes) == 1 and not exhausted, 0
         proof = (
             "proven minimal: a single change"
             if proven
@@ -174,13 +198,19 @@ def harden(
             f"limit ({exhaustive_limit}); cheapest plans were hit one change at a time, "
             "then redundant changes removed"
         )
+        if exhausted:
+            proof = (
+                f"incomplete: goals were still open after {ROUNDS} rounds of the iterative "
+                f"search ({len(topology.hosts)} hosts is above the exhaustive limit, "
+                f"{exhaustive_limit})"
+            )
     if mode == "exhaustive" and changes:
         # The search assumes changes combine by union; if the combined policy says
         # otherwise, hit what stays open plan by plan, starting from this set.
         closable = [g for g in before if g not in {u.goal for u in unclosable}]
         sol = solve(model, ctx.compiled_with(changes))
         if any(sol.reachable(g) for g in closable):
-            more, _, more_blocks = _iterative(ctx, closable, initial=changes)
+            more, _, more_blocks, _ = _iterative(ctx, closable, initial=changes)
             changes = more
             blocks = {c.key: blocks.get(c.key, more_blocks.get(c.key, [])) for c in changes}
             proven = False
@@ -191,13 +221,15 @@ def harden(
         desc = f"{hardened.description} ({note})" if hardened.description else note.capitalize()
         hardened = hardened.model_copy(update={"description": desc})
     loaded = LoadedPolicy(hardened, "<hardened>")
-    after = _reachable(model, loaded, goals)
+    full = model.compile(loaded)
+    sol = solve(model, full)
+    after = [g for g in goals if sol.reachable(g)]
     broken = ctx.breaks(changes)
     necessary: dict[tuple[str, ...], list[Fact]] = {}
     for c in changes:
         rest = [x for x in changes if x is not c]
-        reopened = _reachable(model, LoadedPolicy(apply_changes(policy.model, rest), "<t>"), goals)
-        necessary[c.key] = [g for g in reopened if g not in after]
+        sol = solve(model, ctx.compiled_with(rest, previous=full))
+        necessary[c.key] = [g for g in goals if sol.reachable(g) and g not in after]
     return Hardening(
         topology,
         policy,
