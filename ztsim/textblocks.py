@@ -27,7 +27,7 @@ of them may be wider than the console: the terminal then wraps, nothing is lost.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -123,6 +123,19 @@ def _fit(columns: Sequence[Column], natural: list[int], width: int) -> list[int]
     return [min(n, lo) if c.wrap else n for c, n in zip(columns, natural, strict=True)]
 
 
+def _styles(console: Console) -> Callable[[str], Style]:
+    """Style names parsed by ``console``, each once (a table names a few, thousands of times)."""
+    known: dict[str, Style] = {}
+
+    def style_of(name: str) -> Style:
+        style = known.get(name)
+        if style is None:
+            style = known[name] = console.get_style(name)
+        return style
+
+    return style_of
+
+
 class BoxTable:
     """A drawn table: its lines, and the styled stretches of them; a rich renderable.
 
@@ -146,7 +159,7 @@ class BoxTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """The lines as segments, each styled stretch in its style."""
-        styles: dict[str, Style] = {}
+        style_of = _styles(console)
         spans = iter(self.spans)
         span = next(spans, None)
         newline = Segment.line()
@@ -154,7 +167,7 @@ class BoxTable:
             at = 0
             while span is not None and span[0] == n:
                 _, start, end, name = span
-                style = styles.get(name) or styles.setdefault(name, console.get_style(name))
+                style = style_of(name)
                 if start > at:
                     yield Segment(line[at:start])
                 yield Segment(line[start:end], style)
@@ -207,12 +220,11 @@ class StyledLines:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         """Each line as one segment in its style."""
-        styles: dict[str, Style] = {}
+        style_of = _styles(console)
         newline = Segment.line()
         for text, name in self.lines:
             if name:
-                style = styles.get(name) or styles.setdefault(name, console.get_style(name))
-                yield Segment(text, style)
+                yield Segment(text, style_of(name))
             elif text:
                 yield Segment(text)
             yield newline

@@ -27,6 +27,11 @@ __all__ = ["KEEP_COMPILED", "Context", "Unclosable", "why_open"]
 KEEP_COMPILED = 8
 
 
+def _key(changes: Sequence[Change]) -> tuple[tuple[str, ...], ...]:
+    """A set of changes as a memo key (their keys, sorted)."""
+    return tuple(sorted(c.key for c in changes))
+
+
 @dataclass
 class Context:
     """The scenario being hardened, the candidate changes it offers, and their effects.
@@ -99,7 +104,7 @@ class Context:
         :meth:`ztsim.engine.AttackModel.compile`).  The last :data:`KEEP_COMPILED`
         compilations are kept.
         """
-        key = tuple(sorted(c.key for c in changes))
+        key = _key(changes)
         known = self._kept(key)
         if known is None:
             pol = apply_changes(self.policy.model, changes)
@@ -109,7 +114,7 @@ class Context:
 
     def decider_with(self, changes: Sequence[Change]) -> CompiledPolicy:
         """Like :meth:`compiled_with`, for single decisions only (no target grouping)."""
-        key = ("decide", *sorted(c.key for c in changes))
+        key = ("decide", *_key(changes))
         known = self._kept(key) or self._kept(key[1:])
         if known is None:
             pol = apply_changes(self.policy.model, changes)
@@ -124,7 +129,7 @@ class Context:
             step.kind == "sniff" and step.traffic,
             step.egress,
         )
-        key = (tuple(sorted(c.key for c in changes)), what)
+        key = (_key(changes), what)
         known = self._verdicts.get(key)
         if known is None:
             known = self._verdicts[key] = step_allowed(step, self.decider_with(changes))
@@ -132,7 +137,7 @@ class Context:
 
     def breaks(self, changes: Sequence[Change]) -> list[int]:
         """Indices of legitimate flows allowed now and denied once ``changes`` apply."""
-        key = tuple(sorted(c.key for c in changes))
+        key = _key(changes)
         known = self._broken.get(key)
         if known is None:
             after = self.decider_with(changes)
