@@ -53,7 +53,7 @@ class ZtsimApp(App[int]):
         Plans listed per goal (as ``ztsim paths -k``).
     poll
         Seconds between two polls with ``watch`` (a few ``stat`` calls each): with a
-        re-check of a third of a second on 50,000 hosts, an edit shows in under 1 s.
+        re-check of about half a second on 50,000 hosts, an edit shows in under 1 s.
     """
 
     # absolute, so subclasses defined elsewhere (tests, embedding) find it too

@@ -83,7 +83,8 @@ def _iterative(
     are then removed one at a time, each removal verified by a solve.
 
     Returns the changes, the goals no option can close, the steps each change was
-    chosen for, and whether goals were still open after ``max_rounds`` rounds.
+    chosen for, and whether goals were still open after ``max_rounds`` rounds
+    (default :data:`ROUNDS`).
     """
     chosen: list[Change] = list(initial)
     unclosable: dict[Fact, Unclosable] = {}
