@@ -24,6 +24,7 @@ the copy except those in ``writes`` (nothing written on error, no input lost).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -169,10 +170,8 @@ def run_case(case: Case, work: Path, cache: Path) -> Run:
 
         def kill() -> None:
             timed_out.set()
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
         timer = threading.Timer(TIME_LIMIT, kill)
         timer.start()
@@ -217,7 +216,6 @@ def test_hostile_case(case: Case, tmp_path: Path) -> None:
         assert text in run.stdout, f"stdout lacks {text!r}" + context
     after = _snapshot(work)
     allowed = set(case.writes)
-    changed = sorted(
-        k for k in before.keys() | after.keys() if before.get(k) != after.get(k) and k not in allowed
-    )
+    keys = before.keys() | after.keys()
+    changed = sorted(k for k in keys if before.get(k) != after.get(k) and k not in allowed)
     assert not changed, f"files changed or created: {changed}" + context
