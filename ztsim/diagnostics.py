@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from ztsim.textsafe import safe
+
 __all__ = ["Diagnostic", "InputError"]
 
 
@@ -24,7 +26,9 @@ class Diagnostic:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.level}: {self.message}"
+        # The file name and the message may quote user text: escaped, on one line.
+        path, msg = safe(self.path), safe(self.message)
+        return f"{path}:{self.line}:{self.column}: {self.level}: {msg}"
 
 
 class InputError(Exception):

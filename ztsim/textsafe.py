@@ -1,0 +1,135 @@
+"""User text made safe to show: no terminal escapes, no bidi tricks, valid XML (issue #23).
+
+Names, ids, labels, descriptions and file names come from user files.  Shown raw,
+an ESC can clear the screen, a CR can rewrite a ``FAIL`` line, a right-to-left
+override can reorder what a reviewer reads, and an XML-invalid character makes a
+JUnit report unreadable.  :func:`safe` is the one escaper: every character that
+is not printable in Python's sense (``str.isprintable``: Unicode categories Cc,
+Cf, Cs, Co, Cn, Zl, Zp and every space separator but the ASCII space) is written
+as a Python-style escape (``\\x1b``, ``\\u202e``, ``\\U000e0001``).  That covers
+C0 (LF, CR, TAB and ESC included), DEL, C1 (CSI ``\\x9b``), the bidirectional
+embeddings, overrides and isolates, LRM/RLM/ALM, the zero-width characters and
+the BOM, line and paragraph separators, lone surrogates (file names decoded with
+``surrogateescape``) and every character XML 1.0 forbids.  A printable string,
+the common case, is returned as it is after one C-level scan.
+
+The escape is for display: it is not reversible (a backslash is kept as it is,
+so a name spelt ``\\x1b`` looks like an escaped ESC).  JSON outputs are not
+escaped here: JSON encoders already escape control characters, and JSON keeps the
+exact names.
+
+Format-specific escapers build on it: :func:`safe_lines` (multi-line text whose
+newlines are the output's own), :func:`markdown_text`, :func:`github_data` and
+:func:`github_property`, and :func:`markup_safe` for Rich/Textual markup.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "github_data",
+    "github_property",
+    "markdown_text",
+    "markup_safe",
+    "safe",
+    "safe_lines",
+]
+
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(c: str) -> str:
+    named = _NAMED.get(c)
+    if named is not None:
+        return named
+    n = ord(c)
+    if n < 0x100:
+        return f"\\x{n:02x}"
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    return f"\\U{n:08x}"
+
+
+def safe(text: str) -> str:
+    """``text`` with every non-printable character escaped (newlines and tabs included).
+
+    >>> safe("web")
+    'web'
+    >>> print(safe("pwn\\x1b[2J\\rPASS\\u202e"))
+    pwn\\x1b[2J\\rPASS\\u202e
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def safe_lines(text: str) -> str:
+    """``text`` escaped as by :func:`safe`, its newlines kept (they are the output's).
+
+    For a whole block of text output: the names inside should have been passed
+    through :func:`safe` already (a newline in a name would otherwise start a
+    line); this is the net that catches any other control character.
+
+    >>> print(safe_lines("a\\tb\\nc\\x07"))
+    a\\tb
+    c\\x07
+    """
+    if text.isprintable():
+        return text
+    return "\n".join([safe(line) for line in text.split("\n")])
+
+
+# Markdown's inline specials (CommonMark) and HTML's: escaped with a backslash or as
+# an entity so a name can neither break a table nor open a tag, a link or code.
+_MARKDOWN = str.maketrans(
+    {
+        "\\": "\\\\",
+        "|": "\\|",
+        "`": "\\`",
+        "*": "\\*",
+        "_": "\\_",
+        "[": "\\[",
+        "]": "\\]",
+        "#": "\\#",
+        "~": "\\~",
+        "!": "\\!",
+        "<": "&lt;",
+        ">": "&gt;",
+        "&": "&amp;",
+    }
+)
+
+
+def markdown_text(text: str) -> str:
+    """``text`` for a Markdown table cell or paragraph: escaped, on one line.
+
+    >>> markdown_text("a|b <img src=x> `c`")
+    'a\\\\|b &lt;img src=x&gt; \\\\`c\\\\`'
+    """
+    return safe(text).translate(_MARKDOWN)
+
+
+def github_data(text: str) -> str:
+    """A GitHub Actions workflow command's message: escaped, ``%``, CR and LF encoded.
+
+    ``text`` may hold several lines (they are encoded as ``%0A``, which the runner
+    shows as line breaks); every other control character is escaped first, so no
+    value can end the command or start a second one.
+    """
+    return safe_lines(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_property(text: str) -> str:
+    """A workflow command's property value: as :func:`github_data`, plus ``:`` and ``,``."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def markup_safe(text: str) -> str:
+    """``text`` escaped by :func:`safe` and for Rich/Textual markup (``[bold]`` stays literal).
+
+    >>> markup_safe("[bold]x")
+    '\\\\[bold]x'
+    """
+    from rich.markup import escape
+
+    return escape(safe(text))
