@@ -5,9 +5,12 @@ itself with :func:`register` semantics (a ``register(subparsers)`` function);
 this module only builds the parser, runs the command and turns problems into
 exit statuses.
 
-Exit statuses (spec §7): 0 no goal reachable, 1 some goal reachable, 2 invalid
-input or usage (every problem as ``FILE:LINE:COL: message``, never a traceback),
-3 an internal error (a bug: please report it; ``ZTSIM_DEBUG=1`` shows the trace).
+Exit statuses (spec §7, then ours): 0 no goal reachable, 1 some goal reachable,
+2 invalid input or usage (every problem as ``FILE:LINE:COL: message``, never a
+traceback), 3 an internal error (a bug: please report it; ``ZTSIM_DEBUG=1`` shows
+the trace), 4 output not delivered (standard output closed early, disk full),
+130 interrupted.  What 0 and 1 mean depends on the command: each lists its own in
+:data:`EXIT_STATUSES`, which its ``--help`` shows.
 """
 
 from __future__ import annotations
@@ -28,15 +31,25 @@ from rich.console import Console
 from ztsim import __version__, profiling
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.runtime import hard_exit, leave_heap_at_exit, leaving, paused_gc, retain
+from ztsim.outfile import OutputError, guarded_stdout
+from ztsim.runtime import (
+    OUTPUT_FAILED,
+    hard_exit,
+    leave_heap_at_exit,
+    leaving,
+    paused_gc,
+    retain,
+)
 
 __all__ = [
     "EPILOG",
+    "EXIT_STATUSES",
     "ExitCode",
     "add_command",
     "add_scenario_arguments",
     "build_parser",
     "entry",
+    "exit_epilog",
     "load_scenario",
     "main",
     "print_diagnostics",
@@ -45,18 +58,108 @@ __all__ = [
 
 
 class ExitCode(IntEnum):
-    """What ``ztsim`` returns to the shell."""
+    """What ``ztsim`` returns to the shell (each command's own in :data:`EXIT_STATUSES`).
+
+    Status 1 has a name per command: it always means "the gate fails", never an
+    error (REACHABLE for check and paths, FINDINGS for lint, REGRESSION for diff,
+    INCOMPLETE for harden).  OUTPUT wins over 0 and 1: a verdict whose report was
+    not delivered must not pass, nor read as "reachable" when it is an I/O error.
+    """
 
     OK = 0
     REACHABLE = 1
+    FINDINGS = 1
+    REGRESSION = 1
+    INCOMPLETE = 1
     INVALID = 2
     INTERNAL = 3
+    OUTPUT = OUTPUT_FAILED
+    INTERRUPTED = 130
 
 
-EPILOG = """\
-exit status: 0 no goal reachable under any judged policy; 1 some goal reachable;
-2 invalid input or usage (FILE:LINE:COL: message); 3 internal error.
-"""
+_COMMON: tuple[tuple[ExitCode, str], ...] = (
+    (ExitCode.INVALID, "invalid input or usage (FILE:LINE:COL: error: message)"),
+    (ExitCode.INTERNAL, "internal error (a bug; ZTSIM_DEBUG=1 shows the traceback)"),
+    (
+        ExitCode.OUTPUT,
+        "output not written: standard output closed early or a write failed\n"
+        "(disk full, ...); one line 'ztsim: cannot write output: ...' says why",
+    ),
+    (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
+)
+
+#: Every status each command can return, and what it means there: its ``--help``
+#: lists exactly these (``tests/test_exit_status.py`` checks them against the code).
+EXIT_STATUSES: dict[str, tuple[tuple[ExitCode, str], ...]] = {
+    "validate": (
+        (ExitCode.OK, "every file valid (warnings allowed without --strict)"),
+        *_COMMON,
+    ),
+    "check": (
+        (
+            ExitCode.OK,
+            "no goal reachable under any judged policy (with --assert: no assertion of\n"
+            "severity error fails; with --baseline: nothing new)",
+        ),
+        (ExitCode.REACHABLE, "some goal reachable (--assert: an assertion fails; --baseline: new)"),
+        *_COMMON,
+    ),
+    "paths": (
+        (ExitCode.OK, "no goal reachable under any judged policy"),
+        (ExitCode.REACHABLE, "some goal reachable under some judged policy"),
+        *_COMMON,
+    ),
+    "graph": (
+        (ExitCode.OK, "graph written (whether or not a goal is reachable)"),
+        *_COMMON,
+    ),
+    "lint": (
+        (ExitCode.OK, "no finding of level error (warnings and info allowed)"),
+        (ExitCode.FINDINGS, "some finding of level error"),
+        *_COMMON,
+    ),
+    "diff": (
+        (ExitCode.OK, "the --fail-on criterion is not met"),
+        (ExitCode.REGRESSION, "the --fail-on criterion is met (opened, broken-traffic, any)"),
+        *_COMMON,
+    ),
+    "harden": (
+        (ExitCode.OK, "every goal closed by the proposal"),
+        (ExitCode.INCOMPLETE, "some goal still reachable (the proposal is incomplete)"),
+        *_COMMON,
+    ),
+    "schema": ((ExitCode.OK, "schema printed"), *_COMMON),
+    "tui": (
+        (ExitCode.OK, "the app was closed"),
+        (ExitCode.INVALID, "a file named on the command line is missing, or bad usage"),
+        (ExitCode.INTERNAL, "internal error (a bug; ZTSIM_DEBUG=1 shows the traceback)"),
+    ),
+}
+
+
+def exit_epilog(command: str | None = None) -> str:
+    """The ``exit status:`` block of a command's ``--help`` (of ``ztsim`` when None)."""
+    if command is None:
+        rows: list[tuple[int, str]] = [
+            (0, "no goal reachable, nothing failed (each command: see its --help)"),
+            (
+                1,
+                "the gate fails: a goal reachable (check, paths), an error finding (lint),"
+                "\n--fail-on met (diff), a goal left open (harden)",
+            ),
+            *((int(c), m) for c, m in _COMMON),
+        ]
+    else:
+        rows = [(int(c), m) for c, m in EXIT_STATUSES[command]]
+    lines = ["exit status:"]
+    for code, meaning in rows:
+        first, *rest = meaning.split("\n")
+        lines.append(f"  {code:<4} {first}")
+        lines.extend(f"       {r}" for r in rest)
+    return "\n".join(lines) + "\n"
+
+
+EPILOG = exit_epilog()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -170,14 +273,16 @@ def add_command(
     name: str,
     help_text: str,
     example: str,
-    exit_status: str = EPILOG,
 ) -> argparse.ArgumentParser:
-    """Add a command whose ``--help`` explains it, shows an example and its exit statuses."""
+    """Add a command whose ``--help`` explains it, shows an example and its exit statuses.
+
+    The statuses are the command's row of :data:`EXIT_STATUSES` (which must have one).
+    """
     p: argparse.ArgumentParser = sub.add_parser(
         name,
         help=help_text,
         description=help_text,
-        epilog="example:\n" + textwrap.indent(example, "  ") + "\n\n" + exit_status,
+        epilog="example:\n" + textwrap.indent(example, "  ") + "\n\n" + exit_epilog(name),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return p
@@ -224,8 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # left paused when the process ends right after (entry); the TUI lives long and
     # makes cyclic garbage (widgets), so it keeps the collector.
     gc_mode = nullcontext() if args.command == "tui" else paused_gc(restore=not leaving())
+    # Standard output's failures (closed pipe, full disk) raise OutputError, flushed
+    # at the end of the block; the TUI owns the terminal and is left alone.
+    guard = nullcontext() if args.command == "tui" else guarded_stdout()
     try:
-        with profiling.phase("output"), gc_mode:
+        with profiling.phase("output"), gc_mode, guard:
             return int(args.func(args))
     except InputError as exc:
         print_diagnostics(exc.diagnostics)
@@ -233,9 +341,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ztsim: {n} error(s) in input", file=sys.stderr)
         return ExitCode.INVALID
     except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return ExitCode.OK
+        return ExitCode.INTERRUPTED
+    except (OutputError, BrokenPipeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        print(f"ztsim: cannot write output: {reason}", file=sys.stderr)
+        return ExitCode.OUTPUT
     except Exception as exc:  # a bug: say so plainly, trace only on request
         if os.environ.get("ZTSIM_DEBUG"):
             raise

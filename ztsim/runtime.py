@@ -24,7 +24,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import NoReturn
 
-__all__ = ["hard_exit", "leave_heap_at_exit", "leaving", "paused_gc", "retain", "settle"]
+__all__ = [
+    "OUTPUT_FAILED",
+    "hard_exit",
+    "leave_heap_at_exit",
+    "leaving",
+    "paused_gc",
+    "retain",
+    "settle",
+]
+
+#: The exit status when output could not be written (``ztsim.cli.ExitCode.OUTPUT``).
+OUTPUT_FAILED = 4
 
 #: Objects kept alive until :func:`hard_exit`; only filled after :func:`leave_heap_at_exit`.
 _retained: list[object] = []
@@ -91,9 +102,24 @@ def hard_exit(code: int) -> NoReturn:
 
     Skips the interpreter's last collection and object-by-object deallocation.
     Only for a process whose work is done: files are closed, children joined.
-    A failed flush (the reader went away) changes nothing: the status is ``code``.
+
+    A failed flush of standard output (the reader went away, the disk is full) is
+    said in one line on standard error, and a verdict status (0 or 1) becomes
+    :data:`OUTPUT_FAILED`: output that was not delivered never passes.  When
+    ``code`` is already :data:`OUTPUT_FAILED` the failure was reported.  Nothing
+    is printed by the interpreter either (no "Exception ignored" at shutdown).
     """
-    for stream in (sys.stdout, sys.stderr):
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except (OSError, ValueError) as exc:
+        if code != OUTPUT_FAILED:
+            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+            with suppress(OSError, ValueError, AttributeError):
+                print(f"ztsim: cannot write output: {reason}", file=sys.stderr)
+        if code in (0, 1):
+            code = OUTPUT_FAILED
+    if sys.stderr is not None:
         with suppress(OSError, ValueError):
-            stream.flush()
+            sys.stderr.flush()
     os._exit(code)

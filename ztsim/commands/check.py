@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import io
 import sys
-from pathlib import Path
 
 from rich.console import Console
 
@@ -26,6 +25,7 @@ from ztsim.cli import (
     warnings_gate,
 )
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.outfile import check_target, write_output
 from ztsim.runtime import retain
 
 ORDER = 20
@@ -33,12 +33,13 @@ ORDER = 20
 FORMATS = ("text", "json", "junit", "sarif", "github", "markdown")
 
 
-def _write(path: str, text: str) -> None:
-    try:
-        Path(path).write_text(text, encoding="utf-8")
-    except OSError as exc:
-        msg = f"cannot write --output: {exc.strerror or exc}"
-        raise InputError([Diagnostic(path, 1, 1, "error", msg)]) from None
+def _inputs(args: argparse.Namespace) -> list[str | None]:
+    """Every file or folder the run reads: --output may overwrite none of them."""
+    return [args.topology, *(args.policy or []), args.assertions, args.baseline]
+
+
+def _write(args: argparse.Namespace, text: str) -> None:
+    write_output(args.output, text, _inputs(args))
 
 
 def _spec_check(args: argparse.Namespace) -> int:
@@ -65,7 +66,7 @@ def _spec_check(args: argparse.Namespace) -> int:
         )
         text = buf.getvalue()
     if args.output:
-        _write(args.output, text)
+        _write(args, text)
         render_check(stdout_console(), a, rules=args.rules)
     elif args.format == "json":
         sys.stdout.write(text)
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     """Judge each policy; with assertions or a baseline, judge the intent instead."""
     if args.max_paths < 1:
         raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
+    if args.output:
+        check_target(args.output, _inputs(args))  # before the run, not after it
     if args.assertions is None and args.baseline is None and args.format in ("text", "json"):
         return _spec_check(args)
     from ztsim.assertions import LoadedAssertions, assertion_errors, load_assertions
@@ -112,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     retain(report)
     text = render(report, args.format)
     if args.output:
-        _write(args.output, text)
+        _write(args, text)
         sys.stdout.write(render(report, "text"))
         print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
     else:
@@ -162,7 +165,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--output",
         "-o",
         metavar="FILE",
-        help="write the report to FILE; the text summary still goes to the terminal",
+        help="write the report to FILE (atomically; never over an input of the run); "
+        "the text summary still goes to the terminal",
     )
     p.add_argument(
         "--max-paths",

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(diff_markdown(d, args.fail_on))
     else:
         sys.stdout.write(diff_text(d, args.fail_on))
-    return ExitCode.REACHABLE if d.failed(args.fail_on) else ExitCode.OK
+    return ExitCode.REGRESSION if d.failed(args.fail_on) else ExitCode.OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

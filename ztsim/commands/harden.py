@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ztsim.cli import ExitCode, add_command, load_scenario
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.outfile import check_target, write_output
 
 ORDER = 60
 
@@ -40,6 +40,9 @@ def run(args: argparse.Namespace) -> int:
     from ztsim.whatif.yamlout import policy_yaml
 
     kinds = _kinds(args.kinds)
+    inputs = [args.topology, args.policy]
+    if args.write:
+        check_target(args.write, inputs, option="--write")  # before the search
     topo, pols = load_scenario(args.topology, [args.policy], args.strict)
     if len(pols) != 1:
         raise InputError(
@@ -63,13 +66,9 @@ def run(args: argparse.Namespace) -> int:
             "are not kept).",
             *[f"- {c.text}" for c in h.changes],
         ]
-        try:
-            Path(args.write).write_text(policy_yaml(h.hardened, header), encoding="utf-8")
-        except OSError as exc:
-            msg = f"cannot write --write: {exc.strerror or exc}"
-            raise InputError([Diagnostic(args.write, 1, 1, "error", msg)]) from None
+        write_output(args.write, policy_yaml(h.hardened, header), inputs, option="--write")
         print(f"wrote {args.write}", file=sys.stderr)
-    return ExitCode.OK if h.complete else ExitCode.REACHABLE
+    return ExitCode.OK if h.complete else ExitCode.INCOMPLETE
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -84,7 +83,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("topology", metavar="TOPOLOGY", help="topology file")
     p.add_argument("--policy", "-p", required=True, metavar="FILE", help="the policy to harden")
-    p.add_argument("--write", "-w", metavar="OUT.yaml", help="write the hardened policy here")
+    p.add_argument(
+        "--write",
+        "-w",
+        metavar="OUT.yaml",
+        help="write the hardened policy here (atomically; never over the policy hardened "
+        "or the topology)",
+    )
     p.add_argument(
         "--keep-traffic",
         action=argparse.BooleanOptionalAction,

@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     for p in pols:
         findings, notes = lint_policy(p, topo)
         if any(f.level == "error" for f in findings):
-            worst = ExitCode.REACHABLE
+            worst = ExitCode.FINDINGS
         results.append((p, findings, notes))
     if args.format == "json":
         payload = {

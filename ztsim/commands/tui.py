@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ztsim.cli import add_command
+from ztsim.cli import ExitCode, add_command
 
 ORDER = 90
 
@@ -13,7 +13,7 @@ def run(args: argparse.Namespace) -> int:
     """Open the app on the given scenario, or on the bundled Pajemploi one."""
     from ztsim.tui import run as run_tui
 
-    return int(run_tui(args.topology, args.policies, watch=args.watch))
+    return ExitCode(run_tui(args.topology, args.policies, watch=args.watch))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -86,8 +86,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "validate",
         "Check topology, policy and assertions files: schema, references, services, warnings.",
         "ztsim validate topologies/pajemploi.yaml policies/ assertions/pajemploi.yaml",
-        "exit status: 0 valid (warnings allowed without --strict); 2 invalid input or usage\n"
-        "(FILE:LINE:COL: message); 3 internal error.\n",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="files or folders of *.yaml")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
