@@ -234,25 +234,26 @@ def test_reference_ids_are_not_restricted_to_the_id_alphabet(tmp_path: Path):
     assert "unknown zone 'no such zone'" in only(tmp_path, text)[2]
 
 
-def test_labels_read_as_text():
-    """YAML numbers and booleans in labels (hosts and selectors) are read as text."""
-    topo = topology_from_text(
-        HEADER
-        + ZONES
-        + "hosts:\n  - {id: h, zone: lan, labels: {pci: true, env: 1, v: 1.5, a: b}}\n"
-    )
-    assert topo.hosts["h"].labels == {"pci": "true", "env": "1", "v": "1.5", "a": "b"}
-    pol = policy_from_text(
-        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
-        "    - {id: r, action: allow, from: {host: h, labels: {pci: true}}, to: {labels: {a: b}}}\n"
-    )
-    rule = pol.model.segmentation.rules[0]
-    assert (rule.source.host, rule.source.labels, rule.to.labels) == (
-        ["h"],
-        {"pci": "true"},
-        {"a": "b"},
-    )
-    assert policy_warnings(pol, topo) == []
+def test_labels_must_be_text():
+    """YAML numbers and booleans as label values (hosts and selectors) are errors:
+    `on`, `1.10` or `017` read back as text would no longer be what was written."""
+    with pytest.raises(InputError) as err:
+        topology_from_text(
+            HEADER
+            + ZONES
+            + "hosts:\n  - {id: h, zone: lan, labels: {pci: true, env: 1, v: 1.5, a: b}}\n"
+        )
+    assert [(d.column, d.message.split(":")[0]) for d in err.value.diagnostics] == [
+        (38, "hosts.0.labels.pci"),
+        (49, "hosts.0.labels.env"),
+        (55, "hosts.0.labels.v"),
+    ]
+    assert "quote it" in err.value.diagnostics[0].message
+    with pytest.raises(InputError, match=r"rules\.0\.from\.labels\.pci: a label value"):
+        policy_from_text(
+            "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n"
+            "    - {id: r, action: allow, from: {host: h, labels: {pci: on}}, to: any}\n"
+        )
 
 
 def test_service_listed_twice(tmp_path: Path):

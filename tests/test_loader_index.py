@@ -25,7 +25,7 @@ from ztsim.loader import (
     policy_warnings,
     topology_from_text,
 )
-from ztsim.model import Host, Selector
+from ztsim.model import LABEL_TEXT_MESSAGE, Host, Selector
 
 HEADER = "ztsim: 1\nkind: topology\nname: t\n"
 ZONES = (
@@ -33,7 +33,7 @@ ZONES = (
 )
 PHEADER = "ztsim: 1\nkind: policy\nname: p\n"
 
-LABELS = {"tier": ("web", "db", "app"), "env": ("prod", "dev"), "pci": ("true",)}
+LABELS = {"tier": ("web", "db", "app"), "env": ("prod", "dev"), "pci": ("in-scope",)}
 
 
 def _random_topology(rng: random.Random, n: int) -> str:
@@ -182,7 +182,7 @@ def test_a_label_value_that_is_not_a_scalar_gets_the_string_error(value: str) ->
     with pytest.raises(InputError) as info:
         topology_from_text(text)
     (diag,) = info.value.diagnostics
-    assert diag.message == "hosts.0.labels.env: Input should be a valid string"
+    assert diag.message == f"hosts.0.labels.env: {LABEL_TEXT_MESSAGE}"
     assert (diag.line, diag.column) == (10, text.splitlines()[9].index(value) + 1)
 
 
@@ -191,16 +191,22 @@ def test_a_selector_label_value_that_is_not_a_scalar_gets_the_string_error() -> 
     with pytest.raises(InputError) as info:
         policy_from_text(text)
     (diag,) = info.value.diagnostics
-    assert diag.message == "segmentation.rules.0.to.labels.a: Input should be a valid string"
+    assert diag.message == f"segmentation.rules.0.to.labels.a: {LABEL_TEXT_MESSAGE}"
 
 
-def test_scalar_label_values_match_as_text() -> None:
-    topo = topology_from_text(
-        HEADER + ZONES + "hosts:\n  - {id: h, zone: lan, labels: {pci: true, n: 1}}\n"
-    )
+def test_scalar_label_values_are_errors() -> None:
+    text = HEADER + ZONES + "hosts:\n  - {id: h, zone: lan, labels: {pci: true, n: 1}}\n"
+    with pytest.raises(InputError) as info:
+        topology_from_text(text)
+    assert [d.message for d in info.value.diagnostics] == [
+        f"hosts.0.labels.{k}: {LABEL_TEXT_MESSAGE}" for k in ("pci", "n")
+    ]
+    # Quoted, they are text and match as written.
+    topo = topology_from_text(text.replace("pci: true", "pci: 'true'").replace("n: 1", "n: '1'"))
     pol = policy_from_text(
         PHEADER + "segmentation:\n  rules:\n"
-        "    - {id: r, action: allow, from: {labels: {pci: 'true', n: 1}}, to: {labels: {n: 2}}}\n"
+        "    - {id: r, action: allow, from: {labels: {pci: 'true', n: '1'}},"
+        " to: {labels: {n: '2'}}}\n"
     )
     (warning,) = policy_warnings(pol, topo)
     assert warning.message == "selector `n=2` matches nothing in topology 't'"
@@ -406,7 +412,7 @@ def _shared_policy(n: int, bad: str | None = None) -> str:
     froms = ("{zone: lan}", "{labels: {tier: web}}", "any", "{host: h1}", "{zone: lan}")
     lines = [PHEADER, "segmentation:\n  default: deny\n  rules:\n"]
     for i in range(n):
-        to = bad if bad is not None and i % 100 == 7 else "{labels: {tier: db, env: 1}}"
+        to = bad if bad is not None and i % 100 == 7 else "{labels: {tier: db, env: prod}}"
         lines.append(
             f"    - {{id: r{i}, action: allow, from: {froms[i % 5]}, to: {to}, "
             f"services: [22/tcp]}}\n"

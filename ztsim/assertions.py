@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 from ztsim.diagnostics import Diagnostic
 from ztsim.loader import (
@@ -72,6 +79,14 @@ def _services(v: str | list[str] | None) -> str | list[str] | None:
     return v
 
 
+def _not_blank(v: object) -> object:
+    """Refuse a key given with no value (``data: ~``): it is a forgotten value, not
+    "every one" as the omitted key means (a field validator runs on given keys only)."""
+    if v is None:
+        raise ValueError("blank value: omit the key, or write its value")
+    return v
+
+
 class _Base(_Model):
     id: Id
     severity: Severity = "error"
@@ -82,6 +97,8 @@ class _GoalSelection(_Base):
     data: Id | list[Id] | None = None
     classification: StrictStr | list[StrictStr] | None = None
     entry: Id | None = None
+
+    _blank = field_validator("data", "classification", "entry", mode="before")(_not_blank)
 
 
 class NoExfiltration(_GoalSelection):
@@ -101,8 +118,8 @@ class MinAttackCost(_GoalSelection):
 
     type: Literal["min-attack-cost"]
     goal: GoalKind = "any"
-    steps: int = Field(ge=1)
-    plans: int = Field(default=5, ge=1, le=50)
+    steps: StrictInt = Field(ge=1)
+    plans: StrictInt = Field(default=5, ge=1, le=50)
 
 
 class MaxUndetected(_GoalSelection):
@@ -110,8 +127,9 @@ class MaxUndetected(_GoalSelection):
 
     type: Literal["max-undetected"]
     goal: GoalKind = "any"
-    probability: float = Field(ge=0.0, le=1.0)
-    plans: int = Field(default=5, ge=1, le=50)
+    # Strict: a number (an integer is one), never `yes` nor "0.5".
+    probability: float = Field(ge=0.0, le=1.0, strict=True)
+    plans: StrictInt = Field(default=5, ge=1, le=50)
 
 
 class NoFlow(_Base):
@@ -123,6 +141,7 @@ class NoFlow(_Base):
     services: StrictStr | list[StrictStr] | None = None
 
     _s = field_validator("services")(_services)
+    _blank = field_validator("services", mode="before")(_not_blank)
 
 
 class EgressDenied(_Base):
@@ -134,6 +153,7 @@ class EgressDenied(_Base):
     services: StrictStr | list[StrictStr] | None = None
 
     _s = field_validator("services")(_services)
+    _blank = field_validator("to", "services", mode="before")(_not_blank)
 
 
 class TrafficAllowed(_Base):
@@ -143,6 +163,8 @@ class TrafficAllowed(_Base):
     source: Id | None = Field(default=None, alias="from")
     to: Id | None = None
     service: StrictStr | None = None
+
+    _blank = field_validator("source", "to", "service", mode="before")(_not_blank)
 
     @field_validator("service")
     @classmethod

@@ -72,8 +72,10 @@ Level = Literal["service", "user", "root"]
 LEVELS: tuple[Level, ...] = ("service", "user", "root")
 _RANK: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
 
-_SERVICE_RE = re.compile(r"^(\d{1,5})/(tcp|udp|sctp|icmp)$")
-_RANGE_RE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?/(tcp|udp|sctp|icmp)$")
+# ASCII digits only: ``\d`` and ``int()`` also take full-width or Arabic-Indic
+# digits (``４４３/tcp``), which no firewall writes: an error, not a port.
+_SERVICE_RE = re.compile(r"^([0-9]{1,5})/(tcp|udp|sctp|icmp)$")
+_RANGE_RE = re.compile(r"^([0-9]{1,5})(?:-([0-9]{1,5}))?/(tcp|udp|sctp|icmp)$")
 #: What a declared id may be.  Checked by pydantic-core's (Rust) regex engine, whose
 #: ``$`` only matches at the very end: the ``\n?`` keeps the meaning Python's ``$``
 #: gave the check before it moved there (a single trailing newline is accepted).
@@ -200,43 +202,43 @@ Id = Annotated[StrictStr, Field(min_length=1, max_length=200)]
 DeclaredId = Annotated[StrictStr, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]
 
 
-def _scalar_text(value: Any) -> str:
-    """A label value YAML read as a boolean or a number, as text (``true``, ``1``, ``1.5``)."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int | float):
-        return str(value)
-    raise ValueError("not text")  # reported as `string_type` (see _LabelText)
+#: What a blank value (``~``, ``null`` or nothing after the colon) gets told.
+BLANK_MESSAGE = "blank value: write `any` (or `{}`) to match everything, or omit the key"
+
+
+#: The error for a label value that is not a string (YAML read it as something else).
+LABEL_TEXT_MESSAGE = (
+    "a label value must be text, and YAML reads on/off/yes/no/true/false as booleans "
+    'and 1, 1.10, 017 or 1:30 as numbers: quote it (e.g. tier: "on", version: "1.10")'
+)
 
 
 class _LabelText:
-    """Annotation marker for a label value: text, which YAML may have read as a scalar.
+    """Annotation marker for a label value: a string, and nothing YAML read otherwise.
 
-    Labels are text, but YAML reads ``env: 1`` or ``pci: true`` as a number or a
-    boolean: those are turned into text (:func:`_scalar_text`).  A string, the usual
-    case, is accepted by pydantic-core with no Python call (a large topology has a
-    quarter of a million label values); anything else gets the error a plain string
-    field gives (``string_type``, "Input should be a valid string").
+    YAML 1.1 reads ``on``, ``yes`` or ``off`` as booleans, ``1:30`` as 90, ``017``
+    as 15 and ``1.10`` as 1.1: turned back into text, such a value would no longer
+    equal what was written, and a selector would silently stop matching (a typo
+    class of bug).  So anything but a string is an error saying to quote it
+    (:data:`LABEL_TEXT_MESSAGE`).  Checked in pydantic-core with no Python call (a
+    large topology has a quarter of a million label values).
     """
 
     @classmethod
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        return core_schema.union_schema(
-            [
-                core_schema.str_schema(strict=True),
-                core_schema.no_info_plain_validator_function(_scalar_text),
-            ],
-            mode="left_to_right",
-            custom_error_type="string_type",
+        return core_schema.custom_error_schema(
+            core_schema.str_schema(strict=True),
+            custom_error_type="label_text",
+            custom_error_message=LABEL_TEXT_MESSAGE,
         )
 
     @classmethod
     def __get_pydantic_json_schema__(
         cls, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return handler(core_schema.str_schema())  # as a string field (`ztsim schema` widens it)
+        return handler(core_schema.str_schema())  # as a string field
 
 
 #: A label value (see :class:`_LabelText`).
@@ -531,7 +533,11 @@ class Selector(_Model):
     @model_validator(mode="before")
     @classmethod
     def _any(cls, v: Any) -> Any:
-        if v is None or (isinstance(v, str) and v.strip().lower() in ("any", "*")):
+        if v is None:
+            # `from: ~` (or nothing after the colon) would read as "any": a
+            # forgotten value must not widen a rule.
+            raise ValueError(BLANK_MESSAGE)
+        if isinstance(v, str) and v.strip().lower() in ("any", "*"):
             return {}
         if isinstance(v, dict):
             # Copy only what needs rewriting (most selectors need nothing; label
@@ -539,6 +545,14 @@ class Selector(_Model):
             host = v.get("host")
             if isinstance(host, str):
                 v = {**v, "host": [host]}
+        return v
+
+    @field_validator("zone", "host", "labels", mode="before")
+    @classmethod
+    def _not_blank(cls, v: Any) -> Any:
+        # Run only on a key that is given: `host: ~` is a blank, not an omission.
+        if v is None:
+            raise ValueError(BLANK_MESSAGE)
         return v
 
     @property
@@ -560,6 +574,8 @@ class Selector(_Model):
 
 
 def _parse_services(v: Any) -> Any:
+    if v is None:  # given but blank (omitted, it is not validated): not "any"
+        raise ValueError("blank value: write `any` for every service, or omit the key")
     if isinstance(v, str):
         v = [v]
     if isinstance(v, list):
@@ -602,6 +618,8 @@ class EgressRule(_Model):
     @field_validator("to", mode="before")
     @classmethod
     def _to(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError("blank value: write `*` for every destination, or omit the key")
         if isinstance(v, str):
             v = [v]
         if isinstance(v, list):
@@ -643,7 +661,8 @@ class Detection(_Model):
     id: Id
     techniques: list[StrictStr] = Field(min_length=1)
     where: Selector = Field(default_factory=Selector)
-    probability: float = Field(ge=0.0, le=1.0)
+    # Strict: a number (an integer is one), never `yes` nor "0.5".
+    probability: float = Field(ge=0.0, le=1.0, strict=True)
 
 
 class ControlSet(_Model):

@@ -4,9 +4,8 @@ Generated from the pydantic models (``model_json_schema(by_alias=True)``), with
 keys sorted so the output is stable, for editors: save it and add
 ``# yaml-language-server: $schema=PATH`` at the top of a YAML file.  A few fields
 the loader accepts in a shorter form than the model stores (``to: any``, ``host:
-web-1`` for ``[web-1]``, ``services: 443/tcp``, numbers and booleans as label
-values) are widened so the schema never rejects a file that ``ztsim validate``
-accepts.
+web-1`` for ``[web-1]``, ``services: 443/tcp``) are widened so the schema never
+rejects a file that ``ztsim validate`` accepts.
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 KINDS = ("topology", "policy", "assertions")
 
 _ANY_SELECTOR = {"type": "string", "pattern": "^\\s*([Aa][Nn][Yy]|\\*)\\s*$"}
-_SCALAR = {"type": ["string", "number", "boolean"]}
 
 
 def _widen(schema: dict[str, Any]) -> dict[str, Any]:
@@ -36,14 +34,10 @@ def _widen(schema: dict[str, Any]) -> dict[str, Any]:
     if sel is not None:
         props = sel["properties"]
         props["host"]["anyOf"].insert(0, {"type": "string", "minLength": 1})
-        props["labels"]["anyOf"][0]["additionalProperties"] = _SCALAR
         defs["Selector"] = {"anyOf": [sel, _ANY_SELECTOR, {"type": "null"}]}
         for key in ("description", "title"):
             if key in sel:
                 defs["Selector"][key] = sel[key]
-    host = defs.get("Host")
-    if host is not None:
-        host["properties"]["labels"]["additionalProperties"] = _SCALAR
     for name, fields in (("SegmentationRule", ("services",)), ("EgressRule", ("services", "to"))):
         rule = defs.get(name)
         if rule is None:
