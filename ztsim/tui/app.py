@@ -25,6 +25,7 @@ from textual.worker import get_current_worker
 from ztsim.analysis import Analysis
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
+from ztsim.outfile import OutputError
 from ztsim.tui.commands import PaletteEntry, ZtsimCommands
 from ztsim.tui.diffview import DiffView, build_diff, write_diff_export
 from ztsim.tui.export import Format, write_export
@@ -309,19 +310,31 @@ class ZtsimApp(App[int]):
             self.push_screen(HelpScreen())
 
     def action_export(self, fmt: Format) -> None:
-        """Write the current view to ``ztsim-export-<view>.<fmt>`` in the cwd."""
-        if self.main.view == "diff":
-            if self.diff_view is None:
-                self.notify("No diff to export yet.", severity="warning")
+        """Write the current view to ``ztsim-export-<view>.<fmt>`` in the cwd.
+
+        Never over a file of the scenario; a refused or failed write is notified.
+        """
+        inputs = self.scenario.files()
+        try:
+            if self.main.view == "diff":
+                if self.diff_view is None:
+                    self.notify("No diff to export yet.", severity="warning")
+                    return
+                path = write_diff_export(self.diff_view, fmt, inputs=inputs)
+                self.notify(f"Exported the diff to {display_path(path)}", title="export")
                 return
-            path = write_diff_export(self.diff_view, fmt)
-            self.notify(f"Exported the diff to {display_path(path)}", title="export")
+            if self.vm is None:
+                self.notify("Nothing to export yet.", severity="warning")
+                return
+            state = self.main.export_state()
+            path = write_export(self.vm, state, fmt, inputs=inputs)
+        except InputError as exc:
+            msg = "; ".join(d.message for d in exc.diagnostics)
+            self.notify(f"Not exported: {msg}", title="export", severity="error")
             return
-        if self.vm is None:
-            self.notify("Nothing to export yet.", severity="warning")
+        except OutputError as exc:
+            self.notify(f"Not exported: {exc}", title="export", severity="error")
             return
-        state = self.main.export_state()
-        path = write_export(self.vm, state, fmt)
         self.notify(f"Exported the {state.view} view to {display_path(path)}", title="export")
 
     def palette_entries(self) -> list[PaletteEntry]:

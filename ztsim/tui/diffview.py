@@ -8,12 +8,14 @@ Every verdict and explanation comes from the core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from ztsim.analysis import goal_label
 from ztsim.loader import LoadedPolicy, LoadedTopology
+from ztsim.outfile import write_output
 from ztsim.plans import PlanVerdict
 from ztsim.render import dump_json
 from ztsim.whatif.diff import PlanChange, PolicyDiff, diff_policies
@@ -267,9 +269,15 @@ def build_diff(
 
 
 def write_diff_export(
-    dv: DiffView, fmt: Literal["md", "json"], directory: Path | None = None
+    dv: DiffView,
+    fmt: Literal["md", "json"],
+    directory: Path | None = None,
+    inputs: Sequence[str | Path] = (),
 ) -> Path:
-    """Write ``ztsim-export-diff.<md|json>`` in ``directory`` (the cwd); return its path."""
+    """Write ``ztsim-export-diff.<md|json>`` in ``directory`` (the cwd); return its path.
+
+    Atomically, and never over one of ``inputs`` (:func:`ztsim.outfile.write_output`).
+    """
     target = (directory or Path.cwd()) / f"ztsim-export-diff.{fmt}"
-    target.write_text(dv.json if fmt == "json" else dv.markdown, encoding="utf-8")
+    write_output(str(target), dv.json if fmt == "json" else dv.markdown, inputs)
     return target
