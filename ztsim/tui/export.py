@@ -7,10 +7,12 @@ be committed next to a design document or diffed between two policy versions.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ztsim.outfile import write_output
 from ztsim.tui.query import PlanQuery
 from ztsim.tui.viewmodel import PlanView, ViewModel
 
@@ -249,13 +251,21 @@ def export_markdown(vm: ViewModel, state: ExportState) -> str:
 
 
 def write_export(
-    vm: ViewModel, state: ExportState, fmt: Format, directory: Path | None = None
+    vm: ViewModel,
+    state: ExportState,
+    fmt: Format,
+    directory: Path | None = None,
+    inputs: Sequence[str | Path] = (),
 ) -> Path:
-    """Write ``ztsim-export-<view>.<md|json>`` in ``directory`` (the cwd); return its path."""
+    """Write ``ztsim-export-<view>.<md|json>`` in ``directory`` (the cwd); return its path.
+
+    Atomically, and never over one of ``inputs`` (:func:`ztsim.outfile.write_output`:
+    raises ``InputError`` or ``OutputError``).
+    """
     target = (directory or Path.cwd()) / f"ztsim-export-{state.view}.{fmt}"
     if fmt == "json":
         text = json.dumps(export_json(vm, state), indent=2, ensure_ascii=False) + "\n"
     else:
         text = export_markdown(vm, state)
-    target.write_text(text, encoding="utf-8")
+    write_output(str(target), text, inputs)
     return target
