@@ -1,0 +1,443 @@
+"""Fewest-steps plans and proven lower bounds on a goal's attack cost (spec §6).
+
+A plan's cost is its number of distinct steps.  The fixpoint's own cost
+(:attr:`ztsim.engine.Solution.cost`, one plus the sum of the preconditions')
+counts a fact once per use, so the plan behind it is not the cheapest when two
+branches of the derivation share facts (one foothold used both to reach the data
+and to send it out).  The true minimum is a minimum-cost derivation in the
+AND/OR graph of the solve (steps are AND nodes over their preconditions, facts OR
+nodes over the steps giving them; the chosen supports must not loop): NP-hard in
+general, small here.
+
+Three tools:
+
+* :func:`hmax` gives, per fact, the length of the longest chain of steps any plan
+  deriving it must contain (``1 + max`` over preconditions, minimised): a lower
+  bound on the cost of every plan, cheap (one Knuth-Dijkstra pass).
+* :func:`cheapest` finds the fewest-steps plan within a solve's fired steps, as a
+  small integer linear program (HiGHS, through ``highspy``) over the goal's
+  backward sub-graph, pruned to steps that fit in a plan cheaper than the one
+  already known.  A node budget keeps it bounded; it then answers the best plan
+  found and the solver's proven bound.
+* :func:`relaxed_lower_bounds` gives a lower bound valid for the whole attack
+  graph from a *pruned* solve (large estates fire one source per target): every
+  step's launching position is relaxed to "any host the attacker stands on".
+
+Only a solve that fired every step instance (``exhaustive=True``) has the whole
+graph: :func:`cheapest` over it is the true minimum.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import sys
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ztsim.engine import AttackModel, Fact, Solution, Step, solve
+from ztsim.profiling import phase
+
+if TYPE_CHECKING:
+    from ztsim.plans import Plan
+    from ztsim.policy import CompiledPolicy
+
+__all__ = [
+    "MAX_ILP_NODES",
+    "MAX_ILP_STEPS",
+    "Cheapest",
+    "WholeGraph",
+    "cheapest",
+    "goal_costs",
+    "hmax",
+    "relaxed_lower_bounds",
+]
+
+#: Above this many candidate steps (after pruning) no exact search is tried: the
+#: plan already known is kept, with the h_max lower bound.
+MAX_ILP_STEPS = 3_000
+
+#: Branch-and-bound nodes the solver may explore per goal (a deterministic budget,
+#: unlike a time limit: the same input gives the same answer on any machine).
+MAX_ILP_NODES = 5_000
+
+#: The relaxed positions of :func:`relaxed_lower_bounds`.
+_INSIDE: Fact = ("*inside",)
+_ROOT: Fact = ("*root",)
+
+
+@dataclass(frozen=True)
+class Cheapest:
+    """The fewest-steps plan found for a goal within a solve, and a proven bound.
+
+    ``lower`` is a lower bound on the cost of every plan in the solve's graph
+    (``plan.cost`` itself when the search completed).  ``exact`` is whether
+    ``plan.cost == lower``.
+    """
+
+    plan: Plan
+    lower: int
+
+    @property
+    def exact(self) -> bool:
+        """Whether the plan is proven the cheapest in the graph searched."""
+        return self.plan.cost <= self.lower
+
+
+class _Graph:
+    """A solve's fired steps as an AND/OR graph (shared by every goal of the solve)."""
+
+    def __init__(self, sol: Solution) -> None:
+        cost = sol.cost
+        givers: dict[Fact, list[Step]] = {}
+        steps: list[Step] = []
+        for key in sorted(sol.fired):  # a fixed order: the models built are deterministic
+            st = sol.fired[key]
+            if not all(p in cost for p in st.pre):
+                continue
+            steps.append(st)
+            for f in st.post:
+                if f in cost:
+                    givers.setdefault(f, []).append(st)
+        self.steps = steps
+        self.givers = givers
+        self.hmax = hmax(steps)
+        self.found: dict[Fact, Cheapest] = {}
+
+
+_GRAPHS: dict[int, tuple[weakref.ref[Solution], _Graph]] = {}
+
+
+def _graph(sol: Solution) -> _Graph:
+    """The graph of ``sol``, built once and dropped with it (a solve never changes)."""
+    entry = _GRAPHS.get(id(sol))
+    if entry is not None and entry[0]() is sol:
+        return entry[1]
+    with phase("plans"):
+        g = _Graph(sol)
+    key = id(sol)
+    _GRAPHS[key] = (weakref.ref(sol, lambda _ref: _GRAPHS.pop(key, None)), g)
+    return g
+
+
+def hmax(
+    steps: Iterable[Step],
+    relax: Mapping[Fact, Fact] | None = None,
+) -> dict[Fact, int]:
+    """Per fact, the fewest steps of the longest chain any plan deriving it contains.
+
+    ``h(f) = min over steps s giving f of 1 + max(h(p) for p in s.pre)`` (0 for no
+    precondition), by Knuth's generalisation of Dijkstra's algorithm.  A plan
+    deriving ``f`` orders its steps, and the first producers of the facts it uses
+    form a chain at least ``h(f)`` long: ``h(goal)`` is a lower bound on the cost
+    of every plan.
+
+    ``relax`` maps some facts to a virtual fact reached at no cost as soon as any
+    of them is (used by :func:`relaxed_lower_bounds`).
+    """
+    users: dict[Fact, list[int]] = {}
+    waiting: list[int] = []
+    pres: list[tuple[Fact, ...]] = []
+    posts: list[tuple[Fact, ...]] = []
+    heap: list[tuple[int, int, Fact]] = []
+    tie = 0
+    for i, st in enumerate(steps):
+        pres.append(st.pre)
+        posts.append(st.post)
+        waiting.append(len(st.pre))
+        for p in st.pre:
+            users.setdefault(p, []).append(i)
+        if not st.pre:
+            for f in st.post:
+                heap.append((1, tie, f))
+                tie += 1
+    heapq.heapify(heap)
+    h: dict[Fact, int] = {}
+    while heap:
+        c, _, f = heapq.heappop(heap)
+        if f in h:
+            continue
+        h[f] = c
+        if relax is not None:
+            virtual = relax.get(f)
+            if virtual is not None and virtual not in h:
+                heapq.heappush(heap, (c, tie, virtual))
+                tie += 1
+        for i in users.get(f, ()):
+            waiting[i] -= 1
+            if waiting[i] == 0:
+                # Facts finalise in increasing value: the last precondition is the largest.
+                for q in posts[i]:
+                    if q not in h:
+                        heapq.heappush(heap, (c + 1, tie, q))
+                        tie += 1
+    return h
+
+
+def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int]:
+    """A lower bound on the cost of every plan to each of ``goals``, from any solve.
+
+    A pruned solve (the default) fires, per target, the steps of its cheapest
+    sources only, and expands one host per class: its graph lacks plans, so its
+    own h_max is no bound.  Here every step launched from a host (an exploit or
+    login from inside, an exfiltration through egress) needs only "code execution
+    on some host" and every sniff only "root on some host": steps differing by
+    their source become one, which the pruned solve did fire, so every plan of the
+    whole graph maps onto a relaxed plan no longer than it (hosts the solve left
+    out as interchangeable with a representative map onto it).  The bound is
+    weak but proven; with no goal derived it is empty.
+    """
+    cost = sol.cost
+    relaxed: dict[tuple[tuple[Fact, ...], tuple[Fact, ...]], Step] = {}
+    for st in sol.fired.values():
+        pre = st.pre
+        if not all(p in cost for p in pre):
+            continue
+        if st.kind in ("exploit", "login") and pre[0][0] == "priv":
+            pre = (_INSIDE, *pre[1:])
+        elif st.kind == "exfiltrate":
+            pre = tuple(_INSIDE if p[0] == "priv" else p for p in pre)
+        elif st.kind == "sniff":
+            pre = (_ROOT,)
+        sig = (pre, st.post)
+        if sig not in relaxed:
+            relaxed[sig] = st._replace(pre=pre)
+    relax: dict[Fact, Fact] = {}
+    for f in cost:
+        if f[0] == "priv":
+            relax[f] = _INSIDE if f[2] == "user" else _ROOT
+    h = hmax(relaxed.values(), relax)
+    return {g: h[g] for g in goals if g in h}
+
+
+def _dist_to(goal: Fact, givers: Mapping[Fact, Sequence[Step]]) -> dict[Fact, int]:
+    """Per fact of the goal's backward sub-graph, the fewest steps from it to the goal."""
+    dist: dict[Fact, int] = {goal: 0}
+    frontier = [goal]
+    d = 0
+    while frontier:
+        d += 1
+        nxt: list[Fact] = []
+        for f in frontier:
+            for st in givers.get(f, ()):
+                for p in st.pre:
+                    if p not in dist:
+                        dist[p] = d
+                        nxt.append(p)
+        frontier = nxt
+    return dist
+
+
+def cheapest(sol: Solution, goal: Fact, known: Plan | None = None) -> Cheapest | None:
+    """The fewest-steps plan for ``goal`` among the steps ``sol`` fired.
+
+    ``known``: a plan for the goal already found in ``sol`` (the extracted one
+    when not given); the search looks only for cheaper ones.  None when the goal
+    was not derived.  Remembered per solve and goal.
+    """
+    if goal not in sol.cost:
+        return None
+    g = _graph(sol)
+    got = g.found.get(goal)
+    if got is not None:
+        return got
+    if known is None:
+        from ztsim.plans import extract_plan
+
+        known = extract_plan(sol, goal)
+        assert known is not None
+    with phase("plans"):
+        got = _search(g, goal, known)
+    g.found[goal] = got
+    return got
+
+
+def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
+    """:func:`cheapest` once the graph is built."""
+    hm = g.hmax
+    lower = hm[goal]
+    if known.cost <= lower:
+        return Cheapest(known, lower)
+    bound = known.cost - 1  # the search is for a plan of at most this many steps
+    dist = _dist_to(goal, g.givers)
+    # A step of a plan of at most `bound` steps heads a chain at least 1 + max h(pre)
+    # long and one of its outputs starts a chain of at least dist to the goal; the
+    # two share no step (one is before the output, one after).
+    kept: list[Step] = []
+    seen: set[tuple[str, ...]] = set()
+    for f in sorted(dist, key=lambda x: (dist[x], x)):
+        for st in g.givers.get(f, ()):
+            if st.key in seen:
+                continue
+            seen.add(st.key)
+            head = 1 + max((hm[p] for p in st.pre), default=0)
+            tail = min(dist[q] for q in st.post if q in dist)
+            if head + tail <= bound:
+                kept.append(st)
+    if not kept or len(kept) > MAX_ILP_STEPS:
+        return Cheapest(known, lower)
+    found, proven = _ilp(kept, goal, dist, lower, bound)
+    best = known if found is None else _as_plan(found, goal, hm)
+    if best.cost > known.cost:  # never worse than what was known
+        best = known
+    if proven is True:
+        # Optimal among plans of at most `bound` steps, or none exists: `best` is
+        # the cheapest of the graph.
+        return Cheapest(best, best.cost)
+    # The budget ran out: every plan costs at least the solver's bound (on plans
+    # of at most `bound` steps) or more than `bound`, i.e. at least `known`.
+    proved = min(known.cost, math.ceil(proven - 1e-6))
+    return Cheapest(best, max(lower, proved))
+
+
+def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:
+    """The chosen steps as a plan, in a valid order, with no droppable step."""
+    from ztsim.plans import Plan, minimize
+
+    ordered = sorted(steps, key=lambda s: (1 + max((hm[p] for p in s.pre), default=0), s.key))
+    return Plan(goal, tuple(minimize(ordered, goal)))
+
+
+def _quiet_highs() -> Any:
+    """A HiGHS instance, its start-up banner kept off standard output.
+
+    The banner is printed by the C++ constructor, before any option can be set:
+    file descriptor 1 points at the null device meanwhile (``--format json``
+    must stay one object).
+    """
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_max_nodes", MAX_ILP_NODES)
+    return h
+
+
+def _ilp(
+    kept: Sequence[Step], goal: Fact, dist: Mapping[Fact, int], lower: int, bound: int
+) -> tuple[list[Step] | None, float | bool]:
+    """Solve the fewest-steps model over ``kept``.
+
+    Variables: ``x[s]`` step used, ``y[f]`` fact needed, ``z[s, f]`` fact ``f``
+    first given by step ``s``, ``t[f]`` a level: a step's output is above its
+    inputs when it is their support, so supports never loop.  Returns the steps of
+    the best plan found (None if none) and either True (proven: no plan of at
+    most ``bound`` steps exists, or the plan returned is optimal) or the solver's
+    lower bound when the node budget ran out.
+    """
+    facts: dict[Fact, int] = {}
+    for st in kept:
+        for p in st.pre:
+            facts.setdefault(p, len(facts))
+        for q in st.post:
+            if q in dist:
+                facts.setdefault(q, len(facts))
+    if goal not in facts:
+        return None, True
+    h = _quiet_highs()
+    big = float(len(facts))
+    x = [h.addBinary() for _ in kept]
+    y = {f: h.addBinary() for f in facts}
+    t = {f: h.addVariable(lb=0.0, ub=big) for f in facts}
+    supports: dict[Fact, list[Any]] = {f: [] for f in facts}
+    for i, st in enumerate(kept):
+        for p in st.pre:
+            h.addConstr(x[i] <= y[p])
+        for q in st.post:
+            if q not in facts:
+                continue
+            z = h.addBinary()
+            supports[q].append(z)
+            h.addConstr(z <= x[i])
+            for p in st.pre:
+                # z = 1: t[q] >= t[p] + 1; else no constraint (levels lie in [0, big]).
+                h.addConstr(t[q] - t[p] - (big + 1.0) * z >= -big)
+    for f, zs in supports.items():
+        if zs:
+            h.addConstr(y[f] - sum(zs[1:], zs[0]) <= 0)
+        else:
+            h.addConstr(y[f] <= 0)
+    h.addConstr(y[goal] >= 1)
+    total = sum(x[1:], x[0])
+    h.addConstr(total <= bound)
+    h.addConstr(total >= lower)
+    h.minimize(total)
+    import highspy
+
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return None, True
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    chosen = [st for i, st in enumerate(kept) if has_solution and h.val(x[i]) > 0.5]
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    proven: float | bool = True if optimal else float(info.mip_dual_bound)
+    return (chosen or None), proven
+
+
+class WholeGraph:
+    """An exhaustive solve under one policy (the whole attack graph), made when first
+    asked for: most goals' bounds are tight without it."""
+
+    def __init__(
+        self, model: AttackModel, compiled: CompiledPolicy, known: Solution | None = None
+    ) -> None:
+        self.model = model
+        self.compiled = compiled
+        #: The solve, once made (or given: an exhaustive solve already at hand).
+        self.made = known
+
+    def __call__(self) -> Solution:
+        """The exhaustive solve."""
+        if self.made is None:
+            self.made = solve(self.model, self.compiled, exhaustive=True)
+        return self.made
+
+
+def goal_costs(
+    sol: Solution,
+    goals: Sequence[Fact],
+    full: Callable[[], Solution] | None,
+) -> dict[Fact, Cheapest]:
+    """The cheapest plan found and a proven lower bound for each reachable goal.
+
+    ``sol`` is the policy's solve (pruned or not).  The plan extracted from it is
+    kept when the relaxed bound (:func:`relaxed_lower_bounds`) proves it the
+    cheapest.  Otherwise, when ``full`` is given (it returns an exhaustive solve
+    under the same policy: the whole graph, affordable on small estates), the
+    fewest-steps plan of that graph is searched (:func:`cheapest`); without it,
+    the extracted plan is kept with the relaxed bound (honestly: "at most").
+    """
+    from ztsim.plans import extract_plan
+
+    reachable = [g for g in goals if g in sol.cost]
+    if not reachable:
+        return {}
+    with phase("plans"):
+        lower = relaxed_lower_bounds(sol, reachable)
+    out: dict[Fact, Cheapest] = {}
+    for g in reachable:
+        plan = extract_plan(sol, g)
+        assert plan is not None
+        found = Cheapest(plan, min(lower[g], plan.cost))
+        if not found.exact and full is not None:
+            searched = cheapest(full(), g)
+            assert searched is not None
+            # The whole graph's bound holds for every plan; keep the cheaper plan.
+            best = searched.plan if searched.plan.cost < plan.cost else plan
+            found = Cheapest(best, max(found.lower, min(searched.lower, best.cost)))
+        out[g] = found
+    return out
