@@ -76,10 +76,13 @@ def test_wide_characters_are_measured_in_terminal_cells():
     assert t.lines[4] == "│ abcd │"
 
 
-def test_control_characters_in_names_are_dropped():
-    t = box_table([Column("rule")], [["evil\x1b[2Jname"]], 80)
-    assert "\x1b" not in t.plain
-    assert "evil[2Jname" in t.plain
+def test_control_characters_in_names_are_escaped():
+    t = box_table([Column("rule")], [["evil\x1b[2Jname\u202e\n"]], 80)
+    assert "\x1b" not in t.plain and "\u202e" not in t.plain
+    assert "evil\\x1b[2Jname\\u202e\\n" in t.plain
+    lines = StyledLines()
+    lines.add("a\x9b2Jb\tc")
+    assert lines.plain == "a\\x9b2Jb\\tc"
 
 
 def test_styles_colour_only_the_cells_text_and_only_on_a_terminal():
@@ -125,7 +128,7 @@ def test_styled_lines_print_each_line_in_its_style():
     out.add("   flat: OPEN", "red")
     out.add("")
     out.add("because a\nb\tc\x1b[2J")
-    assert out.plain == "== exfiltrate(x)\n   flat: OPEN\n\nbecause a\nb c[2J"
+    assert out.plain == "== exfiltrate(x)\n   flat: OPEN\n\nbecause a\nb\\tc\\x1b[2J"
     assert _printed(out) == out.plain + "\n"
     coloured = _printed(out, color=True)
     assert coloured.startswith("\x1b[1m== exfiltrate(x)\x1b[0m\n\x1b[31m   flat: OPEN\x1b[0m\n\n")

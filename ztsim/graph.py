@@ -13,6 +13,7 @@ from typing import Any
 import networkx as nx
 
 from ztsim.engine import Fact, Solution, Step
+from ztsim.textsafe import safe, safe_lines
 
 __all__ = ["attack_graph", "fact_id", "step_id", "to_dot", "to_graphml", "to_json"]
 
@@ -65,8 +66,14 @@ def attack_graph(sol: Solution) -> Any:
 
 
 def to_graphml(g: Any) -> str:
-    """GraphML text of ``g``."""
-    return "\n".join(nx.generate_graphml(g)) + "\n"
+    """GraphML text of ``g``, valid XML whatever the names.
+
+    Characters XML 1.0 forbids (most of C0, lone surrogates) and terminal or bidi
+    controls are written as escapes (``\\x1b``, :func:`ztsim.textsafe.safe_lines`);
+    the newlines left are the document's own (networkx writes those of values as
+    ``&#10;``).
+    """
+    return safe_lines("\n".join(nx.generate_graphml(g))) + "\n"
 
 
 def to_json(g: Any) -> str:
@@ -76,7 +83,8 @@ def to_json(g: Any) -> str:
 
 
 def _q(text: object) -> str:
-    return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # control characters escaped first (``\\x1b``), then DOT's own backslash and quote
+    return '"' + safe(str(text)).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def to_dot(g: Any) -> str:

@@ -1,7 +1,9 @@
 """Text and JSON renderings of analyses, for the command line.
 
 Rendering is deterministic: the same analysis gives the same bytes (rich renders
-at a fixed width and without colour when the output is not a terminal).
+at a fixed width and without colour when the output is not a terminal).  Every line
+holding user text goes through :func:`ztsim.textsafe.safe` as one line: a name's
+control, bidi or newline characters are shown escaped, never sent to the terminal.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ztsim.jsontext import Encoded, dump, dump_json
 from ztsim.plans import PlanVerdict
 from ztsim.techniques import technique
 from ztsim.textblocks import BoxTable, Cell, Column, StyledLines, box_table
+from ztsim.textsafe import safe
 
 __all__ = [
     "dump_json",
@@ -44,37 +47,40 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
             f"FAIL: the attacker reaches a goal under {len(bad)} of {len(a.results)} {policies} "
             f"({', '.join(r.policy.name for r in bad)})"
         )
-        out.append(Text(verdict, style="bold red"))
+        out.append(Text(safe(verdict), style="bold red"))
     else:
         verdict = (
             f"PASS: no exfiltration or tampering goal is reachable under "
             f"{'the' if len(a.results) == 1 else 'any of the'} {len(a.results)} {policies}"
         )
-        out.append(Text(verdict, style="bold green"))
-    out.append(Text(f"topology {a.topology.name} ({a.topology.path})"))
+        out.append(Text(safe(verdict), style="bold green"))
+    out.append(Text(safe(f"topology {a.topology.name} ({a.topology.path})")))
     for r in a.results:
         broken = r.broken_traffic
         title = (
             f"{r.policy.name} ({r.policy.path}): {len(r.reachable_goals)}/{len(r.goals)} goals "
-            f"reachable, {r.records_at_risk:,} records at risk, "
+            f"reachable: {r.records_exfiltrable:,} records exfiltrable, "
+            f"{r.records_tamperable:,} records tamperable, "
             f"{len(broken)}/{len(r.traffic)} legitimate flows broken"
         )
         rows: list[list[Cell]] = [
             [
                 goal_label(g.goal),
                 ("REACHABLE", "red") if g.reachable else ("blocked", "green"),
-                "" if g.cost is None else str(g.cost),
+                g.cost_text,
                 "" if g.records is None else f"{g.records:,}",
                 " > ".join(g.plan.techniques) if g.plan else "",
             ]
             for g in r.goals
         ]
-        out += [Text(""), Text(title, style="italic"), _table(console, _GOAL_COLUMNS, rows)]
+        out += [Text(""), Text(safe(title), style="italic"), _table(console, _GOAL_COLUMNS, rows)]
+        if not all(g.cost_exact for g in r.goals):
+            out.append(Text("  ≤N (≥L): a plan of N steps found, at least L steps proven needed"))
         if broken:
             lines = StyledLines()
             for t in broken:
                 what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
-                lines.add(f"  broken: {what}", "yellow")
+                lines.add(safe(f"  broken: {what}"), "yellow")
             out.append(lines)
     console.print(Group(*out), soft_wrap=True)
     if rules:
@@ -133,7 +139,11 @@ def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[A
             for x in rows
         ]
         title = f"per-rule impact: {r.policy.name} ({r.policy.path})"
-        out += [Text(""), Text(title, style="italic"), _table(console, _IMPACT_COLUMNS, cells)]
+        out += [
+            Text(""),
+            Text(safe(title), style="italic"),
+            _table(console, _IMPACT_COLUMNS, cells),
+        ]
     if out:
         console.print(Group(*out), soft_wrap=True)
 
@@ -155,23 +165,25 @@ def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[Pl
     """
     out = StyledLines()
     for goal, rows in rows_by_goal.items():
-        out.add(f"== {goal_label(goal)}: {len(rows)} plan(s)", "bold")
+        out.add(safe(f"== {goal_label(goal)}: {len(rows)} plan(s)"), "bold")
         if not rows:
             out.add("   no plan: unreachable even under the reference policy")
         for n, row in enumerate(rows, 1):
             p = row.plan
             out.add(
-                f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
-                f"found under {', '.join(row.found_under)}"
+                safe(
+                    f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
+                    f"found under {', '.join(row.found_under)}"
+                )
             )
             for i, st in enumerate(p.steps, 1):
-                out.add(f"   {i:>2}. {step_line(st)}")
-                out.add(f"       because {st.reason}", "dim")
+                out.add(safe(f"   {i:>2}. {step_line(st)}"))
+                out.add(safe(f"       because {st.reason}"), "dim")
             for v in row.verdicts:
                 if v.blocked:
-                    out.add(f"   {v.policy}: BLOCKED at {v.explanation}", "green")
+                    out.add(safe(f"   {v.policy}: BLOCKED at {v.explanation}"), "green")
                 else:
-                    out.add(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}", "red")
+                    out.add(safe(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}"), "red")
         out.add("")
     if out.lines:
         console.print(out, soft_wrap=True)

@@ -35,6 +35,8 @@ from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
 
+from ztsim.textsafe import safe
+
 __all__ = ["MIN_WRAP", "BoxTable", "Cell", "Column", "StyledLines", "box_table", "wrap_cell"]
 
 #: A wrapped column is never narrowed below this many characters.
@@ -178,20 +180,18 @@ class BoxTable:
 
 
 def _clean(text: str) -> str:
-    """``text`` without control characters (names come from user files: no escapes).
+    """``text`` with control characters escaped (names come from user files: no escapes).
 
-    A tab becomes a space; other characters that are not printable are dropped.
+    See :func:`ztsim.textsafe.safe`: a printable text is returned as it is.
     """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else " " if c == "\t" else "" for c in text)
+    return text if text.isprintable() else safe(text)
 
 
 class StyledLines:
     """Lines of text, each in one style (or none); a rich renderable.
 
     Like :class:`BoxTable`, printed as segments without :class:`~rich.text.Text`'s
-    line splitting, and cleaned of control characters.  Print it with
+    line splitting, and with control characters escaped.  Print it with
     ``soft_wrap=True``: the terminal, not rich, then wraps long lines.
 
     >>> out = StyledLines()
@@ -243,7 +243,7 @@ def box_table(
     ``rows`` hold one :data:`Cell` per column.  ``width`` is the console's width
     (see the module's notes on layout); ``ascii_only`` draws the box with ``+-|=``
     for consoles that cannot show box-drawing characters.  Control characters in
-    cells are dropped.
+    cells are escaped (``\\x1b``).
     """
     box = _ASCII if ascii_only else _UNICODE
     body: list[list[tuple[str, str]]] = [

@@ -90,9 +90,7 @@ _MARKDOWN = str.maketrans(
         "_": "\\_",
         "[": "\\[",
         "]": "\\]",
-        "#": "\\#",
         "~": "\\~",
-        "!": "\\!",
         "<": "&lt;",
         ">": "&gt;",
         "&": "&amp;",
@@ -115,8 +113,16 @@ def github_data(text: str) -> str:
     ``text`` may hold several lines (they are encoded as ``%0A``, which the runner
     shows as line breaks); every other control character is escaped first, so no
     value can end the command or start a second one.
+
+    >>> github_data("50% done\\r\\nnext\\x1b[2J::error ::x")
+    '50%25 done%0D%0Anext\\\\x1b[2J::error ::x'
     """
-    return safe_lines(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if not text.isprintable():
+        # CR and LF are kept for the %0D/%0A encoding (GitHub's own, decoded in its UI)
+        text = "\n".join(
+            "\r".join([safe(part) for part in line.split("\r")]) for line in text.split("\n")
+        )
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def github_property(text: str) -> str:

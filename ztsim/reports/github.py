@@ -3,25 +3,28 @@
 ``::error file=F,line=L,col=C,title=T::message`` for a new violation of an
 error-severity assertion, ``::warning`` for a warning, ``::notice`` for known debt
 (with ``--baseline``).  Values are escaped as the Actions toolkit does: ``%``,
-CR and LF everywhere, plus ``:`` and ``,`` in properties.
+CR and LF everywhere, plus ``:`` and ``,`` in properties; every other control,
+bidi or zero-width character is escaped first (``\\x1b``, :mod:`ztsim.textsafe`), so
+no name can end the command line or start a second command.
 """
 
 from __future__ import annotations
 
 from ztsim.reports.common import plan_steps, relative_path
 from ztsim.reports.evaluation import Report
+from ztsim.textsafe import github_data, github_property
 
 __all__ = ["escape_data", "escape_property", "render_github"]
 
 
 def escape_data(text: str) -> str:
-    """Escape a command's message."""
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Escape a command's message (see :func:`ztsim.textsafe.github_data`)."""
+    return github_data(text)
 
 
 def escape_property(text: str) -> str:
-    """Escape a command's property value."""
-    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    """Escape a command's property value (see :func:`ztsim.textsafe.github_property`)."""
+    return github_property(text)
 
 
 def render_github(report: Report) -> str:
@@ -37,6 +40,8 @@ def render_github(report: Report) -> str:
             msg = v.message + ("" if v.new else " (known debt: also under the baseline)")
             if v.plan is not None:
                 msg += "\n" + "\n".join(plan_steps(v.plan, v.verdict, o.policy))
+            if v.fix:
+                msg += f"\nfix here: {v.fix}"
             loc = v.location
             props = (
                 f"file={escape_property(relative_path(loc.path))},line={loc.line},"

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from ztsim.assertions import LoadedAssertions
 from ztsim.reports.common import describe, status_label, violation_text
 from ztsim.reports.evaluation import Outcome, Report
+from ztsim.textsafe import safe_lines
 
 __all__ = ["render_junit"]
 
@@ -83,5 +84,9 @@ def render_junit(report: Report) -> str:
     ):
         root.set(k, str(v))
     ET.indent(root)
-    body = ET.tostring(root, encoding="unicode")
+    # Names may hold characters XML 1.0 forbids even as references (most of C0, lone
+    # surrogates) and terminal escapes: written as ``\\x1b`` text, the document stays
+    # valid.  Newlines in the serialised text are the document's own (ElementTree
+    # writes those of attribute values as ``&#10;``).
+    body = safe_lines(ET.tostring(root, encoding="unicode"))
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"

@@ -6,6 +6,8 @@ assertions and, folded in ``<details>``, each failure's counter-example plan.
 
 from __future__ import annotations
 
+import re
+
 from ztsim.reports.common import (
     PLAN_HEADER,
     assertions_label,
@@ -16,6 +18,7 @@ from ztsim.reports.common import (
     verdict_line,
 )
 from ztsim.reports.evaluation import Report
+from ztsim.textsafe import markdown_text, safe
 
 __all__ = ["render_markdown"]
 
@@ -23,8 +26,25 @@ _ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "KNOWN": "📌"}
 
 
 def _cell(text: str) -> str:
-    """Table-cell safe text: pipes escaped, newlines as breaks."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", "<br>")
+    """Table-cell safe text: Markdown and HTML escaped, newlines as breaks.
+
+    Control and bidi characters are escaped (:func:`ztsim.textsafe.markdown_text`),
+    so a name can neither break the table nor open a tag, a link or a code span.
+    """
+    return "<br>".join(markdown_text(line) for line in text.split("\n"))
+
+
+def _code(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks or pipes it holds.
+
+    The fence is one backtick longer than the longest run inside (CommonMark), and
+    pipes are escaped (GitHub's tables split on them even in code).
+    """
+    text = safe(text).replace("|", "\\|")
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def _row(cells: list[str]) -> str:
@@ -39,27 +59,25 @@ def render_markdown(report: Report) -> str:
     out = [f"## {icon} ztsim check {word}", "", f"**{_cell(verdict_line(report))}**", ""]
     src = report.source
     what = (
-        f"assertions **{_cell(src.name)}** (`{src.path}`)"
+        f"assertions **{_cell(src.name)}** ({_code(src.path)})"
         if src is not None
         else _cell(assertions_label(report))
     )
-    out.append(f"Topology **{_cell(topo.name)}** (`{topo.path}`); {what}.")
+    out.append(f"Topology **{_cell(topo.name)}** ({_code(topo.path)}); {what}.")
     if report.baseline is not None:
         b = report.baseline
         out.append(
-            f"Baseline **{_cell(b.name)}** (`{b.path}`): only violations new since the "
+            f"Baseline **{_cell(b.name)}** ({_code(b.path)}): only violations new since the "
             "baseline fail; the others are known debt (📌)."
         )
     out += ["", _row(["policy", "✅ pass", "❌ fail", "⚠️ warn", "📌 known debt"])]
     out.append(_row(["---", "---:", "---:", "---:", "---:"]))
     for pi, p in enumerate(report.policies):
         c = counts(report.outcomes_of(pi))
-        out.append(
-            _row([f"`{_cell(p.name)}`", str(c.passed), str(c.failed), str(c.warned), str(c.known)])
-        )
+        out.append(_row([_code(p.name), str(c.passed), str(c.failed), str(c.warned), str(c.known)]))
     for pi, p in enumerate(report.policies):
         outcomes = report.outcomes_of(pi)
-        out += ["", f"### Policy `{_cell(p.name)}` (`{p.path}`)", ""]
+        out += ["", f"### Policy {_code(p.name)} ({_code(p.path)})", ""]
         out.append(_row(["", "assertion", "severity", "requires", "result"]))
         out.append(_row(["---", "---", "---", "---", "---"]))
         for o in outcomes:
@@ -71,7 +89,7 @@ def render_markdown(report: Report) -> str:
                 _row(
                     [
                         _ICON[label],
-                        f"`{_cell(o.assertion.id)}`",
+                        _code(o.assertion.id),
                         o.assertion.severity,
                         _cell(describe(o.assertion)),
                         result,
@@ -84,8 +102,9 @@ def render_markdown(report: Report) -> str:
             for o in failing:
                 for v in o.violations:
                     where = f"{v.location.path}:{v.location.line}"
-                    head = f"**{_ICON[status_label(o)]} `{_cell(o.assertion.id)}`**"
-                    out.append(f"{head}: {_cell(v.message)} (fix at `{where}`)")
+                    head = f"**{_ICON[status_label(o)]} {_code(o.assertion.id)}**"
+                    why = _cell(f": {v.fix}") if v.fix else ""
+                    out.append(f"{head}: {_cell(v.message)} (fix at {_code(where)}{why})")
                     out.append("")
                     if v.plan is not None:
                         out.append(_row(PLAN_HEADER))
@@ -95,7 +114,7 @@ def render_markdown(report: Report) -> str:
                         ]
                         out.append("")
                     elif len(v.flows) > 1:
-                        out += [f"- `{_cell(f)}`" for f in v.flows]
+                        out += [f"- {_code(f)}" for f in v.flows]
                         out.append("")
             out.append("</details>")
     return "\n".join(out) + "\n"

@@ -19,26 +19,31 @@ from ztsim.reports.common import (
     violation_text,
 )
 from ztsim.reports.evaluation import Outcome, Report, Violation
+from ztsim.textsafe import safe, safe_lines
 
 __all__ = ["render_json", "render_text", "report_json"]
 
 
 def render_text(report: Report) -> str:
-    """Verdict, then per policy one line per assertion and each failure's counter-example."""
+    """Verdict, then per policy one line per assertion and each failure's counter-example.
+
+    User text is escaped (:mod:`ztsim.textsafe`): names on their own, the whole as a net.
+    """
     lines = [verdict_line(report)]
-    lines.append(
-        f"topology {report.topology.name} ({report.topology.path}); {assertions_label(report)}"
-    )
+    topo = report.topology
+    lines.append(f"topology {safe(topo.name)} ({safe(topo.path)}); {assertions_label(report)}")
     if report.baseline is not None:
         b = report.baseline
-        lines.append(f"baseline {b.name} ({b.path}): only violations new since it fail")
+        lines.append(f"baseline {safe(b.name)} ({safe(b.path)}): only violations new since it fail")
     known: list[Outcome] = []
     for pi, policy in enumerate(report.policies):
         lines.append("")
-        lines.append(f"policy {policy.name} ({policy.path})")
+        lines.append(f"policy {safe(policy.name)} ({safe(policy.path)})")
         for o in report.outcomes_of(pi):
             a = o.assertion
-            lines.append(f"  {status_label(o):<5}  {a.id} [{a.severity}]: {describe(a)}")
+            lines.append(
+                f"  {status_label(o):<5}  {safe(a.id)} [{a.severity}]: {safe(describe(a))}"
+            )
             for v in o.violations:
                 if v.new:
                     lines.append(violation_text(v, policy, "         "))
@@ -50,8 +55,12 @@ def render_text(report: Report) -> str:
         for o in known:
             for v in o.violations:
                 if not v.new:
-                    lines.append(f"  {o.policy.name}: {o.assertion.id}: {v.message}")
-    return "\n".join(lines) + "\n"
+                    lines.append(
+                        f"  {safe(o.policy.name)}: {safe(o.assertion.id)}: {safe(v.message)}"
+                    )
+    # The net under the fields escaped above: counter-example tables and messages
+    # quote names too; no control character reaches the terminal (newlines kept).
+    return safe_lines("\n".join(lines)) + "\n"
 
 
 def _violation_json(v: Violation, o: Outcome) -> dict[str, Any]:
@@ -59,6 +68,7 @@ def _violation_json(v: Violation, o: Outcome) -> dict[str, Any]:
         "message": v.message,
         "new": v.new,
         "location": {"file": v.location.path, "line": v.location.line, "column": v.location.column},
+        "fix": v.fix,
     }
     if v.plan is not None:
         out["plan"] = {
