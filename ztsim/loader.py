@@ -10,9 +10,11 @@ that a topology lacks (spec §1).
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -923,19 +925,80 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
     return col.items
 
 
-def expand_policy_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand folders into their ``*.yaml`` (and ``*.json``) files, sorted by name."""
+#: What a folder of policies holds: files with these suffixes (any case), read as
+#: YAML (``.json``: JSON).  The spec says ``*.yaml``; ``*.yml`` and ``*.json`` are
+#: read too, so that no policy file in the folder is silently left out.
+POLICY_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def expand_policy_paths(
+    paths: Iterable[str | Path], *, strict: bool = True, what: str = "policy"
+) -> list[Path]:
+    """Expand folders into their policy files (:data:`POLICY_SUFFIXES`), sorted by name.
+
+    A folder never shrinks silently: with ``strict`` (the default), an entry
+    named like a policy that cannot be read as one (a dangling symbolic link, a
+    FIFO, socket or device, a folder, an unreadable file), a folder that cannot be
+    listed or holds no policy file, and an empty path (``-p ''``, which ``Path``
+    would read as the current folder) are errors, all raised at once as an
+    :class:`InputError` (``what`` names the files sought in its messages).
+    Without ``strict``, every entry named like a policy is listed as it stands
+    (for watching files change).
+    """
+    found, problems = _expand(paths, what)
+    if strict and problems:
+        raise InputError(problems)
+    return found
+
+
+def _expand(paths: Iterable[str | Path], what: str) -> tuple[list[Path], list[Diagnostic]]:
+    """:func:`expand_policy_paths`: the files, and the problems found (strict mode's errors)."""
     out: list[Path] = []
+    problems: list[Diagnostic] = []
+
+    def problem(where: Path | str, message: str) -> None:
+        problems.append(Diagnostic(str(where), 1, 1, "error", message))
+
     for p in paths:
+        if isinstance(p, str) and not p:
+            problem("''", "an empty path names no file (for the current folder, write `.`)")
+            continue
         path = Path(p)
-        if path.is_dir():
-            found = sorted(
-                q for q in path.iterdir() if q.is_file() and q.suffix in (".yaml", ".json")
-            )
-            out.extend(found)
-        else:
-            out.append(path)
-    return out
+        if not path.is_dir():
+            out.append(path)  # a file: read (and its problems reported) by its loader
+            continue
+        try:
+            entries = sorted(q for q in path.iterdir() if q.suffix.lower() in POLICY_SUFFIXES)
+        except OSError as exc:
+            problem(path, f"cannot list folder: {exc.strerror or exc}")
+            continue
+        if not entries:
+            problem(path, f"no {what} file found in this folder (no *.yaml, *.yml or *.json)")
+        for q in entries:
+            out.append(q)
+            why = _not_a_policy_file(q)
+            if why is not None:
+                problem(q, why)
+    return out, problems
+
+
+def _not_a_policy_file(path: Path) -> str | None:
+    """Why ``path``, named like a policy in a folder, cannot be read as one (None: it can)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"dangling symbolic link (to {os.readlink(path)}): no policy file here"
+        return "vanished while the folder was read"
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if stat.S_ISDIR(mode):
+        return "a folder named like a policy file: rename it, or move it out"
+    if not stat.S_ISREG(mode):
+        return "not a regular file (a FIFO, socket or device): no policy file here"
+    if not os.access(path, os.R_OK):
+        return "cannot read: permission denied"
+    return None
 
 
 def prefetch_policies(paths: Sequence[str | Path]) -> AbstractContextManager[Prefetched | None]:
@@ -948,7 +1011,10 @@ def prefetch_policies(paths: Sequence[str | Path]) -> AbstractContextManager[Pre
     ...     topology = load_topology("topologies/pajemploi.yaml")
     ...     policies = load_policies(["policies/"], prefetched=ahead)
     """
-    return prefetch_documents([(p, True, RULE_DEPTH) for p in expand_policy_paths(paths)])
+    found, problems = _expand(paths, "policy")
+    if problems:  # never read a FIFO ahead: the loader reports what is wrong
+        return nullcontext()
+    return prefetch_documents([(p, True, RULE_DEPTH) for p in found])
 
 
 def read_policies(
@@ -962,7 +1028,10 @@ def read_policies(
     when one of them raises, so that every error is reported, in file order.
     """
     docs: list[Document] = []
-    for p in expand_policy_paths(paths):
+    found, problems = _expand(paths, "policy")
+    if problems:
+        return load_policies(paths, prefetched=prefetched)
+    for p in found:
         try:
             docs.append(read_document(p, positions=True, depth=RULE_DEPTH, prefetched=prefetched))
         except InputError:
@@ -989,9 +1058,12 @@ def load_policies(
     paths: Sequence[str | Path], *, prefetched: Prefetched | None = None
 ) -> list[LoadedPolicy]:
     """Load several policy files (folders expanded), collecting every error."""
-    diagnostics: list[Diagnostic] = []
+    found, diagnostics = _expand(paths, "policy")
+    bad = {d.path for d in diagnostics}
     loaded: list[LoadedPolicy] = []
-    for p in expand_policy_paths(paths):
+    for p in found:
+        if str(p) in bad:
+            continue  # reported already (reading a FIFO would block)
         try:
             loaded.append(load_policy(p, prefetched=prefetched))
         except InputError as exc:

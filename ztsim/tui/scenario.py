@@ -58,8 +58,12 @@ class Scenario:
         return cls(display_path(topology), tuple(display_path(p) for p in policies))
 
     def files(self) -> list[Path]:
-        """Every file read: the topology, then each policy (folders expanded)."""
-        return [Path(self.topology), *expand_policy_paths(self.policies)]
+        """Every file read: the topology, then each policy (folders expanded).
+
+        Listed as they stand, bad folder entries included (watched and never
+        written over); loading reports them (:func:`~ztsim.loader.expand_policy_paths`).
+        """
+        return [Path(self.topology), *expand_policy_paths(self.policies, strict=False)]
 
     def stamp(self) -> Stamp:
         """Modification times and sizes of :meth:`files` (a missing file reads as -1).
