@@ -25,9 +25,12 @@ newlines are the output's own), :func:`markdown_text`, :func:`github_data` and
 
 from __future__ import annotations
 
+import re
+
 __all__ = [
     "github_data",
     "github_property",
+    "markdown_code",
     "markdown_text",
     "markup_safe",
     "safe",
@@ -105,6 +108,22 @@ def markdown_text(text: str) -> str:
     'a\\\\|b &lt;img src=x&gt; \\\\`c\\\\`'
     """
     return safe(text).translate(_MARKDOWN)
+
+
+def markdown_code(text: str) -> str:
+    """``text`` as an inline code span, whatever backticks or pipes it holds.
+
+    The fence is one backtick longer than the longest run inside (CommonMark), and
+    pipes are escaped (GitHub's tables split on them even in code).
+
+    >>> markdown_code("a`b|c")
+    '`` a`b\\\\|c ``'
+    """
+    text = safe(text).replace("|", "\\|")
+    if "`" not in text:
+        return f"`{text}`"
+    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
+    return f"{fence} {text} {fence}"
 
 
 def github_data(text: str) -> str:

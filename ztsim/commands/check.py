@@ -27,6 +27,7 @@ from ztsim.cli import (
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.outfile import check_target, write_output
 from ztsim.runtime import retain
+from ztsim.textsafe import safe
 
 ORDER = 20
 
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         _write(args, text)
         sys.stdout.write(render(report, "text"))
-        print(f"wrote {args.format} report to {args.output}", file=sys.stderr)
+        print(f"wrote {args.format} report to {safe(args.output)}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return ExitCode.REACHABLE if report.exit_code else ExitCode.OK

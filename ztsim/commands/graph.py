@@ -10,6 +10,7 @@ from typing import Any
 from ztsim.cli import ExitCode, add_command, load_scenario
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.outfile import check_target, write_output
+from ztsim.textsafe import safe
 
 ORDER = 40
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         write_output(args.output, text, inputs)
         n, e = g.number_of_nodes(), g.number_of_edges()
-        print(f"wrote {args.output}: {n} nodes, {e} edges", file=sys.stderr)
+        print(f"wrote {safe(args.output)}: {n} nodes, {e} edges", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return ExitCode.OK

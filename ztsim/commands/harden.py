@@ -8,6 +8,7 @@ import sys
 from ztsim.cli import ExitCode, add_command, load_scenario
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.outfile import check_target, write_output
+from ztsim.textsafe import safe
 
 ORDER = 60
 
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             *[f"- {c.text}" for c in h.changes],
         ]
         write_output(args.write, policy_yaml(h.hardened, header), inputs, option="--write")
-        print(f"wrote {args.write}", file=sys.stderr)
+        print(f"wrote {safe(args.write)}", file=sys.stderr)
     return ExitCode.OK if h.complete else ExitCode.INCOMPLETE
 
 

@@ -6,8 +6,6 @@ assertions and, folded in ``<details>``, each failure's counter-example plan.
 
 from __future__ import annotations
 
-import re
-
 from ztsim.reports.common import (
     PLAN_HEADER,
     assertions_label,
@@ -18,7 +16,8 @@ from ztsim.reports.common import (
     verdict_line,
 )
 from ztsim.reports.evaluation import Report
-from ztsim.textsafe import markdown_text, safe
+from ztsim.textsafe import markdown_code as _code
+from ztsim.textsafe import markdown_text
 
 __all__ = ["render_markdown"]
 
@@ -32,19 +31,6 @@ def _cell(text: str) -> str:
     so a name can neither break the table nor open a tag, a link or a code span.
     """
     return "<br>".join(markdown_text(line) for line in text.split("\n"))
-
-
-def _code(text: str) -> str:
-    """``text`` as an inline code span, whatever backticks or pipes it holds.
-
-    The fence is one backtick longer than the longest run inside (CommonMark), and
-    pipes are escaped (GitHub's tables split on them even in code).
-    """
-    text = safe(text).replace("|", "\\|")
-    if "`" not in text:
-        return f"`{text}`"
-    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
-    return f"{fence} {text} {fence}"
 
 
 def _row(cells: list[str]) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ztsim.analysis import goal_label
+from ztsim.textsafe import markdown_code as _code
+from ztsim.textsafe import safe
 from ztsim.whatif.diff import PlanChange, PolicyDiff
 from ztsim.whatif.report import step_text
 
@@ -55,7 +57,7 @@ def diff_text(d: PolicyDiff, fail_on: str) -> str:
     ]
     if d.empty:
         lines.append("no difference in rules, settings or verdicts")
-        return "\n".join(lines) + "\n"
+        return _text_lines(lines)
     if d.goals:
         lines += ["", "goals:"]
         for g in d.goals:
@@ -88,11 +90,17 @@ def diff_text(d: PolicyDiff, fail_on: str) -> str:
         lines += ["", "settings:"]
         for s in d.settings:
             lines.append(f"  {s.setting}: {s.base} -> {s.proposed}")
-    return "\n".join(lines) + "\n"
+    return _text_lines(lines)
+
+
+def _text_lines(lines: list[str]) -> str:
+    """The lines as text, each escaped as one line (names may hold control characters)."""
+    return "".join(safe(line) + "\n" for line in lines)
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell: escaped (control characters, pipes, HTML tags), on one line."""
+    return safe(text).replace("|", "\\|").replace("<", "&lt;")
 
 
 def diff_markdown(d: PolicyDiff, fail_on: str) -> str:
@@ -100,7 +108,7 @@ def diff_markdown(d: PolicyDiff, fail_on: str) -> str:
     b, p = d.base.policy, d.proposed.policy
     icon = "❌" if d.failed(fail_on) else "✅"
     out = [
-        f"### ztsim diff: `{b.name}` → `{p.name}` on `{d.analysis.topology.name}`",
+        f"### ztsim diff: {_code(b.name)} → {_code(p.name)} on {_code(d.analysis.topology.name)}",
         "",
         f"{icon} **{_md(verdict_line(d, fail_on))}**",
     ]
@@ -111,7 +119,7 @@ def diff_markdown(d: PolicyDiff, fail_on: str) -> str:
         out += ["", "#### Goals", "", "| change | goal | base | proposed |", "|---|---|---|---|"]
         for g in d.goals:
             out.append(
-                f"| {g.change} | `{goal_label(g.goal)}` | {_cost(g.base_cost)} | "
+                f"| {g.change} | {_code(goal_label(g.goal))} | {_cost(g.base_cost)} | "
                 f"{_cost(g.proposed_cost)} |"
             )
     if d.plans:
@@ -125,7 +133,7 @@ def diff_markdown(d: PolicyDiff, fail_on: str) -> str:
         for pc in d.plans:
             st = pc.plan.steps[pc.step]
             out.append(
-                f"| {pc.change} | `{pc.plan.ident}` | `{goal_label(pc.plan.goal)}` | "
+                f"| {pc.change} | {_code(pc.plan.ident)} | {_code(goal_label(pc.plan.goal))} | "
                 f"{pc.plan.cost} | {pc.step + 1}. {_md(step_text(st))} | {_md(_cause(pc))} |"
             )
     if d.traffic:
@@ -133,17 +141,17 @@ def diff_markdown(d: PolicyDiff, fail_on: str) -> str:
         out.append("|---|---|---|---|")
         for t in d.traffic:
             out.append(
-                f"| {t.change} | `{t.source} -> {t.to} {t.service}` | "
+                f"| {t.change} | {_code(f'{t.source} -> {t.to} {t.service}')} | "
                 f"{_md(t.base.describe(b))} | {_md(t.proposed.describe(p))} |"
             )
     if d.rules:
         out += ["", "#### Rules", "", "| section | rule | change | detail |", "|---|---|---|---|"]
         for r in d.rules:
-            out.append(f"| {r.section} | `{r.rule}` | {r.change} | {_md(r.detail)} |")
+            out.append(f"| {r.section} | {_code(r.rule)} | {r.change} | {_md(r.detail)} |")
     if d.settings:
         out += ["", "#### Settings", "", "| setting | base | proposed |", "|---|---|---|"]
         for s in d.settings:
-            out.append(f"| `{s.setting}` | {_md(s.base)} | {_md(s.proposed)} |")
+            out.append(f"| {_code(s.setting)} | {_md(s.base)} | {_md(s.proposed)} |")
     return "\n".join(out) + "\n"
 
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import EgressRule, SegmentationRule
+from ztsim.textsafe import safe
 from ztsim.whatif.cover import egress_shadowing, segmentation_shadowing
 from ztsim.whatif.lintflows import FlowChecks
 from ztsim.yamlio import locate
@@ -62,10 +63,11 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        what = f" {self.section} rule {self.rule}:" if self.rule else f" {self.section}:"
+        # user text escaped field by field (ztsim.textsafe): the newline is the only one
+        what = f" {self.section} rule {safe(self.rule)}:" if self.rule else f" {self.section}:"
         return (
-            f"{self.path}:{self.line}:{self.column}: {self.level}: [{self.code}]{what} "
-            f"{self.message}\n    fix: {self.fix}"
+            f"{safe(self.path)}:{self.line}:{self.column}: {self.level}: [{self.code}]{what} "
+            f"{safe(self.message)}\n    fix: {safe(self.fix)}"
         )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ztsim.analysis import goal_label
 from ztsim.engine import Step
+from ztsim.textsafe import safe
 from ztsim.whatif.changes import Change
 from ztsim.whatif.harden import Hardening
 from ztsim.whatif.yamlout import rule_line
@@ -46,7 +47,7 @@ def hardening_text(h: Hardening) -> str:
     lines.append(f"before: {n_goals} goal(s) reachable: {reach}")
     if not h.before:
         lines.append("nothing to harden: no goal is reachable under this policy")
-        return "\n".join(lines) + "\n"
+        return "".join(safe(line) + "\n" for line in lines)
     lines.append("")
     lines.append(f"{len(h.changes)} change(s) ({h.mode} search), {h.proof}")
     for n, c in enumerate(h.changes, 1):
@@ -94,7 +95,8 @@ def hardening_text(h: Hardening) -> str:
         lines.append("")
         broken = f", breaking {len(h.broken)} legitimate flow(s)" if h.broken else ""
         lines.append(f"result: every goal closed{broken}")
-    return "\n".join(lines) + "\n"
+    # each line escaped as one line: names may hold control characters (ztsim.textsafe)
+    return "".join(safe(line) + "\n" for line in lines)
 
 
 def change_json(h: Hardening, c: Change) -> dict[str, Any]:
