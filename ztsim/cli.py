@@ -40,6 +40,7 @@ from ztsim.runtime import (
     paused_gc,
     retain,
 )
+from ztsim.textsafe import safe
 
 __all__ = [
     "EPILOG",
@@ -344,13 +345,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
     except (OutputError, BrokenPipeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        print(f"ztsim: cannot write output: {reason}", file=sys.stderr)
+        print(f"ztsim: cannot write output: {safe(str(reason))}", file=sys.stderr)
         return ExitCode.OUTPUT
     except Exception as exc:  # a bug: say so plainly, trace only on request
         if os.environ.get("ZTSIM_DEBUG"):
             raise
         print(
-            f"ztsim: internal error: {type(exc).__name__}: {exc} (ZTSIM_DEBUG=1 for details)",
+            f"ztsim: internal error: {type(exc).__name__}: {safe(str(exc))} "
+            "(ZTSIM_DEBUG=1 for details)",
             file=sys.stderr,
         )
         return ExitCode.INTERNAL

@@ -7,6 +7,7 @@ import sys
 
 from ztsim.cli import ExitCode, add_command, print_diagnostics
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.textsafe import safe
 
 ORDER = 55
 
@@ -64,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
         for f in fs:
             print(f)
         for n in notes:
-            print(f"{p.path}: note: {n}")
+            print(safe(f"{p.path}: note: {n}"))
         counts = {lv: sum(f.level == lv for f in fs) for lv in ("error", "warning", "info")}
         print(
-            f"{p.path}: {counts['error']} error(s), {counts['warning']} warning(s), "
+            f"{safe(p.path)}: {counts['error']} error(s), {counts['warning']} warning(s), "
             f"{counts['info']} info" + ("" if topo else " (policy only: add --topology for more)")
         )
     return worst
