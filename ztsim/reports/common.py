@@ -24,6 +24,7 @@ from ztsim.loader import LoadedPolicy
 from ztsim.plans import Plan, PlanVerdict
 from ztsim.reports.evaluation import MAX_FLOWS_SHOWN, Outcome, Report, Violation
 from ztsim.techniques import technique
+from ztsim.textsafe import safe
 
 __all__ = [
     "Counts",
@@ -139,7 +140,8 @@ def plan_table(
     plan: Plan, verdict: PlanVerdict | None, policy: LoadedPolicy, indent: str = ""
 ) -> str:
     """The plan as an aligned plain-text table (like pybatfish's answer frames)."""
-    rows = [PLAN_HEADER, *plan_rows(plan, verdict, policy)]
+    # names escaped cell by cell (a newline in a rule id must not start a row)
+    rows = [PLAN_HEADER, *([safe(c) for c in r] for r in plan_rows(plan, verdict, policy))]
     widths = [max(len(r[c]) for r in rows) for c in range(len(PLAN_HEADER))]
     lines = [
         indent + "  ".join(cell.ljust(widths[c]) for c, cell in enumerate(r)).rstrip() for r in rows
@@ -149,7 +151,7 @@ def plan_table(
 
 def violation_text(v: Violation, policy: LoadedPolicy, indent: str = "") -> str:
     """A violation in words, with its counter-example plan table or its flows."""
-    head = v.message
+    head = safe(v.message)
     if not v.new:
         head += " [known debt: also under the baseline]"
     lines = [indent + head, f"{indent}  fix at {v.location.path}:{v.location.line}"]
@@ -161,7 +163,7 @@ def violation_text(v: Violation, policy: LoadedPolicy, indent: str = "") -> str:
         lines.append(plan_table(v.plan, v.verdict, policy, indent + "    "))
     elif len(v.flows) > MAX_FLOWS_SHOWN:
         lines.append(f"{indent}  all {len(v.flows)}:")
-        lines.extend(f"{indent}    {f}" for f in v.flows)
+        lines.extend(f"{indent}    {safe(f)}" for f in v.flows)
     return "\n".join(lines)
 
 
