@@ -23,6 +23,8 @@ TUI's exports) goes through :func:`write_output`:
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import stat
 import sys
@@ -177,6 +179,12 @@ class _GuardedStream:
 
     def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
+        # Unbuffered (python -u, PYTHONUNBUFFERED=1, common in containers): the text
+        # layer writes straight to the file and ignores a short write (a pipe whose
+        # reader left mid-write), losing the rest without an error.  Write the bytes
+        # here instead, until all are written or the write fails.
+        buffer = getattr(stream, "buffer", None)
+        self._raw = buffer if isinstance(buffer, io.FileIO) else None
 
     def _open(self) -> TextIO:
         # Python sets sys.stdout to None when started with descriptor 1 closed
@@ -186,8 +194,18 @@ class _GuardedStream:
         return self._stream
 
     def write(self, text: str) -> int:
+        stream = self._open()
         try:
-            return self._open().write(text)
+            if self._raw is None:
+                return stream.write(text)
+            stream.flush()  # what the text layer may hold, in order
+            view = memoryview(text.encode(stream.encoding, stream.errors or "strict"))
+            while view:
+                n = self._raw.write(view)
+                if not n:  # None: would block; 0: nothing taken
+                    raise OSError(errno.EIO, "short write to standard output")
+                view = view[n:]
+            return len(text)
         except OSError as exc:
             raise OutputError(_reason(exc)) from None
 
