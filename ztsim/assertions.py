@@ -55,6 +55,7 @@ __all__ = [
     "NoTampering",
     "TrafficAllowed",
     "assertion_errors",
+    "assertions_from_document",
     "assertions_from_text",
     "egress_destinations",
     "evaluate",
@@ -229,6 +230,11 @@ def _check_assertions(col: Collector, model: AssertionSet) -> None:
 def _assertions_from(doc: Document) -> LoadedAssertions:
     model, _warnings = validate_document(doc, "assertions", AssertionSet, _check_assertions)
     return LoadedAssertions(model, doc.path, doc)
+
+
+def assertions_from_document(doc: Document) -> LoadedAssertions:
+    """Validate an already parsed assertions document (see :func:`load_assertions`)."""
+    return _assertions_from(doc)
 
 
 def load_assertions(path: str | Path) -> LoadedAssertions:

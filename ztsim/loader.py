@@ -70,6 +70,7 @@ __all__ = [
     "prefetch_policies",
     "read_policies",
     "reference_policy",
+    "topology_from_document",
     "topology_from_text",
 ]
 
@@ -738,6 +739,14 @@ def _topology_from(doc: Document) -> LoadedTopology:
         prepare = partial(shared_host_parts, found=known)
         topo, warnings = validate_document(doc, "topology", Topology, check, prepare)
         return LoadedTopology(topo, doc.path, doc, warnings=warnings, tables=built[0])
+
+
+def topology_from_document(doc: Document) -> LoadedTopology:
+    """Validate an already parsed topology document (``ztsim validate`` reads each once).
+
+    Raises :class:`~ztsim.diagnostics.InputError` as :func:`load_topology` does.
+    """
+    return _topology_from(doc)
 
 
 def load_topology(path: str | Path) -> LoadedTopology:

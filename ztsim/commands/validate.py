@@ -1,46 +1,81 @@
-"""``ztsim validate``: check files without judging anything."""
+"""``ztsim validate``: check files without judging anything.
+
+Each input is read once and parsed once; its kind (topology, policy or
+assertions) is the ``kind`` key of the parsed document, never a guess from the
+text (a ``description: |`` quoting ``kind: assertions`` is text, not a kind).
+``-`` reads standard input, and a pipe (``/dev/stdin``, ``<(cat topo.yaml)``) is
+read like a file, with the same byte bound (:data:`ztsim.yamlio.MAX_BYTES`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import re
+import codecs
+import fcntl
+import os
+import stat
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from ztsim.cli import ExitCode, add_command, print_diagnostics, warnings_gate
 from ztsim.diagnostics import Diagnostic, InputError
 
+if TYPE_CHECKING:
+    from ztsim.yamlio import Document
+
 ORDER = 10
+
+#: The argument that names standard input, and the name its diagnostics carry.
+STDIN_ARG, STDIN_NAME = "-", "<stdin>"
+#: What a folder given to ``validate`` is searched for (its error messages say so).
+_SOUGHT = "topology, policy or assertions"
+_CHUNK = 1 << 20
 
 
 def run(args: argparse.Namespace) -> int:
     """Schema, references, services; policy warnings against a single topology."""
-    from ztsim.assertions import LoadedAssertions, assertion_errors, load_assertions
+    from ztsim.assertions import LoadedAssertions, assertion_errors, assertions_from_document
     from ztsim.loader import (
         LoadedPolicy,
         LoadedTopology,
         expand_policy_paths,
-        load_file,
+        policy_from_document,
         policy_warnings,
+        topology_from_document,
     )
+    from ztsim.yamlio import locate
 
     errors: list[Diagnostic] = []
     topos: list[LoadedTopology] = []
     pols: list[LoadedPolicy] = []
     asserts: list[LoadedAssertions] = []
-    for f in expand_policy_paths(args.files):
+    inputs: list[str | Path] = []
+    for arg in args.files:
+        if arg == STDIN_ARG:
+            inputs.append(STDIN_ARG)
+            continue
         try:
-            if _kind_of(f) == "assertions":
-                asserts.append(load_assertions(f))
-                continue
-            loaded = load_file(f)
+            inputs.extend(expand_policy_paths([arg], what=_SOUGHT))
         except InputError as exc:
             errors.extend(exc.diagnostics)
-            continue
-        if isinstance(loaded, LoadedTopology):
-            topos.append(loaded)
-        else:
-            pols.append(loaded)
+    for f in inputs:
+        try:
+            doc = _read(f)
+            data = doc.data
+            kind = data.get("kind") if isinstance(data, dict) else None
+            if isinstance(data, dict) and "kind" not in data and "ztsim" in data:
+                mark = locate(doc, ())
+                message = f"missing `kind` ({_SOUGHT})"
+                raise InputError([Diagnostic(doc.path, mark.line, mark.column, "error", message)])
+            if kind == "assertions":
+                asserts.append(assertions_from_document(doc))
+            elif kind == "policy":
+                pols.append(policy_from_document(doc))
+            else:  # a topology, or what its header check reports (no mapping, unknown kind)
+                topos.append(topology_from_document(doc))
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
     warnings: list[Diagnostic] = [w for t in topos for w in t.warnings]
     # A policy may serve several topologies: cross-check only against a single one,
     # or every policy would warn about every other scenario's ids.
@@ -57,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if errors:
         print_diagnostics(sorted(errors + warnings))
+        if not (topos or pols or asserts):
+            print("ztsim: nothing validated", file=sys.stderr)
         return ExitCode.INVALID
     warnings_gate(sorted(set(warnings)), args.strict)
     n_t, n_p = len(topos), len(pols)
@@ -68,15 +105,83 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-def _kind_of(path: Path) -> str | None:
-    """The ``kind`` a file declares, from a cheap look at its text (None if unsure)."""
+def _read(f: str | Path) -> Document:
+    """Read and parse one input once: a file, standard input (``-``) or a pipe."""
+    from ztsim.loader import read_document
+    from ztsim.yamlio import YamlInputError, document_from_bytes
+
+    name = STDIN_NAME if f == STDIN_ARG else str(f)
     try:
-        with path.open(encoding="utf-8", errors="replace") as fh:
-            head = fh.read(65536)
+        if f == STDIN_ARG:
+            raw = read_bounded(sys.stdin.buffer, name)
+        elif _is_pipe(Path(f)):
+            raw = _read_pipe(name)
+        else:
+            return read_document(f)
+        return document_from_bytes(name, raw)
+    except YamlInputError as exc:
+        mark = exc.mark
+        line, col = (mark.line, mark.column) if mark is not None else (1, 1)
+        raise InputError([Diagnostic(exc.path, line, col, "error", exc.message)]) from None
+
+
+def _is_pipe(path: Path) -> bool:
+    """Whether ``path`` (links followed) is a pipe or FIFO, as ``/dev/stdin`` often is."""
+    try:
+        return stat.S_ISFIFO(path.stat().st_mode)
     except OSError:
-        return None
-    m = re.search(r'^\s*"?kind"?\s*:\s*"?([A-Za-z]+)', head, flags=re.M)
-    return m.group(1) if m else None
+        return False  # the file reader reports it
+
+
+def _read_pipe(name: str) -> bytes:
+    """The content of pipe ``name``, read once with a byte bound.
+
+    Opened without waiting for a writer (a FIFO nobody writes to reads as empty
+    instead of hanging), then read blocking until the writer closes it.
+    """
+    from ztsim.yamlio import YamlInputError
+
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
+    fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        return read_bounded(fh, name)
+
+
+def read_bounded(stream: BinaryIO, name: str) -> bytes:
+    """Everything ``stream`` holds, refused past :data:`~ztsim.yamlio.MAX_BYTES` bytes.
+
+    Read in chunks, each checked as it comes: a NUL byte or bytes that are not
+    UTF-8 stop the read at once (``/dev/zero`` or ``/dev/urandom`` behind a pipe
+    are refused in the first megabyte, not after the whole bound).
+    """
+    from ztsim.yamlio import MAX_BYTES, YamlInputError
+
+    chunks: list[bytes] = []
+    size = 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    while True:
+        try:
+            chunk = stream.read(_CHUNK)
+        except OSError as exc:
+            raise YamlInputError(name, None, f"cannot read: {exc.strerror or exc}") from None
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise YamlInputError(
+                name, None, f"input too large: over {MAX_BYTES:,} bytes (ZTSIM_MAX_BYTES)"
+            )
+        if b"\0" in chunk:
+            raise YamlInputError(name, None, "binary data (a NUL byte): not YAML or JSON text")
+        try:
+            decoder.decode(chunk)
+        except UnicodeDecodeError as exc:
+            raise YamlInputError(name, None, f"not UTF-8 text: {exc.reason}") from None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -85,8 +190,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         sub,
         "validate",
         "Check topology, policy and assertions files: schema, references, services, warnings.",
-        "ztsim validate topologies/pajemploi.yaml policies/ assertions/pajemploi.yaml",
+        "ztsim validate topologies/pajemploi.yaml policies/ assertions/pajemploi.yaml\n"
+        "cat topologies/pajemploi.yaml | ztsim validate -",
     )
-    p.add_argument("files", nargs="+", metavar="FILE", help="files or folders of *.yaml")
+    p.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help="files, folders of *.yaml (*.yml, *.json), or - for standard input; "
+        "each file's `kind` says what it is",
+    )
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
     p.set_defaults(func=run)
