@@ -130,14 +130,16 @@ def test_sarif_locations_point_where_the_fix_goes(mixed: Report) -> None:
         return loc["artifactLocation"]["uri"], loc["region"]["startLine"], res["level"]
 
     tight = policy("tight")
-    portal = tight.rule_mark("segmentation", "portal")
     app_db = tight.rule_mark("segmentation", "app-db")
-    assert portal is not None and app_db is not None
-    # Under open (defaults only) no rule is involved: the data item in the topology.
-    records = topology().mark(("hosts", 1, "data", 0))
-    assert where("no-exfil", "open") == ("topology.yaml", records.line, "error")
-    # Under tight the insider's tampering plan first crosses rule app-db.
-    assert where("no-tamper", "tight") == ("tight.yaml", app_db.line, "warning")
+    assert app_db is not None
+    # The insider starts on web, whose flow to the database is legitimate: the only
+    # change harden finds that breaks no flow is MFA on db-pass, a control neither
+    # policy writes yet, so the fix goes at the top of the policy file.
+    assert where("no-exfil", "open") == ("open.yaml", 1, "error")
+    assert where("no-tamper", "tight") == ("tight.yaml", 1, "warning")
+    fixes = {r["properties"].get("fix", "") for r in run["results"] if "plan" in r["properties"]}
+    assert fixes and all(f.startswith("require MFA for credential db-pass") for f in fixes)
+    assert all("add controls.mfa to this policy" in f for f in fixes)
     assert where("db-isolated", "tight") == ("tight.yaml", app_db.line, "error")
     assert where("flows-ok", "broken")[:2] == ("broken.yaml", 5)  # `  default: deny`
 
@@ -159,9 +161,10 @@ def test_github_annotations(mixed: Report) -> None:
     assert all(line.startswith(("::error ", "::warning ")) for line in lines)
     first = lines[0]
     head, _, message = first.partition("::")[2].partition("::")
-    assert head.startswith("error file=topology.yaml,line=")
+    assert head.startswith("error file=open.yaml,line=1,")
     assert ",col=" in head and ",title=ztsim no-exfil [open]" in head
     assert "\n" not in message and "%0A1. enter [T1566 Phishing] web%0A2. steal" in message
+    assert "%0Afix here: require MFA for credential db-pass" in message
     assert any(line.startswith("::warning ") and "no-tamper" in line for line in lines)
 
 
@@ -207,7 +210,8 @@ def test_json_extends_the_spec_object(mixed: Report) -> None:
         "pass",
     ]
     v = first["results"][0]["violations"][0]
-    assert v["plan"]["cost"] == 5 and v["location"]["file"] == "topology.yaml"
+    assert v["plan"]["cost"] == 5 and v["location"]["file"] == "open.yaml"
+    assert v["fix"].startswith("require MFA for credential db-pass")
     assert v["plan"]["steps"][1]["technique"].startswith("T1552")
 
 
@@ -228,3 +232,176 @@ def test_every_format_is_deterministic(mixed: Report, fmt: str) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="unknown report format"):
         render(report("sealed"), "yaml")
+
+
+# --------------------------------------------------------------------------- fix locations
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _shipped(topo: str, pol: str) -> Report:
+    from ztsim.loader import load_policy, load_topology
+
+    t = load_topology(str(ROOT / "topologies" / f"{topo}.yaml"))
+    return evaluate(t, [load_policy(str(ROOT / "policies" / f"{pol}.yaml"))])
+
+
+def _plan_fixes(r: Report) -> set[tuple[int, str]]:
+    return {(v.location.line, v.fix) for o in r.outcomes for v in o.violations if v.plan}
+
+
+@pytest.mark.parametrize(
+    ("topo", "pol", "at", "change"),
+    [
+        # The log collector sniffs the DBA password and logs in with it: harden denies
+        # that one flow, which rule admin-to-data lets through today.
+        (
+            "pajemploi",
+            "segmented",
+            ("segmentation", "admin-to-data"),
+            "deny log-collector -> payroll-db 5432/tcp; segmentation rule admin-to-data "
+            "allows it today",
+        ),
+        # Flat: MFA on the two database credentials (no controls section yet).
+        ("pajemploi", "flat", None, "require MFA for credential db-app-password"),
+        # Default-allow egress: the allowlist, at egress.default.
+        ("k8s-shop", "k8s-shop/default-allow", ("egress", "default"), "egress allowlist"),
+        # A named egress rule to the cloud storage: denied above it.
+        (
+            "k8s-shop",
+            "k8s-shop/broad-egress",
+            ("egress", "shop-to-cloud-storage"),
+            "deny egress to *.blob.cloudstore.example",
+        ),
+        ("corporate", "corporate/flat", None, "encrypt traffic in transit"),
+    ],
+)
+def test_fix_at_is_where_harden_changes_the_policy(
+    topo: str, pol: str, at: tuple[str, str] | None, change: str
+) -> None:
+    from ztsim.yamlio import locate
+
+    r = _shipped(topo, pol)
+    p = r.policies[0]
+    assert p.doc is not None
+    if at is None:
+        line = locate(p.doc, ()).line  # the policy's first key: the control is added there
+    elif at[1] == "default":
+        line = locate(p.doc, at).line
+    else:
+        mark = p.rule_mark(at[0], at[1])  # type: ignore[arg-type]
+        assert mark is not None
+        line = mark.line
+    fixes = _plan_fixes(r)
+    assert fixes, "the scenario has a counter-example"
+    assert {ln for ln, _ in fixes} == {line}
+    for _, note in fixes:
+        assert note.startswith(change), note
+        assert note.endswith("breaks no legitimate flow (ztsim harden's choice)")
+    # The first policy-decided step is no longer the answer (the old behaviour).
+    assert all(v.location.path == p.path for o in r.outcomes for v in o.violations)
+
+
+def test_fix_at_every_plan_closed_by_the_named_change() -> None:
+    """The change each note names, applied alone, blocks that counter-example."""
+    from ztsim.engine import AttackModel
+    from ztsim.plans import judge
+    from ztsim.whatif.candidates import Context
+    from ztsim.whatif.harden import harden
+
+    r = _shipped("pajemploi", "segmented")
+    p = r.policies[0]
+    h = harden(r.topology, p)
+    ctx = Context(AttackModel(r.topology), p)
+    for o in r.outcomes:
+        for v in o.violations:
+            assert v.plan is not None
+            named = [c for c in h.changes if v.fix.startswith(c.text)]
+            assert len(named) == 1
+            assert judge(v.plan, ctx.decider_with(named)).blocked
+            assert not ctx.breaks(named)
+
+
+def test_fix_at_large_estates_takes_the_first_step_that_is_not_legitimate(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above the search's bounds: no harden run, the documented fallback."""
+    import ztsim.reports.fixes as fixes
+    import ztsim.whatif.harden as hardening
+
+    def no_search(*_a: object, **_k: object) -> None:
+        raise AssertionError("harden must not run above the bounds")
+
+    from ztsim.engine import AttackModel
+    from ztsim.plans import judge
+    from ztsim.whatif.candidates import Context
+    from ztsim.yamlio import locate
+
+    monkeypatch.setattr(fixes, "SEARCH_HOSTS", 5)
+    monkeypatch.setattr(hardening, "harden", no_search)
+    r = _shipped("pajemploi", "flat")
+    p = r.policies[0]
+    assert p.doc is not None
+    default = locate(p.doc, ("segmentation", "default")).line
+    ctx = Context(AttackModel(r.topology), p)
+    # internet -> portal-web 443/tcp is a legitimate flow; portal-web -> api-01
+    # 8081/tcp (the actuator) is not, and the segmentation default allows it.
+    for o in r.outcomes:
+        for v in o.violations:
+            if v.plan is None:
+                continue
+            assert v.location.line == default
+            assert v.fix.startswith("deny portal-web -> api-01 8081/tcp; segmentation.default")
+            assert "not harden's choice" in v.fix
+            deny = ctx.deny_flow("portal-web", "api-01", "8081/tcp")
+            assert judge(v.plan, ctx.decider_with([deny])).blocked and not ctx.breaks([deny])
+    # Under segmented every flow before the sniff is legitimate: encryption.
+    seg = _shipped("pajemploi", "segmented")
+    assert seg.policies[0].doc is not None
+    top = locate(seg.policies[0].doc, ()).line
+    for line, note in _plan_fixes(seg):
+        assert line == top and note.startswith("encrypt traffic in transit")
+
+
+UNCLOSABLE_TOPOLOGY = """\
+ztsim: 1
+kind: topology
+name: unclosable
+zones:
+  - {id: internet, external: true}
+  - {id: dmz}
+hosts:
+  - id: web
+    zone: dmz
+    services:
+      - {service: 443/tcp, public: true}
+    vulnerabilities:
+      - {id: CVE-WEB, service: 443/tcp, gives: user}
+    data:
+      - {id: files, records: 10}
+external:
+  - {id: bucket, fqdn: "*.files.example", role: web-service}
+traffic:
+  - {from: internet, to: web, service: 443/tcp}
+  - {from: web, to: bucket, service: 443/tcp}
+"""
+
+
+def test_fix_at_says_when_no_change_keeps_legitimate_traffic() -> None:
+    """Every step is a legitimate flow: the least harmful change, and what it breaks."""
+    from ztsim.loader import policy_from_text, topology_from_text
+
+    topo = topology_from_text(UNCLOSABLE_TOPOLOGY, "unclosable.yaml")
+    pol = policy_from_text(
+        "ztsim: 1\nkind: policy\nname: open\nsegmentation:\n  default: allow\n"
+        "egress:\n  default: allow\n",
+        "open.yaml",
+    )
+    r = evaluate(topo, [pol])
+    (line, note), *_ = sorted(_plan_fixes(r))
+    assert note.startswith(
+        "no change of this policy closes this plan without breaking legitimate traffic; "
+        "the least harmful: "
+    )
+    assert "this breaks 1 legitimate flow(s): " in note
+    assert line == 5  # segmentation.default: allow, which lets internet -> web through

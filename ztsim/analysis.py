@@ -211,6 +211,16 @@ class PolicyResult:
         """Records of the data items whose exfiltration is reachable."""
         return sum(g.records or 0 for g in self.goals if g.reachable and g.goal[0] == "exfil")
 
+    @property
+    def records_exfiltrable(self) -> int:
+        """Records the attacker can exfiltrate (the same as :attr:`records_at_risk`)."""
+        return self.records_at_risk
+
+    @property
+    def records_tamperable(self) -> int:
+        """Records of the data items whose tampering is reachable (integrity goals)."""
+        return sum(g.records or 0 for g in self.goals if g.reachable and g.goal[0] == "tamper")
+
 
 @dataclass(frozen=True)
 class PlanRow:
@@ -437,7 +447,7 @@ def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
         if g.goal[0] == "exfil"
     ]
     tamper = [
-        {"data": g.data, "reachable": g.reachable, "cost": g.cost}
+        {"data": g.data, "reachable": g.reachable, "cost": g.cost, "records": g.records}
         for g in r.goals
         if g.goal[0] == "tamper"
     ]
@@ -462,6 +472,8 @@ def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
             "goals_reachable": len(r.reachable_goals),
             "goals": len(r.goals),
             "records_at_risk": r.records_at_risk,
+            "records_exfiltrable": r.records_exfiltrable,
+            "records_tamperable": r.records_tamperable,
             "traffic_broken": len(r.broken_traffic),
         },
         "stats": {

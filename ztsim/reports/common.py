@@ -31,6 +31,7 @@ __all__ = [
     "assertions_label",
     "counts",
     "describe",
+    "fix_line",
     "plan_rows",
     "plan_steps",
     "plan_table",
@@ -154,7 +155,7 @@ def violation_text(v: Violation, policy: LoadedPolicy, indent: str = "") -> str:
     head = safe(v.message)
     if not v.new:
         head += " [known debt: also under the baseline]"
-    lines = [indent + head, f"{indent}  fix at {v.location.path}:{v.location.line}"]
+    lines = [indent + head, f"{indent}  {fix_line(v)}"]
     if v.plan is not None:
         lines.append(
             f"{indent}  counter-example: {v.plan.cost} steps from entry {v.plan.entry}, "
@@ -165,6 +166,12 @@ def violation_text(v: Violation, policy: LoadedPolicy, indent: str = "") -> str:
         lines.append(f"{indent}  all {len(v.flows)}:")
         lines.extend(f"{indent}    {safe(f)}" for f in v.flows)
     return "\n".join(lines)
+
+
+def fix_line(v: Violation) -> str:
+    """``fix at FILE:LINE``, and the change that closes the counter-example when known."""
+    where = f"fix at {v.location.path}:{v.location.line}"
+    return f"{where}: {safe(v.fix)}" if v.fix else where
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,9 @@ from ztsim.assertions import (
 from ztsim.engine import Fact
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.model import parse_port_range, parse_service
-from ztsim.plans import Plan, PlanVerdict, judge
+from ztsim.plans import Plan, judge
 from ztsim.policy import CompiledPolicy, Decision, selector_matches_host
+from ztsim.reports.fixes import FixFinder
 from ztsim.reports.model import MAX_FLOWS_SHOWN, Location, Outcome, Report, Violation
 from ztsim.yamlio import locate
 
@@ -77,6 +78,17 @@ class _Context:
             for j, d in enumerate(h.data):
                 data_index[d.id] = (i, j)
         self.data_index = data_index
+        self._fixes: dict[int, FixFinder] = {}
+
+    def fixes(self, i: int) -> FixFinder:
+        """The fix finder of the ``i``-th judged policy (its harden search runs once, lazily)."""
+        f = self._fixes.get(i)
+        if f is None:
+            policy = self.judged[i]
+            compiled = self.analysis(None).results[i].compiled
+            top = Location(self.topo.path, 1, 1)
+            f = self._fixes[i] = FixFinder(self.topo, policy, compiled, top)
+        return f
 
     def analysis(self, entry: str | None) -> Analysis:
         """The analysis of every judged policy, restricted to one entry point if given."""
@@ -229,17 +241,17 @@ def _decision_location(d: Decision, policy: LoadedPolicy) -> Location | None:
     return Location(policy.path, mark.line, mark.column) if mark is not None else None
 
 
-def _plan_location(
-    plan: Plan, verdict: PlanVerdict, policy: LoadedPolicy, ctx: _Context
-) -> Location:
-    """The rule allowing the first blockable step, else the data item in the topology."""
-    for sv in verdict.steps:
-        d = sv.decision
-        if d is not None and d.reason == "rule":
-            mark = policy.rule_mark(d.section, d.rule)
-            if mark is not None:
-                return Location(policy.path, mark.line, mark.column)
-    return ctx.data_location(plan.goal[1])
+def _plan_fix(plan: Plan, i: int, ctx: _Context) -> tuple[Location, str]:
+    """Where the change that closes ``plan`` goes, and that change in words.
+
+    The change ``ztsim harden`` would make (:mod:`ztsim.reports.fixes`); a policy
+    with no file (the reference) points at the data item in the topology.
+    """
+    fix = ctx.fixes(i).fix(plan)
+    loc = fix.location
+    if ctx.judged[i].doc is None:
+        loc = ctx.data_location(plan.goal[1])
+    return loc, fix.note
 
 
 # --------------------------------------------------------------------------- evaluate
@@ -253,6 +265,7 @@ def _violations(
     compiled: CompiledPolicy,
     ctx: _Context,
     fallback: Location,
+    policy_index: int,
 ) -> list[Violation]:
     """Turn raw items into violations: plans one by one, flows grouped by deciding rule."""
     out: list[Violation] = []
@@ -260,8 +273,8 @@ def _violations(
     for item, new in zip(items, new_flags, strict=True):
         if item.plan is not None:
             v = judge(item.plan, compiled)
-            loc = _plan_location(item.plan, v, policy, ctx)
-            out.append(Violation(item.message, item.key, loc, new, item.plan, v))
+            loc, note = _plan_fix(item.plan, policy_index, ctx)
+            out.append(Violation(item.message, item.key, loc, new, item.plan, v, fix=note))
         elif isinstance(a, TrafficAllowed) and item.decision is not None:
             loc = _decision_location(item.decision, policy) or fallback
             out.append(Violation(item.message, item.key, loc, new, flows=(item.flow,)))
@@ -394,7 +407,7 @@ def evaluate(
                 flags += [True] * len(extra)
             entry = a.entry if isinstance(a, GoalAssertion) else None
             compiled = ctx.analysis(entry).results[i].compiled
-            vs = _violations(a, items, flags, policy, compiled, ctx, fallback)
+            vs = _violations(a, items, flags, policy, compiled, ctx, fallback, i)
             outcomes.append(Outcome(a, index, policy, tuple(vs), i))
     judged = ctx.analysis(None)
     view = Analysis(judged.topology, judged.model, judged.results[: len(pols)])

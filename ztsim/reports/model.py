@@ -41,6 +41,9 @@ class Violation:
     plan: Plan | None = None
     verdict: PlanVerdict | None = None
     flows: tuple[str, ...] = ()
+    #: Why the fix goes at ``location``: the change that closes the counter-example
+    #: (:mod:`ztsim.reports.fixes`); empty for flow violations (the location says it).
+    fix: str = ""
 
 
 @dataclass(frozen=True)

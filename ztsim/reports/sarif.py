@@ -1,12 +1,13 @@
 """SARIF 2.1.0 for code scanning (GitHub ``upload-sarif``, GitLab, Azure DevOps).
 
 One rule per assertion; one result per violation under each policy.  A result
-sits where the fix goes: the policy rule that allows the first blockable step of
-the counter-example plan (a step whose flow or egress decision came from a rule),
-the rule or default that decides an offending flow, or else the data item in the
-topology.  ``partialFingerprints`` hash the rule, the policy and what was found,
-so an alert keeps its identity from one run to the next.  With a baseline,
-``baselineState`` says ``new`` or ``unchanged`` (known debt, level ``note``).
+sits where the fix goes: for a counter-example plan, the rule, default or control
+whose change closes it without breaking legitimate traffic, as ``ztsim harden``
+would choose it (:mod:`ztsim.reports.fixes`; the change is in the message and in
+``properties.fix``); for offending flows, the rule or default that decides them.
+``partialFingerprints`` hash the rule, the policy and what was found, so an alert
+keeps its identity from one run to the next.  With a baseline, ``baselineState``
+says ``new`` or ``unchanged`` (known debt, level ``note``).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ __all__ = ["SARIF_SCHEMA", "render_sarif", "sarif_log"]
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
 _HELP = {
-    "no-exfiltration": "Block the counter-example at its first step allowed by a rule: narrow "
-    "that rule, deny egress to attacker-usable destinations, or add MFA on the credential used.",
-    "no-tampering": "Block the counter-example at its first step allowed by a rule, or remove "
-    "the write path to the data.",
+    "no-exfiltration": "Make the change the result names at its location (the one ztsim harden "
+    "would make): it closes the counter-example and breaks no legitimate flow.",
+    "no-tampering": "Make the change the result names at its location (the one ztsim harden "
+    "would make), or remove the write path to the data.",
     "min-attack-cost": "Add a control on the cheapest plan (segmentation, MFA, encryption) so "
     "every remaining plan needs more steps.",
     "max-undetected": "Add detection for the techniques of the plan where they happen, or "
@@ -67,6 +68,8 @@ def _message(o: Outcome, v: Violation) -> str:
         text += " (known debt: also under the baseline)"
     if v.plan is not None:
         text += "\n" + "\n".join(plan_steps(v.plan, v.verdict, o.policy))
+    if v.fix:
+        text += f"\nfix at this location: {v.fix}"
     return text
 
 
@@ -108,6 +111,8 @@ def _result(report: Report, o: Outcome, v: Violation, rule_index: int) -> dict[s
                 "message": {"text": f"assertion {o.assertion.id}"},
             }
         ]
+    if v.fix:
+        result["properties"]["fix"] = v.fix
     if v.plan is not None:
         result["properties"]["plan"] = {
             "id": v.plan.ident,
