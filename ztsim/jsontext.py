@@ -14,6 +14,8 @@ from __future__ import annotations
 from json.encoder import encode_basestring
 from typing import Any
 
+from ztsim.textsafe import json_safe
+
 __all__ = ["Encoded", "dump", "dump_json"]
 
 
@@ -22,9 +24,11 @@ def dump_json(data: Any) -> str:
 
     The bytes of ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
     :func:`dump` without the standard library's generators (several times faster
-    on the multi-megabyte results of large estates).
+    on the multi-megabyte results of large estates), then passed through
+    :func:`ztsim.textsafe.json_safe` (non-printable characters as ``\\uXXXX``).
     """
-    return dump(data) + "\n"
+    # DEL, C1, bidi and zero-width characters as \uXXXX: same data, no terminal escape
+    return json_safe(dump(data)) + "\n"
 
 
 class Encoded:

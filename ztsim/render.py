@@ -20,7 +20,7 @@ from ztsim.jsontext import Encoded, dump, dump_json
 from ztsim.plans import PlanVerdict
 from ztsim.techniques import technique
 from ztsim.textblocks import BoxTable, Cell, Column, StyledLines, box_table
-from ztsim.textsafe import safe
+from ztsim.textsafe import json_safe, safe
 
 __all__ = [
     "dump_json",
@@ -230,7 +230,7 @@ def paths_json_text(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> str
             hit = names[policies] = Encoded(dump(list(policies)))
         return hit
 
-    return dump(_paths_data(a, rows_by_goal, step, verdict, found_under)) + "\n"
+    return json_safe(dump(_paths_data(a, rows_by_goal, step, verdict, found_under))) + "\n"
 
 
 def _paths_data(

@@ -30,6 +30,7 @@ import re
 __all__ = [
     "github_data",
     "github_property",
+    "json_safe",
     "markdown_code",
     "markdown_text",
     "markup_safe",
@@ -108,6 +109,36 @@ def markdown_text(text: str) -> str:
     'a\\\\|b &lt;img src=x&gt; \\\\`c\\\\`'
     """
     return safe(text).translate(_MARKDOWN)
+
+
+def _json_escape(c: str) -> str:
+    n = ord(c)
+    if n < 0x10000:
+        return f"\\u{n:04x}"
+    n -= 0x10000  # a UTF-16 surrogate pair, as JSON spells characters beyond the BMP
+    return f"\\u{0xD800 + (n >> 10):04x}\\u{0xDC00 + (n & 0x3FF):04x}"
+
+
+def json_safe(text: str) -> str:
+    """A JSON document with its non-printable characters written as ``\\uXXXX``.
+
+    JSON encoders escape C0 but write DEL, C1, bidi and zero-width characters (and,
+    from Python, lone surrogates) raw with ``ensure_ascii=False``.  Outside strings a
+    JSON text holds only spaces and newlines, so every other raw non-printable
+    character is inside a string, where ``\\uXXXX`` means the same character: the
+    document decodes to the same data, and no terminal it is printed on sees the
+    character.
+
+    >>> json_safe('{"name": "a\\u202eb\\x9b"}')
+    '{"name": "a\\\\u202eb\\\\u009b"}'
+    """
+    if text.isascii():  # the common case: only DEL can be raw
+        return text.replace("\x7f", "\\u007f") if "\x7f" in text else text
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if not line.isprintable():
+            lines[i] = "".join([c if c.isprintable() else _json_escape(c) for c in line])
+    return "\n".join(lines)
 
 
 def markdown_code(text: str) -> str:

@@ -19,7 +19,7 @@ from ztsim.reports.common import (
     violation_text,
 )
 from ztsim.reports.evaluation import Outcome, Report, Violation
-from ztsim.textsafe import safe, safe_lines
+from ztsim.textsafe import json_safe, safe, safe_lines
 
 __all__ = ["render_json", "render_text", "report_json"]
 
@@ -127,4 +127,4 @@ def report_json(report: Report) -> dict[str, Any]:
 
 def render_json(report: Report) -> str:
     """:func:`report_json` as stable, indented JSON text."""
-    return json.dumps(report_json(report), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(report_json(report), indent=2, ensure_ascii=False)) + "\n"
