@@ -20,6 +20,7 @@ from ztsim import __version__
 from ztsim.assertions import Assertion
 from ztsim.reports.common import describe, plan_steps, relative_uri
 from ztsim.reports.evaluation import Outcome, Report, Violation
+from ztsim.textsafe import json_safe
 
 __all__ = ["SARIF_SCHEMA", "render_sarif", "sarif_log"]
 
@@ -162,4 +163,4 @@ def sarif_log(report: Report) -> dict[str, Any]:
 
 def render_sarif(report: Report) -> str:
     """:func:`sarif_log` as stable, indented JSON text."""
-    return json.dumps(sarif_log(report), indent=2, ensure_ascii=False) + "\n"
+    return json_safe(json.dumps(sarif_log(report), indent=2, ensure_ascii=False)) + "\n"
