@@ -423,6 +423,12 @@ def _pydantic_diagnostics(col: Collector, exc: ValidationError) -> None:
             msg = invalid_id_message(err["input"])
         if kind == "extra_forbidden":
             col.add(loc, f"unknown key {loc[-1]!r}", key=True)
+        elif kind == "invalid_key" or loc[-1:] == ("[key]",):
+            # A key that is not a string (``~``, ``12``, a date): point at the key.
+            at = loc[:-1] if loc[-1:] == ("[key]",) else loc
+            where = ".".join(str(p) for p in at[:-1] if isinstance(p, str | int))
+            text = f"key {at[-1]} is not a string (write it in quotes): {msg}" if at else msg
+            col.add(at, f"{where}: {text}" if where else text, key=True)
         elif kind == "missing":
             col.add(loc[:-1], f"missing required key {loc[-1]!r}")
         else:

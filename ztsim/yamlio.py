@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,21 +36,29 @@ if TYPE_CHECKING:
 
 __all__ = [
     "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_EXPANSION",
     "MAX_NODES",
     "Document",
     "Mark",
     "YamlInputError",
     "document_from_bytes",
+    "expansion_limit",
     "flavour_of",
     "load_document",
     "locate",
     "read_bytes",
+    "read_bytes_bounded",
 ]
 
 #: Largest file accepted, in bytes (override with ``ZTSIM_MAX_BYTES``).
 MAX_BYTES = int(os.environ.get("ZTSIM_MAX_BYTES", str(512 * 1024 * 1024)))
 #: Largest document accepted once aliases are expanded, in nodes.
 MAX_NODES = int(os.environ.get("ZTSIM_MAX_NODES", str(50_000_000)))
+#: Nodes aliases may add beyond two per character of the text (see :func:`expansion_limit`).
+MAX_EXPANSION = int(os.environ.get("ZTSIM_MAX_EXPANSION", str(200_000)))
+#: Deepest nesting accepted once aliases are expanded (libyaml's own limit on the text).
+MAX_DEPTH = 1000
 
 try:  # pragma: no cover - depends on how PyYAML was built
     _BaseLoader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -78,7 +88,25 @@ class YamlInputError(Exception):
 
 
 class _StrictLoader(_BaseLoader):  # type: ignore[valid-type,misc]
-    """Safe loader that refuses duplicate keys in a mapping."""
+    """Safe loader that refuses duplicate keys in a mapping, the tags of
+    :data:`_REFUSED_TAGS`, and says where a scalar its tag cannot build stands."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if node.tag in _REFUSED_TAGS:
+            raise yaml.constructor.ConstructorError(
+                None, None, _refused_tag(node.tag), node.start_mark
+            )
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (ValueError, KeyError, TypeError, OverflowError) as exc:
+            # safe_load's scalar constructors raise these with no position.
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            raise yaml.constructor.ConstructorError(
+                None, None, _bad_scalar(node.tag, node.value, exc), node.start_mark
+            ) from None
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -129,7 +157,13 @@ class Document:
         if recorded is not None and recorded.depth is None:
             return recorded
         if self._indexed is None:
-            self._indexed = _index_positions(self.text)
+            text = self.text
+            if self.is_json and "\\u" in text:
+                # YAML refuses surrogate escapes, which JSON writes characters past
+                # U+FFFF with (a pair): index a copy where each is an escape of the
+                # same length YAML accepts (positions only; the data is read already).
+                text = _SURROGATE.sub(lambda m: m.group(1) + "u0058", text)
+            self._indexed = _index_positions(text)
             if recorded is None:
                 self._positions = self._indexed
         return self._indexed
@@ -205,41 +239,148 @@ def _mark_of(problem: yaml.YAMLError) -> Mark | None:
     return Mark(mark.line + 1, mark.column + 1)
 
 
-def _expanded_size(data: Any, path: str) -> int:
-    """Count the nodes of ``data`` as if every alias were expanded.
+def expansion_limit(text_length: int) -> int:
+    """How many nodes a document of ``text_length`` characters may hold once its
+    aliases are expanded: :data:`MAX_EXPANSION` plus two per character, and never
+    more than :data:`MAX_NODES`.
+
+    Without aliases a document holds about a node per character or fewer; the
+    allowance leaves room for aliases used to share parts (a service list named
+    by thousands of hosts) and refuses a "billion laughs" (a few lines whose
+    aliases of aliases stand for millions of nodes) before anything walks it:
+    validation and every later pass would expand it, and an invalid one would
+    report an error per expanded node.
+    """
+    return min(MAX_NODES, MAX_EXPANSION + 2 * text_length)
+
+
+def _expanded_size(data: Any, path: str, text: str) -> int:
+    """Count the nodes of ``data`` as if every alias were expanded; refuse it past
+    :func:`expansion_limit` nodes, :data:`MAX_DEPTH` levels, or containing itself.
 
     Shared sub-structures (what aliases produce) are counted once per use but
-    measured once, so the count is linear in the distinct nodes.  A structure
-    that contains itself (a recursive alias) is refused.
+    measured once, so the count is linear in the distinct nodes; the walk keeps
+    its own stack (the nesting that aliases of aliases build is not bounded by
+    the text's).  The error names the alias that crosses the limit, found by
+    :func:`_expansion_problem` from the text.
     """
-    sizes: dict[int, int] = {}
-    in_progress: set[int] = set()
-
-    def size(obj: Any) -> int:
-        if not isinstance(obj, dict | list):
-            return 1
+    limit = expansion_limit(len(text))
+    measured: dict[int, tuple[int, int]] = {}  # id -> (nodes, depth)
+    open_: set[int] = set()  # containers whose children are being measured
+    stack: list[tuple[Any, bool]] = [(data, False)]
+    while stack:
+        obj, children_done = stack.pop()
+        if type(obj) is not dict and type(obj) is not list:
+            continue
         key = id(obj)
-        known = sizes.get(key)
-        if known is not None:
-            return known
-        if key in in_progress:
-            raise YamlInputError(path, None, "recursive alias: a node contains itself")
-        in_progress.add(key)
-        children = obj.values() if isinstance(obj, dict) else obj
-        total = 1 + sum(size(child) for child in children)
-        if isinstance(obj, dict):
-            total += len(obj)
-        in_progress.discard(key)
-        sizes[key] = total
-        if total > MAX_NODES:
-            raise YamlInputError(
-                path,
-                None,
-                f"document too large once aliases are expanded (more than {MAX_NODES:,} nodes)",
-            )
-        return total
+        values = obj.values() if type(obj) is dict else obj
+        if children_done:
+            total = 1 + (len(obj) if type(obj) is dict else 0)
+            deepest = 0
+            for child in values:
+                if type(child) is dict or type(child) is list:
+                    nodes, depth = measured[id(child)]
+                    total += nodes
+                    deepest = max(deepest, depth)
+                else:
+                    total += 1
+            open_.discard(key)
+            measured[key] = (total, deepest + 1)
+            if total > limit or deepest + 1 > MAX_DEPTH:
+                raise _expansion_problem(text, path, limit)
+            continue
+        if key in measured:
+            continue
+        if key in open_:
+            raise _expansion_problem(text, path, limit)
+        open_.add(key)
+        stack.append((obj, True))
+        stack.extend(
+            (child, False)
+            for child in values
+            if (type(child) is dict or type(child) is list) and id(child) not in measured
+        )
+    return measured[id(data)][0] if id(data) in measured else 1
 
-    return size(data)
+
+def _expansion_problem(text: str, path: str, limit: int) -> YamlInputError:
+    """The error for a document refused by :func:`_expanded_size`, at the alias that
+    makes it too large, too deep or recursive.
+
+    A pass over the parser's events (the error path only) counts the nodes as
+    they would stand with every alias expanded, in document order, measuring each
+    anchored node once; the first alias that takes the count past ``limit`` (or
+    the nesting past :data:`MAX_DEPTH`), or that names a node it stands in, is
+    the one reported.
+    """
+    measured: dict[str, tuple[int, int]] = {}  # anchor -> (nodes, depth)
+    # Per open container: [anchor, count when it opened, deepest child depth].
+    stack: list[list[Any]] = []
+    count = 0
+    open_anchors: set[str] = set()
+    fallback = Mark(1, 1)
+
+    def close(depth: int) -> None:
+        if stack:
+            stack[-1][2] = max(stack[-1][2], depth)
+
+    ev: Any
+    try:
+        for ev in yaml.parse(text, Loader=_BaseLoader):
+            kind = type(ev)
+            if kind is yaml.ScalarEvent:
+                count += 1
+                if ev.anchor is not None:
+                    measured[ev.anchor] = (1, 0)
+                close(0)
+            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
+                count += 1
+                stack.append([ev.anchor, count, 0])
+                if ev.anchor is not None:
+                    open_anchors.add(ev.anchor)
+            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+                anchor, opened, deepest = stack.pop()
+                nodes = count - opened + 1
+                if anchor is not None:
+                    measured[anchor] = (nodes, deepest + 1)
+                    open_anchors.discard(anchor)
+                close(deepest + 1)
+            elif kind is yaml.AliasEvent:
+                at = Mark(ev.start_mark.line + 1, ev.start_mark.column + 1)
+                name = ev.anchor
+                if name in open_anchors:
+                    return YamlInputError(
+                        path, at, f"recursive alias *{name}: it stands inside the node it names"
+                    )
+                nodes, depth = measured.get(name, (1, 0))
+                count += nodes
+                if count > limit:
+                    return YamlInputError(
+                        path,
+                        at,
+                        f"alias *{name} stands for {nodes:,} nodes: the document would hold "
+                        f"more than {limit:,} once aliases are expanded (limit: "
+                        f"{MAX_EXPANSION:,} + 2 per character of the file; ZTSIM_MAX_EXPANSION)",
+                    )
+                if len(stack) + depth > MAX_DEPTH:
+                    return YamlInputError(
+                        path,
+                        at,
+                        f"alias *{name} nests the document more than {MAX_DEPTH:,} levels deep "
+                        "once aliases are expanded",
+                    )
+                close(depth)
+                if fallback == Mark(1, 1):
+                    fallback = at
+    except yaml.YAMLError:
+        pass
+    # Not found by counting events (merge keys copy differently): name the first alias.
+    return YamlInputError(
+        path,
+        fallback,
+        f"document too large, too deep or recursive once aliases are expanded "
+        f"(more than {limit:,} nodes or {MAX_DEPTH:,} levels; ZTSIM_MAX_EXPANSION)",
+    )
 
 
 class _Fallback(Exception):
@@ -263,6 +404,7 @@ def _plain_tag(value: str) -> str:
 
 
 def _scalar(event: yaml.ScalarEvent) -> Any:
+    mark: Any = event.start_mark
     tag = event.tag
     if tag is None or tag == "!":
         tag = _plain_tag(event.value) if event.implicit[0] else _STR
@@ -270,10 +412,54 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
         return event.value
     if tag == "tag:yaml.org,2002:merge":
         raise _Fallback
+    if tag in _REFUSED_TAGS:
+        raise yaml.constructor.ConstructorError(None, None, _refused_tag(tag), mark)
     build = _SCALARS.get(tag)
     if build is None:
         raise _Fallback
-    return build(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
+    try:
+        return build(_CONSTRUCTOR, yaml.ScalarNode(tag, event.value))
+    except Exception as exc:  # each constructor fails its own way (ValueError, KeyError...)
+        raise yaml.constructor.ConstructorError(
+            None, None, _bad_scalar(tag, event.value, exc), mark
+        ) from None
+
+
+#: YAML 1.1 tags safe_load knows that build what a ztsim file never holds: bytes,
+#: sets (in no stable order), ordered pairs (tuples).  Refused wherever they appear
+#: (pydantic would quietly read bytes as text and a set as a list).
+_REFUSED_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("binary", "set", "omap", "pairs")
+)
+
+
+def _short_tag(tag: str) -> str:
+    return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
+
+
+def _refused_tag(tag: str) -> str:
+    return (
+        f"tag {_short_tag(tag)} is not accepted: a ztsim file holds mappings, lists, "
+        "strings, numbers, booleans and null"
+    )
+
+
+def _bad_scalar(tag: str, value: str, exc: Exception) -> str:
+    """The message for scalar ``value`` that tag ``tag`` cannot build."""
+    shown = value if len(value) <= 40 else value[:37] + "..."
+    if isinstance(exc, ValueError) and "digits" in str(exc) and tag.endswith(":int"):
+        digits = sum(c.isdigit() for c in value)
+        return (
+            f"integer of {digits:,} digits: more than the {_INT_DIGITS:,} this reader accepts "
+            "(quote it if it is text)"
+        )
+    reason = exc.problem if isinstance(exc, yaml.YAMLError) else None  # type: ignore[attr-defined]
+    reason = reason or (str(exc) if not isinstance(exc, KeyError) else "not a valid value")
+    return f"cannot read {shown!r} as {_short_tag(tag)}: {reason}"
+
+
+#: Python's limit on the digits of an integer read from text (``int_max_str_digits``).
+_INT_DIGITS = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 4300
 
 
 def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, bool]:
@@ -410,8 +596,16 @@ def _fast_build(text: str, positions: Positions | None = None) -> tuple[Any, boo
             elif kind is alias_t:
                 if nodes is not None:
                     here(event)
-                if event.anchor not in anchors or event.anchor in building:
-                    raise _Fallback  # undefined or recursive: the standard loader reports it
+                if event.anchor in building:
+                    sm = event.start_mark
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"recursive alias *{event.anchor}: it stands inside the node it names",
+                        sm,
+                    )
+                if event.anchor not in anchors:
+                    raise _Fallback  # undefined: the standard loader reports it
                 aliased = True
                 value = anchors[event.anchor]
                 leaf = False
@@ -512,22 +706,125 @@ def load_document(
 
 
 def read_bytes(name: str) -> bytes:
-    """The content of file ``name``, refused when missing, a folder or too large."""
-    p = Path(name)
+    """The content of file ``name`` (:func:`read_bytes_bounded` of a regular file)."""
+    return read_bytes_bounded(name)
+
+
+#: What a file that is not a regular one is, for the message that refuses it.
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+#: How much of a stream is read at a time (see :func:`read_bytes_bounded`).
+_READ_CHUNK = 1024 * 1024
+
+
+def _kind_of_file(mode: int) -> str:
+    """``a FIFO (named pipe)``, ``a directory``...: what a non-regular file is."""
+    for test, kind in _FILE_KINDS:
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_bytes_bounded(name: str, *, allow_stream: bool = False, limit: int | None = None) -> bytes:
+    """The content of file ``name``, read with a hard bound of ``limit`` bytes.
+
+    Only regular files are read, unless ``allow_stream`` (for a command that
+    explicitly accepts ``-`` or ``/dev/stdin``): a FIFO, a device such as
+    ``/dev/zero`` or ``/dev/urandom``, a socket or a folder is refused before a
+    byte is read (opening a FIFO with no writer would wait forever; a device
+    never ends).  ``-`` means standard input and needs ``allow_stream``.  The
+    bound (default :data:`MAX_BYTES`) is checked from ``fstat`` before reading
+    and enforced while reading, so a file that grows meanwhile, or a stream,
+    never holds more than ``limit`` bytes in memory.
+
+    Raises :class:`YamlInputError` (position 1:1: it is about the whole file).
+    """
+    bound = MAX_BYTES if limit is None else limit
+    too_large = f"file too large: more than {bound:,} bytes (limit {bound:,}; ZTSIM_MAX_BYTES)"
+    if name == "-":
+        if not allow_stream:
+            raise YamlInputError(name, None, "standard input ('-') is not accepted here")
+        return _read_stream(name, sys.stdin.buffer.fileno(), bound, too_large)
     try:
-        size = p.stat().st_size
+        st = os.stat(name)  # never blocks, whatever the file is
     except OSError as exc:
         raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
-    if p.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise YamlInputError(name, None, "is a directory, not a file")
-    if size > MAX_BYTES:
+    if not stat.S_ISREG(st.st_mode) and not allow_stream:
         raise YamlInputError(
-            name, None, f"file too large: {size:,} bytes (limit {MAX_BYTES:,}; ZTSIM_MAX_BYTES)"
+            name,
+            None,
+            f"not a regular file: {_kind_of_file(st.st_mode)} (ztsim reads regular files only)",
+        )
+    if st.st_size > bound:
+        raise YamlInputError(
+            name, None, f"file too large: {st.st_size:,} bytes (limit {bound:,}; ZTSIM_MAX_BYTES)"
         )
     try:
-        return p.read_bytes()
+        # O_NONBLOCK: a FIFO put in the file's place since the stat must not block
+        # the open; fstat then tells what was opened.
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            os.set_blocking(fd, True)
+            with os.fdopen(fd, "rb", closefd=False) as fh:
+                raw = fh.read(bound + 1)
+            if len(raw) > bound:
+                raise YamlInputError(name, None, too_large)
+            return raw
+        if not allow_stream or stat.S_ISDIR(mode):
+            raise YamlInputError(
+                name,
+                None,
+                f"not a regular file: {_kind_of_file(mode)} (ztsim reads regular files only)",
+            )
+        os.set_blocking(fd, True)
+        return _read_stream(name, fd, bound, too_large)
+    except OSError as exc:
+        raise YamlInputError(name, None, f"cannot read file: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+
+
+def _read_stream(name: str, fd: int, bound: int, too_large: str) -> bytes:
+    """Everything ``fd`` gives until its end, refused past ``bound`` bytes."""
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        chunk = os.read(fd, _READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if total > bound:
+            raise YamlInputError(name, None, too_large)
+        chunks.append(chunk)
+
+
+def _not_utf8(name: str, raw: bytes, exc: UnicodeDecodeError) -> YamlInputError:
+    """The error for ``raw`` that is not UTF-8, at the line and column of the bad byte.
+
+    The column counts characters (the valid text before the byte), as every other
+    position does.
+    """
+    start = exc.start
+    line_start = raw.rfind(b"\n", 0, start) + 1
+    column = len(raw[line_start:start].decode("utf-8", errors="replace")) + 1
+    bad = raw[start : max(exc.end, start + 1)][:4].hex(" ")
+    return YamlInputError(
+        name,
+        Mark(raw.count(b"\n", 0, start) + 1, column),
+        f"not UTF-8 text: byte(s) {bad}: {exc.reason}",
+    )
 
 
 def flavour_of(name: str, positions: bool, depth: int | None) -> str:
@@ -557,7 +854,7 @@ def document_from_bytes(
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise YamlInputError(name, None, f"not UTF-8 text: {exc.reason}") from None
+        raise _not_utf8(name, raw, exc) from None
     flavour = flavour_of(name, positions, depth)
     is_json = flavour.startswith("json")
     with phase("parse"), paused_gc():
@@ -605,7 +902,7 @@ def _parse_text(
             raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {exc.problem}") from None
     else:
         if aliased:
-            _expanded_size(data, name)
+            _expanded_size(data, name, text)
         return Document(name, data, text, _positions=index)
     # Rare constructs, syntax errors and exact messages: the standard safe loader.
     try:
@@ -620,10 +917,18 @@ def _parse_text(
                 raise YamlInputError(name, where, "several YAML documents in one file")
         finally:
             loader.dispose()
+    except yaml.reader.ReaderError as exc:
+        # A character YAML forbids (NUL, other control characters): libyaml gives
+        # its offset in the text, not a mark.
+        code = (
+            exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or " ")
+        )
+        message = f"invalid YAML: character U+{code:04X} is not allowed ({exc.reason})"
+        raise YamlInputError(name, _offset_mark(text, exc.position), message) from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
         raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {problem}") from None
-    _expanded_size(data, name)
+    _expanded_size(data, name, text)
     return Document(name, data, text)
 
 
@@ -649,18 +954,99 @@ def _parse_json(text: str, name: str) -> Any:
     """The JSON document ``text``: syntax errors, duplicate keys and nesting refused,
     each at its line and column."""
     try:
-        return json.loads(text, object_pairs_hook=_unique_pairs)
+        data = json.loads(text, object_pairs_hook=_unique_pairs)
     except json.JSONDecodeError as exc:
         mark = Mark(exc.lineno, exc.colno)
         raise YamlInputError(name, mark, f"invalid JSON: {exc.msg}") from None
     except RecursionError:
-        raise YamlInputError(name, Mark(1, 1), "invalid JSON: nested too deeply") from None
+        at = _json_too_deep(text)
+        message = f"invalid JSON: nested more than {_JSON_DEPTH} levels deep"
+        raise YamlInputError(name, at, message) from None
     except _DuplicateKey:
         pass
+    except ValueError as exc:  # an integer past Python's digit limit
+        at, digits = _json_long_integer(text)
+        message = (
+            f"invalid JSON: integer of {digits:,} digits: more than the {_INT_DIGITS:,} "
+            "this reader accepts"
+        )
+        raise YamlInputError(name, at, message if digits else f"invalid JSON: {exc}") from None
+    else:
+        if "\\u" in text:
+            lone = _lone_surrogate(text)
+            if lone is not None:
+                message = (
+                    "invalid JSON: lone surrogate escape (half of a UTF-16 pair): "
+                    "not a character, cannot be printed or compared as text"
+                )
+                raise YamlInputError(name, _offset_mark(text, lone), message)
+        return data
     key, first, again = _json_duplicate(text)
     line = text.count("\n", 0, first) + 1
     message = f"invalid JSON: duplicate key {key!r} (first at line {line})"
     raise YamlInputError(name, _offset_mark(text, again), message)
+
+
+#: The nesting reported for JSON too deep for ``json``'s recursive decoder.
+_JSON_DEPTH = 500
+
+
+def _json_too_deep(text: str) -> Mark:
+    """Where JSON ``text`` first opens an array or object :data:`_JSON_DEPTH` + 1 deep.
+
+    The decoder ran out of stack: the nesting is deeper than that, somewhere.
+    """
+    depth = 0
+    for m in _JSON_TOKEN.finditer(text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > _JSON_DEPTH:
+                return _offset_mark(text, m.start())
+        elif token in "]}":
+            depth -= 1
+    return Mark(1, 1)
+
+
+#: A JSON string or number, in the order they appear.
+_JSON_NUMBER = re.compile(r'"(?:[^"\\]|\\.)*"|-?\d+')
+
+
+def _json_long_integer(text: str) -> tuple[Mark, int]:
+    """Where JSON ``text`` holds its first integer past Python's digit limit, and its
+    digits (0 when there is none: the error was another)."""
+    for m in _JSON_NUMBER.finditer(text):
+        token = m.group()
+        if token[0] != '"' and len(token.lstrip("-")) > _INT_DIGITS:
+            return _offset_mark(text, m.start()), len(token.lstrip("-"))
+    return Mark(1, 1), 0
+
+
+#: A ``\\uXXXX`` escape of a UTF-16 surrogate (D800-DFFF), with the backslashes before it.
+_SURROGATE = re.compile(r"(\\+)u[dD]([89abAB]|[c-fC-F])[0-9a-fA-F]{2}")
+
+
+def _lone_surrogate(text: str) -> int | None:
+    """The offset of the first escape in JSON ``text`` that stands for half of a
+    UTF-16 surrogate pair with no other half (``json`` reads it as a lone
+    surrogate, which no UTF-8 output can hold), or ``None``."""
+    pending: int | None = None  # a high half waiting for its low half
+    for m in _SURROGATE.finditer(text):
+        slashes = len(m.group(1))
+        if slashes % 2 == 0:
+            continue  # an escaped backslash then "u...": text, not an escape
+        at = m.start() + slashes - 1
+        high = m.group(2) in "89abAB"
+        if pending is not None:
+            if not high and at == pending + 6:
+                pending = None
+                continue
+            return pending
+        if high:
+            pending = at
+        else:
+            return at
+    return pending
 
 
 def _offset_mark(text: str, offset: int) -> Mark:
@@ -783,6 +1169,40 @@ def _index_positions(text: str) -> Positions:
     return Positions(nodes, keys)
 
 
+#: The typed-key tables of :func:`_typed_keys`, by the identity of their positions.
+_TYPED_KEYS: dict[int, tuple[Positions, dict[tuple[NodePath, str], NodePath]]] = {}
+
+
+def _typed_keys(pos: Positions) -> dict[tuple[NodePath, str], NodePath]:
+    """The keys of ``pos`` whose text a plain scalar resolves to something other
+    than a string, by (parent path, ``repr`` of the value): the names pydantic's
+    locations give them.  Built on the error path only, once per positions."""
+    hit = _TYPED_KEYS.get(id(pos))
+    if hit is not None and hit[0] is pos:
+        return hit[1]
+    table: dict[tuple[NodePath, str], NodePath] = {}
+    for path in pos.keys:
+        text = path[-1]
+        if not isinstance(text, str) or _plain_tag(text) == _STR:
+            continue
+        try:
+            value = _scalar_value(text)
+        except Exception:  # a key the reader refused: it has no name to give
+            continue
+        table.setdefault((path[:-1], repr(value)), path)
+        table.setdefault((path[:-1], str(value)), path)
+    if len(_TYPED_KEYS) > 8:
+        _TYPED_KEYS.clear()
+    _TYPED_KEYS[id(pos)] = (pos, table)
+    return table
+
+
+def _scalar_value(text: str) -> Any:
+    """What plain scalar ``text`` reads as (``~`` is ``None``, ``12`` is 12...)."""
+    tag = _plain_tag(text)
+    return _SCALARS[tag](_CONSTRUCTOR, yaml.ScalarNode(tag, text))
+
+
 def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> Mark:
     """Find where ``loc`` stands in ``doc``.
 
@@ -800,6 +1220,7 @@ def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> M
     pos = doc.positions()
     path: NodePath = ()
     resolved_last = False
+    typed: dict[tuple[NodePath, str], NodePath] | None = None
     for step in loc:
         resolved_last = False
         for cand in ((*path, step), (*path, str(step))):
@@ -807,6 +1228,15 @@ def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> M
                 path = cand
                 resolved_last = True
                 break
+        else:
+            # A key that is no string (``~:``, ``12:``, a date) is named by the
+            # repr of its value (pydantic's loc); the index knows it by its text.
+            if typed is None:
+                typed = _typed_keys(pos)
+            found = typed.get((path, str(step)))
+            if found is not None:
+                path = found
+                resolved_last = True
     if key and resolved_last and path in pos.keys:
         return pos.keys[path]
     return pos.nodes.get(path, Mark(1, 1))
