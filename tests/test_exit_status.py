@@ -244,3 +244,49 @@ def test_a_closed_standard_output_is_status_4() -> None:
         preexec_fn=lambda: os.close(1),
     )
     _assert_output_failure(proc.returncode, proc.stderr.decode(), "standard output is closed")
+
+
+class _Failing:
+    """A standard output whose writes fail with ``error`` (in-process, no subprocess)."""
+
+    encoding = "utf-8"
+    errors = "strict"
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+    def write(self, text: str) -> int:
+        raise self.error
+
+    def flush(self) -> None:
+        """Nothing buffered."""
+
+    def isatty(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (BrokenPipeError(32, "Broken pipe"), "Broken pipe"),
+        (OSError(28, "No space left on device"), "No space left on device"),
+        (OSError(5, "Input/output error"), "Input/output error"),
+    ],
+)
+@pytest.mark.parametrize("argv", [["schema"], ["paths", T, "-p", FLAT], ["check", T, "-p", FLAT]])
+def test_main_returns_4_on_a_failing_standard_output(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    error: OSError,
+    reason: str,
+    argv: list[str],
+) -> None:
+    """main() itself (the Python API) returns OUTPUT, never OK, whoever writes (rich or not)."""
+    monkeypatch.chdir(ROOT)
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "stdout", _Failing(error))
+    code = main(argv)
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert code == ExitCode.OUTPUT
+    assert err.endswith(f"ztsim: cannot write output: {reason}\n")
