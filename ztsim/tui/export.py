@@ -101,6 +101,8 @@ def export_json(vm: ViewModel, state: ExportState) -> dict[str, Any]:
                 "goals_reachable": s.goals_reachable,
                 "goals": s.goals,
                 "records_at_risk": s.records_at_risk,
+                "records_exfiltrable": s.records_exfiltrable,
+                "records_tamperable": s.records_tamperable,
                 "plans_blocked": s.plans_blocked,
                 "plans": s.plans,
                 "traffic_broken": s.flows_broken,
@@ -186,13 +188,22 @@ def export_markdown(vm: ViewModel, state: ExportState) -> str:
     lines = [f"# ztsim {state.view}: {vm.topology.name}", "", f"Topology `{vm.topology.path}`."]
     lines += ["", "## Policies", ""]
     lines += _table(
-        ["policy", "file", "goals reachable", "records at risk", "plans blocked", "flows broken"],
+        [
+            "policy",
+            "file",
+            "goals reachable",
+            "records exfiltrable",
+            "records tamperable",
+            "plans blocked",
+            "flows broken",
+        ],
         [
             [
                 s.name,
                 s.path,
                 f"{s.goals_reachable}/{s.goals}",
-                f"{s.records_at_risk:,}",
+                f"{s.records_exfiltrable:,}",
+                f"{s.records_tamperable:,}",
                 "" if s.plans is None else f"{s.plans_blocked}/{s.plans}",
                 f"{s.flows_broken}/{s.flows}",
             ]

@@ -51,6 +51,14 @@ class PolicySummary:
     flows: int
     plans_blocked: int | None = None
     plans: int | None = None
+    #: Records of the data items whose tampering is reachable (``records_at_risk``
+    #: counts exfiltration only: both are shown, side by side).
+    records_tamperable: int = 0
+
+    @property
+    def records_exfiltrable(self) -> int:
+        """Records the attacker can exfiltrate (``records_at_risk``)."""
+        return self.records_at_risk
 
     @property
     def safe(self) -> bool:
@@ -221,6 +229,7 @@ def _summary(r: PolicyResult) -> PolicySummary:
         r.records_at_risk,
         len(r.broken_traffic),
         len(r.traffic),
+        records_tamperable=r.records_tamperable,
     )
 
 

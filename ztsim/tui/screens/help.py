@@ -15,8 +15,9 @@ HELP = """\
 # ztsim: attack paths under your policies
 
 **Policies** (top): one row per policy. *goals reachable* is red when the attacker
-reaches some exfiltration or tampering goal, green when none; then the records at
-risk, the plans the policy blocks, and the legitimate flows it breaks. The row
+reaches some exfiltration or tampering goal, green when none; then the records the
+attacker can exfiltrate (*exfiltrable*) and those it can tamper with (*tamperable*),
+the plans the policy blocks, and the legitimate flows it breaks. The row
 under the cursor is the **current policy**: the path detail explains it.
 
 **Paths** (the matrix): one row per attack plan (goal, entry point, cost in

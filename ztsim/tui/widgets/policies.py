@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.message import Message
 from textual.widgets import DataTable
 
+from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import PolicySummary
 
 __all__ = ["PoliciesTable"]
@@ -16,6 +16,10 @@ def _verdict(s: PolicySummary) -> Text:
     if s.safe:
         return Text(f"✓ 0/{s.goals}", style="bold green")
     return Text(f"✗ {s.goals_reachable}/{s.goals}", style="bold red")
+
+
+def _records(n: int) -> Text:
+    return Text(f"{n:,}", style="red" if n else "green", justify="right")
 
 
 class PoliciesTable(DataTable[Text]):
@@ -42,7 +46,9 @@ class PoliciesTable(DataTable[Text]):
         for label, key in (
             ("policy", "policy"),
             ("goals reachable", "goals"),
-            ("records at risk", "records"),
+            # Records the attacker can exfiltrate, and records it can tamper with.
+            ("exfiltrable", "records"),
+            ("tamperable", "tamperable"),
             ("plans blocked", "plans"),
             ("flows broken", "flows"),
             ("file", "file"),
@@ -58,7 +64,8 @@ class PoliciesTable(DataTable[Text]):
                 self.add_row(
                     Text(s.name, style="bold"),
                     _verdict(s),
-                    Text(f"{s.records_at_risk:,}", style="red" if s.records_at_risk else "green"),
+                    _records(s.records_exfiltrable),
+                    _records(s.records_tamperable),
                     Text(plans, justify="right"),
                     Text(
                         f"{s.flows_broken}/{s.flows}",
