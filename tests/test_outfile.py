@@ -302,3 +302,20 @@ def test_graph_takes_a_folder_of_one(scene: Path, capsys: pytest.CaptureFixture[
     (scene / "pols" / "zero-trust.yaml").unlink()
     code, out, _ = _run(capsys, "graph", "topo.yaml", "-p", "pols", "--format", "dot")
     assert code == 0 and out.startswith('digraph "flat"')
+
+
+def test_an_interrupted_write_leaves_no_temporary(
+    scene: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the report is flushed: the old file whole, no stray temporary file."""
+    (scene / "out.txt").write_text("old")
+
+    def interrupted(_: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_output("out.txt", "new")
+    monkeypatch.undo()
+    assert (scene / "out.txt").read_text() == "old"
+    assert sorted(p.name for p in scene.iterdir()) == ["out.txt", "pols", "topo.yaml"]

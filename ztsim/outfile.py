@@ -153,10 +153,12 @@ def write_output(
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, real)
-    except OSError as exc:
-        with suppress(OSError):  # already renamed: nothing left behind
+    except BaseException as exc:  # Ctrl-C too: no temporary file left behind
+        with suppress(OSError):  # already renamed: nothing to remove
             os.unlink(tmp)
-        raise OutputError(_reason(exc), path) from None
+        if isinstance(exc, OSError):
+            raise OutputError(_reason(exc), path) from None
+        raise
 
 
 def _write_in_place(path: str, data: bytes) -> None:
