@@ -319,3 +319,40 @@ def test_an_interrupted_write_leaves_no_temporary(
     monkeypatch.undo()
     assert (scene / "out.txt").read_text() == "old"
     assert sorted(p.name for p in scene.iterdir()) == ["out.txt", "pols", "topo.yaml"]
+
+
+def test_a_read_only_target_or_folder_is_refused(
+    scene: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A read-only file (kept on purpose) or a folder we cannot write in: exit 2 up front.
+
+    ``os.access`` is faked: these tests may run as root, for whom it is always true.
+    """
+    (scene / "kept.txt").write_text("keep me")
+    real_access = os.access
+
+    def access(path: object, mode: int) -> bool:
+        return Path(str(path)).name not in ("kept.txt", "locked") and real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(InputError) as exc:
+        write_output("kept.txt", "x")
+    _refused(exc, "kept.txt", "cannot write --output: kept.txt is read-only")
+    (scene / "locked").mkdir()
+    with pytest.raises(InputError) as exc:
+        write_output("locked/out.txt", "x", option="--write")
+    _refused(exc, "locked/out.txt", "cannot write --write: no permission to write in locked")
+    monkeypatch.undo()
+    assert (scene / "kept.txt").read_text() == "keep me"
+    assert list((scene / "locked").iterdir()) == []
+
+
+def test_a_dangling_symlink_into_a_missing_folder(scene: Path) -> None:
+    """The folder that matters is the link's destination's."""
+    (scene / "out.txt").symlink_to("gone/out.txt")
+    with pytest.raises(InputError) as exc:
+        write_output("out.txt", "x")
+    _refused(exc, "out.txt", "no such folder")
+    (scene / "gone").mkdir()
+    write_output("out.txt", "x")
+    assert (scene / "gone" / "out.txt").read_text() == "x"

@@ -98,15 +98,23 @@ def check_target(
     target = Path(path)
     if path == "" or target.is_dir():
         raise refuse(f"cannot write {option}: {path or 'the empty path'} is a folder, not a file")
-    folder = target.parent
+    # Through a symlink, the file replaced is its destination, in its own folder.
+    real = Path(os.path.realpath(target)) if target.is_symlink() else target
+    folder = real.parent
     if not folder.is_dir():
         what = "not a folder" if folder.exists() else "no such folder"
         raise refuse(f"cannot write {option}: {what}: {folder}")
-    if not target.exists():
-        return  # a new file cannot be an input of this run
-    for f in input_files(inputs):
-        if _same(target, f):
-            raise refuse(f"{option} would overwrite {f}, an input of this run; write elsewhere")
+    if target.exists():
+        for f in input_files(inputs):
+            if _same(target, f):
+                raise refuse(f"{option} would overwrite {f}, an input of this run; write elsewhere")
+        if not stat.S_ISREG(os.stat(target).st_mode):
+            return  # a device or a pipe, written in place (see write_output)
+        if not os.access(target, os.W_OK):
+            # A rename would replace it anyway; a read-only file is one kept on purpose.
+            raise refuse(f"cannot write {option}: {path} is read-only")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise refuse(f"cannot write {option}: no permission to write in {folder}")
 
 
 def _mode_for_new_file() -> int:
