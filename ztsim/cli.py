@@ -338,8 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(args.func(args))
     except InputError as exc:
         print_diagnostics(exc.diagnostics)
-        n = sum(1 for d in exc.diagnostics if d.level == "error")
-        print(f"ztsim: {n} error(s) in input", file=sys.stderr)
+        print(f"ztsim: {exc.error_count:,} error(s) in input", file=sys.stderr)
         return ExitCode.INVALID
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED

@@ -18,11 +18,11 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeVar
+from typing import Literal, NamedTuple, TypeVar, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.diagnostics import MAX_LISTED, Diagnostic, InputError, omitted_summary
 from ztsim.model import (
     ID_PATTERN,
     DataItem,
@@ -382,11 +382,23 @@ def reference_policy() -> LoadedPolicy:
 
 
 class Collector:
-    """Gathers diagnostics for one document."""
+    """Gathers diagnostics for one document.
+
+    At most :data:`~ztsim.diagnostics.MAX_LISTED` of each level are kept in
+    :attr:`items`; the others are only counted (not even located), and
+    :meth:`diagnostics` closes the list with a line that says how many there were.
+    """
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        self.items: list[Diagnostic] = []
+        self._items: list[Diagnostic] = []
+        # Listed, not located yet: located all at once when read (see ``items``).
+        self._pending: list[tuple[Loc, bool, Literal["error", "warning"], str]] = []
+        #: Every diagnostic added, listed or not.
+        self.count = 0
+        self._listed = {"error": 0, "warning": 0}
+        #: Per level: how many were not listed, and where the first of them is (loc, key).
+        self._omitted: dict[str, tuple[int, Loc, bool]] = {}
 
     def add(
         self,
@@ -396,12 +408,62 @@ class Collector:
         *,
         key: bool = False,
     ) -> None:
-        mark = locate(self.doc, loc, key=key)
-        self.items.append(Diagnostic(self.doc.path, mark.line, mark.column, level, message))
+        """Add a problem at ``loc`` (the key itself with ``key``), or count it past the cap."""
+        self.count += 1
+        if self._listed[level] >= MAX_LISTED:
+            self.omit(1, level, loc, key=key)
+            return
+        self._listed[level] += 1
+        self._pending.append((loc, key, level, message))
 
     @property
-    def errors(self) -> list[Diagnostic]:
-        return [d for d in self.items if d.level == "error"]
+    def items(self) -> list[Diagnostic]:
+        """The diagnostics listed so far, in the order they were added."""
+        self._locate_pending([])
+        return self._items
+
+    def _locate_pending(self, more: list[tuple[Loc, bool]]) -> list[Mark]:
+        """Locate the pending diagnostics into :attr:`items`, and ``more`` places
+        (their marks returned), all in one pass."""
+        if not self._pending and not more:
+            return []
+        pending, self._pending = self._pending, []
+        marks = self.doc.locate_many([(loc, key) for loc, key, _, _ in pending] + more)
+        self._items.extend(
+            Diagnostic(self.doc.path, m.line, m.column, level, message)
+            for m, (_, _, level, message) in zip(marks, pending, strict=False)
+        )
+        return marks[len(pending) :]
+
+    def counting_only(self, level: Literal["error", "warning"] = "error") -> bool:
+        """Whether problems of ``level`` are only counted from now on (the first
+        one not listed is known already)."""
+        return level in self._omitted
+
+    def omit(
+        self, n: int, level: Literal["error", "warning"], loc: Loc, *, key: bool = False
+    ) -> None:
+        """Count ``n`` problems not listed, the first of them at ``loc``."""
+        count, first, first_key = self._omitted.get(level, (0, loc, key))
+        self._omitted[level] = (count + n, first, first_key)
+
+    def diagnostics(self) -> list[Diagnostic]:
+        """The problems listed, and per level a closing line for those only counted."""
+        levels: list[Literal["error", "warning"]] = [
+            lv for lv in ("error", "warning") if lv in self._omitted
+        ]
+        # Located with the pending ones, in one pass over the text.
+        marks = self._locate_pending([self._omitted[lv][1:] for lv in levels])
+        out = list(self._items)
+        for level, mark in zip(levels, marks, strict=True):
+            n = self._omitted[level][0]
+            out.append(omitted_summary(self.doc.path, mark.line, mark.column, level, n))
+        return out
+
+    @property
+    def errors(self) -> bool:
+        """Whether an error was added (none is counted only while none is listed)."""
+        return self._listed["error"] > 0
 
 
 def _yaml_error(exc: YamlInputError) -> InputError:
@@ -409,9 +471,22 @@ def _yaml_error(exc: YamlInputError) -> InputError:
     return InputError([Diagnostic(exc.path, mark.line, mark.column, "error", exc.message)])
 
 
-def _pydantic_diagnostics(col: Collector, exc: ValidationError) -> None:
+def _pydantic_diagnostics(
+    col: Collector, exc: ValidationError, prefix: Loc = (), offset: int = 0
+) -> None:
+    """Add pydantic's errors to ``col``, one each; ``prefix`` and ``offset`` place
+    errors of a part validated alone (items ``offset``... of the list at ``prefix``).
+
+    Once ``col`` only counts, the errors are counted without being built.
+    """
+    if col.counting_only("error"):
+        col.omit(exc.error_count(), "error", prefix)
+        return
     for err in exc.errors(include_url=False):
         loc: Loc = tuple(err["loc"])
+        if prefix:
+            first = loc[0] if loc else None
+            loc = (*prefix, first + offset, *loc[1:]) if type(first) is int else (*prefix, *loc)
         kind = err["type"]
         msg = str(err["msg"])
         if msg.startswith("Value error, "):
@@ -488,31 +563,134 @@ def validate_document(
         col = Collector(doc)
         _header(doc, col, kind)
         if col.errors:
-            raise InputError(col.items)
-        try:
-            validated = _validate(model, doc.data, prepare)
-        except ValidationError as exc:
-            _pydantic_diagnostics(col, exc)
-            raise InputError(col.items) from None
+            raise InputError(col.diagnostics())
+        validated = _validate(col, model, doc.data, prepare)
+        if validated is None:
+            raise InputError(col.diagnostics())
         if check is not None:
             check(col, validated)
         if col.errors:
-            raise InputError(col.items)
-        return validated, col.items
+            raise InputError(col.diagnostics())
+        return validated, col.diagnostics()
 
 
 def _validate(
-    model: type[ModelT], data: object, prepare: Callable[[object], object | None] | None
-) -> ModelT:
-    """``model.model_validate(data)``, through ``prepare``'s shortcut when it gives one."""
+    col: Collector,
+    model: type[ModelT],
+    data: object,
+    prepare: Callable[[object], object | None] | None,
+) -> ModelT | None:
+    """``model.model_validate(data)``, through ``prepare``'s shortcut when it gives one;
+    ``None`` when the data is invalid (the errors are in ``col``)."""
     if prepare is not None:
         try:
             ready = prepare(data)
             if ready is not None:
-                return model.model_validate(ready)
+                return _validate_in_parts(model, ready, None)
         except ValidationError:
             pass  # the data as read gives the errors, at their places
-    return model.model_validate(data)
+    return _validate_in_parts(model, data, col)
+
+
+#: Lists longer than this are validated this many items at a time (see
+#: :func:`_validate_in_parts`).
+VALIDATION_CHUNK = 2048
+
+_ADAPTERS: dict[object, TypeAdapter[list[object]]] = {}
+
+
+def _long_lists(model: type[BaseModel], data: object) -> list[tuple[Loc, object]]:
+    """The lists of ``data`` longer than :data:`VALIDATION_CHUNK`, a field or a
+    section's field of ``model`` (``hosts``, ``segmentation.rules``), with the type
+    of each (``list[Host]``).  Looks at a few fields, never at the items."""
+    found: list[tuple[Loc, object]] = []
+    if type(data) is not dict:
+        return found
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        value = data.get(key)
+        annotation = info.annotation
+        if type(value) is list:
+            if len(value) > VALIDATION_CHUNK and get_origin(annotation) is list:
+                found.append(((key,), annotation))
+        elif (
+            type(value) is dict
+            and isinstance(annotation, type)
+            and issubclass(annotation, BaseModel)
+        ):
+            for sub, sub_info in annotation.model_fields.items():
+                items = value.get(sub_info.alias or sub)
+                if (
+                    type(items) is list
+                    and len(items) > VALIDATION_CHUNK
+                    and get_origin(sub_info.annotation) is list
+                ):
+                    found.append(((key, sub_info.alias or sub), sub_info.annotation))
+    return found
+
+
+def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None) -> ModelT | None:
+    """``model.model_validate(data)``, its long lists :data:`VALIDATION_CHUNK` items
+    at a time.
+
+    pydantic keeps every error of a validation until it ends (about 400 bytes
+    each): a few megabytes of ``{}`` in a host list made 1.5 million of them and
+    1.4 GB.  Validated in parts, each part's errors are handed to ``col`` (which
+    lists the first ones, counts the rest) and let go; the document is then
+    validated with each long list replaced by its items' models (pydantic takes a
+    model as it is), or by ``[]`` when a part of it failed, so that nothing is
+    validated twice and no error is reported twice.  Only the top-level fields
+    and those of top-level sections are looked at: a long list deeper down (one
+    host listing a million services) is validated whole.
+
+    With ``col`` ``None``, raises the first :class:`ValidationError` instead.
+    """
+    long_lists = _long_lists(model, data) if type(data) is dict else []
+    if not long_lists:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            if col is None:
+                raise
+            _pydantic_diagnostics(col, exc)
+            return None
+    assert type(data) is dict
+    whole: dict[str, object] = dict(data)
+    failed = False
+    for path, annotation in long_lists:
+        adapter = _ADAPTERS.get(annotation)
+        if adapter is None:
+            adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)  # type: ignore[arg-type]
+        parent: dict[str, object] = whole
+        if len(path) == 2:
+            section = whole[str(path[0])]
+            assert type(section) is dict
+            parent = whole[str(path[0])] = dict(section)
+        items = parent[str(path[-1])]
+        assert type(items) is list
+        models: list[object] = []
+        part_failed = False
+        for start in range(0, len(items), VALIDATION_CHUNK):
+            try:
+                got = adapter.validate_python(items[start : start + VALIDATION_CHUNK])
+            except ValidationError as exc:
+                if col is None:
+                    raise
+                part_failed = True
+                _pydantic_diagnostics(col, exc, path, start)
+                continue
+            if not part_failed:
+                models.extend(got)
+        parent[str(path[-1])] = [] if part_failed else models
+        failed = failed or part_failed
+    try:
+        validated = model.model_validate(whole)
+    except ValidationError as exc:
+        if col is None:
+            raise
+        _pydantic_diagnostics(col, exc)
+        return None
+    return None if failed else validated
 
 
 def read_document(
@@ -641,9 +819,9 @@ def _check_topology(col: Collector, topo: Topology, known: PlainKeys | None = No
             continue
         offered = {s.service for s in h.services}
         if shape not in clean:
-            found = len(col.items)
+            found = col.count
             _check_host_lists(col, h, i, offered, creds)
-            if len(col.items) == found:
+            if col.count == found:
                 clean.add(shape)
         if h.data:
             for j, d in enumerate(h.data):
@@ -937,7 +1115,7 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
             )
     for i, d in enumerate(pol.controls.detection):
         check_selector(d.where, ("controls", "detection", i, "where"))
-    return col.items
+    return col.diagnostics()
 
 
 #: What a folder of policies holds: files with these suffixes (any case), read as

@@ -78,6 +78,9 @@ _HOST_PARTS: tuple[tuple[str, type[BaseModel]], ...] = (
 )
 
 
+#: The keys of a host that :func:`shared_host_parts` shares.
+_PARTS = frozenset(("labels", *(name for name, _ in _HOST_PARTS)))
+
 #: What a host's labels are validated as (``Host.labels``).
 _LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(HostLabels)
 
@@ -174,6 +177,11 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
         return None
     hosts = data.get("hosts")
     if type(hosts) is not list or len(hosts) < MIN_ITEMS:
+        return None
+    # Hosts with no part to share share nothing (a list of a million ``{}`` would be
+    # walked here for nothing before pydantic reports them); on an estate, the first
+    # host answers.
+    if not any(type(h) is dict and not _PARTS.isdisjoint(h) for h in hosts):
         return None
     if not _shares([h.get("services") for h in hosts if type(h) is dict]):
         return None

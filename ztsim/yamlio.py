@@ -157,16 +157,39 @@ class Document:
         if recorded is not None and recorded.depth is None:
             return recorded
         if self._indexed is None:
-            text = self.text
-            if self.is_json and "\\u" in text:
-                # YAML refuses surrogate escapes, which JSON writes characters past
-                # U+FFFF with (a pair): index a copy where each is an escape of the
-                # same length YAML accepts (positions only; the data is read already).
-                text = _SURROGATE.sub(lambda m: m.group(1) + "u0058", text)
-            self._indexed = _index_positions(text)
+            self._indexed = _index_positions(self._text_to_index())
             if recorded is None:
                 self._positions = self._indexed
         return self._indexed
+
+    def _text_to_index(self) -> str:
+        text = self.text
+        if self.is_json and "\\u" in text:
+            # YAML refuses surrogate escapes, which JSON writes characters past
+            # U+FFFF with (a pair): index a copy where each is an escape of the
+            # same length YAML accepts (positions only; the data is read already).
+            text = _SURROGATE.sub(lambda m: m.group(1) + "u0058", text)
+        return text
+
+    def locate_many(self, requests: Sequence[tuple[NodePath, bool]]) -> list[Mark]:
+        """:func:`locate` of each ``(loc, key)`` of ``requests``.
+
+        When nothing is indexed yet, the text is indexed only as far as the last
+        node asked for (the first errors of a flood are near the top of a large
+        file): exactly what the full index would give for each of them.
+        """
+        if (
+            self._indexed is None
+            and self._positions is None
+            and self._stored_marks is None
+            and requests
+        ):
+            wanted = {loc for loc, _ in requests}
+            partial = _index_positions(self._text_to_index(), wanted)
+            if wanted:  # not all found: it ran to the end, it is the full index
+                self._indexed = self._positions = partial
+            return [_locate_in(partial, loc, key) for loc, key in requests]
+        return [locate(self, loc, key=key) for loc, key in requests]
 
     def node_mark(self, path: NodePath) -> Mark | None:
         """Where the node at ``path`` starts, if it is indexed (see :meth:`node_marks`)."""
@@ -1113,8 +1136,13 @@ class Positions:
         return self.depth is None or len(path) <= self.depth
 
 
-def _index_positions(text: str) -> Positions:
-    """Index node positions by walking libyaml events (no node tree, no resolver)."""
+def _index_positions(text: str, wanted: set[NodePath] | None = None) -> Positions:
+    """Index node positions by walking libyaml events (no node tree, no resolver).
+
+    With ``wanted``, stop as soon as every one of those node paths is indexed
+    (the set is emptied as they are found): a node's ancestors start before it,
+    so locating any of them in the partial index gives what the full one would.
+    """
     nodes: dict[NodePath, Mark] = {}
     keys: dict[NodePath, Mark] = {}
     # Frame: [is_mapping, path, next_index_or_key, expecting_key]
@@ -1160,6 +1188,10 @@ def _index_positions(text: str) -> Positions:
                     top[3] = True
             if path is not None:
                 nodes[path] = mark
+                if wanted is not None and path in wanted:
+                    wanted.discard(path)
+                    if not wanted:
+                        break
             if isinstance(ev, yaml.MappingStartEvent):
                 stack.append([True, path, None, True])
             elif isinstance(ev, yaml.SequenceStartEvent):
@@ -1217,7 +1249,11 @@ def locate(doc: Document, loc: tuple[str | int, ...], *, key: bool = False) -> M
     >>> locate(doc, ("a", 0, "b"))
     Mark(line=2, column=9)
     """
-    pos = doc.positions()
+    return _locate_in(doc.positions(), loc, key)
+
+
+def _locate_in(pos: Positions, loc: tuple[str | int, ...], key: bool) -> Mark:
+    """:func:`locate` in the positions ``pos``."""
     path: NodePath = ()
     resolved_last = False
     typed: dict[tuple[NodePath, str], NodePath] | None = None
