@@ -161,3 +161,34 @@ def test_pajemploi_zero_trust_blocks_every_listed_plan():
             zt, flat = row.verdict("zero-trust"), row.verdict("flat")
             assert zt is not None and zt.blocked
             assert flat is not None and not flat.blocked
+
+
+# topology -> policy -> (records exfiltrable, records tamperable): said separately, so a
+# policy that stops exfiltration but not tampering never reads "0 records at risk"
+RECORDS: dict[str, dict[str, tuple[int, int]]] = {
+    "pajemploi": {
+        "flat": (1_200_000, 1_200_000),
+        "segmented": (1_200_000, 1_200_000),
+        "zero-trust": (0, 0),
+    },
+    "k8s-shop": {
+        # card-data (120,000) and customer-pii (350,000); neither has integrity: true
+        "default-allow": (470_000, 0),
+        "broad-egress": (350_000, 0),
+        "network-policies": (0, 0),
+    },
+    "corporate": {
+        # hr-records 2,400 + finance-ledger 180,000 + ntds-dit 2,600 out; only the
+        # ledger has integrity: true
+        "corporate-flat": (185_000, 180_000),
+        "corporate-tiered": (0, 0),
+    },
+}
+
+
+@pytest.mark.parametrize(("topology", "policy"), CASES)
+def test_records_exfiltrable_and_tamperable(topology: str, policy: str):
+    """The records the attacker can exfiltrate, and those it can tamper with."""
+    r = next(x for x in analysis(topology).results if x.policy.name == policy)
+    assert (r.records_exfiltrable, r.records_tamperable) == RECORDS[topology][policy]
+    assert r.records_at_risk == r.records_exfiltrable  # the spec's key keeps its meaning
