@@ -29,11 +29,12 @@ from ztsim.loader import (
     policy_warnings,
     reference_policy,
 )
+from ztsim.mincost import WholeGraph, goal_costs
 from ztsim.plans import (
     Derivations,
     Plan,
     PlanVerdict,
-    extract_plan,
+    exhaustive_for,
     judge,
     judge_plans,
     merge_plans,
@@ -81,6 +82,25 @@ class GoalResult:
     cost: int | None
     records: int | None
     plan: Plan | None
+    #: A proven lower bound on the cost of every plan to the goal (None when
+    #: unreachable); ``cost`` is exact when it reaches it (see :mod:`ztsim.mincost`).
+    cost_lower_bound: int | None = None
+
+    @property
+    def cost_exact(self) -> bool:
+        """Whether ``cost`` is proven the fewest steps of any plan (unreachable: True)."""
+        if self.cost is None:
+            return True
+        return self.cost_lower_bound is not None and self.cost <= self.cost_lower_bound
+
+    @property
+    def cost_text(self) -> str:
+        """The cost for tables: ``7`` when exact, ``≤7 (≥5)`` when only bounded."""
+        if self.cost is None:
+            return ""
+        if self.cost_exact:
+            return str(self.cost)
+        return f"≤{self.cost} (≥{self.cost_lower_bound or 0})"
 
     @property
     def data(self) -> str:
@@ -442,12 +462,26 @@ class Analysis:
 def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
     stats = r.stats
     exfil = [
-        {"data": g.data, "reachable": g.reachable, "cost": g.cost, "records": g.records}
+        {
+            "data": g.data,
+            "reachable": g.reachable,
+            "cost": g.cost,
+            "cost_exact": g.cost_exact,
+            "cost_lower_bound": g.cost_lower_bound,
+            "records": g.records,
+        }
         for g in r.goals
         if g.goal[0] == "exfil"
     ]
     tamper = [
-        {"data": g.data, "reachable": g.reachable, "cost": g.cost, "records": g.records}
+        {
+            "data": g.data,
+            "reachable": g.reachable,
+            "cost": g.cost,
+            "cost_exact": g.cost_exact,
+            "cost_lower_bound": g.cost_lower_bound,
+            "records": g.records,
+        }
         for g in r.goals
         if g.goal[0] == "tamper"
     ]
@@ -521,8 +555,14 @@ def _finish(
     sol = plan_solve(model, compiled) if for_plans else solve(model, compiled)
     topo = model.topology
     goals: list[GoalResult] = []
+    # Exact costs need the whole attack graph: an exhaustive solve, plan_solve's own
+    # on small estates (made only if some goal's bound is not tight).
+    small = exhaustive_for(model)
+    whole = WholeGraph(model, compiled, sol if for_plans else None) if small else None
+    costs = goal_costs(sol, goal_facts(topo), whole)
     for g in goal_facts(topo):
-        plan = extract_plan(sol, g)
+        found = costs.get(g)
+        plan = found.plan if found is not None else None
         _, item = topo.data[g[1]]
         goals.append(
             GoalResult(
@@ -531,6 +571,7 @@ def _finish(
                 plan.cost if plan is not None else None,
                 item.records,
                 plan,
+                found.lower if found is not None else None,
             )
         )
     traffic = [
@@ -542,6 +583,8 @@ def _finish(
     result = PolicyResult(policy, compiled, sol, goals, traffic, model)
     if for_plans:
         result.__dict__["plan_solution"] = sol  # the cached property, known
+    elif whole is not None and whole.made is not None:
+        result.__dict__["plan_solution"] = whole.made  # plan_solve's, made for the costs
     return result
 
 

@@ -19,6 +19,7 @@ from typing import Any, NamedTuple, cast
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
 from ztsim.loader import LoadedPolicy
+from ztsim.mincost import cheapest
 from ztsim.policy import CompiledPolicy, Decision, selector_matches_host, selector_matches_zone
 from ztsim.profiling import phase
 from ztsim.techniques import technique_matches
@@ -28,6 +29,7 @@ __all__ = [
     "Plan",
     "PlanVerdict",
     "StepVerdict",
+    "exhaustive_for",
     "extract_plan",
     "judge",
     "judge_plans",
@@ -330,6 +332,10 @@ MAX_SIDETRACKS = 4
 #: Up to this many hosts, plans are listed from a full attack graph.
 EXHAUSTIVE_HOSTS = 300
 
+#: Plans of a goal are listed in chunks of this many (see :func:`_enumerate`): a
+#: listing of any length is a prefix of every longer one.
+PLAN_CHUNK = 8
+
 
 def k_plans(
     model: AttackModel,
@@ -350,13 +356,19 @@ def k_plans(
     return plans_from_solution(solution, goal, k)
 
 
+def exhaustive_for(model: AttackModel) -> bool:
+    """Whether :func:`plan_solve` fires every step instance on ``model``'s topology
+    (at most :data:`EXHAUSTIVE_HOSTS` hosts): its solve is then the whole attack graph."""
+    return len(model.topology.hosts) <= EXHAUSTIVE_HOSTS
+
+
 def plan_solve(model: AttackModel, policy: CompiledPolicy) -> Solution:
     """A solve rich in alternative derivations, for listing several plans per goal.
 
     Small topologies get every step instance (exhaustive); large ones a few
     alternatives per target, which keeps plan listing fast.
     """
-    if len(model.topology.hosts) <= EXHAUSTIVE_HOSTS:
+    if exhaustive_for(model):
         return solve(model, policy, exhaustive=True)
     return solve(model, policy, alternatives=3)
 
@@ -445,14 +457,15 @@ def plans_from_solution(
     if k <= 0 or goal not in sol.cost:
         return []
     memo = _memo(sol)
-    known = memo.plans.get((goal, k))
-    if known is not None:
-        return list(known)
-    with phase("plans"):
-        alts = derivations if derivations is not None else Derivations(sol)
-        plans = _enumerate(sol, goal, k, alts, memo)
-    memo.plans[(goal, k)] = plans
-    return list(plans)
+    # Plans are found in chunks of PLAN_CHUNK, whatever k: the first k of a longer
+    # listing are the listing of k (``paths -k 1`` names the first plan of ``-k 5``).
+    n = -(-k // PLAN_CHUNK) * PLAN_CHUNK
+    known = memo.plans.get((goal, n))
+    if known is None:
+        with phase("plans"):
+            alts = derivations if derivations is not None else Derivations(sol)
+            known = memo.plans[(goal, n)] = _enumerate(sol, goal, n, alts, memo)
+    return known[:k]
 
 
 def _enumerate(
@@ -462,10 +475,25 @@ def _enumerate(
     alts: Mapping[Fact, Sequence[Step]],
     memo: _SolutionMemo,
 ) -> list[Plan]:
-    """The sidetrack search of :func:`plans_from_solution`."""
+    """The sidetrack search of :func:`plans_from_solution`.
+
+    Plans are accepted from a heap, cheapest candidate first; each accepted plan's
+    sidetracks join the heap.  The process does not depend on ``k`` (it only
+    stops after ``k`` plans), so the accepted plans of a smaller ``k`` are the
+    first of a larger one.  They are listed in chunks of :data:`PLAN_CHUNK`,
+    each sorted cheapest first (a sidetrack may be cheaper than the plan it
+    came from, once its needless steps are dropped).
+    """
     first_chosen = _derive(sol, goal, {}, memo)
     assert first_chosen is not None
     first = _plan_from(sol, goal, first_chosen)
+    if exhaustive_for(sol.model):
+        # The fewest-steps plan of the graph, when cheaper than the best derivation's
+        # (shared facts); it comes with its own choice of step per fact.
+        found = cheapest(sol, goal, first)
+        if found is not None and found.plan.cost < first.cost:
+            first = found.plan
+            first_chosen = {f: st for st in reversed(first.steps) for f in st.post}
     seen = {first.key}
     # Overrides already tried: the same set reached twice gives the same plan.
     tried: set[frozenset[tuple[Fact, tuple[str, ...]]]] = set()
@@ -507,7 +535,10 @@ def _enumerate(
                 seen.add(cand.key)
                 counter += 1
                 heapq.heappush(heap, (cand.sort_key, counter, cand, nov, nchosen))
-    return sorted(accepted, key=lambda p: p.sort_key)
+    out: list[Plan] = []
+    for i in range(0, len(accepted), PLAN_CHUNK):
+        out.extend(sorted(accepted[i : i + PLAN_CHUNK], key=lambda p: p.sort_key))
+    return out
 
 
 # --------------------------------------------------------------------------- verdicts

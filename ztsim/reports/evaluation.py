@@ -150,6 +150,15 @@ def _goal_items(a: GoalAssertion, ctx: _Context, i: int) -> list[_Item]:
                         f"{name}, fewer than the {a.steps} required"
                     )
                     items.append(_Item(key, msg, p))
+                elif (gr.cost_lower_bound or 0) < a.steps:
+                    # No cheaper plan found, but none proven impossible: no false pass.
+                    msg = (
+                        f"{label}: the cheapest plan found under {name} has {gr.cost} "
+                        f"steps{_suffix(entry)}, but only {gr.cost_lower_bound or 0} are proven "
+                        f"needed, fewer than the {a.steps} required (the exact minimum was "
+                        "not worked out on this estate)"
+                    )
+                    items.append(_Item(key, msg, gr.plan))
                 continue
             seen = [(_undetected(p, r.compiled), p) for p in rows]
             bad = [(m, p) for m, p in seen if m > a.probability + _EPS]

@@ -1,0 +1,265 @@
+"""Exact attack costs (issue #23, point 2): the fewest steps, or an honest bound.
+
+The hand-made estate below is the classic over-count of a sum-of-preconditions
+cost: the data is reached through web -> app -> db, and the cheapest exit
+*standing alone* is the kiosk (2 steps from the internet), so the best
+derivation exfiltrates through the kiosk (7 distinct steps), while exfiltrating
+from app, already held on the way to the data, takes 6.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+import ztsim.mincost
+import ztsim.plans
+from ztsim.analysis import analyze
+from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.loader import (
+    LoadedPolicy,
+    LoadedTopology,
+    policy_from_text,
+    reference_policy,
+    topology_from_text,
+)
+from ztsim.mincost import cheapest, goal_costs, hmax, relaxed_lower_bounds
+from ztsim.plans import extract_plan, plans_from_solution
+from ztsim.testing import assert_min_attack_cost
+
+TOPOLOGY = """\
+ztsim: 1
+kind: topology
+name: shared-foothold
+zones:
+  - {id: internet, external: true}
+  - {id: dmz}
+  - {id: apps}
+  - {id: data}
+hosts:
+  - id: web
+    zone: dmz
+    services: [{service: 443/tcp, public: true}]
+    vulnerabilities: [{id: CVE-WEB, service: 443/tcp, gives: user}]
+  - id: kiosk
+    zone: dmz
+    services: [{service: 443/tcp, public: true}]
+    vulnerabilities: [{id: CVE-KIOSK, service: 443/tcp, gives: user}]
+  - id: app
+    zone: apps
+    services: [{service: 8080/tcp}]
+    vulnerabilities: [{id: CVE-APP, service: 8080/tcp, gives: user}]
+  - id: db
+    zone: data
+    services: [{service: 5432/tcp}]
+    vulnerabilities: [{id: CVE-DB, service: 5432/tcp, gives: user}]
+    data: [{id: ledger, classification: pii, records: 10}]
+external:
+  - {id: c2, fqdn: c2.attacker.example, role: c2}
+"""
+
+POLICY = """\
+ztsim: 1
+kind: policy
+name: two-exits
+segmentation:
+  default: deny
+  rules:
+    - {id: web-in, action: allow, from: {zone: internet}, to: {host: web}, services: [443/tcp]}
+    - {id: kiosk-in, action: allow, from: {zone: internet}, to: {host: kiosk}, services: [443/tcp]}
+    - {id: web-app, action: allow, from: {host: web}, to: {host: app}, services: [8080/tcp]}
+    - {id: app-db, action: allow, from: {host: app}, to: {host: db}, services: [5432/tcp]}
+egress:
+  default: deny
+  rules:
+    - {id: kiosk-out, action: allow, from: {host: kiosk}, to: [c2.attacker.example]}
+    - {id: app-out, action: allow, from: {host: app}, to: [c2.attacker.example]}
+"""
+
+GOAL: Fact = ("exfil", "ledger")
+
+
+def _scenario() -> tuple[LoadedTopology, LoadedPolicy]:
+    return topology_from_text(TOPOLOGY, "topo.yaml"), policy_from_text(POLICY, "pol.yaml")
+
+
+@pytest.fixture
+def large_estate() -> Iterator[None]:
+    """Treat every estate as too large for an exhaustive solve (as on 1,000+ hosts)."""
+    saved = ztsim.plans.EXHAUSTIVE_HOSTS
+    ztsim.plans.EXHAUSTIVE_HOSTS = 0
+    try:
+        yield
+    finally:
+        ztsim.plans.EXHAUSTIVE_HOSTS = saved
+
+
+def test_extraction_over_counts_shared_preconditions() -> None:
+    """The old answer: the best derivation's plan costs 7 (the case is still one)."""
+    topo, pol = _scenario()
+    model = AttackModel(topo)
+    sol = solve(model, model.compile(pol), exhaustive=True)
+    plan = extract_plan(sol, GOAL)
+    assert plan is not None and plan.cost == 7
+    assert ("exfiltrate", "ledger", "kiosk", "c2", "443/tcp") in plan.key
+
+
+def test_cheapest_finds_the_six_step_plan_and_proves_it() -> None:
+    topo, pol = _scenario()
+    model = AttackModel(topo)
+    sol = solve(model, model.compile(pol), exhaustive=True)
+    found = cheapest(sol, GOAL)
+    assert found is not None
+    assert found.exact and found.plan.cost == found.lower == 6
+    assert [s.key for s in found.plan.steps] == [
+        ("enter", "from-internet"),
+        ("exploit", "internet", "web", "443/tcp", "CVE-WEB"),
+        ("exploit", "web", "app", "8080/tcp", "CVE-APP"),
+        ("exploit", "app", "db", "5432/tcp", "CVE-DB"),
+        ("collect", "ledger", "exec"),
+        ("exfiltrate", "ledger", "app", "c2", "443/tcp"),
+    ]
+    # h_max alone cannot tell: the longest chain is 6 steps, the derivation 7.
+    assert ztsim.mincost._graph(sol).hmax[GOAL] == 6
+
+
+def test_check_reports_the_exact_cost_and_plan() -> None:
+    topo, pol = _scenario()
+    a = analyze(topo, [pol])
+    g = a.results[0].goals[0]
+    assert (g.cost, g.cost_exact, g.cost_lower_bound) == (6, True, 6)
+    assert g.plan is not None and g.plan.cost == 6
+    row = json.loads(a.json_text())["results"][0]["exfiltration"][0]
+    assert (row["cost"], row["cost_exact"], row["cost_lower_bound"]) == (6, True, 6)
+    # Plans listed under the policy start with the same cheapest plan, whatever k;
+    # the merged listing (the reference's plans first: 5 steps, blocked) too.
+    r = a.results[0]
+    for k in (1, 5):
+        assert plans_from_solution(r.plan_solution, GOAL, k)[0].key == g.plan.key
+    assert a.plans(GOAL, 1)[0].plan == a.plans(GOAL, 5)[0].plan
+
+
+def test_min_attack_cost_sees_the_six_step_plan() -> None:
+    """With the old cost (7), `steps: 7` passed while a 6-step attack existed."""
+    topo, pol = _scenario()
+    with pytest.raises(AssertionError, match="a plan of 6 steps is open under two-exits"):
+        assert_min_attack_cost(topo, pol, steps=7, plans=1)
+    assert assert_min_attack_cost(topo, pol, steps=6, plans=1)
+
+
+def test_large_estate_reports_a_bound_and_min_attack_cost_fails_unproven(
+    large_estate: None,
+) -> None:
+    topo, pol = _scenario()
+    a = analyze(topo, [pol])
+    g = a.results[0].goals[0]
+    assert g.cost == 7 and not g.cost_exact
+    assert g.cost_lower_bound is not None and 1 <= g.cost_lower_bound <= 6
+    assert g.cost_text == f"≤7 (≥{g.cost_lower_bound})"
+    row = json.loads(a.json_text())["results"][0]["exfiltration"][0]
+    assert (row["cost"], row["cost_exact"]) == (7, False)
+    # 7: the listed plans show a 6-step one.  6 is the truth, but only
+    # cost_lower_bound (< 6) is proven here: no pass without a proof.
+    with pytest.raises(AssertionError, match="a plan of 6 steps is open"):
+        assert_min_attack_cost(topo, pol, steps=7, plans=1)
+    lb = g.cost_lower_bound
+    if lb < 6:
+        with pytest.raises(AssertionError, match=f"only {lb} are proven needed, fewer than the 6"):
+            assert_min_attack_cost(topo, pol, steps=6, plans=1)
+    assert assert_min_attack_cost(topo, pol, steps=lb, plans=1)
+
+
+def test_relaxed_bound_holds_from_a_pruned_solve() -> None:
+    topo, pol = _scenario()
+    model = AttackModel(topo)
+    for loaded in (pol, reference_policy()):
+        compiled = model.compile(loaded)
+        pruned, full = solve(model, compiled), solve(model, compiled, exhaustive=True)
+        bounds = relaxed_lower_bounds(pruned, goal_facts(topo))
+        for goal, bound in bounds.items():
+            found = cheapest(full, goal)
+            assert found is not None and found.exact
+            assert bound <= found.plan.cost
+
+
+def test_search_budget_gives_an_honest_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No exact search allowed: the extracted plan is kept, with h_max as the bound."""
+    monkeypatch.setattr(ztsim.mincost, "MAX_ILP_STEPS", 0)
+    topo, pol = _scenario()
+    model = AttackModel(topo)
+    sol = solve(model, model.compile(pol), exhaustive=True)
+    found = cheapest(sol, GOAL)
+    assert found is not None
+    assert (found.plan.cost, found.lower, found.exact) == (7, 6, False)
+    costs = goal_costs(sol, [GOAL], None)
+    assert costs[GOAL].plan.cost == 7 and costs[GOAL].lower <= 6
+
+
+def _step(key: str, pre: tuple[Fact, ...], post: tuple[Fact, ...]) -> Step:
+    return Step((key,), "x", None, None, None, None, "", pre, post)
+
+
+def test_hmax_is_the_longest_chain_minimised() -> None:
+    a, b, c, d = ("a",), ("b",), ("c",), ("d",)
+    steps = [
+        _step("s1", (), (a,)),
+        _step("s2", (a,), (b,)),
+        _step("s3", (a, b), (c,)),  # 1 + max(1, 2)
+        _step("s4", (), (d,)),
+        _step("s5", (d,), (c,)),  # a shorter way to c
+    ]
+    assert hmax(steps) == {a: 1, b: 2, c: 2, d: 1}
+    assert hmax(steps[:3]) == {a: 1, b: 2, c: 3}
+
+
+def test_json_output_carries_no_solver_banner(tmp_path: Path) -> None:
+    """HiGHS prints a banner when created: ``--format json`` must stay one object."""
+    (tmp_path / "topo.yaml").write_text(TOPOLOGY)
+    (tmp_path / "pol.yaml").write_text(POLICY)
+    run = subprocess.run(
+        [sys.executable, "-m", "ztsim", "check", "topo.yaml", "-p", "pol.yaml", "--format", "json"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert run.returncode == 1, run.stderr
+    doc = json.loads(run.stdout)
+    assert doc["results"][0]["exfiltration"][0]["cost"] == 6
+
+
+def test_plans_listing_starts_with_the_exact_plan() -> None:
+    topo, pol = _scenario()
+    model = AttackModel(topo)
+    sol = solve(model, model.compile(pol), exhaustive=True)
+    first = plans_from_solution(sol, GOAL, 1)[0]
+    assert first.cost == 6
+    assert plans_from_solution(sol, GOAL, 5)[0] == first
+
+
+def test_relaxed_bound_frees_the_source_of_a_pruned_step() -> None:
+    """A pruned solve fired the exploit of t from a (5 steps deep) only; b, 2 steps
+    deep, may reach t too in the whole graph.  The bound must not exceed 3."""
+    z: Fact = ("zone", "internet")
+    a, b, x, t = (("priv", h, "user") for h in ("a", "b", "x", "t"))
+    steps = [
+        _step("enter", (), (z,)),
+        _step("b", (z,), (b,)),
+        _step("x1", (z,), (x,)),
+        _step("x2", (x,), (("priv", "y", "user"),)),
+        _step("x3", (("priv", "y", "user"),), (a,)),
+    ]
+    exploit = Step(("exploit", "a", "t"), "exploit", "T1210", "a", "t", "22/tcp", "", (a,), (t,))
+    steps.append(exploit)
+    sol = Solution(None, None)  # type: ignore[arg-type]  # only the graph is read
+    sol.fired = {s.key: s for s in steps}
+    sol.cost = {f: 1 for s in steps for f in s.post}
+    assert hmax(steps)[t] == 5
+    assert relaxed_lower_bounds(sol, [t]) == {t: 3}
