@@ -1,7 +1,8 @@
 """The README's and the docs' examples are real: produced by the code, re-run here.
 
 - Its YAML blocks load, its commands exist, its quick start is first.
-- Every output sample in ``README.md`` and ``docs/*.md`` is what the code prints
+- Every output sample in ``README.md``, ``docs/*.md`` (and ``docs/tui-screen.txt``,
+  the TUI's main screen) is what the code prints
   today: a fenced ``text``, ``console``, ``json`` or unlabelled block either starts
   with ``$ ztsim ...`` (the command is run from the repository root, standard output
   piped, so 120 columns, and compared line by line), or is preceded by a marker line
@@ -47,6 +48,8 @@ from ztsim.loader import policy_from_text, topology_from_text
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = [README, *sorted((ROOT / "docs").glob("*.md"))]
+#: Whole files that are one sample each, with the marker that says how it is produced.
+FILE_SAMPLES = {ROOT / "docs" / "tui-screen.txt": "tui 120x40"}
 
 #: Fenced blocks of these languages are output samples (or must say why not).
 OUTPUT_LANGS = ("text", "console", "json", "")
@@ -111,6 +114,8 @@ class Sample:
 def samples(path: Path) -> list[Sample]:
     """The output blocks of ``path``, in order."""
     text = path.read_text(encoding="utf-8")
+    if path in FILE_SAMPLES:
+        return [Sample(path, 1, 0, len(text), "text", text, FILE_SAMPLES[path])]
     out = []
     for m in _FENCE.finditer(text):
         lang = m.group(1)
@@ -304,7 +309,7 @@ def _abridged_loads(text: str) -> Any:
 def update_docs() -> list[str]:
     """Rewrite every sample from the code; return the names of those that changed."""
     changed = []
-    for path in DOCS:
+    for path in [*DOCS, *FILE_SAMPLES]:
         text = path.read_text(encoding="utf-8")
         # From the end, so the earlier offsets stay valid.
         for sample in reversed(samples(path)):
@@ -317,7 +322,7 @@ def update_docs() -> list[str]:
     return sorted(changed)
 
 
-ALL = [s for path in DOCS for s in samples(path)]
+ALL = [s for path in [*DOCS, *FILE_SAMPLES] for s in samples(path)]
 
 
 @pytest.mark.parametrize("sample", ALL, ids=[s.name for s in ALL])
