@@ -20,7 +20,8 @@ exact names.
 
 Format-specific escapers build on it: :func:`safe_lines` (multi-line text whose
 newlines are the output's own), :func:`markdown_text`, :func:`github_data` and
-:func:`github_property`, and :func:`markup_safe` for Rich/Textual markup.
+:func:`github_property`, :func:`json_safe`; the TUI's widgets use
+:class:`ztsim.tui.safetext.Text`.
 """
 
 from __future__ import annotations
@@ -33,7 +34,6 @@ __all__ = [
     "json_safe",
     "markdown_code",
     "markdown_text",
-    "markup_safe",
     "safe",
     "safe_lines",
 ]
@@ -178,14 +178,3 @@ def github_data(text: str) -> str:
 def github_property(text: str) -> str:
     """A workflow command's property value: as :func:`github_data`, plus ``:`` and ``,``."""
     return github_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def markup_safe(text: str) -> str:
-    """``text`` escaped by :func:`safe` and for Rich/Textual markup (``[bold]`` stays literal).
-
-    >>> markup_safe("[bold]x")
-    '\\\\[bold]x'
-    """
-    from rich.markup import escape
-
-    return escape(safe(text))

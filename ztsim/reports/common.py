@@ -226,7 +226,8 @@ def relative_uri(path: str) -> str:
     from urllib.parse import quote
 
     rel = relative_path(path)
-    return Path(rel).as_uri() if Path(rel).is_absolute() else quote(rel)
+    # a file name's bytes that are not UTF-8 arrive as lone surrogates: quoted as bytes
+    return Path(rel).as_uri() if Path(rel).is_absolute() else quote(rel, errors="surrogateescape")
 
 
 def assertions_label(report: Report) -> str:

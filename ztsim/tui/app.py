@@ -19,6 +19,8 @@ from typing import ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.content import Content
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
@@ -26,6 +28,7 @@ from ztsim.analysis import Analysis
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import LoadedPolicy, LoadedTopology
 from ztsim.outfile import OutputError
+from ztsim.textsafe import safe, safe_lines
 from ztsim.tui.commands import PaletteEntry, ZtsimCommands
 from ztsim.tui.diffview import DiffView, build_diff, write_diff_export
 from ztsim.tui.export import Format, write_export
@@ -121,6 +124,29 @@ class ZtsimApp(App[int]):
         screen = self.screen_stack[0]
         assert isinstance(screen, MainScreen)
         return screen
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Notify as Textual does, but as plain text with user text escaped.
+
+        Messages quote file names, names and errors from user files: never read as
+        markup (``[bold]`` in a name shows as written; an unbalanced tag cannot
+        fail), and their control characters are escaped (:mod:`ztsim.textsafe`).
+        """
+        super().notify(
+            safe_lines(message), title=safe(title), severity=severity, timeout=timeout, markup=False
+        )
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        """The header's title and subtitle (which names the topology), escaped."""
+        return super().format_title(safe(title), safe(sub_title))
 
     def on_mount(self) -> None:
         """Start the first analysis, and the file watcher with ``--watch``."""

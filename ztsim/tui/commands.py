@@ -6,11 +6,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.markup import escape
+
+from ztsim.textsafe import safe
 
 __all__ = ["PaletteEntry", "ZtsimCommands"]
 
 #: Most entries listed for one query (a 10,000-host topology has 10,000 hosts).
 MAX_HITS = 200
+
+
+def _shown(text: str) -> str:
+    """``text`` for the palette, which reads its strings as Textual markup.
+
+    Names come from user files: escaped for markup (``[bold]`` shows as written)
+    and for the terminal (:func:`ztsim.textsafe.safe`).
+    """
+    return escape(safe(text))
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class ZtsimCommands(Provider):
         """Actions shown before anything is typed."""
         for e in self._entries():
             if e.discover:
-                yield DiscoveryHit(e.title, e.run, help=e.help)
+                yield DiscoveryHit(_shown(e.title), e.run, help=_shown(e.help))
 
     async def search(self, query: str) -> Hits:
         """Entries whose title fuzzily matches ``query``."""
@@ -47,7 +59,8 @@ class ZtsimCommands(Provider):
         for e in self._entries():
             score = matcher.match(e.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(e.title), e.run, help=e.help)
+                title = _shown(e.title)
+                yield Hit(score, matcher.highlight(title), e.run, help=_shown(e.help))
                 found += 1
                 if found >= MAX_HITS:
                     return

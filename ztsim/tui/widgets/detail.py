@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from rich.console import Group
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import PlanView, StepCheck, StepView
 
 __all__ = ["PathDetail", "render_plan"]
@@ -108,4 +108,5 @@ class PathDetail(VerticalScroll):
         lines = render_plan(plan, policy, policy_name)
         self.text = "\n".join(t.plain for t in lines)
         body.update(Group(*lines))
-        self.border_title = f"Path detail: {plan.goal} under {policy_name}"
+        # as Text: a str title is read as markup, and the names are user text
+        self.border_title = Text(f"Path detail: {plan.goal} under {policy_name}")

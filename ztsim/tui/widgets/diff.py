@@ -5,7 +5,6 @@ from __future__ import annotations
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,6 +14,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from ztsim.tui.diffview import DiffView, PlanDiffRow, StepSide
+from ztsim.tui.safetext import Text
 
 __all__ = ["DiffPane", "render_plan_diff"]
 
@@ -58,13 +58,13 @@ def render_plan_diff(plan: PlanDiffRow, base: str, proposed: str) -> list[Render
     table = Table(expand=True, show_edge=False, pad_edge=False, box=None, show_lines=False)
     table.add_column("#", justify="right", no_wrap=True)
     table.add_column("step", ratio=2)
-    table.add_column(f"base {base}: {plan.base_verdict}", ratio=3)
-    table.add_column(f"proposed {proposed}: {plan.proposed_verdict}", ratio=3)
+    # headers as Text: a str would be read as markup, and names are user text
+    table.add_column(Text(f"base {base}: {plan.base_verdict}"), ratio=3)
+    table.add_column(Text(f"proposed {proposed}: {plan.proposed_verdict}"), ratio=3)
     for s in plan.steps:
         mark = "▶" if s.responsible else " "
-        step = Text(s.text)
-        if s.technique:
-            step = Text(f"{s.technique} ", style="cyan") + step
+        step = Text(f"{s.technique} ", style="cyan") if s.technique else Text()
+        step.append(s.text)
         table.add_row(
             Text(f"{mark}{s.number}", style="bold"),
             step,

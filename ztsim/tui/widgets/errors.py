@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from ztsim.diagnostics import Diagnostic
+from ztsim.tui.safetext import Text
 
 __all__ = ["ErrorPanel"]
 

@@ -8,7 +8,6 @@ the entry moves after the verdicts, so they stay in view on 80 columns.
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -18,6 +17,7 @@ from textual.widgets import DataTable, Input
 from textual.widgets.data_table import ColumnKey
 
 from ztsim.tui.query import SORTS, PlanQuery, parse_filter
+from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import Cell, PlanView
 
 __all__ = ["NARROW", "PathsPane"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
@@ -10,6 +9,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static, Tree
 from textual.widgets.tree import TreeNode
 
+from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import HostView, TopologyView, ViewModel
 
 __all__ = ["TopologyPane"]
@@ -159,7 +159,7 @@ class TopologyPane(Horizontal):
         table.add_column("plan", key="plan")
         table.add_column("cost", key="cost")
         for i, n in enumerate(names):
-            table.add_column(n, key=f"p{i}")
+            table.add_column(Text(n), key=f"p{i}")  # a str label is read as markup
         table.add_column("goal", key="goal")
         for p in sorted(through, key=lambda p: (p.cost, p.rank)):
             table.add_row(

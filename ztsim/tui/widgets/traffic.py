@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import FlowView
 
 __all__ = ["TrafficPane"]
@@ -40,7 +40,7 @@ class TrafficPane(Vertical):
             for label in ("from", "to", "service"):
                 table.add_column(label, key=label)
             for i, n in enumerate(names):
-                table.add_column(n, key=f"p{i}")
+                table.add_column(Text(n), key=f"p{i}")  # a str label is read as markup
             table.add_column("credential", key="credential")
             for f in flows:
                 table.add_row(
