@@ -405,3 +405,46 @@ def test_fix_at_says_when_no_change_keeps_legitimate_traffic() -> None:
     )
     assert "this breaks 1 legitimate flow(s): " in note
     assert line == 5  # segmentation.default: allow, which lets internet -> web through
+
+
+SAME_ZONE_TOPOLOGY = """\
+ztsim: 1
+kind: topology
+name: lan
+zones:
+  - {id: internet, external: true}
+  - {id: lan}
+hosts:
+  - id: web
+    zone: lan
+    services:
+      - {service: 443/tcp, public: true}
+    vulnerabilities:
+      - {id: CVE-WEB, service: 443/tcp, gives: user}
+  - id: db
+    zone: lan
+    services:
+      - {service: 22/tcp}
+    vulnerabilities:
+      - {id: CVE-SSH, service: 22/tcp, gives: user}
+    data:
+      - {id: rows, records: 5, integrity: true}
+traffic:
+  - {from: internet, to: web, service: 443/tcp}
+"""
+
+
+def test_fix_at_a_same_zone_flow_names_the_rule_and_the_intra_zone_switch() -> None:
+    """A same-zone flow skips the rules: a deny closes it only with intra_zone: rules."""
+    from ztsim.loader import policy_from_text, topology_from_text
+
+    topo = topology_from_text(SAME_ZONE_TOPOLOGY, "lan.yaml")
+    pol = policy_from_text(
+        "ztsim: 1\nkind: policy\nname: zones\nsegmentation:\n  default: allow\n"
+        "  intra_zone: allow\negress:\n  default: deny\n",
+        "zones.yaml",
+    )
+    (line, note), *_ = sorted(_plan_fixes(evaluate(topo, [pol])))
+    assert line == 6  # `  intra_zone: allow`
+    assert note.startswith("deny web -> db 22/tcp, with set segmentation.intra_zone: rules")
+    assert "segmentation.intra_zone: allow allows it today" in note

@@ -132,8 +132,12 @@ class FixFinder:
         pol = apply_changes(self.policy.model, changes)
         return CompiledPolicy(LoadedPolicy(pol, "<hardened>"), self.topo)
 
-    def _blocking(self, plan: Plan, prop: _Proposal) -> tuple[Step, Change] | None:
-        """The plan's first step the proposal forbids, and the change responsible."""
+    def _blocking(self, plan: Plan, prop: _Proposal) -> tuple[Step, Change, str] | None:
+        """The plan's first step the proposal forbids, the change responsible, in words.
+
+        A step the changes forbid only together is a same-zone flow under
+        ``intra_zone: allow``: the switch to ``rules`` goes with a rule (harden's pair).
+        """
         if prop.full is None:
             return None
         for st in plan.steps:
@@ -141,10 +145,13 @@ class FixFinder:
                 continue
             for c, alone in zip(prop.changes, prop.alone, strict=True):
                 if not step_allowed(st, alone):
-                    return st, c
-            # Forbidden by a pair (a rule with the intra_zone switch): name the rule.
-            rule = next((c for c in prop.changes if c.kind != "intra-zone-rules"), None)
-            return st, rule or prop.changes[0]
+                    return st, c, c.text
+            switch = next((c for c in prop.changes if c.kind == "intra-zone-rules"), None)
+            for c in prop.changes:
+                pair = [c, switch] if switch is not None and c is not switch else None
+                if pair is not None and not step_allowed(st, self._decider(pair)):
+                    return st, c, f"{c.text}, with {pair[1].text}"
+            return st, prop.changes[0], "; ".join(c.text for c in prop.changes)
         return None
 
     def _broken(self, change: Change) -> list[str]:
@@ -255,16 +262,16 @@ class FixFinder:
             return self._first_step_fix(plan, searched=False)
         hit = self._blocking(plan, self._proposal(True))
         if hit is not None:
-            st, c = hit
+            st, c, text = hit
             loc, where = self._change_location(st, c)
             note = (
-                f"{c.text}; {where}: this closes the plan and breaks no legitimate flow "
+                f"{text}; {where}: this closes the plan and breaks no legitimate flow "
                 "(ztsim harden's choice)"
             )
             return Fix(loc, note)
         hit = self._blocking(plan, self._proposal(False))
         if hit is not None:
-            st, c = hit
+            st, c, text = hit
             loc, where = self._change_location(st, c)
             broken = self._broken(c)
             cost = (
@@ -274,7 +281,7 @@ class FixFinder:
             )
             note = (
                 f"no change of this policy closes this plan without breaking legitimate "
-                f"traffic; the least harmful: {c.text}; {where}: this {cost}"
+                f"traffic; the least harmful: {text}; {where}: this {cost}"
             )
             return Fix(loc, note)
         return self._first_step_fix(plan, searched=True)
