@@ -16,7 +16,7 @@ Facts use the engine's public tuple shapes so results compare directly:
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ztsim.model import EntryPoint, Host, Policy, Selector, Topology
 
@@ -36,6 +36,10 @@ class RefStep:
     pre: frozenset[Fact]
     post: frozenset[Fact]
     via: Via = None
+    #: Where the step happens, for detection `where` (§6): the host acted on or from,
+    #: or the external zone of an entry.  Not part of the step's identity: it follows
+    #: from the other fields.
+    where: str | None = field(default=None, compare=False)
 
 
 # --------------------------------------------------------------------------- §4 flows
@@ -153,9 +157,15 @@ def steps(topo: Topology, pol: Policy) -> list[RefStep]:
     out: list[RefStep] = []
 
     def add(
-        kind: str, tech: str | None, pre: set[Fact], post: Iterable[Fact], via: Via = None
+        kind: str,
+        tech: str | None,
+        pre: set[Fact],
+        post: Iterable[Fact],
+        via: Via = None,
+        *,
+        where: str | None,
     ) -> None:
-        out.append(RefStep(kind, tech, frozenset(pre), frozenset(post), via))
+        out.append(RefStep(kind, tech, frozenset(pre), frozenset(post), via, where))
 
     ext_zones = [z.id for z in topo.zones if z.external]
     mfa = set(pol.controls.mfa)
@@ -164,13 +174,14 @@ def steps(topo: Topology, pol: Policy) -> list[RefStep]:
     for ep in entry_points(topo):
         creds = {("cred", c) for c in ep.credentials}
         if ep.zone is not None:
-            add("enter", ep.technique, set(), {("zone", ep.zone)} | creds)
+            add("enter", ep.technique, set(), {("zone", ep.zone)} | creds, where=ep.zone)
         else:
             add(
                 "enter",
                 ep.technique or "T1566",
                 set(),
                 gives(ep.host or "", "", ep.level, "*") | creds,
+                where=ep.host,
             )
     # Sources: the external zones (standing there) and every host (with user or root).
     sources: list[tuple[str, Fact, str]] = [(z, ("zone", z), z) for z in ext_zones]
@@ -183,33 +194,34 @@ def steps(topo: Topology, pol: Policy) -> list[RefStep]:
                 if v.service is not None and flow(topo, pol, src, h.id, v.service)[0]:
                     tech = "T1190" if outside else "T1210"
                     post = gives(h.id, v.service, v.gives, origin)
-                    add("exploit", tech, {stand}, post, ("flow", src, h.id, v.service))
+                    via = ("flow", src, h.id, v.service)
+                    add("exploit", tech, {stand}, post, via, where=h.id)
             # Row 3: log in with a held credential not under MFA over an allowed flow.
             for lg in h.logins:
                 if lg.credential not in mfa and flow(topo, pol, src, h.id, lg.service)[0]:
                     tech = "T1078" if outside or lg.gives == "service" else "T1021"
                     pre = {stand, ("cred", lg.credential)}
                     post = gives(h.id, lg.service, lg.gives, origin)
-                    add("login", tech, pre, post, ("flow", src, h.id, lg.service))
+                    add("login", tech, pre, post, ("flow", src, h.id, lg.service), where=h.id)
     for h in topo.hosts:
         user, root = ("priv", h.id, "user"), ("priv", h.id, "root")
         # Row 4: escalate with a local vulnerability.
         for v in h.vulnerabilities:
             if v.local:
-                add("escalate", "T1068", {user}, {root})
+                add("escalate", "T1068", {user}, {root}, where=h.id)
         # Row 5: steal a stored credential at level >= requires.
         for cs in h.credentials:
             tech = "T1552" if cs.requires == "user" else "T1003"
             for lvl in at_least[cs.requires]:
-                add("steal", tech, {("priv", h.id, lvl)}, {("cred", cs.credential)})
+                add("steal", tech, {("priv", h.id, lvl)}, {("cred", cs.credential)}, where=h.id)
         # Row 7: collect with level >= requires, or through a session to its service.
         for d in h.data:
             for lvl in at_least[d.requires]:
-                add("collect", "T1005", {("priv", h.id, lvl)}, {("data", d.id)})
+                add("collect", "T1005", {("priv", h.id, lvl)}, {("data", d.id)}, where=h.id)
             if d.requires == "service" and d.service is not None:
                 for origin in [*ext_zones, INSIDE]:
                     session = ("session", h.id, d.service, origin)
-                    add("collect", "T1213", {session}, {("data", d.id)})
+                    add("collect", "T1213", {session}, {("data", d.id)}, where=h.id)
     # Row 6: sniff a credential-carrying traffic flow from a root host beside an endpoint.
     hosts = {h.id: h for h in topo.hosts}
     for i, t in enumerate(topo.traffic):
@@ -224,7 +236,8 @@ def steps(topo: Topology, pol: Policy) -> list[RefStep]:
         for h in topo.hosts:
             if h.id not in (t.source, t.to) and h.zone in end_zones:
                 pre = {("priv", h.id, "root")}
-                add("sniff", "T1557", pre, {("cred", t.credential)}, ("traffic", str(i)))
+                stolen = {("cred", t.credential)}
+                add("sniff", "T1557", pre, stolen, ("traffic", str(i)), where=h.id)
     for h, d in [(x, d) for x in topo.hosts for d in x.data]:
         # Row 8: exfiltrate from any host with user over allowed egress to c2/web-service.
         for sender in topo.hosts:
@@ -234,15 +247,15 @@ def steps(topo: Topology, pol: Policy) -> list[RefStep]:
                         tech = "T1041" if e.role == "c2" else "T1567"
                         pre = {("data", d.id), ("priv", sender.id, "user")}
                         via = ("egress", sender.id, e.id, s)
-                        add("exfiltrate", tech, pre, {("exfil", d.id)}, via)
+                        add("exfiltrate", tech, pre, {("exfil", d.id)}, via, where=sender.id)
         # Row 9: data read through a session opened from an external zone goes out directly.
         if d.requires == "service" and d.service is not None:
             for z in ext_zones:
                 pre = {("session", h.id, d.service, z), ("data", d.id)}
-                add("exfiltrate-direct", "T1041", pre, {("exfil", d.id)})
+                add("exfiltrate-direct", "T1041", pre, {("exfil", d.id)}, where=h.id)
         # Row 10: tamper with integrity data the attacker can collect.
         if d.integrity:
-            add("tamper", "T1565.001", {("data", d.id)}, {("tamper", d.id)})
+            add("tamper", "T1565.001", {("data", d.id)}, {("tamper", d.id)}, where=h.id)
     return out
 
 
@@ -306,3 +319,84 @@ def min_cost(all_steps: list[RefStep], goal: Fact, limit: int = 20_000) -> int |
             return None
         layer, depth = nxt, depth + 1
     return None
+
+
+# --------------------------------------------------------------------------- §6 verdicts
+
+
+@dataclass(frozen=True)
+class RefVerdict:
+    """A plan judged under a policy (§6): blocked at ``step`` (0-based) by ``rule``, or
+    open with probability ``p_detected`` of being seen."""
+
+    blocked: bool
+    step: int | None
+    rule: str | None
+    p_detected: float | None
+
+
+def technique_seen(listed: str, used: str) -> bool:
+    """§6: an entry listing a technique sees it and its sub-techniques (`T1565` sees
+    `T1565.001`; a sub-technique does not see its parent)."""
+    listed, used = listed.upper(), used.upper()
+    return used == listed or used.startswith(listed + ".")
+
+
+def where_matches(topo: Topology, sel: Selector, where: str | None) -> bool:
+    """A detection's `where` against the place of a step: a host, or an external zone
+    (which only `zone` or `any` matches); a step with no place is seen only by `any`."""
+    hosts = {h.id: h for h in topo.hosts}
+    if where in hosts:
+        return selector_host(sel, hosts[where])
+    if where is not None:
+        return selector_zone(sel, where)
+    return sel.zone is None and not sel.host and not sel.labels
+
+
+def step_blocker(topo: Topology, pol: Policy, st: RefStep) -> str | None:
+    """What forbids one step under ``pol`` (a rule id, `default`, `topology`, `mfa` or
+    `encrypt_in_transit`), or None when the policy allows it.
+
+    A login over a denied flow is blocked by the flow (the credential is never
+    offered); only a login over an allowed flow can be blocked by MFA.
+    """
+    if st.via is not None and st.via[0] == "flow":
+        ok, rule = flow(topo, pol, st.via[1], st.via[2], st.via[3])
+        if not ok:
+            return rule
+        creds = [f[1] for f in st.pre if f[0] == "cred"]
+        if st.kind == "login" and any(c in pol.controls.mfa for c in creds):
+            return "mfa"
+        return None
+    if st.via is not None and st.via[0] == "egress":
+        ok, rule = egress(topo, pol, st.via[1], st.via[2], st.via[3])
+        return None if ok else rule
+    if st.kind == "sniff":
+        if pol.controls.encrypt_in_transit:
+            return "encrypt_in_transit"
+        assert st.via is not None and st.via[0] == "traffic"
+        t = topo.traffic[int(st.via[1])]
+        ok, rule = traffic(topo, pol, t.source, t.to, t.service)
+        return None if ok else rule
+    return None
+
+
+def judge(topo: Topology, pol: Policy, plan: list[RefStep]) -> RefVerdict:
+    """§6: blocked at the first step the policy forbids; else open, with
+    P(detected) = 1 - prod(1 - p) over every detection entry that matches some step
+    (one of its techniques is the step's or a parent of it, its `where` matches the
+    place of the step), each entry counted once."""
+    for i, st in enumerate(plan):
+        rule = step_blocker(topo, pol, st)
+        if rule is not None:
+            return RefVerdict(True, i, rule, None)
+    miss = 1.0
+    for det in pol.controls.detection:
+        if any(
+            st.technique is not None
+            and any(technique_seen(t, st.technique) for t in det.techniques)
+            and where_matches(topo, det.where, st.where)
+            for st in plan
+        ):
+            miss *= 1.0 - det.probability
+    return RefVerdict(False, None, None, 1.0 - miss)
