@@ -61,7 +61,8 @@ class InputError(Exception):
     """Invalid input: one or more diagnostics, at least one of level error."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
-        self.diagnostics = sorted(diagnostics)
+        # In file order; a file's closing "... and N more" lines after its problems.
+        self.diagnostics = sorted(diagnostics, key=lambda d: (d.path, d.omitted > 0, d))
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
     @property
