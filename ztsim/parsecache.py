@@ -152,16 +152,35 @@ def _is_private(st: os.stat_result) -> bool:
     )
 
 
-def _read_key(path: Path) -> bytes | None:
+def _read_file(path: Path, limit: int, *, private: bool = False) -> bytes | None:
+    """The bytes of the regular file at ``path`` (``None`` if larger than ``limit``).
+
+    Never follows a link, never waits on a FIFO or device, never reads past
+    ``limit``: a link to ``/dev/zero`` or a planted huge file costs nothing.  With
+    ``private``, only a file of ours that nobody else may write is read.
+    """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as fh:
-        if not _is_private(os.fstat(fd)):
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
             return None
-        key = fh.read(_KEY_BYTES + 1)
-    return key if len(key) == _KEY_BYTES else None
+        if private and not _is_private(st):
+            return None
+        with open(fd, "rb", closefd=False) as fh:
+            blob = fh.read(limit + 1)
+        return blob if len(blob) <= limit else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_key(path: Path) -> bytes | None:
+    key = _read_file(path, _KEY_BYTES, private=True)
+    return key if key is not None and len(key) == _KEY_BYTES else None
 
 
 def _secret(create: bool) -> bytes | None:
@@ -189,24 +208,6 @@ def _max_entry_bytes(raw: bytes) -> int:
     # The payload of a parse is about the size of its source (positions can double
     # it); a larger entry is refused unread, so a planted huge file costs nothing.
     return 8 * len(raw) + (1 << 20)
-
-
-def _read_entry(path: Path, limit: int) -> bytes | None:
-    """The bytes of the entry at ``path``: a regular file of at most ``limit`` bytes."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
-        return None
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
-            return None
-        blob = fh.read(limit + 1)
-    if len(blob) > limit:
-        return None
-    with contextlib.suppress(OSError):
-        os.utime(fd if os.utime in os.supports_fd else path)  # recently used: pruned last
-    return blob
 
 
 # -- the payload --------------------------------------------------------------------
@@ -337,7 +338,8 @@ def load(raw: bytes, flavour: str) -> Any | None:
     if not enabled() or len(raw) < MIN_BYTES:
         return None
     source = _source_digest(raw)
-    blob = _read_entry(cache_dir() / _name(source, flavour), _max_entry_bytes(raw))
+    path = cache_dir() / _name(source, flavour)
+    blob = _read_file(path, _max_entry_bytes(raw))
     if blob is None:
         return None
     header = _header(source, flavour)
@@ -351,9 +353,12 @@ def load(raw: bytes, flavour: str) -> Any | None:
     if not hmac.compare_digest(blob[len(header) : start], _tag(secret, header, payload)):
         return None  # damaged, truncated, or not written with this user's key
     try:
-        return _decode(payload)
+        value = _decode(payload)
     except Exception:  # any decoding problem (MessagePack raises several kinds): parse
         return None
+    with contextlib.suppress(OSError):
+        os.utime(path, follow_symlinks=False)  # recently used: pruned last
+    return value
 
 
 def store(raw: bytes, flavour: str, value: Any) -> None:
