@@ -23,6 +23,7 @@ from ztsim.loader import (
     topology_from_text,
 )
 
+ROOT = Path(__file__).resolve().parents[1]
 HEADER = "ztsim: 1\nkind: topology\nname: t\n"
 ZONES = "zones:\n  - id: internet\n    external: true\n  - id: lan\n"  # lines 4-7
 
@@ -662,3 +663,99 @@ def test_traffic_from_outside_to_a_non_public_service_warns():
     t = topology_from_text(text)
     w = [(w.level, w.line, w.column) for w in t.warnings]
     assert w == [("warning", *pos(text, "h, service: ^22/tcp}"))]
+
+
+# ------------------------------------------------------------------ floods (issue #23 pt 10)
+
+
+def _hosts(entries: list[str]) -> str:
+    return HEADER + ZONES + "hosts:\n" + "".join(f"  - {e}\n" for e in entries)
+
+
+def test_an_error_flood_lists_the_first_ones_and_counts_the_rest(tmp_path: Path):
+    from ztsim.diagnostics import MAX_LISTED
+
+    n = 5000  # more than one validation part (VALIDATION_CHUNK)
+    diags = problems(tmp_path, _hosts(["{}"] * n))
+    listed, (summary,) = diags[:-1], diags[-1:]
+    assert len(listed) == MAX_LISTED
+    assert [(d.line, d.message) for d in listed[:2]] == [
+        (9, "missing required key 'id'"),
+        (9, "missing required key 'zone'"),
+    ]
+    assert summary.omitted == 2 * n - MAX_LISTED
+    assert summary.message.startswith(f"... and {2 * n - MAX_LISTED:,} more error(s)")
+    assert (summary.line, summary.column) == (9 + MAX_LISTED // 2, 5)  # the first not listed
+    assert InputError(diags).error_count == 2 * n
+
+
+def test_the_error_count_is_printed_in_full(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    f = tmp_path / "t.yaml"
+    f.write_text(_hosts(["{id: a}"] * 3000), encoding="utf-8")
+    assert main(["check", str(f)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 100 + 2
+    assert "... and 2,900 more error(s) in this file" in err
+    assert err.endswith("ztsim: 3,000 error(s) in input\n")
+
+
+def test_errors_of_long_lists_are_those_of_a_whole_validation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Validated in parts or whole, the same errors at the same places, in the same order."""
+    import ztsim.loader
+
+    monkeypatch.setattr(ztsim.loader, "MAX_LISTED", 100_000)
+    entries = [f"{{id: h{i}, zone: lan}}" for i in range(60)]
+    for i in (3, 17, 18, 59):
+        entries[i] = f"{{id: h{i}, zone: lan, port: {i}}}"
+    entries[40] = "{zone: lan}"
+    text = _hosts(entries) + "credentials: [{id: c, extra: 1}]\n"
+    whole = problems(tmp_path, text)
+    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 7)
+    parts = problems(tmp_path, text)
+    assert [str(d) for d in parts] == [str(d) for d in whole]
+    assert len(whole) == 6
+
+
+def test_valid_long_lists_give_the_model_of_a_whole_validation(monkeypatch: pytest.MonkeyPatch):
+    import ztsim.loader
+
+    text = (ROOT / "topologies" / "corporate.yaml").read_text(encoding="utf-8")
+    whole = topology_from_text(text).model
+    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 2)
+    assert topology_from_text(text).model == whole
+    pol = (ROOT / "policies" / "zero-trust.yaml").read_text(encoding="utf-8")
+    assert policy_from_text(pol).model == ztsim.loader.Policy.model_validate(
+        ztsim.yamlio.parse_text(pol).data
+    )
+
+
+def test_warnings_are_capped_too(tmp_path: Path):
+    topo = topology_from_text(HEADER + ZONES + "hosts:\n  - {id: a, zone: lan}\n")
+    rules = "".join(
+        f"    - {{id: r{i}, action: allow, from: {{host: ghost{i}}}}}\n" for i in range(250)
+    )
+    pol = policy_from_text(
+        "ztsim: 1\nkind: policy\nname: p\nsegmentation:\n  rules:\n" + rules, "p.yaml"
+    )
+    warnings = policy_warnings(pol, topo)
+    assert len(warnings) == 101 and warnings[-1].omitted == 150
+    assert warnings[-1].level == "warning" and warnings[-1].line == 6 + 100
+
+
+@pytest.mark.parametrize(
+    ("marked", "words"),
+    [
+        ("    ^~: x\n", "hosts.0: key None is not a string"),
+        ("    labels:\n      a: b\n      ^12: x\n", "hosts.0.labels: key 12 is not a string"),
+        ("    labels:\n      ^2025-01-01: x\n", "key datetime.date(2025, 1, 1) is not a string"),
+        ("    labels: {a: b, ^null: x}\n", "hosts.0.labels: key None is not a string"),
+    ],
+)
+def test_keys_that_are_not_strings_are_reported_at_the_key(tmp_path: Path, marked: str, words: str):
+    body, (line, col) = unmark(marked)
+    text = HEADER + ZONES + "hosts:\n  - id: a\n    zone: lan\n" + body
+    got = only(tmp_path, text)
+    assert words in got[2]
+    assert got[:2] == (line + 10, col)
