@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import random
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 from conftest import ROOT, make_policy, make_topology, solve_under
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+from test_property import EXAMPLES, SETTINGS, Scenario, scenarios
 
 import ztsim.plans as plans_mod
 from ztsim.analysis import analyze
@@ -578,3 +584,74 @@ def test_paths_json_text_is_dump_json_of_paths_json():
     a = analyze(t, load_policies([str(ROOT / "policies")]))
     rows = {g: a.plans(g, 3) for g in a.goals}
     assert paths_json_text(a, rows) == dump_json(paths_json(a, rows))
+
+
+# --------------------------------------------------------------------------- prefix-stable listings
+
+
+def _fresh_listings(
+    topo: LoadedTopology, loaded: LoadedPolicy, ks: tuple[int, ...]
+) -> dict[int, dict[Fact, list[Plan]]]:
+    """Plans per goal for each k, each from a solve of its own (no memo shared)."""
+    model = AttackModel(topo)
+    out: dict[int, dict[Fact, list[Plan]]] = {}
+    for k in ks:
+        sol = plans_mod.plan_solve(model, model.compile(loaded))
+        out[k] = {g: plans_mod.plans_from_solution(sol, g, k) for g in goal_facts(topo)}
+    return out
+
+
+@settings(SETTINGS, max_examples=min(EXAMPLES, 80))
+@given(sc=scenarios(), exhaustive=hst.booleans())
+def test_plan_listing_is_prefix_stable(sc: Scenario, exhaustive: bool) -> None:
+    """The first plans of k are the plans of any smaller k (issue #23 pt 19), on random
+    estates, exhaustive solves and solves with a few alternatives per target alike."""
+    topo, pol = sc.load()
+    saved = plans_mod.EXHAUSTIVE_HOSTS
+    plans_mod.EXHAUSTIVE_HOSTS = saved if exhaustive else 0
+    try:
+        for loaded in (pol, reference_policy()):
+            ks = (1, 3, 5, plans_mod.PLAN_CHUNK + 3)
+            got = _fresh_listings(topo, loaded, ks)
+            for goal, longest in got[ks[-1]].items():
+                for k in ks[:-1]:
+                    assert got[k][goal] == longest[:k], (loaded.name, goal, k)
+                if longest and exhaustive:
+                    # The first plan is the exact cheapest, as check reports it.
+                    a = analyze(topo, [loaded])
+                    g = next(r for r in a.results[0].goals if r.goal == goal)
+                    assert g.cost_exact and longest[0].cost == g.cost
+    finally:
+        plans_mod.EXHAUSTIVE_HOSTS = saved
+
+
+@pytest.mark.parametrize(
+    ("topology", "policies"),
+    [
+        ("pajemploi.yaml", "policies"),
+        ("corporate.yaml", "policies/corporate"),
+        ("k8s-shop.yaml", "policies/k8s-shop"),
+    ],
+)
+def test_paths_k1_names_the_first_plan_of_k5(topology: str, policies: str) -> None:
+    """``ztsim paths -k 1`` and ``-k 5``: the same first plan per goal, and every plan
+    of the shorter listing in the longer one."""
+
+    def listing(k: int) -> dict[str, list[str]]:
+        args = ["paths", f"topologies/{topology}", "-p", policies, "-k", str(k)]
+        run = subprocess.run(
+            [sys.executable, "-m", "ztsim", *args, "--format", "json"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode in (0, 1), run.stderr
+        doc = json.loads(run.stdout)
+        return {g["goal"]: [p["id"] for p in g["plans"]] for g in doc["goals"]}
+
+    one, five = listing(1), listing(5)
+    assert one.keys() == five.keys()
+    for goal, ids in one.items():
+        assert ids[:1] == five[goal][:1], goal
+        assert set(ids) <= set(five[goal]), goal
