@@ -759,3 +759,27 @@ def test_keys_that_are_not_strings_are_reported_at_the_key(tmp_path: Path, marke
     got = only(tmp_path, text)
     assert words in got[2]
     assert got[:2] == (line + 10, col)
+
+
+def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
+    """The document validation sees a long list as models (valid) or empty (invalid
+    parts, already reported): pydantic never holds the errors of all of it at once."""
+    import ztsim.loader
+    from ztsim.model import Topology
+
+    seen: list[list[object]] = []
+    validate = Topology.model_validate
+
+    def spy(data: Any, **kw: Any) -> Topology:
+        seen.append(data["hosts"])
+        return validate(data, **kw)
+
+    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(Topology, "model_validate", spy)
+    with pytest.raises(InputError):
+        topology_from_text(_hosts(["{}"] * 60))
+    assert seen == [[]]
+    seen.clear()
+    topology_from_text(_hosts([f"{{id: h{i}, zone: lan}}" for i in range(60)]))
+    assert len(seen) == 1 and len(seen[0]) == 60
+    assert all(type(h).__name__ == "Host" for h in seen[0])
