@@ -37,7 +37,8 @@ from ztsim.loader import (
     reference_policy,
     topology_from_text,
 )
-from ztsim.plans import extract_plan, judge
+from ztsim.mincost import cheapest, relaxed_lower_bounds
+from ztsim.plans import Plan, extract_plan, judge
 
 EXAMPLES = int(os.environ.get("ZTSIM_PROPERTY_EXAMPLES", "250"))
 SETTINGS = settings(
@@ -413,47 +414,69 @@ def check_reachability(topo: LoadedTopology, pol: LoadedPolicy) -> None:
             event(f"§5 row {row:2} ({kind}) fires")
 
 
+def _check_plan(plan: Plan, goal: Fact, legal_set: set[ref.RefStep]) -> None:
+    """A plan is made of legal steps in a valid order, reaches its goal, drops no step."""
+    steps = list(plan.steps)
+    have: set[Fact] = set()
+    for st_ in steps:
+        assert _signature(st_) in legal_set, st_
+        assert set(st_.pre) <= have, st_
+        have.update(st_.post)
+    assert goal in have
+    for i in range(len(steps)):
+        assert not _reaches(steps[:i] + steps[i + 1 :], goal), ("droppable", steps[i])
+
+
 def check_plans(topo: LoadedTopology, pol: LoadedPolicy) -> None:
     """(c, e) Each extracted plan is made of legal steps in a valid order, is open under its
     policy (and the reference), has no droppable step, costs no more than the solve says
-    and no less than the brute-force minimum (how often more is an event, not a failure)."""
+    and no less than the brute-force minimum.  The exact search (:mod:`ztsim.mincost`)
+    over the exhaustive solve gives the brute-force minimum whenever it says it is exact;
+    its lower bound, and the relaxed one of the pruned solve, never exceed the minimum."""
     model = AttackModel(topo)
     ref_compiled = model.compile(reference_policy())
     for loaded in (pol, reference_policy()):
         compiled = model.compile(loaded)
         legal = ref.steps(topo.model, loaded.model)
         legal_set = set(legal)
-        for exhaustive in (False, True):
-            sol = solve(model, compiled, exhaustive=exhaustive)
-            for goal in goal_facts(topo):
+        pruned = solve(model, compiled)
+        full = solve(model, compiled, exhaustive=True)
+        relaxed = relaxed_lower_bounds(pruned, goal_facts(topo))
+        for goal in goal_facts(topo):
+            for sol in (pruned, full):
                 if not sol.reachable(goal):
                     continue
                 plan = extract_plan(sol, goal)
                 assert plan is not None
-                steps = list(plan.steps)
-                have: set[Fact] = set()
-                for st_ in steps:
-                    assert _signature(st_) in legal_set, st_
-                    assert set(st_.pre) <= have, st_
-                    have.update(st_.post)
-                assert goal in have
-                for kind in sorted({s.kind for s in steps}):
+                _check_plan(plan, goal, legal_set)
+                for kind in sorted({s.kind for s in plan.steps}):
                     event(f"plan step kind: {kind}")
                 assert not judge(plan, compiled).blocked
                 assert not judge(plan, ref_compiled).blocked
                 assert plan.cost <= sol.cost[goal]
-                for i in range(len(steps)):
-                    assert not _reaches(steps[:i] + steps[i + 1 :], goal), ("droppable", steps[i])
-                if exhaustive:
-                    continue  # the brute force once per goal is enough
-                best = ref.min_cost(legal, goal)
-                if best is None:
-                    event("plan cost: brute-force search too large, skipped")
-                    continue
-                assert plan.cost >= best
-                event(
-                    f"plan cost: {'above' if plan.cost > best else 'equal to'} brute-force minimum"
-                )
+            if not full.reachable(goal):
+                continue
+            found = cheapest(full, goal)
+            assert found is not None
+            _check_plan(found.plan, goal, legal_set)
+            assert not judge(found.plan, compiled).blocked
+            assert found.lower <= found.plan.cost
+            best = ref.min_cost(legal, goal)
+            if best is None:
+                event("plan cost: brute-force search too large, skipped")
+                continue
+            assert relaxed[goal] <= best, ("relaxed lower bound above the minimum", goal)
+            assert found.lower <= best, ("lower bound above the minimum", goal)
+            assert found.plan.cost >= best
+            if found.exact:
+                assert found.plan.cost == best, ("exact cost above the minimum", goal)
+            event(f"exact search: {'exact' if found.exact else 'bounded'}")
+            extracted = extract_plan(pruned, goal)
+            assert extracted is not None
+            event(
+                "extracted plan cost: "
+                f"{'above' if extracted.cost > best else 'equal to'} brute-force minimum"
+            )
 
 
 def check_verdicts(topo: LoadedTopology, pol: LoadedPolicy) -> None:
