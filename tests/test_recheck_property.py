@@ -312,7 +312,7 @@ def _apply(
 @st.composite
 def edited_scenarios(draw: st.DrawFn) -> Edited:
     """A topology, a policy and 1-4 successive edits of it."""
-    topo = draw(topologies())
+    topo = _with_twins(draw, draw(topologies()))
     pol = draw(policies(topo))
     versions = [_dump(pol)]
     done: list[str] = []
@@ -333,6 +333,20 @@ def edited_scenarios(draw: st.DrawFn) -> Edited:
     if edited_topology == _dump(topo):
         edited_topology = None  # the same bytes: nothing to re-load
     return Edited(_dump(topo), tuple(versions), tuple(done), edited_topology)
+
+
+def _with_twins(draw: st.DrawFn, topo: dict[str, Any]) -> dict[str, Any]:
+    """Often a copy or two of a host (without its data): interchangeable hosts are
+    what a compressed compilation folds into one class, and where a reused one can
+    go wrong (the generator alone rarely draws two hosts alike)."""
+    for host in draw(st.lists(st.sampled_from(topo["hosts"]), max_size=2, unique_by=id)):
+        twin = {k: copy.deepcopy(v) for k, v in host.items() if k != "data"}
+        twin["id"] = f"{host['id']}t"
+        for v in twin.get("vulnerabilities", []):
+            v["id"] = f"{v['id']}t"
+        topo["hosts"].append(twin)
+        event("topology: a twin host")
+    return topo
 
 
 def _edit_topology(draw: st.DrawFn, topo: dict[str, Any]) -> str:
