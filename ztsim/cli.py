@@ -160,7 +160,10 @@ def exit_epilog(command: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-EPILOG = exit_epilog()
+EPILOG = exit_epilog() + (
+    "\nparse cache: files of 256 KiB or more, kept parsed in $ZTSIM_CACHE_DIR (default\n"
+    "~/.cache/ztsim) and verified before use; ZTSIM_CACHE=off turns it off.\n"
+)
 
 
 class _Parser(argparse.ArgumentParser):
