@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeVar, get_origin
+from typing import Literal, NamedTuple, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -472,10 +472,10 @@ def _yaml_error(exc: YamlInputError) -> InputError:
 
 
 def _pydantic_diagnostics(
-    col: Collector, exc: ValidationError, prefix: Loc = (), offset: int = 0
+    col: Collector, exc: ValidationError, prefix: Loc = (), indexes: Sequence[int] = ()
 ) -> None:
-    """Add pydantic's errors to ``col``, one each; ``prefix`` and ``offset`` place
-    errors of a part validated alone (items ``offset``... of the list at ``prefix``).
+    """Add pydantic's errors to ``col``, one each; ``prefix`` and ``indexes`` place
+    errors of a part validated alone (items ``indexes`` of the list at ``prefix``).
 
     Once ``col`` only counts, the errors are counted without being built.
     """
@@ -486,7 +486,7 @@ def _pydantic_diagnostics(
         loc: Loc = tuple(err["loc"])
         if prefix:
             first = loc[0] if loc else None
-            loc = (*prefix, first + offset, *loc[1:]) if type(first) is int else (*prefix, *loc)
+            loc = (*prefix, indexes[first], *loc[1:]) if type(first) is int else (*prefix, *loc)
         kind = err["type"]
         msg = str(err["msg"])
         if msg.startswith("Value error, "):
@@ -645,8 +645,16 @@ def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None)
 
     With ``col`` ``None``, raises the first :class:`ValidationError` instead.
     """
-    long_lists = _long_lists(model, data) if type(data) is dict else []
-    if not long_lists:
+    # The items still to validate of each long list: those not models already (a
+    # large estate's plain hosts are, see ztsim.shared; pydantic takes them as they are).
+    todo: list[tuple[Loc, object, list[int]]] = []
+    for path, annotation in _long_lists(model, data) if type(data) is dict else []:
+        items = data[path[0]] if len(path) == 1 else data[path[0]][path[1]]  # type: ignore[index]
+        (item_type,) = get_args(annotation)
+        pending = [i for i, x in enumerate(items) if type(x) is not item_type]
+        if len(pending) > VALIDATION_CHUNK:
+            todo.append((path, annotation, pending))
+    if not todo:
         try:
             return model.model_validate(data)
         except ValidationError as exc:
@@ -657,7 +665,7 @@ def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None)
     assert type(data) is dict
     whole: dict[str, object] = dict(data)
     failed = False
-    for path, annotation in long_lists:
+    for path, annotation, pending in todo:
         adapter = _ADAPTERS.get(annotation)
         if adapter is None:
             adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)  # type: ignore[arg-type]
@@ -668,19 +676,21 @@ def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None)
             parent = whole[str(path[0])] = dict(section)
         items = parent[str(path[-1])]
         assert type(items) is list
-        models: list[object] = []
+        models = list(items)
         part_failed = False
-        for start in range(0, len(items), VALIDATION_CHUNK):
+        for start in range(0, len(pending), VALIDATION_CHUNK):
+            indexes = pending[start : start + VALIDATION_CHUNK]
             try:
-                got = adapter.validate_python(items[start : start + VALIDATION_CHUNK])
+                got = adapter.validate_python([items[i] for i in indexes])
             except ValidationError as exc:
                 if col is None:
                     raise
                 part_failed = True
-                _pydantic_diagnostics(col, exc, path, start)
+                _pydantic_diagnostics(col, exc, path, indexes)
                 continue
             if not part_failed:
-                models.extend(got)
+                for i, m in zip(indexes, got, strict=True):
+                    models[i] = m
         parent[str(path[-1])] = [] if part_failed else models
         failed = failed or part_failed
     try:
