@@ -128,7 +128,7 @@ def test_styled_lines_print_each_line_in_its_style():
     out.add("   flat: OPEN", "red")
     out.add("")
     out.add("because a\nb\tc\x1b[2J")
-    assert out.plain == "== exfiltrate(x)\n   flat: OPEN\n\nbecause a\nb\\tc\\x1b[2J"
+    assert out.plain == "== exfiltrate(x)\n   flat: OPEN\n\nbecause a\\nb\\tc\\x1b[2J"
     assert _printed(out) == out.plain + "\n"
     coloured = _printed(out, color=True)
     assert coloured.startswith("\x1b[1m== exfiltrate(x)\x1b[0m\n\x1b[31m   flat: OPEN\x1b[0m\n\n")

@@ -2,8 +2,10 @@
 
 Rendering is deterministic: the same analysis gives the same bytes (rich renders
 at a fixed width and without colour when the output is not a terminal).  Every line
-holding user text goes through :func:`ztsim.textsafe.safe` as one line: a name's
-control, bidi or newline characters are shown escaped, never sent to the terminal.
+holding user text is escaped as one line (:func:`ztsim.textsafe.safe`, by
+:class:`~ztsim.textblocks.StyledLines` and :func:`~ztsim.textblocks.box_table` for
+their lines and cells): a name's control, bidi or newline characters are shown
+escaped, never sent to the terminal.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
             lines = StyledLines()
             for t in broken:
                 what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
-                lines.add(safe(f"  broken: {what}"), "yellow")
+                lines.add(f"  broken: {what}", "yellow")
             out.append(lines)
     console.print(Group(*out), soft_wrap=True)
     if rules:
@@ -165,25 +167,23 @@ def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[Pl
     """
     out = StyledLines()
     for goal, rows in rows_by_goal.items():
-        out.add(safe(f"== {goal_label(goal)}: {len(rows)} plan(s)"), "bold")
+        out.add(f"== {goal_label(goal)}: {len(rows)} plan(s)", "bold")
         if not rows:
             out.add("   no plan: unreachable even under the reference policy")
         for n, row in enumerate(rows, 1):
             p = row.plan
             out.add(
-                safe(
-                    f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
-                    f"found under {', '.join(row.found_under)}"
-                )
+                f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
+                f"found under {', '.join(row.found_under)}"
             )
             for i, st in enumerate(p.steps, 1):
-                out.add(safe(f"   {i:>2}. {step_line(st)}"))
-                out.add(safe(f"       because {st.reason}"), "dim")
+                out.add(f"   {i:>2}. {step_line(st)}")
+                out.add(f"       because {st.reason}", "dim")
             for v in row.verdicts:
                 if v.blocked:
-                    out.add(safe(f"   {v.policy}: BLOCKED at {v.explanation}"), "green")
+                    out.add(f"   {v.policy}: BLOCKED at {v.explanation}", "green")
                 else:
-                    out.add(safe(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}"), "red")
+                    out.add(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}", "red")
         out.add("")
     if out.lines:
         console.print(out, soft_wrap=True)

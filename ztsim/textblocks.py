@@ -196,9 +196,10 @@ class StyledLines:
 
     >>> out = StyledLines()
     >>> out.add("== goal", "bold")
-    >>> out.add("one\\ntwo")
-    >>> out.plain
-    '== goal\\none\\ntwo'
+    >>> out.add("one\\ntwo\\x1b[2J")
+    >>> print(out.plain)
+    == goal
+    one\\ntwo\\x1b[2J
     """
 
     def __init__(self) -> None:
@@ -206,12 +207,12 @@ class StyledLines:
         self.lines: list[tuple[str, str]] = []
 
     def add(self, text: str, style: str = "") -> None:
-        """Add ``text`` in ``style``: one line, or one per line of a text that holds newlines."""
-        if "\n" in text:
-            for part in text.split("\n"):
-                self.add(part, style)
-        else:
-            self.lines.append((_clean(text), style))
+        """Add ``text`` in ``style`` as one line.
+
+        Its lines hold user text (names): a newline in it is shown escaped (``\\n``),
+        like every control character, so it can never start a line of its own.
+        """
+        self.lines.append((_clean(text), style))
 
     @property
     def plain(self) -> str:
