@@ -214,8 +214,8 @@ def test_hmax_is_the_longest_chain_minimised() -> None:
         _step("s4", (), (d,)),
         _step("s5", (d,), (c,)),  # a shorter way to c
     ]
-    assert hmax(steps) == {a: 1, b: 2, c: 2, d: 1}
-    assert hmax(steps[:3]) == {a: 1, b: 2, c: 3}
+    assert hmax((s.pre, s.post) for s in steps) == {a: 1, b: 2, c: 2, d: 1}
+    assert hmax((s.pre, s.post) for s in steps[:3]) == {a: 1, b: 2, c: 3}
 
 
 def test_json_output_carries_no_solver_banner(tmp_path: Path) -> None:
@@ -261,5 +261,5 @@ def test_relaxed_bound_frees_the_source_of_a_pruned_step() -> None:
     sol = Solution(None, None)  # type: ignore[arg-type]  # only the graph is read
     sol.fired = {s.key: s for s in steps}
     sol.cost = {f: 1 for s in steps for f in s.post}
-    assert hmax(steps)[t] == 5
+    assert hmax((s.pre, s.post) for s in steps)[t] == 5
     assert relaxed_lower_bounds(sol, [t]) == {t: 3}

@@ -29,7 +29,6 @@ graph: :func:`cheapest` over it is the true minimum.
 
 from __future__ import annotations
 
-import heapq
 import math
 import os
 import sys
@@ -104,7 +103,7 @@ class _Graph:
                     givers.setdefault(f, []).append(st)
         self.steps = steps
         self.givers = givers
-        self.hmax = hmax(steps)
+        self.hmax = hmax((st.pre, st.post) for st in steps)
         self.found: dict[Fact, Cheapest] = {}
 
 
@@ -124,56 +123,64 @@ def _graph(sol: Solution) -> _Graph:
 
 
 def hmax(
-    steps: Iterable[Step],
-    relax: Mapping[Fact, Fact] | None = None,
+    steps: Iterable[tuple[tuple[Fact, ...], tuple[Fact, ...]]],
+    *,
+    relaxed: bool = False,
+    until: Iterable[Fact] = (),
 ) -> dict[Fact, int]:
     """Per fact, the fewest steps of the longest chain any plan deriving it contains.
 
-    ``h(f) = min over steps s giving f of 1 + max(h(p) for p in s.pre)`` (0 for no
-    precondition), by Knuth's generalisation of Dijkstra's algorithm.  A plan
+    ``steps``: each step's (preconditions, outputs).  ``h(f) = min over steps s
+    giving f of 1 + max(h(p) for p in s.pre)`` (0 for no precondition): a plan
     deriving ``f`` orders its steps, and the first producers of the facts it uses
-    form a chain at least ``h(f)`` long: ``h(goal)`` is a lower bound on the cost
-    of every plan.
+    form a chain at least ``h(f)`` long, so ``h(goal)`` is a lower bound on the
+    cost of every plan.  Every step adds one, so Knuth's generalisation of
+    Dijkstra's algorithm is a walk level by level (no heap).
 
-    ``relax`` maps some facts to a virtual fact reached at no cost as soon as any
-    of them is (used by :func:`relaxed_lower_bounds`).
+    ``relaxed``: code execution on any host also gives the virtual fact
+    ``("*inside",)`` and root on any host ``("*root",)``, at no cost (see
+    :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
+    their value (facts above them may then be missing).
     """
     users: dict[Fact, list[int]] = {}
     waiting: list[int] = []
-    pres: list[tuple[Fact, ...]] = []
     posts: list[tuple[Fact, ...]] = []
-    heap: list[tuple[int, int, Fact]] = []
-    tie = 0
-    for i, st in enumerate(steps):
-        pres.append(st.pre)
-        posts.append(st.post)
-        waiting.append(len(st.pre))
-        for p in st.pre:
-            users.setdefault(p, []).append(i)
-        if not st.pre:
-            for f in st.post:
-                heap.append((1, tie, f))
-                tie += 1
-    heapq.heapify(heap)
+    level: list[Fact] = []
+    for i, (pre, post) in enumerate(steps):
+        posts.append(post)
+        waiting.append(len(pre))
+        for p in pre:
+            got = users.get(p)
+            if got is None:
+                users[p] = [i]
+            else:
+                got.append(i)
+        if not pre:
+            level.extend(post)
+    left = set(until)
     h: dict[Fact, int] = {}
-    while heap:
-        c, _, f = heapq.heappop(heap)
-        if f in h:
-            continue
-        h[f] = c
-        if relax is not None:
-            virtual = relax.get(f)
-            if virtual is not None and virtual not in h:
-                heapq.heappush(heap, (c, tie, virtual))
-                tie += 1
-        for i in users.get(f, ()):
-            waiting[i] -= 1
-            if waiting[i] == 0:
-                # Facts finalise in increasing value: the last precondition is the largest.
-                for q in posts[i]:
-                    if q not in h:
-                        heapq.heappush(heap, (c + 1, tie, q))
-                        tie += 1
+    c = 1
+    while level:
+        nxt: list[Fact] = []
+        j = 0
+        while j < len(level):  # the level may grow: virtual facts come at no cost
+            f = level[j]
+            j += 1
+            if f in h:
+                continue
+            h[f] = c
+            if left:
+                left.discard(f)
+                if not left:
+                    return h
+            if relaxed and f[0] == "priv":
+                level.append(_INSIDE if f[2] == "user" else _ROOT)
+            for i in users.get(f, ()):
+                waiting[i] -= 1
+                if waiting[i] == 0:
+                    nxt.extend(posts[i])
+        level = nxt
+        c += 1
     return h
 
 
@@ -188,29 +195,25 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
     their source become one, which the pruned solve did fire, so every plan of the
     whole graph maps onto a relaxed plan no longer than it (hosts the solve left
     out as interchangeable with a representative map onto it).  The bound is
-    weak but proven; with no goal derived it is empty.
+    weak but proven; goals not derived get none.
     """
     cost = sol.cost
-    relaxed: dict[tuple[tuple[Fact, ...], tuple[Fact, ...]], Step] = {}
+    relaxed: set[tuple[tuple[Fact, ...], tuple[Fact, ...]]] = set()
     for st in sol.fired.values():
         pre = st.pre
-        if not all(p in cost for p in pre):
-            continue
-        if st.kind in ("exploit", "login") and pre[0][0] == "priv":
-            pre = (_INSIDE, *pre[1:])
-        elif st.kind == "exfiltrate":
-            pre = tuple(_INSIDE if p[0] == "priv" else p for p in pre)
-        elif st.kind == "sniff":
+        kind = st.kind
+        if kind == "exploit" or kind == "login":
+            if pre[0][0] == "priv":
+                pre = (_INSIDE, *pre[1:])
+        elif kind == "exfiltrate":
+            pre = (pre[0], _INSIDE)  # (the data, code execution on the sending host)
+        elif kind == "sniff":
             pre = (_ROOT,)
-        sig = (pre, st.post)
-        if sig not in relaxed:
-            relaxed[sig] = st._replace(pre=pre)
-    relax: dict[Fact, Fact] = {}
-    for f in cost:
-        if f[0] == "priv":
-            relax[f] = _INSIDE if f[2] == "user" else _ROOT
-    h = hmax(relaxed.values(), relax)
-    return {g: h[g] for g in goals if g in h}
+        relaxed.add((pre, st.post))
+    # Steps whose preconditions were never derived never fire in h_max either.
+    wanted = [g for g in goals if g in cost]
+    h = hmax(relaxed, relaxed=True, until=wanted)  # values do not depend on the order
+    return {g: h[g] for g in wanted}
 
 
 def _dist_to(goal: Fact, givers: Mapping[Fact, Sequence[Step]]) -> dict[Fact, int]:
