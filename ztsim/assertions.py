@@ -115,7 +115,11 @@ class NoTampering(_GoalSelection):
 
 
 class MinAttackCost(_GoalSelection):
-    """No plan to a selected goal is cheaper than ``steps`` steps."""
+    """No plan to a selected goal is cheaper than ``steps`` steps.
+
+    Fails unless proven: a plan under ``steps`` found, or a goal's proven lower
+    bound on the cost (:attr:`ztsim.analysis.GoalResult.cost_lower_bound`) under it.
+    """
 
     type: Literal["min-attack-cost"]
     goal: GoalKind = "any"

@@ -141,7 +141,8 @@ def assert_min_attack_cost(
     entry: str | None = None,
     plans: int = 5,
 ) -> bool:
-    """No plan the engine finds to a selected goal is cheaper than ``steps`` steps."""
+    """No plan to a selected goal is cheaper than ``steps`` steps, proven: fails when a
+    cheaper plan is found, and when the goal's proven lower bound is under ``steps``."""
     fields = {
         "data": _names(data),
         "classification": _names(classification),
