@@ -495,3 +495,20 @@ def test_an_oversized_entry_is_refused_unread(cache: Path) -> None:
     started = time.monotonic()
     assert parsecache.load(b"source", "yaml") is None
     assert time.monotonic() - started < 1.0
+
+
+def test_no_home_means_no_cache_not_a_crash(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("ZTSIM_CACHE_DIR", "XDG_CACHE_HOME", "XDG_STATE_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ZTSIM_CACHE", "on")
+    monkeypatch.setattr(parsecache, "MIN_BYTES", 0)
+
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    parsecache.store(b"source", "yaml", ({"a": 1}, None))
+    assert parsecache.load(b"source", "yaml") is None
+    parsecache.prune()

@@ -49,6 +49,7 @@ import stat
 import struct
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,14 @@ def key_path() -> Path:
     """Where the secret that tags entries lives (outside :func:`cache_dir`, on purpose)."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "ztsim" / "cache-key"
+
+
+def _where(locate: Callable[[], Path]) -> Path | None:
+    """``locate()``, or ``None`` when there is no home to put it in (no ``$HOME``)."""
+    try:
+        return locate()
+    except (RuntimeError, KeyError, OSError):  # what Path.home() raises then
+        return None
 
 
 def _source_digest(raw: bytes) -> bytes:
@@ -185,7 +194,9 @@ def _read_key(path: Path) -> bytes | None:
 
 def _secret(create: bool) -> bytes | None:
     """The per-user key, made when ``create`` and missing (``None``: no cache this run)."""
-    path = key_path()
+    path = _where(key_path)
+    if path is None:
+        return None
     key = _read_key(path)
     if key is not None or not create:
         return key
@@ -338,7 +349,10 @@ def load(raw: bytes, flavour: str) -> Any | None:
     if not enabled() or len(raw) < MIN_BYTES:
         return None
     source = _source_digest(raw)
-    path = cache_dir() / _name(source, flavour)
+    folder = _where(cache_dir)
+    if folder is None:
+        return None
+    path = folder / _name(source, flavour)
     blob = _read_file(path, _max_entry_bytes(raw))
     if blob is None:
         return None
@@ -376,7 +390,9 @@ def store(raw: bytes, flavour: str, value: Any) -> None:
     secret = _secret(create=True)
     if secret is None:
         return
-    folder = cache_dir()
+    folder = _where(cache_dir)
+    if folder is None:
+        return
     try:
         folder.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=_TMP_PREFIX)
@@ -413,7 +429,9 @@ def prune(
     ``.tmp-*`` files older than :data:`STALE_TMP_SECONDS` (a write that was
     interrupted).  Files of other names are never touched.  Errors are ignored.
     """
-    folder = cache_dir() if folder is None else folder
+    folder = _where(cache_dir) if folder is None else folder
+    if folder is None:
+        return
     max_entries = MAX_ENTRIES if max_entries is None else max_entries
     max_bytes = MAX_FOLDER_BYTES if max_bytes is None else max_bytes
     now = time.time() if now is None else now
