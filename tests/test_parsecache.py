@@ -180,16 +180,31 @@ def test_the_key_is_private_and_outside_the_cache_folder(cache: Path, tmp_path: 
     assert [p.name for p in key.parent.iterdir()] == ["cache-key"]  # no temp file left
 
 
-def test_a_key_others_may_write_disables_the_cache(cache: Path) -> None:
+def test_a_key_others_may_write_is_not_trusted_but_replaced(cache: Path) -> None:
     path = ROOT / "topologies" / "pajemploi.yaml"
     load_topology(path)
     raw = path.read_bytes()
     assert parsecache.load(raw, "yaml") is not None
-    parsecache.key_path().chmod(0o622)
-    assert parsecache.load(raw, "yaml") is None
-    shutil.rmtree(cache)
+    key = parsecache.key_path()
+    old = key.read_bytes()
+    key.chmod(0o622)
+    assert parsecache.load(raw, "yaml") is None  # anyone might have forged with it
+    load_topology(path)  # parses, replaces the key, stores again
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600 and key.read_bytes() != old
+    assert parsecache.load(raw, "yaml") is not None
+
+
+def test_a_key_cut_short_by_a_crash_is_replaced(cache: Path) -> None:
+    path = ROOT / "topologies" / "pajemploi.yaml"
     load_topology(path)
-    assert not cache.exists() or not _entries(cache)  # nor does it store
+    key = parsecache.key_path()
+    key.write_bytes(b"")
+    raw = path.read_bytes()
+    assert parsecache.load(raw, "yaml") is None
+    load_topology(path)
+    assert len(key.read_bytes()) == 32
+    assert parsecache.load(raw, "yaml") is not None
+    assert [p.name for p in key.parent.iterdir()] == ["cache-key"]  # no temp file left
 
 
 def test_a_missing_key_is_a_miss_and_a_new_key_orphans_old_entries(cache: Path) -> None:

@@ -17,7 +17,7 @@ when it proves itself, before anything in it is decoded:
 * it carries a keyed BLAKE2b tag of that header and of the payload.  The key is
   a per-user secret kept *outside* the cache folder (``$XDG_STATE_HOME/ztsim/
   cache-key``, default ``~/.local/state/ztsim/cache-key``, made on first use,
-  mode 0600), so an entry copied from another file, another machine or a shared
+  mode 0600, made anew if others may write it), so an entry copied from another file, another machine or a shared
   cache fails the check, and so does a damaged or truncated one: whoever can
   write the cache folder but not that key cannot forge an entry;
 * the payload is MessagePack, whose decoder cannot run code and raises, never
@@ -193,7 +193,12 @@ def _read_key(path: Path) -> bytes | None:
 
 
 def _secret(create: bool) -> bytes | None:
-    """The per-user key, made when ``create`` and missing (``None``: no cache this run)."""
+    """The per-user key, made when ``create`` and unusable (``None``: no cache this run).
+
+    A key that is missing, of the wrong length (a crash while it was written) or
+    that others may write (so may have forged with) is replaced by a new one: the
+    entries tagged with the old one are then simply misses.
+    """
     path = _where(key_path)
     if path is None:
         return None
@@ -202,14 +207,18 @@ def _secret(create: bool) -> bytes | None:
         return key
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_TMP_PREFIX)  # mode 0600
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(os.urandom(_KEY_BYTES))
-            with contextlib.suppress(FileExistsError):  # another process made it first
-                os.link(tmp, path)  # atomic, and never replaces a key in use
+            try:
+                os.link(tmp, path)  # atomic, and never replaces a sound key in use
+            except FileExistsError:
+                if _read_key(path) is None:  # still unusable (not another process's new key)
+                    os.replace(tmp, path)
         finally:
-            os.unlink(tmp)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
     except OSError:
         return None
     return _read_key(path)
