@@ -17,9 +17,10 @@ when it proves itself, before anything in it is decoded:
 * it carries a keyed BLAKE2b tag of that header and of the payload.  The key is
   a per-user secret kept *outside* the cache folder (``$XDG_STATE_HOME/ztsim/
   cache-key``, default ``~/.local/state/ztsim/cache-key``, made on first use,
-  mode 0600, made anew if others may write it), so an entry copied from another file, another machine or a shared
-  cache fails the check, and so does a damaged or truncated one: whoever can
-  write the cache folder but not that key cannot forge an entry;
+  mode 0600, made anew if others may write it), so an entry copied from another
+  file, another machine or a shared cache fails the check, and so does a damaged
+  or truncated one: whoever can write the cache folder but not that key cannot
+  forge an entry;
 * the payload is MessagePack, whose decoder cannot run code and raises, never
   crashes, on bad bytes (``marshal`` and ``pickle`` can do either);
 * the decoded value is then checked for the shape the reader expects.
