@@ -193,7 +193,7 @@ def warnings_gate(warnings: Sequence[Diagnostic], strict: bool) -> None:
     if strict:
         raise InputError(
             [
-                Diagnostic(w.path, w.line, w.column, "error", w.message + " (--strict)")
+                Diagnostic(w.path, w.line, w.column, "error", w.message + " (--strict)", w.omitted)
                 for w in warnings
             ]
         )
