@@ -341,6 +341,7 @@ async def test_tui_shows_names_escaped_and_never_as_markup(
     from textual.widgets import DataTable
 
     from ztsim.tui.app import ZtsimApp
+    from ztsim.tui.export import write_export
     from ztsim.tui.scenario import Scenario
     from ztsim.tui.widgets.policies import PoliciesTable
 
@@ -373,6 +374,18 @@ async def test_tui_shows_names_escaped_and_never_as_markup(
             and sent[0][1]["markup"] is False
             and sent[0][1]["title"] == "\\x9b2J"
         )
+        # the exports of each view: Markdown escaped, JSON escaped and exact
+        for tab in ("paths", "topology", "traffic"):
+            app.main.action_tab(tab)
+            await pilot.pause()
+            for fmt in ("md", "json"):
+                path = write_export(app.vm, app.main.export_state(), fmt, directory=evil_folder)
+                text = path.read_text(encoding="utf-8")
+                assert not raw_bad(text), (tab, fmt)
+                if fmt == "json":
+                    json.loads(text)
+                else:
+                    assert "<b>" not in text and "&lt;b>" in text, tab
         row = app.main.query_one(PoliciesTable).get_row_at(0)
         # the policy's name as written: markup left literal, escapes as text
         assert "[bold]x[/bold] [/nope]" in row[0].plain and "\\x1b[2J" in row[0].plain

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ztsim.outfile import write_output
+from ztsim.textsafe import json_safe, safe
 from ztsim.tui.query import PlanQuery
 from ztsim.tui.viewmodel import PlanView, ViewModel
 
@@ -154,11 +155,12 @@ def export_json(vm: ViewModel, state: ExportState) -> dict[str, Any]:
 
 
 def _md(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """A table cell: escaped (control characters, newlines, pipes)."""
+    return safe(str(text)).replace("|", "\\|")
 
 
 def _table(head: list[str], rows: list[list[object]]) -> list[str]:
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = ["| " + " | ".join(_md(h) for h in head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(_md(c) for c in r) + " |" for r in rows]
     return lines
 
@@ -258,7 +260,9 @@ def export_markdown(vm: ViewModel, state: ExportState) -> str:
             through = vm.plans_through(host.id)
             lines += ["", f"### Plans through {host.id} ({len(through)})", ""]
             lines += _plans_md(through, names)
-    return "\n".join(lines) + "\n"
+    # each line escaped as one line (names may hold control characters), and no
+    # HTML tag (the export's own lines hold no "<")
+    return "".join(safe(line).replace("<", "&lt;") + "\n" for line in lines)
 
 
 def write_export(
@@ -275,7 +279,7 @@ def write_export(
     """
     target = (directory or Path.cwd()) / f"ztsim-export-{state.view}.{fmt}"
     if fmt == "json":
-        text = json.dumps(export_json(vm, state), indent=2, ensure_ascii=False) + "\n"
+        text = json_safe(json.dumps(export_json(vm, state), indent=2, ensure_ascii=False)) + "\n"
     else:
         text = export_markdown(vm, state)
     write_output(str(target), text, inputs)
