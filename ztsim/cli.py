@@ -171,7 +171,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
-        self.exit(int(ExitCode.INVALID), f"{self.prog}: error: {message}\n")
+        self.exit(int(ExitCode.INVALID), f"{self.prog}: error: {safe(message)}\n")
 
 
 def stdout_console() -> Console:
