@@ -259,7 +259,8 @@ def test_validate_a_fifo_nobody_writes_is_empty(tmp_path: Path, capsys) -> None:
 
 def test_validate_takes_the_kind_from_the_document(tmp_path: Path, capsys) -> None:
     topo = tmp_path / "t.yaml"
-    topo.write_text(TOPO.replace("name: t\n", "name: t\ndescription: |\n  kind: assertions\n"))
+    # The description comes first: a regex over the text would find its `kind:` first.
+    topo.write_text("description: |\n  kind: assertions\n" + TOPO)
     assert main(["validate", str(topo)]) == 0
     assert capsys.readouterr().out.startswith("ok: 1 topology, 0 policies\n")
 
