@@ -28,6 +28,7 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+import ztsim.mincost as mincost
 from ztsim.analysis import analyze
 from ztsim.engine import AttackModel, Fact, Step, goal_facts, solve
 from ztsim.loader import (
@@ -466,6 +467,8 @@ def check_plans(topo: LoadedTopology, pol: LoadedPolicy) -> None:
                 event("plan cost: brute-force search too large, skipped")
                 continue
             assert relaxed[goal] <= best, ("relaxed lower bound above the minimum", goal)
+            # The relaxation of the pruned solve is one of the whole graph.
+            assert relaxed[goal] <= mincost._graph(full).hmax[goal], ("relaxed above h_max", goal)
             assert found.lower <= best, ("lower bound above the minimum", goal)
             assert found.plan.cost >= best
             if found.exact:

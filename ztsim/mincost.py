@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
+from ztsim.policy import iter_bits
 from ztsim.profiling import phase
 
 if TYPE_CHECKING:
@@ -57,15 +58,14 @@ __all__ = [
 
 #: Above this many candidate steps (after pruning) no exact search is tried: the
 #: plan already known is kept, with the h_max lower bound.
-MAX_ILP_STEPS = 3_000
+MAX_ILP_STEPS = 2_000
 
 #: Branch-and-bound nodes the solver may explore per goal (a deterministic budget,
 #: unlike a time limit: the same input gives the same answer on any machine).
-MAX_ILP_NODES = 5_000
+MAX_ILP_NODES = 1_000
 
-#: The relaxed positions of :func:`relaxed_lower_bounds`.
-_INSIDE: Fact = ("*inside",)
-_ROOT: Fact = ("*root",)
+#: A virtual fact of :func:`relaxed_lower_bounds`: a channel out is held.
+_EGRESS: Fact = ("*egress",)
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ def _graph(sol: Solution) -> _Graph:
 def hmax(
     steps: Iterable[tuple[tuple[Fact, ...], tuple[Fact, ...]]],
     *,
-    relaxed: bool = False,
+    also: Callable[[Fact], Iterable[Fact]] | None = None,
     until: Iterable[Fact] = (),
 ) -> dict[Fact, int]:
     """Per fact, the fewest steps of the longest chain any plan deriving it contains.
@@ -137,8 +137,7 @@ def hmax(
     cost of every plan.  Every step adds one, so Knuth's generalisation of
     Dijkstra's algorithm is a walk level by level (no heap).
 
-    ``relaxed``: code execution on any host also gives the virtual fact
-    ``("*inside",)`` and root on any host ``("*root",)``, at no cost (see
+    ``also(f)``: virtual facts that hold, at no cost, as soon as ``f`` does (see
     :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
     their value (facts above them may then be missing).
     """
@@ -173,8 +172,8 @@ def hmax(
                 left.discard(f)
                 if not left:
                     return h
-            if relaxed and f[0] == "priv":
-                level.append(_INSIDE if f[2] == "user" else _ROOT)
+            if also is not None:
+                level.extend(also(f))
             for i in users.get(f, ()):
                 waiting[i] -= 1
                 if waiting[i] == 0:
@@ -184,18 +183,88 @@ def hmax(
     return h
 
 
+class _Relaxation:
+    """The virtual facts of :func:`relaxed_lower_bounds`, given as positions are held.
+
+    ``("*reach", h, s)``: some position held may open a flow to ``h:s`` (what an
+    exploit or login from inside needs, whatever its source); ``("*egress",)``:
+    code execution on a host with some exfiltration channel allowed;
+    ``("*sniff", i)``: root on a host that may sniff traffic flow ``i``.  Worked
+    out from the policy's reach of each source class, as the solve expands them.
+    """
+
+    def __init__(self, sol: Solution) -> None:
+        self.model = sol.model
+        self.policy = sol.policy
+        self.reached = 0  # target groups some held host reaches
+        self.classes: set[object] = set()
+        self.egress_known: dict[object, bool] = {}
+        self.egress_held = False
+        topo = self.model.topology
+        hosts = topo.hosts
+        #: Per zone, the traffic flows a root there may sniff, with their end hosts.
+        self.sniffs: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for st in sol.fired.values():
+            if st.kind == "sniff" and st.traffic is not None:
+                i = st.traffic
+                t = topo.model.traffic[i]
+                ends = frozenset(x for x in (t.source, t.to) if x in hosts)
+                for zone in {hosts[x].zone for x in ends}:
+                    self.sniffs.setdefault(zone, []).append((str(i), ends))
+        for zone in self.sniffs:
+            self.sniffs[zone] = sorted(set(self.sniffs[zone]))
+
+    def __call__(self, f: Fact) -> list[Fact]:
+        """The virtual facts ``f`` brings (none for most facts)."""
+        if f[0] != "priv":
+            return []
+        host = f[1]
+        out: list[Fact] = []
+        p = self.policy
+        if f[2] == "user":
+            shape = self.model.shapes.get(host)
+            if shape is not None:
+                out.extend(("*reach", host, svc) for svc in shape.own)
+            ck = p.source_class(host)
+            if ck not in self.classes:
+                self.classes.add(ck)
+                mask = p.reach(host)
+                new = mask & ~self.reached
+                self.reached |= mask
+                tg = p.targets
+                for gi in iter_bits(new):
+                    svc = tg.keys[gi][1]
+                    out.extend(("*reach", h, svc) for h in tg.members[gi])
+            if not self.egress_held:
+                ok = self.egress_known.get(ck)
+                if ok is None:
+                    ok = self.egress_known[ck] = any(
+                        p.egress_class(host, dest, svc).allowed
+                        for dest, svc in self.model.exfil_destinations
+                    )
+                if ok:
+                    self.egress_held = True
+                    out.append(_EGRESS)
+        else:
+            zone = self.model.topology.hosts[host].zone
+            out.extend(("*sniff", i) for i, ends in self.sniffs.get(zone, ()) if host not in ends)
+        return out
+
+
 def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int]:
     """A lower bound on the cost of every plan to each of ``goals``, from any solve.
 
     A pruned solve (the default) fires, per target, the steps of its cheapest
     sources only, and expands one host per class: its graph lacks plans, so its
-    own h_max is no bound.  Here every step launched from a host (an exploit or
-    login from inside, an exfiltration through egress) needs only "code execution
-    on some host" and every sniff only "root on some host": steps differing by
-    their source become one, which the pruned solve did fire, so every plan of the
-    whole graph maps onto a relaxed plan no longer than it (hosts the solve left
-    out as interchangeable with a representative map onto it).  The bound is
-    weak but proven; goals not derived get none.
+    own h_max is no bound.  Here the position a step is launched from is relaxed
+    to the best one that could launch it: an exploit or login from inside needs
+    only "some host held reaches this service" (the policy's reach, per source
+    class), an exfiltration "some host held has an allowed channel out", a sniff
+    "root on some host placed to sniff that flow".  Steps differing only by their
+    source become one, which the pruned solve did fire, so every plan of the whole
+    graph maps onto a relaxed plan no longer than it (hosts the solve left out as
+    interchangeable with a representative map onto it): the relaxed h_max is at
+    most the whole graph's.  Goals not derived get no bound.
     """
     cost = sol.cost
     relaxed: set[tuple[tuple[Fact, ...], tuple[Fact, ...]]] = set()
@@ -203,16 +272,17 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
         pre = st.pre
         kind = st.kind
         if kind == "exploit" or kind == "login":
-            if pre[0][0] == "priv":
-                pre = (_INSIDE, *pre[1:])
+            if pre[0][0] == "priv":  # from inside: any source reaching the service
+                assert st.flow is not None
+                pre = (("*reach", st.flow[1], st.flow[2]), *pre[1:])
         elif kind == "exfiltrate":
-            pre = (pre[0], _INSIDE)  # (the data, code execution on the sending host)
+            pre = (pre[0], _EGRESS)  # (the data, code execution with a channel out)
         elif kind == "sniff":
-            pre = (_ROOT,)
+            pre = (("*sniff", str(st.traffic)),)
         relaxed.add((pre, st.post))
-    # Steps whose preconditions were never derived never fire in h_max either.
     wanted = [g for g in goals if g in cost]
-    h = hmax(relaxed, relaxed=True, until=wanted)  # values do not depend on the order
+    # The values do not depend on the order the steps come in.
+    h = hmax(relaxed, also=_Relaxation(sol), until=wanted)
     return {g: h[g] for g in wanted}
 
 
@@ -264,6 +334,13 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
     lower = hm[goal]
     if known.cost <= lower:
         return Cheapest(known, lower)
+    # A cheap try first: the h_max derivation, sharing facts where it can, often
+    # meets the bound (then no search is needed).
+    tight = _hmax_plan(g, goal)
+    if tight.sort_key < known.sort_key:
+        known = tight
+        if known.cost <= lower:
+            return Cheapest(known, lower)
     bound = known.cost - 1  # the search is for a plan of at most this many steps
     dist = _dist_to(goal, g.givers)
     # A step of a plan of at most `bound` steps heads a chain at least 1 + max h(pre)
@@ -292,8 +369,39 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
         return Cheapest(best, best.cost)
     # The budget ran out: every plan costs at least the solver's bound (on plans
     # of at most `bound` steps) or more than `bound`, i.e. at least `known`.
+    if not math.isfinite(proven):
+        return Cheapest(best, lower)
     proved = min(known.cost, math.ceil(proven - 1e-6))
     return Cheapest(best, max(lower, proved))
+
+
+def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
+    """A plan along h_max: each fact needed is given by a step that meets its h_max
+    (its preconditions then have lower values: no loop), preferring a step whose
+    preconditions are already needed (shared facts are paid once)."""
+    hm = g.hmax
+    chosen: dict[Fact, Step] = {}
+    needed: set[Fact] = {goal}
+    stack = [goal]
+    while stack:
+        f = stack.pop()
+        if f in chosen:
+            continue
+        best: tuple[int, tuple[str, ...]] | None = None
+        pick: Step | None = None
+        for st in g.givers.get(f, ()):
+            if 1 + max((hm[p] for p in st.pre), default=0) != hm[f]:
+                continue
+            rank = (sum(p not in needed for p in st.pre), st.key)
+            if best is None or rank < best:
+                best, pick = rank, st
+        assert pick is not None  # some step gives f its h_max
+        chosen[f] = pick
+        for p in pick.pre:
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return _as_plan(list({st.key: st for st in chosen.values()}.values()), goal, hm)
 
 
 def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:
