@@ -155,7 +155,7 @@ def violation_text(v: Violation, policy: LoadedPolicy, indent: str = "") -> str:
     head = safe(v.message)
     if not v.new:
         head += " [known debt: also under the baseline]"
-    lines = [indent + head, f"{indent}  {fix_line(v)}"]
+    lines = [indent + head, f"{indent}  {safe(fix_line(v))}"]
     if v.plan is not None:
         lines.append(
             f"{indent}  counter-example: {v.plan.cost} steps from entry {v.plan.entry}, "
