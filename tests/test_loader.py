@@ -783,3 +783,33 @@ def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
     topology_from_text(_hosts([f"{{id: h{i}, zone: lan}}" for i in range(60)]))
     assert len(seen) == 1 and len(seen[0]) == 60
     assert all(type(h).__name__ == "Host" for h in seen[0])
+
+
+def test_a_long_list_inside_a_large_item_is_validated_in_parts(monkeypatch: pytest.MonkeyPatch):
+    """One host listing thousands of bad services (a file of few, very large items):
+    its list is validated in parts too, with the errors of a whole validation."""
+    import ztsim.loader
+    from ztsim.model import Topology
+
+    monkeypatch.setattr(ztsim.loader, "MAX_LISTED", 100_000)
+    services = ["{service: 22/tcp}"] * 30
+    services[4] = services[25] = "{}"
+    text = _hosts(["{id: a, zone: lan, services: [" + ", ".join(services) + "]}"])
+    with pytest.raises(InputError) as err:
+        topology_from_text(text)
+    whole = [str(d) for d in err.value.diagnostics]
+    seen: list[object] = []
+    validate = Topology.model_validate
+
+    def spy(data: Any, **kw: Any) -> Topology:
+        seen.append(data["hosts"][0]["services"])
+        return validate(data, **kw)
+
+    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.loader, "BIG_ITEM_BYTES", 10)
+    monkeypatch.setattr(Topology, "model_validate", spy)
+    with pytest.raises(InputError) as err:
+        topology_from_text(text)
+    parts = [str(d) for d in err.value.diagnostics]
+    assert parts == whole and len(whole) == 2
+    assert seen == [[]]

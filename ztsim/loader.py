@@ -18,7 +18,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import InitVar, dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
-from typing import Literal, NamedTuple, TypeVar, get_args, get_origin
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -564,7 +564,7 @@ def validate_document(
         _header(doc, col, kind)
         if col.errors:
             raise InputError(col.diagnostics())
-        validated = _validate(col, model, doc.data, prepare)
+        validated = _validate(col, model, doc.data, prepare, len(doc.text))
         if validated is None:
             raise InputError(col.diagnostics())
         if check is not None:
@@ -579,17 +579,19 @@ def _validate(
     model: type[ModelT],
     data: object,
     prepare: Callable[[object], object | None] | None,
+    text_size: int = 0,
 ) -> ModelT | None:
     """``model.model_validate(data)``, through ``prepare``'s shortcut when it gives one;
-    ``None`` when the data is invalid (the errors are in ``col``)."""
+    ``None`` when the data is invalid (the errors are in ``col``).  ``text_size``:
+    the length of the document's text (see :func:`_long_lists`)."""
     if prepare is not None:
         try:
             ready = prepare(data)
             if ready is not None:
-                return _validate_in_parts(model, ready, None)
+                return _validate_in_parts(model, ready, None, text_size)
         except ValidationError:
             pass  # the data as read gives the errors, at their places
-    return _validate_in_parts(model, data, col)
+    return _validate_in_parts(model, data, col, text_size)
 
 
 #: Lists longer than this are validated this many items at a time (see
@@ -599,37 +601,74 @@ VALIDATION_CHUNK = 2048
 _ADAPTERS: dict[object, TypeAdapter[list[object]]] = {}
 
 
-def _long_lists(model: type[BaseModel], data: object) -> list[tuple[Loc, object]]:
-    """The lists of ``data`` longer than :data:`VALIDATION_CHUNK`, a field or a
-    section's field of ``model`` (``hosts``, ``segmentation.rules``), with the type
-    of each (``list[Host]``).  Looks at a few fields, never at the items."""
+#: Items of a long list above this many bytes of text on average are looked into
+#: for long lists of their own (see :func:`_long_lists`).
+BIG_ITEM_BYTES = 64 * 1024
+
+
+def _list_type(annotation: object) -> object | None:
+    """``list[X]`` when ``annotation`` is one (perhaps ``Annotated``), else ``None``."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation if get_origin(annotation) is list else None
+
+
+def _model_of(annotation: object) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    return None
+
+
+def _long_lists(
+    model: type[BaseModel], data: dict[str, object], text_size: int
+) -> list[tuple[Loc, object]]:
+    """The lists of ``data`` longer than :data:`VALIDATION_CHUNK`, with the type of
+    each (``list[Host]``): fields of ``model`` or of its sections (``hosts``,
+    ``segmentation.rules``) and, when the items of a list average more than
+    :data:`BIG_ITEM_BYTES` of the ``text_size`` characters, the list fields of
+    those items (one host listing a million services).  Looks at a few fields,
+    and at the items only of lists of such large items (never on an estate)."""
     found: list[tuple[Loc, object]] = []
-    if type(data) is not dict:
-        return found
     for name, info in model.model_fields.items():
         key = info.alias or name
         value = data.get(key)
         annotation = info.annotation
         if type(value) is list:
-            if len(value) > VALIDATION_CHUNK and get_origin(annotation) is list:
-                found.append(((key,), annotation))
-        elif (
-            type(value) is dict
-            and isinstance(annotation, type)
-            and issubclass(annotation, BaseModel)
-        ):
-            for sub, sub_info in annotation.model_fields.items():
-                items = value.get(sub_info.alias or sub)
-                if (
-                    type(items) is list
-                    and len(items) > VALIDATION_CHUNK
-                    and get_origin(sub_info.annotation) is list
-                ):
-                    found.append(((key, sub_info.alias or sub), sub_info.annotation))
+            list_type = _list_type(annotation)
+            if list_type is None:
+                continue
+            if len(value) > VALIDATION_CHUNK:
+                found.append(((key,), list_type))
+            item_model = _model_of(get_args(list_type)[0])
+            if item_model is not None and text_size > (len(value) + 1) * BIG_ITEM_BYTES:
+                for i, item in enumerate(value):
+                    if type(item) is dict:
+                        found.extend(
+                            ((key, i, *loc), t)
+                            for loc, t in _long_lists(item_model, item, 0)
+                            if len(loc) == 1
+                        )
+        elif type(value) is dict and (section := _model_of(annotation)) is not None:
+            found.extend(((key, *loc), t) for loc, t in _long_lists(section, value, text_size))
     return found
 
 
-def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None) -> ModelT | None:
+def _replace_at(data: dict[str, object], path: Loc, value: object) -> dict[str, object]:
+    """A copy of ``data`` with ``value`` at ``path`` (the containers along it copied)."""
+    copy: Any = dict(data)
+    node = copy
+    for step in path[:-1]:
+        child = node[step]
+        child = dict(child) if type(child) is dict else list(child)
+        node[step] = child
+        node = child
+    node[path[-1]] = value
+    return dict(copy)
+
+
+def _validate_in_parts(
+    model: type[ModelT], data: object, col: Collector | None, text_size: int = 0
+) -> ModelT | None:
     """``model.model_validate(data)``, its long lists :data:`VALIDATION_CHUNK` items
     at a time.
 
@@ -639,17 +678,22 @@ def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None)
     lists the first ones, counts the rest) and let go; the document is then
     validated with each long list replaced by its items' models (pydantic takes a
     model as it is), or by ``[]`` when a part of it failed, so that nothing is
-    validated twice and no error is reported twice.  Only the top-level fields
-    and those of top-level sections are looked at: a long list deeper down (one
-    host listing a million services) is validated whole.
+    validated twice and no error is reported twice.  The lists looked at are
+    those of :func:`_long_lists`: top-level fields, sections' fields, and the list
+    fields of items that average over :data:`BIG_ITEM_BYTES` of text (one host
+    listing a million services).  Deeper lists, and mappings with millions of keys
+    (a host's labels), are validated whole: their errors take about 1 KB each
+    until the cap drops them (300,000 bad labels in 3 MB: 550 MB).
 
     With ``col`` ``None``, raises the first :class:`ValidationError` instead.
     """
     # The items still to validate of each long list: those not models already (a
     # large estate's plain hosts are, see ztsim.shared; pydantic takes them as they are).
     todo: list[tuple[Loc, object, list[int]]] = []
-    for path, annotation in _long_lists(model, data) if type(data) is dict else []:
-        items = data[path[0]] if len(path) == 1 else data[path[0]][path[1]]  # type: ignore[index]
+    for path, annotation in _long_lists(model, data, text_size) if type(data) is dict else []:
+        items: Any = data
+        for step in path:
+            items = items[step]
         (item_type,) = get_args(annotation)
         pending = [i for i, x in enumerate(items) if type(x) is not item_type]
         if len(pending) > VALIDATION_CHUNK:
@@ -663,19 +707,15 @@ def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None)
             _pydantic_diagnostics(col, exc)
             return None
     assert type(data) is dict
-    whole: dict[str, object] = dict(data)
+    whole: dict[str, object] = data
     failed = False
     for path, annotation, pending in todo:
         adapter = _ADAPTERS.get(annotation)
         if adapter is None:
             adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)  # type: ignore[arg-type]
-        parent: dict[str, object] = whole
-        if len(path) == 2:
-            section = whole[str(path[0])]
-            assert type(section) is dict
-            parent = whole[str(path[0])] = dict(section)
-        items = parent[str(path[-1])]
-        assert type(items) is list
+        items = data
+        for step in path:
+            items = items[step]
         models = list(items)
         part_failed = False
         for start in range(0, len(pending), VALIDATION_CHUNK):
@@ -691,7 +731,7 @@ def _validate_in_parts(model: type[ModelT], data: object, col: Collector | None)
             if not part_failed:
                 for i, m in zip(indexes, got, strict=True):
                     models[i] = m
-        parent[str(path[-1])] = [] if part_failed else models
+        whole = _replace_at(whole, path, [] if part_failed else models)
         failed = failed or part_failed
     try:
         validated = model.model_validate(whole)
