@@ -272,3 +272,16 @@ def test_validate_without_kind_says_which_kinds(tmp_path: Path, capsys) -> None:
     assert f"{f}:1:1: error: missing `kind` (topology, policy or assertions)" in (
         capsys.readouterr().err
     )
+
+
+@pytest.mark.parametrize(("value", "what"), [("no", "a boolean, False"), ("017", "a number, 15")])
+def test_a_yaml_scalar_where_text_is_expected_says_to_quote_it(value: str, what: str) -> None:
+    text = TOPO + f"hosts:\n  - {{id: {value}, zone: lan}}\n"
+    with pytest.raises(InputError) as err:
+        topology_from_text(text)
+    ((line, col, message),) = _errors(err)
+    assert (line, col) == (8, 10)
+    assert message == (
+        f"hosts.0.id: Input should be a valid string (YAML read this value as {what}: "
+        "quote it to make it text)"
+    )

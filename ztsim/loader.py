@@ -496,6 +496,8 @@ def _pydantic_diagnostics(
             and (err.get("ctx") or {}).get("pattern") == ID_PATTERN
         ):
             msg = invalid_id_message(err["input"])
+        elif kind == "string_type" and isinstance(err.get("input"), bool | int | float):
+            msg += _yaml_scalar_hint(err["input"])
         if kind == "extra_forbidden":
             col.add(loc, f"unknown key {loc[-1]!r}", key=True)
         elif kind == "invalid_key" or loc[-1:] == ("[key]",):
@@ -509,6 +511,16 @@ def _pydantic_diagnostics(
         else:
             where = ".".join(str(p) for p in loc if isinstance(p, str | int))
             col.add(loc, f"{where}: {msg}" if where else msg)
+
+
+def _yaml_scalar_hint(value: bool | int | float) -> str:
+    """Why YAML gave a number or a boolean where text was expected, and the fix.
+
+    YAML 1.1 reads ``no``, ``on`` or ``yes`` as booleans and ``017`` or ``1:30``
+    as numbers: a host id ``no`` is a typo-class surprise, not a type confusion.
+    """
+    what = "a boolean" if isinstance(value, bool) else "a number"
+    return f" (YAML read this value as {what}, {value!r}: quote it to make it text)"
 
 
 KINDS = ("topology", "policy", "assertions")
