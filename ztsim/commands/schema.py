@@ -34,7 +34,7 @@ def _widen(schema: dict[str, Any]) -> dict[str, Any]:
     if sel is not None:
         props = sel["properties"]
         props["host"]["anyOf"].insert(0, {"type": "string", "minLength": 1})
-        defs["Selector"] = {"anyOf": [sel, _ANY_SELECTOR, {"type": "null"}]}
+        defs["Selector"] = {"anyOf": [sel, _ANY_SELECTOR]}  # a blank (null) is an error
         for key in ("description", "title"):
             if key in sel:
                 defs["Selector"][key] = sel[key]
