@@ -139,9 +139,11 @@ ODD_VALUES: list[Any] = [
 class Mutator:
     """Applies one random mutation at a time to a file's text, keeping it text."""
 
-    def __init__(self, draw: Callable[..., Any], text: str) -> None:
+    def __init__(self, draw: Callable[..., Any], text: str, vocabulary: list[Any]) -> None:
         self.draw = draw
         self.text = text
+        #: The scalars of the scenario's files (see :meth:`borrow_scalar`).
+        self.vocabulary = vocabulary
 
     def _index(self, n: int) -> int:
         return int(self.draw(st.integers(0, max(n - 1, 0))))
@@ -245,6 +247,19 @@ class Mutator:
 
         self._structural(change)
 
+    def borrow_scalar(self) -> None:
+        """A scalar replaced by another of the scenario's (an id, a service, a level):
+        mostly still valid, so the engine and the renderers see odd but legal input."""
+        scalars = self.vocabulary
+
+        def change(data: Any, paths: list[tuple[Any, ...]]) -> Any:
+            leaves = [p for p in paths if not isinstance(_get(data, p), dict | list)]
+            if not leaves or not scalars:
+                return data
+            return _set(data, leaves[self._index(len(leaves))], self.draw(st.sampled_from(scalars)))
+
+        self._structural(change)
+
     def change_type(self) -> None:
         def change(data: Any, paths: list[tuple[Any, ...]]) -> Any:
             target = paths[self._index(len(paths))]
@@ -268,6 +283,7 @@ MUTATIONS = [
     "insert_tag",
     "swap_values",
     "change_type",
+    "borrow_scalar",
 ]
 
 
@@ -324,6 +340,25 @@ def _quiet(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+_VOCABULARY: dict[Path, list[Any]] = {}
+
+
+def _vocabulary(scenario: Scenario) -> list[Any]:
+    """Every distinct scalar of the scenario's files, in a stable order."""
+    known = _VOCABULARY.get(scenario.topology)
+    if known is None:
+        seen: dict[Any, None] = {}
+        for f in [scenario.topology, *scenario.policies, scenario.assertions]:
+            if f is not None:
+                data = yaml.safe_load(f.read_text())
+                for p in _walk(data):
+                    v = _get(data, p)
+                    if not isinstance(v, dict | list):
+                        seen.setdefault((type(v).__name__, v), None)
+        known = _VOCABULARY[scenario.topology] = [v for _t, v in seen]
+    return known
+
+
 @st.composite
 def _case(draw: Callable[..., Any]) -> tuple[Scenario, str, str, str]:
     """A scenario, which of its files to mutate, the mutated text and its file name."""
@@ -332,7 +367,7 @@ def _case(draw: Callable[..., Any]) -> tuple[Scenario, str, str, str]:
     if scenario.assertions is not None:
         choices.append(scenario.assertions)
     victim = draw(st.sampled_from(choices))
-    m = Mutator(draw, victim.read_text())
+    m = Mutator(draw, victim.read_text(), _vocabulary(scenario))
     as_json = draw(st.booleans()) and draw(st.booleans())  # a quarter of the cases
     if as_json:
         m.to_json()
