@@ -269,7 +269,7 @@ class ZtsimApp(App[int]):
             return
         self.errors = tuple(diagnostics)
         self.main.show_errors(diagnostics)
-        n = sum(1 for d in diagnostics if d.level == "error")
+        n = sum(d.omitted or 1 for d in diagnostics if d.level == "error")  # "... and N more"
         if self.vm is not None:
             self.sub_title = self._subtitle(self.vm, f"{n} error(s) in input")
         else:
