@@ -137,8 +137,8 @@ def hmax(
     cost of every plan.  Every step adds one, so Knuth's generalisation of
     Dijkstra's algorithm is a walk level by level (no heap).
 
-    ``also(f)``: virtual facts that hold, at no cost, as soon as ``f`` does (see
-    :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
+    ``also(f)``: virtual facts that hold, at no cost, as soon as ``f`` (a ``priv``
+    fact) does (see :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
     their value (facts above them may then be missing).
     """
     users: dict[Fact, list[int]] = {}
@@ -158,13 +158,14 @@ def hmax(
             level.extend(post)
     left = set(until)
     h: dict[Fact, int] = {}
+    get_users = users.get
     c = 1
     while level:
         nxt: list[Fact] = []
-        j = 0
-        while j < len(level):  # the level may grow: virtual facts come at no cost
-            f = level[j]
-            j += 1
+        extend = nxt.extend
+        # A for loop over a growing list sees what is appended: virtual facts come
+        # at no cost, on this level.
+        for f in level:
             if f in h:
                 continue
             h[f] = c
@@ -172,12 +173,12 @@ def hmax(
                 left.discard(f)
                 if not left:
                     return h
-            if also is not None:
+            if also is not None and f[0] == "priv":
                 level.extend(also(f))
-            for i in users.get(f, ()):
+            for i in get_users(f, ()):
                 waiting[i] -= 1
                 if waiting[i] == 0:
-                    nxt.extend(posts[i])
+                    extend(posts[i])
         level = nxt
         c += 1
     return h
@@ -193,12 +194,18 @@ class _Relaxation:
     out from the policy's reach of each source class, as the solve expands them.
     """
 
-    def __init__(self, sol: Solution) -> None:
+    def __init__(self, sol: Solution, targets: set[tuple[str, str]]) -> None:
+        #: The (host, service) pairs some relaxed step needs reached.
+        self.targets = targets
+        #: Per host, what it reaches on itself (always allowed): its services among
+        #: the targets (a target's service is one its host offers).
+        self.own: dict[str, list[Fact]] = {}
+        for host, service in sorted(targets):
+            self.own.setdefault(host, []).append(("*reach", host, service))
         self.model = sol.model
         self.policy = sol.policy
         self.reached = 0  # target groups some held host reaches
         self.classes: set[object] = set()
-        self.egress_known: dict[object, bool] = {}
         self.egress_held = False
         topo = self.model.topology
         hosts = topo.hosts
@@ -215,39 +222,33 @@ class _Relaxation:
             self.sniffs[zone] = sorted(set(self.sniffs[zone]))
 
     def __call__(self, f: Fact) -> list[Fact]:
-        """The virtual facts ``f`` brings (none for most facts)."""
-        if f[0] != "priv":
-            return []
+        """The virtual facts the ``priv`` fact ``f`` brings (most bring none)."""
         host = f[1]
-        out: list[Fact] = []
-        p = self.policy
-        if f[2] == "user":
-            shape = self.model.shapes.get(host)
-            if shape is not None:
-                out.extend(("*reach", host, svc) for svc in shape.own)
-            ck = p.source_class(host)
-            if ck not in self.classes:
-                self.classes.add(ck)
-                mask = p.reach(host)
-                new = mask & ~self.reached
-                self.reached |= mask
-                tg = p.targets
-                for gi in iter_bits(new):
-                    svc = tg.keys[gi][1]
-                    out.extend(("*reach", h, svc) for h in tg.members[gi])
-            if not self.egress_held:
-                ok = self.egress_known.get(ck)
-                if ok is None:
-                    ok = self.egress_known[ck] = any(
-                        p.egress_class(host, dest, svc).allowed
-                        for dest, svc in self.model.exfil_destinations
-                    )
-                if ok:
-                    self.egress_held = True
-                    out.append(_EGRESS)
-        else:
+        if f[2] != "user":
+            if not self.sniffs:
+                return []
             zone = self.model.topology.hosts[host].zone
-            out.extend(("*sniff", i) for i, ends in self.sniffs.get(zone, ()) if host not in ends)
+            return [("*sniff", i) for i, ends in self.sniffs.get(zone, ()) if host not in ends]
+        out = list(self.own.get(host, ()))
+        p = self.policy
+        ck = p.source_class(host)
+        if ck in self.classes:  # most hosts: their class was seen, reach and egress too
+            return out
+        self.classes.add(ck)
+        mask = p.reach(host)
+        new = mask & ~self.reached
+        if new:
+            self.reached |= mask
+            wanted = self.targets
+            tg = p.targets
+            for gi in iter_bits(new):
+                svc = tg.keys[gi][1]
+                out.extend(("*reach", h, svc) for h in tg.members[gi] if (h, svc) in wanted)
+        if not self.egress_held and any(
+            p.egress_class(host, dest, svc).allowed for dest, svc in self.model.exfil_destinations
+        ):
+            self.egress_held = True
+            out.append(_EGRESS)
         return out
 
 
@@ -268,13 +269,16 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
     """
     cost = sol.cost
     relaxed: set[tuple[tuple[Fact, ...], tuple[Fact, ...]]] = set()
+    targets: set[tuple[str, str]] = set()
     for st in sol.fired.values():
         pre = st.pre
         kind = st.kind
         if kind == "exploit" or kind == "login":
             if pre[0][0] == "priv":  # from inside: any source reaching the service
                 assert st.flow is not None
-                pre = (("*reach", st.flow[1], st.flow[2]), *pre[1:])
+                _, host, service = st.flow
+                targets.add((host, service))
+                pre = (("*reach", host, service), *pre[1:])
         elif kind == "exfiltrate":
             pre = (pre[0], _EGRESS)  # (the data, code execution with a channel out)
         elif kind == "sniff":
@@ -282,7 +286,7 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
         relaxed.add((pre, st.post))
     wanted = [g for g in goals if g in cost]
     # The values do not depend on the order the steps come in.
-    h = hmax(relaxed, also=_Relaxation(sol), until=wanted)
+    h = hmax(relaxed, also=_Relaxation(sol, targets), until=wanted)
     return {g: h[g] for g in wanted}
 
 
