@@ -9,13 +9,23 @@ from typing import Literal
 
 from ztsim.textsafe import safe
 
-__all__ = ["MAX_LISTED", "Diagnostic", "InputError", "omitted_summary"]
+__all__ = ["MAX_LISTED", "Diagnostic", "InputError", "env_int", "omitted_summary"]
+
+
+def env_int(name: str, default: int, minimum: int = 1) -> int:
+    """The integer setting ``name`` of the environment; ``default`` when unset or not
+    a whole number (a typo in a setting must not crash every run), at least ``minimum``."""
+    try:
+        return max(minimum, int(os.environ.get(name, "").replace("_", "") or default))
+    except ValueError:
+        return default
+
 
 #: Most problems of one level listed per file (``ZTSIM_MAX_ERRORS``); the rest are
 #: counted in one closing line (see :func:`omitted_summary`).  A small file can hold
 #: millions of errors (a list of a million ``{}``): printing, locating, even keeping
 #: them all would take minutes and gigabytes for nothing a person reads.
-MAX_LISTED = max(1, int(os.environ.get("ZTSIM_MAX_ERRORS", "100") or "100"))
+MAX_LISTED = env_int("ZTSIM_MAX_ERRORS", 100)
 
 
 @dataclass(frozen=True, order=True)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import yaml
 
 from ztsim import parsecache
+from ztsim.diagnostics import env_int
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
 from ztsim.splitparse import split_build
@@ -52,11 +53,11 @@ __all__ = [
 ]
 
 #: Largest file accepted, in bytes (override with ``ZTSIM_MAX_BYTES``).
-MAX_BYTES = int(os.environ.get("ZTSIM_MAX_BYTES", str(512 * 1024 * 1024)))
+MAX_BYTES = env_int("ZTSIM_MAX_BYTES", 512 * 1024 * 1024)
 #: Largest document accepted once aliases are expanded, in nodes.
-MAX_NODES = int(os.environ.get("ZTSIM_MAX_NODES", str(50_000_000)))
+MAX_NODES = env_int("ZTSIM_MAX_NODES", 50_000_000)
 #: Nodes aliases may add beyond two per character of the text (see :func:`expansion_limit`).
-MAX_EXPANSION = int(os.environ.get("ZTSIM_MAX_EXPANSION", str(200_000)))
+MAX_EXPANSION = env_int("ZTSIM_MAX_EXPANSION", 200_000, minimum=0)
 #: Deepest nesting accepted once aliases are expanded (libyaml's own limit on the text).
 MAX_DEPTH = 1000
 
