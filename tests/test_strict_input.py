@@ -285,3 +285,14 @@ def test_a_yaml_scalar_where_text_is_expected_says_to_quote_it(value: str, what:
         f"hosts.0.id: Input should be a valid string (YAML read this value as {what}: "
         "quote it to make it text)"
     )
+
+
+@pytest.mark.parametrize("steps", ["017", "1:30", "0x1f", "1_0"])
+def test_an_assertion_count_yaml_reads_otherwise_is_an_error(steps: str) -> None:
+    item = f"  - {{id: a, type: min-attack-cost, steps: {steps}}}\n"
+    with pytest.raises(InputError) as err:
+        assertions_from_text(ASSERT + item)
+    ((line, col, message),) = _errors(err)
+    assert (line, col) == (5, item.index(steps) + 1)
+    assert message.startswith("assertions.0.steps: write the count in plain decimal digits")
+    assert assertions_from_text(ASSERT + item.replace(steps, "15")).model.assertions

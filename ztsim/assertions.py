@@ -12,6 +12,7 @@ follows the loader's conventions: every problem at once, each as
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +230,30 @@ def _check_assertions(col: Collector, model: AssertionSet) -> None:
                 ("assertions", i, "id"), f"duplicate assertion id {a.id!r} (first at line {line})"
             )
         first.setdefault(a.id, i)
+        for field in ("steps", "plans"):
+            if field in a.model_fields_set:
+                _check_decimal(col, ("assertions", i, field))
+
+
+#: A count as written in plain decimal (YAML 1.1 reads ``017`` as 15, ``1:30`` as
+#: 90, ``0x1f`` as 31 and ``1_0`` as 10), up to what follows it.
+_DECIMAL = re.compile(r"\+?(?:0|[1-9][0-9]*)(?![0-9A-Za-z_:.])")
+
+
+def _check_decimal(col: Collector, loc: tuple[str | int, ...]) -> None:
+    """Refuse a count not written in plain decimal: it would not mean what it says.
+
+    Read from the text at the node's place (an assertions file is small: indexing
+    its positions costs nothing that matters).
+    """
+    mark = locate(col.doc, loc)
+    lines = col.doc.text.splitlines()
+    if 0 < mark.line <= len(lines) and not _DECIMAL.match(lines[mark.line - 1], mark.column - 1):
+        col.add(
+            loc,
+            f"{'.'.join(map(str, loc))}: write the count in plain decimal digits "
+            "(YAML 1.1 reads 017 as 15, 1:30 as 90, 0x1f as 31, 1_0 as 10)",
+        )
 
 
 def _assertions_from(doc: Document) -> LoadedAssertions:
