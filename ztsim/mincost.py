@@ -14,14 +14,15 @@ Three tools:
 * :func:`hmax` gives, per fact, the length of the longest chain of steps any plan
   deriving it must contain (``1 + max`` over preconditions, minimised): a lower
   bound on the cost of every plan, cheap (one Knuth-Dijkstra pass).
-* :func:`cheapest` finds the fewest-steps plan within a solve's fired steps, as a
-  small integer linear program (HiGHS, through ``highspy``) over the goal's
-  backward sub-graph, pruned to steps that fit in a plan cheaper than the one
-  already known.  A node budget keeps it bounded; it then answers the best plan
-  found and the solver's proven bound.
+* :func:`cheapest` finds the fewest-steps plan within a solve's fired steps:
+  first the h_max derivation, sharing facts where it can (it often meets the
+  bound), then a small integer linear program (HiGHS, through ``highspy``) over
+  the goal's backward sub-graph, pruned to steps that fit in a plan cheaper than
+  the one already known.  A node budget keeps it bounded; it then answers the
+  best plan found and the solver's proven bound.
 * :func:`relaxed_lower_bounds` gives a lower bound valid for the whole attack
   graph from a *pruned* solve (large estates fire one source per target): every
-  step's launching position is relaxed to "any host the attacker stands on".
+  step's launching position is relaxed to the best one that could launch it.
 
 Only a solve that fired every step instance (``exhaustive=True``) has the whole
 graph: :func:`cheapest` over it is the true minimum.
