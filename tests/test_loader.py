@@ -813,3 +813,49 @@ def test_a_long_list_inside_a_large_item_is_validated_in_parts(monkeypatch: pyte
     parts = [str(d) for d in err.value.diagnostics]
     assert parts == whole and len(whole) == 2
     assert seen == [[]]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # thousands of unknown keys at the top level and in a section
+        "".join(f"k{i}: 1\n" for i in range(20)) + "hosts: [{id: a, zone: lan, x: 1}]\n",
+        # a host (one large item) with many labels, some bad, and many unknown keys
+        "hosts:\n  - id: a\n    zone: lan\n    labels: {"
+        + ", ".join(f"k{i}: {'[x]' if i % 7 == 3 else 'v'}" for i in range(30))
+        + "}\n"
+        + "".join(f"    u{i}: 1\n" for i in range(12)),
+    ],
+    ids=["top-level-keys", "labels-and-keys-of-a-large-item"],
+)
+def test_mappings_with_many_keys_are_validated_in_parts(
+    body: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unknown keys and bad label values of huge mappings: the errors of a whole
+    validation, found part by part."""
+    import ztsim.loader
+
+    monkeypatch.setattr(ztsim.loader, "MAX_LISTED", 100_000)
+    text = HEADER + ZONES + body
+    with pytest.raises(InputError) as err:
+        topology_from_text(text)
+    whole = sorted(str(d) for d in err.value.diagnostics)
+    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 5)
+    monkeypatch.setattr(ztsim.loader, "BIG_ITEM_BYTES", 10)
+    from ztsim.model import Topology
+
+    seen: list[dict[str, Any]] = []
+    validate = Topology.model_validate
+
+    def spy(data: Any, **kw: Any) -> Topology:
+        seen.append(data)
+        return validate(data, **kw)
+
+    monkeypatch.setattr(Topology, "model_validate", spy)
+    with pytest.raises(InputError) as err:
+        topology_from_text(text)
+    assert sorted(str(d) for d in err.value.diagnostics) == whole and len(whole) >= 12
+    # What reached the whole validation: no mapping of more than a few keys.
+    (data,) = seen
+    assert len(data) <= 6
+    assert all(len(h) <= 5 and len(h.get("labels") or ()) <= 5 for h in data["hosts"])

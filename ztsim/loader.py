@@ -486,7 +486,10 @@ def _pydantic_diagnostics(
         loc: Loc = tuple(err["loc"])
         if prefix:
             first = loc[0] if loc else None
-            loc = (*prefix, indexes[first], *loc[1:]) if type(first) is int else (*prefix, *loc)
+            if indexes and type(first) is int:
+                loc = (*prefix, indexes[first], *loc[1:])
+            else:
+                loc = (*prefix, *loc)
         kind = err["type"]
         msg = str(err["msg"])
         if msg.startswith("Value error, "):
@@ -601,7 +604,7 @@ def _validate(
             ready = prepare(data)
             if ready is not None:
                 return _validate_in_parts(model, ready, None, text_size)
-        except ValidationError:
+        except (ValidationError, _PartInvalid):
             pass  # the data as read gives the errors, at their places
     return _validate_in_parts(model, data, col, text_size)
 
@@ -610,7 +613,9 @@ def _validate(
 #: :func:`_validate_in_parts`).
 VALIDATION_CHUNK = 2048
 
-_ADAPTERS: dict[object, TypeAdapter[list[object]]] = {}
+_ADAPTERS: dict[object, TypeAdapter[Any]] = {}
+#: The keys each model accepts (its fields' names and aliases).
+_MODEL_KEYS: dict[object, frozenset[str]] = {}
 
 
 #: Items of a long list above this many bytes of text on average are looked into
@@ -631,16 +636,31 @@ def _model_of(annotation: object) -> type[BaseModel] | None:
     return None
 
 
-def _long_lists(
-    model: type[BaseModel], data: dict[str, object], text_size: int
-) -> list[tuple[Loc, object]]:
-    """The lists of ``data`` longer than :data:`VALIDATION_CHUNK`, with the type of
-    each (``list[Host]``): fields of ``model`` or of its sections (``hosts``,
-    ``segmentation.rules``) and, when the items of a list average more than
-    :data:`BIG_ITEM_BYTES` of the ``text_size`` characters, the list fields of
-    those items (one host listing a million services).  Looks at a few fields,
-    and at the items only of lists of such large items (never on an estate)."""
-    found: list[tuple[Loc, object]] = []
+def _dict_type(annotation: object) -> object | None:
+    """``dict[K, V]`` when ``annotation`` is one (perhaps ``Annotated``), else ``None``."""
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation if get_origin(annotation) is dict else None
+
+
+#: A part of a document validated on its own (see :func:`_long_lists`): its kind
+#: (``list``, ``dict``, or ``keys``: a model's mapping with thousands of keys), where
+#: it is, and its type (``list[Host]``, ``dict[str, str]``, or the model).
+Part = tuple[str, Loc, object]
+
+
+def _long_lists(model: type[BaseModel], data: dict[str, object], text_size: int) -> list[Part]:
+    """The parts of ``data`` with more than :data:`VALIDATION_CHUNK` items: lists and
+    mappings that are fields of ``model`` or of its sections (``hosts``,
+    ``segmentation.rules``), ``data`` itself or a section when it has that many
+    keys (all but a few unknown), and, when the items of a list average more than
+    :data:`BIG_ITEM_BYTES` of the ``text_size`` characters, the same in each of
+    those items (one host listing a million services or labels).  Looks at a few
+    fields, and at the items only of lists of such large items (never on an estate).
+    """
+    found: list[Part] = []
+    if len(data) > VALIDATION_CHUNK:
+        found.append(("keys", (), model))
     for name, info in model.model_fields.items():
         key = info.alias or name
         value = data.get(key)
@@ -650,19 +670,38 @@ def _long_lists(
             if list_type is None:
                 continue
             if len(value) > VALIDATION_CHUNK:
-                found.append(((key,), list_type))
+                found.append(("list", (key,), list_type))
             item_model = _model_of(get_args(list_type)[0])
             if item_model is not None and text_size > (len(value) + 1) * BIG_ITEM_BYTES:
                 for i, item in enumerate(value):
                     if type(item) is dict:
                         found.extend(
-                            ((key, i, *loc), t)
-                            for loc, t in _long_lists(item_model, item, 0)
-                            if len(loc) == 1
+                            (kind, (key, i, *loc), t)
+                            for kind, loc, t in _long_lists(item_model, item, 0)
+                            if len(loc) <= 1
                         )
-        elif type(value) is dict and (section := _model_of(annotation)) is not None:
-            found.extend(((key, *loc), t) for loc, t in _long_lists(section, value, text_size))
+        elif type(value) is dict:
+            section = _model_of(annotation)
+            if section is not None:
+                found.extend(
+                    (kind, (key, *loc), t)
+                    for kind, loc, t in _long_lists(section, value, text_size)
+                )
+            elif len(value) > VALIDATION_CHUNK and (dict_type := _dict_type(annotation)):
+                found.append(("dict", (key,), dict_type))
     return found
+
+
+class _PartInvalid(Exception):
+    """A part validated on its own is invalid (raised instead of reporting, with no
+    collector: see :func:`_validate_in_parts`)."""
+
+
+def _at_path(data: object, path: Loc) -> Any:
+    node: Any = data
+    for step in path:
+        node = node[step]
+    return node
 
 
 def _replace_at(data: dict[str, object], path: Loc, value: object) -> dict[str, object]:
@@ -690,26 +729,26 @@ def _validate_in_parts(
     lists the first ones, counts the rest) and let go; the document is then
     validated with each long list replaced by its items' models (pydantic takes a
     model as it is), or by ``[]`` when a part of it failed, so that nothing is
-    validated twice and no error is reported twice.  The lists looked at are
-    those of :func:`_long_lists`: top-level fields, sections' fields, and the list
-    fields of items that average over :data:`BIG_ITEM_BYTES` of text (one host
-    listing a million services).  Deeper lists, and mappings with millions of keys
-    (a host's labels), are validated whole: their errors take about 1 KB each
-    until the cap drops them (300,000 bad labels in 3 MB: 550 MB).
+    validated twice and no error is reported twice.  The parts are those of
+    :func:`_long_lists`: long lists and mappings of the top level, of sections,
+    and of items that average over :data:`BIG_ITEM_BYTES` of text (one host
+    listing a million services or labels).  Deeper ones are validated whole:
+    their errors take up to 1 KB each until the cap drops them.
 
     With ``col`` ``None``, raises the first :class:`ValidationError` instead.
     """
     # The items still to validate of each long list: those not models already (a
     # large estate's plain hosts are, see ztsim.shared; pydantic takes them as they are).
-    todo: list[tuple[Loc, object, list[int]]] = []
-    for path, annotation in _long_lists(model, data, text_size) if type(data) is dict else []:
-        items: Any = data
-        for step in path:
-            items = items[step]
-        (item_type,) = get_args(annotation)
-        pending = [i for i, x in enumerate(items) if type(x) is not item_type]
-        if len(pending) > VALIDATION_CHUNK:
-            todo.append((path, annotation, pending))
+    todo: list[tuple[str, Loc, object, list[int]]] = []
+    for kind, path, annotation in _long_lists(model, data, text_size) if type(data) is dict else []:
+        pending: list[int] = []
+        if kind == "list":
+            (item_type,) = get_args(annotation)
+            items = _at_path(data, path)
+            pending = [i for i, x in enumerate(items) if type(x) is not item_type]
+            if len(pending) <= VALIDATION_CHUNK:
+                continue
+        todo.append((kind, path, annotation, pending))
     if not todo:
         try:
             return model.model_validate(data)
@@ -721,29 +760,66 @@ def _validate_in_parts(
     assert type(data) is dict
     whole: dict[str, object] = data
     failed = False
-    for path, annotation, pending in todo:
+    for kind, path, annotation, pending in todo:
+        if kind == "keys":
+            # Thousands of keys where a model has a few: the unknown ones are
+            # reported here (as pydantic would, "unknown key") and left out.
+            mapping = _at_path(whole, path)
+            fields = _MODEL_KEYS.get(annotation)
+            if fields is None:
+                assert isinstance(annotation, type) and issubclass(annotation, BaseModel)
+                fields = _MODEL_KEYS[annotation] = frozenset(
+                    k for n, i in annotation.model_fields.items() for k in (n, i.alias) if k
+                )
+            unknown = {k for k in mapping if type(k) is str and k not in fields}
+            if unknown:
+                if col is None:
+                    raise _PartInvalid
+                failed = True
+                for k in mapping:
+                    if k in unknown:
+                        col.add((*path, k), f"unknown key {k!r}", key=True)
+                kept = {k: v for k, v in mapping.items() if k not in unknown}
+                whole = _replace_at(whole, path, kept) if path else kept
+            continue
         adapter = _ADAPTERS.get(annotation)
         if adapter is None:
             adapter = _ADAPTERS[annotation] = TypeAdapter(annotation)  # type: ignore[arg-type]
-        items = data
-        for step in path:
-            items = items[step]
-        models = list(items)
+        source = _at_path(whole, path)
         part_failed = False
-        for start in range(0, len(pending), VALIDATION_CHUNK):
-            indexes = pending[start : start + VALIDATION_CHUNK]
-            try:
-                got = adapter.validate_python([items[i] for i in indexes])
-            except ValidationError as exc:
-                if col is None:
-                    raise
-                part_failed = True
-                _pydantic_diagnostics(col, exc, path, indexes)
-                continue
-            if not part_failed:
-                for i, m in zip(indexes, got, strict=True):
-                    models[i] = m
-        whole = _replace_at(whole, path, [] if part_failed else models)
+        done: Any
+        if kind == "dict":
+            pairs = list(source.items())
+            done = {}
+            for start in range(0, len(pairs), VALIDATION_CHUNK):
+                try:
+                    got = adapter.validate_python(dict(pairs[start : start + VALIDATION_CHUNK]))
+                except ValidationError as exc:
+                    if col is None:
+                        raise
+                    part_failed = True
+                    _pydantic_diagnostics(col, exc, path)
+                    continue
+                if not part_failed:
+                    done.update(got)
+        else:
+            done = list(source)
+            for start in range(0, len(pending), VALIDATION_CHUNK):
+                indexes = pending[start : start + VALIDATION_CHUNK]
+                try:
+                    got = adapter.validate_python([source[i] for i in indexes])
+                except ValidationError as exc:
+                    if col is None:
+                        raise
+                    part_failed = True
+                    _pydantic_diagnostics(col, exc, path, indexes)
+                    continue
+                if not part_failed:
+                    for i, m in zip(indexes, got, strict=True):
+                        done[i] = m
+        if part_failed:
+            done = {} if kind == "dict" else []
+        whole = _replace_at(whole, path, done)
         failed = failed or part_failed
     try:
         validated = model.model_validate(whole)
