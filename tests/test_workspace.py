@@ -89,3 +89,58 @@ def test_a_one_rule_edit_is_patched_and_matches_a_fresh_check(scenario: Path) ->
         load_topology(scenario / "topology.yaml"), load_policies([scenario / "policies"])
     )
     assert dump_json(edited.to_json()) == dump_json(fresh.to_json())
+
+
+SNIFF_TOPOLOGY = """\
+ztsim: 1
+kind: topology
+name: sniff-twins
+zones: [{id: x, external: true}, {id: a}, {id: b}]
+credentials: [{id: c}]
+hosts:
+  - id: s1
+    zone: b
+    services: [{service: 22/tcp, public: true}]
+    vulnerabilities: [{id: v1, service: 22/tcp, gives: root}]
+  - id: s2
+    zone: a
+    services: [{service: 22/tcp, public: true}]
+    vulnerabilities: [{id: v2, service: 22/tcp, gives: root}]
+  - id: q
+    zone: a
+    services: [{service: 80/tcp}]
+  - id: p
+    zone: a
+    services: [{service: 5432/tcp}]
+    logins: [{credential: c, service: 5432/tcp, gives: user}]
+    data: [{id: d, integrity: true}]
+traffic:
+  - {from: q, to: p, service: 5432/tcp, credential: c}
+"""
+
+
+def test_a_recheck_that_turns_encryption_off_keeps_the_sniffing_zone_apart(
+    tmp_path: Path,
+) -> None:
+    """Under a zone-blind policy that encrypts in transit, s1 (zone b) and s2 (zone a)
+    are one class and s1 represents both.  Turning encryption off makes zone a
+    matter (root on s2 can sniff q -> p and log in to p with c): the
+    re-check must not reuse the earlier classes (``_kept_zones`` grew), or it misses
+    that tampering with d is reachable, as a fresh check finds it."""
+    from ztsim.analysis import analyze
+    from ztsim.loader import load_policies, load_topology
+
+    topo, pol = tmp_path / "topology.yaml", tmp_path / "policy.yaml"
+    topo.write_text(SNIFF_TOPOLOGY, encoding="utf-8")
+    head = "ztsim: 1\nkind: policy\nname: p\ncontrols:\n  encrypt_in_transit: "
+    pol.write_text(head + "true\n", encoding="utf-8")
+    ws = Workspace(topo)
+    before = ws.analyze([pol]).results[0]
+    assert not any(g.reachable for g in before.goals)
+    pol.write_text(head + "false\n", encoding="utf-8")
+    after = ws.analyze([pol]).results[0]
+    fresh = analyze(load_topology(topo), load_policies([pol])).results[0]
+    assert {g.goal: g.reachable for g in fresh.goals}[("tamper", "d")]
+    assert [(g.goal, g.reachable, g.cost) for g in after.goals] == [
+        (g.goal, g.reachable, g.cost) for g in fresh.goals
+    ]
