@@ -296,3 +296,9 @@ def test_an_assertion_count_yaml_reads_otherwise_is_an_error(steps: str) -> None
     assert (line, col) == (5, item.index(steps) + 1)
     assert message.startswith("assertions.0.steps: write the count in plain decimal digits")
     assert assertions_from_text(ASSERT + item.replace(steps, "15")).model.assertions
+
+
+def test_validate_with_standard_input_closed(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr(sys, "stdin", None)  # what Python sets when started with `<&-`
+    assert main(["validate", "-"]) == 2
+    assert "<stdin>:1:1: error: cannot read: standard input is closed" in capsys.readouterr().err

@@ -113,6 +113,8 @@ def _read(f: str | Path) -> Document:
     name = STDIN_NAME if f == STDIN_ARG else str(f)
     try:
         if f == STDIN_ARG:
+            if sys.stdin is None:  # started with standard input closed (`<&-`)
+                raise YamlInputError(name, None, "cannot read: standard input is closed")
             raw = read_bounded(sys.stdin.buffer, name)
         elif _is_pipe(Path(f)):
             raw = _read_pipe(name)
