@@ -225,11 +225,12 @@ def test_check_json_shape(capsys, scenario: Path):
             assert isinstance(t["allowed"], bool) and isinstance(t["rule"], str)
 
     closed, opened = doc["results"]
+    unreachable = {"reachable": False, "cost": None, "cost_exact": True, "cost_lower_bound": None}
     assert closed["exfiltration"] == [
-        {"data": "rows", "reachable": False, "cost": None, "records": 42},
-        {"data": "notes", "reachable": False, "cost": None, "records": None},
+        {"data": "rows", **unreachable, "records": 42},
+        {"data": "notes", **unreachable, "records": None},
     ]
-    assert closed["tampering"] == [{"data": "rows", "reachable": False, "cost": None}]
+    assert closed["tampering"] == [{"data": "rows", **unreachable, "records": 42}]
     assert [
         (t["from"], t["to"], t["service"], t["allowed"], t["rule"]) for t in closed["traffic"]
     ] == [
@@ -240,13 +241,9 @@ def test_check_json_shape(capsys, scenario: Path):
         ("internet", "web", "22/tcp", False, "topology"),
     ]
     # open: enter, exploit, steal, login, collect, exfiltrate (from web) = 6 steps
-    assert opened["exfiltration"][0] == {
-        "data": "rows",
-        "reachable": True,
-        "cost": 6,
-        "records": 42,
-    }
-    assert opened["tampering"] == [{"data": "rows", "reachable": True, "cost": 6}]
+    six = {"reachable": True, "cost": 6, "cost_exact": True, "cost_lower_bound": 6}
+    assert opened["exfiltration"][0] == {"data": "rows", **six, "records": 42}
+    assert opened["tampering"] == [{"data": "rows", **six, "records": 42}]
     assert [t["rule"] for t in opened["traffic"]] == [
         "default",
         "default",
