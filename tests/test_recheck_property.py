@@ -341,12 +341,17 @@ def edited_scenarios(draw: st.DrawFn) -> Edited:
 
 
 def _with_twins(draw: st.DrawFn, topo: dict[str, Any]) -> dict[str, Any]:
-    """Often a copy or two of a host (without its data): interchangeable hosts are
-    what a compressed compilation folds into one class, and where a reused one can
-    go wrong (the generator alone rarely draws two hosts alike)."""
+    """Often a copy or two of a host (without its data, in any zone): interchangeable
+    hosts are what a compressed compilation folds into one class, and where a reused
+    one can go wrong (the generator alone rarely draws two hosts alike)."""
     for host in draw(st.lists(st.sampled_from(topo["hosts"]), max_size=2, unique_by=id)):
         twin = {k: copy.deepcopy(v) for k, v in host.items() if k != "data"}
         twin["id"] = f"{host['id']}t"
+        # Often in another zone: a zone-blind policy's classes span zones, except
+        # where a credential can be sniffed (spec rule 6).
+        twin["zone"] = draw(
+            st.sampled_from([z["id"] for z in topo["zones"] if not z.get("external")])
+        )
         for v in twin.get("vulnerabilities", []):
             v["id"] = f"{v['id']}t"
         topo["hosts"].append(twin)
