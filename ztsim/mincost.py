@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_ILP_NODES",
     "MAX_ILP_STEPS",
+    "MAX_ILP_STEPS_PER_SOLVE",
     "Cheapest",
     "WholeGraph",
     "cheapest",
@@ -58,8 +59,14 @@ __all__ = [
 ]
 
 #: Above this many candidate steps (after pruning) no exact search is tried: the
-#: plan already known is kept, with the h_max lower bound.
-MAX_ILP_STEPS = 2_000
+#: plan already known is kept, with the h_max lower bound.  (Building the model
+#: costs about a millisecond a step.)
+MAX_ILP_STEPS = 1_000
+
+#: At most this many candidate steps are searched, summed over the goals of one
+#: solve: past it, goals keep their plan and bound (a deterministic cap on the time
+#: a check spends searching, whatever the number of goals).
+MAX_ILP_STEPS_PER_SOLVE = 10_000
 
 #: Branch-and-bound nodes the solver may explore per goal (a deterministic budget,
 #: unlike a time limit: the same input gives the same answer on any machine).
@@ -106,6 +113,8 @@ class _Graph:
         self.givers = givers
         self.hmax = hmax((st.pre, st.post) for st in steps)
         self.found: dict[Fact, Cheapest] = {}
+        #: Candidate steps searched so far (see MAX_ILP_STEPS_PER_SOLVE).
+        self.searched = 0
 
 
 _GRAPHS: dict[int, tuple[weakref.ref[Solution], _Graph]] = {}
@@ -362,9 +371,10 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
             tail = min(dist[q] for q in st.post if q in dist)
             if head + tail <= bound:
                 kept.append(st)
-    if not kept or len(kept) > MAX_ILP_STEPS:
+    if not kept or len(kept) > MAX_ILP_STEPS or g.searched + len(kept) > MAX_ILP_STEPS_PER_SOLVE:
         return Cheapest(known, lower)
-    found, proven = _ilp(kept, goal, dist, lower, bound)
+    g.searched += len(kept)
+    found, proven = _ilp(kept, goal, dist, hm, bound)
     best = known if found is None else _as_plan(found, goal, hm)
     if best.cost > known.cost:  # never worse than what was known
         best = known
@@ -443,13 +453,20 @@ def _quiet_highs() -> Any:
 
 
 def _ilp(
-    kept: Sequence[Step], goal: Fact, dist: Mapping[Fact, int], lower: int, bound: int
+    kept: Sequence[Step],
+    goal: Fact,
+    dist: Mapping[Fact, int],
+    hm: Mapping[Fact, int],
+    bound: int,
 ) -> tuple[list[Step] | None, float | bool]:
     """Solve the fewest-steps model over ``kept``.
 
     Variables: ``x[s]`` step used, ``y[f]`` fact needed, ``z[s, f]`` fact ``f``
     first given by step ``s``, ``t[f]`` a level: a step's output is above its
-    inputs when it is their support, so supports never loop.  Returns the steps of
+    inputs when it is their support, so supports never loop.  The longest chain of
+    supports to a fact of a plan of at most ``bound`` steps lies between its h_max
+    and ``bound``: levels take those bounds, which keeps the big-M constraints
+    tight (a much stronger relaxation than levels in [0, facts]).  Returns the steps of
     the best plan found (None if none) and either True (proven: no plan of at
     most ``bound`` steps exists, or the plan returned is optimal) or the solver's
     lower bound when the node budget ran out.
@@ -464,10 +481,10 @@ def _ilp(
     if goal not in facts:
         return None, True
     h = _quiet_highs()
-    big = float(len(facts))
+    top = float(bound)
     x = [h.addBinary() for _ in kept]
     y = {f: h.addBinary() for f in facts}
-    t = {f: h.addVariable(lb=0.0, ub=big) for f in facts}
+    t = {f: h.addVariable(lb=float(hm[f]), ub=top) for f in facts}
     supports: dict[Fact, list[Any]] = {f: [] for f in facts}
     for i, st in enumerate(kept):
         for p in st.pre:
@@ -479,8 +496,9 @@ def _ilp(
             supports[q].append(z)
             h.addConstr(z <= x[i])
             for p in st.pre:
-                # z = 1: t[q] >= t[p] + 1; else no constraint (levels lie in [0, big]).
-                h.addConstr(t[q] - t[p] - (big + 1.0) * z >= -big)
+                # z = 1: t[q] >= t[p] + 1; else none (t[q] - t[p] >= h_max(q) - bound).
+                big = top - hm[q] + 1.0
+                h.addConstr(t[q] - t[p] - big * z >= 1.0 - big)
     for f, zs in supports.items():
         if zs:
             h.addConstr(y[f] - sum(zs[1:], zs[0]) <= 0)
@@ -489,7 +507,7 @@ def _ilp(
     h.addConstr(y[goal] >= 1)
     total = sum(x[1:], x[0])
     h.addConstr(total <= bound)
-    h.addConstr(total >= lower)
+    h.addConstr(total >= hm[goal])
     h.minimize(total)
     import highspy
 
