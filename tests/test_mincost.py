@@ -365,3 +365,16 @@ def test_relaxed_bound_frees_the_source_of_a_pruned_step(large_estate: None) -> 
     # Without the whole graph: the plan found (8) and the proven bound (7).
     g = analyze(topo, [pol]).results[0].goals[0]
     assert (g.cost, g.cost_lower_bound, g.cost_text) == (8, 7, "≤8 (≥7)")
+
+
+def test_the_whole_graph_is_solved_only_when_a_bound_is_not_tight() -> None:
+    """Under the reference policy the relaxed bound proves the extracted plan: no
+    exhaustive solve.  Under two-exits it does not: the exhaustive solve is made
+    once, and kept as the policy's plan solve (paths lists from it)."""
+    topo, pol = _scenario()
+    a = analyze(topo, [reference_policy(), pol])
+    ref_result, policy_result = a.results
+    assert "plan_solution" not in ref_result.__dict__
+    made = policy_result.__dict__.get("plan_solution")
+    assert made is not None and made is not policy_result.solution
+    assert policy_result.plan_solution is made
