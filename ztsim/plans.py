@@ -2,8 +2,11 @@
 
 A plan is extracted on demand from a :class:`~ztsim.engine.Solution`: follow the
 cheapest derivation of the goal back to the entry, then drop every step the rest
-does not need.  Further distinct plans come Yen-style: ban one step of a plan
-already found and solve again; candidates are kept cheapest first.  A plan is then
+does not need.  That derivation counts shared facts once per use, so on estates
+solved exhaustively the first plan listed is the fewest-steps one that
+:mod:`ztsim.mincost` finds.  Further distinct plans swap one derivation of a plan
+already found for another (sidetracks); candidates are taken cheapest first, in
+chunks that do not depend on how many plans are asked for.  A plan is then
 judged against each policy: blocked at its first forbidden step (with the rule,
 ``default``, ``mfa`` or ``encrypt_in_transit`` that forbids it), or open with the
 probability that the policy's detection sees it.
