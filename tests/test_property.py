@@ -38,7 +38,7 @@ from ztsim.loader import (
     reference_policy,
     topology_from_text,
 )
-from ztsim.mincost import cheapest, relaxed_lower_bounds
+from ztsim.mincost import cheapest, goal_costs, relaxed_lower_bounds
 from ztsim.plans import Plan, extract_plan, judge
 
 EXAMPLES = int(os.environ.get("ZTSIM_PROPERTY_EXAMPLES", "250"))
@@ -443,6 +443,7 @@ def check_plans(topo: LoadedTopology, pol: LoadedPolicy) -> None:
         pruned = solve(model, compiled)
         full = solve(model, compiled, exhaustive=True)
         relaxed = relaxed_lower_bounds(pruned, goal_facts(topo))
+        bounded = goal_costs(pruned, goal_facts(topo), None)  # as on large estates
         for goal in goal_facts(topo):
             for sol in (pruned, full):
                 if not sol.reachable(goal):
@@ -467,6 +468,8 @@ def check_plans(topo: LoadedTopology, pol: LoadedPolicy) -> None:
                 event("plan cost: brute-force search too large, skipped")
                 continue
             assert relaxed[goal] <= best, ("relaxed lower bound above the minimum", goal)
+            _check_plan(bounded[goal].plan, goal, legal_set)
+            assert bounded[goal].lower <= best <= bounded[goal].plan.cost
             # The relaxation of the pruned solve is one of the whole graph.
             assert relaxed[goal] <= mincost._graph(full).hmax[goal], ("relaxed above h_max", goal)
             assert found.lower <= best, ("lower bound above the minimum", goal)

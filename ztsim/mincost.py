@@ -553,7 +553,8 @@ def goal_costs(
     cheapest.  Otherwise, when ``full`` is given (it returns an exhaustive solve
     under the same policy: the whole graph, affordable on small estates), the
     fewest-steps plan of that graph is searched (:func:`cheapest`); without it,
-    the extracted plan is kept with the relaxed bound (honestly: "at most").
+    the cheaper of the extracted plan and the h_max plan of ``sol``'s graph is kept
+    with the relaxed bound (honestly: "at most").
     """
     from ztsim.plans import extract_plan
 
@@ -573,5 +574,12 @@ def goal_costs(
             # The whole graph's bound holds for every plan; keep the cheaper plan.
             best = searched.plan if searched.plan.cost < plan.cost else plan
             found = Cheapest(best, max(found.lower, min(searched.lower, best.cost)))
+        elif not found.exact:
+            # No whole graph: the h_max plan of this solve's graph, when cheaper, is a
+            # better "at most" (cheap: no search).
+            with phase("plans"):
+                tight = _hmax_plan(_graph(sol), g)
+            if tight.cost < plan.cost:
+                found = Cheapest(tight, found.lower)
         out[g] = found
     return out
