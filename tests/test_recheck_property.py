@@ -51,7 +51,7 @@ from ztsim.plans import judge_plans, k_plans, merge_plans, plan_solve
 from ztsim.policy import CompiledPolicy
 from ztsim.workspace import Workspace
 
-EXAMPLES = int(os.environ.get("ZTSIM_RECHECK_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("ZTSIM_RECHECK_EXAMPLES", "150"))
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
