@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 import os
 import sys
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -427,13 +428,18 @@ def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:
     return Plan(goal, tuple(minimize(ordered, goal)))
 
 
-def _quiet_highs() -> Any:
-    """A HiGHS instance, its start-up banner kept off standard output.
+_BANNER_LOCK = threading.Lock()
+_BANNER_DONE: list[bool] = []
 
-    The banner is printed by the C++ constructor, before any option can be set:
-    file descriptor 1 points at the null device meanwhile (``--format json``
-    must stay one object).
+
+def silence_banner() -> None:
+    """Make this process's first HiGHS instance with standard output muted (once).
+
+    Call it before another thread may write to standard output (the TUI does,
+    before its app starts); :func:`_quiet_highs` calls it otherwise.
     """
+    if _BANNER_DONE:
+        return
     import highspy
 
     sys.stdout.flush()
@@ -441,11 +447,30 @@ def _quiet_highs() -> Any:
     null = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(null, 1)
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
+        highspy.Highs()  # type: ignore[no-untyped-call]
     finally:
         os.dup2(saved, 1)
         os.close(saved)
         os.close(null)
+    _BANNER_DONE.append(True)
+
+
+def _quiet_highs() -> Any:
+    """A HiGHS instance, its start-up banner kept off standard output.
+
+    HiGHS prints a banner from the C++ constructor of the first instance of a
+    process, before any option can be set: file descriptor 1 points at the null
+    device for that one construction (``--format json`` must stay one object).
+    Later instances print nothing and are made as they are; the TUI makes the
+    first one before Textual owns the terminal (:func:`silence_banner`), so no
+    frame written by another thread is lost meanwhile.
+    """
+    import highspy
+
+    with _BANNER_LOCK:
+        if not _BANNER_DONE:
+            silence_banner()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     h.setOptionValue("mip_rel_gap", 0.0)
     h.setOptionValue("mip_max_nodes", MAX_ILP_NODES)

@@ -11,8 +11,10 @@ ORDER = 90
 
 def run(args: argparse.Namespace) -> int:
     """Open the app on the given scenario, or on the bundled Pajemploi one."""
+    from ztsim.mincost import silence_banner
     from ztsim.tui import run as run_tui
 
+    silence_banner()  # HiGHS' banner printed now would land inside the app's screen
     return ExitCode(run_tui(args.topology, args.policies, watch=args.watch))
 
 
