@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -144,3 +145,102 @@ def test_a_recheck_that_turns_encryption_off_keeps_the_sniffing_zone_apart(
     assert [(g.goal, g.reachable, g.cost) for g in after.goals] == [
         (g.goal, g.reachable, g.cost) for g in fresh.goals
     ]
+
+
+def _recheck_and_fresh(tmp_path: Path, topology: str, before: str, after: str) -> tuple[Any, Any]:
+    """Goals (goal, reachable, cost) of a workspace re-check of ``after`` following
+    ``before``, and of a fresh check of ``after``."""
+    from ztsim.analysis import analyze
+    from ztsim.loader import load_policies, load_topology
+
+    topo, pol = tmp_path / "topology.yaml", tmp_path / "policy.yaml"
+    topo.write_text(topology, encoding="utf-8")
+    pol.write_text(before, encoding="utf-8")
+    ws = Workspace(topo)
+    ws.analyze([pol])
+    pol.write_text(after, encoding="utf-8")
+    got = ws.analyze([pol]).results[0]
+    fresh = analyze(load_topology(topo), load_policies([pol])).results[0]
+
+    def goals(r: Any) -> list[tuple[Any, bool, int | None]]:
+        return [(g.goal, g.reachable, g.cost) for g in r.goals]
+
+    return goals(got), goals(fresh)
+
+
+def test_a_recheck_that_allows_intra_zone_flows_redraws_zone_blind_classes(
+    tmp_path: Path,
+) -> None:
+    """A zone-blind policy's classes span zones (their zone is ``""``); turning
+    ``intra_zone: allow`` on makes zones count, so they must not be reused (else
+    w in zone a is judged as if u in zone b were in its zone)."""
+    topology = """\
+ztsim: 1
+kind: topology
+name: intra
+zones: [{id: x, external: true}, {id: a}, {id: b}]
+hosts:
+  - id: w
+    zone: a
+    services: [{service: 22/tcp, public: true}]
+    vulnerabilities: [{id: vw, service: 22/tcp, gives: root}]
+  - id: t
+    zone: a
+    services: [{service: 5432/tcp}]
+    vulnerabilities: [{id: vt, service: 5432/tcp, gives: user}]
+    data: [{id: d, integrity: true}]
+  - id: u
+    zone: b
+    services: [{service: 5432/tcp}]
+    vulnerabilities: [{id: vu, service: 5432/tcp, gives: user}]
+    data: [{id: e, integrity: true}]
+"""
+    policy = """\
+ztsim: 1
+kind: policy
+name: p
+segmentation:
+  default: deny
+  intra_zone: {mode}
+  rules: [{{id: in, action: allow, to: {{host: w}}}}]
+"""
+    got, fresh = _recheck_and_fresh(
+        tmp_path, topology, policy.format(mode="rules"), policy.format(mode="allow")
+    )
+    assert (("tamper", "d"), True, 5) in fresh and (("tamper", "e"), False, None) in fresh
+    assert got == fresh
+
+
+def test_a_recheck_whose_rule_names_a_new_label_pair_redraws_destination_classes(
+    tmp_path: Path,
+) -> None:
+    """Destination classes tell hosts apart only by the label pairs some `to` names;
+    a rule naming a new pair (tier=db) needs finer classes than the earlier version's
+    (else db and web, one class, are judged alike and a -> db is missed)."""
+    topology = """\
+ztsim: 1
+kind: topology
+name: labels
+zones: [{id: z}]
+hosts:
+  - {id: a, zone: z}
+  - id: db
+    zone: z
+    labels: {tier: db}
+    services: [{service: 22/tcp}]
+    vulnerabilities: [{id: v1, service: 22/tcp, gives: root}]
+    data: [{id: d, integrity: true}]
+  - id: web
+    zone: z
+    services: [{service: 22/tcp}]
+    vulnerabilities: [{id: v2, service: 22/tcp, gives: root}]
+entry_points: [{id: foothold, host: a, gives: user}]
+"""
+    before = "ztsim: 1\nkind: policy\nname: p\nsegmentation: {default: deny}\n"
+    after = before.replace(
+        "{default: deny}",
+        "\n  default: deny\n  rules: [{id: db, action: allow, to: {labels: {tier: db}}}]",
+    )
+    got, fresh = _recheck_and_fresh(tmp_path, topology, before, after)
+    assert (("tamper", "d"), True, 4) in fresh
+    assert got == fresh
