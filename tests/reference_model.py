@@ -62,8 +62,9 @@ def service_covered(specs: list[str] | None, service: str) -> bool:
 
 
 def selector_host(sel: Selector, host: Host) -> bool:
-    """§3: every key given must match; none given matches everything."""
-    if sel.zone is not None and sel.zone != host.zone:
+    """§3: every key given must match (`zone`: any zone of the list); none given
+    matches everything."""
+    if sel.zone is not None and not any(z == host.zone for z in sel.zone):
         return False
     if sel.host is not None and host.id not in sel.host:
         return False
@@ -74,7 +75,7 @@ def selector_zone(sel: Selector, zone: str) -> bool:
     """§3: only `zone` (or any) matches an external zone."""
     if sel.host is not None or sel.labels is not None:
         return False
-    return sel.zone is None or sel.zone == zone
+    return sel.zone is None or any(z == zone for z in sel.zone)
 
 
 def flow(topo: Topology, pol: Policy, source: str, dst: str, service: str) -> tuple[bool, str]:

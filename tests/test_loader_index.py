@@ -50,6 +50,8 @@ def _random_selector(rng: random.Random, n: int) -> Selector:
     data: dict[str, object] = {}
     if rng.random() < 0.5:
         data["zone"] = rng.choice(("lan", "dmz", "empty", "internet"))
+    elif rng.random() < 0.3:  # a zone list: any of them (spec §3)
+        data["zone"] = rng.sample(("lan", "dmz", "empty", "internet"), rng.randint(1, 3))
     if rng.random() < 0.3:
         data["host"] = [f"h{rng.randrange(n + 2)}" for _ in range(rng.randint(1, 3))]
     if rng.random() < 0.7:
@@ -62,10 +64,11 @@ def _plain_match(sel: Selector, hosts: list[Host], external: set[str]) -> bool:
     """What a selector matches, by definition: a host, or an external zone."""
     if sel.is_any:
         return True
-    if sel.zone in external:
-        return not sel.host and not sel.labels
+    zones = sel.zone or ()
+    if any(z in external for z in zones) and not sel.host and not sel.labels:
+        return True
     return any(
-        (sel.zone is None or h.zone == sel.zone)
+        (sel.zone is None or h.zone in zones)
         and (not sel.host or h.id in sel.host)
         and all(h.labels.get(k) == v for k, v in (sel.labels or {}).items())
         for h in hosts

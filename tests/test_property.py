@@ -231,7 +231,9 @@ def _selector(draw: st.DrawFn, topo: dict[str, Any]) -> Any:
     """A selector, or ``None`` meaning: leave the key out."""
     zones = [z["id"] for z in topo["zones"]] + ["nowhere"]
     hosts = [h["id"] for h in topo["hosts"]] + ["ghost"]
-    kind = draw(st.sampled_from(["omit", "any", "{}", "zone", "host", "hosts", "labels", "mixed"]))
+    kind = draw(
+        st.sampled_from(["omit", "any", "{}", "zone", "zones", "host", "hosts", "labels", "mixed"])
+    )
     if kind == "omit":
         return None
     if kind == "any":
@@ -239,6 +241,9 @@ def _selector(draw: st.DrawFn, topo: dict[str, Any]) -> Any:
     sel: dict[str, Any] = {}
     if kind in ("zone", "mixed"):
         sel["zone"] = draw(st.sampled_from(zones))
+    if kind == "zones" or (kind == "mixed" and draw(st.booleans())):
+        # A zone list (spec §3: any of them), internal, external or unknown zones.
+        sel["zone"] = draw(st.lists(st.sampled_from(zones), min_size=1, max_size=3, unique=True))
     if kind == "host":
         sel["host"] = draw(st.sampled_from(hosts))
     if kind == "hosts":

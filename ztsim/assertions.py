@@ -361,8 +361,11 @@ def _check_selector(
     sel: Selector, topo: LoadedTopology, loc: tuple[str | int, ...]
 ) -> list[tuple[tuple[str | int, ...], str]]:
     out: list[tuple[tuple[str | int, ...], str]] = []
-    if sel.zone is not None and sel.zone not in topo.zones:
-        out.append(((*loc, "zone"), f"unknown zone {sel.zone!r}"))
+    out.extend(
+        ((*loc, "zone", j), f"unknown zone {z!r}")
+        for j, z in enumerate(sel.zone or ())
+        if z not in topo.zones
+    )
     out.extend(
         ((*loc, "host"), f"unknown host {h!r}") for h in sel.host or () if h not in topo.hosts
     )

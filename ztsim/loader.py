@@ -1162,11 +1162,11 @@ def load_file(path: str | Path) -> LoadedTopology | LoadedPolicy:
 
 def _selector_matches_any(sel: Selector, topo: LoadedTopology) -> bool:
     """Whether ``sel`` matches some host or external zone (indexed: no host scan)."""
-    zone, named, labels = sel.zone, sel.host, sel.labels
-    if zone is None and not named and not labels:
-        return True  # any
-    if zone is not None and zone in topo.external_zones:
-        return not named and not labels
+    zones, named, labels = sel.zone, sel.host, sel.labels
+    # Any, or a zone list with an external zone (it holds no host, so only a
+    # selector with no host and no labels matches it).
+    if not named and not labels and (zones is None or any(z in topo.external_zones for z in zones)):
+        return True
     if named:
         # A selector names a few hosts: test each rather than index them all.
         hosts = topo.hosts
@@ -1174,12 +1174,14 @@ def _selector_matches_any(sel: Selector, topo: LoadedTopology) -> bool:
             h = hosts.get(hid)
             if (
                 h is not None
-                and (zone is None or h.zone == zone)
+                and (zones is None or h.zone in zones)
                 and (not labels or labels.items() <= h.labels.items())
             ):
                 return True
         return False
-    return topo.host_groups.any_match(zone, labels or {})
+    if zones is None:
+        return topo.host_groups.any_match(None, labels or {})
+    return any(topo.host_groups.any_match(z, labels or {}) for z in zones)
 
 
 def policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnostic]:
@@ -1206,7 +1208,7 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
 
     def matches_any(sel: Selector) -> bool:
         key = (
-            sel.zone,
+            tuple(sel.zone) if sel.zone else None,
             tuple(sel.host) if sel.host else None,
             tuple(sel.labels.items()) if sel.labels else None,
         )
@@ -1219,8 +1221,10 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
         """What to warn of a selector: (place within it, message) pairs."""
         found: list[tuple[Loc, str]] = []
         zone, named = sel.zone, sel.host
-        if zone is not None and zone not in zones:
-            found.append((("zone",), f"zone {zone!r} is not in topology {topo.name!r}"))
+        for j, z in enumerate(zone or ()):
+            # ("zone", j) of a single zone (a scalar) locates the scalar itself.
+            if z not in zones:
+                found.append((("zone", j), f"zone {z!r} is not in topology {topo.name!r}"))
         if named:
             for j, h in enumerate(named):
                 if h not in hosts:

@@ -20,12 +20,14 @@ from pydantic import (
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictInt,
     StrictStr,
     ValidatorFunctionWrapHandler,
     WrapValidator,
     field_validator,
+    model_serializer,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -522,10 +524,13 @@ class Selector(_Model):
     """Which sources or destinations a rule matches.
 
     ``any``, ``{}`` or an omitted selector match everything.  Every key given
-    must match: ``zone``, ``host`` (an id or a list of ids), ``labels`` (all pairs).
+    must match: ``zone`` (an id or a list of ids: any of them), ``host`` (an id or
+    a list of ids), ``labels`` (all pairs).
     """
 
-    zone: Id | None = None
+    # One zone or several, a list as `host` (a tuple would add a "too short" error
+    # to each bad item).  An empty list would name no zone yet read as "omitted".
+    zone: list[Id] | None = Field(default=None, min_length=1)
     # An empty list would name no host yet read as "omitted": refuse it.
     host: list[Id] | None = Field(default=None, min_length=1)
     labels: dict[StrictStr, LabelText] | None = None
@@ -545,6 +550,9 @@ class Selector(_Model):
             host = v.get("host")
             if isinstance(host, str):
                 v = {**v, "host": [host]}
+            zone = v.get("zone")
+            if isinstance(zone, str):
+                v = {**v, "zone": [zone]}
         return v
 
     @field_validator("zone", "host", "labels", mode="before")
@@ -554,6 +562,16 @@ class Selector(_Model):
         if v is None:
             raise ValueError(BLANK_MESSAGE)
         return v
+
+    @model_serializer(mode="wrap")
+    def _zone_out(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # One zone is written as a scalar (the shipped files' form), several as a list.
+        # (A wrapping model serializer: a field serializer would defeat exclude_defaults.)
+        out = handler(self)
+        zone = out.get("zone") if isinstance(out, dict) else None
+        if isinstance(zone, list) and len(zone) == 1:
+            out["zone"] = zone[0]
+        return out
 
     @property
     def is_any(self) -> bool:
@@ -565,7 +583,7 @@ class Selector(_Model):
             return "any"
         parts = []
         if self.zone is not None:
-            parts.append(f"zone={self.zone}")
+            parts.append("zone=" + ",".join(self.zone))
         if self.host:
             parts.append("host=" + ",".join(self.host))
         if self.labels:

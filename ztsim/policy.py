@@ -131,8 +131,8 @@ def fqdn_covers(pattern: str, destination: str) -> bool:
 
 
 def selector_matches_host(sel: Selector, host: Host) -> bool:
-    """Whether ``sel`` matches ``host`` (every key given must match)."""
-    if sel.zone is not None and sel.zone != host.zone:
+    """Whether ``sel`` matches ``host`` (every key given must match; a zone list: any zone)."""
+    if sel.zone is not None and host.zone not in sel.zone:
         return False
     if sel.host and host.id not in sel.host:
         return False
@@ -143,14 +143,14 @@ def selector_matches_zone(sel: Selector, zone: str) -> bool:
     """Whether ``sel`` matches an external zone (only ``zone`` or ``any`` can)."""
     if sel.host or sel.labels:
         return False
-    return sel.zone is None or sel.zone == zone
+    return sel.zone is None or zone in sel.zone
 
 
 def _selector_matches_class(sel: Selector, key: _ClassKey | str) -> bool:
     """Whether a `from` selector matches a source class key (or an external zone)."""
     if isinstance(key, str):
         return selector_matches_zone(sel, key)
-    if sel.zone is not None and sel.zone != key.zone:
+    if sel.zone is not None and key.zone not in sel.zone:
         return False
     if sel.host and key.host not in sel.host:
         return False
@@ -706,7 +706,7 @@ class CompiledPolicy:
             cands = self._egress_from_zone[key] = [
                 i
                 for i in self._egress_rules_to(destination, service)
-                if self.egress_rules[i].source.zone in (None, zone)
+                if (z := self.egress_rules[i].source.zone) is None or zone in z
             ]
         esel = self._egress_from_sel
         labels = self._groups[host][1]
@@ -912,7 +912,12 @@ class CompiledPolicy:
         masks: list[int] = []
 
         def to_mask(to: Selector) -> int:
-            m = tg.zone_mask.get(to.zone, 0) if to.zone is not None else tg.full
+            if to.zone is None:
+                m = tg.full
+            else:  # a zone list: any of them
+                m = 0
+                for z in to.zone:
+                    m |= tg.zone_mask.get(z, 0)
             if to.host:
                 hm = 0
                 for h in to.host:
@@ -981,9 +986,9 @@ class CompiledPolicy:
     def _index_rules(self, side: Literal["from", "to"]) -> _RuleIndex:
         """The segmentation rules by what their ``side`` selector requires: a zone;
         else a named host; else one label pair (the rarest among the hosts); else
-        nothing.  A rule is listed under one key of one of these (under each host
-        it names): the union of a class's lists is a superset of the rules whose
-        selector matches it (see :func:`_index_lists`)."""
+        nothing.  A rule is listed under one key of one of these (under each zone
+        of a zone list, each host it names): the union of a class's lists is a
+        superset of the rules whose selector matches it (see :func:`_index_lists`)."""
         topo = self.topology
         # How rare each label pair is: per topology, unless this policy has groups of its own.
         pair_weight = (
@@ -999,8 +1004,8 @@ class CompiledPolicy:
             sel = r.source if side == "from" else r.to
             place = where.get(id(sel))
             if place is None:
-                if sel.zone is not None:
-                    place = (0, (sel.zone,))
+                if sel.zone is not None:  # under each zone of a list
+                    place = (0, tuple(dict.fromkeys(sel.zone)))
                 elif sel.host:
                     place = (1, tuple(dict.fromkeys(sel.host)))
                 elif sel.labels:

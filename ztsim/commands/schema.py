@@ -4,8 +4,8 @@ Generated from the pydantic models (``model_json_schema(by_alias=True)``), with
 keys sorted so the output is stable, for editors: save it and add
 ``# yaml-language-server: $schema=PATH`` at the top of a YAML file.  A few fields
 the loader accepts in a shorter form than the model stores (``to: any``, ``host:
-web-1`` for ``[web-1]``, ``services: 443/tcp``) are widened so the schema never
-rejects a file that ``ztsim validate`` accepts.
+web-1`` for ``[web-1]``, ``zone: dmz`` for ``[dmz]``, ``services: 443/tcp``) are
+widened so the schema never rejects a file that ``ztsim validate`` accepts.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def _widen(schema: dict[str, Any]) -> dict[str, Any]:
     if sel is not None:
         props = sel["properties"]
         props["host"]["anyOf"].insert(0, {"type": "string", "minLength": 1})
+        props["zone"]["anyOf"].insert(0, {"type": "string", "minLength": 1, "maxLength": 200})
         defs["Selector"] = {"anyOf": [sel, _ANY_SELECTOR]}  # a blank (null) is an error
         for key in ("description", "title"):
             if key in sel:

@@ -3,11 +3,12 @@
 A rule is *shadowed* when everything it matches is matched by earlier rules of its
 section, so first-match never lets it decide.  The check is syntactic and sound
 (it never calls a live rule dead): a selector covers another when every
-constraint it states is implied by the other's (same zone; a subset of its host
-list; a subset of its labels), host lists are split so several earlier rules may
-cover one host each, and services are compared as port intervals per protocol,
-so ``1-1000/tcp`` and ``1001-2000/tcp`` together cover ``900-1100/tcp``.  Egress
-destinations compare by FQDN pattern (``*.b`` covers ``x.b`` and ``*.x.b``).
+constraint it states is implied by the other's (a superset of its zone list; a
+subset of its host list; a subset of its labels), host and zone lists are split so
+several earlier rules may cover one host or zone each, and services are compared as
+port intervals per protocol, so ``1-1000/tcp`` and ``1001-2000/tcp`` together cover
+``900-1100/tcp``.  Egress destinations compare by FQDN pattern (``*.b`` covers
+``x.b`` and ``*.x.b``).
 """
 
 from __future__ import annotations
@@ -73,18 +74,37 @@ def selector_covers(a: Selector, b: Selector) -> bool:
     >>> selector_covers(Selector(zone="app"), Selector(zone="app", labels={"tier": "api"}))
     True
     """
-    if a.zone is not None and a.zone != b.zone:
+    if a.zone is not None and not (b.zone is not None and set(b.zone) <= set(a.zone)):
         return False
     if a.host and not (b.host and set(b.host) <= set(a.host)):
         return False
     return not (a.labels and not (b.labels and a.labels.items() <= b.labels.items()))
 
 
+#: At most this many atoms per selector: past it, zone lists stay whole (still
+#: sound: a rule is then only called dead when one earlier rule covers each piece).
+MAX_ATOMS = 4096
+
+
 def _atoms(sel: Selector) -> list[Selector]:
-    """A selector with a host list as one selector per host (their union)."""
-    if not sel.host or len(sel.host) < 2:
+    """A selector with a host list or a zone list as one selector per host and per
+    zone (their union)."""
+    hosts = list(dict.fromkeys(sel.host)) if sel.host else [None]
+    zones = list(dict.fromkeys(sel.zone)) if sel.zone else [None]
+    if len(zones) * len(hosts) > MAX_ATOMS:
+        zones = [None]
+    if len(hosts) < 2 and len(zones) < 2:
         return [sel]
-    return [sel.model_copy(update={"host": [h]}) for h in sel.host]
+    return [
+        sel.model_copy(
+            update={
+                **({"host": [h]} if h is not None else {}),
+                **({"zone": [z]} if z is not None else {}),
+            }
+        )
+        for z in zones
+        for h in hosts
+    ]
 
 
 @dataclass(frozen=True)
@@ -98,7 +118,11 @@ class Shadow:
 
 
 def _canon(sel: Selector) -> tuple[object, ...]:
-    return (sel.zone, tuple(sorted(sel.host or ())), tuple(sorted((sel.labels or {}).items())))
+    return (
+        tuple(sorted(set(sel.zone))) if sel.zone else None,
+        tuple(sorted(sel.host or ())),
+        tuple(sorted((sel.labels or {}).items())),
+    )
 
 
 RuleT = TypeVar("RuleT", SegmentationRule, EgressRule)

@@ -194,7 +194,8 @@ class FlowChecks:
         src: dict[str, Any] = (
             {"host": hosts}
             if hosts and not zones
-            else ({"zone": zones[0]} if len(zones) == 1 and not hosts else {})
+            # Several external zones: a zone list (any of them, spec §3).
+            else ({"zone": zones[0] if len(zones) == 1 else zones} if not hosts else {})
         )
         rule: dict[str, Any] = {"id": rid, "action": "allow"}
         if src:
