@@ -92,8 +92,10 @@ def run(args: argparse.Namespace) -> int:
         )
     if errors:
         print_diagnostics(sorted(errors + warnings))
-        if not (topos or pols or asserts):
-            print("ztsim: nothing validated", file=sys.stderr)
+        n = InputError(errors).error_count  # closing "and N more" lines count their N
+        # An input that could not be read at all (an empty folder) validated nothing.
+        tail = "; nothing validated" if not inputs else ""
+        print(f"ztsim: {n:,} error(s) in input{tail}", file=sys.stderr)
         return ExitCode.INVALID
     warnings_gate(sorted(set(warnings)), args.strict)
     n_t, n_p = len(topos), len(pols)
