@@ -18,10 +18,12 @@ from test_plans import SHOP, TAMPER, reference_plan, verdict_under
 from ztsim.assertions import NoFlow, assertion_errors, assertions_from_text, flow_sources
 from ztsim.commands.schema import json_schema
 from ztsim.diagnostics import InputError
-from ztsim.loader import policy_from_text, policy_warnings
+from ztsim.engine import AttackModel
+from ztsim.loader import LoadedPolicy, policy_from_text, policy_warnings
 from ztsim.model import Selector
 from ztsim.policy import CompiledPolicy, iter_bits
 from ztsim.whatif.cover import segmentation_shadowing
+from ztsim.whatif.lint import lint_policy
 from ztsim.whatif.yamlout import policy_yaml
 
 # Every host offers 22/tcp (public on web) with a remote vulnerability on it: every
@@ -312,3 +314,51 @@ def test_assertion_selectors_take_zone_lists() -> None:
     (err,) = assertion_errors(assertions_from_text(ASSERTIONS + bad, "a.yaml"), topo)
     assert (err.line, err.column) == (5, 52)
     assert "unknown zone 'dataa'" in err.message
+
+
+def test_recheck_recomputes_classes_in_every_zone_of_an_edited_rule() -> None:
+    """A re-check keeps the decisions of source classes no edited rule matches: a class
+    in the second zone of an edited rule's list is matched, so recomputed."""
+    model = AttackModel(make_topology(TOPO))
+
+    def version(action: str) -> LoadedPolicy:
+        rule = {"id": "r", "action": action, "from": {"zone": ["dmz", "app"]}, "to": {"host": "db"}}
+        return make_policy({"segmentation": {"default": "allow", "rules": [rule]}})
+
+    before = model.compile(version("deny"))
+    assert not before.flow("api", "db", "22/tcp").allowed  # memoised for api's class
+    assert before.reach("api") == before.reach("web")
+    after = model.compile(version("allow"), previous=before)
+    assert after.reused_targets
+    fresh = model.compile(version("allow"))
+    for src in SOURCES:
+        for dst in HOSTS:
+            assert after.flow(src, dst, "22/tcp") == fresh.flow(src, dst, "22/tcp"), (src, dst)
+        if src in HOSTS:
+            assert after.reach(src) == fresh.reach(src), src
+
+
+def test_lint_narrows_a_broad_allow_to_a_zone_list() -> None:
+    """The fix `lint` proposes for a broad allow used from two external zones names
+    both in one zone list, and it loads and keeps both legitimate flows."""
+    topo = make_topology(
+        {
+            **TOPO,
+            "traffic": [
+                {"from": "internet", "to": "web", "service": "22/tcp"},
+                {"from": "partners", "to": "web", "service": "22/tcp"},
+            ],
+        }
+    )
+    pol = make_policy(seg({"id": "all", "action": "allow"}))
+    findings, _ = lint_policy(pol, topo)
+    (broad,) = [f for f in findings if f.code == "broad-allow"]
+    rule = (
+        "{id: all, action: allow, from: {zone: [internet, partners]}, to: {host: [web]}, "
+        "services: [22/tcp]}"
+    )
+    assert broad.fix.endswith(rule)
+    fixed = compile_under(topo, make_policy(seg(yaml.safe_load(rule))))
+    assert fixed.flow("internet", "web", "22/tcp").allowed
+    assert fixed.flow("partners", "web", "22/tcp").allowed
+    assert not fixed.flow("api", "web", "22/tcp").allowed
