@@ -311,9 +311,12 @@ async def test_help_screen_and_quit(scenario):
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
+        assert app.is_running
         await pilot.press("q")
         await pilot.pause()
-    assert app.return_code in (0, None)
+        # `q` ended the app itself (leaving run_test's block would end it anyway).
+        assert not app.is_running
+        assert app.return_code == 0
 
 
 async def test_bindings_have_ids_and_descriptions():
