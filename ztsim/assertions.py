@@ -76,6 +76,10 @@ class _Model(BaseModel):
 
 
 def _services(v: str | list[str] | None) -> str | list[str] | None:
+    # `services: []` would select no service and pass vacuously (a no-flow or
+    # egress-denied that checks nothing): refused, as a blank value is.
+    if isinstance(v, list) and not v:
+        raise ValueError("empty list: omit the key for every service, or list some")
     for s in [v] if isinstance(v, str) else v or []:
         parse_port_range(s)
     return v
