@@ -320,6 +320,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Single-path options (attribute -> how the command line spells it). An empty one
+#: (`-o "$OUT"` with OUT unset in a CI script) is refused: read as "not given" it
+#: would drop the report (-o, --write) or the topology lint checks against (-t), and
+#: the gate would pass on less than it was asked. Policy paths are the loader's.
+_SINGLE_PATHS = {
+    "topology": "the topology",
+    "assertions": "--assert",
+    "baseline": "--baseline",
+    "output": "--output",
+    "write": "--write",
+}
+
+
+def _empty_paths(args: argparse.Namespace) -> list[Diagnostic]:
+    """An error per single-path option given as the empty string."""
+    return [
+        Diagnostic("''", 1, 1, "error", f"an empty path names no file ({label})")
+        for attr, label in _SINGLE_PATHS.items()
+        if getattr(args, attr, None) == ""
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ztsim``; returns the exit status."""
     parser = build_parser()
@@ -338,6 +360,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     guard = nullcontext() if args.command == "tui" else guarded_stdout()
     try:
         with profiling.phase("output"), gc_mode, guard:
+            if empty := _empty_paths(args):
+                raise InputError(empty)
             return int(args.func(args))
     except InputError as exc:
         print_diagnostics(exc.diagnostics)
