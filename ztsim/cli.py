@@ -16,7 +16,9 @@ the trace), 4 output not delivered (standard output closed early, disk full),
 from __future__ import annotations
 
 import argparse
+import codecs
 import importlib
+import io
 import os
 import pkgutil
 import sys
@@ -342,6 +344,18 @@ def _empty_paths(args: argparse.Namespace) -> list[Diagnostic]:
     ]
 
 
+def _utf8_stdout() -> None:
+    """Make standard output UTF-8 whatever the locale (``LANG=C``, ``PYTHONIOENCODING=ascii``).
+
+    Names are Unicode: an ASCII or Latin-1 stream would fail on the first ``é`` of a
+    report (an internal error, exit 3) or, with replacement, print JSON that is not
+    JSON. The bytes are then the same in every environment, as output files are.
+    """
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and codecs.lookup(stream.encoding).name != "utf-8":
+        stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ztsim``; returns the exit status."""
     parser = build_parser()
@@ -358,6 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Standard output's failures (closed pipe, full disk) raise OutputError, flushed
     # at the end of the block; the TUI owns the terminal and is left alone.
     guard = nullcontext() if args.command == "tui" else guarded_stdout()
+    if args.command != "tui":
+        _utf8_stdout()
     try:
         with profiling.phase("output"), gc_mode, guard:
             if empty := _empty_paths(args):
