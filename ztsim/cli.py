@@ -24,9 +24,9 @@ import pkgutil
 import sys
 import textwrap
 from collections.abc import Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from enum import IntEnum
-from typing import NoReturn
+from typing import Any, NoReturn, TextIO, cast
 
 from rich.console import Console
 
@@ -356,8 +356,48 @@ def _utf8_stdout() -> None:
         stream.reconfigure(encoding="utf-8")
 
 
+class _BestEffortStderr:
+    """Standard error whose failures never change a run's exit status.
+
+    Diagnostics are best effort: with descriptor 2 closed (``2>&-``) Python sets
+    ``sys.stderr`` to None and ``print(file=None)`` would write warnings and errors
+    into standard output (a JSON report with a warning line before it); on a full
+    disk (``2>/dev/full``) the failed write escaped as an exception and turned an
+    input error (2) or a pass (0) into 1. The exit status is then the only message.
+    """
+
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        with suppress(OSError, ValueError):
+            if self._stream is not None:
+                self._stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        with suppress(OSError, ValueError):
+            if self._stream is not None:
+                self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``ztsim``; returns the exit status."""
+    original = sys.stderr
+    sys.stderr = cast(TextIO, _BestEffortStderr(original))
+    try:
+        return _main(argv)
+    finally:
+        sys.stderr = original
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
