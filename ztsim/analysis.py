@@ -29,11 +29,12 @@ from ztsim.loader import (
     policy_warnings,
     reference_policy,
 )
-from ztsim.mincost import WholeGraph, goal_costs
+from ztsim.mincost import goal_costs
 from ztsim.plans import (
     Derivations,
     Plan,
     PlanVerdict,
+    derivations_of,
     exhaustive_for,
     judge,
     judge_plans,
@@ -188,10 +189,11 @@ class PolicyResult:
 
     @property
     def solution(self) -> Solution:
-        """The policy's fixpoint (the one its goals' costs and plans come from)."""
+        """The policy's fixpoint (above :data:`~ztsim.plans.EXHAUSTIVE_HOSTS` hosts,
+        its plan solve: the one its goals' costs and plans come from)."""
         if self._solution is None:
             assert self.model is not None
-            self._solution = solve(self.model, self.compiled)
+            self._solution = _check_solve(self.model, self.compiled)
         return self._solution
 
     @property
@@ -204,8 +206,11 @@ class PolicyResult:
 
     @cached_property
     def plan_solution(self) -> Solution:
-        """The policy's solve for plan listing (see :func:`ztsim.plans.plan_solve`)."""
+        """The policy's solve for plan listing (see :func:`ztsim.plans.plan_solve`):
+        its goals' plans are the first ones listed from it."""
         model = AttackModel(self.compiled.topology) if self.model is None else self.model
+        if not exhaustive_for(model):
+            return self.solution  # the same solve (see _check_solve)
         return plan_solve(model, self.compiled)
 
     @cached_property
@@ -214,7 +219,7 @@ class PolicyResult:
 
         The same lists as ``plan_solution.derivations()``, each sorted when first read.
         """
-        return Derivations(self.plan_solution)
+        return derivations_of(self.plan_solution)
 
     @property
     def reachable_goals(self) -> list[GoalResult]:
@@ -323,7 +328,11 @@ class Analysis:
                 must_keep.add(plans[0].key)
             for p in plans:
                 found.setdefault(p.key, set()).add(name)
-        merged = merge_plans(groups)
+        # Cheapest first; among equals, a policy's first plan (its goal's plan in
+        # check) leads, as it does in its own listing: the first row is then the
+        # same whatever k.
+        firsts = {plans[0].key for plans in groups if plans}
+        merged = sorted(merge_plans(groups), key=lambda p: (p.cost, p.key not in firsts))
         kept = [p for i, p in enumerate(merged) if i < k or p.key in must_keep]
         return [
             PlanRow(
@@ -552,14 +561,15 @@ def _finish(
     model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, for_plans: bool
 ) -> PolicyResult:
     """A compiled policy's result: its fixpoint, goals and legitimate flows."""
-    sol = plan_solve(model, compiled) if for_plans else solve(model, compiled)
+    sol = plan_solve(model, compiled) if for_plans else _check_solve(model, compiled)
     topo = model.topology
     goals: list[GoalResult] = []
-    # Exact costs need the whole attack graph: an exhaustive solve, plan_solve's own
-    # on small estates (made only if some goal's bound is not tight).
+    # Goals' plans come from the plan solve, so that check and paths name the same
+    # plan (paths' first): on small estates the whole attack graph (exact costs),
+    # on large ones the policy's own solve (see _check_solve).
     small = exhaustive_for(model)
-    whole = WholeGraph(model, compiled, sol if for_plans else None) if small else None
-    costs = goal_costs(sol, goal_facts(topo), whole)
+    plans_from = plan_solve(model, compiled) if small and not for_plans else sol
+    costs = goal_costs(plans_from, goal_facts(topo), (lambda: plans_from) if small else None)
     for g in goal_facts(topo):
         found = costs.get(g)
         plan = found.plan if found is not None else None
@@ -581,11 +591,18 @@ def _finish(
         for i, t in enumerate(topo.model.traffic)
     ]
     result = PolicyResult(policy, compiled, sol, goals, traffic, model)
-    if for_plans:
-        result.__dict__["plan_solution"] = sol  # the cached property, known
-    elif whole is not None and whole.made is not None:
-        result.__dict__["plan_solution"] = whole.made  # plan_solve's, made for the costs
+    result.__dict__["plan_solution"] = plans_from  # the cached property, known
     return result
+
+
+def _check_solve(model: AttackModel, compiled: CompiledPolicy) -> Solution:
+    """The fixpoint a policy's result holds: the plain one on small estates; above
+    :data:`~ztsim.plans.EXHAUSTIVE_HOSTS` hosts the plan solve (a few alternatives
+    per target), whose graph the goals' plans come from and ``paths`` lists from:
+    one solve serves both, and they name the same plan."""
+    if exhaustive_for(model):
+        return solve(model, compiled)
+    return plan_solve(model, compiled)
 
 
 def _on_two_cores(model: AttackModel, policies: Sequence[LoadedPolicy], for_plans: bool) -> bool:

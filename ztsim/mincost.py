@@ -56,6 +56,7 @@ __all__ = [
     "cheapest",
     "goal_costs",
     "hmax",
+    "hmax_plan",
     "relaxed_lower_bounds",
 ]
 
@@ -391,6 +392,14 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
     return Cheapest(best, max(lower, proved))
 
 
+def hmax_plan(sol: Solution, goal: Fact) -> Plan:
+    """The h_max plan of ``goal`` in ``sol``'s graph (see :func:`_hmax_plan`); the
+    goal must be derived."""
+    g = _graph(sol)
+    with phase("plans"):
+        return _hmax_plan(g, goal)
+
+
 def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
     """A plan along h_max: each fact needed is given by a step that meets its h_max
     (its preconditions then have lower values: no loop), preferring a step whose
@@ -573,38 +582,40 @@ def goal_costs(
 ) -> dict[Fact, Cheapest]:
     """The cheapest plan found and a proven lower bound for each reachable goal.
 
-    ``sol`` is the policy's solve (pruned or not).  The plan extracted from it is
-    kept when the relaxed bound (:func:`relaxed_lower_bounds`) proves it the
-    cheapest.  Otherwise, when ``full`` is given (it returns an exhaustive solve
-    under the same policy: the whole graph, affordable on small estates), the
-    fewest-steps plan of that graph is searched (:func:`cheapest`); without it,
-    the cheaper of the extracted plan and the h_max plan of ``sol``'s graph is kept
-    with the relaxed bound (honestly: "at most").
+    ``sol`` is the solve the policy's plans are listed from (its plan solve), so
+    the plan answered is the first one ``paths`` lists (:func:`ztsim.plans.first_plan`,
+    or the first of :func:`ztsim.plans.plans_from_solution`): ``check`` and
+    ``paths`` name the same counter-example.
+
+    ``full``, when given, returns the whole attack graph (an exhaustive solve under
+    the same policy, affordable on small estates; ``sol`` itself there): the
+    fewest-steps plan of that graph is searched (:func:`cheapest`), exact unless
+    its budget ran out.  Without it (large estates), the bound is the relaxed one
+    (:func:`relaxed_lower_bounds`); a first plan that does not meet it is replaced
+    by the cheapest of the first chunk of plans listed (sidetracks of it: the
+    derivations one fact at a time), which ``paths`` lists too.  A plan not proven
+    the cheapest is reported honestly: "at most".
     """
-    from ztsim.plans import extract_plan
+    from ztsim.plans import first_plan, plans_from_solution
 
     reachable = [g for g in goals if g in sol.cost]
     if not reachable:
         return {}
+    out: dict[Fact, Cheapest] = {}
+    if full is not None:
+        whole = full()
+        for g in reachable:
+            plan = first_plan(whole, g)
+            searched = cheapest(whole, g)
+            assert plan is not None and searched is not None
+            out[g] = Cheapest(plan, min(searched.lower, plan.cost))
+        return out
     with phase("plans"):
         lower = relaxed_lower_bounds(sol, reachable)
-    out: dict[Fact, Cheapest] = {}
     for g in reachable:
-        plan = extract_plan(sol, g)
+        plan = first_plan(sol, g, lower=lower[g])
         assert plan is not None
-        found = Cheapest(plan, min(lower[g], plan.cost))
-        if not found.exact and full is not None:
-            searched = cheapest(full(), g)
-            assert searched is not None
-            # The whole graph's bound holds for every plan; keep the cheaper plan.
-            best = searched.plan if searched.plan.cost < plan.cost else plan
-            found = Cheapest(best, max(found.lower, min(searched.lower, best.cost)))
-        elif not found.exact:
-            # No whole graph: the h_max plan of this solve's graph, when cheaper, is a
-            # better "at most" (cheap: no search).
-            with phase("plans"):
-                tight = _hmax_plan(_graph(sol), g)
-            if tight.cost < plan.cost:
-                found = Cheapest(tight, found.lower)
-        out[g] = found
+        if plan.cost > lower[g]:
+            plan = plans_from_solution(sol, g, 1)[0]  # never worse: the first leads ties
+        out[g] = Cheapest(plan, min(lower[g], plan.cost))
     return out

@@ -32,8 +32,10 @@ __all__ = [
     "Plan",
     "PlanVerdict",
     "StepVerdict",
+    "derivations_of",
     "exhaustive_for",
     "extract_plan",
+    "first_plan",
     "judge",
     "judge_plans",
     "k_plans",
@@ -200,12 +202,16 @@ class _SolutionMemo:
 
     ``closure[f]`` is the derivation tree of ``f`` through best steps only (each
     fact of it with its best step).  ``plans[(goal, k)]`` is what
-    :func:`plans_from_solution` answered.
+    :func:`plans_from_solution` answered; ``first[goal]`` what :func:`first_plan` did.
     """
 
     def __init__(self) -> None:
         self.closure: dict[Fact, dict[Fact, Step]] = {}
         self.plans: dict[tuple[Fact, int], list[Plan]] = {}
+        #: The first plan and whether it is not the extracted one.
+        self.first: dict[Fact, tuple[Plan, bool]] = {}
+        #: :class:`Derivations` of the solve, once made (shared by every goal).
+        self.derivations: Derivations | None = None
 
 
 _MEMOS: dict[int, tuple[weakref.ref[Solution], _SolutionMemo]] = {}
@@ -328,6 +334,42 @@ def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
         return _plan_from(sol, goal, chosen)
 
 
+def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
+    """The plan a listing of ``goal`` in ``sol`` starts from (None if not derived).
+
+    The extracted plan (:func:`extract_plan`), unless a strictly cheaper one is
+    found in the solve's graph: on an exhaustive solve the fewest-steps plan
+    (:func:`ztsim.mincost.cheapest`), otherwise the h_max plan
+    (:func:`ztsim.mincost.hmax_plan`).  ``lower``: a proven lower bound on the
+    goal's cost, if known; a plan meeting it is kept without looking further (the
+    answer is the same: only a strictly cheaper plan replaces it).  Remembered per
+    solve and goal: ``check``'s goal plan and ``paths``' first plan are this one.
+    """
+    if goal not in sol.cost:
+        return None
+    memo = _memo(sol)
+    known = memo.first.get(goal)
+    if known is not None:
+        return known[0]
+    with phase("plans"):
+        chosen = _derive(sol, goal, {}, memo)
+        assert chosen is not None  # best derivations never loop: costs strictly grow
+        got = _plan_from(sol, goal, chosen)
+    if got.cost > lower:
+        from ztsim.mincost import hmax_plan
+
+        if exhaustive_for(sol.model):
+            found = cheapest(sol, goal, got)
+            other = found.plan if found is not None else got
+        else:
+            other = hmax_plan(sol, goal)
+        if other.cost < got.cost:
+            memo.first[goal] = (other, True)
+            return other
+    memo.first[goal] = (got, False)
+    return got
+
+
 #: How many alternative derivations of one fact are tried per plan.
 MAX_SIDETRACKS = 4
 
@@ -415,6 +457,14 @@ class Derivations(Mapping[Fact, list[Step]]):
         return len(self._raw)
 
 
+def derivations_of(sol: Solution) -> Derivations:
+    """The :class:`Derivations` of ``sol``, made once per solve (goals share them)."""
+    memo = _memo(sol)
+    if memo.derivations is None:
+        memo.derivations = Derivations(sol)
+    return memo.derivations
+
+
 def same_fixpoint(a: LoadedPolicy, b: LoadedPolicy) -> bool:
     """Whether two policies surely give the same attack fixpoint (and plan solve).
 
@@ -466,7 +516,7 @@ def plans_from_solution(
     known = memo.plans.get((goal, n))
     if known is None:
         with phase("plans"):
-            alts = derivations if derivations is not None else Derivations(sol)
+            alts = derivations if derivations is not None else derivations_of(sol)
             known = memo.plans[(goal, n)] = _enumerate(sol, goal, n, alts, memo)
     return known[:k]
 
@@ -489,14 +539,12 @@ def _enumerate(
     """
     first_chosen = _derive(sol, goal, {}, memo)
     assert first_chosen is not None
-    first = _plan_from(sol, goal, first_chosen)
-    if exhaustive_for(sol.model):
-        # The fewest-steps plan of the graph, when cheaper than the best derivation's
-        # (shared facts); it comes with its own choice of step per fact.
-        found = cheapest(sol, goal, first)
-        if found is not None and found.plan.cost < first.cost:
-            first = found.plan
-            first_chosen = {f: st for st in reversed(first.steps) for f in st.post}
+    first = first_plan(sol, goal)
+    assert first is not None
+    if memo.first[goal][1]:
+        # A plan cheaper than the best derivation's (shared facts: the fewest-steps
+        # or the h_max plan); it comes with its own choice of step per fact.
+        first_chosen = {f: st for st in reversed(first.steps) for f in st.post}
     seen = {first.key}
     # Overrides already tried: the same set reached twice gives the same plan.
     tried: set[frozenset[tuple[Fact, tuple[str, ...]]]] = set()
@@ -540,7 +588,11 @@ def _enumerate(
                 heapq.heappush(heap, (cand.sort_key, counter, cand, nov, nchosen))
     out: list[Plan] = []
     for i in range(0, len(accepted), PLAN_CHUNK):
-        out.extend(sorted(accepted[i : i + PLAN_CHUNK], key=lambda p: p.sort_key))
+        # The first plan leads unless a strictly cheaper one was found: ``check``
+        # names it when it is proven cheapest, without listing (see goal_costs).
+        out.extend(
+            sorted(accepted[i : i + PLAN_CHUNK], key=lambda p: (p.cost, p is not first, p.sort_key))
+        )
     return out
 
 
