@@ -144,7 +144,8 @@ def _goal_items(a: GoalAssertion, ctx: _Context, i: int) -> list[_Item]:
             if isinstance(a, MinAttackCost):
                 cheap = [p for p in [gr.plan, *rows] if p is not None and p.cost < a.steps]
                 if cheap:
-                    p = min(cheap, key=lambda q: q.sort_key)
+                    # The goal's plan (check's and paths' first) leads its equals.
+                    p = min(cheap, key=lambda q: (q.cost, q is not gr.plan, q.sort_key))
                     msg = (
                         f"{label}: a plan of {p.cost} steps{_suffix(entry)} is open under "
                         f"{name}, fewer than the {a.steps} required"
