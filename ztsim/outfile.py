@@ -98,6 +98,9 @@ def check_target(
     target = Path(path)
     if path == "" or target.is_dir():
         raise refuse(f"cannot write {option}: {path or 'the empty path'} is a folder, not a file")
+    if path.endswith(("/", os.sep)):
+        # Path() drops the slash: `-o reports/` would write a file named `reports`.
+        raise refuse(f"cannot write {option}: {path} names a folder (it ends in /), not a file")
     # Through a symlink, the file replaced is its destination, in its own folder.
     real = Path(os.path.realpath(target)) if target.is_symlink() else target
     folder = real.parent
@@ -171,7 +174,16 @@ def write_output(
 
 def _write_in_place(path: str, data: bytes) -> None:
     try:
-        with open(path, "wb") as fh:
+        # Non-blocking open: a named pipe that no process reads fails at once
+        # (ENXIO) instead of blocking the run forever; the writes then block as usual.
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:
+            raise OutputError("no process reads this named pipe", path) from None
+        raise OutputError(_reason(exc), path) from None
+    try:
+        os.set_blocking(fd, True)
+        with open(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
     except OSError as exc:
