@@ -593,7 +593,8 @@ def goal_costs(
     its budget ran out.  Without it (large estates), the bound is the relaxed one
     (:func:`relaxed_lower_bounds`); a first plan that does not meet it is replaced
     by the cheapest of the first chunk of plans listed (sidetracks of it: the
-    derivations one fact at a time), which ``paths`` lists too.  A plan not proven
+    derivations one fact at a time), which ``paths`` lists too; unless it meets
+    the h_max of ``sol``'s graph, which no plan listed from ``sol`` can beat.  A plan not proven
     the cheapest is reported honestly: "at most".
     """
     from ztsim.plans import first_plan, plans_from_solution
@@ -615,7 +616,8 @@ def goal_costs(
     for g in reachable:
         plan = first_plan(sol, g, lower=lower[g])
         assert plan is not None
-        if plan.cost > lower[g]:
+        # Listed plans are plans of this solve's graph: none is cheaper than its h_max.
+        if plan.cost > lower[g] and plan.cost > _graph(sol).hmax[g]:
             plan = plans_from_solution(sol, g, 1)[0]  # never worse: the first leads ties
         out[g] = Cheapest(plan, min(lower[g], plan.cost))
     return out
