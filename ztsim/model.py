@@ -594,6 +594,10 @@ class Selector(_Model):
 def _parse_services(v: Any) -> Any:
     if v is None:  # given but blank (omitted, it is not validated): not "any"
         raise ValueError("blank value: write `any` for every service, or omit the key")
+    if isinstance(v, list) and not v:
+        # `services: []` names no service yet reads like "omitted" (any): as with
+        # `zone: []`, neither reading is safe for both allow and deny rules.
+        raise ValueError("empty list: write `any` for every service, or omit the key")
     if isinstance(v, str):
         v = [v]
     if isinstance(v, list):
@@ -610,7 +614,7 @@ class SegmentationRule(_Model):
     action: Literal["allow", "deny"]
     source: Selector = Field(default_factory=Selector, alias="from")
     to: Selector = Field(default_factory=Selector)
-    services: list[StrictStr] | None = None
+    services: list[StrictStr] | None = Field(default=None, min_length=1)
     description: StrictStr | None = None
 
     _s = field_validator("services", mode="before")(_parse_services)
@@ -627,8 +631,8 @@ class EgressRule(_Model):
     id: Id
     action: Literal["allow", "deny"]
     source: Selector = Field(default_factory=Selector, alias="from")
-    to: list[StrictStr] = Field(default_factory=lambda: ["*"])
-    services: list[StrictStr] | None = None
+    to: list[StrictStr] = Field(default_factory=lambda: ["*"], min_length=1)
+    services: list[StrictStr] | None = Field(default=None, min_length=1)
     description: StrictStr | None = None
 
     _s = field_validator("services", mode="before")(_parse_services)
@@ -638,6 +642,8 @@ class EgressRule(_Model):
     def _to(cls, v: Any) -> Any:
         if v is None:
             raise ValueError("blank value: write `*` for every destination, or omit the key")
+        if isinstance(v, list) and not v:  # no destination, or "omitted" (`*`)? refused
+            raise ValueError("empty list: write `*` for every destination, or omit the key")
         if isinstance(v, str):
             v = [v]
         if isinstance(v, list):
