@@ -650,6 +650,10 @@ class EgressRule(_Model):
             out = []
             for p in v:
                 if isinstance(p, str):
+                    if p.lower() == "any":
+                        # `any` means everything in selectors and services; here it
+                        # would be one host named "any" (an allow rule allowing nothing).
+                        raise ValueError("`any` is not a destination name: write `*` for every one")
                     if p != "*" and not _FQDN_RE.match(p):
                         raise ValueError(f"pattern {p!r} is not `*`, a host name or *.suffix")
                     out.append(p.lower())
