@@ -169,7 +169,15 @@ EPILOG = exit_epilog() + (
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that exits with :attr:`ExitCode.INVALID` on usage errors."""
+    """argparse that exits with :attr:`ExitCode.INVALID` on usage errors.
+
+    Options are spelled in full: with argparse's prefixes, ``check --base P`` (diff's
+    option) was read as ``--baseline P`` and passed a gate on "nothing new".
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
