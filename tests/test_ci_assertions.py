@@ -117,8 +117,17 @@ def test_header_errors(header: str, needle: str) -> None:
 
 def test_load_from_file_and_yaml_errors(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
-    good.write_text("ztsim: 1\nkind: assertions\nname: x\nassertions: []\n", "utf-8")
+    good.write_text(
+        "ztsim: 1\nkind: assertions\nname: x\nassertions:\n"
+        "  - {id: a, type: no-exfiltration}\n",
+        "utf-8",
+    )
     assert load_assertions(good).name == "x"
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("ztsim: 1\nkind: assertions\nname: x\nassertions: []\n", "utf-8")
+    with pytest.raises(InputError) as exc:  # asserting nothing would pass any estate
+        load_assertions(empty)
+    assert f"{empty}:4:13: error: assertions: List should have at least 1 item" in str(exc.value)
     bad = tmp_path / "bad.yaml"
     bad.write_text("ztsim: 1\nkind: assertions\nname: [\n", "utf-8")
     with pytest.raises(InputError) as exc:

@@ -201,7 +201,9 @@ class AssertionSet(_Model):
     kind: Literal["assertions"]
     name: StrictStr
     description: StrictStr | None = None
-    assertions: list[Assertion] = Field(default_factory=list)
+    # Required and never empty: a file that asserts nothing would let `check --assert`
+    # pass whatever the estate (a gate must not pass on a forgotten list).
+    assertions: list[Assertion] = Field(min_length=1)
 
 
 @dataclass(eq=False)
