@@ -25,6 +25,7 @@ from ztsim.cli import (
     warnings_gate,
 )
 from ztsim.diagnostics import Diagnostic, InputError
+from ztsim.loader import LoadedTopology
 from ztsim.outfile import check_target, write_output
 from ztsim.runtime import retain
 from ztsim.textsafe import safe
@@ -43,6 +44,18 @@ def _write(args: argparse.Namespace, text: str) -> None:
     write_output(args.output, text, _inputs(args))
 
 
+def _no_goal(topo: LoadedTopology) -> list[Diagnostic]:
+    """A warning when the topology holds no data item: no goal, so the check passes.
+
+    A forgotten or mis-indented ``data:`` list would otherwise read as "safe"; with
+    ``--strict`` it is an error.
+    """
+    if topo.data:
+        return []
+    msg = "no data item on any host: there is no goal to judge, so nothing can fail"
+    return [Diagnostic(topo.path, 1, 1, "warning", msg)]
+
+
 def _spec_check(args: argparse.Namespace) -> int:
     """Spec §7 exactly: goals per policy, exit 0 or 1."""
     from ztsim.analysis import analyze
@@ -55,7 +68,7 @@ def _spec_check(args: argparse.Namespace) -> int:
     as_json = args.format == "json"
     a = analyze(topo, pols, for_check=args.rules, for_json=as_json, warnings=True)
     retain(a)
-    warnings_gate([*topo.warnings, *(a.warnings or [])], args.strict)
+    warnings_gate([*topo.warnings, *(a.warnings or []), *_no_goal(topo)], args.strict)
     if as_json:
         text = a.json_text()
     else:
