@@ -9,6 +9,7 @@ Each folder of ``tests/hostile/cases/`` is one case: its input files and a
     stderr = ["pipe.yaml:1:1: error"]      # substrings stderr must contain
     stdout = []                            # substrings stdout must contain
     setup = "gen.py"                       # optional: run first, in the copy
+                                           # (tests/hostile/lib on its PYTHONPATH)
     fifos = ["pipe.yaml"]                  # optional: named pipes made in the copy
     symlinks = {"zero.yaml" = "/dev/zero"} # optional: links made in the copy
     stdin = "..."                          # optional: fed to standard input
@@ -41,6 +42,7 @@ from typing import Any
 import pytest
 
 CASES = Path(__file__).parent / "hostile" / "cases"
+LIB = Path(__file__).parent / "hostile" / "lib"
 
 #: Wall-clock bound of one run, in seconds.
 TIME_LIMIT = 20.0
@@ -120,7 +122,10 @@ def _snapshot(root: Path) -> dict[str, tuple[str, bytes | str]]:
 def _prepare(case: Case, work: Path) -> None:
     shutil.copytree(case.folder, work, symlinks=True)
     if case.setup:
-        subprocess.run([sys.executable, case.setup], cwd=work, check=True, timeout=60)
+        # Setup scripts may share code from tests/hostile/lib.
+        path = os.pathsep.join(p for p in (str(LIB), os.environ.get("PYTHONPATH")) if p)
+        env = {**os.environ, "PYTHONPATH": path}
+        subprocess.run([sys.executable, case.setup], cwd=work, env=env, check=True, timeout=60)
     for name in case.fifos:
         os.mkfifo(work / name)
     for name, target in case.symlinks.items():

@@ -1,2 +1,3 @@
 from pathlib import Path
+
 Path("topo.json").write_text("[" * 100000 + "]" * 100000)

@@ -1,4 +1,5 @@
 from pathlib import Path
+
 t = Path("topo.yaml.in").read_text()
 n = 900
 extra = "x-a: &a " + "[" * n + "1" + "]" * n + "\n"
