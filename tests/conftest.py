@@ -99,3 +99,37 @@ def parent_takes_at_most(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
         return got
 
     monkeypatch.setattr(Tickets, "take", take)
+
+
+#: Modules whose tests run the CLI in subprocesses, fuzz, or search many random
+#: scenarios: the full suite (CI) runs them; `pytest -m "not slow"` leaves them out
+#: for a quick loop while editing.
+SLOW_MODULES = frozenset(
+    {
+        "test_compression",
+        "test_cost_consistency",
+        "test_determinism",
+        "test_exit_status",
+        "test_for_plans",
+        "test_forking",
+        "test_fuzz",
+        "test_hostile",
+        "test_parsecache",
+        "test_property",
+        "test_readme",
+        "test_recheck_property",
+        "test_splitparse",
+        "test_stderr_best_effort",
+        "test_textsafe",
+        "test_tui_snapshots",
+        "test_verdict_redteam",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test of :data:`SLOW_MODULES` ``slow``."""
+    for item in items:
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
