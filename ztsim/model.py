@@ -533,7 +533,9 @@ class Selector(_Model):
     zone: list[Id] | None = Field(default=None, min_length=1)
     # An empty list would name no host yet read as "omitted": refuse it.
     host: list[Id] | None = Field(default=None, min_length=1)
-    labels: dict[StrictStr, LabelText] | None = None
+    # `labels: {}` would match every host and, being neither `{}` nor `zone`, leave
+    # open whether it matches an external zone: refuse it as empty lists are.
+    labels: dict[StrictStr, LabelText] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="before")
     @classmethod
