@@ -724,8 +724,8 @@ def _validate_in_parts(
     at a time.
 
     pydantic keeps every error of a validation until it ends (about 400 bytes
-    each): a few megabytes of ``{}`` in a host list made 1.5 million of them and
-    1.4 GB.  Validated in parts, each part's errors are handed to ``col`` (which
+    each): a few megabytes of ``{}`` in a host list made millions of them and
+    gigabytes (benchmarks/README.md has the figures).  Validated in parts, each part's errors are handed to ``col`` (which
     lists the first ones, counts the rest) and let go; the document is then
     validated with each long list replaced by its items' models (pydantic takes a
     model as it is), or by ``[]`` when a part of it failed, so that nothing is

@@ -46,7 +46,7 @@ __all__ = ["SEARCH_BUDGET", "SEARCH_HOSTS", "Fix", "FixFinder"]
 #: Above this many hosts no harden search runs (harden's own exhaustive limit).
 SEARCH_HOSTS = 300
 #: Above this many steps in the exhaustive attack graph, no search runs (its exact
-#: search evaluates the whole graph once per node: 4,900 steps took 15 s).
+#: search evaluates the whole graph once per node; benchmarks/README.md has figures).
 SEARCH_STEPS = 1000
 #: Above this many candidate changes times (hosts + rules), no search runs: each
 #: candidate is applied, validated and compiled once (about 40 microseconds a unit,
