@@ -723,17 +723,17 @@ def _validate_in_parts(
     """``model.model_validate(data)``, its long lists :data:`VALIDATION_CHUNK` items
     at a time.
 
-    pydantic keeps every error of a validation until it ends (about 400 bytes
-    each): a few megabytes of ``{}`` in a host list made millions of them and
-    gigabytes (benchmarks/README.md has the figures).  Validated in parts, each part's errors are handed to ``col`` (which
-    lists the first ones, counts the rest) and let go; the document is then
-    validated with each long list replaced by its items' models (pydantic takes a
-    model as it is), or by ``[]`` when a part of it failed, so that nothing is
-    validated twice and no error is reported twice.  The parts are those of
-    :func:`_long_lists`: long lists and mappings of the top level, of sections,
-    and of items that average over :data:`BIG_ITEM_BYTES` of text (one host
-    listing a million services or labels).  Deeper ones are validated whole:
-    their errors take up to 1 KB each until the cap drops them.
+    pydantic keeps every error of a validation until it ends (about 400 bytes each): a
+    few megabytes of ``{}`` in a host list made millions of them and gigabytes
+    (benchmarks/README.md has the figures).  Validated in parts, each part's errors are
+    handed to ``col`` (which lists the first ones, counts the rest) and let go; the
+    document is then validated with each long list replaced by its items' models
+    (pydantic takes a model as it is), or by ``[]`` when a part of it failed, so that
+    nothing is validated twice and no error is reported twice.  The parts are those of
+    :func:`_long_lists`: long lists and mappings of the top level, of sections, and of
+    items that average over :data:`BIG_ITEM_BYTES` of text (one host listing a million
+    services or labels).  Deeper ones are validated whole: their errors take up to 1 KB
+    each until the cap drops them.
 
     With ``col`` ``None``, raises the first :class:`ValidationError` instead.
     """
