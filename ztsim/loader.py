@@ -48,6 +48,7 @@ from ztsim.yamlio import (
     load_document,
     locate,
     parse_text,
+    prefetch_entries,
 )
 
 __all__ = [
@@ -1349,7 +1350,7 @@ def prefetch_policies(paths: Sequence[str | Path]) -> AbstractContextManager[Pre
     found, problems = _expand(paths, "policy")
     if problems:  # never read a FIFO ahead: the loader reports what is wrong
         return nullcontext()
-    return prefetch_documents([(p, True, RULE_DEPTH) for p in found])
+    return prefetch_documents([(p, True, RULE_DEPTH) for p in found], prefetch_entries)
 
 
 def read_policies(

@@ -18,20 +18,20 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ztsim.forking import Forked, enabled
 
-__all__ = ["MIN_BYTES", "Prefetched", "prefetch_documents"]
+__all__ = ["MIN_BYTES", "Entry", "Prefetched", "digest", "prefetch_documents"]
 
 #: Files smaller than this in all are parsed in place (a fork costs milliseconds).
 MIN_BYTES = 512 * 1024
 
 #: What the child sends per file: (name, flavour, digest, data, marks) or None.
-_Entry = tuple[str, str, bytes, Any, Any]
+Entry = tuple[str, str, bytes, Any, Any]
 
 
 def digest(raw: bytes) -> bytes:
@@ -44,7 +44,7 @@ class Prefetched:
 
     def __init__(self, child: Forked) -> None:
         self._child = child
-        self._entries: dict[tuple[str, str], _Entry] | None = None
+        self._entries: dict[tuple[str, str], Entry] | None = None
 
     def take(self, name: str, flavour: str, raw: bytes) -> tuple[Any, Any] | None:
         """The child's ``(data, marks)`` for file ``name`` read as ``flavour``, if usable.
@@ -58,7 +58,7 @@ class Prefetched:
             return None
         return entry[3], entry[4]
 
-    def _collect(self) -> dict[tuple[str, str], _Entry]:
+    def _collect(self) -> dict[tuple[str, str], Entry]:
         if self._entries is None:
             self._entries = {}
             blob = self._child.result()
@@ -76,30 +76,15 @@ class Prefetched:
         self._child.close()
 
 
-def _parse_all(files: Sequence[tuple[str, bool, int | None]]) -> list[_Entry | None]:
-    """What the child does: each file as :func:`~ztsim.yamlio.load_document` reads it."""
-    from ztsim.yamlio import document_from_bytes, flavour_of, read_bytes
-
-    out: list[_Entry | None] = []
-    for name, positions, depth in files:
-        try:
-            raw = read_bytes(name)
-            if b"&" in raw:  # anchors may share structure: parsed in place, as not cached
-                out.append(None)
-                continue
-            doc = document_from_bytes(name, raw, positions=positions, depth=depth)
-            flavour = flavour_of(name, positions, depth)
-            out.append((name, flavour, digest(raw), doc.data, doc.stored_marks()))
-        except Exception:  # the parent parses it again and reports the problem
-            out.append(None)
-    return out
-
-
 @contextmanager
 def prefetch_documents(
     files: Sequence[tuple[str | Path, bool, int | None]],
+    parse_all: Callable[[Sequence[tuple[str, bool, int | None]]], list[Entry | None]],
 ) -> Iterator[Prefetched | None]:
     """Parse ``files`` (each ``(path, positions, depth)``) in a child while the block runs.
+
+    ``parse_all`` is what the child runs on them (:func:`ztsim.yamlio.prefetch_entries`:
+    the reader lives in the layer above, this module only forks and hands back).
 
     Yields ``None`` when prefetching is not worth it or not possible; pass what
     it yields to :func:`ztsim.yamlio.load_document` (``prefetched=``).  The child
@@ -113,7 +98,7 @@ def prefetch_documents(
     if not wanted or size < MIN_BYTES or not enabled():
         yield None
         return
-    ahead = Prefetched(Forked(lambda: marshal.dumps(_parse_all(wanted))))
+    ahead = Prefetched(Forked(lambda: marshal.dumps(parse_all(wanted))))
     try:
         yield ahead
     finally:

@@ -22,18 +22,16 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import yaml
 
 from ztsim import parsecache
 from ztsim.diagnostics import env_int
+from ztsim.prefetch import Entry, Prefetched, digest
 from ztsim.profiling import phase
 from ztsim.runtime import paused_gc
 from ztsim.splitparse import split_build
-
-if TYPE_CHECKING:
-    from ztsim.prefetch import Prefetched
 
 __all__ = [
     "MAX_BYTES",
@@ -48,6 +46,7 @@ __all__ = [
     "flavour_of",
     "load_document",
     "locate",
+    "prefetch_entries",
     "read_bytes",
     "read_bytes_bounded",
 ]
@@ -898,6 +897,24 @@ def document_from_bytes(
         if "&" not in text:  # anchors may share structure that storing would expand
             parsecache.store(raw, flavour, (doc.data, doc.stored_marks()))
     return doc
+
+
+def prefetch_entries(files: Sequence[tuple[str, bool, int | None]]) -> list[Entry | None]:
+    """What a prefetch child does (:func:`ztsim.prefetch.prefetch_documents`): each
+    file as :func:`load_document` reads it, ``None`` for one it could not parse."""
+    out: list[Entry | None] = []
+    for name, positions, depth in files:
+        try:
+            raw = read_bytes(name)
+            if b"&" in raw:  # anchors may share structure: parsed in place, as not cached
+                out.append(None)
+                continue
+            doc = document_from_bytes(name, raw, positions=positions, depth=depth)
+            flavour = flavour_of(name, positions, depth)
+            out.append((name, flavour, digest(raw), doc.data, doc.stored_marks()))
+        except Exception:  # the parent parses it again and reports the problem
+            out.append(None)
+    return out
 
 
 def parse_text(
