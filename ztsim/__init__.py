@@ -10,8 +10,7 @@ Textual.  Typical use::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from ztsim._version import __version__
 from ztsim.analysis import Analysis, analyze
 from ztsim.diagnostics import Diagnostic, InputError
 from ztsim.loader import load_policies, load_policy, load_topology

@@ -132,7 +132,7 @@ def entry_path(raw: bytes, flavour: str) -> Path:
 
 def _header(source: bytes, flavour: str) -> bytes:
     """What an entry for ``source`` (digest) and ``flavour`` must begin with."""
-    from ztsim import __version__
+    from ztsim._version import __version__
 
     version, kind = __version__.encode(), flavour.encode()
     return b"".join(
