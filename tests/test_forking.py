@@ -360,8 +360,7 @@ def test_json_written_by_either_process_is_the_same(
 def test_the_child_merges_the_basis_as_impact_basis_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ztsim.analysis import _basis_from
-    from ztsim.whatif.impact import goal_plans, impact_basis
+    from ztsim.analysis import _basis_from, goal_plans, impact_basis
 
     monkeypatch.setattr(ztsim.whatif.impact, "REFERENCE_LIMIT", 0)
     topo, pols = _scenario()

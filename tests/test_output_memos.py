@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import pytest
 from conftest import ROOT, make_policy
 
-from ztsim.analysis import analyze
+from ztsim.analysis import analyze, impact_basis
 from ztsim.engine import AttackModel
 from ztsim.loader import LoadedPolicy, load_policies, load_topology, reference_policy
 from ztsim.plans import PlanVerdict, judge, judge_plans
 from ztsim.policy import CompiledPolicy, Decision
-from ztsim.whatif.impact import RuleImpact, impact_basis, rule_impact
+from ztsim.whatif.impact import RuleImpact, rule_impact
 from ztsim.yamlio import locate
 
 SCENARIOS = [

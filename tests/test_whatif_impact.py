@@ -6,10 +6,9 @@ import json
 
 from conftest import ROOT, make_policy, make_topology
 
-from ztsim.analysis import analyze
+from ztsim.analysis import analyze, check_impact, impact_basis
 from ztsim.cli import main
 from ztsim.loader import load_policies, load_topology
-from ztsim.whatif.impact import check_impact, impact_basis
 
 PAJEMPLOI = str(ROOT / "topologies/pajemploi.yaml")
 

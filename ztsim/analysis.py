@@ -16,7 +16,7 @@ import marshal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast
 
 from ztsim import forking
 from ztsim.diagnostics import Diagnostic, InputError
@@ -45,9 +45,7 @@ from ztsim.plans import (
 )
 from ztsim.policy import CompiledPolicy, Decision
 from ztsim.profiling import phase
-
-if TYPE_CHECKING:  # impact imports this module
-    from ztsim.whatif.impact import RuleImpact
+from ztsim.whatif.impact import RuleImpact, counts_reference, rows_json_text, rule_impact
 
 __all__ = [
     "PARALLEL_HOSTS",
@@ -58,8 +56,13 @@ __all__ = [
     "ResultStats",
     "TrafficResult",
     "analyze",
+    "check_impact",
     "goal_label",
+    "goal_plans",
+    "impact_basis",
     "judge_policy",
+    "policy_impact",
+    "rows_impact",
 ]
 
 
@@ -436,7 +439,7 @@ class Analysis:
     def check_rules(self) -> list[list[RuleImpact]]:
         """Per judged policy, the impact of each rule over the plans ``check`` counts.
 
-        Those plans are :func:`ztsim.whatif.impact.impact_basis`'s.  Rows are
+        Those plans are :func:`impact_basis`'s.  Rows are
         remembered; :func:`analyze` with ``for_check`` counts them ahead, on two
         cores on large estates.
         """
@@ -444,8 +447,6 @@ class Analysis:
 
     def _rows(self, i: int) -> list[RuleImpact]:
         """:meth:`check_rules` of result ``i``: known, sent by the child, or counted now."""
-        from ztsim.whatif.impact import RuleImpact, policy_impact
-
         rows = self._rules.get(i)
         if rows is None:
             blob = self._blobs.pop(i, None)
@@ -460,12 +461,58 @@ class Analysis:
         return rows
 
     def _check_basis(self) -> tuple[list[Plan], list[str]]:
-        """:func:`ztsim.whatif.impact.impact_basis`, worked out once (rules and JSON)."""
+        """:func:`impact_basis`, worked out once (rules and JSON)."""
         if self._basis is None:
-            from ztsim.whatif.impact import impact_basis
-
             self._basis = impact_basis(self)
         return self._basis
+
+
+def impact_basis(a: Analysis) -> tuple[list[Plan], list[str]]:
+    """The plans ``check`` counts impact over, and the policies they were found under."""
+    sources = list(a.results)
+    if counts_reference(len(a.topology.hosts), [r.policy.path for r in sources]):
+        sources = [a.reference, *sources]
+    return merge_plans([goal_plans(r) for r in sources]), [r.policy.name for r in sources]
+
+
+def goal_plans(r: PolicyResult) -> list[Plan]:
+    """The cheapest plan of each goal ``r`` reaches, in goal order: its share of
+    :func:`impact_basis`."""
+    return [g.plan for g in r.goals if g.plan is not None]
+
+
+def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
+    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging).
+
+    Blocked plans are judged up to their blocking step only (``whole=False``):
+    :func:`rule_impact` reads no step after it.
+    """
+    with phase("judge"):
+        verdicts = judge_plans(plans, r.compiled, whole=False)
+        return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
+
+
+def rows_impact(
+    a: Analysis, verdicts_by_plan: Sequence[Sequence[PlanVerdict]]
+) -> list[tuple[PolicyResult, list[RuleImpact]]]:
+    """Impact per judged policy over listed plans (``paths``).
+
+    ``verdicts_by_plan[j][i]`` is plan ``j``'s verdict under ``a.results[i]``
+    (the order of :attr:`ztsim.analysis.PlanRow.verdicts`).
+    """
+    out = []
+    for i, r in enumerate(a.results):
+        verdicts = [vs[i] for vs in verdicts_by_plan]
+        out.append((r, rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])))
+    return out
+
+
+def check_impact(a: Analysis) -> list[tuple[PolicyResult, list[RuleImpact]]]:
+    """Impact per judged policy over the :func:`impact_basis` plans (``check``).
+
+    The rows of :meth:`ztsim.analysis.Analysis.check_rules` (remembered there).
+    """
+    return list(zip(a.results, a.check_rules(), strict=True))
 
 
 def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
@@ -530,8 +577,6 @@ def _result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
 
 def _result_text(r: PolicyResult, rows: list[RuleImpact]) -> str:
     """``dump(_result_json(r, rows as JSON))``, the rows written by ``rows_json_text``."""
-    from ztsim.whatif.impact import rows_json_text
-
     with phase("output"):
         return dump(_result_json(r, Encoded(rows_json_text(rows))))
 
@@ -651,8 +696,6 @@ def _analyze_on_two_cores(
     A child that fails, or sends what cannot be read, leaves its policies (or
     their rule impact, or the warnings) to this process: the results do not change.
     """
-    from ztsim.whatif.impact import goal_plans, policy_impact
-
     with phase("compile"):
         _ = model.layout  # shared by every compilation: built once, before the fork
     n = len(policies)
@@ -745,9 +788,7 @@ def _received(
 def _basis_from(got: object, mine: dict[int, PolicyResult], n: int) -> list[Plan] | None:
     """In the child: the plans rule impact is counted over, from what the parent sent
     (the merged basis, or its own policies' goal plans to merge with the child's as
-    :func:`ztsim.whatif.impact.impact_basis` does); ``None`` if unreadable."""
-    from ztsim.whatif.impact import goal_plans
-
+    :func:`impact_basis` does); ``None`` if unreadable."""
     if isinstance(got, list):
         return got
     if not isinstance(got, dict) or set(got) | set(mine) != set(range(n)) or set(got) & set(mine):
@@ -761,8 +802,6 @@ def _rules_on_two_cores(
 ) -> None:
     """Count :meth:`Analysis.check_rules` here and, for the policies ``theirs``, in the
     child; with ``for_json``, each process writes the JSON of the results it counted."""
-    from ztsim.whatif.impact import counts_reference, goal_plans, policy_impact
-
     mine = [i for i in range(len(a.results)) if i not in theirs]
     message: object
     if counts_reference(len(a.topology.hosts), [r.policy.path for r in a.results]):

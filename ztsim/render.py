@@ -86,7 +86,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
             out.append(lines)
     console.print(Group(*out), soft_wrap=True)
     if rules:
-        from ztsim.whatif.impact import check_impact
+        from ztsim.analysis import check_impact
 
         render_rule_impact(console, check_impact(a))
 
@@ -260,7 +260,7 @@ def _paths_data(
                 ],
             }
         )
-    from ztsim.whatif.impact import rows_impact
+    from ztsim.analysis import rows_impact
 
     plan_rows = [row for rows in rows_by_goal.values() for row in rows]
     impact = rows_impact(a, [row.verdicts for row in plan_rows])

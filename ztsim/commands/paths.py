@@ -38,8 +38,8 @@ def run(args: argparse.Namespace) -> int:
         console = stdout_console()
         render_paths(console, a, rows)
         if args.rules:
+            from ztsim.analysis import rows_impact
             from ztsim.render import render_rule_impact
-            from ztsim.whatif.impact import rows_impact
 
             listed = [row for rs in rows.values() for row in rs]
             render_rule_impact(console, rows_impact(a, [row.verdicts for row in listed]))

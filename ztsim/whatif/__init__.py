@@ -9,5 +9,6 @@ Headless like the rest of the core: the command modules and the TUI call these.
   legitimate flows that depend on it.
 
 This package's ``__init__`` imports nothing, so :mod:`ztsim.analysis` can use
-:mod:`ztsim.whatif.impact` without an import cycle.
+:mod:`ztsim.whatif.impact` (which imports no analysis: the impact of an
+:class:`~ztsim.analysis.Analysis`, :func:`ztsim.analysis.check_impact` and kin, lives there).
 """

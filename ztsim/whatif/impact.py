@@ -19,24 +19,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from json.encoder import encode_basestring
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-from ztsim.plans import Plan, PlanVerdict, judge_plans, merge_plans
+from ztsim.plans import PlanVerdict
 from ztsim.policy import CompiledPolicy, Decision
-from ztsim.profiling import phase
-
-if TYPE_CHECKING:  # analysis imports this module
-    from ztsim.analysis import Analysis, PolicyResult
 
 __all__ = [
     "REFERENCE_LIMIT",
     "RuleImpact",
-    "check_impact",
     "counts_reference",
-    "goal_plans",
-    "impact_basis",
-    "policy_impact",
-    "rows_impact",
+    "rows_json_text",
     "rule_impact",
 ]
 
@@ -196,55 +188,7 @@ def rule_impact(
     return rows
 
 
-def impact_basis(a: Analysis) -> tuple[list[Plan], list[str]]:
-    """The plans ``check`` counts impact over, and the policies they were found under."""
-    sources = list(a.results)
-    if counts_reference(len(a.topology.hosts), [r.policy.path for r in sources]):
-        sources = [a.reference, *sources]
-    return merge_plans([goal_plans(r) for r in sources]), [r.policy.name for r in sources]
-
-
 def counts_reference(hosts: int, paths: Sequence[str]) -> bool:
-    """Whether :func:`impact_basis` adds the reference policy's plans, for a topology
+    """Whether :func:`ztsim.analysis.impact_basis` adds the reference policy's plans, for a topology
     of ``hosts`` hosts and judged policies from ``paths``."""
     return hosts <= REFERENCE_LIMIT and "<reference>" not in paths
-
-
-def goal_plans(r: PolicyResult) -> list[Plan]:
-    """The cheapest plan of each goal ``r`` reaches, in goal order: its share of
-    :func:`impact_basis`."""
-    return [g.plan for g in r.goals if g.plan is not None]
-
-
-def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
-    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging).
-
-    Blocked plans are judged up to their blocking step only (``whole=False``):
-    :func:`rule_impact` reads no step after it.
-    """
-    with phase("judge"):
-        verdicts = judge_plans(plans, r.compiled, whole=False)
-        return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
-
-
-def rows_impact(
-    a: Analysis, verdicts_by_plan: Sequence[Sequence[PlanVerdict]]
-) -> list[tuple[PolicyResult, list[RuleImpact]]]:
-    """Impact per judged policy over listed plans (``paths``).
-
-    ``verdicts_by_plan[j][i]`` is plan ``j``'s verdict under ``a.results[i]``
-    (the order of :attr:`ztsim.analysis.PlanRow.verdicts`).
-    """
-    out = []
-    for i, r in enumerate(a.results):
-        verdicts = [vs[i] for vs in verdicts_by_plan]
-        out.append((r, rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])))
-    return out
-
-
-def check_impact(a: Analysis) -> list[tuple[PolicyResult, list[RuleImpact]]]:
-    """Impact per judged policy over the :func:`impact_basis` plans (``check``).
-
-    The rows of :meth:`ztsim.analysis.Analysis.check_rules` (remembered there).
-    """
-    return list(zip(a.results, a.check_rules(), strict=True))
