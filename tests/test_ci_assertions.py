@@ -11,12 +11,11 @@ from ztsim.assertions import (
     NoExfiltration,
     assertion_errors,
     assertions_from_text,
-    evaluate,
     goal_assertions,
     load_assertions,
 )
 from ztsim.diagnostics import InputError
-from ztsim.reports.evaluation import Outcome, Report
+from ztsim.reports.evaluation import Outcome, Report, evaluate
 
 # --------------------------------------------------------------------------- helpers
 

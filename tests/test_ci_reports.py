@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from test_ci_scenario import assertions, policy, topology
 
-from ztsim.assertions import evaluate
 from ztsim.reports import FORMATS, render
-from ztsim.reports.evaluation import Report
+from ztsim.reports.evaluation import Report, evaluate
 from ztsim.reports.github import escape_data, escape_property
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sarif-schema-2.1.0.json"

@@ -3,8 +3,8 @@
 A third kind of file (``kind: assertions``, see ``docs/assertions.md``) states the
 security intent of a network as named, severity-tagged assertions: no exfiltration
 of some data, no plan cheaper than N steps, no flow between two zones, a business
-flow that must stay allowed... :func:`evaluate` (implemented in
-:mod:`ztsim.reports.evaluation`) judges every assertion under every policy and
+flow that must stay allowed... :func:`ztsim.reports.evaluation.evaluate` (the layer
+above: it runs the analysis) judges every assertion under every policy and
 returns a report that the CI formats of :mod:`ztsim.reports` render.  Loading
 follows the loader's conventions: every problem at once, each as
 ``FILE:LINE:COL: message`` in an :class:`~ztsim.diagnostics.InputError`.
@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -30,7 +30,6 @@ from pydantic import (
 from ztsim.diagnostics import Diagnostic
 from ztsim.loader import (
     Collector,
-    LoadedPolicy,
     LoadedTopology,
     document_from_text,
     read_document,
@@ -39,9 +38,6 @@ from ztsim.loader import (
 from ztsim.model import Id, Selector, parse_port_range, parse_service
 from ztsim.policy import fqdn_covers, selector_matches_host, selector_matches_zone
 from ztsim.yamlio import Document, Mark, locate
-
-if TYPE_CHECKING:
-    from ztsim.reports.evaluation import Report
 
 __all__ = [
     "Assertion",
@@ -59,7 +55,6 @@ __all__ = [
     "assertions_from_document",
     "assertions_from_text",
     "egress_destinations",
-    "evaluate",
     "flow_sources",
     "goal_assertions",
     "load_assertions",
@@ -475,17 +470,3 @@ def goal_assertions(topo: LoadedTopology) -> list[Assertion]:
             if d.integrity:
                 out.append(NoTampering(id=f"tamper({d.id})", type="no-tampering", data=d.id))
     return out
-
-
-def evaluate(
-    topology: LoadedTopology,
-    policies: Sequence[LoadedPolicy],
-    assertions: LoadedAssertions | Sequence[Assertion] | None = None,
-    *,
-    baseline: LoadedPolicy | None = None,
-    max_paths: int = 5,
-) -> Report:
-    """Judge each assertion under each policy (see :func:`ztsim.reports.evaluation.evaluate`)."""
-    from ztsim.reports.evaluation import evaluate as _evaluate
-
-    return _evaluate(topology, policies, assertions, baseline=baseline, max_paths=max_paths)
