@@ -29,8 +29,8 @@ from ztsim.loader import (
     reference_policy,
     topology_from_text,
 )
-from ztsim.mincost import cheapest, goal_costs, hmax, relaxed_lower_bounds
-from ztsim.plans import extract_plan, plans_from_solution
+from ztsim.mincost import cheapest, hmax, relaxed_lower_bounds
+from ztsim.plans import extract_plan, goal_costs, plans_from_solution
 from ztsim.testing import assert_min_attack_cost
 
 TOPOLOGY = """\

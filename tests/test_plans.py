@@ -15,6 +15,7 @@ from hypothesis import strategies as hst
 from test_property import EXAMPLES, SETTINGS, Scenario, scenarios
 
 import ztsim.plans as plans_mod
+from ztsim import extraction
 from ztsim.analysis import analyze
 from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
 from ztsim.loader import (
@@ -515,7 +516,7 @@ def test_schedule_and_minimize_match_the_naive_greedy():
         steps = _random_steps(rng, rng.randint(2, 8), rng.randint(1, 9))
         goal: Fact = ("f", str(rng.randint(0, 7)))
         expected = _naive_schedule(steps, goal)
-        assert plans_mod._schedule(steps, goal) == expected
+        assert extraction._schedule(steps, goal) == expected
         if expected is not None:
             assert plans_mod.minimize(steps, goal) == _naive_minimize(steps, goal)
             checked += 1

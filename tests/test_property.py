@@ -38,8 +38,8 @@ from ztsim.loader import (
     reference_policy,
     topology_from_text,
 )
-from ztsim.mincost import cheapest, goal_costs, relaxed_lower_bounds
-from ztsim.plans import Plan, extract_plan, judge
+from ztsim.mincost import cheapest, relaxed_lower_bounds
+from ztsim.plans import Plan, extract_plan, goal_costs, judge
 
 EXAMPLES = int(os.environ.get("ZTSIM_PROPERTY_EXAMPLES", "250"))
 SETTINGS = settings(

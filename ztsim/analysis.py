@@ -29,13 +29,13 @@ from ztsim.loader import (
     policy_warnings,
     reference_policy,
 )
-from ztsim.mincost import goal_costs
 from ztsim.plans import (
     Derivations,
     Plan,
     PlanVerdict,
     derivations_of,
     exhaustive_for,
+    goal_costs,
     judge,
     judge_plans,
     merge_plans,

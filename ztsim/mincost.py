@@ -40,11 +40,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
+from ztsim.extraction import Plan, extract_plan, minimize
 from ztsim.policy import iter_bits
 from ztsim.profiling import phase
 
 if TYPE_CHECKING:
-    from ztsim.plans import Plan
     from ztsim.policy import CompiledPolicy
 
 __all__ = [
@@ -54,7 +54,6 @@ __all__ = [
     "Cheapest",
     "WholeGraph",
     "cheapest",
-    "goal_costs",
     "hmax",
     "hmax_plan",
     "relaxed_lower_bounds",
@@ -334,8 +333,6 @@ def cheapest(sol: Solution, goal: Fact, known: Plan | None = None) -> Cheapest |
     if got is not None:
         return got
     if known is None:
-        from ztsim.plans import extract_plan
-
         known = extract_plan(sol, goal)
         assert known is not None
     with phase("plans"):
@@ -431,8 +428,6 @@ def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
 
 def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:
     """The chosen steps as a plan, in a valid order, with no droppable step."""
-    from ztsim.plans import Plan, minimize
-
     ordered = sorted(steps, key=lambda s: (1 + max((hm[p] for p in s.pre), default=0), s.key))
     return Plan(goal, tuple(minimize(ordered, goal)))
 
@@ -573,51 +568,3 @@ class WholeGraph:
         if self.made is None:
             self.made = solve(self.model, self.compiled, exhaustive=True)
         return self.made
-
-
-def goal_costs(
-    sol: Solution,
-    goals: Sequence[Fact],
-    full: Callable[[], Solution] | None,
-) -> dict[Fact, Cheapest]:
-    """The cheapest plan found and a proven lower bound for each reachable goal.
-
-    ``sol`` is the solve the policy's plans are listed from (its plan solve), so
-    the plan answered is the first one ``paths`` lists (:func:`ztsim.plans.first_plan`,
-    or the first of :func:`ztsim.plans.plans_from_solution`): ``check`` and
-    ``paths`` name the same counter-example.
-
-    ``full``, when given, returns the whole attack graph (an exhaustive solve under
-    the same policy, affordable on small estates; ``sol`` itself there): the
-    fewest-steps plan of that graph is searched (:func:`cheapest`), exact unless
-    its budget ran out.  Without it (large estates), the bound is the relaxed one
-    (:func:`relaxed_lower_bounds`); a first plan that does not meet it is replaced
-    by the cheapest of the first chunk of plans listed (sidetracks of it: the
-    derivations one fact at a time), which ``paths`` lists too; unless it meets
-    the h_max of ``sol``'s graph, which no plan listed from ``sol`` can beat.  A plan not proven
-    the cheapest is reported honestly: "at most".
-    """
-    from ztsim.plans import first_plan, plans_from_solution
-
-    reachable = [g for g in goals if g in sol.cost]
-    if not reachable:
-        return {}
-    out: dict[Fact, Cheapest] = {}
-    if full is not None:
-        whole = full()
-        for g in reachable:
-            plan = first_plan(whole, g)
-            searched = cheapest(whole, g)
-            assert plan is not None and searched is not None
-            out[g] = Cheapest(plan, min(searched.lower, plan.cost))
-        return out
-    with phase("plans"):
-        lower = relaxed_lower_bounds(sol, reachable)
-    for g in reachable:
-        plan = first_plan(sol, g, lower=lower[g])
-        assert plan is not None
-        # Listed plans are plans of this solve's graph: none is cheaper than its h_max.
-        if plan.cost > lower[g] and plan.cost > _graph(sol).hmax[g]:
-            plan = plans_from_solution(sol, g, 1)[0]  # never worse: the first leads ties
-        out[g] = Cheapest(plan, min(lower[g], plan.cost))
-    return out
