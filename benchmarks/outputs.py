@@ -136,11 +136,12 @@ def run_one(argv: list[str]) -> bytes:
     """Run ``python -m ztsim ARGV`` from the root; its status, stdout and stderr as bytes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZTSIM_")}
     env.update({"ZTSIM_CACHE": "off", "COLUMNS": "120"})
-    if SOURCE is not None:
-        env["PYTHONPATH"] = str(SOURCE)
+    # `python -m` puts the working folder first on sys.path: another tree runs from its
+    # own root (its own copies of the shipped scenarios; workloads are absolute paths).
+    cwd = ROOT if SOURCE is None else SOURCE
     proc = subprocess.run(
         [sys.executable, "-m", "ztsim", *argv],
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         capture_output=True,
         check=False,
