@@ -1,10 +1,13 @@
 """``dump_json`` writes exactly what ``json.dumps(indent=2, ensure_ascii=False)`` does
 (non-printable characters then escaped by ``json_safe``).
 
-The writer has a fast path for lists of flat records (dicts of scalars); these tests
-draw JSON values rich in such lists, in one shape or several, mixed with nested
-values, odd keys and every kind of scalar.  Text written ahead (``Encoded``) and
-the rule rows' own writer (``rows_json_text``) give the same bytes.
+The writer is orjson, with the details where it differs from json.dumps handled
+around it: small floats (``1e-07``, ``1e-05``), NaN and infinities, lone
+surrogates, integers beyond 64 bits, non-string keys (the standard library writes
+those values), and text written ahead (``Encoded``, put in by markers).  These
+tests draw JSON values rich in all of these, nested, with odd keys and every kind
+of scalar (``json.dumps`` is the reference); the rule rows' own writer
+(``rows_json_text``) gives the same bytes.
 """
 
 from __future__ import annotations
@@ -25,9 +28,18 @@ SCALARS = (
     | st.booleans()
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=-1e-3, max_value=1e-3)  # orjson writes 1e-7 and 0.00001
     | st.text(max_size=8)
+    # every code point, lone surrogates included (orjson refuses those)
+    | st.text(st.characters(exclude_categories=()), max_size=4)
+    # raw \x01 marks Encoded in orjson's text, "\x00#0\x00" in the standard library's
+    | st.sampled_from(["\x010\x01", "\x00#0\x00", '"\x00#1\x00', "\\u0000#0", "null"])
 )
-KEYS = st.sampled_from(["a", "b", "rule", 'q"uote', "é", "\n", ""]) | st.text(max_size=4)
+KEYS = (
+    st.sampled_from(["a", "b", "rule", 'q"uote', "é", "\n", "", "\ud800", "\x010\x01"])
+    | st.text(max_size=4)
+    | st.integers(min_value=-3, max_value=3)  # orjson refuses non-string keys
+)
 
 
 def _values() -> st.SearchStrategy[Any]:
@@ -114,7 +126,26 @@ def test_rows_json_text_is_the_rows_json(rows: list[RuleImpact]) -> None:
         {1: "int key", 2.5: "float key", False: "bool key", None: "none key"},
         [1, [2, [3, {"k": (4, 5)}]], "s", None],
         {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")},
+        [1e-7, -1e-5, 0.00012, 5e-324, 1e16, 1e15, 1.5e-300, {"x": 9.5e-05}],
+        {"s": "\ud800 lone", "big": 2**64, "neg": -(2**63) - 1, "k": [[[]]]},
+        ["e-1", "x 1e-7", "0.00001", "\x011\x01"],
     ],
 )
 def test_edge_cases_are_json_dumps(data: Any) -> None:
     assert dump_json(data) == json_safe(json.dumps(data, indent=2, ensure_ascii=False)) + "\n"
+
+
+@pytest.mark.parametrize(
+    "around",
+    [
+        {"plain": "x"},  # orjson
+        {"s": "\x00#0\x00", "t": '"\x00#1\x00', "big": 2**70},  # json.dumps, marker-like data
+        {"nan": float("nan"), "line": None},  # json.dumps: orjson writes NaN as null
+        {"raw": "\x010\x01", "small": [1e-7, 0.00001]},
+    ],
+)
+def test_encoded_is_put_in_whoever_writes(around: dict[str, Any]) -> None:
+    inner = {"a": [1, {"b": 1e-6}], "c": "\x00#0\x00"}
+    data = {**around, "e": [Encoded(dump(inner)), {"f": Encoded(dump(inner))}]}
+    expected = {**around, "e": [inner, {"f": inner}]}
+    assert dump_json(data) == json_safe(json.dumps(expected, indent=2, ensure_ascii=False)) + "\n"

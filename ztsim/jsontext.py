@@ -1,30 +1,57 @@
-"""JSON text as ``json.dumps(data, indent=2, ensure_ascii=False)`` writes it, faster.
+"""JSON text as ``json.dumps(data, indent=2, ensure_ascii=False)`` writes it, by orjson.
 
 The standard library's encoder runs in Python when it indents; the results of
 large estates are several megabytes of flat records (rule-impact rows, plan
-steps), which :func:`dump` writes a record at a time.  :class:`Encoded` holds a
-value already written, put in as it is (plans share their steps; rule-impact
-rows come written, see :func:`ztsim.whatif.impact.rows_json_text`).
+steps).  orjson writes the same text in C, but for four details handled here:
+
+* floats below 1e-4 in magnitude (``1e-7`` and ``0.00001`` where Python writes
+  ``1e-07`` and ``1e-05``): those few tokens are rewritten with ``float.__repr__``;
+* NaN and infinities, which orjson writes as ``null``: when the text holds a
+  ``null``, the value is searched for them, and the standard library writes it
+  if one is there;
+* lone surrogates, integers beyond 64 bits and non-string keys, which orjson
+  refuses: the standard library writes those values (they are rare);
+* :class:`Encoded`, a value already written (plans share their steps; rule-impact
+  rows come written, see :func:`ztsim.whatif.impact.rows_json_text`): orjson puts
+  a marker where it goes, replaced by its text indented to the marker's depth.
 
 No Textual, no rich: the engine's processes use it.
 """
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring
+import json
+import math
+import re
 from typing import Any
+
+import orjson
 
 from ztsim.textsafe import json_safe
 
 __all__ = ["Encoded", "dump", "dump_json"]
 
+# Dataclasses and datetimes are not JSON here (they go to ``dump``'s default, which
+# refuses them, as json.dumps does); non-string keys make orjson raise.
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+# A float token orjson writes unlike float.__repr__ ends a line (no JSON string
+# holds a raw newline, so the token is outside strings): a one-digit negative
+# exponent, or a decimal 0.0000... .  Literal prefixes keep the scan fast.
+_SHORT_EXPONENT = re.compile(r"e-\d,?(?=\n|\Z)")
+_SMALL_DECIMAL = re.compile(r"0\.0000\d*,?(?=\n|\Z)")
+_FLOAT_TOKEN = re.compile(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+class _Refused(Exception):
+    """A value orjson would write unlike json.dumps (the standard library writes it)."""
+
 
 def dump_json(data: Any) -> str:
     """Stable JSON text (2-space indent, keys in insertion order).
 
-    The bytes of ``json.dumps(data, indent=2, ensure_ascii=False)``, written by
-    :func:`dump` without the standard library's generators (several times faster
-    on the multi-megabyte results of large estates), then passed through
+    The bytes of ``json.dumps(data, indent=2, ensure_ascii=False)`` (written by
+    orjson, see the module's docstring), then passed through
     :func:`ztsim.textsafe.json_safe` (non-printable characters as ``\\uXXXX``).
     """
     # DEL, C1, bidi and zero-width characters as \uXXXX: same data, no terminal escape
@@ -50,133 +77,117 @@ class Encoded:
 
 def dump(data: Any) -> str:
     """``json.dumps(data, indent=2, ensure_ascii=False)`` (plus :class:`Encoded`)."""
-    out: list[str] = []
-    _write(data, 0, out)
+    encoded: list[Encoded] = []
+
+    def default(o: Any) -> Any:
+        if type(o) is Encoded:
+            # A raw control character: orjson writes none outside this marker.
+            encoded.append(o)
+            return orjson.Fragment(b"\x01%d\x01" % (len(encoded) - 1))
+        if isinstance(o, float) and math.isfinite(o):  # a float subclass
+            return float(o)
+        raise _Refused
+
+    try:
+        text = orjson.dumps(data, default=default, option=_OPTIONS).decode()
+        if "null" in text and _non_finite(data):
+            raise _Refused
+    except (TypeError, _Refused):  # orjson's JSONEncodeError is a TypeError
+        return _dump_stdlib(data)
+    text = _python_floats(text)
+    if encoded:
+        text = _put_in(text, [f"\x01{i}\x01" for i in range(len(encoded))], encoded)
+    return text
+
+
+def _non_finite(data: Any) -> bool:
+    """Whether ``data`` holds a NaN or an infinity (orjson writes them as null).
+
+    The standard library's C encoder finds them (``allow_nan=False``), several times
+    faster than a walk in Python over the same values.
+    """
+    try:
+        _FINITE.encode(data)
+    except ValueError:
+        return True
+    return False
+
+
+def _encoded_as_null(o: Any) -> None:
+    if type(o) is Encoded:  # its text is put in as it is
+        return None
+    raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+
+
+_FINITE = json.JSONEncoder(
+    allow_nan=False, check_circular=False, separators=(",", ":"), default=_encoded_as_null
+)
+
+
+def _python_floats(text: str) -> str:
+    """orjson's text with its small floats written as ``float.__repr__`` writes them."""
+    spans = []
+    for pattern in (_SHORT_EXPONENT, _SMALL_DECIMAL):
+        for m in pattern.finditer(text):
+            end = m.end() - 1 if text[m.end() - 1] == "," else m.end()
+            start = max(text.rfind(" ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+            if _FLOAT_TOKEN.fullmatch(text, start, end):
+                spans.append((start, end))
+    if not spans:
+        return text
+    out = []
+    at = 0
+    for start, end in sorted(spans):
+        out.append(text[at:start])
+        out.append(float.__repr__(float(text[start:end])))
+        at = end
+    out.append(text[at:])
     return "".join(out)
 
 
-def _scalar(o: Any) -> str | None:
-    if isinstance(o, str):
-        return encode_basestring(o)
-    if o is None:
-        return "null"
-    if o is True:
-        return "true"
-    if o is False:
-        return "false"
-    if isinstance(o, int):
-        return int.__repr__(o)
-    if isinstance(o, float):
-        if o != o:
-            return "NaN"
-        if o == float("inf"):
-            return "Infinity"
-        if o == -float("inf"):
-            return "-Infinity"
-        return float.__repr__(o)
-    return None
+def _put_in(text: str, markers: list[str], encoded: list[Encoded]) -> str:
+    """``text`` with each marker (in order) replaced by its value's text at its depth."""
+    out = []
+    at = 0
+    for marker, value in zip(markers, encoded, strict=True):
+        i = text.index(marker, at)
+        line = text[text.rfind("\n", 0, i) + 1 : i]
+        # A value's depth is its line's indent: "  " * depth, then maybe its key.
+        out.append(text[at:i])
+        out.append(value.indented((len(line) - len(line.lstrip(" "))) // 2))
+        at = i + len(marker)
+    out.append(text[at:])
+    return "".join(out)
 
 
-def _key(k: Any) -> str:
-    if isinstance(k, str):
-        return encode_basestring(k)
-    text = _scalar(k)
-    if text is None:
-        raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
-    return encode_basestring(text)
+def _dump_stdlib(data: Any) -> str:
+    """``json.dumps`` of ``data``, each :class:`Encoded` put in by a marker string.
 
-
-def _flat_dict(o: dict[Any, Any], depth: int, shape: list[Any]) -> str | None:
-    """A non-empty dict of string keys and scalar values as :func:`_write` writes it.
-
-    ``None`` when some value is a container or not JSON (:func:`_write` then writes
-    it, or raises).  ``shape`` holds the keys of the last dict written and the text
-    before each value, reused while the keys repeat (records of one kind).
+    The markers are strings no string of ``data`` writes the same way: one that
+    did is seen (its text appears more often than the markers) and a longer tag
+    is tried.
     """
-    keys = tuple(o)
-    if keys != shape[0]:
-        if any(type(k) is not str for k in keys):
-            return None
-        inner = ",\n" + "  " * (depth + 1)
-        heads = [inner + encode_basestring(k) + ": " for k in keys]
-        heads[0] = "{" + heads[0][1:]
-        shape[0], shape[1] = keys, heads
-    parts = []
-    for head, v in zip(shape[1], o.values(), strict=True):
-        tv = type(v)
-        if tv is str:
-            parts.append(head + encode_basestring(v))
-        elif tv is int:
-            parts.append(head + int.__repr__(v))
-        elif v is None:
-            parts.append(head + "null")
-        elif v is True:
-            parts.append(head + "true")
-        elif v is False:
-            parts.append(head + "false")
-        elif tv is float and (text := _scalar(v)) is not None:
-            parts.append(head + text)
-        else:
-            return None
-    parts.append("\n" + "  " * depth + "}")
-    return "".join(parts)
+    tag = "#"
+    while True:
+        markers: list[str] = []
+        encoded: list[Encoded] = []
+        text = json.dumps(_swapped(data, tag, markers, encoded), indent=2, ensure_ascii=False)
+        if not markers:
+            return text
+        written = [json.dumps(m, ensure_ascii=False) for m in markers]
+        if text.count(json.dumps(f"\x00{tag}", ensure_ascii=False)[:-1]) == len(markers):
+            return _put_in(text, written, encoded)
+        tag += "#"
 
 
-def _write(o: Any, depth: int, out: list[str]) -> None:
-    t = type(o)
-    if t is dict:
-        if not o:
-            out.append("{}")
-            return
-        sep = ",\n" + "  " * (depth + 1)
-        first = "{" + sep[1:]
-        for k, v in o.items():
-            head = first if first else sep
-            first = ""
-            # Plain keys and values written here (most are), the rest by a call.
-            key = encode_basestring(k) if type(k) is str else _key(k)
-            tv = type(v)
-            if tv is str:
-                out.append(f"{head}{key}: {encode_basestring(v)}")
-            elif v is None:
-                out.append(f"{head}{key}: null")
-            elif tv is int:
-                out.append(f"{head}{key}: {int.__repr__(v)}")
-            elif v is True:
-                out.append(f"{head}{key}: true")
-            elif v is False:
-                out.append(f"{head}{key}: false")
-            else:
-                out.append(f"{head}{key}: ")
-                _write(v, depth + 1, out)
-        out.append("\n" + "  " * depth + "}")
-    elif t is list or t is tuple:
-        if not o:
-            out.append("[]")
-            return
-        sep = ",\n" + "  " * (depth + 1)
-        first = "[" + sep[1:]
-        shape: list[Any] = [None, None]  # the last flat dict's keys and their heads
-        for v in o:
-            out.append(first if first else sep)
-            first = ""
-            # Lists of flat records (rule impact rows, plan steps, verdicts) are most
-            # of a large result: each is written in one piece when it can be.
-            text = _flat_dict(v, depth + 1, shape) if type(v) is dict and v else None
-            if text is None:
-                _write(v, depth + 1, out)
-            else:
-                out.append(text)
-        out.append("\n" + "  " * depth + "]")
-    elif t is Encoded:
-        out.append(o.indented(depth))
-    else:
-        text = _scalar(o)
-        if text is not None:
-            out.append(text)
-        elif isinstance(o, dict):
-            _write(dict(o), depth, out)
-        elif isinstance(o, (list, tuple)):
-            _write(list(o), depth, out)
-        else:
-            raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
+def _swapped(o: Any, tag: str, markers: list[str], encoded: list[Encoded]) -> Any:
+    """``o`` with each :class:`Encoded` swapped for a marker string (noted in order)."""
+    if type(o) is Encoded:
+        encoded.append(o)
+        markers.append(f"\x00{tag}{len(markers)}\x00")
+        return markers[-1]
+    if isinstance(o, dict):
+        return {k: _swapped(v, tag, markers, encoded) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_swapped(v, tag, markers, encoded) for v in o]
+    return o
