@@ -37,22 +37,18 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ztsim.engine import AttackModel, Fact, Solution, Step, solve
+from ztsim.engine import Fact, Solution, Step
 from ztsim.extraction import Plan, extract_plan, minimize
 from ztsim.policy import iter_bits
 from ztsim.profiling import phase
-
-if TYPE_CHECKING:
-    from ztsim.policy import CompiledPolicy
 
 __all__ = [
     "MAX_ILP_NODES",
     "MAX_ILP_STEPS",
     "MAX_ILP_STEPS_PER_SOLVE",
     "Cheapest",
-    "WholeGraph",
     "cheapest",
     "hmax",
     "hmax_plan",
@@ -550,21 +546,3 @@ def _ilp(
     proven: float | bool = True if optimal else float(info.mip_dual_bound)
     return (chosen or None), proven
 
-
-class WholeGraph:
-    """An exhaustive solve under one policy (the whole attack graph), made when first
-    asked for: most goals' bounds are tight without it."""
-
-    def __init__(
-        self, model: AttackModel, compiled: CompiledPolicy, known: Solution | None = None
-    ) -> None:
-        self.model = model
-        self.compiled = compiled
-        #: The solve, once made (or given: an exhaustive solve already at hand).
-        self.made = known
-
-    def __call__(self) -> Solution:
-        """The exhaustive solve."""
-        if self.made is None:
-            self.made = solve(self.model, self.compiled, exhaustive=True)
-        return self.made
