@@ -29,7 +29,7 @@ from tempfile import TemporaryDirectory
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from test_property import (
     LABELS,
@@ -42,6 +42,9 @@ from test_property import (
     policies,
     topologies,
 )
+from test_property import (
+    SETTINGS as PROPERTY_SETTINGS,
+)
 
 from ztsim.analysis import PolicyResult, judge_policy
 from ztsim.diagnostics import InputError
@@ -52,13 +55,8 @@ from ztsim.policy import CompiledPolicy
 from ztsim.workspace import Workspace
 
 EXAMPLES = int(os.environ.get("ZTSIM_RECHECK_EXAMPLES", "150"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=os.environ.get("ZTSIM_PROPERTY_RANDOM") != "1",
-    database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+# The property test's settings (derandomised, no deadline), with this file's count.
+SETTINGS = settings(PROPERTY_SETTINGS, max_examples=EXAMPLES)
 
 
 def _zone_lists_accepted() -> bool:
