@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _read(f: str | Path) -> Document:
     """Read and parse one input once: a file, standard input (``-``) or a pipe."""
-    from ztsim.loader import read_document
+    from ztsim.loader import _yaml_error, read_document
     from ztsim.yamlio import YamlInputError, document_from_bytes
 
     name = STDIN_NAME if f == STDIN_ARG else str(f)
@@ -124,9 +124,7 @@ def _read(f: str | Path) -> Document:
             return read_document(f)
         return document_from_bytes(name, raw)
     except YamlInputError as exc:
-        mark = exc.mark
-        line, col = (mark.line, mark.column) if mark is not None else (1, 1)
-        raise InputError([Diagnostic(exc.path, line, col, "error", exc.message)]) from None
+        raise _yaml_error(exc) from None
 
 
 def _is_pipe(path: Path) -> bool:
