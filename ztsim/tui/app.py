@@ -11,7 +11,6 @@ re-judges only the files that changed.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
 from typing import ClassVar
@@ -181,7 +180,7 @@ class ZtsimApp(App[int]):
         try:
             a, warnings, reuse = self.session.analyze()
         except InputError as exc:
-            self.call_from_thread(self._failed, generation, exc.diagnostics)
+            self.call_from_thread(self._failed, generation, exc)
             return
         except Exception as exc:  # a core bug: say so, keep the app and the last results
             self.call_from_thread(self._crashed, generation, exc)
@@ -264,12 +263,12 @@ class ZtsimApp(App[int]):
                 timeout=8,
             )
 
-    def _failed(self, generation: int, diagnostics: Sequence[Diagnostic]) -> None:
+    def _failed(self, generation: int, exc: InputError) -> None:
         if generation != self._generation:
             return
-        self.errors = tuple(diagnostics)
-        self.main.show_errors(diagnostics)
-        n = sum(d.omitted or 1 for d in diagnostics if d.level == "error")  # "... and N more"
+        self.errors = tuple(exc.diagnostics)
+        self.main.show_errors(exc.diagnostics)
+        n = exc.error_count  # "... and N more" lines included
         if self.vm is not None:
             self.sub_title = self._subtitle(self.vm, f"{n} error(s) in input")
         else:
