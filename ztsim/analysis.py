@@ -614,7 +614,7 @@ def _finish(
     # on large ones the policy's own solve (see _check_solve).
     small = exhaustive_for(model)
     plans_from = plan_solve(model, compiled) if small and not for_plans else sol
-    costs = goal_costs(plans_from, goal_facts(topo), (lambda: plans_from) if small else None)
+    costs = goal_costs(plans_from, goal_facts(topo), small)
     for g in goal_facts(topo):
         found = costs.get(g)
         plan = found.plan if found is not None else None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ztsim.engine import AttackModel, Fact, Solution, Step, solve
@@ -276,7 +276,7 @@ def _enumerate(
 def goal_costs(
     sol: Solution,
     goals: Sequence[Fact],
-    full: Callable[[], Solution] | None,
+    exhaustive: bool,
 ) -> dict[Fact, Cheapest]:
     """The cheapest plan found and a proven lower bound for each reachable goal.
 
@@ -285,10 +285,10 @@ def goal_costs(
     or the first of :func:`plans_from_solution`): ``check`` and
     ``paths`` name the same counter-example.
 
-    ``full``, when given, returns the whole attack graph (an exhaustive solve under
-    the same policy, affordable on small estates; ``sol`` itself there): the
-    fewest-steps plan of that graph is searched (:func:`ztsim.mincost.cheapest`), exact unless
-    its budget ran out.  Without it (large estates), the bound is the relaxed one
+    ``exhaustive``: ``sol`` is the whole attack graph (an exhaustive solve,
+    affordable on small estates): the fewest-steps plan of that graph is searched
+    (:func:`ztsim.mincost.cheapest`), exact unless its budget ran out.  Otherwise
+    (large estates), the bound is the relaxed one
     (:func:`ztsim.mincost.relaxed_lower_bounds`); a first plan that does not meet it is replaced
     by the cheapest of the first chunk of plans listed (sidetracks of it: the
     derivations one fact at a time), which ``paths`` lists too; unless it meets
@@ -299,11 +299,10 @@ def goal_costs(
     if not reachable:
         return {}
     out: dict[Fact, Cheapest] = {}
-    if full is not None:
-        whole = full()
+    if exhaustive:
         for g in reachable:
-            plan = first_plan(whole, g)
-            searched = cheapest(whole, g)
+            plan = first_plan(sol, g)
+            searched = cheapest(sol, g)
             assert plan is not None and searched is not None
             out[g] = Cheapest(plan, min(searched.lower, plan.cost))
         return out
