@@ -224,6 +224,7 @@ class LoadedAssertions:
 
 def _check_assertions(col: Collector, model: AssertionSet) -> None:
     first: dict[str, int] = {}
+    lines: list[str] | None = None  # the text's lines, split once when a count needs them
     for i, a in enumerate(model.assertions):
         if a.id in first:
             line = locate(col.doc, ("assertions", first[a.id])).line
@@ -233,7 +234,9 @@ def _check_assertions(col: Collector, model: AssertionSet) -> None:
         first.setdefault(a.id, i)
         for field in ("steps", "plans"):
             if field in a.model_fields_set:
-                _check_decimal(col, ("assertions", i, field))
+                if lines is None:
+                    lines = col.doc.text.splitlines()
+                _check_decimal(col, ("assertions", i, field), lines)
 
 
 #: A count as written in plain decimal (YAML 1.1 reads ``017`` as 15, ``1:30`` as
@@ -241,14 +244,13 @@ def _check_assertions(col: Collector, model: AssertionSet) -> None:
 _DECIMAL = re.compile(r"\+?(?:0|[1-9][0-9]*)(?![0-9A-Za-z_:.])")
 
 
-def _check_decimal(col: Collector, loc: tuple[str | int, ...]) -> None:
+def _check_decimal(col: Collector, loc: tuple[str | int, ...], lines: list[str]) -> None:
     """Refuse a count not written in plain decimal: it would not mean what it says.
 
-    Read from the text at the node's place (an assertions file is small: indexing
-    its positions costs nothing that matters).
+    Read from the text's ``lines`` at the node's place (an assertions file is small:
+    indexing its positions costs nothing that matters).
     """
     mark = locate(col.doc, loc)
-    lines = col.doc.text.splitlines()
     if 0 < mark.line <= len(lines) and not _DECIMAL.match(lines[mark.line - 1], mark.column - 1):
         col.add(
             loc,
