@@ -707,15 +707,15 @@ def _at_path(data: object, path: Loc) -> Any:
 
 def _replace_at(data: dict[str, object], path: Loc, value: object) -> dict[str, object]:
     """A copy of ``data`` with ``value`` at ``path`` (the containers along it copied)."""
-    copy: Any = dict(data)
-    node = copy
+    copy = dict(data)
+    node: Any = copy
     for step in path[:-1]:
         child = node[step]
         child = dict(child) if type(child) is dict else list(child)
         node[step] = child
         node = child
     node[path[-1]] = value
-    return dict(copy)
+    return copy
 
 
 def _validate_in_parts(
