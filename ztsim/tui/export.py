@@ -6,14 +6,14 @@ be committed next to a design document or diffed between two policy versions.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ztsim.jsontext import dump_json
 from ztsim.outfile import write_output
-from ztsim.textsafe import json_safe, safe
+from ztsim.textsafe import safe
 from ztsim.tui.query import PlanQuery
 from ztsim.tui.viewmodel import PlanView, ViewModel
 
@@ -278,9 +278,6 @@ def write_export(
     raises ``InputError`` or ``OutputError``).
     """
     target = (directory or Path.cwd()) / f"ztsim-export-{state.view}.{fmt}"
-    if fmt == "json":
-        text = json_safe(json.dumps(export_json(vm, state), indent=2, ensure_ascii=False)) + "\n"
-    else:
-        text = export_markdown(vm, state)
+    text = dump_json(export_json(vm, state)) if fmt == "json" else export_markdown(vm, state)
     write_output(str(target), text, inputs)
     return target
