@@ -624,24 +624,18 @@ _MODEL_KEYS: dict[object, frozenset[str]] = {}
 BIG_ITEM_BYTES = 64 * 1024
 
 
-def _list_type(annotation: object) -> object | None:
-    """``list[X]`` when ``annotation`` is one (perhaps ``Annotated``), else ``None``."""
+def _generic_type(annotation: object, origin: type) -> object | None:
+    """``annotation`` when it is ``origin[...]`` (``list[X]``, ``dict[K, V]``),
+    perhaps ``Annotated``, else ``None``."""
     if get_origin(annotation) is Annotated:
         annotation = get_args(annotation)[0]
-    return annotation if get_origin(annotation) is list else None
+    return annotation if get_origin(annotation) is origin else None
 
 
 def _model_of(annotation: object) -> type[BaseModel] | None:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     return None
-
-
-def _dict_type(annotation: object) -> object | None:
-    """``dict[K, V]`` when ``annotation`` is one (perhaps ``Annotated``), else ``None``."""
-    if get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return annotation if get_origin(annotation) is dict else None
 
 
 #: A part of a document validated on its own (see :func:`_long_lists`): its kind
@@ -667,7 +661,7 @@ def _long_lists(model: type[BaseModel], data: dict[str, object], text_size: int)
         value = data.get(key)
         annotation = info.annotation
         if type(value) is list:
-            list_type = _list_type(annotation)
+            list_type = _generic_type(annotation, list)
             if list_type is None:
                 continue
             if len(value) > VALIDATION_CHUNK:
@@ -688,7 +682,7 @@ def _long_lists(model: type[BaseModel], data: dict[str, object], text_size: int)
                     (kind, (key, *loc), t)
                     for kind, loc, t in _long_lists(section, value, text_size)
                 )
-            elif len(value) > VALIDATION_CHUNK and (dict_type := _dict_type(annotation)):
+            elif len(value) > VALIDATION_CHUNK and (dict_type := _generic_type(annotation, dict)):
                 found.append(("dict", (key,), dict_type))
     return found
 
