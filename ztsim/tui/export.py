@@ -155,8 +155,9 @@ def export_json(vm: ViewModel, state: ExportState) -> dict[str, Any]:
 
 
 def _md(text: object) -> str:
-    """A table cell: escaped (control characters, newlines, pipes)."""
-    return safe(str(text)).replace("|", "\\|")
+    """A table cell, its pipes escaped (its control characters and newlines are
+    escaped with its whole line by :func:`export_markdown`)."""
+    return str(text).replace("|", "\\|")
 
 
 def _table(head: list[str], rows: list[list[object]]) -> list[str]:
