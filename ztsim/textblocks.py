@@ -179,14 +179,6 @@ class BoxTable:
             yield newline
 
 
-def _clean(text: str) -> str:
-    """``text`` with control characters escaped (names come from user files: no escapes).
-
-    See :func:`ztsim.textsafe.safe`: a printable text is returned as it is.
-    """
-    return text if text.isprintable() else safe(text)
-
-
 class StyledLines:
     """Lines of text, each in one style (or none); a rich renderable.
 
@@ -212,7 +204,7 @@ class StyledLines:
         Its lines hold user text (names): a newline in it is shown escaped (``\\n``),
         like every control character, so it can never start a line of its own.
         """
-        self.lines.append((_clean(text), style))
+        self.lines.append((safe(text), style))
 
     @property
     def plain(self) -> str:
@@ -248,7 +240,7 @@ def box_table(
     """
     box = _ASCII if ascii_only else _UNICODE
     body: list[list[tuple[str, str]]] = [
-        [(_clean(c), "") if isinstance(c, str) else (_clean(c[0]), c[1]) for c in row]
+        [(safe(c), "") if isinstance(c, str) else (safe(c[0]), c[1]) for c in row]
         for row in rows
     ]
     natural = [_width(c.header) for c in columns]
