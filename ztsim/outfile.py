@@ -46,8 +46,6 @@ class OutputError(Exception):
     """
 
     def __init__(self, reason: str, path: str | None = None) -> None:
-        self.reason = reason
-        self.path = path
         super().__init__(f"{path}: {reason}" if path else reason)
 
 
