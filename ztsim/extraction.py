@@ -192,6 +192,8 @@ class _SolutionMemo:
         self.first: dict[Fact, tuple[Plan, bool]] = {}
         #: :class:`Derivations` of the solve, once made (shared by every goal).
         self.derivations: Derivations | None = None
+        #: The solve's AND/OR graph (:mod:`ztsim.mincost`'s ``_Graph``), once built.
+        self.graph: object = None
 
 
 _MEMOS: dict[int, tuple[weakref.ref[Solution], _SolutionMemo]] = {}

@@ -34,13 +34,12 @@ import math
 import os
 import sys
 import threading
-import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ztsim.engine import Fact, Solution, Step
-from ztsim.extraction import Plan, extract_plan, minimize
+from ztsim.extraction import Plan, _memo, extract_plan, minimize
 from ztsim.policy import iter_bits
 from ztsim.profiling import phase
 
@@ -114,18 +113,13 @@ class _Graph:
         self.searched = 0
 
 
-_GRAPHS: dict[int, tuple[weakref.ref[Solution], _Graph]] = {}
-
-
 def _graph(sol: Solution) -> _Graph:
-    """The graph of ``sol``, built once and dropped with it (a solve never changes)."""
-    entry = _GRAPHS.get(id(sol))
-    if entry is not None and entry[0]() is sol:
-        return entry[1]
-    with phase("plans"):
-        g = _Graph(sol)
-    key = id(sol)
-    _GRAPHS[key] = (weakref.ref(sol, lambda _ref: _GRAPHS.pop(key, None)), g)
+    """The graph of ``sol``, built once and dropped with it (kept in the solve's memo)."""
+    memo = _memo(sol)
+    g = memo.graph
+    if not isinstance(g, _Graph):
+        with phase("plans"):
+            g = memo.graph = _Graph(sol)
     return g
 
 
