@@ -63,6 +63,7 @@ __all__ = [
     "STALE_TMP_SECONDS",
     "cache_dir",
     "enabled",
+    "entry_path",
     "key_path",
     "load",
     "prune",
@@ -122,6 +123,11 @@ def _source_digest(raw: bytes) -> bytes:
 def _name(source: bytes, flavour: str) -> str:
     # The version is in the header, not the name: a new ztsim replaces old entries.
     return hashlib.blake2b(source + flavour.encode(), digest_size=32).hexdigest()
+
+
+def entry_path(raw: bytes, flavour: str) -> Path:
+    """The file that holds (or would hold) the cached parse of ``raw`` read as ``flavour``."""
+    return cache_dir() / _name(_source_digest(raw), flavour)
 
 
 def _header(source: bytes, flavour: str) -> bytes:
