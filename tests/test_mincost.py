@@ -229,7 +229,7 @@ def test_goal_costs_keeps_the_extracted_plan_when_its_bound_is_tight() -> None:
     topo, _ = _scenario()
     model = AttackModel(topo)
     sol = solve(model, model.compile(reference_policy()))
-    costs = goal_costs(sol, [GOAL], None)
+    costs = goal_costs(sol, [GOAL], exhaustive=False)
     assert costs[GOAL].exact and costs[GOAL].plan == extract_plan(sol, GOAL)
 
 

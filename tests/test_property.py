@@ -448,7 +448,7 @@ def check_plans(topo: LoadedTopology, pol: LoadedPolicy) -> None:
         pruned = solve(model, compiled)
         full = solve(model, compiled, exhaustive=True)
         relaxed = relaxed_lower_bounds(pruned, goal_facts(topo))
-        bounded = goal_costs(pruned, goal_facts(topo), None)  # as on large estates
+        bounded = goal_costs(pruned, goal_facts(topo), exhaustive=False)  # as on large estates
         for goal in goal_facts(topo):
             for sol in (pruned, full):
                 if not sol.reachable(goal):
