@@ -16,7 +16,7 @@ cache, which does not change the phases after parsing.
 Work on a second core is off (``ZTSIM_PARALLEL=off``) unless ``--parallel`` is
 given: one process's cost, comparable across changes.  With ``--parallel``, the
 policies are solved on two cores as ``ztsim check`` solves them (see
-:func:`ztsim.analysis.analyze`); the phases then count what this process waits
+:func:`ztsim.analysis.analyze.analyze`); the phases then count what this process waits
 for, and ``after`` is the time to the answer.
 
     python benchmarks/phases.py --workload L --repeat 5 [--parallel]
@@ -37,10 +37,10 @@ sys.path.insert(0, str(HERE.parent))
 
 from run import calibrate  # noqa: E402
 
-from ztsim import profiling  # noqa: E402
-from ztsim.analysis import analyze  # noqa: E402
-from ztsim.cli import load_scenario  # noqa: E402
-from ztsim.runtime import paused_gc  # noqa: E402
+from ztsim.analysis.analyze import analyze  # noqa: E402
+from ztsim.cli.main import load_scenario  # noqa: E402
+from ztsim.perf import profiling  # noqa: E402
+from ztsim.perf.heap import paused_gc  # noqa: E402
 
 #: Target of issue 6 for the time after parsing, in seconds, per workload.
 TARGETS = {"L": 2.0}

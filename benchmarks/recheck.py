@@ -6,7 +6,7 @@ Usage::
     python benchmarks/recheck.py --workload M --edits 9 --target 0.5
 
 What it measures is what the TUI's ``--watch`` does on each save, through the
-Python API (:class:`ztsim.workspace.Workspace`): the topology is loaded once, the
+Python API (:class:`ztsim.analysis.workspace.Workspace`): the topology is loaded once, the
 three policies are judged once, then for each edit one rule of ``segmented.yaml``
 (a copy in a temporary folder) changes its action, the file is saved and
 ``Workspace.analyze`` runs again.  The time of each re-check (re-read of the
@@ -29,7 +29,7 @@ from pathlib import Path
 import generate
 from run import DEFAULT_OUT, ensure_inputs
 
-from ztsim.workspace import Workspace
+from ztsim.analysis.workspace import Workspace
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,16 +20,16 @@ from typing import Any
 import pytest
 import yaml
 
-from ztsim.engine import AttackModel, Solution, solve
-from ztsim.forking import Tickets
-from ztsim.loader import (
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.fixpoint import AttackModel, Solution, solve
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     policy_from_text,
     reference_policy,
     topology_from_text,
 )
-from ztsim.policy import CompiledPolicy
+from ztsim.perf.forking import Tickets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +85,7 @@ TAKE = Tickets.take
 
 def parent_takes_at_most(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
     """In work shared with a forked child: this process takes at most ``most`` tickets
-    (:class:`ztsim.forking.Tickets`); the child, all it finds."""
+    (:class:`ztsim.perf.forking.Tickets`); the child, all it finds."""
     taken: list[int] = []
 
     def take(self: Tickets) -> int | None:

@@ -1,8 +1,8 @@
 """A naive reference implementation of spec §4 (flows) and §5 (the attacker).
 
 Written from ``shared/spec/model-v1.md`` alone, deliberately without classes,
-bitsets or indices, and without importing :mod:`ztsim.policy` or
-:mod:`ztsim.engine`: it only reads the pydantic models.  Flows are decided by
+bitsets or indices, and without importing :mod:`ztsim.engine.compiled` or
+:mod:`ztsim.engine.fixpoint`: it only reads the pydantic models.  Flows are decided by
 scanning every rule in file order; reachability enumerates every instance of every
 rule of §5 (for every combination of hosts, zones, credentials and data) and then
 repeats "fire every instance whose needs are held" until nothing changes.
@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ztsim.model import EntryPoint, Host, Policy, Selector, Topology
+from ztsim.model.schema import EntryPoint, Host, Policy, Selector, Topology
 
 Fact = tuple[str, ...]
 INSIDE = "*"

@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from test_ci_scenario import assertions, policy, topology
 
-from ztsim.assertions import (
+from ztsim.inputs.assertions import (
     NoExfiltration,
     assertion_errors,
     assertions_from_text,
     goal_assertions,
     load_assertions,
 )
-from ztsim.diagnostics import InputError
-from ztsim.reports.evaluation import Outcome, Report, evaluate
+from ztsim.model.diagnostics import InputError
+from ztsim.whatif.intent import Outcome, Report, evaluate
 
 # --------------------------------------------------------------------------- helpers
 

@@ -11,10 +11,10 @@ import yaml
 from conftest import ROOT
 from test_ci_scenario import TOPOLOGY, write_assertions, write_policy
 
-from ztsim.analysis import analyze
-from ztsim.cli import main
-from ztsim.loader import load_policies, load_topology
-from ztsim.render import dump_json
+from ztsim.analysis.analyze import analyze
+from ztsim.cli.main import main
+from ztsim.inputs.loader import load_policies, load_topology
+from ztsim.output.console import dump_json
 
 PAJEMPLOI = str(ROOT / "topologies" / "pajemploi.yaml")
 SHIPPED = [

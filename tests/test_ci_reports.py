@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from test_ci_scenario import assertions, policy, topology
 
-from ztsim.reports import FORMATS, render
-from ztsim.reports.evaluation import Report, evaluate
-from ztsim.reports.github import escape_data, escape_property
+from ztsim.output.reports import FORMATS, render
+from ztsim.output.reports.github import escape_data, escape_property
+from ztsim.whatif.intent import Report, evaluate
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sarif-schema-2.1.0.json"
 
@@ -193,7 +193,7 @@ def test_markdown_summary(mixed: Report) -> None:
 
 
 def test_markdown_escapes_pipes() -> None:
-    from ztsim.reports.markdown import _cell
+    from ztsim.output.reports.markdown import _cell
 
     assert _cell("a|b\nc") == "a\\|b<br>c"
 
@@ -239,7 +239,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _shipped(topo: str, pol: str) -> Report:
-    from ztsim.loader import load_policy, load_topology
+    from ztsim.inputs.loader import load_policy, load_topology
 
     t = load_topology(str(ROOT / "topologies" / f"{topo}.yaml"))
     return evaluate(t, [load_policy(str(ROOT / "policies" / f"{pol}.yaml"))])
@@ -278,7 +278,7 @@ def _plan_fixes(r: Report) -> set[tuple[int, str]]:
 def test_fix_at_is_where_harden_changes_the_policy(
     topo: str, pol: str, at: tuple[str, str] | None, change: str
 ) -> None:
-    from ztsim.yamlio import locate
+    from ztsim.inputs.documents import locate
 
     r = _shipped(topo, pol)
     p = r.policies[0]
@@ -303,8 +303,8 @@ def test_fix_at_is_where_harden_changes_the_policy(
 
 def test_fix_at_every_plan_closed_by_the_named_change() -> None:
     """The change each note names, applied alone, blocks that counter-example."""
-    from ztsim.engine import AttackModel
-    from ztsim.plans import judge
+    from ztsim.engine.fixpoint import AttackModel
+    from ztsim.engine.plans import judge
     from ztsim.whatif.candidates import Context
     from ztsim.whatif.harden import harden
 
@@ -325,16 +325,16 @@ def test_fix_at_large_estates_takes_the_first_step_that_is_not_legitimate(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Above the search's bounds: no harden run, the documented fallback."""
-    import ztsim.reports.fixes as fixes
+    import ztsim.whatif.fixes as fixes
     import ztsim.whatif.harden as hardening
 
     def no_search(*_a: object, **_k: object) -> None:
         raise AssertionError("harden must not run above the bounds")
 
-    from ztsim.engine import AttackModel
-    from ztsim.plans import judge
+    from ztsim.engine.fixpoint import AttackModel
+    from ztsim.engine.plans import judge
+    from ztsim.inputs.documents import locate
     from ztsim.whatif.candidates import Context
-    from ztsim.yamlio import locate
 
     monkeypatch.setattr(fixes, "SEARCH_HOSTS", 5)
     monkeypatch.setattr(hardening, "harden", no_search)
@@ -388,7 +388,7 @@ traffic:
 
 def test_fix_at_says_when_no_change_keeps_legitimate_traffic() -> None:
     """Every step is a legitimate flow: the least harmful change, and what it breaks."""
-    from ztsim.loader import policy_from_text, topology_from_text
+    from ztsim.inputs.loader import policy_from_text, topology_from_text
 
     topo = topology_from_text(UNCLOSABLE_TOPOLOGY, "unclosable.yaml")
     pol = policy_from_text(
@@ -435,7 +435,7 @@ traffic:
 
 def test_fix_at_a_same_zone_flow_names_the_rule_and_the_intra_zone_switch() -> None:
     """A same-zone flow skips the rules: a deny closes it only with intra_zone: rules."""
-    from ztsim.loader import policy_from_text, topology_from_text
+    from ztsim.inputs.loader import policy_from_text, topology_from_text
 
     topo = topology_from_text(SAME_ZONE_TOPOLOGY, "lan.yaml")
     pol = policy_from_text(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ztsim.assertions import LoadedAssertions, assertions_from_text
-from ztsim.loader import LoadedPolicy, LoadedTopology, policy_from_text, topology_from_text
+from ztsim.inputs.assertions import LoadedAssertions, assertions_from_text
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, policy_from_text, topology_from_text
 
 TOPOLOGY = """\
 ztsim: 1
@@ -104,7 +104,7 @@ def topology(tmp: Path | None = None) -> LoadedTopology:
     """The scenario's topology (written to ``tmp`` when given, for file locations)."""
     if tmp is None:
         return topology_from_text(TOPOLOGY, "topology.yaml")
-    from ztsim.loader import load_topology
+    from ztsim.inputs.loader import load_topology
 
     path = tmp / "topology.yaml"
     path.write_text(TOPOLOGY, encoding="utf-8")
@@ -142,7 +142,7 @@ def write_assertions(tmp: Path, body: str) -> Path:
 
 
 def test_scenario_loads_and_behaves_as_documented() -> None:
-    from ztsim.analysis import analyze
+    from ztsim.analysis.analyze import analyze
 
     a = analyze(topology(), [policy(n) for n in POLICIES])
     reach = {r.policy.name: {g.goal: g.cost for g in r.reachable_goals} for r in a.results}

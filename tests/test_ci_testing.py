@@ -10,7 +10,7 @@ import pytest
 from conftest import ROOT
 from test_ci_scenario import policy, topology, write_assertions, write_policy
 
-from ztsim.diagnostics import InputError
+from ztsim.model.diagnostics import InputError
 from ztsim.testing import (
     assert_assertions,
     assert_egress_denied,
@@ -116,8 +116,9 @@ def test_shipped_scenarios_through_the_helpers() -> None:
 
 def test_ci_modules_are_headless() -> None:
     code = (
-        "import sys, ztsim.testing, ztsim.reports, ztsim.commands.check, ztsim.commands.schema\n"
-        "from ztsim.reports import render\n"
+        "import sys, ztsim.testing, ztsim.output.reports\n"
+        "import ztsim.cli.commands.check, ztsim.cli.commands.schema\n"
+        "from ztsim.output.reports import render\n"
         "bad = [m for m in sys.modules if m.split('.')[0] == 'textual']\n"
         "sys.exit(1 if bad else 0)\n"
     )

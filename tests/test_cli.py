@@ -12,8 +12,8 @@ import networkx as nx
 import pytest
 from conftest import ROOT
 
-from ztsim.cli import build_parser, main
-from ztsim.loader import load_policy
+from ztsim.cli.main import build_parser, main
+from ztsim.inputs.loader import load_policy
 
 PAJEMPLOI = str(ROOT / "topologies" / "pajemploi.yaml")
 POLICIES = ROOT / "policies"
@@ -350,7 +350,7 @@ def test_hard_exit_flushes_what_is_still_buffered():
     """Text left in the stdio buffers by small writes still goes out, and the status holds."""
     script = (
         "import sys\n"
-        "from ztsim.runtime import hard_exit\n"
+        "from ztsim.perf.heap import hard_exit\n"
         "sys.stdout.write('out' * 10)\n"
         "sys.stderr.write('err')\n"
         "hard_exit(3)\n"

@@ -19,15 +19,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_property import SETTINGS, _dump, policies, topologies
 
-from ztsim.engine import AttackModel, goal_facts, solve
-from ztsim.loader import (
+from ztsim.engine.compiled import TargetLayout, iter_bits, target_layout
+from ztsim.engine.fixpoint import AttackModel, goal_facts, solve
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     policy_from_text,
     reference_policy,
     topology_from_text,
 )
-from ztsim.policy import TargetLayout, iter_bits, target_layout
 
 
 def _with_twins(topo: dict[str, Any]) -> dict[str, Any]:

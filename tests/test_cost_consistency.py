@@ -1,6 +1,6 @@
 """check's cheapest plan is paths' first plan, on large estates too (issue #23, points 2, 19).
 
-Above :data:`ztsim.plans.EXHAUSTIVE_HOSTS` hosts no whole attack graph is built:
+Above :data:`ztsim.engine.plans.EXHAUSTIVE_HOSTS` hosts no whole attack graph is built:
 ``check`` reports "at most N" with a proven bound.  It used to take its plan from
 the fixpoint's best derivation (or the h_max plan) while ``paths`` listed a
 cheaper one from its own solve (S, seed 1, flat: ``≤5 (≥4)`` in check, a 4-step
@@ -22,11 +22,11 @@ import reference_model as ref
 import yaml
 from conftest import ROOT
 
-import ztsim.plans
-from ztsim.analysis import Analysis, analyze
-from ztsim.engine import Fact
-from ztsim.loader import LoadedPolicy, LoadedTopology, policy_from_text, topology_from_text
-from ztsim.plans import plans_from_solution
+import ztsim.engine.plans
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.engine.fixpoint import Fact
+from ztsim.engine.plans import plans_from_solution
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, policy_from_text, topology_from_text
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # benchmarks/ is not a package
@@ -54,7 +54,7 @@ def _estate(
 
 def _consistent(topo: LoadedTopology, pols: list[LoadedPolicy]) -> int:
     """Assert check and paths agree on every reachable goal; return how many there are."""
-    assert len(topo.hosts) > ztsim.plans.EXHAUSTIVE_HOSTS  # the large-estate path
+    assert len(topo.hosts) > ztsim.engine.plans.EXHAUSTIVE_HOSTS  # the large-estate path
     check = analyze(topo, pols, for_check=True)
     paths = analyze(topo, pols, for_plans=True)
     n = 0
@@ -183,7 +183,7 @@ def test_padded_estate_bounds_the_true_minimum(topology: str, policy: str) -> No
     undercuts it, and an exact cost is it."""
     small = topology_from_text(topology, "topo.yaml")
     pol = policy_from_text(policy, "pol.yaml")
-    big = _padded(topology, ztsim.plans.EXHAUSTIVE_HOSTS + 10)
+    big = _padded(topology, ztsim.engine.plans.EXHAUSTIVE_HOSTS + 10)
     assert _consistent(big, [pol]) > 0
     a: Analysis = analyze(big, [pol], for_check=True)
     legal = ref.steps(small.model, pol.model)

@@ -1,7 +1,7 @@
 """Exit statuses that mean what they say (issue #23, points 5 and 6).
 
 Each command's ``--help`` lists exactly the statuses it can return (the table
-``ztsim.cli.EXIT_STATUSES``, checked against the code), and output that cannot
+``ztsim.cli.main.EXIT_STATUSES``, checked against the code), and output that cannot
 be delivered (a reader gone, a full disk) never exits 0: status 4, one line on
 standard error, no traceback and no interpreter noise.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from ztsim.cli import EXIT_STATUSES, ExitCode, build_parser, exit_epilog, main
-from ztsim.runtime import OUTPUT_FAILED
+from ztsim.cli.main import EXIT_STATUSES, ExitCode, build_parser, exit_epilog, main
+from ztsim.perf.heap import OUTPUT_FAILED
 
 T = "topologies/pajemploi.yaml"
 FLAT = "policies/flat.yaml"
@@ -195,7 +195,7 @@ def test_hard_exit_checks_its_flush() -> None:
     """hard_exit: a verdict whose output stays unflushed becomes 4, said once on stderr."""
     script = (
         "import sys\n"
-        "from ztsim.runtime import hard_exit\n"
+        "from ztsim.perf.heap import hard_exit\n"
         "sys.stdout.write('ok' * 10)\n"
         "hard_exit(int(sys.argv[1]))\n"
     )

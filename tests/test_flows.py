@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from conftest import compile_under, make_policy, make_topology
 
-from ztsim.diagnostics import InputError
-from ztsim.engine import AttackModel
-from ztsim.policy import CompiledPolicy, bitset_of, fqdn_covers, iter_bits
+from ztsim.engine.compiled import CompiledPolicy, bitset_of, fqdn_covers, iter_bits
+from ztsim.engine.fixpoint import AttackModel
+from ztsim.model.diagnostics import InputError
 
 # A small estate: two external zones, a DMZ with two web hosts told apart by labels,
 # an app tier, a data tier; three external destinations.

@@ -15,9 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_property import SETTINGS, _dump, policies, topologies
 
-import ztsim.plans
-from ztsim.analysis import Analysis, analyze
-from ztsim.loader import load_policies, load_topology, policy_from_text, topology_from_text
+import ztsim.engine.plans
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.inputs.loader import load_policies, load_topology, policy_from_text, topology_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,12 +39,12 @@ def test_one_solve_gives_the_verdicts_and_plans_of_two(data: st.DataObject, exha
     texts = [_dump(data.draw(policies(topo_doc))) for _ in range(2)]
     topo = topology_from_text(_dump(topo_doc))
     pols = [policy_from_text(t, f"p{i}.yaml") for i, t in enumerate(texts)]
-    saved = ztsim.plans.EXHAUSTIVE_HOSTS
-    ztsim.plans.EXHAUSTIVE_HOSTS = saved if exhaustive else 0  # else: alternatives=3
+    saved = ztsim.engine.plans.EXHAUSTIVE_HOSTS
+    ztsim.engine.plans.EXHAUSTIVE_HOSTS = saved if exhaustive else 0  # else: alternatives=3
     try:
         _same(analyze(topo, pols), analyze(topo, pols, for_plans=True), 3)
     finally:
-        ztsim.plans.EXHAUSTIVE_HOSTS = saved
+        ztsim.engine.plans.EXHAUSTIVE_HOSTS = saved
 
 
 @pytest.mark.parametrize(

@@ -16,14 +16,11 @@ from typing import Any
 import pytest
 from conftest import PARENT, TAKE, parent_takes_at_most
 
-import ztsim.analysis
-import ztsim.whatif.impact
-from ztsim.analysis import PolicyResult, analyze
-from ztsim.diagnostics import Diagnostic
-from ztsim.engine import AttackModel
-from ztsim.forking import PIPE_BYTES, Helper, Tickets, fork_map
-from ztsim.jsontext import dump_json
-from ztsim.loader import (
+import ztsim.analysis.analyze
+import ztsim.engine.impact
+from ztsim.analysis.analyze import PolicyResult, analyze
+from ztsim.engine.fixpoint import AttackModel
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     load_policies,
@@ -31,6 +28,9 @@ from ztsim.loader import (
     policy_from_text,
     policy_warnings,
 )
+from ztsim.model.diagnostics import Diagnostic
+from ztsim.output.jsontext import dump_json
+from ztsim.perf.forking import PIPE_BYTES, Helper, Tickets, fork_map
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_plans_by_goal_on_two_cores_are_the_plans(monkeypatch: pytest.MonkeyPatc
     pols = load_policies([ROOT / "policies"])
     expected = analyze(topo, pols)
     wanted = {g: expected.plans(g, 4) for g in expected.goals}
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     a = analyze(topo, pols)
     got = a.plans_by_goal(list(reversed(a.goals)), 4)
     assert list(got) == list(reversed(a.goals))
@@ -226,14 +226,14 @@ def test_a_helper_closed_without_waiting_is_reaped_by_the_next_fork() -> None:
 
 def _solved_where(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
     """Log each policy judged, with the process that judged it."""
-    judge = ztsim.analysis._judge_policy
+    judge = ztsim.analysis.analyze._judge_policy
 
     def spy(model: AttackModel, policy: LoadedPolicy, *rest: Any, **kw: Any) -> PolicyResult:
         with log.open("a") as f:
             f.write(f"{os.getpid()} {policy.name}\n")
         return judge(model, policy, *rest, **kw)
 
-    monkeypatch.setattr(ztsim.analysis, "_judge_policy", spy)
+    monkeypatch.setattr(ztsim.analysis.analyze, "_judge_policy", spy)
 
 
 @pytest.mark.parametrize(("for_plans", "for_check"), [(False, False), (False, True), (True, False)])
@@ -244,7 +244,7 @@ def test_policies_judged_on_two_cores_give_the_same_results(
     monkeypatch.setenv("ZTSIM_PARALLEL", "off")
     expected = analyze(topo, pols, for_plans=for_plans)
     monkeypatch.delenv("ZTSIM_PARALLEL")
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     log = tmp_path / "judged"
     _solved_where(monkeypatch, log)
     parent_takes_at_most(monkeypatch, 1)
@@ -272,7 +272,7 @@ def test_policies_judged_on_two_cores_give_the_same_results(
 def test_a_child_that_judged_nothing_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     topo, pols = _scenario()
     expected = analyze(topo, pols).json_text()
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     monkeypatch.setattr(Tickets, "take", lambda self: None if os.getpid() != PARENT else TAKE(self))
     assert analyze(topo, pols, for_check=True).json_text() == expected
 
@@ -283,15 +283,15 @@ def test_policies_a_child_fails_to_judge_are_judged_here(
 ) -> None:
     topo, pols = _scenario()
     expected = analyze(topo, pols).to_json()
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
-    finish = ztsim.analysis._finish
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
+    finish = ztsim.analysis.analyze._finish
 
     def only_here(*args: Any) -> PolicyResult:
         if os.getpid() != PARENT:
             raise RuntimeError("the child fails")
         return finish(*args)
 
-    monkeypatch.setattr(ztsim.analysis, "_finish", only_here)
+    monkeypatch.setattr(ztsim.analysis.analyze, "_finish", only_here)
     parent_takes_at_most(monkeypatch, 1)
     assert analyze(topo, pols, for_check=for_check).to_json() == expected
 
@@ -303,7 +303,7 @@ def test_an_unreadable_answer_is_worked_out_here(
     """The child's first answer (its policies) or second (their rule impact) garbled."""
     topo, pols = _scenario()
     expected = analyze(topo, pols).json_text()
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     receive, calls = Helper.receive, []
 
     def garbled(self: Helper) -> object:
@@ -324,7 +324,7 @@ def test_rule_impact_counted_in_the_child_is_the_same(
 ) -> None:
     topo, pols = _scenario()
     expected = analyze(topo, pols).check_rules()
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     parent_takes_at_most(monkeypatch, 0)
     a = analyze(topo, pols, for_check=True)
     # The child took every policy: nothing was compiled or solved here.
@@ -344,11 +344,11 @@ def test_json_written_by_either_process_is_the_same(
     """With the reference's plans in the basis (small topologies), this process sends
     the merged basis; without, its own plans, which the child merges with its own."""
     if not reference:
-        monkeypatch.setattr(ztsim.whatif.impact, "REFERENCE_LIMIT", 0)
+        monkeypatch.setattr(ztsim.engine.impact, "REFERENCE_LIMIT", 0)
     topo, pols = _scenario()
     plain = analyze(topo, pols)
     expected_json, expected_rules = plain.json_text(), plain.check_rules()
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     parent_takes_at_most(monkeypatch, parent_takes)
     a = analyze(topo, pols, for_json=True)
     assert len(a._texts) == len(pols)  # written ahead, here or in the child
@@ -360,9 +360,9 @@ def test_json_written_by_either_process_is_the_same(
 def test_the_child_merges_the_basis_as_impact_basis_does(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ztsim.analysis import _basis_from, goal_plans, impact_basis
+    from ztsim.analysis.analyze import _basis_from, goal_plans, impact_basis
 
-    monkeypatch.setattr(ztsim.whatif.impact, "REFERENCE_LIMIT", 0)
+    monkeypatch.setattr(ztsim.engine.impact, "REFERENCE_LIMIT", 0)
     topo, pols = _scenario()
     a = analyze(topo, pols)
     mine = {1: a.results[1]}
@@ -403,7 +403,7 @@ def test_warnings_worked_out_by_either_process_are_the_same(
     assert len(expected) >= 4
     assert analyze(topo, pols, warnings=True).warnings == expected
     assert analyze(topo, pols).warnings is None
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     parent_takes_at_most(monkeypatch, parent_takes)
     for for_check in (False, True):
         assert analyze(topo, pols, for_check=for_check, warnings=True).warnings == expected
@@ -414,7 +414,7 @@ def test_warnings_the_child_garbles_are_worked_out_here(
     monkeypatch: pytest.MonkeyPatch, answer: object
 ) -> None:
     topo, pols, expected = _warned_scenario()
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     parent_takes_at_most(monkeypatch, 0)  # the child takes every ticket, warnings included
     receive = Helper.receive
 
@@ -436,7 +436,7 @@ def test_check_on_two_cores_prints_what_one_core_prints(
     capsys: pytest.CaptureFixture[str],
     extra: list[str],
 ) -> None:
-    from ztsim.cli import main
+    from ztsim.cli.main import main
 
     (tmp_path / "warned.yaml").write_text(WARNED)
     args = [
@@ -451,7 +451,7 @@ def test_check_on_two_cores_prints_what_one_core_prints(
     monkeypatch.setenv("ZTSIM_PARALLEL", "off")
     expected = main(args), capsys.readouterr()
     monkeypatch.delenv("ZTSIM_PARALLEL")
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     parent_takes_at_most(monkeypatch, 1)
     got = main(args), capsys.readouterr()
     assert got == expected

@@ -4,7 +4,7 @@ The shipped topologies, policies and assertions are mutated (byte flips, deleted
 or repeated lines, renamed keys, values swapped between nodes, values of another
 type, indentation shifts, YAML tags, and the same after a conversion to JSON),
 and the loader and every command run on the result in-process through
-:func:`ztsim.cli.main`.  Whatever the input, the exit status is 0, 1 or 2 (never
+:func:`ztsim.cli.main.main`.  Whatever the input, the exit status is 0, 1 or 2 (never
 3, an internal error, nor an escaped exception), and a run that exits 2 says
 where, with at least one ``FILE:LINE:COL: error:`` line.
 
@@ -34,7 +34,7 @@ from conftest import ROOT
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from ztsim.cli import main
+from ztsim.cli.main import main
 
 EXAMPLES = int(os.environ.get("ZTSIM_FUZZ_EXAMPLES", "300"))
 FUZZ = settings(

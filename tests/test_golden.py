@@ -11,8 +11,8 @@ from functools import cache
 import pytest
 from conftest import ROOT
 
-from ztsim.analysis import Analysis, analyze, goal_label
-from ztsim.loader import load_policies, load_topology, reference_policy
+from ztsim.analysis.analyze import Analysis, analyze, goal_label
+from ztsim.inputs.loader import load_policies, load_topology, reference_policy
 
 SCENARIOS = {
     "pajemploi": "policies",  # the top-level *.yaml only

@@ -1,4 +1,4 @@
-"""Re-parsing only the edited item (ztsim.incremental) against a full parse.
+"""Re-parsing only the edited item (ztsim.perf.incremental) against a full parse.
 
 Whatever the edit, :func:`patch_document` must either decline (``None``) or give
 exactly what parsing the whole new text gives: the same data and the same
@@ -13,8 +13,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from ztsim.incremental import patch_document
-from ztsim.yamlio import Document, YamlInputError, parse_text
+from ztsim.inputs.documents import Document, YamlInputError, parse_text
+from ztsim.perf.incremental import patch_document
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY = (ROOT / "policies" / "segmented.yaml").read_text(encoding="utf-8")

@@ -19,9 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ztsim.jsontext import Encoded, dump, dump_json
-from ztsim.textsafe import json_safe
-from ztsim.whatif.impact import RuleImpact, rows_json_text
+from ztsim.engine.impact import RuleImpact, rows_json_text
+from ztsim.model.textsafe import json_safe
+from ztsim.output.jsontext import Encoded, dump, dump_json
 
 SCALARS = (
     st.none()

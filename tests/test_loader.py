@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-import ztsim.yamlio
-from ztsim.cli import main
-from ztsim.diagnostics import Diagnostic, InputError
-from ztsim.loader import (
+import ztsim.inputs.documents
+from ztsim.cli.main import main
+from ztsim.inputs.loader import (
     load_file,
     load_policies,
     load_policy,
@@ -22,6 +21,7 @@ from ztsim.loader import (
     policy_warnings,
     topology_from_text,
 )
+from ztsim.model.diagnostics import Diagnostic, InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADER = "ztsim: 1\nkind: topology\nname: t\n"
@@ -527,11 +527,11 @@ def test_recursive_alias(tmp_path: Path, text: str):
 def test_huge_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Files above MAX_BYTES are refused before being read."""
     text = HEADER + ZONES
-    monkeypatch.setattr(ztsim.yamlio, "MAX_BYTES", len(text) - 1)
+    monkeypatch.setattr(ztsim.inputs.documents, "MAX_BYTES", len(text) - 1)
     line, col, msg = only(tmp_path, text)
     assert (line, col) == (1, 1)
     assert "file too large" in msg and "ZTSIM_MAX_BYTES" in msg
-    monkeypatch.setattr(ztsim.yamlio, "MAX_BYTES", len(text))
+    monkeypatch.setattr(ztsim.inputs.documents, "MAX_BYTES", len(text))
     (tmp_path / "ok.yaml").write_text(text)
     assert load_topology(tmp_path / "ok.yaml").name == "t"
 
@@ -675,7 +675,7 @@ def _hosts(entries: list[str]) -> str:
 
 
 def test_an_error_flood_lists_the_first_ones_and_counts_the_rest(tmp_path: Path):
-    from ztsim.diagnostics import MAX_LISTED
+    from ztsim.model.diagnostics import MAX_LISTED
 
     n = 5000  # more than one validation part (VALIDATION_CHUNK)
     diags = problems(tmp_path, _hosts(["{}"] * n))
@@ -705,31 +705,31 @@ def test_errors_of_long_lists_are_those_of_a_whole_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Validated in parts or whole, the same errors at the same places, in the same order."""
-    import ztsim.loader
+    import ztsim.inputs.loader
 
-    monkeypatch.setattr(ztsim.loader, "MAX_LISTED", 100_000)
+    monkeypatch.setattr(ztsim.inputs.loader, "MAX_LISTED", 100_000)
     entries = [f"{{id: h{i}, zone: lan}}" for i in range(60)]
     for i in (3, 17, 18, 59):
         entries[i] = f"{{id: h{i}, zone: lan, port: {i}}}"
     entries[40] = "{zone: lan}"
     text = _hosts(entries) + "credentials: [{id: c, extra: 1}]\n"
     whole = problems(tmp_path, text)
-    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 7)
     parts = problems(tmp_path, text)
     assert [str(d) for d in parts] == [str(d) for d in whole]
     assert len(whole) == 6
 
 
 def test_valid_long_lists_give_the_model_of_a_whole_validation(monkeypatch: pytest.MonkeyPatch):
-    import ztsim.loader
+    import ztsim.inputs.loader
 
     text = (ROOT / "topologies" / "corporate.yaml").read_text(encoding="utf-8")
     whole = topology_from_text(text).model
-    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 2)
+    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 2)
     assert topology_from_text(text).model == whole
     pol = (ROOT / "policies" / "zero-trust.yaml").read_text(encoding="utf-8")
-    assert policy_from_text(pol).model == ztsim.loader.Policy.model_validate(
-        ztsim.yamlio.parse_text(pol).data
+    assert policy_from_text(pol).model == ztsim.inputs.loader.Policy.model_validate(
+        ztsim.inputs.documents.parse_text(pol).data
     )
 
 
@@ -766,8 +766,8 @@ def test_keys_that_are_not_strings_are_reported_at_the_key(tmp_path: Path, marke
 def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
     """The document validation sees a long list as models (valid) or empty (invalid
     parts, already reported): pydantic never holds the errors of all of it at once."""
-    import ztsim.loader
-    from ztsim.model import Topology
+    import ztsim.inputs.loader
+    from ztsim.model.schema import Topology
 
     seen: list[list[object]] = []
     validate = Topology.model_validate
@@ -776,7 +776,7 @@ def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
         seen.append(data["hosts"])
         return validate(data, **kw)
 
-    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 7)
     monkeypatch.setattr(Topology, "model_validate", spy)
     with pytest.raises(InputError):
         topology_from_text(_hosts(["{}"] * 60))
@@ -790,10 +790,10 @@ def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
 def test_a_long_list_inside_a_large_item_is_validated_in_parts(monkeypatch: pytest.MonkeyPatch):
     """One host listing thousands of bad services (a file of few, very large items):
     its list is validated in parts too, with the errors of a whole validation."""
-    import ztsim.loader
-    from ztsim.model import Topology
+    import ztsim.inputs.loader
+    from ztsim.model.schema import Topology
 
-    monkeypatch.setattr(ztsim.loader, "MAX_LISTED", 100_000)
+    monkeypatch.setattr(ztsim.inputs.loader, "MAX_LISTED", 100_000)
     services = ["{service: 22/tcp}"] * 30
     services[4] = services[25] = "{}"
     text = _hosts(["{id: a, zone: lan, services: [" + ", ".join(services) + "]}"])
@@ -807,8 +807,8 @@ def test_a_long_list_inside_a_large_item_is_validated_in_parts(monkeypatch: pyte
         seen.append(data["hosts"][0]["services"])
         return validate(data, **kw)
 
-    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 7)
-    monkeypatch.setattr(ztsim.loader, "BIG_ITEM_BYTES", 10)
+    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.inputs.loader, "BIG_ITEM_BYTES", 10)
     monkeypatch.setattr(Topology, "model_validate", spy)
     with pytest.raises(InputError) as err:
         topology_from_text(text)
@@ -835,16 +835,16 @@ def test_mappings_with_many_keys_are_validated_in_parts(
 ) -> None:
     """Unknown keys and bad label values of huge mappings: the errors of a whole
     validation, found part by part."""
-    import ztsim.loader
+    import ztsim.inputs.loader
 
-    monkeypatch.setattr(ztsim.loader, "MAX_LISTED", 100_000)
+    monkeypatch.setattr(ztsim.inputs.loader, "MAX_LISTED", 100_000)
     text = HEADER + ZONES + body
     with pytest.raises(InputError) as err:
         topology_from_text(text)
     whole = sorted(str(d) for d in err.value.diagnostics)
-    monkeypatch.setattr(ztsim.loader, "VALIDATION_CHUNK", 5)
-    monkeypatch.setattr(ztsim.loader, "BIG_ITEM_BYTES", 10)
-    from ztsim.model import Topology
+    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 5)
+    monkeypatch.setattr(ztsim.inputs.loader, "BIG_ITEM_BYTES", 10)
+    from ztsim.model.schema import Topology
 
     seen: list[dict[str, Any]] = []
     validate = Topology.model_validate

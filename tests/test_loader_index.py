@@ -1,9 +1,9 @@
 """The loader's fast paths against their plain definitions.
 
-Validation of a large topology walks its hosts once (:func:`ztsim.loader._check_topology`
+Validation of a large topology walks its hosts once (:func:`ztsim.inputs.loader._check_topology`
 builds the host tables as it checks them), answers "does this selector match any
-host" from the hosts' (zone, label set) groups (:class:`ztsim.loader.HostGroups`),
-and reads label values in pydantic-core (:data:`ztsim.model.LabelText`).  Each is
+host" from the hosts' (zone, label set) groups (:class:`ztsim.inputs.loader.HostGroups`),
+and reads label values in pydantic-core (:data:`ztsim.model.schema.LabelText`).  Each is
 checked here against the obvious definition on random inputs, and the messages of
 bad label values against the ones a plain string field gives.
 """
@@ -15,9 +15,8 @@ import random
 import pytest
 import yaml
 
-from ztsim.diagnostics import InputError
-from ztsim.engine import goal_facts
-from ztsim.loader import (
+from ztsim.engine.fixpoint import goal_facts
+from ztsim.inputs.loader import (
     HostGroups,
     HostTables,
     _selector_matches_any,
@@ -25,7 +24,8 @@ from ztsim.loader import (
     policy_warnings,
     topology_from_text,
 )
-from ztsim.model import LABEL_TEXT_MESSAGE, Host, Selector
+from ztsim.model.diagnostics import InputError
+from ztsim.model.schema import LABEL_TEXT_MESSAGE, Host, Selector
 
 HEADER = "ztsim: 1\nkind: topology\nname: t\n"
 ZONES = (
@@ -232,9 +232,9 @@ def _shared_topology(n: int, bad: str | None = None) -> str:
 
 
 def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
-    from ztsim.model import Topology
-    from ztsim.shared import MIN_ITEMS, shared_host_parts
-    from ztsim.yamlio import parse_text
+    from ztsim.inputs.documents import parse_text
+    from ztsim.model.schema import Topology
+    from ztsim.perf.dedupe import MIN_ITEMS, shared_host_parts
 
     data = parse_text(_shared_topology(MIN_ITEMS + 10)).data
     ready = shared_host_parts(data)
@@ -268,9 +268,9 @@ def test_shared_host_parts_give_the_models_plain_validation_gives() -> None:
 def test_hosts_built_without_pydantic_are_the_ones_pydantic_builds(odd: str, valid: bool) -> None:
     from pydantic import ValidationError
 
-    from ztsim.model import Topology
-    from ztsim.shared import MIN_ITEMS, shared_host_parts
-    from ztsim.yamlio import parse_text
+    from ztsim.inputs.documents import parse_text
+    from ztsim.model.schema import Topology
+    from ztsim.perf.dedupe import MIN_ITEMS, shared_host_parts
 
     data = parse_text(_shared_topology(MIN_ITEMS + 10) + f"  - {odd}\n").data
     ready = shared_host_parts(data)
@@ -295,9 +295,9 @@ def test_hosts_built_without_pydantic_are_the_ones_pydantic_builds(odd: str, val
 def test_the_lists_keys_found_while_sharing_are_those_of_the_hosts() -> None:
     # shared_host_parts hands the check each plain host's lists_key; a wrong key
     # would merge hosts whose lists differ (their checks and their shapes).
-    from ztsim.model import lists_key
-    from ztsim.shared import MIN_ITEMS, PlainKeys, shared_host_parts
-    from ztsim.yamlio import parse_text
+    from ztsim.inputs.documents import parse_text
+    from ztsim.model.schema import lists_key
+    from ztsim.perf.dedupe import MIN_ITEMS, PlainKeys, shared_host_parts
 
     text = _shared_topology(MIN_ITEMS + 10) + "  - {id: d, zone: lan, data: [{id: d1}]}\n"
     found: PlainKeys = []
@@ -314,8 +314,8 @@ def test_the_lists_keys_found_while_sharing_are_those_of_the_hosts() -> None:
 
 
 def test_hosts_keep_their_shared_lists() -> None:
-    from ztsim.model import SharedList
-    from ztsim.shared import MIN_ITEMS
+    from ztsim.model.schema import SharedList
+    from ztsim.perf.dedupe import MIN_ITEMS
 
     hosts = topology_from_text(_shared_topology(MIN_ITEMS + 10)).model.hosts
     assert type(hosts[1].logins) is SharedList and hosts[1].logins is hosts[3].logins
@@ -335,9 +335,9 @@ def test_hosts_keep_their_shared_lists() -> None:
 def test_a_bad_shared_list_is_reported_at_every_host_that_lists_it(
     login: str, message: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ztsim.shared import MIN_ITEMS
+    from ztsim.perf.dedupe import MIN_ITEMS
 
-    monkeypatch.setattr("ztsim.loader.MAX_LISTED", 10_000)  # list them all
+    monkeypatch.setattr("ztsim.inputs.loader.MAX_LISTED", 10_000)  # list them all
 
     n = MIN_ITEMS + 300
     text = _shared_topology(n).replace(
@@ -353,10 +353,10 @@ def test_a_bad_shared_list_is_reported_at_every_host_that_lists_it(
 def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
     import json
 
-    from ztsim.engine import AttackModel
-    from ztsim.loader import LoadedTopology
-    from ztsim.model import Topology
-    from ztsim.shared import MIN_ITEMS
+    from ztsim.engine.fixpoint import AttackModel
+    from ztsim.inputs.loader import LoadedTopology
+    from ztsim.model.schema import Topology
+    from ztsim.perf.dedupe import MIN_ITEMS
 
     text = _shared_topology(MIN_ITEMS + 10).replace(
         "vulnerabilities: [{id: CVE-1, service: 443/tcp}]",
@@ -375,9 +375,9 @@ def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
 
 
 def test_label_groups_of_shared_labels_are_the_plain_ones() -> None:
-    from ztsim.loader import LoadedTopology
-    from ztsim.model import Labels, Topology
-    from ztsim.shared import MIN_ITEMS
+    from ztsim.inputs.loader import LoadedTopology
+    from ztsim.model.schema import Labels, Topology
+    from ztsim.perf.dedupe import MIN_ITEMS
 
     rng = random.Random(3)
     text = _random_topology(rng, MIN_ITEMS * 2)
@@ -391,8 +391,8 @@ def test_label_groups_of_shared_labels_are_the_plain_ones() -> None:
 def test_shared_host_parts_are_skipped_when_nothing_is_shared() -> None:
     import json
 
-    from ztsim.shared import MIN_ITEMS, shared_host_parts
-    from ztsim.yamlio import parse_text
+    from ztsim.inputs.documents import parse_text
+    from ztsim.perf.dedupe import MIN_ITEMS, shared_host_parts
 
     data = parse_text(_shared_topology(MIN_ITEMS + 10)).data
     unshared = json.loads(json.dumps(data))  # JSON input: every object its own
@@ -402,7 +402,7 @@ def test_shared_host_parts_are_skipped_when_nothing_is_shared() -> None:
 
 @pytest.mark.parametrize("bad", ["{service: 99999/tcp}", "{service: 1/tcp, public: 1}", "7"])
 def test_a_bad_shared_item_is_reported_at_every_host_that_lists_it(bad: str) -> None:
-    from ztsim.shared import MIN_ITEMS
+    from ztsim.perf.dedupe import MIN_ITEMS
 
     n = MIN_ITEMS + 300
     with pytest.raises(InputError) as err:
@@ -428,9 +428,9 @@ def _shared_policy(n: int, bad: str | None = None) -> str:
 
 
 def test_shared_rule_parts_give_the_models_plain_validation_gives() -> None:
-    from ztsim.model import Policy
-    from ztsim.shared import MIN_ITEMS, shared_rule_parts
-    from ztsim.yamlio import parse_text
+    from ztsim.inputs.documents import parse_text
+    from ztsim.model.schema import Policy
+    from ztsim.perf.dedupe import MIN_ITEMS, shared_rule_parts
 
     data = parse_text(_shared_policy(MIN_ITEMS + 10)).data
     ready = shared_rule_parts(data)
@@ -446,7 +446,7 @@ def test_shared_rule_parts_give_the_models_plain_validation_gives() -> None:
 
 @pytest.mark.parametrize("bad", ["{zone: 7}", "{host: []}", "{labels: {a: [1]}}", "[lan]"])
 def test_a_bad_shared_selector_is_reported_at_every_rule_that_lists_it(bad: str) -> None:
-    from ztsim.shared import MIN_ITEMS
+    from ztsim.perf.dedupe import MIN_ITEMS
 
     n = MIN_ITEMS + 300
     with pytest.raises(InputError) as err:

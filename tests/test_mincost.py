@@ -18,19 +18,19 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-import ztsim.mincost
-import ztsim.plans
-from ztsim.analysis import analyze
-from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
-from ztsim.loader import (
+import ztsim.engine.mincost
+import ztsim.engine.plans
+from ztsim.analysis.analyze import analyze
+from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.engine.mincost import cheapest, hmax, relaxed_lower_bounds
+from ztsim.engine.plans import extract_plan, goal_costs, plans_from_solution
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     policy_from_text,
     reference_policy,
     topology_from_text,
 )
-from ztsim.mincost import cheapest, hmax, relaxed_lower_bounds
-from ztsim.plans import extract_plan, goal_costs, plans_from_solution
 from ztsim.testing import assert_min_attack_cost
 
 TOPOLOGY = """\
@@ -92,12 +92,12 @@ def _scenario() -> tuple[LoadedTopology, LoadedPolicy]:
 @pytest.fixture
 def large_estate() -> Iterator[None]:
     """Treat every estate as too large for an exhaustive solve (as on 1,000+ hosts)."""
-    saved = ztsim.plans.EXHAUSTIVE_HOSTS
-    ztsim.plans.EXHAUSTIVE_HOSTS = 0
+    saved = ztsim.engine.plans.EXHAUSTIVE_HOSTS
+    ztsim.engine.plans.EXHAUSTIVE_HOSTS = 0
     try:
         yield
     finally:
-        ztsim.plans.EXHAUSTIVE_HOSTS = saved
+        ztsim.engine.plans.EXHAUSTIVE_HOSTS = saved
 
 
 def test_extraction_over_counts_shared_preconditions() -> None:
@@ -126,7 +126,7 @@ def test_cheapest_finds_the_six_step_plan_and_proves_it() -> None:
         ("exfiltrate", "ledger", "app", "c2", "443/tcp"),
     ]
     # h_max alone cannot tell: the longest chain is 6 steps, the derivation 7.
-    assert ztsim.mincost._graph(sol).hmax[GOAL] == 6
+    assert ztsim.engine.mincost._graph(sol).hmax[GOAL] == 6
 
 
 def test_check_reports_the_exact_cost_and_plan() -> None:
@@ -188,7 +188,9 @@ def test_relaxed_bound_holds_from_a_pruned_solve() -> None:
 
 def _without_greedy(monkeypatch: pytest.MonkeyPatch, sol: Solution) -> None:
     """Make the h_max greedy try return the extracted plan (so the search must work)."""
-    monkeypatch.setattr(ztsim.mincost, "_hmax_plan", lambda _g, goal: extract_plan(sol, goal))
+    monkeypatch.setattr(
+        ztsim.engine.mincost, "_hmax_plan", lambda _g, goal: extract_plan(sol, goal)
+    )
 
 
 def test_the_integer_program_finds_the_six_step_plan(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +205,7 @@ def test_the_integer_program_finds_the_six_step_plan(monkeypatch: pytest.MonkeyP
 
 def test_search_budget_gives_an_honest_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """No search allowed: the extracted plan is kept, with h_max as the bound."""
-    monkeypatch.setattr(ztsim.mincost, "MAX_ILP_STEPS", 0)
+    monkeypatch.setattr(ztsim.engine.mincost, "MAX_ILP_STEPS", 0)
     topo, pol = _scenario()
     model = AttackModel(topo)
     sol = solve(model, model.compile(pol), exhaustive=True)
@@ -215,7 +217,7 @@ def test_search_budget_gives_an_honest_bound(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_node_budget_gives_the_solver_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """A search stopped by its node budget still answers a valid plan and bound."""
-    monkeypatch.setattr(ztsim.mincost, "MAX_ILP_NODES", 0)
+    monkeypatch.setattr(ztsim.engine.mincost, "MAX_ILP_NODES", 0)
     topo, pol = _scenario()
     model = AttackModel(topo)
     sol = solve(model, model.compile(pol), exhaustive=True)

@@ -1,6 +1,6 @@
 """No file is ever lost (issue #23, point 12), and graph takes one policy (point 18).
 
-``ztsim.outfile.write_output`` writes every output file atomically and never
+``ztsim.output.outfile.write_output`` writes every output file atomically and never
 over an input of the run; the commands that write files use it and check the
 target before they run.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from ztsim.cli import main
-from ztsim.diagnostics import InputError
-from ztsim.outfile import OutputError, check_target, write_output
+from ztsim.cli.main import main
+from ztsim.model.diagnostics import InputError
+from ztsim.output.outfile import OutputError, check_target, write_output
 
 PAJEMPLOI = ROOT / "topologies" / "pajemploi.yaml"
 FLAT = ROOT / "policies" / "flat.yaml"

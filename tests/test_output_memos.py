@@ -14,13 +14,13 @@ from collections.abc import Sequence
 import pytest
 from conftest import ROOT, make_policy
 
-from ztsim.analysis import analyze, impact_basis
-from ztsim.engine import AttackModel
-from ztsim.loader import LoadedPolicy, load_policies, load_topology, reference_policy
-from ztsim.plans import PlanVerdict, judge, judge_plans
-from ztsim.policy import CompiledPolicy, Decision
-from ztsim.whatif.impact import RuleImpact, rule_impact
-from ztsim.yamlio import locate
+from ztsim.analysis.analyze import analyze, impact_basis
+from ztsim.engine.compiled import CompiledPolicy, Decision
+from ztsim.engine.fixpoint import AttackModel
+from ztsim.engine.impact import RuleImpact, rule_impact
+from ztsim.engine.plans import PlanVerdict, judge, judge_plans
+from ztsim.inputs.documents import locate
+from ztsim.inputs.loader import LoadedPolicy, load_policies, load_topology, reference_policy
 
 SCENARIOS = [
     ("topologies/pajemploi.yaml", "policies"),

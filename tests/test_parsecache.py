@@ -22,9 +22,9 @@ from typing import Any
 import msgpack
 import pytest
 
-from ztsim import parsecache
-from ztsim.loader import load_policy, load_topology
-from ztsim.yamlio import document_from_bytes, flavour_of
+from ztsim.inputs.documents import document_from_bytes, flavour_of
+from ztsim.inputs.loader import load_policy, load_topology
+from ztsim.perf import parsecache
 
 ROOT = Path(__file__).resolve().parents[1]
 #: An estate whose topology and two policies are each over MIN_BYTES (~340 KB).
@@ -93,7 +93,7 @@ def test_an_edit_is_a_new_key(cache: Path, tmp_path: Path) -> None:
 
 def test_node_marks_from_the_cache_equal_the_parsed_ones(cache: Path) -> None:
     """``Document.node_mark`` answers from the stored pairs exactly as the full index."""
-    from ztsim.yamlio import load_document
+    from ztsim.inputs.documents import load_document
 
     path = ROOT / "policies" / "zero-trust.yaml"
     parsed = load_document(path, positions=True)

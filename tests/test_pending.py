@@ -1,7 +1,7 @@
 """Policies validated when first used (``check``): same results, same errors.
 
-:func:`ztsim.loader.read_policies` parses policy files and leaves each one's
-validation to the process that judges it (:func:`ztsim.analysis.analyze`).
+:func:`ztsim.inputs.loader.read_policies` parses policy files and leaves each one's
+validation to the process that judges it (:func:`ztsim.analysis.analyze.analyze`).
 Whatever process finds a policy invalid, the error report is the one loading
 every policy up front gives: all errors, in file order.
 """
@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from conftest import parent_takes_at_most
 
-import ztsim.analysis
-from ztsim.analysis import analyze
-from ztsim.diagnostics import InputError
-from ztsim.loader import (
+import ztsim.analysis.analyze
+from ztsim.analysis.analyze import analyze
+from ztsim.inputs.loader import (
     PendingPolicy,
     check_policies,
     load_policies,
     load_topology,
     read_policies,
 )
+from ztsim.model.diagnostics import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 TOPOLOGY = ROOT / "topologies" / "pajemploi.yaml"
@@ -51,7 +51,7 @@ def _parallel(monkeypatch: pytest.MonkeyPatch) -> None:
 def _two_cores(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
     """Analyse on two cores however small the topology; this process takes at most
     ``most`` tickets, the child all it finds."""
-    monkeypatch.setattr(ztsim.analysis, "PARALLEL_HOSTS", 0)
+    monkeypatch.setattr(ztsim.analysis.analyze, "PARALLEL_HOSTS", 0)
     parent_takes_at_most(monkeypatch, most)
 
 
@@ -143,7 +143,7 @@ def test_check_prints_the_errors_it_printed_before(
     capsys: pytest.CaptureFixture[str],
     parent_takes: int,
 ) -> None:
-    from ztsim.cli import main
+    from ztsim.cli.main import main
 
     args = ["check", str(TOPOLOGY), "--policy", str(_bad_policies(tmp_path, 1)[0])]
     monkeypatch.setenv("ZTSIM_PARALLEL", "off")

@@ -14,19 +14,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as hst
 from test_property import EXAMPLES, SETTINGS, Scenario, scenarios
 
-import ztsim.plans as plans_mod
-from ztsim import extraction
-from ztsim.analysis import analyze
-from ztsim.engine import AttackModel, Fact, Solution, Step, goal_facts, solve
-from ztsim.loader import (
+import ztsim.engine.plans as plans_mod
+from ztsim.analysis.analyze import analyze
+from ztsim.engine import extraction
+from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.engine.plans import Plan, extract_plan, judge, k_plans, merge_plans
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     load_policies,
     load_topology,
     reference_policy,
 )
-from ztsim.plans import Plan, extract_plan, judge, k_plans, merge_plans
-from ztsim.render import dump_json, paths_json, paths_json_text
+from ztsim.output.console import dump_json, paths_json, paths_json_text
 
 SHOP = """
 ztsim: 1

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ztsim import prefetch
-from ztsim.diagnostics import InputError
-from ztsim.loader import load_policies, load_topology, prefetch_policies
-from ztsim.prefetch import Prefetched
+from ztsim.inputs.loader import load_policies, load_topology, prefetch_policies
+from ztsim.model.diagnostics import InputError
+from ztsim.perf import prefetch
+from ztsim.perf.prefetch import Prefetched
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICIES = ROOT / "policies"

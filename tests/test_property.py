@@ -28,18 +28,18 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-import ztsim.mincost as mincost
-from ztsim.analysis import analyze
-from ztsim.engine import AttackModel, Fact, Step, goal_facts, solve
-from ztsim.loader import (
+import ztsim.engine.mincost as mincost
+from ztsim.analysis.analyze import analyze
+from ztsim.engine.fixpoint import AttackModel, Fact, Step, goal_facts, solve
+from ztsim.engine.mincost import cheapest, relaxed_lower_bounds
+from ztsim.engine.plans import Plan, extract_plan, goal_costs, judge
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     policy_from_text,
     reference_policy,
     topology_from_text,
 )
-from ztsim.mincost import cheapest, relaxed_lower_bounds
-from ztsim.plans import Plan, extract_plan, goal_costs, judge
 
 EXAMPLES = int(os.environ.get("ZTSIM_PROPERTY_EXAMPLES", "250"))
 SETTINGS = settings(
@@ -436,7 +436,7 @@ def _check_plan(plan: Plan, goal: Fact, legal_set: set[ref.RefStep]) -> None:
 def check_plans(topo: LoadedTopology, pol: LoadedPolicy) -> None:
     """(c, e) Each extracted plan is made of legal steps in a valid order, is open under its
     policy (and the reference), has no droppable step, costs no more than the solve says
-    and no less than the brute-force minimum.  The exact search (:mod:`ztsim.mincost`)
+    and no less than the brute-force minimum.  The exact search (:mod:`ztsim.engine.mincost`)
     over the exhaustive solve gives the brute-force minimum whenever it says it is exact;
     its lower bound, and the relaxed one of the pruned solve, never exceed the minimum."""
     model = AttackModel(topo)

@@ -42,8 +42,8 @@ from typing import Any
 
 import pytest
 
-from ztsim.cli import build_parser
-from ztsim.loader import policy_from_text, topology_from_text
+from ztsim.cli.main import build_parser
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

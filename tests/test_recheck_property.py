@@ -1,9 +1,9 @@
 """Property test: a re-check after edits equals a fresh check (issue #23, point 3).
 
-A re-check reuses an earlier compilation: :class:`ztsim.workspace.Workspace` keeps
+A re-check reuses an earlier compilation: :class:`ztsim.analysis.workspace.Workspace` keeps
 the parsed topology, the attack model and each policy's last result, re-parses only
-the edited rule (:mod:`ztsim.incremental`) and compiles the new version with the
-old one as ``previous`` (:class:`ztsim.policy.CompiledPolicy` then reuses its
+the edited rule (:mod:`ztsim.perf.incremental`) and compiles the new version with the
+old one as ``previous`` (:class:`ztsim.engine.compiled.CompiledPolicy` then reuses its
 target groups and the per-class decisions an edit cannot change).  Each of those
 shortcuts is guarded by a condition; a wrong or missing guard makes a re-check
 report what a fresh check would not, so this test edits a random policy in every
@@ -46,13 +46,18 @@ from test_property import (
     SETTINGS as PROPERTY_SETTINGS,
 )
 
-from ztsim.analysis import PolicyResult, judge_policy
-from ztsim.diagnostics import InputError
-from ztsim.engine import AttackModel, Fact, goal_facts, solve
-from ztsim.loader import LoadedTopology, policy_from_text, reference_policy, topology_from_text
-from ztsim.plans import judge_plans, k_plans, merge_plans, plan_solve
-from ztsim.policy import CompiledPolicy
-from ztsim.workspace import Workspace
+from ztsim.analysis.analyze import PolicyResult, judge_policy
+from ztsim.analysis.workspace import Workspace
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.fixpoint import AttackModel, Fact, goal_facts, solve
+from ztsim.engine.plans import judge_plans, k_plans, merge_plans, plan_solve
+from ztsim.inputs.loader import (
+    LoadedTopology,
+    policy_from_text,
+    reference_policy,
+    topology_from_text,
+)
+from ztsim.model.diagnostics import InputError
 
 EXAMPLES = int(os.environ.get("ZTSIM_RECHECK_EXAMPLES", "150"))
 # The property test's settings (derandomised, no deadline), with this file's count.

@@ -12,9 +12,9 @@ import json
 
 from rich.console import Console
 
-from ztsim.analysis import Analysis, analyze
-from ztsim.loader import policy_from_text, topology_from_text
-from ztsim.render import render_check
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.inputs.loader import policy_from_text, topology_from_text
+from ztsim.output.console import render_check
 from ztsim.tui.export import ExportState, export_json, export_markdown
 from ztsim.tui.viewmodel import base_view
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ztsim import runtime
-from ztsim.cli import main
-from ztsim.runtime import paused_gc, retain
+from ztsim.cli.main import main
+from ztsim.perf import heap as runtime
+from ztsim.perf.heap import paused_gc, retain
 
 PAJEMPLOI = str(Path(__file__).resolve().parents[1] / "topologies" / "pajemploi.yaml")
 

@@ -1,4 +1,4 @@
-"""Split parsing (ztsim.splitparse) gives the data of a whole parse, or declines.
+"""Split parsing (ztsim.perf.splitparse) gives the data of a whole parse, or declines.
 
 The cut is made at line boundaries found by regular expressions; these tests try
 to make such a boundary lie: multi-line quoted scalars and flow collections whose
@@ -16,9 +16,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ztsim import splitparse
-from ztsim.splitparse import split_build, split_points
-from ztsim.yamlio import _fast_build
+from ztsim.inputs.documents import _fast_build
+from ztsim.perf import splitparse
+from ztsim.perf.splitparse import split_build, split_points
 
 
 def _build(text: str) -> tuple[Any, bool]:

@@ -18,12 +18,12 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from ztsim.assertions import assertions_from_text
-from ztsim.cli import main
-from ztsim.diagnostics import InputError
-from ztsim.loader import expand_policy_paths, policy_from_text, topology_from_text
-from ztsim.model import LABEL_TEXT_MESSAGE
-from ztsim.yamlio import YamlInputError, parse_text
+from ztsim.cli.main import main
+from ztsim.inputs.assertions import assertions_from_text
+from ztsim.inputs.documents import YamlInputError, parse_text
+from ztsim.inputs.loader import expand_policy_paths, policy_from_text, topology_from_text
+from ztsim.model.diagnostics import InputError
+from ztsim.model.schema import LABEL_TEXT_MESSAGE
 
 PAJEMPLOI = str(ROOT / "topologies" / "pajemploi.yaml")
 ZERO_TRUST = ROOT / "policies" / "zero-trust.yaml"

@@ -1,4 +1,4 @@
-"""The command line's box tables (:mod:`ztsim.textblocks`): layout, wrapping, styles, safety.
+"""The command line's box tables (:mod:`ztsim.output.tables`): layout, wrapping, styles, safety.
 
 Where a table fits the console, it is drawn exactly as rich's own ``Table`` draws it
 (a hypothesis test compares the two); where it does not, the wrapped columns share
@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.table import Table
 
-import ztsim.textblocks
-from ztsim.textblocks import MIN_WRAP, Column, StyledLines, box_table, wrap_cell
+import ztsim.output.tables
+from ztsim.output.tables import MIN_WRAP, Column, StyledLines, box_table, wrap_cell
 
 
 def _printed(table: object, width: int = 80, color: bool = False) -> str:
@@ -33,7 +33,7 @@ def _printed(table: object, width: int = 80, color: bool = False) -> str:
 
 
 def test_the_modules_examples_hold():
-    assert doctest.testmod(ztsim.textblocks).failed == 0
+    assert doctest.testmod(ztsim.output.tables).failed == 0
 
 
 def test_a_fitting_table_has_its_natural_widths():

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ztsim.cli import main
-from ztsim.textsafe import (
+from ztsim.cli.main import main
+from ztsim.model.textsafe import (
     github_data,
     github_property,
     json_safe,

@@ -23,10 +23,10 @@ import pytest
 import reference_model as ref
 import yaml
 
-from ztsim.analysis import PARALLEL_HOSTS
-from ztsim.cli import main
-from ztsim.loader import policy_from_text, topology_from_text
-from ztsim.plans import EXHAUSTIVE_HOSTS
+from ztsim.analysis.analyze import PARALLEL_HOSTS
+from ztsim.cli.main import main
+from ztsim.engine.plans import EXHAUSTIVE_HOSTS
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 Doc = dict[str, Any]
 #: goal -> reachable, per policy name.

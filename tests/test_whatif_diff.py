@@ -8,10 +8,10 @@ from pathlib import Path
 import yaml
 from conftest import ROOT, _text, make_policy, make_topology
 
-from ztsim.cli import main
-from ztsim.loader import load_policy, load_topology
+from ztsim.cli.main import main
+from ztsim.inputs.loader import load_policy, load_topology
+from ztsim.output.diff import diff_markdown, diff_text
 from ztsim.whatif.diff import diff_policies, lcs_moved
-from ztsim.whatif.diffout import diff_markdown, diff_text
 
 PAJEMPLOI = str(ROOT / "topologies/pajemploi.yaml")
 POL = ROOT / "policies"

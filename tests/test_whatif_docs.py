@@ -8,7 +8,7 @@ import shlex
 import pytest
 from conftest import ROOT
 
-from ztsim.cli import main
+from ztsim.cli.main import main
 
 DOC = ROOT / "docs" / "whatif.md"
 README = ROOT / "README.md"

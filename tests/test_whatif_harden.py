@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, make_policy, make_topology
 
-from ztsim.cli import main
-from ztsim.engine import AttackModel, goal_facts, solve
-from ztsim.loader import LoadedPolicy, load_policy, load_topology, policy_from_text
-from ztsim.plans import extract_plan
+from ztsim.cli.main import main
+from ztsim.engine.fixpoint import AttackModel, goal_facts, solve
+from ztsim.engine.plans import extract_plan
+from ztsim.inputs.loader import LoadedPolicy, load_policy, load_topology, policy_from_text
 from ztsim.whatif.harden import harden
 from ztsim.whatif.search import HittingSearch, StepGraph
 from ztsim.whatif.yamlout import policy_yaml

@@ -6,9 +6,9 @@ import json
 
 from conftest import ROOT, make_policy, make_topology
 
-from ztsim.analysis import analyze, check_impact, impact_basis
-from ztsim.cli import main
-from ztsim.loader import load_policies, load_topology
+from ztsim.analysis.analyze import analyze, check_impact, impact_basis
+from ztsim.cli.main import main
+from ztsim.inputs.loader import load_policies, load_topology
 
 PAJEMPLOI = str(ROOT / "topologies/pajemploi.yaml")
 
@@ -111,7 +111,7 @@ def test_paths_json_and_rules_table(capsys):
 def test_render_check_can_add_the_rule_tables():
     from rich.console import Console
 
-    from ztsim.render import render_check
+    from ztsim.output.console import render_check
 
     a = analyze(load_topology(PAJEMPLOI), load_policies([ROOT / "policies/zero-trust.yaml"]))
     console = Console(width=120, record=True, highlight=False)

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from ztsim.diagnostics import InputError
-from ztsim.workspace import Workspace
+from ztsim.analysis.workspace import Workspace
+from ztsim.model.diagnostics import InputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,9 +72,9 @@ def test_a_topology_edit_resolves_everything(scenario: Path) -> None:
 def test_a_one_rule_edit_is_patched_and_matches_a_fresh_check(scenario: Path) -> None:
     """The edited rule alone is re-parsed, the target groups are reused, and the
     result is the one a fresh analysis of the edited files gives."""
-    from ztsim.analysis import analyze
-    from ztsim.loader import load_policies, load_topology
-    from ztsim.render import dump_json
+    from ztsim.analysis.analyze import analyze
+    from ztsim.inputs.loader import load_policies, load_topology
+    from ztsim.output.console import dump_json
 
     ws = Workspace(scenario / "topology.yaml")
     ws.analyze([scenario / "policies"])
@@ -128,8 +128,8 @@ def test_a_recheck_that_turns_encryption_off_keeps_the_sniffing_zone_apart(
     matter (root on s2 can sniff q -> p and log in to p with c): the
     re-check must not reuse the earlier classes (``_kept_zones`` grew), or it misses
     that tampering with d is reachable, as a fresh check finds it."""
-    from ztsim.analysis import analyze
-    from ztsim.loader import load_policies, load_topology
+    from ztsim.analysis.analyze import analyze
+    from ztsim.inputs.loader import load_policies, load_topology
 
     topo, pol = tmp_path / "topology.yaml", tmp_path / "policy.yaml"
     topo.write_text(SNIFF_TOPOLOGY, encoding="utf-8")
@@ -150,8 +150,8 @@ def test_a_recheck_that_turns_encryption_off_keeps_the_sniffing_zone_apart(
 def _recheck_and_fresh(tmp_path: Path, topology: str, before: str, after: str) -> tuple[Any, Any]:
     """Goals (goal, reachable, cost) of a workspace re-check of ``after`` following
     ``before``, and of a fresh check of ``after``."""
-    from ztsim.analysis import analyze
-    from ztsim.loader import load_policies, load_topology
+    from ztsim.analysis.analyze import analyze
+    from ztsim.inputs.loader import load_policies, load_topology
 
     topo, pol = tmp_path / "topology.yaml", tmp_path / "policy.yaml"
     topo.write_text(topology, encoding="utf-8")

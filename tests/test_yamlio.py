@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ztsim import parsecache
-from ztsim.yamlio import YamlInputError, _index_positions, load_document, parse_text
+from ztsim.inputs.documents import YamlInputError, _index_positions, load_document, parse_text
+from ztsim.perf import parsecache
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(
@@ -116,8 +116,8 @@ def test_shallow_positions_kept_by_the_parse_cache(
 
 def test_error_deep_in_a_rule_is_located_exactly(tmp_path: Path) -> None:
     """Shallow rule positions: an error five steps down still names its own line and column."""
-    from ztsim.diagnostics import InputError
-    from ztsim.loader import load_policy
+    from ztsim.inputs.loader import load_policy
+    from ztsim.model.diagnostics import InputError
 
     path = tmp_path / "p.yaml"
     path.write_text(
@@ -183,7 +183,7 @@ def test_shared_leaves_survive_the_parse_cache(
 
 
 def _error(text: str, name: str = "t.yaml") -> YamlInputError:
-    from ztsim.yamlio import document_from_bytes
+    from ztsim.inputs.documents import document_from_bytes
 
     with pytest.raises(YamlInputError) as err:
         document_from_bytes(name, text.encode("utf-8"))
@@ -242,7 +242,7 @@ def test_a_timestamp_key_is_a_key_not_a_crash() -> None:
 def test_bad_characters_and_bytes_at_their_line_and_column(
     raw: bytes, where: tuple[int, int], words: str
 ) -> None:
-    from ztsim.yamlio import document_from_bytes
+    from ztsim.inputs.documents import document_from_bytes
 
     with pytest.raises(YamlInputError) as err:
         document_from_bytes("t.yaml", raw)
@@ -264,7 +264,7 @@ def test_recursive_alias_at_the_alias(text: str) -> None:
 
 
 def test_alias_bomb_refused_at_the_alias_that_crosses_the_limit() -> None:
-    from ztsim.yamlio import expansion_limit
+    from ztsim.inputs.documents import expansion_limit
 
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     lines += [
@@ -321,7 +321,7 @@ def test_json_hostile_values_at_their_place(text: str, where: tuple[int, int], w
     ],
 )
 def test_json_surrogate_pairs_and_escaped_backslashes_are_text(text: str) -> None:
-    from ztsim.yamlio import document_from_bytes
+    from ztsim.inputs.documents import document_from_bytes
 
     doc = document_from_bytes("t.json", text.encode())
     assert doc.data == json.loads(text)
@@ -329,7 +329,7 @@ def test_json_surrogate_pairs_and_escaped_backslashes_are_text(text: str) -> Non
 
 
 def test_json_positions_after_a_surrogate_pair_are_exact() -> None:
-    from ztsim.yamlio import document_from_bytes, locate
+    from ztsim.inputs.documents import document_from_bytes, locate
 
     text = '{"a": "\\ud83d\\ude80",\n "b": 1}'
     doc = document_from_bytes("t.json", text.encode())
@@ -356,7 +356,7 @@ def test_partial_index_locates_as_the_full_one() -> None:
 
 
 def _read_error(path: str, **kw: Any) -> str:
-    from ztsim.yamlio import read_bytes_bounded
+    from ztsim.inputs.documents import read_bytes_bounded
 
     with pytest.raises(YamlInputError) as err:
         read_bytes_bounded(path, **kw)
@@ -384,7 +384,7 @@ def test_a_folder_and_a_missing_file_are_refused(tmp_path: Path) -> None:
 
 
 def test_the_byte_bound_holds_for_files_and_streams(tmp_path: Path) -> None:
-    from ztsim.yamlio import read_bytes_bounded
+    from ztsim.inputs.documents import read_bytes_bounded
 
     big = tmp_path / "big.yaml"
     big.write_bytes(b"a: 1\n" * 100)

@@ -15,13 +15,13 @@ import yaml
 from conftest import compile_under, make_policy, make_topology
 from test_plans import SHOP, TAMPER, reference_plan, verdict_under
 
-from ztsim.assertions import NoFlow, assertion_errors, assertions_from_text, flow_sources
-from ztsim.commands.schema import json_schema
-from ztsim.diagnostics import InputError
-from ztsim.engine import AttackModel
-from ztsim.loader import LoadedPolicy, policy_from_text, policy_warnings
-from ztsim.model import Selector
-from ztsim.policy import CompiledPolicy, iter_bits
+from ztsim.cli.commands.schema import json_schema
+from ztsim.engine.compiled import CompiledPolicy, iter_bits
+from ztsim.engine.fixpoint import AttackModel
+from ztsim.inputs.assertions import NoFlow, assertion_errors, assertions_from_text, flow_sources
+from ztsim.inputs.loader import LoadedPolicy, policy_from_text, policy_warnings
+from ztsim.model.diagnostics import InputError
+from ztsim.model.schema import Selector
 from ztsim.whatif.cover import segmentation_shadowing
 from ztsim.whatif.lint import lint_policy
 from ztsim.whatif.yamlout import policy_yaml

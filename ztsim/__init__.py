@@ -11,9 +11,9 @@ Textual.  Typical use::
 from __future__ import annotations
 
 from ztsim._version import __version__
-from ztsim.analysis import Analysis, analyze
-from ztsim.diagnostics import Diagnostic, InputError
-from ztsim.loader import load_policies, load_policy, load_topology
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.inputs.loader import load_policies, load_policy, load_topology
+from ztsim.model.diagnostics import Diagnostic, InputError
 
 __all__ = [
     "Analysis",

@@ -1,5 +1,5 @@
 """``python -m ztsim`` runs the command line."""
 
-from ztsim.cli import entry
+from ztsim.cli.main import entry
 
 entry()

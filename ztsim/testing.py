@@ -17,7 +17,7 @@ violations and a table of the cheapest counter-example plan::
 Topologies and policies are given as paths or as loaded objects; a policy may be
 a list (every policy must satisfy the intent) or ``None`` (the reference policy,
 which allows everything).  Names the topology lacks are errors
-(:class:`~ztsim.diagnostics.InputError`), never a silent pass.
+(:class:`~ztsim.model.diagnostics.InputError`), never a silent pass.
 """
 
 from __future__ import annotations
@@ -28,16 +28,16 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ztsim.assertions import (
+from ztsim.inputs.assertions import (
     Assertion,
     LoadedAssertions,
     assertion_errors,
     load_assertions,
 )
-from ztsim.diagnostics import InputError
-from ztsim.loader import LoadedPolicy, LoadedTopology, load_policies, load_topology
-from ztsim.reports.common import describe, violation_text
-from ztsim.reports.evaluation import Report, evaluate
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, load_policies, load_topology
+from ztsim.model.diagnostics import InputError
+from ztsim.output.reports.common import describe, violation_text
+from ztsim.whatif.intent import Report, evaluate
 
 __all__ = [
     "assert_assertions",

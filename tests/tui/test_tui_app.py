@@ -368,12 +368,12 @@ async def test_the_ui_answers_while_the_worker_computes(scenario, monkeypatch):
 
 
 async def test_a_core_error_is_reported_not_fatal(scenario, monkeypatch):
-    import ztsim.workspace
+    import ztsim.analysis.workspace
 
     def boom(*args, **kwargs):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(ztsim.workspace, "judge_policy", boom)
+    monkeypatch.setattr(ztsim.analysis.workspace, "judge_policy", boom)
     app = make_app(scenario)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from tui_support import TOPOLOGY, copy_scenario
 
-from ztsim.analysis import analyze
-from ztsim.diagnostics import InputError
+from ztsim.analysis.analyze import analyze
+from ztsim.model.diagnostics import InputError
 from ztsim.tui import default_scenario, run
 from ztsim.tui.diffview import build_diff, write_diff_export
 from ztsim.tui.export import ExportState, export_json, export_markdown, write_export
@@ -143,7 +143,7 @@ def test_scenario_paths_are_shown_relative(tmp_path, monkeypatch):
 
 
 def test_empty_policy_folder_is_an_error(tmp_path, monkeypatch):
-    from ztsim.diagnostics import InputError
+    from ztsim.model.diagnostics import InputError
 
     monkeypatch.chdir(tmp_path)
     copy_scenario(tmp_path)

@@ -2,7 +2,7 @@
 
 ``ztsim tui [TOPOLOGY [POLICY|DIR]...] [--watch]`` opens it; with no topology it
 opens the bundled Pajemploi scenario and its policies.  The UI has no logic of
-its own: it shows what :mod:`ztsim.analysis` computes, in a worker thread.
+its own: it shows what :mod:`ztsim.analysis.analyze` computes, in a worker thread.
 
 This is the only package of ztsim that imports Textual.
 """
@@ -24,7 +24,7 @@ __all__ = ["Scenario", "ZtsimApp", "default_scenario", "run"]
 
 def default_scenario() -> Scenario:
     """The bundled Pajemploi topology with its policies folder."""
-    from ztsim.bundled import pajemploi
+    from ztsim.inputs.bundled import pajemploi
 
     topo, policies = pajemploi()
     return Scenario.from_args(topo, [str(policies)])

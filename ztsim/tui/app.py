@@ -4,7 +4,7 @@ The app is thin: the core computes (in worker threads, so the screen never
 freezes), :mod:`ztsim.tui.viewmodel` and :mod:`ztsim.tui.diffview` turn the
 results into rows, and :class:`~ztsim.tui.screens.main.MainScreen` shows them.
 Loads go through a :class:`~ztsim.tui.scenario.Session` (one
-:class:`~ztsim.workspace.Workspace` per topology), so a reload re-parses and
+:class:`~ztsim.analysis.workspace.Workspace` per topology), so a reload re-parses and
 re-judges only the files that changed.
 """
 
@@ -23,11 +23,11 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from ztsim.analysis import Analysis
-from ztsim.diagnostics import Diagnostic, InputError
-from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.outfile import OutputError
-from ztsim.textsafe import safe, safe_lines
+from ztsim.analysis.analyze import Analysis
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.model.diagnostics import Diagnostic, InputError
+from ztsim.model.textsafe import safe, safe_lines
+from ztsim.output.outfile import OutputError
 from ztsim.tui.commands import PaletteEntry, ZtsimCommands
 from ztsim.tui.diffview import DiffView, build_diff, write_diff_export
 from ztsim.tui.export import Format, write_export
@@ -137,7 +137,7 @@ class ZtsimApp(App[int]):
 
         Messages quote file names, names and errors from user files: never read as
         markup (``[bold]`` in a name shows as written; an unbalanced tag cannot
-        fail), and their control characters are escaped (:mod:`ztsim.textsafe`).
+        fail), and their control characters are escaped (:mod:`ztsim.model.textsafe`).
         """
         super().notify(
             safe_lines(message), title=safe(title), severity=severity, timeout=timeout, markup=False

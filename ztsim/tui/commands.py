@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.markup import escape
 
-from ztsim.textsafe import safe
+from ztsim.model.textsafe import safe
 
 __all__ = ["PaletteEntry", "ZtsimCommands"]
 
@@ -20,7 +20,7 @@ def _shown(text: str) -> str:
     """``text`` for the palette, which reads its strings as Textual markup.
 
     Names come from user files: escaped for markup (``[bold]`` shows as written)
-    and for the terminal (:func:`ztsim.textsafe.safe`).
+    and for the terminal (:func:`ztsim.model.textsafe.safe`).
     """
     return escape(safe(text))
 

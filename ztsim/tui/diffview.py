@@ -2,7 +2,7 @@
 
 :func:`build_diff` runs :func:`ztsim.whatif.diff.diff_policies` (in the app's
 worker thread) and copies what the tab shows into immutable rows, with the
-Markdown and JSON renderings of :mod:`ztsim.whatif.diffout` ready for export.
+Markdown and JSON renderings of :mod:`ztsim.output.diff` ready for export.
 Every verdict and explanation comes from the core.
 """
 
@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ztsim.analysis import goal_label
-from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.outfile import write_output
-from ztsim.plans import PlanVerdict
-from ztsim.render import dump_json
+from ztsim.analysis.analyze import goal_label
+from ztsim.engine.plans import PlanVerdict
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.output.console import dump_json
+from ztsim.output.diff import diff_json, diff_markdown, verdict_line
+from ztsim.output.harden import step_text
+from ztsim.output.outfile import write_output
 from ztsim.whatif.diff import PlanChange, PolicyDiff, diff_policies
-from ztsim.whatif.diffout import diff_json, diff_markdown, verdict_line
-from ztsim.whatif.report import step_text
 
 __all__ = [
     "FAIL_ON",
@@ -276,7 +276,7 @@ def write_diff_export(
 ) -> Path:
     """Write ``ztsim-export-diff.<md|json>`` in ``directory`` (the cwd); return its path.
 
-    Atomically, and never over one of ``inputs`` (:func:`ztsim.outfile.write_output`).
+    Atomically, and never over one of ``inputs`` (:func:`ztsim.output.outfile.write_output`).
     """
     target = (directory or Path.cwd()) / f"ztsim-export-diff.{fmt}"
     write_output(str(target), dv.json if fmt == "json" else dv.markdown, inputs)

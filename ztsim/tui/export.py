@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ztsim.jsontext import dump_json
-from ztsim.outfile import write_output
-from ztsim.textsafe import safe
+from ztsim.model.textsafe import safe
+from ztsim.output.jsontext import dump_json
+from ztsim.output.outfile import write_output
 from ztsim.tui.query import PlanQuery
 from ztsim.tui.viewmodel import PlanView, ViewModel
 
@@ -275,7 +275,7 @@ def write_export(
 ) -> Path:
     """Write ``ztsim-export-<view>.<md|json>`` in ``directory`` (the cwd); return its path.
 
-    Atomically, and never over one of ``inputs`` (:func:`ztsim.outfile.write_output`:
+    Atomically, and never over one of ``inputs`` (:func:`ztsim.output.outfile.write_output`:
     raises ``InputError`` or ``OutputError``).
     """
     target = (directory or Path.cwd()) / f"ztsim-export-{state.view}.{fmt}"

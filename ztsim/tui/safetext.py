@@ -3,7 +3,7 @@
 The widgets build their cells, labels and titles as ``Text`` (never as markup
 strings, which Textual would parse: a policy named ``[bold]`` must show as
 written).  This ``Text`` also escapes control, bidi and zero-width characters
-(:func:`ztsim.textsafe.safe_lines`) in the text it is made from and in what is
+(:func:`ztsim.model.textsafe.safe_lines`) in the text it is made from and in what is
 appended to it, so a name cannot send an escape sequence to the terminal.
 Newlines are kept: the widgets use them to break lines (a newline in a name only
 starts a line on the screen).  Each widget module imports it as ``Text``.
@@ -16,7 +16,7 @@ from typing import Any
 from rich.style import Style
 from rich.text import Text as RichText
 
-from ztsim.textsafe import safe_lines
+from ztsim.model.textsafe import safe_lines
 
 __all__ = ["Text"]
 

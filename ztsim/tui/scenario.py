@@ -1,7 +1,7 @@
 """The files a TUI session judges: loading them and noticing when they change.
 
 No Textual here: the app asks a :class:`Session` to judge the scenario (in a
-worker thread) through a :class:`~ztsim.workspace.Workspace`, so a reload after
+worker thread) through a :class:`~ztsim.analysis.workspace.Workspace`, so a reload after
 editing one policy re-parses and re-solves that policy only; with ``--watch`` it
 compares :meth:`Scenario.stamp` between polls.
 """
@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ztsim.analysis import Analysis
-from ztsim.diagnostics import Diagnostic, InputError
-from ztsim.loader import (
+from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.workspace import Workspace
+from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,
     expand_policy_paths,
@@ -23,7 +23,7 @@ from ztsim.loader import (
     load_topology,
     policy_warnings,
 )
-from ztsim.workspace import Workspace
+from ztsim.model.diagnostics import Diagnostic, InputError
 
 __all__ = ["Reuse", "Scenario", "Session", "display_path"]
 
@@ -61,7 +61,7 @@ class Scenario:
         """Every file read: the topology, then each policy (folders expanded).
 
         Listed as they stand, bad folder entries included (watched and never
-        written over); loading reports them (:func:`~ztsim.loader.expand_policy_paths`).
+        written over); loading reports them (:func:`~ztsim.inputs.loader.expand_policy_paths`).
         """
         return [Path(self.topology), *expand_policy_paths(self.policies, strict=False)]
 
@@ -134,7 +134,7 @@ class Reuse:
 
 
 class Session:
-    """One :class:`~ztsim.workspace.Workspace` per topology a TUI session opens.
+    """One :class:`~ztsim.analysis.workspace.Workspace` per topology a TUI session opens.
 
     The workspace keeps the parsed topology, its attack model and the result of
     every policy, keyed by the files' content: a reload re-parses and re-solves

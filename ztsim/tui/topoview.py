@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from ztsim.loader import LoadedTopology
-from ztsim.model import Host
+from ztsim.inputs.loader import LoadedTopology
+from ztsim.model.schema import Host
 
 __all__ = ["HostView", "HostViews", "TopologyView", "ZoneView", "topology_view"]
 

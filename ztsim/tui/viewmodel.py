@@ -1,7 +1,8 @@
-"""What the TUI shows, as plain immutable rows built from an :class:`~ztsim.analysis.Analysis`.
+"""What the TUI shows, as plain immutable rows built from an
+:class:`~ztsim.analysis.analyze.Analysis`.
 
 No Textual and no logic of its own: every verdict, explanation and probability
-comes from the core (:mod:`ztsim.analysis`, :mod:`ztsim.plans`); this module only
+comes from the core (:mod:`ztsim.analysis.analyze`, :mod:`ztsim.engine.plans`); this module only
 copies them into dataclasses the widgets can render without touching the core
 objects (which live in the worker thread).
 """
@@ -12,11 +13,11 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ztsim.analysis import Analysis, PlanRow, PolicyResult, goal_label
-from ztsim.diagnostics import Diagnostic
-from ztsim.engine import Step
-from ztsim.plans import StepVerdict
-from ztsim.techniques import technique
+from ztsim.analysis.analyze import Analysis, PlanRow, PolicyResult, goal_label
+from ztsim.engine.fixpoint import Step
+from ztsim.engine.plans import StepVerdict
+from ztsim.model.diagnostics import Diagnostic
+from ztsim.model.techniques import technique
 from ztsim.tui.topoview import HostView, TopologyView, ZoneView, topology_view
 
 __all__ = [

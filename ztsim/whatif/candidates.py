@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ztsim.engine import AttackModel, Fact, Step
-from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.policy import CompiledPolicy, Decision, fqdn_covers
+from ztsim.engine.compiled import CompiledPolicy, Decision, fqdn_covers
+from ztsim.engine.fixpoint import AttackModel, Fact, Step
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
 from ztsim.whatif.changes import GROUPS, Change, Rule, apply_changes, slug, step_allowed
 
 __all__ = ["KEEP_COMPILED", "Context", "Unclosable", "why_open"]
@@ -101,7 +101,7 @@ class Context:
 
         ``previous``, a compilation of a superset of ``changes``, lends its target
         groups and the decisions the difference cannot affect (see
-        :meth:`ztsim.engine.AttackModel.compile`).  The last :data:`KEEP_COMPILED`
+        :meth:`ztsim.engine.fixpoint.AttackModel.compile`).  The last :data:`KEEP_COMPILED`
         compilations are kept.
         """
         key = _key(changes)

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ztsim.engine import Step
-from ztsim.model import Policy
-from ztsim.policy import CompiledPolicy
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.fixpoint import Step
+from ztsim.model.schema import Policy
 
 __all__ = [
     "GROUPS",

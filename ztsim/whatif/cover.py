@@ -17,8 +17,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ztsim.model import EgressRule, PortRange, SegmentationRule, Selector
-from ztsim.policy import fqdn_covers
+from ztsim.engine.compiled import fqdn_covers
+from ztsim.model.schema import EgressRule, PortRange, SegmentationRule, Selector
 
 __all__ = [
     "Shadow",

@@ -1,9 +1,9 @@
 """``ztsim diff``: what a proposed policy changes against a base policy.
 
-Both policies are judged on one topology (:func:`ztsim.analysis.analyze`).  The
+Both policies are judged on one topology (:func:`ztsim.analysis.analyze.analyze`).  The
 diff reports goals that became reachable or unreachable, attack plans opened and
 closed — each with the step and the rule responsible, from
-:meth:`ztsim.analysis.Analysis.plans` judged under both — legitimate flows newly
+:meth:`ztsim.analysis.analyze.Analysis.plans` judged under both — legitimate flows newly
 broken or restored, and the edits themselves: rules added, removed, changed or
 moved (matched by id within each section; moved means their relative order
 changed, which first-match makes significant), and section defaults,
@@ -15,11 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ztsim.analysis import Analysis, PolicyResult, analyze
-from ztsim.engine import Fact
-from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.plans import Plan, PlanVerdict, StepVerdict
-from ztsim.policy import Decision
+from ztsim.analysis.analyze import Analysis, PolicyResult, analyze
+from ztsim.engine.compiled import Decision
+from ztsim.engine.fixpoint import Fact
+from ztsim.engine.plans import Plan, PlanVerdict, StepVerdict
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
 
 __all__ = [
     "FAIL_ON",

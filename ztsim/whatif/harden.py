@@ -17,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ztsim.engine import AttackModel, Fact, Step, goal_facts, solve
-from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.model import Policy
-from ztsim.plans import extract_plan
+from ztsim.engine.fixpoint import AttackModel, Fact, Step, goal_facts, solve
+from ztsim.engine.plans import extract_plan
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.model.schema import Policy
 from ztsim.whatif.candidates import Context, Unclosable, why_open
 from ztsim.whatif.changes import GROUPS, Change, apply_changes
 from ztsim.whatif.exact import exhaustive_search
@@ -142,7 +142,7 @@ def _iterative(
     goals = [g for g in targets if g not in unclosable]
     if not exhausted:
         # Every trial drops one change from a set whose compilation names every host
-        # the trial's rules name: it lends its target groups (ztsim.policy).
+        # the trial's rules name: it lends its target groups (ztsim.engine.compiled).
         full = ctx.compiled_with(chosen)
         for c in sorted(chosen, key=lambda c: (c.rank, c.key), reverse=True):
             trial = [x for x in chosen if x is not c]

@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ztsim.loader import LoadedPolicy, LoadedTopology
-from ztsim.model import EgressRule, SegmentationRule
-from ztsim.textsafe import safe
+from ztsim.inputs.documents import locate
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.model.schema import EgressRule, SegmentationRule
+from ztsim.model.textsafe import safe
 from ztsim.whatif.cover import egress_shadowing, segmentation_shadowing
 from ztsim.whatif.lintflows import FlowChecks
-from ztsim.yamlio import locate
 
 __all__ = ["Finding", "lint_policy"]
 
@@ -63,7 +63,7 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        # user text escaped field by field (ztsim.textsafe): the newline is the only one
+        # user text escaped field by field (ztsim.model.textsafe): the newline is the only one
         what = f" {self.section} rule {safe(self.rule)}:" if self.rule else f" {self.section}:"
         return (
             f"{safe(self.path)}:{self.line}:{self.column}: {self.level}: [{self.code}]{what} "

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any, Literal
 
-from ztsim.engine import AttackModel, solve
-from ztsim.loader import LoadedPolicy, LoadedTopology, reference_policy
-from ztsim.model import parse_service
-from ztsim.policy import fqdn_covers, selector_matches_host, selector_matches_zone
+from ztsim.engine.compiled import fqdn_covers, selector_matches_host, selector_matches_zone
+from ztsim.engine.fixpoint import AttackModel, solve
+from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.model.schema import parse_service
 from ztsim.whatif.yamlout import rule_line
 
 __all__ = ["CONCRETE_LIMIT", "EXHAUSTIVE_LIMIT", "FlowChecks"]

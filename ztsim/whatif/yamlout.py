@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from ztsim.model import Policy
+from ztsim.model.schema import Policy
 
 __all__ = ["policy_yaml", "rule_line"]
 

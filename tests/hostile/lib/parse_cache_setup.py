@@ -16,8 +16,8 @@ from pathlib import Path
 def make(mode: str) -> None:
     """Write topo.yaml (and other.yaml) in the current folder and spoil its cache entry."""
     os.environ.update(ZTSIM_CACHE_DIR="cache", ZTSIM_CACHE="on")
-    from ztsim import parsecache
-    from ztsim.yamlio import flavour_of, load_document
+    from ztsim.inputs.documents import flavour_of, load_document
+    from ztsim.perf import parsecache
 
     base = Path("base.yaml").read_text(encoding="utf-8")
     filler = "".join(

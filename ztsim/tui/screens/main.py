@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Header, TabbedContent, TabPane
 
-from ztsim.diagnostics import Diagnostic
+from ztsim.model.diagnostics import Diagnostic
 from ztsim.tui.diffview import DiffView
 from ztsim.tui.export import ExportState, View
 from ztsim.tui.viewmodel import ViewModel

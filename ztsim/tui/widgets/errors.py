@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from ztsim.diagnostics import Diagnostic
+from ztsim.model.diagnostics import Diagnostic
 from ztsim.tui.safetext import Text
 
 __all__ = ["ErrorPanel"]

@@ -1,0 +1,90 @@
+"""``ztsim lint``: shadowed, duplicate, dead, over-broad and exfiltration-prone rules."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ztsim.cli.main import ExitCode, add_command, print_diagnostics
+from ztsim.model.diagnostics import Diagnostic, InputError
+from ztsim.model.textsafe import safe
+
+ORDER = 55
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lint each policy; exit 1 when a finding has level error."""
+    from ztsim.inputs.loader import LoadedTopology, load_policies, load_topology, policy_warnings
+    from ztsim.output.console import dump_json
+    from ztsim.whatif.lint import lint_policy
+
+    errors: list[Diagnostic] = []
+    topo: LoadedTopology | None = None
+    if args.topology:
+        try:
+            topo = load_topology(args.topology)
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
+    try:
+        pols = load_policies(args.policies)
+    except InputError as exc:
+        errors.extend(exc.diagnostics)
+        pols = []
+    if errors:
+        raise InputError(errors)
+    if not pols:
+        raise InputError([Diagnostic(args.policies[0], 1, 1, "error", "no policy file found")])
+    if topo is not None:
+        print_diagnostics([w for p in pols for w in policy_warnings(p, topo)])
+    results = []
+    worst = ExitCode.OK
+    for p in pols:
+        findings, notes = lint_policy(p, topo)
+        if any(f.level == "error" for f in findings):
+            worst = ExitCode.FINDINGS
+        results.append((p, findings, notes))
+    if args.format == "json":
+        payload = {
+            "topology": topo.name if topo else None,
+            "policies": [
+                {
+                    "policy": p.name,
+                    "file": p.path,
+                    "findings": [f.to_json() for f in fs],
+                    "notes": notes,
+                    "summary": {
+                        lv: sum(f.level == lv for f in fs) for lv in ("error", "warning", "info")
+                    },
+                }
+                for p, fs, notes in results
+            ],
+        }
+        sys.stdout.write(dump_json(payload))
+        return worst
+    for p, fs, notes in results:
+        for f in fs:
+            print(f)
+        for n in notes:
+            print(safe(f"{p.path}: note: {n}"))
+        counts = {lv: sum(f.level == lv for f in fs) for lv in ("error", "warning", "info")}
+        print(
+            f"{safe(p.path)}: {counts['error']} error(s), {counts['warning']} warning(s), "
+            f"{counts['info']} info" + ("" if topo else " (policy only: add --topology for more)")
+        )
+    return worst
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add ``lint`` to the parser."""
+    p = add_command(
+        sub,
+        "lint",
+        "Find rules that never decide (shadowed, duplicate, matching nothing), rules broader "
+        "than the legitimate traffic needs, and egress open to attacker-usable destinations; "
+        "each with FILE:LINE and a fix. Exit 1 on findings of level error.",
+        "ztsim lint policies/segmented.yaml --topology topologies/pajemploi.yaml",
+    )
+    p.add_argument("policies", nargs="+", metavar="POLICY", help="policy files or folders")
+    p.add_argument("--topology", "-t", metavar="TOPOLOGY", help="check against this topology")
+    p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
+    p.set_defaults(func=run)

@@ -1,0 +1,363 @@
+"""One plan out of a solve: the :class:`Plan` type, the cheapest derivation of a goal
+(:func:`extract_plan`) and the dropping of every step it can do without (:func:`minimize`).
+
+The pieces :mod:`ztsim.engine.mincost` (fewest-steps plans) and :mod:`ztsim.engine.plans` (listing
+several plans, judging them) both build on, so neither imports the other's way back.
+Re-exported by :mod:`ztsim.engine.plans`, the public path.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from ztsim.engine.fixpoint import Fact, Solution, Step
+from ztsim.perf.profiling import phase
+
+__all__ = [
+    "Derivations",
+    "Plan",
+    "derivations_of",
+    "extract_plan",
+    "minimize",
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered list of steps from an entry point to a goal."""
+
+    goal: Fact
+    steps: tuple[Step, ...]
+
+    @property
+    def cost(self) -> int:
+        """The number of steps (spec §6)."""
+        return len(self.steps)
+
+    @property
+    def key(self) -> frozenset[tuple[str, ...]]:
+        """The set of step keys: two plans with the same steps are the same plan."""
+        known = self.__dict__.get("_key")  # computed once (plans are compared often)
+        if known is None:
+            known = self.__dict__["_key"] = frozenset(s.key for s in self.steps)
+        return cast(frozenset[tuple[str, ...]], known)
+
+    @property
+    def sort_key(self) -> tuple[int, tuple[tuple[str, ...], ...]]:
+        """Cheapest first, then a deterministic order on the steps."""
+        known = self.__dict__.get("_sort_key")
+        if known is None:
+            known = self.__dict__["_sort_key"] = (self.cost, tuple(s.key for s in self.steps))
+        return cast(tuple[int, tuple[tuple[str, ...], ...]], known)
+
+    @property
+    def entry(self) -> str:
+        """The id of the entry point the plan starts from."""
+        first = self.steps[0]
+        return first.key[1] if first.kind == "enter" else "?"
+
+    @property
+    def techniques(self) -> tuple[str, ...]:
+        """The ATT&CK technique ids of its steps, in order (steps without one skipped)."""
+        return tuple(s.technique for s in self.steps if s.technique)
+
+    @property
+    def ident(self) -> str:
+        """A short stable identifier (for the TUI and reports)."""
+        import hashlib
+
+        text = "|".join(":".join(k) for k in sorted(self.key))
+        return hashlib.sha1(f"{self.goal}|{text}".encode()).hexdigest()[:8]
+
+
+def _schedule(steps: Sequence[Step], goal: Fact) -> list[Step] | None:
+    """Order ``steps`` so each needs only what earlier ones gave; None if impossible.
+
+    Greedy: again and again, the first step of ``steps`` (in their order) whose
+    preconditions all hold is taken next.  One pass does it: a step that cannot be
+    taken yet is set aside, and after each step taken the first of those set aside
+    that now can be is taken (they all come before the rest).  Steps mostly come
+    in an order that works, so little is ever set aside.
+    """
+    have: set[Fact] = set()
+    ordered: list[Step] = []
+    aside: list[Step] = []
+    for st in steps:
+        if not have.issuperset(st.pre):
+            aside.append(st)
+            continue
+        ordered.append(st)
+        have.update(st.post)
+        while aside:
+            for j, waiting in enumerate(aside):
+                if have.issuperset(waiting.pre):
+                    ordered.append(waiting)
+                    have.update(waiting.post)
+                    del aside[j]
+                    break
+            else:
+                break
+    if aside or goal not in have:
+        return None
+    return ordered
+
+
+def _sole_givers(steps: Sequence[Step], goal: Fact) -> list[bool]:
+    """For each step, whether it alone gives a fact the others need (or the goal).
+
+    Such a step cannot be dropped: without it that fact never holds.  (A cheap
+    test; a step it does not flag may still be needed.)
+    """
+    twice: dict[Fact, bool] = {}  # whether a fact has more than one giver
+    users: dict[Fact, int] = {}
+    for st in steps:
+        for f in st.post:
+            twice[f] = f in twice
+        for f in st.pre:
+            users[f] = users.get(f, 0) + 1
+    out: list[bool] = []
+    for st in steps:
+        sole = False
+        for f in st.post:
+            if not twice[f] and (f == goal or users.get(f, 0) > st.pre.count(f)):
+                sole = True
+                break
+        out.append(sole)
+    return out
+
+
+def _sole_in_tree(steps: Sequence[Step], chosen: dict[Fact, Step]) -> list[bool]:
+    """:func:`_sole_givers` of the steps of a derivation tree, told by the tree.
+
+    Each fact of the tree is the goal or needed by a step of it, so a step is a
+    sole giver of a needed fact when it alone gives some fact of the tree.
+    """
+    twice: dict[Fact, bool] = {}
+    for st in steps:
+        for f in st.post:
+            twice[f] = f in twice
+    out: list[bool] = []
+    for st in steps:
+        sole = False
+        for f in st.post:
+            if not twice[f] and f in chosen:
+                sole = True
+                break
+        out.append(sole)
+    return out
+
+
+def minimize(
+    steps: Sequence[Step], goal: Fact, *, tree: dict[Fact, Step] | None = None
+) -> list[Step]:
+    """Drop every step the plan can do without, keeping a valid order.
+
+    Greedy, last step first: a step is dropped when the others still reach the
+    goal.  The result has no step that could be dropped (spec §6).  A step that
+    alone gives a fact another step (or the goal) needs is kept without trying.
+    ``tree``, when given, is the derivation tree (fact to step) ``steps`` come
+    from, which tells those steps faster.
+    """
+    current = _schedule(steps, goal)
+    if current is None:
+        raise ValueError("not a valid plan")
+    sole = _sole_givers(current, goal) if tree is None else _sole_in_tree(current, tree)
+    i = len(current) - 1
+    while i >= 0:
+        if not sole[i]:
+            ordered = _schedule(current[:i] + current[i + 1 :], goal)
+            if ordered is not None:
+                current = ordered
+                sole = _sole_givers(current, goal)
+        i -= 1
+    return current
+
+
+class _SolutionMemo:
+    """What plan listing remembers about one solve, shared by every goal.
+
+    ``closure[f]`` is the derivation tree of ``f`` through best steps only (each
+    fact of it with its best step).  ``plans[(goal, k)]`` is what
+    :func:`ztsim.engine.plans.plans_from_solution` answered; ``first[goal]`` what
+    :func:`ztsim.engine.plans.first_plan` did.
+    """
+
+    def __init__(self) -> None:
+        self.closure: dict[Fact, dict[Fact, Step]] = {}
+        self.plans: dict[tuple[Fact, int], list[Plan]] = {}
+        #: The first plan and whether it is not the extracted one.
+        self.first: dict[Fact, tuple[Plan, bool]] = {}
+        #: :class:`Derivations` of the solve, once made (shared by every goal).
+        self.derivations: Derivations | None = None
+        #: The solve's AND/OR graph (:mod:`ztsim.engine.mincost`'s ``_Graph``), once built.
+        self.graph: object = None
+
+
+_MEMOS: dict[int, tuple[weakref.ref[Solution], _SolutionMemo]] = {}
+
+
+def _memo(sol: Solution) -> _SolutionMemo:
+    """The memo of ``sol``, dropped when ``sol`` is (a solve is never changed)."""
+    entry = _MEMOS.get(id(sol))
+    if entry is not None and entry[0]() is sol:
+        return entry[1]
+    memo = _SolutionMemo()
+    key = id(sol)
+    _MEMOS[key] = (weakref.ref(sol, lambda _ref: _MEMOS.pop(key, None)), memo)
+    return memo
+
+
+def _closure(sol: Solution, memo: _SolutionMemo, f: Fact) -> dict[Fact, Step]:
+    """The best-step derivation tree of ``f`` (memoised; best steps never loop)."""
+    known = memo.closure
+    got = known.get(f)
+    if got is not None:
+        return got
+    best = sol.best
+    # Iterative post-order: a fact's tree is built once its preconditions' are.
+    stack: list[tuple[Fact, bool]] = [(f, False)]
+    while stack:
+        x, ready = stack.pop()
+        if x in known:
+            continue
+        st = best[x]
+        if not ready:
+            stack.append((x, True))
+            stack.extend((p, False) for p in st.pre if p not in known)
+            continue
+        tree: dict[Fact, Step] = {}
+        for p in st.pre:
+            tree.update(known[p])
+        tree[x] = st
+        known[x] = tree
+    return known[f]
+
+
+def _derive(
+    sol: Solution,
+    goal: Fact,
+    override: dict[Fact, Step],
+    memo: _SolutionMemo | None = None,
+) -> dict[Fact, Step] | None:
+    """The derivation tree of ``goal``: each fact's best step unless overridden.
+
+    Returns the chosen step per fact, or None when an override makes a fact
+    depend on itself (no plan then).  A fact whose best-step tree holds no
+    overridden fact is taken with that whole tree at once: it cannot loop, nor
+    reach back to a fact being visited (that would put an overridden fact in it).
+    """
+    if memo is None:
+        memo = _memo(sol)
+    if not override:
+        return _closure(sol, memo, goal)
+    chosen: dict[Fact, Step] = {}
+    in_progress: set[Fact] = set()
+    best = sol.best
+    closures = memo.closure
+    keys = override.keys()
+    # Depth first, without recursion (nor a recursive closure: a cycle that would
+    # keep the whole solve alive until the cyclic collector runs).
+    stack: list[tuple[Fact, Step, Iterator[Fact]]] = []
+    pending: Fact | None = goal
+    while True:
+        if pending is not None:
+            f = pending
+            pending = None
+            if f in in_progress:
+                return None
+            if f not in chosen:
+                st = override.get(f)
+                if st is None:
+                    tree = closures.get(f)
+                    if tree is None:
+                        tree = _closure(sol, memo, f)
+                    if keys.isdisjoint(tree.keys()):
+                        chosen.update(tree)
+                    else:
+                        st = best[f]
+                if st is not None:
+                    in_progress.add(f)
+                    stack.append((f, st, iter(st.pre)))
+        if not stack:
+            return chosen
+        top, step, pres = stack[-1]
+        pending = next(pres, None)
+        if pending is None:
+            stack.pop()
+            in_progress.discard(top)
+            chosen[top] = step
+
+
+def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
+    steps: dict[tuple[str, ...], Step] = {}
+    rank: dict[tuple[str, ...], int] = {}
+    order = sol.order
+    for f, st in chosen.items():
+        o = order[f]
+        k = st.key
+        if o < rank.get(k, o + 1):
+            rank[k] = o
+        steps[k] = st
+    # Ranks are distinct (each is the order of a fact chosen for that step alone).
+    ordered = sorted(steps.values(), key=lambda s: rank[s.key])
+    return Plan(goal, tuple(minimize(ordered, goal, tree=chosen)))
+
+
+def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
+    """The plan behind the cheapest derivation of ``goal`` in ``sol``, or None."""
+    if goal not in sol.cost:
+        return None
+    with phase("plans"):
+        chosen = _derive(sol, goal, {})
+        assert chosen is not None  # best derivations never loop: costs strictly grow
+        return _plan_from(sol, goal, chosen)
+
+
+class Derivations(Mapping[Fact, list[Step]]):
+    """``sol.derivations()``, each fact's list sorted only when first asked for.
+
+    Every fired step that derives each fact, cheapest first (ties by key); a step
+    counts for a fact only when all its preconditions were derived.  Plan listing
+    reads the lists of the few facts on the plans it finds: sorting every fact's
+    list up front costs more than the listing.
+    """
+
+    def __init__(self, sol: Solution) -> None:
+        cost = sol.cost
+        raw: dict[Fact, list[tuple[int, tuple[str, ...], Step]]] = {}
+        for key, st in sol.fired.items():
+            pre = st.pre
+            if all(p in cost for p in pre):
+                c = 1 + sum(cost[p] for p in pre)
+                for f in st.post:
+                    if f in cost:
+                        lst = raw.get(f)
+                        if lst is None:
+                            raw[f] = [(c, key, st)]
+                        else:
+                            lst.append((c, key, st))
+        self._raw = raw
+        self._sorted: dict[Fact, list[Step]] = {}
+
+    def __getitem__(self, fact: Fact) -> list[Step]:
+        got = self._sorted.get(fact)
+        if got is None:
+            got = self._sorted[fact] = [st for _, _, st in sorted(self._raw[fact])]
+        return got
+
+    def __iter__(self) -> Iterator[Fact]:
+        return iter(self._raw)
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+
+def derivations_of(sol: Solution) -> Derivations:
+    """The :class:`Derivations` of ``sol``, made once per solve (goals share them)."""
+    memo = _memo(sol)
+    if memo.derivations is None:
+        memo.derivations = Derivations(sol)
+    return memo.derivations

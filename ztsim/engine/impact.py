@@ -1,0 +1,195 @@
+"""Per-rule impact: the plans a rule enables or blocks, the legitimate flows it carries.
+
+For each rule of a policy (and each section's ``default``), over a set of plans
+judged against that policy:
+
+* ``plans_enabled`` — plans with a step the rule allows (a flow, an egress, or the
+  legitimate traffic a sniff step reads), counting only steps before the plan's
+  blocking step, since later ones never happen; ``plans_open`` of those are open;
+* ``plans_blocked`` — plans whose first forbidden step the rule denies;
+* ``traffic`` — legitimate flows the rule decides and allows (they depend on it);
+  ``traffic_denied`` — those it decides and denies (it breaks them).
+
+``check`` counts over the cheapest plan per goal under each judged policy and,
+for topologies of at most :data:`REFERENCE_LIMIT` hosts, under the reference
+policy; ``paths`` counts over the plans it lists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from json.encoder import encode_basestring
+from typing import Any, NamedTuple
+
+from ztsim.engine.compiled import CompiledPolicy, Decision
+from ztsim.engine.plans import PlanVerdict
+
+__all__ = [
+    "REFERENCE_LIMIT",
+    "RuleImpact",
+    "counts_reference",
+    "rows_json_text",
+    "rule_impact",
+]
+
+#: Up to this many hosts, ``check`` also counts the reference policy's cheapest plans
+#: (one more fixpoint); above it, only the judged policies' own.
+REFERENCE_LIMIT = 2000
+
+RuleRef = tuple[str, str]  # (section, rule id or "default")
+
+
+class RuleImpact(NamedTuple):
+    """What one rule (or a section's default) does to plans and legitimate flows.
+
+    A named tuple: a check builds one per rule of every policy (tens of thousands
+    on large estates), and a frozen dataclass took several times as long to build.
+    """
+
+    section: str
+    rule: str
+    action: str
+    line: int | None
+    plans_enabled: int
+    plans_open: int
+    plans_blocked: int
+    traffic: int
+    traffic_denied: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON row (``rule`` is the id or ``default``)."""
+        return {
+            "section": self.section,
+            "rule": self.rule,
+            "action": self.action,
+            "line": self.line,
+            "plans_enabled": self.plans_enabled,
+            "plans_open": self.plans_open,
+            "plans_blocked": self.plans_blocked,
+            "traffic": self.traffic,
+            "traffic_denied": self.traffic_denied,
+        }
+
+
+def rows_json_text(rows: Sequence[RuleImpact]) -> str:
+    """The JSON text of ``[x.to_json() for x in rows]``, as
+    :func:`ztsim.output.jsontext.dump` writes it.
+
+    Written a row at a time from pieces: large estates have tens of thousands of
+    rows, and the general writer took four times as long.  Most rows count
+    nothing (a rule no plan or flow uses): their counts are one constant piece.
+    """
+    if not rows:
+        return "[]"
+    heads: dict[str, str] = {}  # by section: up to the rule id
+    middles: dict[str, str] = {}  # by action: from after the rule id to the line
+    parts = []
+    for section, rule, action, line, enabled, open_, blocked, traffic, denied in rows:
+        head = heads.get(section)
+        if head is None:
+            head = heads[section] = (
+                f'  {{\n    "section": {encode_basestring(section)},\n    "rule": '
+            )
+        middle = middles.get(action)
+        if middle is None:
+            middle = middles[action] = (
+                f',\n    "action": {encode_basestring(action)},\n    "line": '
+            )
+        at = "null" if line is None else int.__repr__(line)
+        if enabled or open_ or blocked or traffic or denied:
+            counts = _counts_text(enabled, open_, blocked, traffic, denied)
+        else:
+            counts = _NO_COUNTS
+        parts.append(f"{head}{encode_basestring(rule)}{middle}{at}{counts}")
+    return "[\n" + ",\n".join(parts) + "\n]"
+
+
+def _counts_text(enabled: int, open_: int, blocked: int, traffic: int, denied: int) -> str:
+    """A row's counts, from the comma after its line to its closing brace."""
+    return (
+        f',\n    "plans_enabled": {int.__repr__(enabled)},\n'
+        f'    "plans_open": {int.__repr__(open_)},\n'
+        f'    "plans_blocked": {int.__repr__(blocked)},\n'
+        f'    "traffic": {int.__repr__(traffic)},\n'
+        f'    "traffic_denied": {int.__repr__(denied)}\n  }}'
+    )
+
+
+_NO_COUNTS = _counts_text(0, 0, 0, 0, 0)
+
+
+def _ref(d: Decision | None) -> RuleRef | None:
+    if d is None or d.reason not in ("rule", "default"):
+        return None
+    return (d.section, d.rule)
+
+
+def rule_impact(
+    compiled: CompiledPolicy,
+    verdicts: Sequence[PlanVerdict],
+    traffic: Sequence[Decision],
+) -> list[RuleImpact]:
+    """Count, per rule of ``compiled``, plans enabled, open and blocked and flows carried.
+
+    ``verdicts`` are plan verdicts under this policy; ``traffic`` the decisions on
+    the topology's legitimate flows under it.  Rows come in file order, each
+    section's ``default`` after its rules.
+    """
+    # Per rule: plans enabled, plans open, plans blocked, flows carried, flows denied.
+    counts: dict[RuleRef, list[int]] = {}
+
+    def count(r: RuleRef, what: int) -> None:
+        c = counts.get(r)
+        if c is None:
+            c = counts[r] = [0, 0, 0, 0, 0]
+        c[what] += 1
+
+    for v in verdicts:
+        steps = v.steps if v.step is None else v.steps[: v.step]
+        # The rules (or defaults) that allow some step taken: _ref, inlined (this
+        # runs once per step of every plan).
+        refs = {
+            (d.section, d.rule)
+            for sv in steps
+            if (d := sv.decision) is not None and d.allowed and d.reason in ("rule", "default")
+        }
+        for ref in refs:
+            count(ref, 0)
+            if not v.blocked:
+                count(ref, 1)
+        if v.step is not None:
+            d = v.steps[v.step].decision
+            r = _ref(d)
+            if r is not None and d is not None and not d.allowed:
+                count(r, 2)
+    for d in traffic:
+        r = _ref(d)
+        if r is not None:
+            count(r, 3 if d.allowed else 4)
+    pol = compiled.loaded
+    model = pol.model
+    marks = pol.rule_marks()
+    # One row per rule (tens of thousands on large policies, most with nothing
+    # counted): one key and two lookups each, the row built as the tuple it is.
+    none = (0, 0, 0, 0, 0)
+    rows: list[RuleImpact] = []
+    append, new = rows.append, tuple.__new__
+    for section, rules, default in (
+        ("segmentation", model.segmentation.rules, model.segmentation.default),
+        ("egress", model.egress.rules, model.egress.default),
+    ):
+        for rule in rules:
+            key = (section, rule.id)
+            m = marks.get(key)
+            line = m.line if m else None
+            append(new(RuleImpact, (*key, rule.action, line, *counts.get(key, none))))
+        append(
+            RuleImpact(section, "default", default, None, *counts.get((section, "default"), none))
+        )
+    return rows
+
+
+def counts_reference(hosts: int, paths: Sequence[str]) -> bool:
+    """Whether :func:`ztsim.analysis.analyze.impact_basis` adds the reference policy's
+    plans, for a topology of ``hosts`` hosts and judged policies from ``paths``."""
+    return hosts <= REFERENCE_LIMIT and "<reference>" not in paths

@@ -1,0 +1,542 @@
+"""Fewest-steps plans and proven lower bounds on a goal's attack cost (spec §6).
+
+A plan's cost is its number of distinct steps.  The fixpoint's own cost
+(:attr:`ztsim.engine.fixpoint.Solution.cost`, one plus the sum of the preconditions')
+counts a fact once per use, so the plan behind it is not the cheapest when two
+branches of the derivation share facts (one foothold used both to reach the data
+and to send it out).  The true minimum is a minimum-cost derivation in the
+AND/OR graph of the solve (steps are AND nodes over their preconditions, facts OR
+nodes over the steps giving them; the chosen supports must not loop): NP-hard in
+general, small here.
+
+Three tools:
+
+* :func:`hmax` gives, per fact, the length of the longest chain of steps any plan
+  deriving it must contain (``1 + max`` over preconditions, minimised): a lower
+  bound on the cost of every plan, cheap (one Knuth-Dijkstra pass).
+* :func:`cheapest` finds the fewest-steps plan within a solve's fired steps:
+  first the h_max derivation, sharing facts where it can (it often meets the
+  bound), then a small integer linear program (HiGHS, through ``highspy``) over
+  the goal's backward sub-graph, pruned to steps that fit in a plan cheaper than
+  the one already known.  A node budget keeps it bounded; it then answers the
+  best plan found and the solver's proven bound.
+* :func:`relaxed_lower_bounds` gives a lower bound valid for the whole attack
+  graph from a *pruned* solve (large estates fire one source per target): every
+  step's launching position is relaxed to the best one that could launch it.
+
+Only a solve that fired every step instance (``exhaustive=True``) has the whole
+graph: :func:`cheapest` over it is the true minimum.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ztsim.engine.compiled import iter_bits
+from ztsim.engine.extraction import Plan, _memo, extract_plan, minimize
+from ztsim.engine.fixpoint import Fact, Solution, Step
+from ztsim.perf.profiling import phase
+
+__all__ = [
+    "MAX_ILP_NODES",
+    "MAX_ILP_STEPS",
+    "MAX_ILP_STEPS_PER_SOLVE",
+    "Cheapest",
+    "cheapest",
+    "hmax",
+    "hmax_plan",
+    "relaxed_lower_bounds",
+]
+
+#: Above this many candidate steps (after pruning) no exact search is tried: the
+#: plan already known is kept, with the h_max lower bound.  (Building the model
+#: costs about a millisecond a step.)
+MAX_ILP_STEPS = 1_000
+
+#: At most this many candidate steps are searched, summed over the goals of one
+#: solve: past it, goals keep their plan and bound (a deterministic cap on the time
+#: a check spends searching, whatever the number of goals).
+MAX_ILP_STEPS_PER_SOLVE = 10_000
+
+#: Branch-and-bound nodes the solver may explore per goal (a deterministic budget,
+#: unlike a time limit: the same input gives the same answer on any machine).
+MAX_ILP_NODES = 1_000
+
+#: A virtual fact of :func:`relaxed_lower_bounds`: a channel out is held.
+_EGRESS: Fact = ("*egress",)
+
+
+@dataclass(frozen=True)
+class Cheapest:
+    """The fewest-steps plan found for a goal within a solve, and a proven bound.
+
+    ``lower`` is a lower bound on the cost of every plan in the solve's graph
+    (``plan.cost`` itself when the search completed).  ``exact`` is whether
+    ``plan.cost == lower``.
+    """
+
+    plan: Plan
+    lower: int
+
+    @property
+    def exact(self) -> bool:
+        """Whether the plan is proven the cheapest in the graph searched."""
+        return self.plan.cost <= self.lower
+
+
+class _Graph:
+    """A solve's fired steps as an AND/OR graph (shared by every goal of the solve)."""
+
+    def __init__(self, sol: Solution) -> None:
+        cost = sol.cost
+        givers: dict[Fact, list[Step]] = {}
+        steps: list[Step] = []
+        for key in sorted(sol.fired):  # a fixed order: the models built are deterministic
+            st = sol.fired[key]
+            if not all(p in cost for p in st.pre):
+                continue
+            steps.append(st)
+            for f in st.post:
+                if f in cost:
+                    givers.setdefault(f, []).append(st)
+        self.steps = steps
+        self.givers = givers
+        self.hmax = hmax((st.pre, st.post) for st in steps)
+        self.found: dict[Fact, Cheapest] = {}
+        #: Candidate steps searched so far (see MAX_ILP_STEPS_PER_SOLVE).
+        self.searched = 0
+
+
+def _graph(sol: Solution) -> _Graph:
+    """The graph of ``sol``, built once and dropped with it (kept in the solve's memo)."""
+    memo = _memo(sol)
+    g = memo.graph
+    if not isinstance(g, _Graph):
+        with phase("plans"):
+            g = memo.graph = _Graph(sol)
+    return g
+
+
+def hmax(
+    steps: Iterable[tuple[tuple[Fact, ...], tuple[Fact, ...]]],
+    *,
+    also: Callable[[Fact], Iterable[Fact]] | None = None,
+    until: Iterable[Fact] = (),
+) -> dict[Fact, int]:
+    """Per fact, the fewest steps of the longest chain any plan deriving it contains.
+
+    ``steps``: each step's (preconditions, outputs).  ``h(f) = min over steps s
+    giving f of 1 + max(h(p) for p in s.pre)`` (0 for no precondition): a plan
+    deriving ``f`` orders its steps, and the first producers of the facts it uses
+    form a chain at least ``h(f)`` long, so ``h(goal)`` is a lower bound on the
+    cost of every plan.  Every step adds one, so Knuth's generalisation of
+    Dijkstra's algorithm is a walk level by level (no heap).
+
+    ``also(f)``: virtual facts that hold, at no cost, as soon as ``f`` (a ``priv``
+    fact) does (see :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
+    their value (facts above them may then be missing).
+    """
+    users: dict[Fact, list[int]] = {}
+    waiting: list[int] = []
+    posts: list[tuple[Fact, ...]] = []
+    level: list[Fact] = []
+    for i, (pre, post) in enumerate(steps):
+        posts.append(post)
+        waiting.append(len(pre))
+        for p in pre:
+            got = users.get(p)
+            if got is None:
+                users[p] = [i]
+            else:
+                got.append(i)
+        if not pre:
+            level.extend(post)
+    left = set(until)
+    h: dict[Fact, int] = {}
+    get_users = users.get
+    c = 1
+    while level:
+        nxt: list[Fact] = []
+        extend = nxt.extend
+        # A for loop over a growing list sees what is appended: virtual facts come
+        # at no cost, on this level.
+        for f in level:
+            if f in h:
+                continue
+            h[f] = c
+            if left:
+                left.discard(f)
+                if not left:
+                    return h
+            if also is not None and f[0] == "priv":
+                level.extend(also(f))
+            for i in get_users(f, ()):
+                waiting[i] -= 1
+                if waiting[i] == 0:
+                    extend(posts[i])
+        level = nxt
+        c += 1
+    return h
+
+
+class _Relaxation:
+    """The virtual facts of :func:`relaxed_lower_bounds`, given as positions are held.
+
+    ``("*reach", h, s)``: some position held may open a flow to ``h:s`` (what an
+    exploit or login from inside needs, whatever its source); ``("*egress",)``:
+    code execution on a host with some exfiltration channel allowed;
+    ``("*sniff", i)``: root on a host that may sniff traffic flow ``i``.  Worked
+    out from the policy's reach of each source class, as the solve expands them.
+    """
+
+    def __init__(self, sol: Solution, targets: set[tuple[str, str]]) -> None:
+        #: The (host, service) pairs some relaxed step needs reached.
+        self.targets = targets
+        #: Per host, what it reaches on itself (always allowed): its services among
+        #: the targets (a target's service is one its host offers).
+        self.own: dict[str, list[Fact]] = {}
+        for host, service in sorted(targets):
+            self.own.setdefault(host, []).append(("*reach", host, service))
+        self.model = sol.model
+        self.policy = sol.policy
+        self.reached = 0  # target groups some held host reaches
+        self.classes: set[object] = set()
+        self.egress_held = False
+        topo = self.model.topology
+        hosts = topo.hosts
+        #: Per zone, the traffic flows a root there may sniff, with their end hosts.
+        self.sniffs: dict[str, list[tuple[str, frozenset[str]]]] = {}
+        for st in sol.fired.values():
+            if st.kind == "sniff" and st.traffic is not None:
+                i = st.traffic
+                t = topo.model.traffic[i]
+                ends = frozenset(x for x in (t.source, t.to) if x in hosts)
+                for zone in {hosts[x].zone for x in ends}:
+                    self.sniffs.setdefault(zone, []).append((str(i), ends))
+        for zone in self.sniffs:
+            self.sniffs[zone] = sorted(set(self.sniffs[zone]))
+
+    def __call__(self, f: Fact) -> list[Fact]:
+        """The virtual facts the ``priv`` fact ``f`` brings (most bring none)."""
+        host = f[1]
+        if f[2] != "user":
+            if not self.sniffs:
+                return []
+            zone = self.model.topology.hosts[host].zone
+            return [("*sniff", i) for i, ends in self.sniffs.get(zone, ()) if host not in ends]
+        out = list(self.own.get(host, ()))
+        p = self.policy
+        ck = p.source_class(host)
+        if ck in self.classes:  # most hosts: their class was seen, reach and egress too
+            return out
+        self.classes.add(ck)
+        mask = p.reach(host)
+        new = mask & ~self.reached
+        if new:
+            self.reached |= mask
+            wanted = self.targets
+            tg = p.targets
+            for gi in iter_bits(new):
+                svc = tg.keys[gi][1]
+                out.extend(("*reach", h, svc) for h in tg.members[gi] if (h, svc) in wanted)
+        if not self.egress_held and any(
+            p.egress_class(host, dest, svc).allowed for dest, svc in self.model.exfil_destinations
+        ):
+            self.egress_held = True
+            out.append(_EGRESS)
+        return out
+
+
+def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int]:
+    """A lower bound on the cost of every plan to each of ``goals``, from any solve.
+
+    A pruned solve (the default) fires, per target, the steps of its cheapest
+    sources only, and expands one host per class: its graph lacks plans, so its
+    own h_max is no bound.  Here the position a step is launched from is relaxed
+    to the best one that could launch it: an exploit or login from inside needs
+    only "some host held reaches this service" (the policy's reach, per source
+    class), an exfiltration "some host held has an allowed channel out", a sniff
+    "root on some host placed to sniff that flow".  Steps differing only by their
+    source become one, which the pruned solve did fire, so every plan of the whole
+    graph maps onto a relaxed plan no longer than it (hosts the solve left out as
+    interchangeable with a representative map onto it): the relaxed h_max is at
+    most the whole graph's.  Goals not derived get no bound.
+    """
+    cost = sol.cost
+    relaxed: set[tuple[tuple[Fact, ...], tuple[Fact, ...]]] = set()
+    targets: set[tuple[str, str]] = set()
+    for st in sol.fired.values():
+        pre = st.pre
+        kind = st.kind
+        if kind == "exploit" or kind == "login":
+            if pre[0][0] == "priv":  # from inside: any source reaching the service
+                assert st.flow is not None
+                _, host, service = st.flow
+                targets.add((host, service))
+                pre = (("*reach", host, service), *pre[1:])
+        elif kind == "exfiltrate":
+            pre = (pre[0], _EGRESS)  # (the data, code execution with a channel out)
+        elif kind == "sniff":
+            pre = (("*sniff", str(st.traffic)),)
+        relaxed.add((pre, st.post))
+    wanted = [g for g in goals if g in cost]
+    # The values do not depend on the order the steps come in.
+    h = hmax(relaxed, also=_Relaxation(sol, targets), until=wanted)
+    return {g: h[g] for g in wanted}
+
+
+def _dist_to(goal: Fact, givers: Mapping[Fact, Sequence[Step]]) -> dict[Fact, int]:
+    """Per fact of the goal's backward sub-graph, the fewest steps from it to the goal."""
+    dist: dict[Fact, int] = {goal: 0}
+    frontier = [goal]
+    d = 0
+    while frontier:
+        d += 1
+        nxt: list[Fact] = []
+        for f in frontier:
+            for st in givers.get(f, ()):
+                for p in st.pre:
+                    if p not in dist:
+                        dist[p] = d
+                        nxt.append(p)
+        frontier = nxt
+    return dist
+
+
+def cheapest(sol: Solution, goal: Fact, known: Plan | None = None) -> Cheapest | None:
+    """The fewest-steps plan for ``goal`` among the steps ``sol`` fired.
+
+    ``known``: a plan for the goal already found in ``sol`` (the extracted one
+    when not given); the search looks only for cheaper ones.  None when the goal
+    was not derived.  Remembered per solve and goal.
+    """
+    if goal not in sol.cost:
+        return None
+    g = _graph(sol)
+    got = g.found.get(goal)
+    if got is not None:
+        return got
+    if known is None:
+        known = extract_plan(sol, goal)
+        assert known is not None
+    with phase("plans"):
+        got = _search(g, goal, known)
+    g.found[goal] = got
+    return got
+
+
+def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
+    """:func:`cheapest` once the graph is built."""
+    hm = g.hmax
+    lower = hm[goal]
+    if known.cost <= lower:
+        return Cheapest(known, lower)
+    # A cheap try first: the h_max derivation, sharing facts where it can, often
+    # meets the bound (then no search is needed).
+    tight = _hmax_plan(g, goal)
+    if tight.sort_key < known.sort_key:
+        known = tight
+        if known.cost <= lower:
+            return Cheapest(known, lower)
+    bound = known.cost - 1  # the search is for a plan of at most this many steps
+    dist = _dist_to(goal, g.givers)
+    # A step of a plan of at most `bound` steps heads a chain at least 1 + max h(pre)
+    # long and one of its outputs starts a chain of at least dist to the goal; the
+    # two share no step (one is before the output, one after).
+    kept: list[Step] = []
+    seen: set[tuple[str, ...]] = set()
+    for f in sorted(dist, key=lambda x: (dist[x], x)):
+        for st in g.givers.get(f, ()):
+            if st.key in seen:
+                continue
+            seen.add(st.key)
+            head = 1 + max((hm[p] for p in st.pre), default=0)
+            tail = min(dist[q] for q in st.post if q in dist)
+            if head + tail <= bound:
+                kept.append(st)
+    if not kept or len(kept) > MAX_ILP_STEPS or g.searched + len(kept) > MAX_ILP_STEPS_PER_SOLVE:
+        return Cheapest(known, lower)
+    g.searched += len(kept)
+    found, proven = _ilp(kept, goal, dist, hm, bound)
+    best = known if found is None else _as_plan(found, goal, hm)
+    if best.cost > known.cost:  # never worse than what was known
+        best = known
+    if proven is True:
+        # Optimal among plans of at most `bound` steps, or none exists: `best` is
+        # the cheapest of the graph.
+        return Cheapest(best, best.cost)
+    # The budget ran out: every plan costs at least the solver's bound (on plans
+    # of at most `bound` steps) or more than `bound`, i.e. at least `known`.
+    if not math.isfinite(proven):
+        return Cheapest(best, lower)
+    proved = min(known.cost, math.ceil(proven - 1e-6))
+    return Cheapest(best, max(lower, proved))
+
+
+def hmax_plan(sol: Solution, goal: Fact) -> Plan:
+    """The h_max plan of ``goal`` in ``sol``'s graph (see :func:`_hmax_plan`); the
+    goal must be derived."""
+    g = _graph(sol)
+    with phase("plans"):
+        return _hmax_plan(g, goal)
+
+
+def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
+    """A plan along h_max: each fact needed is given by a step that meets its h_max
+    (its preconditions then have lower values: no loop), preferring a step whose
+    preconditions are already needed (shared facts are paid once)."""
+    hm = g.hmax
+    chosen: dict[Fact, Step] = {}
+    needed: set[Fact] = {goal}
+    stack = [goal]
+    while stack:
+        f = stack.pop()
+        if f in chosen:
+            continue
+        best: tuple[int, tuple[str, ...]] | None = None
+        pick: Step | None = None
+        for st in g.givers.get(f, ()):
+            if 1 + max((hm[p] for p in st.pre), default=0) != hm[f]:
+                continue
+            rank = (sum(p not in needed for p in st.pre), st.key)
+            if best is None or rank < best:
+                best, pick = rank, st
+        assert pick is not None  # some step gives f its h_max
+        chosen[f] = pick
+        for p in pick.pre:
+            if p not in needed:
+                needed.add(p)
+                stack.append(p)
+    return _as_plan(list({st.key: st for st in chosen.values()}.values()), goal, hm)
+
+
+def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:
+    """The chosen steps as a plan, in a valid order, with no droppable step."""
+    ordered = sorted(steps, key=lambda s: (1 + max((hm[p] for p in s.pre), default=0), s.key))
+    return Plan(goal, tuple(minimize(ordered, goal)))
+
+
+_BANNER_LOCK = threading.Lock()
+_BANNER_DONE: list[bool] = []
+
+
+def silence_banner() -> None:
+    """Make this process's first HiGHS instance with standard output muted (once).
+
+    Call it before another thread may write to standard output (the TUI does,
+    before its app starts); :func:`_quiet_highs` calls it otherwise.
+    """
+    if _BANNER_DONE:
+        return
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        highspy.Highs()  # type: ignore[no-untyped-call]
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(null)
+    _BANNER_DONE.append(True)
+
+
+def _quiet_highs() -> Any:
+    """A HiGHS instance, its start-up banner kept off standard output.
+
+    HiGHS prints a banner from the C++ constructor of the first instance of a
+    process, before any option can be set: file descriptor 1 points at the null
+    device for that one construction (``--format json`` must stay one object).
+    Later instances print nothing and are made as they are; the TUI makes the
+    first one before Textual owns the terminal (:func:`silence_banner`), so no
+    frame written by another thread is lost meanwhile.
+    """
+    import highspy
+
+    with _BANNER_LOCK:
+        if not _BANNER_DONE:
+            silence_banner()
+        h = highspy.Highs()  # type: ignore[no-untyped-call]
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", 0.0)
+    h.setOptionValue("mip_max_nodes", MAX_ILP_NODES)
+    return h
+
+
+def _ilp(
+    kept: Sequence[Step],
+    goal: Fact,
+    dist: Mapping[Fact, int],
+    hm: Mapping[Fact, int],
+    bound: int,
+) -> tuple[list[Step] | None, float | bool]:
+    """Solve the fewest-steps model over ``kept``.
+
+    Variables: ``x[s]`` step used, ``y[f]`` fact needed, ``z[s, f]`` fact ``f``
+    first given by step ``s``, ``t[f]`` a level: a step's output is above its
+    inputs when it is their support, so supports never loop.  The longest chain of
+    supports to a fact of a plan of at most ``bound`` steps lies between its h_max
+    and ``bound``: levels take those bounds, which keeps the big-M constraints
+    tight (a much stronger relaxation than levels in [0, facts]).  Returns the steps of
+    the best plan found (None if none) and either True (proven: no plan of at
+    most ``bound`` steps exists, or the plan returned is optimal) or the solver's
+    lower bound when the node budget ran out.
+    """
+    facts: dict[Fact, int] = {}
+    for st in kept:
+        for p in st.pre:
+            facts.setdefault(p, len(facts))
+        for q in st.post:
+            if q in dist:
+                facts.setdefault(q, len(facts))
+    if goal not in facts:
+        return None, True
+    h = _quiet_highs()
+    top = float(bound)
+    x = [h.addBinary() for _ in kept]
+    y = {f: h.addBinary() for f in facts}
+    t = {f: h.addVariable(lb=float(hm[f]), ub=top) for f in facts}
+    supports: dict[Fact, list[Any]] = {f: [] for f in facts}
+    for i, st in enumerate(kept):
+        for p in st.pre:
+            h.addConstr(x[i] <= y[p])
+        for q in st.post:
+            if q not in facts:
+                continue
+            z = h.addBinary()
+            supports[q].append(z)
+            h.addConstr(z <= x[i])
+            for p in st.pre:
+                # z = 1: t[q] >= t[p] + 1; else none (t[q] - t[p] >= h_max(q) - bound).
+                big = top - hm[q] + 1.0
+                h.addConstr(t[q] - t[p] - big * z >= 1.0 - big)
+    for f, zs in supports.items():
+        if zs:
+            h.addConstr(y[f] - sum(zs[1:], zs[0]) <= 0)
+        else:
+            h.addConstr(y[f] <= 0)
+    h.addConstr(y[goal] >= 1)
+    total = sum(x[1:], x[0])
+    h.addConstr(total <= bound)
+    h.addConstr(total >= hm[goal])
+    h.minimize(total)
+    import highspy
+
+    status = h.getModelStatus()
+    info = h.getInfo()
+    if status == highspy.HighsModelStatus.kInfeasible:
+        return None, True
+    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    chosen = [st for i, st in enumerate(kept) if has_solution and h.val(x[i]) > 0.5]
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    proven: float | bool = True if optimal else float(info.mip_dual_bound)
+    return (chosen or None), proven
+

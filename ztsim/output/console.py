@@ -1,0 +1,301 @@
+"""Text and JSON renderings of analyses, for the command line.
+
+Rendering is deterministic: the same analysis gives the same bytes (rich renders
+at a fixed width and without colour when the output is not a terminal).  Every line
+holding user text is escaped as one line (:func:`ztsim.model.textsafe.safe`, by
+:class:`~ztsim.output.tables.StyledLines` and :func:`~ztsim.output.tables.box_table` for
+their lines and cells): a name's control, bidi or newline characters are shown
+escaped, never sent to the terminal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.text import Text
+
+from ztsim.analysis.analyze import Analysis, PlanRow, goal_label
+from ztsim.engine.fixpoint import Fact, Step
+from ztsim.engine.plans import PlanVerdict
+from ztsim.model.techniques import technique
+from ztsim.model.textsafe import json_safe, safe
+from ztsim.output.jsontext import Encoded, dump, dump_json
+from ztsim.output.tables import BoxTable, Cell, Column, StyledLines, box_table
+
+__all__ = [
+    "dump_json",
+    "paths_json",
+    "paths_json_text",
+    "render_check",
+    "render_paths",
+    "render_rule_impact",
+    "step_line",
+]
+
+
+def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
+    """The verdict on top, then one summary table per policy (and per rule with ``rules``).
+
+    Everything is gathered and printed at once, the tables drawn by
+    :func:`ztsim.output.tables.box_table`: rich's own tables take seconds on a large estate.
+    """
+    out: list[RenderableType] = []
+    bad = [r for r in a.results if r.reachable_goals]
+    policies = f"polic{'y' if len(a.results) == 1 else 'ies'}"
+    if bad:
+        verdict = (
+            f"FAIL: the attacker reaches a goal under {len(bad)} of {len(a.results)} {policies} "
+            f"({', '.join(r.policy.name for r in bad)})"
+        )
+        out.append(Text(safe(verdict), style="bold red"))
+    else:
+        verdict = (
+            f"PASS: no exfiltration or tampering goal is reachable under "
+            f"{'the' if len(a.results) == 1 else 'any of the'} {len(a.results)} {policies}"
+        )
+        out.append(Text(safe(verdict), style="bold green"))
+    out.append(Text(safe(f"topology {a.topology.name} ({a.topology.path})")))
+    for r in a.results:
+        broken = r.broken_traffic
+        title = (
+            f"{r.policy.name} ({r.policy.path}): {len(r.reachable_goals)}/{len(r.goals)} goals "
+            f"reachable: {r.records_exfiltrable:,} records exfiltrable, "
+            f"{r.records_tamperable:,} records tamperable, "
+            f"{len(broken)}/{len(r.traffic)} legitimate flows broken"
+        )
+        rows: list[list[Cell]] = [
+            [
+                goal_label(g.goal),
+                ("REACHABLE", "red") if g.reachable else ("blocked", "green"),
+                g.cost_text,
+                "" if g.records is None else f"{g.records:,}",
+                " > ".join(g.plan.techniques) if g.plan else "",
+            ]
+            for g in r.goals
+        ]
+        out += [Text(""), Text(safe(title), style="italic"), _table(console, _GOAL_COLUMNS, rows)]
+        if not all(g.cost_exact for g in r.goals):
+            out.append(Text("  ≤N (≥L): a plan of N steps found, at least L steps proven needed"))
+        if broken:
+            lines = StyledLines()
+            for t in broken:
+                what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
+                lines.add(f"  broken: {what}", "yellow")
+            out.append(lines)
+    console.print(Group(*out), soft_wrap=True)
+    if rules:
+        from ztsim.analysis.analyze import check_impact
+
+        render_rule_impact(console, check_impact(a))
+
+
+_GOAL_COLUMNS = (
+    Column("goal"),
+    Column("verdict", wrap=False),
+    Column("cost", right=True, wrap=False),
+    Column("records", right=True, wrap=False),
+    Column("cheapest plan"),
+)
+
+_IMPACT_COLUMNS = (
+    Column("section", wrap=False),
+    Column("rule"),
+    Column("line", right=True, wrap=False),
+    Column("action", wrap=False),
+    # plans it enables / of those open / plans it blocks / legitimate flows it allows, denies
+    *(
+        Column(name, right=True, wrap=False)
+        for name in ("enables", "open", "blocks", "flows", "denies")
+    ),
+)
+
+
+def _table(console: Console, columns: Sequence[Column], rows: list[list[Cell]]) -> BoxTable:
+    """``rows`` drawn for ``console``: its width, and ASCII when it cannot show boxes."""
+    ascii_only = not console.encoding.lower().startswith("utf")
+    return box_table(columns, rows, console.width, ascii_only=ascii_only)
+
+
+def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[Any]]]) -> None:
+    """One table per policy: per rule, plans it enables (open) and blocks, flows it carries.
+
+    ``impacts`` pairs each :class:`~ztsim.analysis.analyze.PolicyResult` with its
+    :class:`~ztsim.engine.impact.RuleImpact` rows.
+    """
+    out: list[RenderableType] = []
+    for r, rows in impacts:
+        cells: list[list[Cell]] = [
+            [
+                x.section,
+                x.rule,
+                "" if x.line is None else str(x.line),
+                x.action,
+                str(x.plans_enabled),
+                str(x.plans_open),
+                str(x.plans_blocked),
+                str(x.traffic),
+                str(x.traffic_denied),
+            ]
+            for x in rows
+        ]
+        title = f"per-rule impact: {r.policy.name} ({r.policy.path})"
+        out += [
+            Text(""),
+            Text(safe(title), style="italic"),
+            _table(console, _IMPACT_COLUMNS, cells),
+        ]
+    if out:
+        console.print(Group(*out), soft_wrap=True)
+
+
+def step_line(step: Step) -> str:
+    """One line for a step: technique, source -> target, service."""
+    tech = technique(step.technique)
+    tname = f"{tech.id} {tech.name}" if tech else "-"
+    src = step.source or "-"
+    svc = f" {step.service}" if step.service else ""
+    return f"{step.kind:<17} {tname:<46} {src} -> {step.target}{svc}"
+
+
+def render_paths(console: Console, a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> None:
+    """Every plan, step by step, then its verdict under each policy.
+
+    The lines are gathered and printed at once: one ``print`` per line costs more
+    than the rest of ``paths`` on a large estate.
+    """
+    out = StyledLines()
+    for goal, rows in rows_by_goal.items():
+        out.add(f"== {goal_label(goal)}: {len(rows)} plan(s)", "bold")
+        if not rows:
+            out.add("   no plan: unreachable even under the reference policy")
+        for n, row in enumerate(rows, 1):
+            p = row.plan
+            out.add(
+                f"-- plan {n} [{p.ident}] cost {p.cost}, entry {p.entry}, "
+                f"found under {', '.join(row.found_under)}"
+            )
+            for i, st in enumerate(p.steps, 1):
+                out.add(f"   {i:>2}. {step_line(st)}")
+                out.add(f"       because {st.reason}", "dim")
+            for v in row.verdicts:
+                if v.blocked:
+                    out.add(f"   {v.policy}: BLOCKED at {v.explanation}", "green")
+                else:
+                    out.add(f"   {v.policy}: OPEN, P(detected)={v.p_detected:.2f}", "red")
+        out.add("")
+    if out.lines:
+        console.print(out, soft_wrap=True)
+
+
+def paths_json(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> dict[str, Any]:
+    """Plans and verdicts as one JSON object."""
+    return _paths_data(a, rows_by_goal, _step_json, _verdict_json, list)
+
+
+def paths_json_text(a: Analysis, rows_by_goal: dict[Fact, list[PlanRow]]) -> str:
+    """``dump_json(paths_json(a, rows_by_goal))``, the same bytes, written faster.
+
+    Plans share most of their steps, and many share verdicts: each step's JSON is
+    written once and reused (:class:`Encoded`), as is each distinct verdict and
+    list of policy names, and the rest goes through :func:`_dump`, which writes
+    what ``json.dumps(..., indent=2, ensure_ascii=False)`` does without its
+    generators.
+    """
+    steps: dict[int, tuple[Step, Encoded]] = {}
+    verdicts: dict[tuple[Any, ...], Encoded] = {}
+    names: dict[tuple[str, ...], Encoded] = {}
+
+    def step(st: Step) -> Encoded:
+        # Keyed by id: the entry holds the step, so the id is not reused meanwhile.
+        hit = steps.get(id(st))
+        if hit is None or hit[0] is not st:
+            hit = steps[id(st)] = (st, Encoded(dump(_step_json(st))))
+        return hit[1]
+
+    def verdict(v: PlanVerdict) -> Encoded:
+        data = _verdict_json(v)
+        # Keyed by the values and their types (1 == 1.0 == True, yet each is written
+        # apart); floats by their text (0.0 == -0.0).
+        key = tuple((type(x), repr(x) if isinstance(x, float) else x) for x in data.values())
+        hit = verdicts.get(key)
+        if hit is None:
+            hit = verdicts[key] = Encoded(dump(data))
+        return hit
+
+    def found_under(policies: tuple[str, ...]) -> Encoded:
+        hit = names.get(policies)
+        if hit is None:
+            hit = names[policies] = Encoded(dump(list(policies)))
+        return hit
+
+    return json_safe(dump(_paths_data(a, rows_by_goal, step, verdict, found_under))) + "\n"
+
+
+def _paths_data(
+    a: Analysis,
+    rows_by_goal: dict[Fact, list[PlanRow]],
+    step: Callable[[Step], Any],
+    verdict: Callable[[PlanVerdict], Any],
+    found_under: Callable[[tuple[str, ...]], Any],
+) -> dict[str, Any]:
+    goals: list[dict[str, Any]] = []
+    for goal, rows in rows_by_goal.items():
+        goals.append(
+            {
+                "goal": goal_label(goal),
+                "kind": "exfiltration" if goal[0] == "exfil" else "tampering",
+                "data": goal[1],
+                "plans": [
+                    {
+                        "id": row.plan.ident,
+                        "cost": row.plan.cost,
+                        "entry": row.plan.entry,
+                        "found_under": found_under(row.found_under),
+                        "steps": [step(st) for st in row.plan.steps],
+                        "verdicts": [verdict(v) for v in row.verdicts],
+                    }
+                    for row in rows
+                ],
+            }
+        )
+    from ztsim.analysis.analyze import rows_impact
+
+    plan_rows = [row for rows in rows_by_goal.values() for row in rows]
+    impact = rows_impact(a, [row.verdicts for row in plan_rows])
+    rules = [
+        {"policy": r.policy.name, "file": r.policy.path, "rules": [x.to_json() for x in xs]}
+        for r, xs in impact
+    ]
+    return {"topology": a.topology.name, "goals": goals, "rules": rules}
+
+
+def _step_json(st: Step) -> dict[str, Any]:
+    return {
+        "kind": st.kind,
+        "technique": st.technique,
+        "technique_name": t.name if (t := technique(st.technique)) else None,
+        "source": st.source,
+        "target": st.target,
+        "service": st.service,
+        "because": st.reason,
+    }
+
+
+def _verdict_json(v: PlanVerdict) -> dict[str, Any]:
+    return {
+        "policy": v.policy,
+        "blocked": v.blocked,
+        "step": None if v.step is None else v.step + 1,
+        "by": v.blocked_by,
+        "explanation": v.explanation,
+        "p_detected": v.p_detected,
+    }
+
+
+def goals_selected(a: Analysis, data: Sequence[str] | None) -> list[Fact]:
+    """The goals about the data items named (all goals when none is named)."""
+    if not data:
+        return a.goals
+    return [g for g in a.goals if g[1] in set(data)]
