@@ -22,16 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple, cast
 
 from ztsim.inputs.loader import LabelGroup, LoadedPolicy, LoadedTopology, label_pair_counts
-from ztsim.model.schema import (
-    Detection,
-    EgressRule,
-    Host,
-    Policy,
-    PortRange,
-    SegmentationRule,
-    Selector,
-    parse_service,
-)
+from ztsim.model.schema import EgressRule, Host, Policy, SegmentationRule
+from ztsim.model.selectors import Selector
+from ztsim.model.services import PortRange, parse_service
 from ztsim.perf.dedupe import PerObject
 
 __all__ = [
@@ -541,10 +534,9 @@ class CompiledPolicy:
         if self.reused_targets:
             assert previous is not None
             self._inherit_decisions(previous)
-        #: Explanations of decisions, filled by :mod:`ztsim.engine.plans` when judging plans.
-        self.describe_cache: dict[Decision, str] = {}
-        #: Detection entries that see each technique, filled by :mod:`ztsim.engine.plans`.
-        self.detections_by_technique: dict[str, list[Detection]] = {}
+        #: What judging plans under this policy has found: set by the plan judge
+        #: (:mod:`ztsim.engine.plans`), whose type this module cannot name (it is below).
+        self.judgements: object = None
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_to: dict[tuple[str, str], list[int]] = {}
         self._egress_from_zone: dict[tuple[str, str, str], list[int]] = {}

@@ -15,7 +15,6 @@ probability that the policy's detection sees it.
 from __future__ import annotations
 
 import heapq
-import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -39,6 +38,7 @@ from ztsim.engine.extraction import (
 from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, solve
 from ztsim.engine.mincost import Cheapest, _graph, cheapest, hmax_plan, relaxed_lower_bounds
 from ztsim.inputs.loader import LoadedPolicy
+from ztsim.model.schema import Detection
 from ztsim.model.techniques import technique_matches
 from ztsim.perf.profiling import phase
 
@@ -359,7 +359,7 @@ class PlanVerdict(NamedTuple):
 
 def _describe(d: Decision, policy: CompiledPolicy) -> str:
     """``Decision.describe`` memoised per policy (plans share most of their steps)."""
-    cache = policy.describe_cache
+    cache = _judgements(policy).descriptions
     text = cache.get(d)
     if text is None:
         text = cache[d] = d.describe(policy.loaded)
@@ -402,9 +402,10 @@ def _detections(technique: str, where: str | None, policy: CompiledPolicy) -> tu
     """Ids of the detection entries that see ``technique`` at ``where`` (a host or zone)."""
     topo = policy.topology
     hits: list[str] = []
-    seeing = policy.detections_by_technique.get(technique)
+    by_technique = _judgements(policy).by_technique
+    seeing = by_technique.get(technique)
     if seeing is None:
-        seeing = policy.detections_by_technique[technique] = [
+        seeing = by_technique[technique] = [
             det
             for det in policy.loaded.model.controls.detection
             if any(technique_matches(t, technique) for t in det.techniques)
@@ -427,11 +428,11 @@ class _Judgements:
     A compiled policy never changes, and the plans judged under it share most of
     their steps, many steps their technique and host: so each step is judged once,
     and each (technique, host) pair looked up against the detection entries once.
-    (The policy is not held here: this is the value of a weak-keyed map whose key
-    it is.)
+    (Kept in the policy's ``judgements`` slot, so dropped with it; the policy is
+    not held here.)
     """
 
-    __slots__ = ("detections", "probabilities", "steps")
+    __slots__ = ("by_technique", "descriptions", "detections", "probabilities", "steps")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         #: Step verdicts by step key, with the step judged: plans found under
@@ -442,6 +443,10 @@ class _Judgements:
         self.detections: dict[tuple[str, str | None], tuple[str, ...]] = {}
         #: Probability of each detection entry, by id (the last entry of an id wins).
         self.probabilities = {d.id: d.probability for d in policy.loaded.model.controls.detection}
+        #: ``Decision.describe`` of each decision met (plans share most of their steps).
+        self.descriptions: dict[Decision, str] = {}
+        #: Detection entries that see each technique.
+        self.by_technique: dict[str, list[Detection]] = {}
 
     def step(self, st: Step, policy: CompiledPolicy) -> StepVerdict:
         """The verdict of ``policy`` on ``st`` (judged on first sight, then remembered)."""
@@ -461,14 +466,12 @@ class _Judgements:
         return sv
 
 
-#: The judgements of each compiled policy, dropped with the policy.
-_JUDGEMENTS: weakref.WeakKeyDictionary[CompiledPolicy, _Judgements] = weakref.WeakKeyDictionary()
-
-
 def _judgements(policy: CompiledPolicy) -> _Judgements:
-    memo = _JUDGEMENTS.get(policy)
-    if memo is None:
-        memo = _JUDGEMENTS[policy] = _Judgements(policy)
+    """The judgements of ``policy``, kept in its ``judgements`` slot (which the
+    engine's lower modules cannot type: they do not import this one)."""
+    memo = policy.judgements
+    if not isinstance(memo, _Judgements):
+        memo = policy.judgements = _Judgements(policy)
     return memo
 
 
