@@ -18,7 +18,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ztsim.model.schema import EntryPoint, Host, Policy, Selector, Topology
+from ztsim.model.schema import EntryPoint, Host, Policy, Topology
+from ztsim.model.selectors import Selector
 
 Fact = tuple[str, ...]
 INSIDE = "*"

@@ -3,7 +3,7 @@
 Validation of a large topology walks its hosts once (:func:`ztsim.inputs.loader._check_topology`
 builds the host tables as it checks them), answers "does this selector match any
 host" from the hosts' (zone, label set) groups (:class:`ztsim.inputs.loader.HostGroups`),
-and reads label values in pydantic-core (:data:`ztsim.model.schema.LabelText`).  Each is
+and reads label values in pydantic-core (:data:`ztsim.model.fields.LabelText`).  Each is
 checked here against the obvious definition on random inputs, and the messages of
 bad label values against the ones a plain string field gives.
 """
@@ -25,7 +25,9 @@ from ztsim.inputs.loader import (
     topology_from_text,
 )
 from ztsim.model.diagnostics import InputError
-from ztsim.model.schema import LABEL_TEXT_MESSAGE, Host, Selector
+from ztsim.model.fields import LABEL_TEXT_MESSAGE
+from ztsim.model.schema import Host
+from ztsim.model.selectors import Selector
 
 HEADER = "ztsim: 1\nkind: topology\nname: t\n"
 ZONES = (
@@ -314,7 +316,7 @@ def test_the_lists_keys_found_while_sharing_are_those_of_the_hosts() -> None:
 
 
 def test_hosts_keep_their_shared_lists() -> None:
-    from ztsim.model.schema import SharedList
+    from ztsim.model.fields import SharedList
     from ztsim.perf.dedupe import MIN_ITEMS
 
     hosts = topology_from_text(_shared_topology(MIN_ITEMS + 10)).model.hosts
@@ -376,7 +378,8 @@ def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
 
 def test_label_groups_of_shared_labels_are_the_plain_ones() -> None:
     from ztsim.inputs.loader import LoadedTopology
-    from ztsim.model.schema import Labels, Topology
+    from ztsim.model.fields import Labels
+    from ztsim.model.schema import Topology
     from ztsim.perf.dedupe import MIN_ITEMS
 
     rng = random.Random(3)

@@ -23,7 +23,7 @@ from ztsim.inputs.assertions import assertions_from_text
 from ztsim.inputs.documents import YamlInputError, parse_text
 from ztsim.inputs.loader import expand_policy_paths, policy_from_text, topology_from_text
 from ztsim.model.diagnostics import InputError
-from ztsim.model.schema import LABEL_TEXT_MESSAGE
+from ztsim.model.fields import LABEL_TEXT_MESSAGE
 
 PAJEMPLOI = str(ROOT / "topologies" / "pajemploi.yaml")
 ZERO_TRUST = ROOT / "policies" / "zero-trust.yaml"

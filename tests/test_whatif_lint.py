@@ -10,7 +10,8 @@ from conftest import ROOT, make_policy, make_topology
 
 from ztsim.cli.main import main
 from ztsim.inputs.loader import load_policy, load_topology
-from ztsim.model.schema import Selector
+from ztsim.model.selectors import Selector
+from ztsim.model.services import parse_port_range
 from ztsim.whatif.cover import selector_covers, service_space, space_covers
 from ztsim.whatif.lint import lint_policy
 
@@ -112,7 +113,7 @@ def test_cover_primitives():
     assert selector_covers(Selector(), Selector(zone="a"))
     assert not selector_covers(Selector(zone="a"), Selector())
     assert not selector_covers(Selector(host=["a"]), Selector(zone="z"))
-    any_space = service_space([__import__("ztsim.model.schema").model.schema.parse_port_range("any")])
+    any_space = service_space([parse_port_range("any")])
     assert space_covers(any_space, service_space([]))
     assert not space_covers(service_space([]), any_space)
 

@@ -21,7 +21,7 @@ from ztsim.engine.fixpoint import AttackModel
 from ztsim.inputs.assertions import NoFlow, assertion_errors, assertions_from_text, flow_sources
 from ztsim.inputs.loader import LoadedPolicy, policy_from_text, policy_warnings
 from ztsim.model.diagnostics import InputError
-from ztsim.model.schema import Selector
+from ztsim.model.selectors import Selector
 from ztsim.whatif.cover import segmentation_shadowing
 from ztsim.whatif.lint import lint_policy
 from ztsim.whatif.yamlout import policy_yaml

@@ -37,7 +37,9 @@ from ztsim.inputs.loader import (
     validate_document,
 )
 from ztsim.model.diagnostics import Diagnostic
-from ztsim.model.schema import Id, Selector, parse_port_range, parse_service
+from ztsim.model.fields import Id
+from ztsim.model.selectors import Selector
+from ztsim.model.services import parse_port_range, parse_service
 
 __all__ = [
     "Assertion",

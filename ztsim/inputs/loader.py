@@ -33,19 +33,17 @@ from ztsim.inputs.documents import (
     prefetch_entries,
 )
 from ztsim.model.diagnostics import MAX_LISTED, Diagnostic, InputError, omitted_summary
+from ztsim.model.fields import ID_PATTERN, Labels, invalid_id_message
 from ztsim.model.schema import (
-    ID_PATTERN,
     DataItem,
     EntryPoint,
     ExternalDestination,
     Host,
-    Labels,
     Policy,
-    Selector,
     Topology,
-    invalid_id_message,
     lists_key,
 )
+from ztsim.model.selectors import Selector
 from ztsim.perf.dedupe import PerObject, PlainKeys, shared_host_parts, shared_rule_parts
 from ztsim.perf.heap import paused_gc
 from ztsim.perf.prefetch import Prefetched, prefetch_documents

@@ -28,18 +28,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
-from ztsim.model.schema import (
-    CredentialStore,
-    Host,
-    HostLabels,
-    HostService,
-    Labels,
-    Login,
-    Selector,
-    SharedList,
-    Vulnerability,
-    key_of_lists,
-)
+from ztsim.model.fields import HostLabels, Labels, SharedList, key_of_lists
+from ztsim.model.schema import CredentialStore, Host, HostService, Login, Vulnerability
+from ztsim.model.selectors import Selector
 
 __all__ = ["MIN_ITEMS", "PerObject", "PlainKeys", "shared_host_parts", "shared_rule_parts"]
 
@@ -97,7 +88,7 @@ _PLAIN_KEYS = frozenset(
     ("id", "zone", "labels", "services", "vulnerabilities", "credentials", "logins", "description")
 )
 
-#: Ids :data:`~ztsim.model.schema.ID_PATTERN` surely accepts as they are (no newline).
+#: Ids :data:`~ztsim.model.fields.ID_PATTERN` surely accepts as they are (no newline).
 _PLAIN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@/+-]*").fullmatch
 
 _new_host = Host.__new__
@@ -163,10 +154,10 @@ PlainKeys = list[tuple[Host, tuple[int, int, int, int]] | None]
 
 
 def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | None:
-    """Topology data whose hosts' labels (as :class:`~ztsim.model.schema.Labels`),
+    """Topology data whose hosts' labels (as :class:`~ztsim.model.fields.Labels`),
     services, logins, stored credentials and vulnerabilities are validated, each
     once per parsed object (and each list of them once per parsed list, as a
-    :class:`~ztsim.model.schema.SharedList`); hosts plainly valid besides are models
+    :class:`~ztsim.model.fields.SharedList`); hosts plainly valid besides are models
     already (:func:`_plain_host`).
 
     ``found``, if given, is filled host by host (see :data:`PlainKeys`): the lists

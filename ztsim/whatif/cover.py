@@ -18,7 +18,9 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ztsim.engine.compiled import fqdn_covers
-from ztsim.model.schema import EgressRule, PortRange, SegmentationRule, Selector
+from ztsim.model.schema import EgressRule, SegmentationRule
+from ztsim.model.selectors import Selector
+from ztsim.model.services import PortRange
 
 __all__ = [
     "Shadow",

@@ -35,7 +35,7 @@ from ztsim.inputs.assertions import (
 )
 from ztsim.inputs.documents import locate
 from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
-from ztsim.model.schema import parse_port_range, parse_service
+from ztsim.model.services import parse_port_range, parse_service
 from ztsim.whatif.fixes import FixFinder
 from ztsim.whatif.outcomes import MAX_FLOWS_SHOWN, Location, Outcome, Report, Violation
 

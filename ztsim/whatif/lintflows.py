@@ -15,7 +15,7 @@ from typing import Any, Literal
 from ztsim.engine.compiled import fqdn_covers, selector_matches_host, selector_matches_zone
 from ztsim.engine.fixpoint import AttackModel, solve
 from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, reference_policy
-from ztsim.model.schema import parse_service
+from ztsim.model.services import parse_service
 from ztsim.whatif.yamlout import rule_line
 
 __all__ = ["CONCRETE_LIMIT", "EXHAUSTIVE_LIMIT", "FlowChecks"]
