@@ -18,7 +18,7 @@ from ztsim.analysis.analyze import analyze, impact_basis
 from ztsim.engine.compiled import CompiledPolicy, Decision
 from ztsim.engine.fixpoint import AttackModel
 from ztsim.engine.impact import RuleImpact, rule_impact
-from ztsim.engine.plans import PlanVerdict, judge, judge_plans
+from ztsim.engine.verdicts import PlanVerdict, judge, judge_plans
 from ztsim.inputs.documents import locate
 from ztsim.inputs.loader import LoadedPolicy, load_policies, load_topology, reference_policy
 

@@ -32,7 +32,8 @@ import ztsim.engine.mincost as mincost
 from ztsim.analysis.analyze import analyze
 from ztsim.engine.fixpoint import AttackModel, Fact, Step, goal_facts, solve
 from ztsim.engine.mincost import cheapest, relaxed_lower_bounds
-from ztsim.engine.plans import Plan, extract_plan, goal_costs, judge
+from ztsim.engine.plans import Plan, extract_plan, goal_costs
+from ztsim.engine.verdicts import judge
 from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,

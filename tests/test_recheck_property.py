@@ -50,7 +50,8 @@ from ztsim.analysis.analyze import PolicyResult, judge_policy
 from ztsim.analysis.workspace import Workspace
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.fixpoint import AttackModel, Fact, goal_facts, solve
-from ztsim.engine.plans import judge_plans, k_plans, merge_plans, plan_solve
+from ztsim.engine.plans import k_plans, merge_plans, plan_solve
+from ztsim.engine.verdicts import judge_plans
 from ztsim.inputs.loader import (
     LoadedTopology,
     policy_from_text,

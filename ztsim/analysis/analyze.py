@@ -24,17 +24,15 @@ from ztsim.engine.impact import RuleImpact, counts_reference, rows_json_text, ru
 from ztsim.engine.plans import (
     Derivations,
     Plan,
-    PlanVerdict,
     derivations_of,
     exhaustive_for,
     goal_costs,
-    judge,
-    judge_plans,
     merge_plans,
     plan_solve,
     plans_from_solution,
     same_fixpoint,
 )
+from ztsim.engine.verdicts import PlanVerdict, judge, judge_plans
 from ztsim.inputs.loader import (
     LoadedPolicy,
     LoadedTopology,

@@ -535,7 +535,7 @@ class CompiledPolicy:
             assert previous is not None
             self._inherit_decisions(previous)
         #: What judging plans under this policy has found: set by the plan judge
-        #: (:mod:`ztsim.engine.plans`), whose type this module cannot name (it is below).
+        #: (:mod:`ztsim.engine.verdicts`), whose type this module cannot name (it is below).
         self.judgements: object = None
         self._egress_flow_memo: dict[tuple[str, str, str], Decision] = {}
         self._egress_to: dict[tuple[str, str], list[int]] = {}

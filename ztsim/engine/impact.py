@@ -22,7 +22,7 @@ from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
 from ztsim.engine.compiled import CompiledPolicy, Decision
-from ztsim.engine.plans import PlanVerdict
+from ztsim.engine.verdicts import PlanVerdict
 
 __all__ = [
     "REFERENCE_LIMIT",

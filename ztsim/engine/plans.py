@@ -1,4 +1,4 @@
-"""Plans (attack paths) and their verdicts under a policy (spec §6).
+"""Plans (attack paths): the first plan of a goal, and further distinct ones.
 
 A plan is extracted on demand from a :class:`~ztsim.engine.fixpoint.Solution`: follow the
 cheapest derivation of the goal back to the entry, then drop every step the rest
@@ -7,23 +7,16 @@ solved exhaustively the first plan listed is the fewest-steps one that
 :mod:`ztsim.engine.mincost` finds.  Further distinct plans swap one derivation of a plan
 already found for another (sidetracks); candidates are taken cheapest first, in
 chunks that do not depend on how many plans are asked for.  A plan is then
-judged against each policy: blocked at its first forbidden step (with the rule,
-``default``, ``mfa`` or ``encrypt_in_transit`` that forbids it), or open with the
-probability that the policy's detection sees it.
+judged against each policy by :mod:`ztsim.engine.verdicts` (spec §6).
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
-from ztsim.engine.compiled import (
-    CompiledPolicy,
-    Decision,
-    selector_matches_host,
-    selector_matches_zone,
-)
+from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.extraction import (
     Derivations,
     Plan,
@@ -38,22 +31,19 @@ from ztsim.engine.extraction import (
 from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, solve
 from ztsim.engine.mincost import Cheapest, _graph, cheapest, hmax_plan, relaxed_lower_bounds
 from ztsim.inputs.loader import LoadedPolicy
-from ztsim.model.schema import Detection
-from ztsim.model.techniques import technique_matches
 from ztsim.perf.profiling import phase
+
+#: A step's identity (its kind, then ids).
+StepKey = tuple[str, ...]
 
 __all__ = [
     "Derivations",
     "Plan",
-    "PlanVerdict",
-    "StepVerdict",
     "derivations_of",
     "exhaustive_for",
     "extract_plan",
     "first_plan",
     "goal_costs",
-    "judge",
-    "judge_plans",
     "k_plans",
     "minimize",
     "plan_solve",
@@ -200,6 +190,12 @@ def plans_from_solution(
     return known[:k]
 
 
+#: A candidate of the sidetrack search: its sort key, a counter that breaks ties in
+#: the order found, the plan, the derivations overridden to reach it, and the step
+#: chosen for each fact of its derivation.
+_Candidate = tuple[tuple[int, tuple[StepKey, ...]], int, Plan, dict[Fact, Step], dict[Fact, Step]]
+
+
 def _enumerate(
     sol: Solution,
     goal: Fact,
@@ -223,48 +219,22 @@ def _enumerate(
     if memo.first[goal][1]:
         # A plan cheaper than the best derivation's (shared facts: the fewest-steps
         # or the h_max plan); it comes with its own choice of step per fact.
-        first_chosen = {f: st for st in reversed(first.steps) for f in st.post}
+        first_chosen = {fact: step for step in reversed(first.steps) for fact in step.post}
     seen = {first.key}
     # Overrides already tried: the same set reached twice gives the same plan.
-    tried: set[frozenset[tuple[Fact, tuple[str, ...]]]] = set()
+    tried: set[frozenset[tuple[Fact, StepKey]]] = set()
     counter = 0
-    heap: list[
-        tuple[
-            tuple[int, tuple[tuple[str, ...], ...]],
-            int,
-            Plan,
-            dict[Fact, Step],
-            dict[Fact, Step],
-        ]
-    ] = [(first.sort_key, counter, first, {}, first_chosen)]
+    heap: list[_Candidate] = [(first.sort_key, counter, first, {}, first_chosen)]
     accepted: list[Plan] = []
-    order = sol.order
     while heap and len(accepted) < k:
         _, _, plan, override, chosen = heapq.heappop(heap)
         accepted.append(plan)
         if len(accepted) == k:
             break
-        used = plan.key
-        for f in sorted(chosen, key=order.__getitem__):
-            if chosen[f].key not in used or f in override:
-                continue
-            for alt in alts.get(f, ())[: MAX_SIDETRACKS + 1]:
-                if alt.key == chosen[f].key:
-                    continue
-                nov = {**override, f: alt}
-                ident = frozenset((x, s.key) for x, s in nov.items())
-                if ident in tried:
-                    continue
-                tried.add(ident)
-                nchosen = _derive(sol, goal, nov, memo)
-                if nchosen is None:
-                    continue
-                cand = _plan_from(sol, goal, nchosen)
-                if cand.key in seen:
-                    continue
-                seen.add(cand.key)
-                counter += 1
-                heapq.heappush(heap, (cand.sort_key, counter, cand, nov, nchosen))
+        found = _sidetracks(sol, goal, alts, memo, plan, override, chosen, tried, seen)
+        for candidate, overrides, derivation in found:
+            counter += 1
+            heapq.heappush(heap, (candidate.sort_key, counter, candidate, overrides, derivation))
     out: list[Plan] = []
     for i in range(0, len(accepted), PLAN_CHUNK):
         # The first plan leads unless a strictly cheaper one was found: ``check``
@@ -275,7 +245,49 @@ def _enumerate(
     return out
 
 
-# --------------------------------------------------------------------------- verdicts
+def _sidetracks(
+    sol: Solution,
+    goal: Fact,
+    alts: Mapping[Fact, Sequence[Step]],
+    memo: _SolutionMemo,
+    plan: Plan,
+    override: dict[Fact, Step],
+    chosen: dict[Fact, Step],
+    tried: set[frozenset[tuple[Fact, StepKey]]],
+    seen: set[frozenset[StepKey]],
+) -> Iterator[tuple[Plan, dict[Fact, Step], dict[Fact, Step]]]:
+    """The plans not ``seen`` yet that one more overridden derivation of ``plan`` gives.
+
+    ``override`` and ``chosen``: the derivations overridden to reach ``plan``, and
+    the step chosen for each fact.  Each fact ``plan`` uses, and not overridden
+    yet, is derived by up to :data:`MAX_SIDETRACKS` other steps, facts in
+    ``sol``'s order; yields each new plan with its overrides and choices, and
+    records them in ``tried`` and ``seen``.
+    """
+    used = plan.key
+    for fact in sorted(chosen, key=sol.order.__getitem__):
+        current = chosen[fact].key
+        if current not in used or fact in override:
+            continue
+        for alt in alts.get(fact, ())[: MAX_SIDETRACKS + 1]:
+            if alt.key == current:
+                continue
+            overrides = {**override, fact: alt}
+            ident = frozenset((f, step.key) for f, step in overrides.items())
+            if ident in tried:
+                continue
+            tried.add(ident)
+            derivation = _derive(sol, goal, overrides, memo)
+            if derivation is None:
+                continue
+            candidate = _plan_from(sol, goal, derivation)
+            if candidate.key in seen:
+                continue
+            seen.add(candidate.key)
+            yield candidate, overrides, derivation
+
+
+# --------------------------------------------------------------------------- costs
 
 
 def goal_costs(
@@ -322,232 +334,6 @@ def goal_costs(
             plan = plans_from_solution(sol, g, 1)[0]  # never worse: the first leads ties
         out[g] = Cheapest(plan, min(lower[g], plan.cost))
     return out
-
-
-class StepVerdict(NamedTuple):
-    """What a policy says of one step of a plan (a named tuple, like :class:`PlanVerdict`)."""
-
-    allowed: bool
-    blocked_by: str | None
-    explanation: str
-    decision: Decision | None
-    detections: tuple[str, ...]
-
-
-class PlanVerdict(NamedTuple):
-    """What a policy says of a whole plan: blocked where and why, or open.
-
-    A named tuple, cheap to build: a check judges every plan of its basis under
-    every policy, and ``paths`` every plan it lists.
-    """
-
-    policy: str
-    blocked: bool
-    step: int | None
-    blocked_by: str | None
-    explanation: str
-    p_detected: float | None
-    steps: tuple[StepVerdict, ...]
-
-    @property
-    def short(self) -> str:
-        """``blocked: RULE`` or ``open P=0.42`` for tables."""
-        if self.blocked:
-            return f"blocked: {self.blocked_by}"
-        return f"open P(det)={self.p_detected:.2f}"
-
-
-def _describe(d: Decision, policy: CompiledPolicy) -> str:
-    """``Decision.describe`` memoised per policy (plans share most of their steps)."""
-    cache = _judgements(policy).descriptions
-    text = cache.get(d)
-    if text is None:
-        text = cache[d] = d.describe(policy.loaded)
-    return text
-
-
-def _step_verdict(
-    step: Step, policy: CompiledPolicy
-) -> tuple[bool, str | None, str, Decision | None]:
-    if step.flow is not None:
-        d = policy.flow(*step.flow)
-        src, host, svc = step.flow
-        what = f"flow {src} -> {host}:{svc} {_describe(d, policy)}"
-        if not d.allowed:
-            return False, d.rule, what, d
-        if step.kind == "login" and step.credential in policy.mfa:
-            return False, "mfa", f"credential {step.credential} is under MFA", d
-        return True, None, what, d
-    if step.kind == "sniff":
-        if policy.encrypt_in_transit:
-            return False, "encrypt_in_transit", "encrypt_in_transit: the flow cannot be read", None
-        assert step.traffic is not None
-        t = policy.topology.model.traffic[step.traffic]
-        d = policy.traffic(t.source, t.to, t.service)
-        what = f"traffic {t.source} -> {t.to} {t.service} {_describe(d, policy)}"
-        if not d.allowed:
-            return False, d.rule, what, d
-        return True, None, what, d
-    if step.egress is not None:
-        d = policy.egress(*step.egress)
-        host, dest, svc = step.egress
-        what = f"egress {host} -> {dest} {svc} {_describe(d, policy)}"
-        if not d.allowed:
-            return False, d.rule, what, d
-        return True, None, what, d
-    return True, None, "no network flow: not a policy decision", None
-
-
-def _detections(technique: str, where: str | None, policy: CompiledPolicy) -> tuple[str, ...]:
-    """Ids of the detection entries that see ``technique`` at ``where`` (a host or zone)."""
-    topo = policy.topology
-    hits: list[str] = []
-    by_technique = _judgements(policy).by_technique
-    seeing = by_technique.get(technique)
-    if seeing is None:
-        seeing = by_technique[technique] = [
-            det
-            for det in policy.loaded.model.controls.detection
-            if any(technique_matches(t, technique) for t in det.techniques)
-        ]
-    for det in seeing:
-        if where in topo.hosts:
-            ok = selector_matches_host(det.where, topo.hosts[where])
-        elif where is not None:
-            ok = selector_matches_zone(det.where, where)
-        else:
-            ok = det.where.is_any
-        if ok:
-            hits.append(det.id)
-    return tuple(hits)
-
-
-class _Judgements:
-    """What judging plans under one compiled policy has found so far.
-
-    A compiled policy never changes, and the plans judged under it share most of
-    their steps, many steps their technique and host: so each step is judged once,
-    and each (technique, host) pair looked up against the detection entries once.
-    (Kept in the policy's ``judgements`` slot, so dropped with it; the policy is
-    not held here.)
-    """
-
-    __slots__ = ("by_technique", "descriptions", "detections", "probabilities", "steps")
-
-    def __init__(self, policy: CompiledPolicy) -> None:
-        #: Step verdicts by step key, with the step judged: plans found under
-        #: different policies come from different solves, whose equal steps are
-        #: distinct objects, so a hit is one equal to the step asked about.
-        self.steps: dict[tuple[str, ...], tuple[Step, StepVerdict]] = {}
-        #: Detection ids by (technique, where the step happens).
-        self.detections: dict[tuple[str, str | None], tuple[str, ...]] = {}
-        #: Probability of each detection entry, by id (the last entry of an id wins).
-        self.probabilities = {d.id: d.probability for d in policy.loaded.model.controls.detection}
-        #: ``Decision.describe`` of each decision met (plans share most of their steps).
-        self.descriptions: dict[Decision, str] = {}
-        #: Detection entries that see each technique.
-        self.by_technique: dict[str, list[Detection]] = {}
-
-    def step(self, st: Step, policy: CompiledPolicy) -> StepVerdict:
-        """The verdict of ``policy`` on ``st`` (judged on first sight, then remembered)."""
-        hit = self.steps.get(st.key)
-        if hit is not None and (hit[0] is st or hit[0] == st):
-            return hit[1]
-        ok, by, why, decision = _step_verdict(st, policy)
-        dets: tuple[str, ...] = ()
-        if st.technique is not None:
-            where = (st.technique, st.host)
-            found = self.detections.get(where)
-            if found is None:
-                found = self.detections[where] = _detections(st.technique, st.host, policy)
-            dets = found
-        sv = StepVerdict(ok, by, why, decision, dets)
-        self.steps[st.key] = (st, sv)
-        return sv
-
-
-def _judgements(policy: CompiledPolicy) -> _Judgements:
-    """The judgements of ``policy``, kept in its ``judgements`` slot (which the
-    engine's lower modules cannot type: they do not import this one)."""
-    memo = policy.judgements
-    if not isinstance(memo, _Judgements):
-        memo = policy.judgements = _Judgements(policy)
-    return memo
-
-
-def judge(plan: Plan, policy: CompiledPolicy) -> PlanVerdict:
-    """Judge ``plan`` against ``policy`` (spec §6).
-
-    Blocked at the first step the policy forbids; otherwise open, with
-    ``P(detected) = 1 - prod(1 - p)`` over every detection entry that matches some
-    step (each entry counted once, however many steps it sees).
-    """
-    with phase("judge"):
-        return _judge(plan, policy, _judgements(policy))
-
-
-def judge_plans(
-    plans: Iterable[Plan], policy: CompiledPolicy, *, whole: bool = True
-) -> list[PlanVerdict]:
-    """``[judge(p, policy) for p in plans]``, in one profiling phase.
-
-    ``whole=False``: a blocked plan's verdict stops at its blocking step
-    (``steps`` ends with that step's verdict); the steps after it, which never
-    happen, are not judged.  Everything else is the same.  For counting rule
-    impact, which reads no step after the block: under a strict policy most of
-    a basis is blocked early (zero-trust on L: 248 distinct steps judged rather
-    than 4,314).
-    """
-    with phase("judge"):
-        memo = _judgements(policy)
-        if whole:
-            return [_judge(p, policy, memo) for p in plans]
-        return [_judge_to_block(p, policy, memo) for p in plans]
-
-
-def _judge(plan: Plan, policy: CompiledPolicy, memo: _Judgements) -> PlanVerdict:
-    known = memo.steps
-    # The memo's fast path inlined: most steps of most plans were judged before.
-    verdicts = [
-        hit[1] if (hit := known.get(st.key)) is not None and hit[0] is st else memo.step(st, policy)
-        for st in plan.steps
-    ]
-    for i, sv in enumerate(verdicts):
-        if not sv.allowed:
-            return _blocked(policy, i, verdicts)
-    return _open(memo, policy, verdicts)
-
-
-def _judge_to_block(plan: Plan, policy: CompiledPolicy, memo: _Judgements) -> PlanVerdict:
-    """:func:`_judge`, stopping at the first step ``policy`` forbids."""
-    known = memo.steps
-    verdicts: list[StepVerdict] = []
-    for st in plan.steps:
-        hit = known.get(st.key)
-        sv = hit[1] if hit is not None and hit[0] is st else memo.step(st, policy)
-        verdicts.append(sv)
-        if not sv.allowed:
-            return _blocked(policy, len(verdicts) - 1, verdicts)
-    return _open(memo, policy, verdicts)
-
-
-def _blocked(policy: CompiledPolicy, i: int, verdicts: list[StepVerdict]) -> PlanVerdict:
-    """The verdict of a plan blocked at step ``i`` (``verdicts``: its steps judged)."""
-    sv = verdicts[i]
-    why = f"step {i + 1}: {sv.explanation}"
-    return PlanVerdict(policy.loaded.name, True, i, sv.blocked_by, why, None, tuple(verdicts))
-
-
-def _open(memo: _Judgements, policy: CompiledPolicy, verdicts: list[StepVerdict]) -> PlanVerdict:
-    """The verdict of an open plan, every step of which ``verdicts`` allow."""
-    name = policy.loaded.name
-    probs = memo.probabilities
-    matched = sorted({d for sv in verdicts for d in sv.detections})
-    miss = 1.0
-    for d in matched:
-        miss *= 1.0 - probs[d]
-    p = round(1.0 - miss, 6)
-    return PlanVerdict(name, False, None, None, "open", p, tuple(verdicts))
 
 
 def merge_plans(groups: Iterable[Iterable[Plan]]) -> list[Plan]:

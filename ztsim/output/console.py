@@ -18,7 +18,7 @@ from rich.text import Text
 
 from ztsim.analysis.analyze import Analysis, PlanRow, goal_label
 from ztsim.engine.fixpoint import Fact, Step
-from ztsim.engine.plans import PlanVerdict
+from ztsim.engine.verdicts import PlanVerdict
 from ztsim.model.techniques import technique
 from ztsim.model.textsafe import json_safe, safe
 from ztsim.output.jsontext import Encoded, dump, dump_json

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from ztsim.analysis.analyze import goal_label
-from ztsim.engine.plans import PlanVerdict
+from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
 from ztsim.output.console import dump_json
 from ztsim.output.diff import diff_json, diff_markdown, verdict_line

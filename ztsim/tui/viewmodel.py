@@ -2,7 +2,7 @@
 :class:`~ztsim.analysis.analyze.Analysis`.
 
 No Textual and no logic of its own: every verdict, explanation and probability
-comes from the core (:mod:`ztsim.analysis.analyze`, :mod:`ztsim.engine.plans`); this module only
+comes from the core (:mod:`ztsim.analysis.analyze`, :mod:`ztsim.engine.verdicts`); this module only
 copies them into dataclasses the widgets can render without touching the core
 objects (which live in the worker thread).
 """
@@ -15,7 +15,7 @@ from functools import cached_property
 
 from ztsim.analysis.analyze import Analysis, PlanRow, PolicyResult, goal_label
 from ztsim.engine.fixpoint import Step
-from ztsim.engine.plans import StepVerdict
+from ztsim.engine.verdicts import StepVerdict
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.techniques import technique
 from ztsim.tui.topoview import HostView, TopologyView, ZoneView, topology_view

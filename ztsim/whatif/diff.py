@@ -18,7 +18,8 @@ from typing import Any, Literal
 from ztsim.analysis.analyze import Analysis, PolicyResult, analyze
 from ztsim.engine.compiled import Decision
 from ztsim.engine.fixpoint import Fact
-from ztsim.engine.plans import Plan, PlanVerdict, StepVerdict
+from ztsim.engine.plans import Plan
+from ztsim.engine.verdicts import PlanVerdict, StepVerdict
 from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
 
 __all__ = [

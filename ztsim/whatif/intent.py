@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from ztsim.analysis.analyze import Analysis, PlanRow, analyze, goal_label
 from ztsim.engine.compiled import CompiledPolicy, Decision, selector_matches_host
 from ztsim.engine.fixpoint import Fact
-from ztsim.engine.plans import Plan, judge
+from ztsim.engine.plans import Plan
+from ztsim.engine.verdicts import judge
 from ztsim.inputs.assertions import (
     Assertion,
     EgressDenied,

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ztsim.analysis.analyze import Analysis
-from ztsim.engine.plans import Plan, PlanVerdict
+from ztsim.engine.plans import Plan
+from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.assertions import Assertion, LoadedAssertions
 from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
 

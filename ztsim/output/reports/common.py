@@ -10,7 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ztsim.engine.plans import Plan, PlanVerdict
+from ztsim.engine.plans import Plan
+from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.assertions import (
     Assertion,
     GoalAssertion,
