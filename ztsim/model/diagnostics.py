@@ -35,6 +35,9 @@ class Diagnostic:
     ``str()`` gives the ``FILE:LINE:COL: level: message`` form that editors and CI
     annotations understand.  ``omitted``: for the closing line of a file whose
     problems were too many to list, how many it stands for (0 for a problem).
+
+    >>> print(Diagnostic("topo.yaml", 3, 7, "error", "unknown zone 'dmz'"))
+    topo.yaml:3:7: error: unknown zone 'dmz'
     """
 
     path: str
@@ -54,7 +57,11 @@ def omitted_summary(
     path: str, line: int, column: int, level: Literal["error", "warning"], count: int
 ) -> Diagnostic:
     """The line that stands for ``count`` problems not listed, placed at the first of
-    them (``line``, ``column``)."""
+    them (``line``, ``column``).
+
+    >>> omitted_summary("big.yaml", 9, 1, "warning", 1500).omitted
+    1500
+    """
     noun = "error(s)" if level == "error" else "warning(s)"
     return Diagnostic(
         path,
@@ -68,7 +75,13 @@ def omitted_summary(
 
 
 class InputError(Exception):
-    """Invalid input: one or more diagnostics, at least one of level error."""
+    """Invalid input: one or more diagnostics, at least one of level error.
+
+    >>> err = InputError([omitted_summary("a.yaml", 5, 1, "error", 40),
+    ...                   Diagnostic("a.yaml", 2, 3, "error", "bad id")])
+    >>> [d.line for d in err.diagnostics], err.error_count
+    ([2, 5], 41)
+    """
 
     def __init__(self, diagnostics: Iterable[Diagnostic]) -> None:
         # In file order; a file's closing "... and N more" lines after its problems.

@@ -202,6 +202,9 @@ def lists_key(host: Host) -> tuple[int, int, int, int]:
     (:class:`~ztsim.model.fields.SharedList`), so what is derived from those lists
     alone is derived once per key.  Valid while the hosts live (they hold the
     lists, so no id is reused).
+
+    >>> lists_key(Host(id="web", zone="dmz"))
+    (0, 0, 0, 0)
     """
     return key_of_lists(host.services, host.vulnerabilities, host.credentials, host.logins)
 
