@@ -19,15 +19,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_property import SETTINGS, _dump, policies, topologies
 
-from ztsim.engine.compiled import TargetLayout, iter_bits, target_layout
-from ztsim.engine.fixpoint import AttackModel, goal_facts, solve
-from ztsim.inputs.loader import (
-    LoadedPolicy,
-    LoadedTopology,
-    policy_from_text,
-    reference_policy,
-    topology_from_text,
-)
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import goal_facts, solve
+from ztsim.engine.targets import TargetLayout, iter_bits, target_layout
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 
 def _with_twins(topo: dict[str, Any]) -> dict[str, Any]:
@@ -336,7 +332,7 @@ def test_bucketed_target_groups_match_a_naive_grouping(sc: tuple[str, str]) -> N
 def _canonical_layout(layout: TargetLayout) -> tuple[Any, ...]:
     """A layout in a canonical order (groups by their first host, buckets by first
     host and service, twins by first host) and its signatures renumbered in that
-    order: all that ``_group_targets`` depends on."""
+    order: all that ``group_targets`` depends on."""
     numbers: dict[int, int] = {}
     out = []
     for group, buckets, twins in sorted(layout.groups, key=lambda g: min(b[2][0] for b in g[1])):

@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 from conftest import compile_under, make_policy, make_topology
 
-from ztsim.engine.compiled import CompiledPolicy, bitset_of, fqdn_covers, iter_bits
-from ztsim.engine.fixpoint import AttackModel
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.targets import bitset_of, iter_bits
 from ztsim.model.diagnostics import InputError
+from ztsim.model.matching import fqdn_covers
 
 # A small estate: two external zones, a DMZ with two web hosts told apart by labels,
 # an app tier, a data tier; three external destinations.

@@ -15,12 +15,14 @@ import pytest
 from conftest import ROOT, make_policy
 
 from ztsim.analysis.analyze import analyze, impact_basis
-from ztsim.engine.compiled import CompiledPolicy, Decision
-from ztsim.engine.fixpoint import AttackModel
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
 from ztsim.engine.impact import RuleImpact, rule_impact
 from ztsim.engine.verdicts import PlanVerdict, judge, judge_plans
-from ztsim.inputs.documents import locate
-from ztsim.inputs.loader import LoadedPolicy, load_policies, load_topology, reference_policy
+from ztsim.inputs.positions import locate
+from ztsim.inputs.loaded import LoadedPolicy, reference_policy
+from ztsim.inputs.loader import load_policies, load_topology
 
 SCENARIOS = [
     ("topologies/pajemploi.yaml", "policies"),

@@ -46,18 +46,16 @@ from test_property import (
     SETTINGS as PROPERTY_SETTINGS,
 )
 
-from ztsim.analysis.analyze import PolicyResult, judge_policy
+from ztsim.analysis.results import PolicyResult, judge_policy
 from ztsim.analysis.workspace import Workspace
+from ztsim.engine.attack import AttackModel
 from ztsim.engine.compiled import CompiledPolicy
-from ztsim.engine.fixpoint import AttackModel, Fact, goal_facts, solve
+from ztsim.engine.fixpoint import goal_facts, solve
 from ztsim.engine.plans import k_plans, merge_plans, plan_solve
+from ztsim.engine.steps import Fact
 from ztsim.engine.verdicts import judge_plans
-from ztsim.inputs.loader import (
-    LoadedTopology,
-    policy_from_text,
-    reference_policy,
-    topology_from_text,
-)
+from ztsim.inputs.loaded import LoadedTopology, reference_policy
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 from ztsim.model.diagnostics import InputError
 
 EXAMPLES = int(os.environ.get("ZTSIM_RECHECK_EXAMPLES", "150"))
@@ -480,7 +478,7 @@ def test_recheck_equals_fresh_check(sc: Edited) -> None:
 
 def test_a_compilation_of_another_topology_is_not_reused() -> None:
     """A ``previous`` compiled on another topology, or without a model's layout, must
-    not lend its target groups (the identity guards of ``CompiledPolicy._can_reuse``)."""
+    not lend its target groups (the identity guards of ``ztsim.engine.reuse.can_reuse``)."""
     text = yaml.safe_dump(
         {
             "ztsim": 1,

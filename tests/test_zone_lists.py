@@ -16,10 +16,13 @@ from conftest import compile_under, make_policy, make_topology
 from test_plans import SHOP, TAMPER, reference_plan, verdict_under
 
 from ztsim.cli.commands.schema import json_schema
-from ztsim.engine.compiled import CompiledPolicy, iter_bits
-from ztsim.engine.fixpoint import AttackModel
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.targets import iter_bits
 from ztsim.inputs.assertions import NoFlow, assertion_errors, assertions_from_text, flow_sources
-from ztsim.inputs.loader import LoadedPolicy, policy_from_text, policy_warnings
+from ztsim.inputs.checks import policy_warnings
+from ztsim.inputs.loaded import LoadedPolicy
+from ztsim.inputs.loader import policy_from_text
 from ztsim.model.diagnostics import InputError
 from ztsim.model.selectors import Selector
 from ztsim.whatif.cover import segmentation_shadowing

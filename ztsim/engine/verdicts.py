@@ -18,14 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-from ztsim.engine.compiled import (
-    CompiledPolicy,
-    Decision,
-    selector_matches_host,
-    selector_matches_zone,
-)
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
 from ztsim.engine.extraction import Plan
-from ztsim.engine.fixpoint import Step
+from ztsim.engine.steps import Step
+from ztsim.model.matching import selector_matches_host, selector_matches_zone
 from ztsim.model.schema import Detection
 from ztsim.model.techniques import technique_matches
 from ztsim.perf.profiling import phase

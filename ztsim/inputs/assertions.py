@@ -27,17 +27,14 @@ from pydantic import (
     field_validator,
 )
 
-from ztsim.engine.compiled import fqdn_covers, selector_matches_host, selector_matches_zone
-from ztsim.inputs.documents import Document, Mark, locate
-from ztsim.inputs.loader import (
-    Collector,
-    LoadedTopology,
-    document_from_text,
-    read_document,
-    validate_document,
-)
+from ztsim.inputs.collector import Collector
+from ztsim.inputs.loaded import LoadedTopology
+from ztsim.inputs.loader import document_from_text, read_document
+from ztsim.inputs.positions import Document, Mark, locate
+from ztsim.inputs.validate import validate_document
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.fields import Id
+from ztsim.model.matching import fqdn_covers, selector_matches_host, selector_matches_zone
 from ztsim.model.selectors import Selector
 from ztsim.model.services import parse_port_range, parse_service
 
@@ -120,7 +117,7 @@ class MinAttackCost(_GoalSelection):
     """No plan to a selected goal is cheaper than ``steps`` steps.
 
     Fails unless proven: a plan under ``steps`` found, or a goal's proven lower
-    bound on the cost (:attr:`ztsim.analysis.analyze.GoalResult.cost_lower_bound`) under it.
+    bound on the cost (:attr:`ztsim.analysis.results.GoalResult.cost_lower_bound`) under it.
     """
 
     type: Literal["min-attack-cost"]

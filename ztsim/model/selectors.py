@@ -1,7 +1,7 @@
 """Selectors: which hosts or zones a policy rule, a detection or an assertion names.
 
-Matching a selector against a host or a zone is the engine's
-(:func:`ztsim.engine.compiled.selector_matches_host`); this is its schema.
+Matching a selector against a host or a zone is :mod:`ztsim.model.matching`'s
+(:func:`ztsim.model.matching.selector_matches_host`); this is its schema.
 """
 
 from __future__ import annotations

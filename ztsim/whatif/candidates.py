@@ -16,9 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ztsim.engine.compiled import CompiledPolicy, Decision, fqdn_covers
-from ztsim.engine.fixpoint import AttackModel, Fact, Step
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
+from ztsim.engine.steps import Fact, Step
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.model.matching import fqdn_covers
 from ztsim.whatif.changes import GROUPS, Change, Rule, apply_changes, slug, step_allowed
 
 __all__ = ["KEEP_COMPILED", "Context", "Unclosable", "why_open"]

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ztsim.engine.compiled import fqdn_covers
+from ztsim.model.matching import fqdn_covers
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.selectors import Selector
 from ztsim.model.services import PortRange

@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ztsim.analysis.analyze import Analysis, PolicyResult, analyze
-from ztsim.engine.compiled import Decision
-from ztsim.engine.fixpoint import Fact
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.results import PolicyResult
+from ztsim.engine.decisions import Decision
 from ztsim.engine.plans import Plan
+from ztsim.engine.steps import Fact
 from ztsim.engine.verdicts import PlanVerdict, StepVerdict
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 
 __all__ = [
     "FAIL_ON",

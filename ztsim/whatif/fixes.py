@@ -33,11 +33,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ztsim.engine.compiled import CompiledPolicy, Decision
-from ztsim.engine.fixpoint import Step
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
 from ztsim.engine.plans import Plan
-from ztsim.inputs.documents import locate
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.engine.steps import Step
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.positions import locate
 from ztsim.whatif.changes import Change, apply_changes, step_allowed
 from ztsim.whatif.outcomes import Location
 
@@ -239,7 +240,8 @@ class FixFinder:
         if known is None:
             known = False
             if len(self.topo.hosts) <= SEARCH_HOSTS:
-                from ztsim.engine.fixpoint import AttackModel, solve
+                from ztsim.engine.attack import AttackModel
+                from ztsim.engine.fixpoint import solve
                 from ztsim.whatif.candidates import Context
 
                 model = AttackModel(self.topo)

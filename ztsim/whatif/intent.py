@@ -14,10 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ztsim.analysis.analyze import Analysis, PlanRow, analyze, goal_label
-from ztsim.engine.compiled import CompiledPolicy, Decision, selector_matches_host
-from ztsim.engine.fixpoint import Fact
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.results import PlanRow, goal_label
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
 from ztsim.engine.plans import Plan
+from ztsim.engine.steps import Fact
 from ztsim.engine.verdicts import judge
 from ztsim.inputs.assertions import (
     Assertion,
@@ -34,8 +36,9 @@ from ztsim.inputs.assertions import (
     selected_goals,
     selected_traffic,
 )
-from ztsim.inputs.documents import locate
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.positions import locate
+from ztsim.model.matching import selector_matches_host
 from ztsim.model.services import parse_port_range, parse_service
 from ztsim.whatif.fixes import FixFinder
 from ztsim.whatif.outcomes import MAX_FLOWS_SHOWN, Location, Outcome, Report, Violation
@@ -387,7 +390,7 @@ def evaluate(
     max_paths
         Plans listed per goal when looking for plans new since the baseline.
     """
-    from ztsim.inputs.loader import reference_policy
+    from ztsim.inputs.loaded import reference_policy
 
     pols = list(policies) or [reference_policy()]
     source = assertions if isinstance(assertions, LoadedAssertions) else None

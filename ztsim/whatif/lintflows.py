@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any, Literal
 
-from ztsim.engine.compiled import fqdn_covers, selector_matches_host, selector_matches_zone
-from ztsim.engine.fixpoint import AttackModel, solve
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import solve
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.model.matching import fqdn_covers, selector_matches_host, selector_matches_zone
 from ztsim.model.services import parse_service
 from ztsim.whatif.yamlout import rule_line
 
