@@ -21,7 +21,8 @@ from collections.abc import Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple
 
-from ztsim.engine.compiled import CompiledPolicy, Decision
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
 from ztsim.engine.verdicts import PlanVerdict
 
 __all__ = [
@@ -43,7 +44,7 @@ class RuleImpact(NamedTuple):
     """What one rule (or a section's default) does to plans and legitimate flows.
 
     A named tuple: a check builds one per rule of every policy (tens of thousands
-    on large estates), and a frozen dataclass took several times as long to build.
+    on large estates), and a frozen dataclass is slower to build.
     """
 
     section: str
@@ -76,8 +77,30 @@ def rows_json_text(rows: Sequence[RuleImpact]) -> str:
     :func:`ztsim.output.jsontext.dump` writes it.
 
     Written a row at a time from pieces: large estates have tens of thousands of
-    rows, and the general writer took four times as long.  Most rows count
+    rows, and the general writer is slower.  Most rows count
     nothing (a rule no plan or flow uses): their counts are one constant piece.
+
+    >>> import json
+    >>> rows = [
+    ...     RuleImpact("egress", "no-paste", "deny", 12, 0, 0, 1, 0, 0),
+    ...     RuleImpact("egress", "default", "allow", None, 0, 0, 0, 0, 0),
+    ... ]
+    >>> rows_json_text(rows) == json.dumps([r.to_json() for r in rows], indent=2)
+    True
+    >>> print(rows_json_text(rows[1:]))
+    [
+      {
+        "section": "egress",
+        "rule": "default",
+        "action": "allow",
+        "line": null,
+        "plans_enabled": 0,
+        "plans_open": 0,
+        "plans_blocked": 0,
+        "traffic": 0,
+        "traffic_denied": 0
+      }
+    ]
     """
     if not rows:
         return "[]"
@@ -191,5 +214,11 @@ def rule_impact(
 
 def counts_reference(hosts: int, paths: Sequence[str]) -> bool:
     """Whether :func:`ztsim.analysis.analyze.impact_basis` adds the reference policy's
-    plans, for a topology of ``hosts`` hosts and judged policies from ``paths``."""
+    plans, for a topology of ``hosts`` hosts and judged policies from ``paths``.
+
+    >>> counts_reference(40, ["policies/flat.yaml"]), counts_reference(40, ["<reference>"])
+    (True, False)
+    >>> counts_reference(REFERENCE_LIMIT + 1, ["policies/flat.yaml"])
+    False
+    """
     return hosts <= REFERENCE_LIMIT and "<reference>" not in paths

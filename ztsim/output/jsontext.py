@@ -53,6 +53,11 @@ def dump_json(data: Any) -> str:
     The bytes of ``json.dumps(data, indent=2, ensure_ascii=False)`` (written by
     orjson, see the module's docstring), then passed through
     :func:`ztsim.model.textsafe.json_safe` (non-printable characters as ``\\uXXXX``).
+
+    >>> print(dump_json({"name": "web\\u202e"}), end="")  # a bidi override, escaped
+    {
+      "name": "web\\u202e"
+    }
     """
     # DEL, C1, bidi and zero-width characters as \uXXXX: same data, no terminal escape
     return json_safe(dump(data)) + "\n"
@@ -76,7 +81,20 @@ class Encoded:
 
 
 def dump(data: Any) -> str:
-    """``json.dumps(data, indent=2, ensure_ascii=False)`` (plus :class:`Encoded`)."""
+    """``json.dumps(data, indent=2, ensure_ascii=False)`` (plus :class:`Encoded`).
+
+    >>> import json
+    >>> data = {"host": "café", "ports": [22, 443], "p": 1e-05, "tag": None}
+    >>> dump(data) == json.dumps(data, indent=2, ensure_ascii=False)
+    True
+    >>> print(dump({"plans": Encoded('[\\n  "a"\\n]'), "n": 1}))  # re-indented in place
+    {
+      "plans": [
+        "a"
+      ],
+      "n": 1
+    }
+    """
     encoded: list[Encoded] = []
 
     def default(o: Any) -> Any:
@@ -103,8 +121,8 @@ def dump(data: Any) -> str:
 def _non_finite(data: Any) -> bool:
     """Whether ``data`` holds a NaN or an infinity (orjson writes them as null).
 
-    The standard library's C encoder finds them (``allow_nan=False``), several times
-    faster than a walk in Python over the same values.
+    The standard library's C encoder finds them (``allow_nan=False``), faster than a
+    walk in Python over the same values.
     """
     try:
         _FINITE.encode(data)

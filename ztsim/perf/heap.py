@@ -3,13 +3,13 @@
 ztsim builds millions of small, long-lived objects (models, facts, steps) and
 frees almost none of them before it exits; they do not form garbage cycles worth
 collecting.  CPython's collector nevertheless rescans the whole heap each time it
-grows by a quarter: on 50,000 hosts that was more than half of validation and a
-third of the fixpoints.  So commands run with the collector paused
+grows by a quarter: on large estates, a large share of validation and of the
+fixpoints.  So commands run with the collector paused
 (:func:`paused_gc`), and a long-lived process (the TUI's workspace) moves what it
 loaded out of the collector's sight (:func:`settle`) before resuming it.
 
 Tearing that heap down is no cheaper: at exit CPython runs a last full collection
-and frees every object one by one, seconds on 50,000 hosts for memory the
+and frees every object one by one, a long wait on large estates for memory the
 operating system reclaims at once.  The command line therefore leaves with
 :func:`hard_exit` (as mypy does), and commands :func:`retain` what they built so
 that it is not freed object by object on the way out either.
@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from typing import NoReturn
 
+from ztsim.model.textsafe import safe
+
 __all__ = [
     "OUTPUT_FAILED",
     "hard_exit",
@@ -31,10 +33,11 @@ __all__ = [
     "leaving",
     "paused_gc",
     "retain",
+    "say_output_failed",
     "settle",
 ]
 
-#: The exit status when output could not be written (``ztsim.cli.main.ExitCode.OUTPUT``).
+#: The exit status when output could not be written (``ztsim.cli.exitcodes.ExitCode.OUTPUT``).
 OUTPUT_FAILED = 4
 
 #: Objects kept alive until :func:`hard_exit`; only filled after :func:`leave_heap_at_exit`.
@@ -52,7 +55,7 @@ def paused_gc(*, restore: bool = True) -> Iterator[None]:
     ``restore=False`` leaves the collector off after the block: for a process
     that ends right after it with :func:`hard_exit`.  Turned back on, the
     collector would run at the next allocation over every object the block
-    allocated (the whole heap, most of a second on 50,000 hosts) for nothing.
+    allocated (the whole heap) for nothing.
     """
     was = gc.isenabled()
     gc.disable()
@@ -91,10 +94,22 @@ def retain(*objects: object) -> None:
     """Keep ``objects`` alive until the process exits (after :func:`leave_heap_at_exit`).
 
     Returning from a command would otherwise free its analysis object by object
-    (a large share of a second on 50,000 hosts) just before the process exits.
+    just before the process exits.
     """
     if _leaving:
         _retained.extend(objects)
+
+
+def say_output_failed(exc: BaseException) -> None:
+    """Say on standard error why output was not delivered: the one line of exit status 4.
+
+    ``exc`` is the failed write's ``OSError`` (its reason, ``Broken pipe``) or an
+    error whose text is the reason (``ztsim.output.outfile.OutputError``).  Best
+    effort: a failing standard error changes nothing.
+    """
+    reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+    with suppress(OSError, ValueError, AttributeError):
+        print(f"ztsim: cannot write output: {safe(str(reason))}", file=sys.stderr)
 
 
 def hard_exit(code: int) -> NoReturn:
@@ -114,9 +129,7 @@ def hard_exit(code: int) -> NoReturn:
             sys.stdout.flush()
     except (OSError, ValueError) as exc:
         if code != OUTPUT_FAILED:
-            reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-            with suppress(OSError, ValueError, AttributeError):
-                print(f"ztsim: cannot write output: {reason}", file=sys.stderr)
+            say_output_failed(exc)
         if code in (0, 1):
             code = OUTPUT_FAILED
     if sys.stderr is not None:
