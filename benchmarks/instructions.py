@@ -39,7 +39,7 @@ _STEPS = """
 import os, sys
 os.environ["ZTSIM_PARALLEL"] = "off"
 from ztsim.analysis.analyze import analyze
-from ztsim.cli.main import load_scenario
+from ztsim.cli.common import load_scenario
 from ztsim.output.console import dump_json
 from ztsim.perf.heap import paused_gc
 from ztsim.inputs.loader import RULE_DEPTH, expand_policy_paths, read_document
@@ -53,7 +53,14 @@ with paused_gc():
         topo, pols = load_scenario(folder + "/topology.yaml", [folder + "/policies"], False)
         if sys.argv[2] == "all":  # as check --format json writes it, in each tree's way
             a = analyze(topo, pols)
-            a.json_text() if hasattr(a, "json_text") else dump_json(a.to_json())
+            try:  # this tree's writer, else an older tree's
+                from ztsim.output.checkjson import check_json_text
+            except ImportError:
+                check_json_text = None
+            if check_json_text is not None:
+                check_json_text(a)
+            else:
+                a.json_text() if hasattr(a, "json_text") else dump_json(a.to_json())
 os._exit(0)
 """
 

@@ -15,9 +15,9 @@ cache, which does not change the phases after parsing.
 
 Work on a second core is off (``ZTSIM_PARALLEL=off``) unless ``--parallel`` is
 given: one process's cost, comparable across changes.  With ``--parallel``, the
-policies are solved on two cores as ``ztsim check`` solves them (see
-:func:`ztsim.analysis.analyze.analyze`); the phases then count what this process waits
-for, and ``after`` is the time to the answer.
+topology and the policy files are parsed on two cores as ``ztsim check`` parses them
+(:mod:`ztsim.perf.splitparse`, :mod:`ztsim.perf.prefetch`); the phases then count what
+this process waits for.
 
     python benchmarks/phases.py --workload L --repeat 5 [--parallel]
 """
@@ -37,8 +37,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from run import calibrate  # noqa: E402
 
-from ztsim.analysis.analyze import analyze  # noqa: E402
-from ztsim.cli.main import load_scenario  # noqa: E402
+from ztsim.analysis.analyze import Needs, analyze  # noqa: E402
+from ztsim.cli.common import load_scenario  # noqa: E402
+from ztsim.output.checkjson import check_json_text  # noqa: E402
 from ztsim.perf import profiling  # noqa: E402
 from ztsim.perf.heap import paused_gc  # noqa: E402
 
@@ -80,9 +81,9 @@ def one_round(folder: Path) -> dict[str, float]:
         topo, pols = load_scenario(
             str(folder / "topology.yaml"), [str(folder / "policies")], False, warn=False, defer=True
         )
-        a = analyze(topo, pols, for_json=True, warnings=True)
+        a = analyze(topo, pols, Needs(warnings=True))
         with profiling.phase("output"):
-            text = a.json_text()
+            text = check_json_text(a)
         elapsed = time.perf_counter() - start  # before the collector runs again
     profiling.enable(False)
     got = dict(profiling._totals)

@@ -23,10 +23,11 @@ import yaml
 from conftest import ROOT
 
 import ztsim.engine.plans
-from ztsim.analysis.analyze import Analysis, analyze
-from ztsim.engine.fixpoint import Fact
+from ztsim.analysis.analyze import Analysis, Needs, analyze
 from ztsim.engine.plans import plans_from_solution
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, policy_from_text, topology_from_text
+from ztsim.engine.steps import Fact
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import generate  # benchmarks/ is not a package
@@ -55,8 +56,8 @@ def _estate(
 def _consistent(topo: LoadedTopology, pols: list[LoadedPolicy]) -> int:
     """Assert check and paths agree on every reachable goal; return how many there are."""
     assert len(topo.hosts) > ztsim.engine.plans.EXHAUSTIVE_HOSTS  # the large-estate path
-    check = analyze(topo, pols, for_check=True)
-    paths = analyze(topo, pols, for_plans=True)
+    check = analyze(topo, pols)
+    paths = analyze(topo, pols, Needs(plan_listing=True))
     n = 0
     for r, rp in zip(check.results, paths.results, strict=True):
         name = r.policy.name
@@ -96,7 +97,7 @@ def test_the_s_benchmark_goal_is_four_steps_exact() -> None:
     the partner key's plan (enter, login, collect, exfiltrate-direct) takes 4, which
     the relaxed bound proves."""
     topo, pols = _estate(1_000, 10, 200, 1)  # the S workload's sizes
-    a = analyze(topo, [p for p in pols if p.name == "flat"], for_check=True)
+    a = analyze(topo, [p for p in pols if p.name == "flat"])
     g = next(x for x in a.results[0].goals if x.goal == ("exfil", "api-gw-table-00001"))
     assert (g.cost, g.cost_lower_bound, g.cost_text) == (4, 4, "4")
     assert g.plan is not None
@@ -185,7 +186,7 @@ def test_padded_estate_bounds_the_true_minimum(topology: str, policy: str) -> No
     pol = policy_from_text(policy, "pol.yaml")
     big = _padded(topology, ztsim.engine.plans.EXHAUSTIVE_HOSTS + 10)
     assert _consistent(big, [pol]) > 0
-    a: Analysis = analyze(big, [pol], for_check=True)
+    a: Analysis = analyze(big, [pol])
     legal = ref.steps(small.model, pol.model)
     for g in a.results[0].reachable_goals:
         goal: Fact = g.goal

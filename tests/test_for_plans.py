@@ -1,4 +1,4 @@
-"""``analyze(for_plans=True)``: one solve per policy, the same verdicts and plans.
+"""``analyze(..., Needs(plan_listing=True))``: one solve per policy, the same verdicts and plans.
 
 ``paths`` solves each policy once, for plan listing, and uses that solve for the
 verdicts too.  That is sound because every solve finds the same goals reachable;
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from test_property import SETTINGS, _dump, policies, topologies
 
 import ztsim.engine.plans
-from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.analyze import Analysis, Needs, analyze
 from ztsim.inputs.loader import load_policies, load_topology, policy_from_text, topology_from_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def test_one_solve_gives_the_verdicts_and_plans_of_two(data: st.DataObject, exha
     saved = ztsim.engine.plans.EXHAUSTIVE_HOSTS
     ztsim.engine.plans.EXHAUSTIVE_HOSTS = saved if exhaustive else 0  # else: alternatives=3
     try:
-        _same(analyze(topo, pols), analyze(topo, pols, for_plans=True), 3)
+        _same(analyze(topo, pols), analyze(topo, pols, Needs(plan_listing=True)), 3)
     finally:
         ztsim.engine.plans.EXHAUSTIVE_HOSTS = saved
 
@@ -58,4 +58,4 @@ def test_one_solve_gives_the_verdicts_and_plans_of_two(data: st.DataObject, exha
 def test_shipped_scenarios(topology: str, policies_dir: str):
     topo = load_topology(ROOT / "topologies" / topology)
     pols = load_policies([ROOT / policies_dir])
-    _same(analyze(topo, pols), analyze(topo, pols, for_plans=True), 5)
+    _same(analyze(topo, pols), analyze(topo, pols, Needs(plan_listing=True)), 5)

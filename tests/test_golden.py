@@ -11,8 +11,10 @@ from functools import cache
 import pytest
 from conftest import ROOT
 
-from ztsim.analysis.analyze import Analysis, analyze, goal_label
-from ztsim.inputs.loader import load_policies, load_topology, reference_policy
+from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.results import goal_label
+from ztsim.inputs.loaded import reference_policy
+from ztsim.inputs.loader import load_policies, load_topology
 
 SCENARIOS = {
     "pajemploi": "policies",  # the top-level *.yaml only

@@ -18,19 +18,18 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+import ztsim.engine.ilp
 import ztsim.engine.mincost
 import ztsim.engine.plans
 from ztsim.analysis.analyze import analyze
-from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import Solution, goal_facts, solve
 from ztsim.engine.mincost import cheapest, hmax, relaxed_lower_bounds
 from ztsim.engine.plans import extract_plan, goal_costs, plans_from_solution
-from ztsim.inputs.loader import (
-    LoadedPolicy,
-    LoadedTopology,
-    policy_from_text,
-    reference_policy,
-    topology_from_text,
-)
+from ztsim.engine.steps import Fact, Step
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.inputs.loader import policy_from_text, topology_from_text
+from ztsim.output.checkjson import check_json_text
 from ztsim.testing import assert_min_attack_cost
 
 TOPOLOGY = """\
@@ -135,7 +134,7 @@ def test_check_reports_the_exact_cost_and_plan() -> None:
     g = a.results[0].goals[0]
     assert (g.cost, g.cost_exact, g.cost_lower_bound) == (6, True, 6)
     assert g.plan is not None and g.plan.cost == 6
-    row = json.loads(a.json_text())["results"][0]["exfiltration"][0]
+    row = json.loads(check_json_text(a))["results"][0]["exfiltration"][0]
     assert (row["cost"], row["cost_exact"], row["cost_lower_bound"]) == (6, True, 6)
     # Plans listed under the policy start with the same cheapest plan, whatever k;
     # the merged listing (the reference's plans first: 5 steps, blocked) too.
@@ -166,7 +165,7 @@ def test_large_estate_names_the_plan_paths_lists_first(large_estate: None) -> No
     # paths -k 1: the reference's 5-step plan (blocked) first, then the policy's.
     rows = [row for row in a.plans(GOAL, 1) if pol.name in row.found_under]
     assert rows[0].plan == g.plan
-    row = json.loads(a.json_text())["results"][0]["exfiltration"][0]
+    row = json.loads(check_json_text(a))["results"][0]["exfiltration"][0]
     assert (row["cost"], row["cost_exact"], row["cost_lower_bound"]) == (6, True, 6)
     with pytest.raises(AssertionError, match="a plan of 6 steps is open"):
         assert_min_attack_cost(topo, pol, steps=7, plans=1)
@@ -217,7 +216,7 @@ def test_search_budget_gives_an_honest_bound(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_node_budget_gives_the_solver_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """A search stopped by its node budget still answers a valid plan and bound."""
-    monkeypatch.setattr(ztsim.engine.mincost, "MAX_ILP_NODES", 0)
+    monkeypatch.setattr(ztsim.engine.ilp, "MAX_ILP_NODES", 0)
     topo, pol = _scenario()
     model = AttackModel(topo)
     sol = solve(model, model.compile(pol), exhaustive=True)

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from ztsim.analysis.analyze import Analysis, analyze
 from ztsim.inputs.loader import policy_from_text, topology_from_text
+from ztsim.output.checkjson import check_json_text
 from ztsim.output.console import render_check
 from ztsim.tui.export import ExportState, export_json, export_markdown
 from ztsim.tui.viewmodel import base_view
@@ -63,7 +64,7 @@ def test_check_text_summary_says_both() -> None:
 
 
 def test_check_json_adds_keys_and_renames_none() -> None:
-    data = json.loads(_analysis().json_text())
+    data = json.loads(check_json_text(_analysis()))
     summary = data["results"][0]["summary"]
     assert summary["records_at_risk"] == 0  # the spec's key, unchanged
     assert summary["records_exfiltrable"] == 0

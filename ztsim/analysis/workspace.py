@@ -1,15 +1,17 @@
 """Interactive re-checks: keep a topology in memory, re-judge only what changed.
 
-A :class:`Workspace` holds a parsed topology and its :class:`~ztsim.engine.fixpoint.AttackModel`
+A :class:`Workspace` holds a parsed topology and its :class:`~ztsim.engine.attack.AttackModel`
 (the expensive part of a large estate) and the result of every policy it judged,
 keyed by the policy file's content.  After an edit, :meth:`Workspace.analyze`
 re-reads the files, re-parses only those whose bytes changed, and re-solves only
 the policies whose content changed::
 
-    >>> ws = Workspace("topologies/pajemploi.yaml")  # doctest: +SKIP
-    >>> a = ws.analyze(["policies/"])                 # solves three policies
-    >>> a = ws.analyze(["policies/"])                 # nothing changed: no solve
-    >>> ws.stats.solves                               # doctest: +SKIP
+    >>> from ztsim.inputs.bundled import pajemploi
+    >>> topology, policies = pajemploi()
+    >>> ws = Workspace(topology)
+    >>> a = ws.analyze([policies])  # solves the three policies of the folder
+    >>> a = ws.analyze([policies])  # nothing changed: no solve
+    >>> ws.stats.solves
     3
 
 The topology is re-parsed (and everything re-solved) only when its own file changes.
@@ -21,11 +23,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ztsim.analysis.analyze import Analysis, PolicyResult, judge_policy
-from ztsim.engine.fixpoint import AttackModel
+from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.results import PolicyResult, judge_policy
+from ztsim.engine.attack import AttackModel
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.inputs.loader import (
-    LoadedPolicy,
-    LoadedTopology,
     expand_policy_paths,
     load_policy,
     load_topology,
@@ -40,7 +42,7 @@ __all__ = ["Workspace", "WorkspaceStats"]
 
 def _digest(path: Path) -> bytes:
     # The hash prefetch compares files with (BLAKE2b: a re-check hashes every file,
-    # and SHA-256 took twice as long, 0.08 s for a 50,000-host topology).
+    # and SHA-256 is slower).
     return digest(path.read_bytes())
 
 
@@ -146,7 +148,7 @@ class Workspace:
             self._results[path] = (digest, result)
             results.append(result)
         if not results:
-            from ztsim.inputs.loader import reference_policy
+            from ztsim.inputs.loaded import reference_policy
 
             results.append(judge_policy(self._model, reference_policy()))
             self.stats.solves += 1

@@ -16,8 +16,9 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from ztsim.analysis.analyze import Analysis, PlanRow, goal_label
-from ztsim.engine.fixpoint import Fact, Step
+from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.results import PlanRow, goal_label
+from ztsim.engine.steps import Fact, Step
 from ztsim.engine.verdicts import PlanVerdict
 from ztsim.model.techniques import technique
 from ztsim.model.textsafe import json_safe, safe
@@ -121,7 +122,7 @@ def _table(console: Console, columns: Sequence[Column], rows: list[list[Cell]]) 
 def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[Any]]]) -> None:
     """One table per policy: per rule, plans it enables (open) and blocks, flows it carries.
 
-    ``impacts`` pairs each :class:`~ztsim.analysis.analyze.PolicyResult` with its
+    ``impacts`` pairs each :class:`~ztsim.analysis.results.PolicyResult` with its
     :class:`~ztsim.engine.impact.RuleImpact` rows.
     """
     out: list[RenderableType] = []

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ztsim.analysis.analyze import goal_label
-from ztsim.model.textsafe import markdown_code as _code
-from ztsim.model.textsafe import safe
+from ztsim.analysis.results import goal_label
+from ztsim.output.escape import markdown_code as _code
+from ztsim.output.escape import markdown_text, text_lines
 from ztsim.output.harden import step_text
 from ztsim.whatif.diff import PlanChange, PolicyDiff
 
@@ -57,7 +57,7 @@ def diff_text(d: PolicyDiff, fail_on: str) -> str:
     ]
     if d.empty:
         lines.append("no difference in rules, settings or verdicts")
-        return _text_lines(lines)
+        return text_lines(lines)
     if d.goals:
         lines += ["", "goals:"]
         for g in d.goals:
@@ -90,17 +90,12 @@ def diff_text(d: PolicyDiff, fail_on: str) -> str:
         lines += ["", "settings:"]
         for s in d.settings:
             lines.append(f"  {s.setting}: {s.base} -> {s.proposed}")
-    return _text_lines(lines)
-
-
-def _text_lines(lines: list[str]) -> str:
-    """The lines as text, each escaped as one line (names may hold control characters)."""
-    return "".join(safe(line) + "\n" for line in lines)
+    return text_lines(lines)
 
 
 def _md(text: str) -> str:
     """A table cell: escaped (control characters, pipes, HTML tags), on one line."""
-    return safe(text).replace("|", "\\|").replace("<", "&lt;")
+    return markdown_text(text, every_special=False)
 
 
 def diff_markdown(d: PolicyDiff, fail_on: str) -> str:

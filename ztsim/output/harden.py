@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ztsim.analysis.analyze import goal_label
-from ztsim.engine.fixpoint import Step
-from ztsim.model.textsafe import safe
+from ztsim.analysis.results import goal_label
+from ztsim.engine.steps import Step
+from ztsim.output.escape import text_lines
 from ztsim.whatif.changes import Change
 from ztsim.whatif.harden import Hardening
 from ztsim.whatif.yamlout import rule_line
@@ -47,7 +47,7 @@ def hardening_text(h: Hardening) -> str:
     lines.append(f"before: {n_goals} goal(s) reachable: {reach}")
     if not h.before:
         lines.append("nothing to harden: no goal is reachable under this policy")
-        return "".join(safe(line) + "\n" for line in lines)
+        return text_lines(lines)
     lines.append("")
     lines.append(f"{len(h.changes)} change(s) ({h.mode} search), {h.proof}")
     for n, c in enumerate(h.changes, 1):
@@ -95,8 +95,7 @@ def hardening_text(h: Hardening) -> str:
         lines.append("")
         broken = f", breaking {len(h.broken)} legitimate flow(s)" if h.broken else ""
         lines.append(f"result: every goal closed{broken}")
-    # each line escaped as one line: names may hold control characters (ztsim.model.textsafe)
-    return "".join(safe(line) + "\n" for line in lines)
+    return text_lines(lines)
 
 
 def change_json(h: Hardening, c: Change) -> dict[str, Any]:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ztsim.analysis.analyze import goal_label
+from ztsim.analysis.results import goal_label
 from ztsim.engine.verdicts import PlanVerdict
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.output.console import dump_json
 from ztsim.output.diff import diff_json, diff_markdown, verdict_line
 from ztsim.output.harden import step_text

@@ -13,8 +13,9 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ztsim.analysis.analyze import Analysis, PlanRow, PolicyResult, goal_label
-from ztsim.engine.fixpoint import Step
+from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.results import PlanRow, PolicyResult, goal_label
+from ztsim.engine.steps import Step
 from ztsim.engine.verdicts import StepVerdict
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.techniques import technique

@@ -16,15 +16,15 @@ import sys
 
 from rich.console import Console
 
-from ztsim.cli.main import (
-    ExitCode,
+from ztsim.cli.common import (
     add_command,
     add_scenario_arguments,
     load_scenario,
     stdout_console,
     warnings_gate,
 )
-from ztsim.inputs.loader import LoadedTopology
+from ztsim.cli.exitcodes import ExitCode
+from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 from ztsim.output.outfile import check_target, write_output
@@ -58,19 +58,20 @@ def _no_goal(topo: LoadedTopology) -> list[Diagnostic]:
 
 def _spec_check(args: argparse.Namespace) -> int:
     """Spec §7 exactly: goals per policy, exit 0 or 1."""
-    from ztsim.analysis.analyze import analyze
+    from ztsim.analysis.analyze import Needs, analyze
+    from ztsim.output.checkjson import check_json_text
     from ztsim.output.console import render_check
 
-    # The policies' warnings are worked out with the analysis (on a second core on
-    # large estates), and printed, or raised with --strict, before any result.  Each
-    # policy is validated there too, by the process that judges it.
+    # The policies' warnings are worked out with the analysis, and printed, or raised
+    # with --strict, before any result.  Each policy is validated there too, when it
+    # is judged.
     topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False, defer=True)
     as_json = args.format == "json"
-    a = analyze(topo, pols, for_check=args.rules, for_json=as_json, warnings=True)
+    a = analyze(topo, pols, Needs(warnings=True))
     retain(a)
     warnings_gate([*topo.warnings, *(a.warnings or []), *_no_goal(topo)], args.strict)
     if as_json:
-        text = a.json_text()
+        text = check_json_text(a)
     else:
         buf = io.StringIO()
         render_check(
@@ -98,7 +99,9 @@ def run(args: argparse.Namespace) -> int:
     if args.assertions is None and args.baseline is None and args.format in ("text", "json"):
         return _spec_check(args)
     from ztsim.inputs.assertions import LoadedAssertions, assertion_errors, load_assertions
-    from ztsim.inputs.loader import LoadedPolicy, load_policy, policy_warnings
+    from ztsim.inputs.checks import policy_warnings
+    from ztsim.inputs.loaded import LoadedPolicy
+    from ztsim.inputs.loader import load_policy
     from ztsim.output.reports import render
     from ztsim.whatif.intent import evaluate
 

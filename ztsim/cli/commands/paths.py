@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.main import (
-    ExitCode,
-    add_command,
-    add_scenario_arguments,
-    load_scenario,
-    stdout_console,
-)
+from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario, stdout_console
+from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.perf.heap import retain
 
@@ -20,13 +15,13 @@ ORDER = 30
 
 def run(args: argparse.Namespace) -> int:
     """List plans per goal and their verdict under each policy."""
-    from ztsim.analysis.analyze import analyze
+    from ztsim.analysis.analyze import Needs, analyze
     from ztsim.output.console import goals_selected, paths_json_text, render_paths
 
     if args.max_paths < 1:
         raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
-    a = analyze(topo, pols, for_plans=True)  # one solve per policy serves both
+    a = analyze(topo, pols, Needs(plan_listing=True))  # one solve per policy serves both
     retain(a)
     if args.goal:
         unknown = sorted(set(args.goal) - {g[1] for g in a.goals})

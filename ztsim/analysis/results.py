@@ -1,0 +1,331 @@
+"""What judging one policy yields: its goals, its flows, its rule impact, its JSON object.
+
+:func:`judge_policy` compiles and solves a policy on a model and gives its
+:class:`PolicyResult`; :class:`ztsim.analysis.analyze.Analysis` gathers them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.decisions import Decision
+from ztsim.engine.fixpoint import Solution, goal_facts, solve
+from ztsim.engine.impact import RuleImpact, rule_impact
+from ztsim.engine.plans import (
+    Derivations,
+    Plan,
+    derivations_of,
+    exhaustive_for,
+    goal_costs,
+    plan_solve,
+)
+from ztsim.engine.steps import Fact
+from ztsim.engine.verdicts import PlanVerdict, judge_plans
+from ztsim.inputs.loaded import LoadedPolicy
+from ztsim.perf.profiling import phase
+
+__all__ = [
+    "GoalResult",
+    "PlanRow",
+    "PolicyResult",
+    "ResultStats",
+    "TrafficResult",
+    "check_solve",
+    "goal_label",
+    "goal_plans",
+    "judge_policy",
+    "policy_impact",
+    "result_json",
+]
+
+
+def goal_label(goal: Fact) -> str:
+    """``exfiltrate(payroll-records)`` style label of a goal fact."""
+    verb = "exfiltrate" if goal[0] == "exfil" else "tamper"
+    return f"{verb}({goal[1]})"
+
+
+@dataclass(frozen=True)
+class GoalResult:
+    """One goal under one policy."""
+
+    goal: Fact
+    reachable: bool
+    cost: int | None
+    records: int | None
+    plan: Plan | None
+    #: A proven lower bound on the cost of every plan to the goal (None when
+    #: unreachable); ``cost`` is exact when it reaches it (see :mod:`ztsim.engine.mincost`).
+    cost_lower_bound: int | None = None
+
+    @property
+    def cost_exact(self) -> bool:
+        """Whether ``cost`` is proven the fewest steps of any plan (unreachable: True)."""
+        if self.cost is None:
+            return True
+        return self.cost_lower_bound is not None and self.cost <= self.cost_lower_bound
+
+    @property
+    def cost_text(self) -> str:
+        """The cost for tables: ``7`` when exact, ``≤7 (≥5)`` when only bounded."""
+        if self.cost is None:
+            return ""
+        if self.cost_exact:
+            return str(self.cost)
+        return f"≤{self.cost} (≥{self.cost_lower_bound or 0})"
+
+    @property
+    def data(self) -> str:
+        """The data item's id."""
+        return self.goal[1]
+
+
+@dataclass(frozen=True)
+class TrafficResult:
+    """One legitimate flow under one policy: allowed, or broken by a rule."""
+
+    index: int
+    source: str
+    to: str
+    service: str
+    credential: str | None
+    decision: Decision
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the policy lets the flow through."""
+        return self.decision.allowed
+
+
+class ResultStats(NamedTuple):
+    """Sizes of one policy's solve: facts derived, steps fired, target groups compiled."""
+
+    facts: int
+    steps: int
+    target_groups: int
+
+
+class PolicyResult:
+    """Everything one policy yields on the topology."""
+
+    def __init__(
+        self,
+        policy: LoadedPolicy,
+        compiled: CompiledPolicy,
+        solution: Solution,
+        goals: list[GoalResult],
+        traffic: list[TrafficResult],
+        model: AttackModel | None = None,
+    ) -> None:
+        self.policy = policy
+        #: The policy compiled against the topology.
+        self.compiled = compiled
+        #: The policy's fixpoint (above :data:`~ztsim.engine.plans.EXHAUSTIVE_HOSTS`
+        #: hosts, its plan solve: the one its goals' costs and plans come from).
+        self.solution = solution
+        self.goals = goals
+        self.traffic = traffic
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"PolicyResult({self.policy.name!r}, goals reachable: {len(self.reachable_goals)})"
+
+    @cached_property
+    def stats(self) -> ResultStats:
+        """Facts derived, steps fired and target groups, without solving again."""
+        sol = self.solution
+        return ResultStats(sol.facts, len(sol.fired), len(self.compiled.targets.keys))
+
+    @cached_property
+    def plan_solution(self) -> Solution:
+        """The policy's solve for plan listing (see :func:`ztsim.engine.plans.plan_solve`):
+        its goals' plans are the first ones listed from it."""
+        model = AttackModel(self.compiled.topology) if self.model is None else self.model
+        if not exhaustive_for(model):
+            return self.solution  # the same solve (see check_solve)
+        return plan_solve(model, self.compiled)
+
+    @cached_property
+    def derivations(self) -> Derivations:
+        """Every derivation of each fact in :attr:`plan_solution` (shared across goals).
+
+        The same lists as ``plan_solution.derivations()``, each sorted when first read.
+        """
+        return derivations_of(self.plan_solution)
+
+    @property
+    def reachable_goals(self) -> list[GoalResult]:
+        """Goals the attacker reaches under this policy."""
+        return [g for g in self.goals if g.reachable]
+
+    @property
+    def broken_traffic(self) -> list[TrafficResult]:
+        """Legitimate flows this policy denies."""
+        return [t for t in self.traffic if not t.allowed]
+
+    @property
+    def records_at_risk(self) -> int:
+        """Records of the data items whose exfiltration is reachable."""
+        return sum(g.records or 0 for g in self.goals if g.reachable and g.goal[0] == "exfil")
+
+    @property
+    def records_exfiltrable(self) -> int:
+        """Records the attacker can exfiltrate (the same as :attr:`records_at_risk`)."""
+        return self.records_at_risk
+
+    @property
+    def records_tamperable(self) -> int:
+        """Records of the data items whose tampering is reachable (integrity goals)."""
+        return sum(g.records or 0 for g in self.goals if g.reachable and g.goal[0] == "tamper")
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """A plan with the policies it was found under and its verdict under each."""
+
+    plan: Plan
+    found_under: tuple[str, ...]
+    verdicts: tuple[PlanVerdict, ...]
+
+    def verdict(self, policy: str) -> PlanVerdict | None:
+        """The verdict under the policy named ``policy``."""
+        return next((v for v in self.verdicts if v.policy == policy), None)
+
+
+def judge_policy(
+    model: AttackModel,
+    policy: LoadedPolicy,
+    previous: CompiledPolicy | None = None,
+    *,
+    for_plans: bool = False,
+) -> PolicyResult:
+    """Judge one policy on the model's topology: its fixpoint, goals and traffic.
+
+    ``previous``: the compiled form of an earlier version of this policy on the same
+    model, whose target groups the compilation may reuse (re-checks after an edit).
+    ``for_plans``: solve once, by :func:`ztsim.engine.plans.plan_solve`, for callers
+    that list plans (see :class:`ztsim.analysis.analyze.Needs`).
+    """
+    return _finish(model, policy, model.compile(policy, previous=previous), for_plans)
+
+
+def _finish(
+    model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, for_plans: bool
+) -> PolicyResult:
+    """A compiled policy's result: its fixpoint, goals and legitimate flows."""
+    sol = plan_solve(model, compiled) if for_plans else check_solve(model, compiled)
+    topo = model.topology
+    goals: list[GoalResult] = []
+    # Goals' plans come from the plan solve, so that check and paths name the same
+    # plan (paths' first): on small estates the whole attack graph (exact costs),
+    # on large ones the policy's own solve (see check_solve).
+    small = exhaustive_for(model)
+    plans_from = plan_solve(model, compiled) if small and not for_plans else sol
+    costs = goal_costs(plans_from, goal_facts(topo), small)
+    for g in goal_facts(topo):
+        found = costs.get(g)
+        plan = found.plan if found is not None else None
+        _, item = topo.data[g[1]]
+        goals.append(
+            GoalResult(
+                g,
+                plan is not None,
+                plan.cost if plan is not None else None,
+                item.records,
+                plan,
+                found.lower if found is not None else None,
+            )
+        )
+    traffic = [
+        TrafficResult(
+            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
+        )
+        for i, t in enumerate(topo.model.traffic)
+    ]
+    result = PolicyResult(policy, compiled, sol, goals, traffic, model)
+    result.__dict__["plan_solution"] = plans_from  # the cached property, known
+    return result
+
+
+def check_solve(model: AttackModel, compiled: CompiledPolicy) -> Solution:
+    """The fixpoint a policy's result holds: the plain one on small estates; above
+    :data:`~ztsim.engine.plans.EXHAUSTIVE_HOSTS` hosts the plan solve (a few alternatives
+    per target), whose graph the goals' plans come from and ``paths`` lists from:
+    one solve serves both, and they name the same plan."""
+    if exhaustive_for(model):
+        return solve(model, compiled)
+    return plan_solve(model, compiled)
+
+
+def goal_plans(r: PolicyResult) -> list[Plan]:
+    """The cheapest plan of each goal ``r`` reaches, in goal order: its share of
+    :func:`ztsim.analysis.analyze.impact_basis`."""
+    return [g.plan for g in r.goals if g.plan is not None]
+
+
+def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
+    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging).
+
+    Blocked plans are judged up to their blocking step only (``whole=False``):
+    :func:`rule_impact` reads no step after it.
+    """
+    with phase("judge"):
+        verdicts = judge_plans(plans, r.compiled, whole=False)
+        return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
+
+
+def _goals_json(r: PolicyResult, kind: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "data": g.data,
+            "reachable": g.reachable,
+            "cost": g.cost,
+            "cost_exact": g.cost_exact,
+            "cost_lower_bound": g.cost_lower_bound,
+            "records": g.records,
+        }
+        for g in r.goals
+        if g.goal[0] == kind
+    ]
+
+
+def result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
+    """One policy's object in the spec §7 JSON, its ``rules`` as given."""
+    stats = r.stats
+    traffic = [
+        {
+            "from": t.source,
+            "to": t.to,
+            "service": t.service,
+            "allowed": t.allowed,
+            "rule": t.decision.rule,
+            "decided_by": t.decision.reason,
+        }
+        for t in r.traffic
+    ]
+    return {
+        "policy": r.policy.name,
+        "file": r.policy.path,
+        "exfiltration": _goals_json(r, "exfil"),
+        "tampering": _goals_json(r, "tamper"),
+        "traffic": traffic,
+        "summary": {
+            "goals_reachable": len(r.reachable_goals),
+            "goals": len(r.goals),
+            "records_at_risk": r.records_at_risk,
+            "records_exfiltrable": r.records_exfiltrable,
+            "records_tamperable": r.records_tamperable,
+            "traffic_broken": len(r.broken_traffic),
+        },
+        "stats": {
+            "facts": stats.facts,
+            "steps": stats.steps,
+            "target_groups": stats.target_groups,
+        },
+        "rules": rules,
+    }
