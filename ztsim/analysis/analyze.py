@@ -310,7 +310,7 @@ def analyze(
     model = AttackModel(topology)
     chosen = list(policies) if policies else [reference_policy()]
     try:
-        results = [judge_policy(model, p, for_plans=wanted.plan_listing) for p in chosen]
+        results = [judge_policy(model, p, plan_listing=wanted.plan_listing) for p in chosen]
         found = (
             [w for p in chosen for w in policy_warnings(p, topology)] if wanted.warnings else None
         )

@@ -202,30 +202,30 @@ def judge_policy(
     policy: LoadedPolicy,
     previous: CompiledPolicy | None = None,
     *,
-    for_plans: bool = False,
+    plan_listing: bool = False,
 ) -> PolicyResult:
     """Judge one policy on the model's topology: its fixpoint, goals and traffic.
 
     ``previous``: the compiled form of an earlier version of this policy on the same
     model, whose target groups the compilation may reuse (re-checks after an edit).
-    ``for_plans``: solve once, by :func:`ztsim.engine.plans.plan_solve`, for callers
+    ``plan_listing``: solve once, by :func:`ztsim.engine.plans.plan_solve`, for callers
     that list plans (see :class:`ztsim.analysis.analyze.Needs`).
     """
-    return _finish(model, policy, model.compile(policy, previous=previous), for_plans)
+    return _finish(model, policy, model.compile(policy, previous=previous), plan_listing)
 
 
 def _finish(
-    model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, for_plans: bool
+    model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, plan_listing: bool
 ) -> PolicyResult:
     """A compiled policy's result: its fixpoint, goals and legitimate flows."""
-    sol = plan_solve(model, compiled) if for_plans else check_solve(model, compiled)
+    sol = plan_solve(model, compiled) if plan_listing else check_solve(model, compiled)
     topo = model.topology
     goals: list[GoalResult] = []
     # Goals' plans come from the plan solve, so that check and paths name the same
     # plan (paths' first): on small estates the whole attack graph (exact costs),
     # on large ones the policy's own solve (see check_solve).
     small = exhaustive_for(model)
-    plans_from = plan_solve(model, compiled) if small and not for_plans else sol
+    plans_from = plan_solve(model, compiled) if small and not plan_listing else sol
     costs = goal_costs(plans_from, goal_facts(topo), small)
     for g in goal_facts(topo):
         found = costs.get(g)
