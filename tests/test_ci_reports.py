@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from test_ci_scenario import assertions, policy, topology
 
+from ztsim.output.escape import github_data, github_property
 from ztsim.output.reports import FORMATS, render
-from ztsim.output.reports.github import escape_data, escape_property
 from ztsim.whatif.intent import Report, evaluate
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "data" / "sarif-schema-2.1.0.json"
@@ -174,8 +174,8 @@ def test_github_known_debt_is_a_notice_and_nothing_when_all_pass() -> None:
 
 
 def test_github_escaping() -> None:
-    assert escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
-    assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+    assert github_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
+    assert github_property("a:b,c%") == "a%3Ab%2Cc%25"
 
 
 # --------------------------------------------------------------------------- Markdown, JSON, text

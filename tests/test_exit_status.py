@@ -1,7 +1,7 @@
 """Exit statuses that mean what they say (issue #23, points 5 and 6).
 
 Each command's ``--help`` lists exactly the statuses it can return (the table
-``ztsim.cli.main.EXIT_STATUSES``, checked against the code), and output that cannot
+``ztsim.cli.exitcodes.EXIT_STATUSES``, checked against the code), and output that cannot
 be delivered (a reader gone, a full disk) never exits 0: status 4, one line on
 standard error, no traceback and no interpreter noise.
 """
@@ -17,13 +17,14 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from ztsim.cli.main import EXIT_STATUSES, ExitCode, build_parser, exit_epilog, main
+from ztsim.cli.exitcodes import EXIT_STATUSES, ExitCode, exit_epilog
+from ztsim.cli.main import build_parser, main
 from ztsim.perf.heap import OUTPUT_FAILED
 
 T = "topologies/pajemploi.yaml"
 FLAT = "policies/flat.yaml"
 ZT = "policies/zero-trust.yaml"
-COMMANDS_DIR = ROOT / "ztsim" / "commands"
+COMMANDS_DIR = ROOT / "ztsim" / "cli" / "commands"
 
 #: Every command that prints on standard output, in each of its output forms.
 PRINTING: dict[str, list[str]] = {

@@ -21,15 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ztsim.cli.main import main
-from ztsim.model.textsafe import (
-    github_data,
-    github_property,
-    json_safe,
-    markdown_code,
-    markdown_text,
-    safe,
-    safe_lines,
-)
+from ztsim.model.textsafe import json_safe, safe, safe_lines
+from ztsim.output.escape import github_data, github_property, markdown_code, markdown_text
 
 #: One of each class of character a name must not send to a terminal raw.
 EVIL = (

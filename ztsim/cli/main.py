@@ -1,16 +1,10 @@
 """The ``ztsim`` command line: a thin face over :mod:`ztsim.analysis.analyze`.
 
-Each command lives in its own module under :mod:`ztsim.cli.commands` and registers
-itself with :func:`register` semantics (a ``register(subparsers)`` function);
-this module only builds the parser, runs the command and turns problems into
-exit statuses.
-
-Exit statuses (spec §7, then ours): 0 no goal reachable, 1 some goal reachable,
-2 invalid input or usage (every problem as ``FILE:LINE:COL: message``, never a
-traceback), 3 an internal error (a bug: please report it; ``ZTSIM_DEBUG=1`` shows
-the trace), 4 output not delivered (standard output closed early, disk full),
-130 interrupted.  What 0 and 1 mean depends on the command: each lists its own in
-:data:`EXIT_STATUSES`, which its ``--help`` shows.
+Each command lives in its own module under :mod:`ztsim.cli.commands` and
+registers itself (a ``register(subparsers)`` function); the helpers they share
+are in :mod:`ztsim.cli.common`, the exit statuses in :mod:`ztsim.cli.exitcodes`.
+This module only builds the parser, runs the command and turns problems into
+exit statuses: nothing imports it but the entry points.
 """
 
 from __future__ import annotations
@@ -22,145 +16,20 @@ import io
 import os
 import pkgutil
 import sys
-import textwrap
 from collections.abc import Sequence
 from contextlib import nullcontext, suppress
-from enum import IntEnum
 from typing import Any, NoReturn, TextIO, cast
 
-from rich.console import Console
-
-from ztsim import __version__
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim._version import __version__
+from ztsim.cli.common import print_diagnostics
+from ztsim.cli.exitcodes import ExitCode, exit_epilog
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 from ztsim.output.outfile import OutputError, guarded_stdout
 from ztsim.perf import profiling
-from ztsim.perf.heap import (
-    OUTPUT_FAILED,
-    hard_exit,
-    leave_heap_at_exit,
-    leaving,
-    paused_gc,
-    retain,
-)
+from ztsim.perf.heap import hard_exit, leave_heap_at_exit, leaving, paused_gc, say_output_failed
 
-__all__ = [
-    "EPILOG",
-    "EXIT_STATUSES",
-    "ExitCode",
-    "add_command",
-    "add_scenario_arguments",
-    "build_parser",
-    "entry",
-    "exit_epilog",
-    "load_scenario",
-    "main",
-    "print_diagnostics",
-    "stdout_console",
-]
-
-
-class ExitCode(IntEnum):
-    """What ``ztsim`` returns to the shell (each command's own in :data:`EXIT_STATUSES`).
-
-    Status 1 has a name per command: it always means "the gate fails", never an
-    error (REACHABLE for check and paths, FINDINGS for lint, REGRESSION for diff,
-    INCOMPLETE for harden).  OUTPUT wins over 0 and 1: a verdict whose report was
-    not delivered must not pass, nor read as "reachable" when it is an I/O error.
-    """
-
-    OK = 0
-    REACHABLE = 1
-    FINDINGS = 1
-    REGRESSION = 1
-    INCOMPLETE = 1
-    INVALID = 2
-    INTERNAL = 3
-    OUTPUT = OUTPUT_FAILED
-    INTERRUPTED = 130
-
-
-_COMMON: tuple[tuple[ExitCode, str], ...] = (
-    (ExitCode.INVALID, "invalid input or usage (FILE:LINE:COL: error: message)"),
-    (ExitCode.INTERNAL, "internal error (a bug; ZTSIM_DEBUG=1 shows the traceback)"),
-    (
-        ExitCode.OUTPUT,
-        "output not written: standard output closed early or a write failed\n"
-        "(disk full, ...); one line 'ztsim: cannot write output: ...' says why",
-    ),
-    (ExitCode.INTERRUPTED, "interrupted (Ctrl-C)"),
-)
-
-#: Every status each command can return, and what it means there: its ``--help``
-#: lists exactly these (``tests/test_exit_status.py`` checks them against the code).
-EXIT_STATUSES: dict[str, tuple[tuple[ExitCode, str], ...]] = {
-    "validate": (
-        (ExitCode.OK, "every file valid (warnings allowed without --strict)"),
-        *_COMMON,
-    ),
-    "check": (
-        (
-            ExitCode.OK,
-            "no goal reachable under any judged policy (with --assert: no assertion of\n"
-            "severity error fails; with --baseline: nothing new)",
-        ),
-        (ExitCode.REACHABLE, "some goal reachable (--assert: an assertion fails; --baseline: new)"),
-        *_COMMON,
-    ),
-    "paths": (
-        (ExitCode.OK, "no goal reachable under any judged policy"),
-        (ExitCode.REACHABLE, "some goal reachable under some judged policy"),
-        *_COMMON,
-    ),
-    "graph": (
-        (ExitCode.OK, "graph written (whether or not a goal is reachable)"),
-        *_COMMON,
-    ),
-    "lint": (
-        (ExitCode.OK, "no finding of level error (warnings and info allowed)"),
-        (ExitCode.FINDINGS, "some finding of level error"),
-        *_COMMON,
-    ),
-    "diff": (
-        (ExitCode.OK, "the --fail-on criterion is not met"),
-        (ExitCode.REGRESSION, "the --fail-on criterion is met (opened, broken-traffic, any)"),
-        *_COMMON,
-    ),
-    "harden": (
-        (ExitCode.OK, "every goal closed by the proposal"),
-        (ExitCode.INCOMPLETE, "some goal still reachable (the proposal is incomplete)"),
-        *_COMMON,
-    ),
-    "schema": ((ExitCode.OK, "schema printed"), *_COMMON),
-    "tui": (
-        (ExitCode.OK, "the app was closed"),
-        (ExitCode.INVALID, "a file named on the command line is missing, or bad usage"),
-        (ExitCode.INTERNAL, "internal error (a bug; ZTSIM_DEBUG=1 shows the traceback)"),
-    ),
-}
-
-
-def exit_epilog(command: str | None = None) -> str:
-    """The ``exit status:`` block of a command's ``--help`` (of ``ztsim`` when None)."""
-    if command is None:
-        rows: list[tuple[int, str]] = [
-            (0, "no goal reachable, nothing failed (each command: see its --help)"),
-            (
-                1,
-                "the gate fails: a goal reachable (check, paths), an error finding (lint),"
-                "\n--fail-on met (diff), a goal left open (harden)",
-            ),
-            *((int(c), m) for c, m in _COMMON),
-        ]
-    else:
-        rows = [(int(c), m) for c, m in EXIT_STATUSES[command]]
-    lines = ["exit status:"]
-    for code, meaning in rows:
-        first, *rest = meaning.split("\n")
-        lines.append(f"  {code:<4} {first}")
-        lines.extend(f"       {r}" for r in rest)
-    return "\n".join(lines) + "\n"
+__all__ = ["EPILOG", "build_parser", "entry", "main"]
 
 
 EPILOG = exit_epilog() + (
@@ -183,124 +52,6 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(int(ExitCode.INVALID), f"{self.prog}: error: {safe(message)}\n")
-
-
-def stdout_console() -> Console:
-    """A rich console on standard output; fixed width when piped, for stable bytes."""
-    width = None if sys.stdout.isatty() else 120
-    return Console(width=width, highlight=False, soft_wrap=False, markup=False)
-
-
-def print_diagnostics(diags: Sequence[Diagnostic]) -> None:
-    """Print diagnostics to standard error, one ``FILE:LINE:COL: level: message`` a line."""
-    for d in diags:
-        print(str(d), file=sys.stderr)
-
-
-def warnings_gate(warnings: Sequence[Diagnostic], strict: bool) -> None:
-    """Print warnings; with ``--strict`` raise them as errors."""
-    if not warnings:
-        return
-    if strict:
-        raise InputError(
-            [
-                Diagnostic(w.path, w.line, w.column, "error", w.message + " (--strict)", w.omitted)
-                for w in warnings
-            ]
-        )
-    print_diagnostics(warnings)
-
-
-def load_scenario(
-    topology: str,
-    policies: Sequence[str] | None,
-    strict: bool,
-    *,
-    warn: bool = True,
-    defer: bool = False,
-) -> tuple[LoadedTopology, list[LoadedPolicy]]:
-    """Load a topology and policies (folders expanded), report every error at once.
-
-    Warnings (spec §1) are printed to standard error, or raised with ``strict``;
-    ``warn=False`` leaves them to the caller (``check`` has the policies' warnings
-    worked out with the analysis, see :func:`ztsim.analysis.analyze.analyze`).
-
-    ``defer`` (with ``warn=False``): when the topology is valid, the policies are
-    parsed but validated when first used (:func:`ztsim.inputs.loader.read_policies`);
-    :func:`ztsim.analysis.analyze.analyze` then reports their errors as this would.
-    """
-    from ztsim.inputs.loader import (
-        load_policies,
-        load_topology,
-        policy_warnings,
-        prefetch_policies,
-        read_policies,
-    )
-
-    errors: list[Diagnostic] = []
-    topo = None
-    pols: list[LoadedPolicy] = []
-    # Large policy files are parsed in a child while the topology loads here.
-    with prefetch_policies(policies or []) as ahead:
-        try:
-            topo = load_topology(topology)
-        except InputError as exc:
-            errors.extend(exc.diagnostics)
-        if policies:
-            # Validated later only if nothing is to report now (a bad topology
-            # reports its policies' errors with its own).
-            read = read_policies if defer and not warn and not errors else load_policies
-            try:
-                pols = read(policies, prefetched=ahead)
-            except InputError as exc:
-                errors.extend(exc.diagnostics)
-            if not errors and not pols:
-                msg = "no policy file found"
-                raise InputError([Diagnostic(str(policies[0]), 1, 1, "error", msg)])
-    if errors:
-        raise InputError(errors)
-    assert topo is not None
-    if warn:
-        warnings = list(topo.warnings)
-        for p in pols:
-            warnings.extend(policy_warnings(p, topo))
-        warnings_gate(warnings, strict)
-    retain(topo, pols)
-    return topo, pols
-
-
-def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
-    """The ``TOPOLOGY [--policy FILE|DIR]... [--strict]`` arguments shared by commands."""
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology file (.yaml or .json)")
-    p.add_argument(
-        "--policy",
-        "-p",
-        action="append",
-        metavar="FILE|DIR",
-        help="policy file, or a folder of *.yaml policies; repeatable "
-        "(none: the reference policy, which allows everything)",
-    )
-    p.add_argument("--strict", action="store_true", help="treat warnings as errors")
-
-
-def add_command(
-    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
-    name: str,
-    help_text: str,
-    example: str,
-) -> argparse.ArgumentParser:
-    """Add a command whose ``--help`` explains it, shows an example and its exit statuses.
-
-    The statuses are the command's row of :data:`EXIT_STATUSES` (which must have one).
-    """
-    p: argparse.ArgumentParser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog="example:\n" + textwrap.indent(example, "  ") + "\n\n" + exit_epilog(name),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -443,8 +194,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except (OutputError, BrokenPipeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        print(f"ztsim: cannot write output: {safe(str(reason))}", file=sys.stderr)
+        say_output_failed(exc)
         return ExitCode.OUTPUT
     except Exception as exc:  # a bug: say so plainly, trace only on request
         if os.environ.get("ZTSIM_DEBUG"):

@@ -19,24 +19,13 @@ escaped here: JSON encoders already escape control characters, and JSON keeps th
 exact names.
 
 Format-specific escapers build on it: :func:`safe_lines` (multi-line text whose
-newlines are the output's own), :func:`markdown_text`, :func:`github_data` and
-:func:`github_property`, :func:`json_safe`; the TUI's widgets use
-:class:`ztsim.tui.safetext.Text`.
+newlines are the output's own) and :func:`json_safe` here, Markdown's and GitHub's
+in :mod:`ztsim.output.escape`; the TUI's widgets use :class:`ztsim.tui.safetext.Text`.
 """
 
 from __future__ import annotations
 
-import re
-
-__all__ = [
-    "github_data",
-    "github_property",
-    "json_safe",
-    "markdown_code",
-    "markdown_text",
-    "safe",
-    "safe_lines",
-]
+__all__ = ["json_safe", "safe", "safe_lines"]
 
 
 _NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -101,34 +90,6 @@ def safe_lines(text: str) -> str:
     return "\n".join([safe(line) for line in text.split("\n")])
 
 
-# Markdown's inline specials (CommonMark) and HTML's: escaped with a backslash or as
-# an entity so a name can neither break a table nor open a tag, a link or code.
-_MARKDOWN = str.maketrans(
-    {
-        "\\": "\\\\",
-        "|": "\\|",
-        "`": "\\`",
-        "*": "\\*",
-        "_": "\\_",
-        "[": "\\[",
-        "]": "\\]",
-        "~": "\\~",
-        "<": "&lt;",
-        ">": "&gt;",
-        "&": "&amp;",
-    }
-)
-
-
-def markdown_text(text: str) -> str:
-    """``text`` for a Markdown table cell or paragraph: escaped, on one line.
-
-    >>> markdown_text("a|b <img src=x> `c`")
-    'a\\\\|b &lt;img src=x&gt; \\\\`c\\\\`'
-    """
-    return safe(text).translate(_MARKDOWN)
-
-
 def _json_escape(c: str) -> str:
     n = ord(c)
     if n < 0x10000:
@@ -159,42 +120,3 @@ def json_safe(text: str) -> str:
         if not line.isprintable():
             lines[i] = "".join([c if c.isprintable() else _json_escape(c) for c in line])
     return "\n".join(lines)
-
-
-def markdown_code(text: str) -> str:
-    """``text`` as an inline code span, whatever backticks or pipes it holds.
-
-    The fence is one backtick longer than the longest run inside (CommonMark), and
-    pipes are escaped (GitHub's tables split on them even in code).
-
-    >>> markdown_code("a`b|c")
-    '`` a`b\\\\|c ``'
-    """
-    text = safe(text).replace("|", "\\|")
-    if "`" not in text:
-        return f"`{text}`"
-    fence = "`" * (max(len(run) for run in re.findall("`+", text)) + 1)
-    return f"{fence} {text} {fence}"
-
-
-def github_data(text: str) -> str:
-    """A GitHub Actions workflow command's message: escaped, ``%``, CR and LF encoded.
-
-    ``text`` may hold several lines (they are encoded as ``%0A``, which the runner
-    shows as line breaks); every other control character is escaped first, so no
-    value can end the command or start a second one.
-
-    >>> github_data("50% done\\r\\nnext\\x1b[2J::error ::x")
-    '50%25 done%0D%0Anext\\\\x1b[2J::error ::x'
-    """
-    if not text.isprintable():
-        # CR and LF are kept for the %0D/%0A encoding (GitHub's own, decoded in its UI)
-        text = "\n".join(
-            "\r".join([safe(part) for part in line.split("\r")]) for line in text.split("\n")
-        )
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def github_property(text: str) -> str:
-    """A workflow command's property value: as :func:`github_data`, plus ``:`` and ``,``."""
-    return github_data(text).replace(":", "%3A").replace(",", "%2C")

@@ -40,7 +40,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
     """The verdict on top, then one summary table per policy (and per rule with ``rules``).
 
     Everything is gathered and printed at once, the tables drawn by
-    :func:`ztsim.output.tables.box_table`: rich's own tables take seconds on a large estate.
+    :func:`ztsim.output.tables.box_table` (rich's own tables are slow on a large estate).
     """
     out: list[RenderableType] = []
     bad = [r for r in a.results if r.reachable_goals]

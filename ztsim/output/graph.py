@@ -12,7 +12,8 @@ from typing import Any
 
 import networkx as nx
 
-from ztsim.engine.fixpoint import Fact, Solution, Step
+from ztsim.engine.fixpoint import Solution
+from ztsim.engine.steps import Fact, Step
 from ztsim.model.textsafe import safe, safe_lines
 
 __all__ = ["attack_graph", "fact_id", "step_id", "to_dot", "to_graphml", "to_json"]

@@ -1,14 +1,14 @@
 """Blocks of terminal text drawn in one pass (box tables, styled lines), for large results.
 
-rich's ``Table`` measures and wraps every cell through its renderable protocol,
-about 0.2 ms a cell: on an estate of 50,000 hosts, ``ztsim check``'s three goal
-tables (4,000 rows) took 2.5 s to draw, more than the whole analysis after
-parsing.  :func:`box_table` draws the same box (rich's ``HEAVY_HEAD``: heavy
-header, light body) with plain string work, about a hundred times faster, and
-returns a rich renderable, so colour still follows the console.
+rich's ``Table`` measures and wraps every cell through its renderable protocol:
+on a large estate, ``ztsim check``'s goal tables (thousands of rows) took longer
+to draw than the whole analysis after parsing (figures: ``benchmarks/README.md``).
+:func:`box_table` draws the same box (rich's ``HEAVY_HEAD``: heavy header, light
+body) with plain string work, and returns a rich renderable, so colour still
+follows the console.
 
 :class:`StyledLines` does the same for lines of one style each (``ztsim paths``
-prints 200,000 of them on that estate).
+prints hundreds of thousands of them on such an estate).
 
 Table layout: every column is as wide as its widest cell or header.  When the table is
 wider than the console, the columns marked ``wrap`` are narrowed, widest first,
@@ -142,9 +142,9 @@ class BoxTable:
     """A drawn table: its lines, and the styled stretches of them; a rich renderable.
 
     Printing it yields rich segments line by line, without going through
-    :class:`~rich.text.Text` (whose line splitting costs about 40 µs a line of
-    box-drawing characters), so a table of thousands of rows prints in
-    milliseconds.  Print it with ``soft_wrap=True``: otherwise rich crops the
+    :class:`~rich.text.Text` (whose line splitting is slow on lines of
+    box-drawing characters), so a table of thousands of rows prints at once.
+    Print it with ``soft_wrap=True``: otherwise rich crops the
     lines of a table wider than the console.
     """
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ztsim.model.textsafe import safe
+from ztsim.output.escape import markdown_text, text_lines
 from ztsim.output.jsontext import dump_json
 from ztsim.output.outfile import write_output
 from ztsim.tui.query import PlanQuery
@@ -155,9 +155,8 @@ def export_json(vm: ViewModel, state: ExportState) -> dict[str, Any]:
 
 
 def _md(text: object) -> str:
-    """A table cell, its pipes escaped (its control characters and newlines are
-    escaped with its whole line by :func:`export_markdown`)."""
-    return str(text).replace("|", "\\|")
+    """A table cell: escaped (control characters, pipes, HTML tags), on one line."""
+    return markdown_text(str(text), every_special=False)
 
 
 def _table(head: list[str], rows: list[list[object]]) -> list[str]:
@@ -261,9 +260,8 @@ def export_markdown(vm: ViewModel, state: ExportState) -> str:
             through = vm.plans_through(host.id)
             lines += ["", f"### Plans through {host.id} ({len(through)})", ""]
             lines += _plans_md(through, names)
-    # each line escaped as one line (names may hold control characters), and no
-    # HTML tag (the export's own lines hold no "<")
-    return "".join(safe(line).replace("<", "&lt;") + "\n" for line in lines)
+    # the export's own lines hold no "<": no line may open an HTML tag
+    return text_lines(lines, markdown=True)
 
 
 def write_export(

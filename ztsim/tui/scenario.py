@@ -15,14 +15,9 @@ from pathlib import Path
 
 from ztsim.analysis.analyze import Analysis
 from ztsim.analysis.workspace import Workspace
-from ztsim.inputs.loader import (
-    LoadedPolicy,
-    LoadedTopology,
-    expand_policy_paths,
-    load_policies,
-    load_topology,
-    policy_warnings,
-)
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loader import expand_policy_paths
+from ztsim.inputs.scenario import load_scenario, scenario_warnings
 from ztsim.model.diagnostics import Diagnostic, InputError
 
 __all__ = ["Reuse", "Scenario", "Session", "display_path"]
@@ -83,32 +78,21 @@ class Scenario:
     def load(self) -> tuple[LoadedTopology, list[LoadedPolicy], list[Diagnostic]]:
         """Load every file; returns the topology, the policies and the warnings.
 
+        The command line's loader (:func:`ztsim.inputs.scenario.load_scenario`):
+        the same errors and warnings as ``ztsim check`` prints.
+
         Raises
         ------
         InputError
             With the errors of every file at once (``FILE:LINE:COL``).
         """
-        errors: list[Diagnostic] = []
-        topo: LoadedTopology | None = None
-        try:
-            topo = load_topology(self.topology)
-        except InputError as exc:
-            errors.extend(exc.diagnostics)
-        pols: list[LoadedPolicy] = []
-        if self.policies:
-            try:
-                pols = load_policies(list(self.policies))
-            except InputError as exc:
-                errors.extend(exc.diagnostics)
-            if not errors and not pols:
-                errors.append(Diagnostic(self.policies[0], 1, 1, "error", "no policy file found"))
-        if errors:
-            raise InputError(errors)
-        assert topo is not None
-        warnings = list(topo.warnings)
-        for p in pols:
-            warnings.extend(policy_warnings(p, topo))
-        return topo, pols, [w for w in warnings if w.level == "warning"]
+        loaded = load_scenario(self.topology, self.policies)
+        return loaded.topology, loaded.policies, _shown(loaded.warnings)
+
+
+def _shown(warnings: list[Diagnostic]) -> list[Diagnostic]:
+    """The warnings the TUI shows: those of level warning (no info)."""
+    return [w for w in warnings if w.level == "warning"]
 
 
 def _policies(n: int) -> str:
@@ -188,8 +172,5 @@ class Session:
                 solved,
                 len(a.results) - solved,
             )
-        topo = a.topology
-        warnings = list(topo.warnings)
-        for r in a.results:
-            warnings.extend(policy_warnings(r.policy, topo))
-        return a, [w for w in warnings if w.level == "warning"], reuse
+        warnings = scenario_warnings(a.topology, [r.policy for r in a.results])
+        return a, _shown(warnings), reuse

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.main import ExitCode, add_command, load_scenario
+from ztsim.cli.common import add_command, load_scenario
+from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 
 ORDER = 50

@@ -7,7 +7,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ztsim.cli.main import ExitCode, add_command, load_scenario
+from ztsim.cli.common import add_command, load_scenario
+from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 from ztsim.output.outfile import check_target, write_output
@@ -21,8 +22,9 @@ def run(args: argparse.Namespace) -> int:
     One graph is one policy's: several policies (``-p`` repeated, or a folder of
     more than one) are refused rather than one of them silently picked.
     """
-    from ztsim.engine.fixpoint import AttackModel, solve
-    from ztsim.inputs.loader import reference_policy
+    from ztsim.engine.attack import AttackModel
+    from ztsim.engine.fixpoint import solve
+    from ztsim.inputs.loaded import reference_policy
     from ztsim.output.graph import attack_graph, to_dot, to_graphml, to_json
 
     given: list[str] = args.policy or []

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.main import ExitCode, add_command, print_diagnostics
+from ztsim.cli.common import add_command, print_diagnostics
+from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 
@@ -14,7 +15,9 @@ ORDER = 55
 
 def run(args: argparse.Namespace) -> int:
     """Lint each policy; exit 1 when a finding has level error."""
-    from ztsim.inputs.loader import LoadedTopology, load_policies, load_topology, policy_warnings
+    from ztsim.inputs.checks import policy_warnings
+    from ztsim.inputs.loaded import LoadedTopology
+    from ztsim.inputs.loader import load_policies, load_topology
     from ztsim.output.console import dump_json
     from ztsim.whatif.lint import lint_policy
 

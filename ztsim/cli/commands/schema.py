@@ -17,7 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-from ztsim.cli.main import ExitCode, add_command
+from ztsim.cli.common import add_command
+from ztsim.cli.exitcodes import ExitCode
 
 ORDER = 60
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import argparse
 
-from ztsim.cli.main import ExitCode, add_command
+from ztsim.cli.common import add_command
+from ztsim.cli.exitcodes import ExitCode
 
 ORDER = 90
 
 
 def run(args: argparse.Namespace) -> int:
     """Open the app on the given scenario, or on the bundled Pajemploi one."""
-    from ztsim.engine.mincost import silence_banner
+    from ztsim.engine.ilp import silence_banner
     from ztsim.tui import run as run_tui
 
     silence_banner()  # HiGHS' banner printed now would land inside the app's screen

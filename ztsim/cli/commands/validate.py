@@ -4,7 +4,7 @@ Each input is read once and parsed once; its kind (topology, policy or
 assertions) is the ``kind`` key of the parsed document, never a guess from the
 text (a ``description: |`` quoting ``kind: assertions`` is text, not a kind).
 ``-`` reads standard input, and a pipe (``/dev/stdin``, ``<(cat topo.yaml)``) is
-read like a file, with the same byte bound (:data:`ztsim.inputs.documents.MAX_BYTES`).
+read like a file, with the same byte bound (:data:`ztsim.inputs.guards.MAX_BYTES`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from ztsim.cli.main import ExitCode, add_command, print_diagnostics, warnings_gate
+from ztsim.cli.common import add_command, print_diagnostics, warnings_gate
+from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 
 if TYPE_CHECKING:
-    from ztsim.inputs.documents import Document
+    from ztsim.inputs.positions import Document
 
 ORDER = 10
 
@@ -36,15 +37,14 @@ _CHUNK = 1 << 20
 def run(args: argparse.Namespace) -> int:
     """Schema, references, services; policy warnings against a single topology."""
     from ztsim.inputs.assertions import LoadedAssertions, assertion_errors, assertions_from_document
-    from ztsim.inputs.documents import locate
+    from ztsim.inputs.checks import policy_warnings
+    from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
     from ztsim.inputs.loader import (
-        LoadedPolicy,
-        LoadedTopology,
         expand_policy_paths,
         policy_from_document,
-        policy_warnings,
         topology_from_document,
     )
+    from ztsim.inputs.positions import locate
 
     errors: list[Diagnostic] = []
     topos: list[LoadedTopology] = []
@@ -109,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _read(f: str | Path) -> Document:
     """Read and parse one input once: a file, standard input (``-``) or a pipe."""
-    from ztsim.inputs.documents import YamlInputError, document_from_bytes
+    from ztsim.inputs.documents import document_from_bytes
     from ztsim.inputs.loader import _yaml_error, read_document
+    from ztsim.inputs.positions import YamlInputError
 
     name = STDIN_NAME if f == STDIN_ARG else str(f)
     try:
@@ -141,7 +142,7 @@ def _read_pipe(name: str) -> bytes:
     Opened without waiting for a writer (a FIFO nobody writes to reads as empty
     instead of hanging), then read blocking until the writer closes it.
     """
-    from ztsim.inputs.documents import YamlInputError
+    from ztsim.inputs.positions import YamlInputError
 
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NONBLOCK)
@@ -153,13 +154,14 @@ def _read_pipe(name: str) -> bytes:
 
 
 def read_bounded(stream: BinaryIO, name: str) -> bytes:
-    """Everything ``stream`` holds, refused past :data:`~ztsim.inputs.documents.MAX_BYTES` bytes.
+    """Everything ``stream`` holds, refused past :data:`~ztsim.inputs.guards.MAX_BYTES` bytes.
 
     Read in chunks, each checked as it comes: a NUL byte or bytes that are not
     UTF-8 stop the read at once (``/dev/zero`` or ``/dev/urandom`` behind a pipe
     are refused in the first megabyte, not after the whole bound).
     """
-    from ztsim.inputs.documents import MAX_BYTES, YamlInputError
+    from ztsim.inputs.guards import MAX_BYTES
+    from ztsim.inputs.positions import YamlInputError
 
     chunks: list[bytes] = []
     size = 0

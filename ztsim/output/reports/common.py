@@ -22,7 +22,7 @@ from ztsim.inputs.assertions import (
     NoTampering,
     TrafficAllowed,
 )
-from ztsim.inputs.loader import LoadedPolicy
+from ztsim.inputs.loaded import LoadedPolicy
 from ztsim.model.techniques import technique
 from ztsim.model.textsafe import safe
 from ztsim.whatif.intent import MAX_FLOWS_SHOWN, Outcome, Report, Violation

@@ -4,27 +4,17 @@
 error-severity assertion, ``::warning`` for a warning, ``::notice`` for known debt
 (with ``--baseline``).  Values are escaped as the Actions toolkit does: ``%``,
 CR and LF everywhere, plus ``:`` and ``,`` in properties; every other control,
-bidi or zero-width character is escaped first (``\\x1b``, :mod:`ztsim.model.textsafe`), so
-no name can end the command line or start a second command.
+bidi or zero-width character is escaped first (``\\x1b``, :mod:`ztsim.output.escape`),
+so no name can end the command line or start a second command.
 """
 
 from __future__ import annotations
 
-from ztsim.model.textsafe import github_data, github_property
+from ztsim.output.escape import github_data, github_property
 from ztsim.output.reports.common import plan_steps, relative_path
 from ztsim.whatif.intent import Report
 
-__all__ = ["escape_data", "escape_property", "render_github"]
-
-
-def escape_data(text: str) -> str:
-    """Escape a command's message (see :func:`ztsim.model.textsafe.github_data`)."""
-    return github_data(text)
-
-
-def escape_property(text: str) -> str:
-    """Escape a command's property value (see :func:`ztsim.model.textsafe.github_property`)."""
-    return github_property(text)
+__all__ = ["render_github"]
 
 
 def render_github(report: Report) -> str:
@@ -44,8 +34,8 @@ def render_github(report: Report) -> str:
                 msg += f"\nfix here: {v.fix}"
             loc = v.location
             props = (
-                f"file={escape_property(relative_path(loc.path))},line={loc.line},"
-                f"col={loc.column},title={escape_property(title)}"
+                f"file={github_property(relative_path(loc.path))},line={loc.line},"
+                f"col={loc.column},title={github_property(title)}"
             )
-            lines.append(f"::{cmd} {props}::{escape_data(msg)}")
+            lines.append(f"::{cmd} {props}::{github_data(msg)}")
     return "".join(line + "\n" for line in lines)

@@ -6,8 +6,8 @@ assertions and, folded in ``<details>``, each failure's counter-example plan.
 
 from __future__ import annotations
 
-from ztsim.model.textsafe import markdown_code as _code
-from ztsim.model.textsafe import markdown_text
+from ztsim.output.escape import markdown_code as _code
+from ztsim.output.escape import markdown_text
 from ztsim.output.reports.common import (
     PLAN_HEADER,
     assertions_label,
@@ -27,7 +27,7 @@ _ICON = {"PASS": "✅", "FAIL": "❌", "WARN": "⚠️", "KNOWN": "📌"}
 def _cell(text: str) -> str:
     """Table-cell safe text: Markdown and HTML escaped, newlines as breaks.
 
-    Control and bidi characters are escaped (:func:`ztsim.model.textsafe.markdown_text`),
+    Control and bidi characters are escaped (:func:`ztsim.output.escape.markdown_text`),
     so a name can neither break the table nor open a tag, a link or a code span.
     """
     return "<br>".join(markdown_text(line) for line in text.split("\n"))
