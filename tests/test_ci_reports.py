@@ -303,7 +303,7 @@ def test_fix_at_is_where_harden_changes_the_policy(
 
 def test_fix_at_every_plan_closed_by_the_named_change() -> None:
     """The change each note names, applied alone, blocks that counter-example."""
-    from ztsim.engine.fixpoint import AttackModel
+    from ztsim.engine.attack import AttackModel
     from ztsim.engine.verdicts import judge
     from ztsim.whatif.candidates import Context
     from ztsim.whatif.harden import harden
@@ -331,7 +331,7 @@ def test_fix_at_large_estates_takes_the_first_step_that_is_not_legitimate(
     def no_search(*_a: object, **_k: object) -> None:
         raise AssertionError("harden must not run above the bounds")
 
-    from ztsim.engine.fixpoint import AttackModel
+    from ztsim.engine.attack import AttackModel
     from ztsim.engine.verdicts import judge
     from ztsim.inputs.documents import locate
     from ztsim.whatif.candidates import Context

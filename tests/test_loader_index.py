@@ -355,7 +355,7 @@ def test_a_bad_shared_list_is_reported_at_every_host_that_lists_it(
 def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
     import json
 
-    from ztsim.engine.fixpoint import AttackModel
+    from ztsim.engine.attack import AttackModel
     from ztsim.inputs.loader import LoadedTopology
     from ztsim.model.schema import Topology
     from ztsim.perf.dedupe import MIN_ITEMS

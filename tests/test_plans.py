@@ -17,8 +17,10 @@ from test_property import EXAMPLES, SETTINGS, Scenario, scenarios
 import ztsim.engine.plans as plans_mod
 from ztsim.analysis.analyze import analyze
 from ztsim.engine import extraction
-from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, goal_facts, solve
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import Solution, goal_facts, solve
 from ztsim.engine.plans import Plan, extract_plan, k_plans, merge_plans
+from ztsim.engine.steps import Fact, Step
 from ztsim.engine.verdicts import judge
 from ztsim.inputs.loader import (
     LoadedPolicy,

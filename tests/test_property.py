@@ -30,9 +30,11 @@ from hypothesis import strategies as st
 
 import ztsim.engine.mincost as mincost
 from ztsim.analysis.analyze import analyze
-from ztsim.engine.fixpoint import AttackModel, Fact, Step, goal_facts, solve
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import goal_facts, solve
 from ztsim.engine.mincost import cheapest, relaxed_lower_bounds
 from ztsim.engine.plans import Plan, extract_plan, goal_costs
+from ztsim.engine.steps import Fact, Step
 from ztsim.engine.verdicts import judge
 from ztsim.inputs.loader import (
     LoadedPolicy,

@@ -9,7 +9,8 @@ import pytest
 from conftest import ROOT, make_policy, make_topology
 
 from ztsim.cli.main import main
-from ztsim.engine.fixpoint import AttackModel, goal_facts, solve
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import goal_facts, solve
 from ztsim.engine.plans import extract_plan
 from ztsim.inputs.loader import LoadedPolicy, load_policy, load_topology, policy_from_text
 from ztsim.whatif.harden import harden

@@ -8,12 +8,12 @@ Re-exported by :mod:`ztsim.engine.plans`, the public path.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from ztsim.engine.fixpoint import Fact, Solution, Step
+from ztsim.engine.fixpoint import Solution
+from ztsim.engine.steps import Fact, Step, StepKey
 from ztsim.perf.profiling import phase
 
 __all__ = [
@@ -38,20 +38,20 @@ class Plan:
         return len(self.steps)
 
     @property
-    def key(self) -> frozenset[tuple[str, ...]]:
+    def key(self) -> frozenset[StepKey]:
         """The set of step keys: two plans with the same steps are the same plan."""
         known = self.__dict__.get("_key")  # computed once (plans are compared often)
         if known is None:
             known = self.__dict__["_key"] = frozenset(s.key for s in self.steps)
-        return cast(frozenset[tuple[str, ...]], known)
+        return cast(frozenset[StepKey], known)
 
     @property
-    def sort_key(self) -> tuple[int, tuple[tuple[str, ...], ...]]:
+    def sort_key(self) -> tuple[int, tuple[StepKey, ...]]:
         """Cheapest first, then a deterministic order on the steps."""
         known = self.__dict__.get("_sort_key")
         if known is None:
             known = self.__dict__["_sort_key"] = (self.cost, tuple(s.key for s in self.steps))
-        return cast(tuple[int, tuple[tuple[str, ...], ...]], known)
+        return cast(tuple[int, tuple[StepKey, ...]], known)
 
     @property
     def entry(self) -> str:
@@ -196,17 +196,12 @@ class _SolutionMemo:
         self.graph: object = None
 
 
-_MEMOS: dict[int, tuple[weakref.ref[Solution], _SolutionMemo]] = {}
-
-
 def _memo(sol: Solution) -> _SolutionMemo:
-    """The memo of ``sol``, dropped when ``sol`` is (a solve is never changed)."""
-    entry = _MEMOS.get(id(sol))
-    if entry is not None and entry[0]() is sol:
-        return entry[1]
-    memo = _SolutionMemo()
-    key = id(sol)
-    _MEMOS[key] = (weakref.ref(sol, lambda _ref: _MEMOS.pop(key, None)), memo)
+    """The memo of ``sol``, kept in :attr:`Solution.memo <ztsim.engine.fixpoint.Solution.memo>`
+    (made on first use; it holds no reference back to ``sol``, so the two go together)."""
+    memo = sol.memo
+    if not isinstance(memo, _SolutionMemo):
+        memo = sol.memo = _SolutionMemo()
     return memo
 
 
@@ -292,8 +287,8 @@ def _derive(
 
 
 def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
-    steps: dict[tuple[str, ...], Step] = {}
-    rank: dict[tuple[str, ...], int] = {}
+    steps: dict[StepKey, Step] = {}
+    rank: dict[StepKey, int] = {}
     order = sol.order
     for f, st in chosen.items():
         o = order[f]
@@ -327,7 +322,7 @@ class Derivations(Mapping[Fact, list[Step]]):
 
     def __init__(self, sol: Solution) -> None:
         cost = sol.cost
-        raw: dict[Fact, list[tuple[int, tuple[str, ...], Step]]] = {}
+        raw: dict[Fact, list[tuple[int, StepKey, Step]]] = {}
         for key, st in sol.fired.items():
             pre = st.pre
             if all(p in cost for p in pre):

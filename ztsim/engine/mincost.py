@@ -16,10 +16,10 @@ Three tools:
   bound on the cost of every plan, cheap (one Knuth-Dijkstra pass).
 * :func:`cheapest` finds the fewest-steps plan within a solve's fired steps:
   first the h_max derivation, sharing facts where it can (it often meets the
-  bound), then a small integer linear program (HiGHS, through ``highspy``) over
-  the goal's backward sub-graph, pruned to steps that fit in a plan cheaper than
-  the one already known.  A node budget keeps it bounded; it then answers the
-  best plan found and the solver's proven bound.
+  bound), then a small integer linear program (HiGHS, through ``highspy``, in
+  :mod:`ztsim.engine.ilp`) over the goal's backward sub-graph, pruned to steps
+  that fit in a plan cheaper than the one already known.  A node budget keeps it
+  bounded; it then answers the best plan found and the solver's proven bound.
 * :func:`relaxed_lower_bounds` gives a lower bound valid for the whole attack
   graph from a *pruned* solve (large estates fire one source per target): every
   step's launching position is relaxed to the best one that could launch it.
@@ -31,20 +31,17 @@ graph: :func:`cheapest` over it is the true minimum.
 from __future__ import annotations
 
 import math
-import os
-import sys
-import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from ztsim.engine.compiled import iter_bits
 from ztsim.engine.extraction import Plan, _memo, extract_plan, minimize
-from ztsim.engine.fixpoint import Fact, Solution, Step
+from ztsim.engine.fixpoint import Solution
+from ztsim.engine.ilp import fewest_steps
+from ztsim.engine.steps import Fact, Step, StepKey
+from ztsim.engine.targets import iter_bits
 from ztsim.perf.profiling import phase
 
 __all__ = [
-    "MAX_ILP_NODES",
     "MAX_ILP_STEPS",
     "MAX_ILP_STEPS_PER_SOLVE",
     "Cheapest",
@@ -55,18 +52,13 @@ __all__ = [
 ]
 
 #: Above this many candidate steps (after pruning) no exact search is tried: the
-#: plan already known is kept, with the h_max lower bound.  (Building the model
-#: costs about a millisecond a step.)
+#: plan already known is kept, with the h_max lower bound.
 MAX_ILP_STEPS = 1_000
 
 #: At most this many candidate steps are searched, summed over the goals of one
 #: solve: past it, goals keep their plan and bound (a deterministic cap on the time
 #: a check spends searching, whatever the number of goals).
 MAX_ILP_STEPS_PER_SOLVE = 10_000
-
-#: Branch-and-bound nodes the solver may explore per goal (a deterministic budget,
-#: unlike a time limit: the same input gives the same answer on any machine).
-MAX_ILP_NODES = 1_000
 
 #: A virtual fact of :func:`relaxed_lower_bounds`: a channel out is held.
 _EGRESS: Fact = ("*egress",)
@@ -350,7 +342,7 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
     # long and one of its outputs starts a chain of at least dist to the goal; the
     # two share no step (one is before the output, one after).
     kept: list[Step] = []
-    seen: set[tuple[str, ...]] = set()
+    seen: set[StepKey] = set()
     for f in sorted(dist, key=lambda x: (dist[x], x)):
         for st in g.givers.get(f, ()):
             if st.key in seen:
@@ -363,7 +355,7 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
     if not kept or len(kept) > MAX_ILP_STEPS or g.searched + len(kept) > MAX_ILP_STEPS_PER_SOLVE:
         return Cheapest(known, lower)
     g.searched += len(kept)
-    found, proven = _ilp(kept, goal, dist, hm, bound)
+    found, proven = fewest_steps(kept, goal, dist, hm, bound)
     best = known if found is None else _as_plan(found, goal, hm)
     if best.cost > known.cost:  # never worse than what was known
         best = known
@@ -399,7 +391,7 @@ def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
         f = stack.pop()
         if f in chosen:
             continue
-        best: tuple[int, tuple[str, ...]] | None = None
+        best: tuple[int, StepKey] | None = None
         pick: Step | None = None
         for st in g.givers.get(f, ()):
             if 1 + max((hm[p] for p in st.pre), default=0) != hm[f]:
@@ -420,123 +412,3 @@ def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:
     """The chosen steps as a plan, in a valid order, with no droppable step."""
     ordered = sorted(steps, key=lambda s: (1 + max((hm[p] for p in s.pre), default=0), s.key))
     return Plan(goal, tuple(minimize(ordered, goal)))
-
-
-_BANNER_LOCK = threading.Lock()
-_BANNER_DONE: list[bool] = []
-
-
-def silence_banner() -> None:
-    """Make this process's first HiGHS instance with standard output muted (once).
-
-    Call it before another thread may write to standard output (the TUI does,
-    before its app starts); :func:`_quiet_highs` calls it otherwise.
-    """
-    if _BANNER_DONE:
-        return
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        highspy.Highs()  # type: ignore[no-untyped-call]
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(null)
-    _BANNER_DONE.append(True)
-
-
-def _quiet_highs() -> Any:
-    """A HiGHS instance, its start-up banner kept off standard output.
-
-    HiGHS prints a banner from the C++ constructor of the first instance of a
-    process, before any option can be set: file descriptor 1 points at the null
-    device for that one construction (``--format json`` must stay one object).
-    Later instances print nothing and are made as they are; the TUI makes the
-    first one before Textual owns the terminal (:func:`silence_banner`), so no
-    frame written by another thread is lost meanwhile.
-    """
-    import highspy
-
-    with _BANNER_LOCK:
-        if not _BANNER_DONE:
-            silence_banner()
-        h = highspy.Highs()  # type: ignore[no-untyped-call]
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("mip_rel_gap", 0.0)
-    h.setOptionValue("mip_max_nodes", MAX_ILP_NODES)
-    return h
-
-
-def _ilp(
-    kept: Sequence[Step],
-    goal: Fact,
-    dist: Mapping[Fact, int],
-    hm: Mapping[Fact, int],
-    bound: int,
-) -> tuple[list[Step] | None, float | bool]:
-    """Solve the fewest-steps model over ``kept``.
-
-    Variables: ``x[s]`` step used, ``y[f]`` fact needed, ``z[s, f]`` fact ``f``
-    first given by step ``s``, ``t[f]`` a level: a step's output is above its
-    inputs when it is their support, so supports never loop.  The longest chain of
-    supports to a fact of a plan of at most ``bound`` steps lies between its h_max
-    and ``bound``: levels take those bounds, which keeps the big-M constraints
-    tight (a much stronger relaxation than levels in [0, facts]).  Returns the steps of
-    the best plan found (None if none) and either True (proven: no plan of at
-    most ``bound`` steps exists, or the plan returned is optimal) or the solver's
-    lower bound when the node budget ran out.
-    """
-    facts: dict[Fact, int] = {}
-    for st in kept:
-        for p in st.pre:
-            facts.setdefault(p, len(facts))
-        for q in st.post:
-            if q in dist:
-                facts.setdefault(q, len(facts))
-    if goal not in facts:
-        return None, True
-    h = _quiet_highs()
-    top = float(bound)
-    x = [h.addBinary() for _ in kept]
-    y = {f: h.addBinary() for f in facts}
-    t = {f: h.addVariable(lb=float(hm[f]), ub=top) for f in facts}
-    supports: dict[Fact, list[Any]] = {f: [] for f in facts}
-    for i, st in enumerate(kept):
-        for p in st.pre:
-            h.addConstr(x[i] <= y[p])
-        for q in st.post:
-            if q not in facts:
-                continue
-            z = h.addBinary()
-            supports[q].append(z)
-            h.addConstr(z <= x[i])
-            for p in st.pre:
-                # z = 1: t[q] >= t[p] + 1; else none (t[q] - t[p] >= h_max(q) - bound).
-                big = top - hm[q] + 1.0
-                h.addConstr(t[q] - t[p] - big * z >= 1.0 - big)
-    for f, zs in supports.items():
-        if zs:
-            h.addConstr(y[f] - sum(zs[1:], zs[0]) <= 0)
-        else:
-            h.addConstr(y[f] <= 0)
-    h.addConstr(y[goal] >= 1)
-    total = sum(x[1:], x[0])
-    h.addConstr(total <= bound)
-    h.addConstr(total >= hm[goal])
-    h.minimize(total)
-    import highspy
-
-    status = h.getModelStatus()
-    info = h.getInfo()
-    if status == highspy.HighsModelStatus.kInfeasible:
-        return None, True
-    has_solution = info.primal_solution_status == 2  # kSolutionStatusFeasible
-    chosen = [st for i, st in enumerate(kept) if has_solution and h.val(x[i]) > 0.5]
-    optimal = status == highspy.HighsModelStatus.kOptimal
-    proven: float | bool = True if optimal else float(info.mip_dual_bound)
-    return (chosen or None), proven
-

@@ -16,6 +16,7 @@ import heapq
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
+from ztsim.engine.attack import AttackModel
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.extraction import (
     Derivations,
@@ -28,8 +29,9 @@ from ztsim.engine.extraction import (
     extract_plan,
     minimize,
 )
-from ztsim.engine.fixpoint import AttackModel, Fact, Solution, Step, solve
+from ztsim.engine.fixpoint import Solution, solve
 from ztsim.engine.mincost import Cheapest, _graph, cheapest, hmax_plan, relaxed_lower_bounds
+from ztsim.engine.steps import Fact, Step
 from ztsim.inputs.loader import LoadedPolicy
 from ztsim.perf.profiling import phase
 

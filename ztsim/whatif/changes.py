@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ztsim.engine.compiled import CompiledPolicy
-from ztsim.engine.fixpoint import Step
+from ztsim.engine.steps import Step
 from ztsim.model.schema import Policy
 
 __all__ = [

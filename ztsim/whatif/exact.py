@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from ztsim.engine.fixpoint import Fact, Step, solve
+from ztsim.engine.fixpoint import solve
+from ztsim.engine.steps import Fact, Step
 from ztsim.whatif.candidates import Context, Unclosable, why_open
 from ztsim.whatif.changes import Change, step_allowed
 from ztsim.whatif.search import HittingSearch, StepGraph

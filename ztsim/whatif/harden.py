@@ -17,8 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from ztsim.engine.fixpoint import AttackModel, Fact, Step, goal_facts, solve
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import goal_facts, solve
 from ztsim.engine.plans import extract_plan
+from ztsim.engine.steps import Fact, Step
 from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
 from ztsim.model.schema import Policy
 from ztsim.whatif.candidates import Context, Unclosable, why_open

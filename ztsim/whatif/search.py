@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from ztsim.engine.fixpoint import Fact, Step
+from ztsim.engine.steps import Fact, Step
 
 __all__ = ["Budget", "HittingSearch", "SearchOutcome", "StepGraph"]
 
