@@ -98,7 +98,11 @@ class Change:
 
 
 def slug(text: str) -> str:
-    """A service or pattern as an id fragment: ``5432/tcp`` -> ``5432-tcp``."""
+    """A service or pattern as an id fragment: ``5432/tcp`` -> ``5432-tcp``.
+
+    >>> slug("5432/tcp"), slug("*.pastebin.com")
+    ('5432-tcp', 'any.pastebin.com')
+    """
     return text.replace("/", "-").replace("*", "any").replace(" ", "-")
 
 
@@ -121,7 +125,19 @@ def _dedupe_ids(rules: Iterable[Rule], taken: set[str]) -> list[Rule]:
 
 
 def apply_changes(policy: Policy, changes: Sequence[Change]) -> Policy:
-    """The policy with ``changes`` applied (rules at the top, deny-flows first)."""
+    """The policy with ``changes`` applied (rules at the top, deny-flows first).
+
+    A rule two changes add alike is added once.
+
+    >>> policy = Policy.model_validate({"ztsim": 1, "kind": "policy", "name": "p"})
+    >>> deny = {"id": "deny-dmz-db", "action": "deny", "from": {"zone": "dmz"},
+    ...         "to": {"host": "db"}, "services": ["5432/tcp"]}
+    >>> change = Change("deny-flow", ("dmz", "db"), "deny dmz -> db", seg_rules=(deny,))
+    >>> mfa = Change("mfa", ("vpn",), "MFA on vpn-password", mfa="vpn-password")
+    >>> hardened = apply_changes(policy, [mfa, change, change])
+    >>> [r.id for r in hardened.segmentation.rules], hardened.controls.mfa
+    (['deny-dmz-db'], ['vpn-password'])
+    """
     data = policy.model_dump(by_alias=True, exclude_none=True)
     seg = data.setdefault("segmentation", {})
     egr = data.setdefault("egress", {})
