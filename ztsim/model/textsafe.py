@@ -64,8 +64,8 @@ def _printable_lines(text: str) -> bool:
     """Whether every character of ``text`` but LF is printable, quickly for long texts.
 
     A text of Latin-1 characters (ASCII above all), the usual output, is checked as
-    bytes in C (deleting the printable ones leaves nothing), about ten times faster
-    than ``isprintable`` line by line; any other text line by line.
+    bytes in C (deleting the printable ones leaves nothing), which beats
+    ``isprintable`` line by line; any other text line by line.
     """
     try:
         latin = text.encode("latin-1")
