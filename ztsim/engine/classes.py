@@ -101,7 +101,7 @@ class Classes:
     """A policy's partition of a topology's hosts into source and destination classes.
 
     ``groups`` is each host's (zone, label pairs), shared tuples
-    (:attr:`ztsim.inputs.loader.LoadedTopology.label_groups` unless given);
+    (:attr:`ztsim.inputs.loaded.LoadedTopology.label_groups` unless given);
     ``compress=False`` makes every host a class of its own (tests: the same answers
     with more work).
     """
@@ -136,11 +136,6 @@ class Classes:
         self.sources = ClassSide(self, *selectors_features(src_sels))
         self.dests = ClassSide(self, *selectors_features(r.to for r in seg))
 
-    def class_zone(self, zone: str) -> str:
-        """A host's zone as its class keys hold it: ``""`` (any zone) when the policy
-        is zone-blind and nothing else tells the zone apart."""
-        return "" if self.zone_blind and zone not in self.kept_zones else zone
-
 
 class ClassSide:
     """The classes of hosts on one side of flows (sources or destinations).
@@ -151,10 +146,24 @@ class ClassSide:
     falls whole into one class).
     """
 
-    __slots__ = ("by_group", "by_host", "named", "owner", "pairs")
+    __slots__ = (
+        "blind",
+        "by_group",
+        "by_host",
+        "compress",
+        "groups",
+        "kept_zones",
+        "named",
+        "pairs",
+    )
 
-    def __init__(self, owner: Classes, pairs: set[tuple[str, str]], named: set[str]) -> None:
-        self.owner = owner
+    def __init__(self, classes: Classes, pairs: set[tuple[str, str]], named: set[str]) -> None:
+        # What the side needs of ``classes``, copied: a reference back to it would
+        # make a cycle, which only the (often paused) cyclic collector frees.
+        self.groups = classes.groups
+        self.compress = classes.compress
+        self.blind = classes.zone_blind
+        self.kept_zones = classes.kept_zones
         self.pairs = frozenset(pairs)
         self.named = named
         #: The class of each host asked about.
@@ -170,18 +179,22 @@ class ClassSide:
         return key
 
     def _project(self, host_id: str) -> ClassKey:
-        owner = self.owner
-        group = owner.groups[host_id]
-        if host_id in self.named or not owner.compress:
-            return ClassKey(owner.class_zone(group[0]), group[1] & self.pairs, host_id)
+        group = self.groups[host_id]
+        if host_id in self.named or not self.compress:
+            return ClassKey(self.class_zone(group[0]), group[1] & self.pairs, host_id)
         return self.of_group(group)
 
     def of_group(self, group: LabelGroup) -> ClassKey:
         """The class of the hosts of a label group that no selector names."""
         key = self.by_group.get(group)
         if key is None:
-            zone = self.owner.class_zone(group[0])
+            zone = self.class_zone(group[0])
             # tuple.__new__ skips the named tuple's Python-level __new__ (hot here).
             key = tuple.__new__(ClassKey, (zone, group[1] & self.pairs, None))
             self.by_group[group] = key
         return key
+
+    def class_zone(self, zone: str) -> str:
+        """A host's zone as its class keys hold it: ``""`` (any zone) when the policy
+        is zone-blind and nothing else tells the zone apart."""
+        return "" if self.blind and zone not in self.kept_zones else zone

@@ -69,7 +69,7 @@ class CompiledPolicy:
         interchangeable: only the first is a representative target.
     groups
         Each host's (zone, label pairs), shared tuples
-        (:attr:`ztsim.inputs.loader.LoadedTopology.label_groups` when not given).
+        (:attr:`ztsim.inputs.loaded.LoadedTopology.label_groups` when not given).
     compress
         ``False`` turns equivalence classes and representatives off (each host its
         own class): the same answers with more work, to test the compression.
@@ -163,8 +163,27 @@ class CompiledPolicy:
             self.seg_default_allow,
             self.intra_zone_allow,
         )
-        self._flows = FlowJudge(self, rule_index, from_sel, sets_of)
-        self._egress = EgressJudge(self, sets_of)
+        # The parts hold what they need of the policy, never the policy: a reference
+        # back would make a cycle, which only the (often paused) cyclic collector frees.
+        self._flows = FlowJudge(
+            topology,
+            classes,
+            self.seg_rules,
+            self.seg_ranges,
+            default_allow=self.seg_default_allow,
+            intra_zone_allow=self.intra_zone_allow,
+            rule_index=rule_index,
+            from_sel=from_sel,
+            sets_of=sets_of,
+        )
+        self._egress = EgressJudge(
+            topology,
+            classes,
+            self.egress_rules,
+            self.egress_ranges,
+            default_allow=self.egress_default_allow,
+            sets_of=sets_of,
+        )
         self.reach = self._reach.reach
         self.flow = self._flows.flow
         self.egress = self._egress.egress
@@ -213,23 +232,43 @@ class FlowJudge:
     __slots__ = (
         "by_class",
         "by_flow",
+        "default_allow",
+        "dest_class",
         "from_cands",
         "from_sel",
-        "policy",
+        "groups",
+        "intra_zone_allow",
+        "ranges",
         "rule_index",
+        "rules",
         "sets_of",
+        "source_class",
         "to_cands",
         "to_sel",
+        "topology",
     )
 
     def __init__(
         self,
-        policy: CompiledPolicy,
+        topology: LoadedTopology,
+        classes: Classes,
+        rules: tuple[SegmentationRule, ...],
+        ranges: list[tuple[PortRange, ...]],
+        *,
+        default_allow: bool,
+        intra_zone_allow: bool,
         rule_index: RuleIndex,
         from_sel: list[SelectorSets],
         sets_of: Callable[[Selector], SelectorSets],
     ) -> None:
-        self.policy = policy
+        self.topology = topology
+        self.groups = classes.groups
+        self.source_class = classes.sources.of
+        self.dest_class = classes.dests.of
+        self.rules = rules
+        self.ranges = ranges
+        self.default_allow = default_allow
+        self.intra_zone_allow = intra_zone_allow
         self.rule_index = rule_index
         self.from_sel = from_sel
         self.sets_of = sets_of
@@ -258,8 +297,7 @@ class FlowJudge:
         return known
 
     def _flow(self, source: str, dst_host: str, service: str) -> Decision:
-        policy = self.policy
-        topo = policy.topology
+        topo = self.topology
         dst = topo.hosts[dst_host]
         offer = dst.offer(service)
         if offer is None:
@@ -273,13 +311,13 @@ class FlowJudge:
             if source == dst_host:
                 return Decision(True, "self", "self")
             src_zone = src_host.zone
-            if policy.intra_zone_allow and src_zone == dst.zone:
+            if self.intra_zone_allow and src_zone == dst.zone:
                 return Decision(True, "intra_zone", "intra_zone")
         # Past self and intra-zone, no selector tells the hosts of a class apart:
         # the decision is shared by every (source class, destination class) pair.
         memo_key = (
-            src_zone if src_host is None else policy.source_class(source),
-            policy.dest_class(dst_host),
+            src_zone if src_host is None else self.source_class(source),
+            self.dest_class(dst_host),
             service,
         )
         known = self.by_class.get(memo_key)
@@ -291,10 +329,9 @@ class FlowJudge:
         self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_host: str, dst_zone: str
     ) -> Decision:
         """The first rule matching a flow between two classes, else the default."""
-        policy = self.policy
         source_key, dst_key, service = memo_key
-        rules, to_sel, from_sel = policy.seg_rules, self.to_sel, self.from_sel
-        labels = policy.classes.groups[dst_host][1]
+        rules, to_sel, from_sel = self.rules, self.to_sel, self.from_sel
+        labels = self.groups[dst_host][1]
         # Each rule's `from` and `to` zones match already (_rules_for); their hosts
         # and labels are checked on precomputed sets.
         for i in self._rules_for(source_key, dst_key, dst_zone):
@@ -306,10 +343,10 @@ class FlowJudge:
             sets = to_sel[i]
             if sets is None:
                 sets = to_sel[i] = self.sets_of(rules[i].to)
-            if sets_admit(sets, dst_host, labels) and ranges_cover(policy.seg_ranges[i], service):
+            if sets_admit(sets, dst_host, labels) and ranges_cover(self.ranges[i], service):
                 r = rules[i]
                 return Decision(r.action == "allow", r.id, "rule")
-        return Decision(policy.seg_default_allow, "default", "default")
+        return Decision(self.default_allow, "default", "default")
 
     def _rules_for(self, source: ClassKey | str, dst: ClassKey, dst_zone: str) -> list[int]:
         """The rules that may decide a flow from a source class (or external zone) to
@@ -349,14 +386,33 @@ class EgressJudge:
         "by_destination",
         "by_flow",
         "by_zone",
+        "default_allow",
         "from_sel",
-        "policy",
+        "groups",
+        "ranges",
+        "rules",
+        "source_class",
+        "topology",
     )
 
-    def __init__(self, policy: CompiledPolicy, sets_of: Callable[[Selector], SelectorSets]) -> None:
-        self.policy = policy
+    def __init__(
+        self,
+        topology: LoadedTopology,
+        classes: Classes,
+        rules: tuple[EgressRule, ...],
+        ranges: list[tuple[PortRange, ...]],
+        *,
+        default_allow: bool,
+        sets_of: Callable[[Selector], SelectorSets],
+    ) -> None:
+        self.topology = topology
+        self.groups = classes.groups
+        self.source_class = classes.sources.of
+        self.rules = rules
+        self.ranges = ranges
+        self.default_allow = default_allow
         #: Each egress rule's `from` as sets.
-        self.from_sel = [sets_of(r.source) for r in policy.egress_rules]
+        self.from_sel = [sets_of(r.source) for r in rules]
         #: Decisions by (host, destination, service).
         self.by_flow: dict[tuple[str, str, str], Decision] = {}
         #: Decisions by (source class, destination, service).
@@ -377,7 +433,7 @@ class EgressJudge:
 
     def egress_class(self, host_id: str, destination: str, service: str) -> Decision:
         """Egress decision memoised per source class (hosts of a class share it)."""
-        ck = self.policy.source_class(host_id)
+        ck = self.source_class(host_id)
         key = (ck, destination, service)
         known = self.by_class.get(key)
         if known is None:
@@ -385,11 +441,11 @@ class EgressJudge:
         return known
 
     def _egress(self, host: str, destination: str, service: str) -> Decision:
-        policy = self.policy
-        dest = policy.topology.destinations[destination]
+        topo = self.topology
+        dest = topo.destinations[destination]
         if service not in dest.services:
             return _EGRESS_TOPOLOGY_DENY
-        src = policy.topology.hosts[host]
+        src = topo.hosts[host]
         # Only the rules whose services and patterns cover this destination, and
         # whose `from` zone is the host's (or any), can decide.
         key = (destination, service, src.zone)
@@ -399,15 +455,15 @@ class EgressJudge:
             cands = self.by_zone[key] = [
                 i
                 for i in self._rules_to(destination, service)
-                if (z := policy.egress_rules[i].source.zone) is None or zone in z
+                if (z := self.rules[i].source.zone) is None or zone in z
             ]
         esel = self.from_sel
-        labels = policy.classes.groups[host][1]
+        labels = self.groups[host][1]
         for i in cands:  # their `from` zone matches: check its hosts and labels
             if sets_admit(esel[i], host, labels):
-                r = policy.egress_rules[i]
+                r = self.rules[i]
                 return Decision(r.action == "allow", r.id, "rule", "egress")
-        return Decision(policy.egress_default_allow, "default", "default", "egress")
+        return Decision(self.default_allow, "default", "default", "egress")
 
     def _rules_to(self, destination: str, service: str) -> list[int]:
         """Egress rules (in order) whose services and `to` patterns cover a destination."""
@@ -415,14 +471,14 @@ class EgressJudge:
         found = self.by_destination.get(key)
         if found is None:
             if self._index is None:
-                self._index = _index_egress(self.policy.egress_rules)
+                self._index = _index_egress(self.rules)
             star, exact, suffix = self._index
-            fqdn = self.policy.topology.destinations[destination].fqdn.lower()
+            fqdn = self.topology.destinations[destination].fqdn.lower()
             # The patterns covering `fqdn` (fqdn_covers): `*`, the name itself, and
             # `*.S` for every suffix `.S` of it.
             lists = [star, exact.get(fqdn, [])]
             lists += [suffix.get(fqdn[i:], []) for i, ch in enumerate(fqdn) if ch == "."]
-            ranges: list[tuple[PortRange, ...]] = self.policy.egress_ranges
+            ranges = self.ranges
             found = [i for i in sorted(set().union(*lists)) if ranges_cover(ranges[i], service)]
             self.by_destination[key] = found
         return found
