@@ -9,7 +9,7 @@ from conftest import make_policy, make_topology, solve_under, steps_of
 
 from ztsim.engine.fixpoint import Solution
 from ztsim.engine.plans import extract_plan
-from ztsim.inputs.loader import LoadedTopology
+from ztsim.inputs.loaded import LoadedTopology
 
 C2 = {"id": "c2", "fqdn": "c2.evil.example", "role": "c2"}
 FILES = {"id": "files", "fqdn": "*.files.example", "role": "web-service"}

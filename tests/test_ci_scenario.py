@@ -17,7 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ztsim.inputs.assertions import LoadedAssertions, assertions_from_text
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, policy_from_text, topology_from_text
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 TOPOLOGY = """\
 ztsim: 1

@@ -12,13 +12,13 @@ import pytest
 
 import ztsim.inputs.documents
 from ztsim.cli.main import main
+from ztsim.inputs.checks import policy_warnings
 from ztsim.inputs.loader import (
     load_file,
     load_policies,
     load_policy,
     load_topology,
     policy_from_text,
-    policy_warnings,
     topology_from_text,
 )
 from ztsim.model.diagnostics import Diagnostic, InputError
@@ -705,30 +705,32 @@ def test_errors_of_long_lists_are_those_of_a_whole_validation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """Validated in parts or whole, the same errors at the same places, in the same order."""
-    import ztsim.inputs.loader
+    import ztsim.inputs.collector
+    import ztsim.inputs.validate
 
-    monkeypatch.setattr(ztsim.inputs.loader, "MAX_LISTED", 100_000)
+    monkeypatch.setattr(ztsim.inputs.collector, "MAX_LISTED", 100_000)
     entries = [f"{{id: h{i}, zone: lan}}" for i in range(60)]
     for i in (3, 17, 18, 59):
         entries[i] = f"{{id: h{i}, zone: lan, port: {i}}}"
     entries[40] = "{zone: lan}"
     text = _hosts(entries) + "credentials: [{id: c, extra: 1}]\n"
     whole = problems(tmp_path, text)
-    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.inputs.validate, "VALIDATION_CHUNK", 7)
     parts = problems(tmp_path, text)
     assert [str(d) for d in parts] == [str(d) for d in whole]
     assert len(whole) == 6
 
 
 def test_valid_long_lists_give_the_model_of_a_whole_validation(monkeypatch: pytest.MonkeyPatch):
-    import ztsim.inputs.loader
+    import ztsim.inputs.validate
+    import ztsim.model.schema
 
     text = (ROOT / "topologies" / "corporate.yaml").read_text(encoding="utf-8")
     whole = topology_from_text(text).model
-    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 2)
+    monkeypatch.setattr(ztsim.inputs.validate, "VALIDATION_CHUNK", 2)
     assert topology_from_text(text).model == whole
     pol = (ROOT / "policies" / "zero-trust.yaml").read_text(encoding="utf-8")
-    assert policy_from_text(pol).model == ztsim.inputs.loader.Policy.model_validate(
+    assert policy_from_text(pol).model == ztsim.model.schema.Policy.model_validate(
         ztsim.inputs.documents.parse_text(pol).data
     )
 
@@ -766,7 +768,7 @@ def test_keys_that_are_not_strings_are_reported_at_the_key(tmp_path: Path, marke
 def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
     """The document validation sees a long list as models (valid) or empty (invalid
     parts, already reported): pydantic never holds the errors of all of it at once."""
-    import ztsim.inputs.loader
+    import ztsim.inputs.validate
     from ztsim.model.schema import Topology
 
     seen: list[list[object]] = []
@@ -776,7 +778,7 @@ def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
         seen.append(data["hosts"])
         return validate(data, **kw)
 
-    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.inputs.validate, "VALIDATION_CHUNK", 7)
     monkeypatch.setattr(Topology, "model_validate", spy)
     with pytest.raises(InputError):
         topology_from_text(_hosts(["{}"] * 60))
@@ -790,10 +792,11 @@ def test_long_lists_never_reach_pydantic_whole(monkeypatch: pytest.MonkeyPatch):
 def test_a_long_list_inside_a_large_item_is_validated_in_parts(monkeypatch: pytest.MonkeyPatch):
     """One host listing thousands of bad services (a file of few, very large items):
     its list is validated in parts too, with the errors of a whole validation."""
-    import ztsim.inputs.loader
+    import ztsim.inputs.collector
+    import ztsim.inputs.validate
     from ztsim.model.schema import Topology
 
-    monkeypatch.setattr(ztsim.inputs.loader, "MAX_LISTED", 100_000)
+    monkeypatch.setattr(ztsim.inputs.collector, "MAX_LISTED", 100_000)
     services = ["{service: 22/tcp}"] * 30
     services[4] = services[25] = "{}"
     text = _hosts(["{id: a, zone: lan, services: [" + ", ".join(services) + "]}"])
@@ -807,8 +810,8 @@ def test_a_long_list_inside_a_large_item_is_validated_in_parts(monkeypatch: pyte
         seen.append(data["hosts"][0]["services"])
         return validate(data, **kw)
 
-    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 7)
-    monkeypatch.setattr(ztsim.inputs.loader, "BIG_ITEM_BYTES", 10)
+    monkeypatch.setattr(ztsim.inputs.validate, "VALIDATION_CHUNK", 7)
+    monkeypatch.setattr(ztsim.inputs.validate, "BIG_ITEM_BYTES", 10)
     monkeypatch.setattr(Topology, "model_validate", spy)
     with pytest.raises(InputError) as err:
         topology_from_text(text)
@@ -835,15 +838,16 @@ def test_mappings_with_many_keys_are_validated_in_parts(
 ) -> None:
     """Unknown keys and bad label values of huge mappings: the errors of a whole
     validation, found part by part."""
-    import ztsim.inputs.loader
+    import ztsim.inputs.collector
+    import ztsim.inputs.validate
 
-    monkeypatch.setattr(ztsim.inputs.loader, "MAX_LISTED", 100_000)
+    monkeypatch.setattr(ztsim.inputs.collector, "MAX_LISTED", 100_000)
     text = HEADER + ZONES + body
     with pytest.raises(InputError) as err:
         topology_from_text(text)
     whole = sorted(str(d) for d in err.value.diagnostics)
-    monkeypatch.setattr(ztsim.inputs.loader, "VALIDATION_CHUNK", 5)
-    monkeypatch.setattr(ztsim.inputs.loader, "BIG_ITEM_BYTES", 10)
+    monkeypatch.setattr(ztsim.inputs.validate, "VALIDATION_CHUNK", 5)
+    monkeypatch.setattr(ztsim.inputs.validate, "BIG_ITEM_BYTES", 10)
     from ztsim.model.schema import Topology
 
     seen: list[dict[str, Any]] = []

@@ -16,14 +16,9 @@ import pytest
 import yaml
 
 from ztsim.engine.fixpoint import goal_facts
-from ztsim.inputs.loader import (
-    HostGroups,
-    HostTables,
-    _selector_matches_any,
-    policy_from_text,
-    policy_warnings,
-    topology_from_text,
-)
+from ztsim.inputs.checks import _selector_matches_any, policy_warnings
+from ztsim.inputs.loaded import HostGroups, HostTables
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 from ztsim.model.diagnostics import InputError
 from ztsim.model.fields import LABEL_TEXT_MESSAGE
 from ztsim.model.schema import Host
@@ -339,7 +334,7 @@ def test_a_bad_shared_list_is_reported_at_every_host_that_lists_it(
 ) -> None:
     from ztsim.perf.dedupe import MIN_ITEMS
 
-    monkeypatch.setattr("ztsim.inputs.loader.MAX_LISTED", 10_000)  # list them all
+    monkeypatch.setattr("ztsim.inputs.collector.MAX_LISTED", 10_000)  # list them all
 
     n = MIN_ITEMS + 300
     text = _shared_topology(n).replace(
@@ -356,7 +351,7 @@ def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
     import json
 
     from ztsim.engine.attack import AttackModel
-    from ztsim.inputs.loader import LoadedTopology
+    from ztsim.inputs.loaded import LoadedTopology
     from ztsim.model.schema import Topology
     from ztsim.perf.dedupe import MIN_ITEMS
 
@@ -377,7 +372,7 @@ def test_model_indices_of_shared_lists_are_the_plain_ones() -> None:
 
 
 def test_label_groups_of_shared_labels_are_the_plain_ones() -> None:
-    from ztsim.inputs.loader import LoadedTopology
+    from ztsim.inputs.loaded import LoadedTopology
     from ztsim.model.fields import Labels
     from ztsim.model.schema import Topology
     from ztsim.perf.dedupe import MIN_ITEMS

@@ -22,13 +22,8 @@ from ztsim.engine.fixpoint import Solution, goal_facts, solve
 from ztsim.engine.plans import Plan, extract_plan, k_plans, merge_plans
 from ztsim.engine.steps import Fact, Step
 from ztsim.engine.verdicts import judge
-from ztsim.inputs.loader import (
-    LoadedPolicy,
-    LoadedTopology,
-    load_policies,
-    load_topology,
-    reference_policy,
-)
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.inputs.loader import load_policies, load_topology
 from ztsim.output.console import dump_json, paths_json, paths_json_text
 
 SHOP = """

@@ -36,13 +36,8 @@ from ztsim.engine.mincost import cheapest, relaxed_lower_bounds
 from ztsim.engine.plans import Plan, extract_plan, goal_costs
 from ztsim.engine.steps import Fact, Step
 from ztsim.engine.verdicts import judge
-from ztsim.inputs.loader import (
-    LoadedPolicy,
-    LoadedTopology,
-    policy_from_text,
-    reference_policy,
-    topology_from_text,
-)
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
+from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 EXAMPLES = int(os.environ.get("ZTSIM_PROPERTY_EXAMPLES", "250"))
 SETTINGS = settings(

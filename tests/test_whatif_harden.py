@@ -12,7 +12,8 @@ from ztsim.cli.main import main
 from ztsim.engine.attack import AttackModel
 from ztsim.engine.fixpoint import goal_facts, solve
 from ztsim.engine.plans import extract_plan
-from ztsim.inputs.loader import LoadedPolicy, load_policy, load_topology, policy_from_text
+from ztsim.inputs.loaded import LoadedPolicy
+from ztsim.inputs.loader import load_policy, load_topology, policy_from_text
 from ztsim.whatif.harden import harden
 from ztsim.whatif.search import HittingSearch, StepGraph
 from ztsim.whatif.yamlout import policy_yaml

@@ -34,7 +34,8 @@ from ztsim.inputs.assertions import (
     assertion_errors,
     load_assertions,
 )
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology, load_policies, load_topology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loader import load_policies, load_topology
 from ztsim.model.diagnostics import InputError
 from ztsim.output.reports.common import describe, violation_text
 from ztsim.whatif.intent import Report, evaluate

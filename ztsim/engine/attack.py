@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.targets import TargetLayout, TargetsByGroup, layout_of
-from ztsim.inputs.loader import LabelGroup, LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LabelGroup, LoadedPolicy, LoadedTopology
 from ztsim.model.schema import DataItem, Host, Login, Vulnerability
 from ztsim.perf.profiling import phase
 

@@ -49,7 +49,7 @@ from ztsim.engine.steps import (
     tamper_step,
 )
 from ztsim.engine.targets import iter_bits
-from ztsim.inputs.loader import LoadedTopology
+from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.schema import Login
 from ztsim.perf.profiling import phase
 

@@ -32,7 +32,7 @@ from ztsim.engine.extraction import (
 from ztsim.engine.fixpoint import Solution, solve
 from ztsim.engine.mincost import Cheapest, _graph, cheapest, hmax_plan, relaxed_lower_bounds
 from ztsim.engine.steps import Fact, Step, StepKey
-from ztsim.inputs.loader import LoadedPolicy
+from ztsim.inputs.loaded import LoadedPolicy
 from ztsim.perf.profiling import phase
 
 __all__ = [

@@ -24,7 +24,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from ztsim.analysis.analyze import Analysis
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe, safe_lines
 from ztsim.output.outfile import OutputError

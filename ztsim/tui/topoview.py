@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from ztsim.inputs.loader import LoadedTopology
+from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.schema import Host
 
 __all__ = ["HostView", "HostViews", "TopologyView", "ZoneView", "topology_view"]

@@ -21,7 +21,7 @@ from ztsim.engine.attack import AttackModel
 from ztsim.engine.fixpoint import goal_facts, solve
 from ztsim.engine.plans import extract_plan
 from ztsim.engine.steps import Fact, Step
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.schema import Policy
 from ztsim.whatif.candidates import Context, Unclosable, why_open
 from ztsim.whatif.changes import GROUPS, Change, apply_changes

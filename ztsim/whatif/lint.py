@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ztsim.inputs.documents import locate
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.textsafe import safe
 from ztsim.whatif.cover import egress_shadowing, segmentation_shadowing

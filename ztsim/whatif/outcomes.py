@@ -13,7 +13,7 @@ from ztsim.analysis.analyze import Analysis
 from ztsim.engine.plans import Plan
 from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.assertions import Assertion, LoadedAssertions
-from ztsim.inputs.loader import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 
 __all__ = ["MAX_FLOWS_SHOWN", "Location", "Outcome", "Report", "Status", "Violation"]
 

@@ -1,0 +1,294 @@
+"""What loading gives: a topology or a policy, validated and indexed for the engine.
+
+A seam of its own because the layers above (engine, analysis, what-if, output,
+faces) read these results and never the machinery that reads and checks files
+(:mod:`ztsim.inputs.loader`, :mod:`ztsim.inputs.validate`,
+:mod:`ztsim.inputs.checks`).  The indexes here (host tables, label groups,
+where each rule stands) are built once per loaded file and shared by every
+question asked of it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import InitVar, dataclass, field
+from functools import cached_property
+from typing import Literal, NamedTuple
+
+from ztsim.inputs.positions import Document, Mark, NodePath, locate
+from ztsim.model.diagnostics import Diagnostic
+from ztsim.model.fields import Labels
+from ztsim.model.schema import (
+    DataItem,
+    EntryPoint,
+    ExternalDestination,
+    Host,
+    Policy,
+    Topology,
+    lists_key,
+)
+
+__all__ = [
+    "REFERENCE_POLICY",
+    "HostGroups",
+    "HostTables",
+    "LabelGroup",
+    "LoadedPolicy",
+    "LoadedTopology",
+    "label_pair_counts",
+    "reference_policy",
+]
+
+
+class HostTables(NamedTuple):
+    """A topology's hosts and data items by id, in file order.
+
+    The loader fills them in the pass over the hosts that checks them (see
+    :func:`ztsim.inputs.checks.check_topology`), so that :class:`LoadedTopology` does not walk the
+    hosts again: at 50,000 hosts every pass costs tens of milliseconds, much of
+    it waiting on memory.
+    """
+
+    hosts: dict[str, Host]
+    data: dict[str, tuple[Host, DataItem]]
+    #: :func:`~ztsim.model.schema.lists_key` of each host, in file order (the check works
+    #: them out anyway; the attack model reads them again).
+    keys: list[tuple[int, int, int, int]]
+
+    @classmethod
+    def of(cls, model: Topology) -> HostTables:
+        """The tables of ``model`` (for a topology not loaded through this module)."""
+        hosts = {h.id: h for h in model.hosts}
+        return cls(
+            hosts,
+            {d.id: (h, d) for h in model.hosts if h.data for d in h.data},
+            [lists_key(h) for h in model.hosts],
+        )
+
+
+#: A host's zone and label pairs: all that selectors other than ``host:`` can see.
+LabelGroup = tuple[str, frozenset[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class HostGroups:
+    """The hosts' distinct (zone, label set) groups, indexed for selector look-ups.
+
+    Whether some host matches a selector's zone and labels depends only on the
+    host's group, and hosts of one role share theirs (benchmark L: 50,000 hosts,
+    about 7,900 groups), so an index of groups is a fraction of an index of hosts
+    to build.  Host ids need no index: a selector names a few, looked up directly.
+    """
+
+    #: Group numbers by zone (zones that hold no host are absent).
+    by_zone: dict[str, set[int]]
+    #: Group numbers by (key, value) label pair.
+    by_label: dict[tuple[str, str], set[int]]
+
+    @classmethod
+    def of_groups(cls, groups: Iterable[LabelGroup]) -> HostGroups:
+        """Index the hosts' groups (repeats allowed; numbered in order of first appearance)."""
+        distinct = dict.fromkeys(groups)
+        by_zone: defaultdict[str, set[int]] = defaultdict(set)
+        by_label: defaultdict[tuple[str, str], set[int]] = defaultdict(set)
+        for g, (zone, labels) in enumerate(distinct):
+            by_zone[zone].add(g)
+            for pair in labels:
+                by_label[pair].add(g)
+        # Plain dicts: a look-up of an absent key must not add it.
+        return cls(dict(by_zone), dict(by_label))
+
+    def any_match(self, zone: str | None, labels: Mapping[str, str]) -> bool:
+        """Whether some host is in ``zone`` (any zone if ``None``) and has all ``labels``."""
+        if not labels:
+            return bool(self.by_zone) if zone is None else zone in self.by_zone
+        candidates: list[set[int]] = []
+        if zone is not None:
+            in_zone = self.by_zone.get(zone)
+            if in_zone is None:
+                return False
+            candidates.append(in_zone)
+        for pair in labels.items():
+            having = self.by_label.get(pair)
+            if having is None:
+                return False
+            candidates.append(having)
+        if len(candidates) == 1:
+            return True  # the index holds no empty set
+        candidates.sort(key=len)
+        first, *rest = candidates
+        return not first.isdisjoint(rest[0]) if len(rest) == 1 else bool(first.intersection(*rest))
+
+
+def label_pair_counts(groups: Iterable[LabelGroup]) -> dict[tuple[str, str], int]:
+    """For each label pair, in how many distinct groups of ``groups`` it appears."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    for _zone, labels in set(groups):
+        for pair in labels:
+            counts[pair] += 1
+    return dict(counts)
+
+
+@dataclass(eq=False)
+class LoadedTopology:
+    """A validated topology with lookup tables for the engine.
+
+    ``tables`` (init only) are the host tables when the caller already built them;
+    they are built from ``model`` otherwise.
+    """
+
+    model: Topology
+    path: str
+    doc: Document | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+    tables: InitVar[HostTables | None] = None
+
+    def __post_init__(self, tables: HostTables | None) -> None:
+        m = self.model
+        self.zones = {z.id: z for z in m.zones}
+        self.external_zones = frozenset(z.id for z in m.zones if z.external)
+        if tables is None:
+            tables = HostTables.of(m)
+        self.hosts: dict[str, Host] = tables.hosts
+        #: :func:`~ztsim.model.schema.lists_key` of each host of ``model.hosts``, in order.
+        self.lists_keys: list[tuple[int, int, int, int]] = tables.keys
+        self.destinations: dict[str, ExternalDestination] = {e.id: e for e in m.external}
+        self.data: dict[str, tuple[Host, DataItem]] = tables.data
+        self.entry_points: tuple[EntryPoint, ...] = tuple(m.entry_points) or tuple(
+            EntryPoint(id=f"from-{z.id}", zone=z.id) for z in m.zones if z.external
+        )
+
+    @property
+    def name(self) -> str:
+        """The topology's name."""
+        return self.model.name
+
+    @cached_property
+    def label_groups(self) -> dict[str, LabelGroup]:
+        """Each host's (zone, label pairs), one shared tuple per distinct value.
+
+        All that selectors other than ``host:`` can see of a host.  Far fewer
+        groups than hosts on real estates (hosts of one role share their labels):
+        selector checks and policy classes work per group.
+        """
+        interned: dict[LabelGroup, LabelGroup] = {}
+        # Hosts of one role repeat their labels in the same order: a tuple of the
+        # items finds the group without building a frozenset per host, and labels
+        # shared by many hosts (Labels, see ztsim.perf.dedupe) are found by identity.
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], LabelGroup] = {}
+        shared: dict[tuple[str, int], LabelGroup] = {}
+        out: dict[str, LabelGroup] = {}
+        for h in self.model.hosts:
+            labels = h.labels
+            if type(labels) is Labels:
+                group = shared.get((h.zone, id(labels)))  # alive: the host holds it
+                if group is not None:
+                    out[h.id] = group
+                    continue
+            as_given = (h.zone, tuple(labels.items()))
+            group = seen.get(as_given)
+            if group is None:
+                key = (h.zone, frozenset(labels.items()))
+                group = seen[as_given] = interned.setdefault(key, key)
+            if type(labels) is Labels:
+                shared[(h.zone, id(labels))] = group
+            out[h.id] = group
+        return out
+
+    @cached_property
+    def label_pair_counts(self) -> dict[tuple[str, str], int]:
+        """For each label pair, in how many distinct (zone, labels) groups it appears.
+
+        How rare a pair is, for indexing rules by their rarest pair; shared by the
+        policies compiled against this topology (:func:`label_pair_counts`).
+        """
+        return label_pair_counts(self.label_groups.values())
+
+    @cached_property
+    def host_groups(self) -> HostGroups:
+        """The hosts' (zone, label set) groups, indexed for selector look-ups."""
+        return HostGroups.of_groups(self.label_groups.values())
+
+    def mark(self, loc: NodePath, *, key: bool = False) -> Mark:
+        """Where ``loc`` stands in the source file (1:1 when unknown)."""
+        return locate(self.doc, loc, key=key) if self.doc is not None else Mark(1, 1)
+
+
+@dataclass(eq=False)
+class LoadedPolicy:
+    """A validated policy and where each of its rules stands in its file."""
+
+    model: Policy
+    path: str
+    doc: Document | None = None
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The policy's name."""
+        return self.model.name
+
+    @cached_property
+    def _rule_index(self) -> dict[tuple[str, str], int]:
+        seg = {("segmentation", r.id): i for i, r in enumerate(self.model.segmentation.rules)}
+        egr = {("egress", r.id): i for i, r in enumerate(self.model.egress.rules)}
+        return seg | egr
+
+    @cached_property
+    def _rule_marks(self) -> dict[tuple[str, str], Mark]:
+        """Where each rule stands, by (section, id), found once for every rule.
+
+        ``check`` names the line of every rule (impact rows) and of each rule a
+        decision cites: on a 10,000-rule policy, walking the node index once per
+        question cost more than the rest of the verdicts.
+        """
+        doc = self.doc
+        if doc is None:
+            return {}
+        marks: dict[tuple[str, str], Mark] = {}
+        rules = list(self._rule_index.items())
+        paths: list[NodePath] = [(section, "rules", index) for (section, _), index in rules]
+        indexed: dict[str, bool] = {}
+        for (key, _), path, mark in zip(rules, paths, doc.node_marks(paths), strict=True):
+            section = key[0]
+            if section not in indexed:
+                indexed[section] = (
+                    doc.node_mark((section,)) is not None
+                    and doc.node_mark((section, "rules")) is not None
+                )
+            # What ``locate`` returns when the whole path is indexed (as it is for a
+            # rule parsed from the file); anything else goes through ``locate``.
+            if mark is None or not indexed[section]:
+                mark = locate(doc, path)
+            marks[key] = mark
+        return marks
+
+    def rule_marks(self) -> Mapping[tuple[str, str], Mark]:
+        """Where each rule stands, by (section, rule id): :meth:`rule_mark` of them all."""
+        return self._rule_marks
+
+    def rule_mark(self, section: Literal["segmentation", "egress"], rule_id: str) -> Mark | None:
+        """Return the line and column of rule ``rule_id`` of ``section``, if known."""
+        return self._rule_marks.get((section, rule_id))
+
+    def rule_location(self, section: Literal["segmentation", "egress"], rule_id: str) -> str:
+        """``FILE:LINE`` of a rule, for explanations; the file alone if unknown."""
+        mark = self._rule_marks.get((section, rule_id))
+        return f"{self.path}:{mark.line}" if mark else self.path
+
+
+REFERENCE_POLICY = Policy.model_validate(
+    {
+        "ztsim": 1,
+        "kind": "policy",
+        "name": "reference",
+        "description": "Allows every flow and has no controls: every plan possible under any "
+        "policy is possible under it (spec §6).",
+    }
+)
+
+
+def reference_policy() -> LoadedPolicy:
+    """The reference policy of spec §6, as a loaded policy with no file."""
+    return LoadedPolicy(REFERENCE_POLICY, "<reference>")
