@@ -113,7 +113,19 @@ def assert_no_exfiltration(
     classification: Names = None,
     entry: str | None = None,
 ) -> bool:
-    """No selected data item (all by default) can be exfiltrated, from ``entry`` if given."""
+    """No selected data item (all by default) can be exfiltrated, from ``entry`` if given.
+
+    On the bundled example (``topologies/pajemploi.yaml``):
+
+    >>> from ztsim.inputs.bundled import pajemploi
+    >>> topology, policies = pajemploi()
+    >>> assert_no_exfiltration(topology, policies / "zero-trust.yaml")
+    True
+    >>> assert_no_exfiltration(topology, policies / "flat.yaml")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    AssertionError: no-exfiltration: ...: fails under policy flat
+    ...
+    """
     fields = {"data": _names(data), "classification": _names(classification), "entry": entry}
     return _one(topology, policy, {"id": "no-exfiltration", "type": "no-exfiltration", **fields})
 
@@ -212,7 +224,13 @@ def assert_traffic_allowed(
     to: str | None = None,
     service: str | None = None,
 ) -> bool:
-    """The named flow, or every declared ``traffic`` flow matching the given fields, is allowed."""
+    """The named flow, or every declared ``traffic`` flow matching the given fields, is allowed.
+
+    >>> from ztsim.inputs.bundled import pajemploi
+    >>> topology, policies = pajemploi()
+    >>> assert_traffic_allowed(topology, policies / "zero-trust.yaml", to="payroll-db")
+    True
+    """
     fields = {"from": source, "to": to, "service": service}
     return _one(topology, policy, {"id": "traffic-allowed", "type": "traffic-allowed", **fields})
 

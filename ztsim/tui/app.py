@@ -55,8 +55,8 @@ class ZtsimApp(App[int]):
     k
         Plans listed per goal (as ``ztsim paths -k``).
     poll
-        Seconds between two polls with ``watch`` (a few ``stat`` calls each): with a
-        re-check of about half a second on 50,000 hosts, an edit shows in under 1 s.
+        Seconds between two polls with ``watch`` (a few ``stat`` calls each): an edit
+        shows after at most this plus one re-check.
     """
 
     # absolute, so subclasses defined elsewhere (tests, embedding) find it too

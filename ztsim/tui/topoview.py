@@ -81,8 +81,8 @@ def _host_view(h: Host) -> HostView:
 class HostViews(Mapping[str, HostView]):
     """The hosts' views by id, each built the first time it is asked for.
 
-    The tab shows one host at a time; building all 50,000 views of a large estate
-    took 0.7 s of every reload.  Two are equal when their hosts are.
+    The tab shows one host at a time; building the views of all hosts of a large
+    estate was most of every reload.  Two are equal when their hosts are.
     """
 
     def __init__(self, hosts: Mapping[str, Host]) -> None:
