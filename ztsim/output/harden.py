@@ -35,6 +35,33 @@ def _controls(c: Change) -> list[str]:
     return out
 
 
+def _change_lines(h: Hardening, n: int, c: Change) -> list[str]:
+    """Change ``n`` of the report: what it sets, its rules, what it forbids, if necessary."""
+    lines = [f"  {n}. {c.text}"]
+    if c.note:
+        lines.append(f"     note: {c.note}")
+    for what in _controls(c):
+        lines.append(f"     set {what}")
+    for section, rule in c.rules():
+        shown = {k: v for k, v in rule.items() if k != "description"}  # in the YAML
+        lines.append(f"     {section} rule: {rule_line(shown)}")
+    blocked = h.blocks.get(c.key, [])
+    if blocked:
+        eg = "; ".join(step_text(s) for s in blocked[:3])
+        more = f" (+{len(blocked) - 3} more)" if len(blocked) > 3 else ""
+        lines.append(f"     forbids {len(blocked)} attack step(s): {eg}{more}")
+    reopened = h.necessary.get(c.key, [])
+    if reopened:
+        lines.append(
+            "     necessary: without it "
+            + ", ".join(goal_label(g) for g in reopened)
+            + " reopen (verified)"
+        )
+    else:
+        lines.append("     not strictly necessary on its own (verified)")
+    return lines
+
+
 def hardening_text(h: Hardening) -> str:
     """The human report: before, the changes (with their rules), after, what stays open."""
     lines: list[str] = []
@@ -51,28 +78,7 @@ def hardening_text(h: Hardening) -> str:
     lines.append("")
     lines.append(f"{len(h.changes)} change(s) ({h.mode} search), {h.proof}")
     for n, c in enumerate(h.changes, 1):
-        lines.append(f"  {n}. {c.text}")
-        if c.note:
-            lines.append(f"     note: {c.note}")
-        for what in _controls(c):
-            lines.append(f"     set {what}")
-        for section, rule in c.rules():
-            shown = {k: v for k, v in rule.items() if k != "description"}  # in the YAML
-            lines.append(f"     {section} rule: {rule_line(shown)}")
-        blocked = h.blocks.get(c.key, [])
-        if blocked:
-            eg = "; ".join(step_text(s) for s in blocked[:3])
-            more = f" (+{len(blocked) - 3} more)" if len(blocked) > 3 else ""
-            lines.append(f"     forbids {len(blocked)} attack step(s): {eg}{more}")
-        reopened = h.necessary.get(c.key, [])
-        if reopened:
-            lines.append(
-                "     necessary: without it "
-                + ", ".join(goal_label(g) for g in reopened)
-                + " reopen (verified)"
-            )
-        else:
-            lines.append("     not strictly necessary on its own (verified)")
+        lines += _change_lines(h, n, c)
     lines.append("")
     after = ", ".join(goal_label(g) for g in h.after) or "none"
     n_traffic = len(h.topology.model.traffic)

@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ztsim.cli.common import add_command, print_diagnostics
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 
+if TYPE_CHECKING:
+    from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+    from ztsim.whatif.lint import Finding
+
 ORDER = 55
 
+#: A policy, its findings and its notes.
+_Linted = tuple["LoadedPolicy", list["Finding"], list[str]]
 
-def run(args: argparse.Namespace) -> int:
-    """Lint each policy; exit 1 when a finding has level error."""
+
+def _load(args: argparse.Namespace) -> tuple[LoadedTopology | None, list[LoadedPolicy]]:
+    """The topology (if given) and the policies, every error at once; prints the
+    policies' warnings on the topology."""
     from ztsim.inputs.checks import policy_warnings
-    from ztsim.inputs.loaded import LoadedTopology
     from ztsim.inputs.loader import load_policies, load_topology
-    from ztsim.output.console import dump_json
-    from ztsim.whatif.lint import lint_policy
 
     errors: list[Diagnostic] = []
     topo: LoadedTopology | None = None
@@ -39,7 +45,51 @@ def run(args: argparse.Namespace) -> int:
         raise InputError([Diagnostic(args.policies[0], 1, 1, "error", "no policy file found")])
     if topo is not None:
         print_diagnostics([w for p in pols for w in policy_warnings(p, topo)])
-    results = []
+    return topo, pols
+
+
+def _counts(findings: list[Finding]) -> dict[str, int]:
+    return {lv: sum(f.level == lv for f in findings) for lv in ("error", "warning", "info")}
+
+
+def _print_json(topo: LoadedTopology | None, results: list[_Linted]) -> None:
+    from ztsim.output.console import dump_json
+
+    payload = {
+        "topology": topo.name if topo else None,
+        "policies": [
+            {
+                "policy": p.name,
+                "file": p.path,
+                "findings": [f.to_json() for f in fs],
+                "notes": notes,
+                "summary": _counts(fs),
+            }
+            for p, fs, notes in results
+        ],
+    }
+    sys.stdout.write(dump_json(payload))
+
+
+def _print_text(topo: LoadedTopology | None, results: list[_Linted]) -> None:
+    for p, fs, notes in results:
+        for f in fs:
+            print(f)
+        for n in notes:
+            print(safe(f"{p.path}: note: {n}"))
+        counts = _counts(fs)
+        print(
+            f"{safe(p.path)}: {counts['error']} error(s), {counts['warning']} warning(s), "
+            f"{counts['info']} info" + ("" if topo else " (policy only: add --topology for more)")
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Lint each policy; exit 1 when a finding has level error."""
+    from ztsim.whatif.lint import lint_policy
+
+    topo, pols = _load(args)
+    results: list[_Linted] = []
     worst = ExitCode.OK
     for p in pols:
         findings, notes = lint_policy(p, topo)
@@ -47,33 +97,9 @@ def run(args: argparse.Namespace) -> int:
             worst = ExitCode.FINDINGS
         results.append((p, findings, notes))
     if args.format == "json":
-        payload = {
-            "topology": topo.name if topo else None,
-            "policies": [
-                {
-                    "policy": p.name,
-                    "file": p.path,
-                    "findings": [f.to_json() for f in fs],
-                    "notes": notes,
-                    "summary": {
-                        lv: sum(f.level == lv for f in fs) for lv in ("error", "warning", "info")
-                    },
-                }
-                for p, fs, notes in results
-            ],
-        }
-        sys.stdout.write(dump_json(payload))
-        return worst
-    for p, fs, notes in results:
-        for f in fs:
-            print(f)
-        for n in notes:
-            print(safe(f"{p.path}: note: {n}"))
-        counts = {lv: sum(f.level == lv for f in fs) for lv in ("error", "warning", "info")}
-        print(
-            f"{safe(p.path)}: {counts['error']} error(s), {counts['warning']} warning(s), "
-            f"{counts['info']} info" + ("" if topo else " (policy only: add --topology for more)")
-        )
+        _print_json(topo, results)
+    else:
+        _print_text(topo, results)
     return worst
 
 

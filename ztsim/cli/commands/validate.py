@@ -15,6 +15,7 @@ import fcntl
 import os
 import stat
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -23,6 +24,8 @@ from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 
 if TYPE_CHECKING:
+    from ztsim.inputs.assertions import LoadedAssertions
+    from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
     from ztsim.inputs.positions import Document
 
 ORDER = 10
@@ -34,22 +37,20 @@ _SOUGHT = "topology, policy or assertions"
 _CHUNK = 1 << 20
 
 
-def run(args: argparse.Namespace) -> int:
-    """Schema, references, services; policy warnings against a single topology."""
-    from ztsim.inputs.assertions import LoadedAssertions, assertion_errors, assertions_from_document
-    from ztsim.inputs.checks import policy_warnings
-    from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
-    from ztsim.inputs.loader import (
-        expand_policy_paths,
-        policy_from_document,
-        topology_from_document,
-    )
-    from ztsim.inputs.positions import locate
+@dataclass
+class _Found:
+    """What the inputs held, by kind, and every error met reading them."""
 
-    errors: list[Diagnostic] = []
-    topos: list[LoadedTopology] = []
-    pols: list[LoadedPolicy] = []
-    asserts: list[LoadedAssertions] = []
+    topos: list[LoadedTopology] = field(default_factory=list)
+    pols: list[LoadedPolicy] = field(default_factory=list)
+    asserts: list[LoadedAssertions] = field(default_factory=list)
+    errors: list[Diagnostic] = field(default_factory=list)
+
+
+def _inputs(args: argparse.Namespace, found: _Found) -> list[str | Path]:
+    """Every input: standard input, files, the files of folders."""
+    from ztsim.inputs.loader import expand_policy_paths
+
     inputs: list[str | Path] = []
     for arg in args.files:
         if arg == STDIN_ARG:
@@ -58,38 +59,65 @@ def run(args: argparse.Namespace) -> int:
         try:
             inputs.extend(expand_policy_paths([arg], what=_SOUGHT))
         except InputError as exc:
-            errors.extend(exc.diagnostics)
-    for f in inputs:
-        try:
-            doc = _read(f)
-            data = doc.data
-            kind = data.get("kind") if isinstance(data, dict) else None
-            if isinstance(data, dict) and "kind" not in data and "ztsim" in data:
-                mark = locate(doc, ())
-                message = f"missing `kind` ({_SOUGHT})"
-                raise InputError([Diagnostic(doc.path, mark.line, mark.column, "error", message)])
-            if kind == "assertions":
-                asserts.append(assertions_from_document(doc))
-            elif kind == "policy":
-                pols.append(policy_from_document(doc))
-            else:  # a topology, or what its header check reports (no mapping, unknown kind)
-                topos.append(topology_from_document(doc))
-        except InputError as exc:
-            errors.extend(exc.diagnostics)
+            found.errors.extend(exc.diagnostics)
+    return inputs
+
+
+def _load(f: str | Path, found: _Found) -> None:
+    """Read ``f`` and load it as the kind it says it is (errors raised)."""
+    from ztsim.inputs.assertions import assertions_from_document
+    from ztsim.inputs.loader import policy_from_document, topology_from_document
+    from ztsim.inputs.positions import locate
+
+    doc = _read(f)
+    data = doc.data
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if isinstance(data, dict) and "kind" not in data and "ztsim" in data:
+        mark = locate(doc, ())
+        message = f"missing `kind` ({_SOUGHT})"
+        raise InputError([Diagnostic(doc.path, mark.line, mark.column, "error", message)])
+    if kind == "assertions":
+        found.asserts.append(assertions_from_document(doc))
+    elif kind == "policy":
+        found.pols.append(policy_from_document(doc))
+    else:  # a topology, or what its header check reports (no mapping, unknown kind)
+        found.topos.append(topology_from_document(doc))
+
+
+def _cross_check(found: _Found) -> list[Diagnostic]:
+    """The warnings; errors of assertions against the topology go to ``found``."""
+    from ztsim.inputs.assertions import assertion_errors
+    from ztsim.inputs.checks import policy_warnings
+
+    topos = found.topos
     warnings: list[Diagnostic] = [w for t in topos for w in t.warnings]
     # A policy may serve several topologies: cross-check only against a single one,
     # or every policy would warn about every other scenario's ids.
     if len(topos) == 1:
-        for p in pols:
+        for p in found.pols:
             warnings.extend(policy_warnings(p, topos[0]))
-        for a in asserts:
-            errors.extend(assertion_errors(a, topos[0]))
-    elif pols and len(topos) > 1:
+        for a in found.asserts:
+            found.errors.extend(assertion_errors(a, topos[0]))
+    elif found.pols and len(topos) > 1:
         print(
             "note: several topologies given; policies are cross-checked only with one "
             "topology (ztsim validate TOPOLOGY POLICY...)",
             file=sys.stderr,
         )
+    return warnings
+
+
+def run(args: argparse.Namespace) -> int:
+    """Schema, references, services; policy warnings against a single topology."""
+    found = _Found()
+    inputs = _inputs(args, found)
+    for f in inputs:
+        try:
+            _load(f, found)
+        except InputError as exc:
+            found.errors.extend(exc.diagnostics)
+    warnings = _cross_check(found)
+    errors = found.errors
     if errors:
         print_diagnostics(sorted(errors + warnings))
         n = InputError(errors).error_count  # closing "and N more" lines count their N
@@ -98,10 +126,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"ztsim: {n:,} error(s) in input{tail}", file=sys.stderr)
         return ExitCode.INVALID
     warnings_gate(sorted(set(warnings)), args.strict)
-    n_t, n_p = len(topos), len(pols)
+    n_t, n_p = len(found.topos), len(found.pols)
     print(
         f"ok: {n_t} topolog{'y' if n_t == 1 else 'ies'}, {n_p} polic{'y' if n_p == 1 else 'ies'}"
-        + (f", {len(asserts)} assertions file(s)" if asserts else "")
+        + (f", {len(found.asserts)} assertions file(s)" if found.asserts else "")
         + (f", {len(set(warnings))} warning(s)" if warnings else "")
     )
     return ExitCode.OK

@@ -6,6 +6,7 @@ assertions and, folded in ``<details>``, each failure's counter-example plan.
 
 from __future__ import annotations
 
+from ztsim.inputs.loaded import LoadedPolicy
 from ztsim.output.escape import markdown_code as _code
 from ztsim.output.escape import markdown_text
 from ztsim.output.reports.common import (
@@ -17,7 +18,7 @@ from ztsim.output.reports.common import (
     status_label,
     verdict_line,
 )
-from ztsim.whatif.intent import Report
+from ztsim.whatif.intent import Outcome, Report
 
 __all__ = ["render_markdown"]
 
@@ -86,21 +87,26 @@ def render_markdown(report: Report) -> str:
         if failing:
             out += ["", "<details><summary>Counter-examples</summary>", ""]
             for o in failing:
-                for v in o.violations:
-                    where = f"{v.location.path}:{v.location.line}"
-                    head = f"**{_ICON[status_label(o)]} {_code(o.assertion.id)}**"
-                    why = _cell(f": {v.fix}") if v.fix else ""
-                    out.append(f"{head}: {_cell(v.message)} (fix at {_code(where)}{why})")
-                    out.append("")
-                    if v.plan is not None:
-                        out.append(_row(PLAN_HEADER))
-                        out.append(_row(["---"] * len(PLAN_HEADER)))
-                        out += [
-                            _row([_cell(c) for c in r]) for r in plan_rows(v.plan, v.verdict, p)
-                        ]
-                        out.append("")
-                    elif len(v.flows) > 1:
-                        out += [f"- {_code(f)}" for f in v.flows]
-                        out.append("")
+                out += _counter_examples(o, p)
             out.append("</details>")
     return "\n".join(out) + "\n"
+
+
+def _counter_examples(o: Outcome, p: LoadedPolicy) -> list[str]:
+    """Each violation of ``o``: its message and fix, then its plan (or its flows)."""
+    out: list[str] = []
+    for v in o.violations:
+        where = f"{v.location.path}:{v.location.line}"
+        head = f"**{_ICON[status_label(o)]} {_code(o.assertion.id)}**"
+        why = _cell(f": {v.fix}") if v.fix else ""
+        out.append(f"{head}: {_cell(v.message)} (fix at {_code(where)}{why})")
+        out.append("")
+        if v.plan is not None:
+            out.append(_row(PLAN_HEADER))
+            out.append(_row(["---"] * len(PLAN_HEADER)))
+            out += [_row([_cell(c) for c in r]) for r in plan_rows(v.plan, v.verdict, p)]
+            out.append("")
+        elif len(v.flows) > 1:
+            out += [f"- {_code(f)}" for f in v.flows]
+            out.append("")
+    return out
