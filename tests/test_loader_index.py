@@ -1,8 +1,8 @@
 """The loader's fast paths against their plain definitions.
 
-Validation of a large topology walks its hosts once (:func:`ztsim.inputs.loader._check_topology`
+Validation of a large topology walks its hosts once (:func:`ztsim.inputs.checks.check_topology`
 builds the host tables as it checks them), answers "does this selector match any
-host" from the hosts' (zone, label set) groups (:class:`ztsim.inputs.loader.HostGroups`),
+host" from the hosts' (zone, label set) groups (:class:`ztsim.inputs.loaded.HostGroups`),
 and reads label values in pydantic-core (:data:`ztsim.model.fields.LabelText`).  Each is
 checked here against the obvious definition on random inputs, and the messages of
 bad label values against the ones a plain string field gives.

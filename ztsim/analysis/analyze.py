@@ -91,7 +91,7 @@ class Analysis:
     topology: LoadedTopology
     model: AttackModel
     results: list[PolicyResult]
-    #: The policies' warnings on the topology (:func:`ztsim.inputs.loader.policy_warnings`),
+    #: The policies' warnings on the topology (:func:`ztsim.inputs.checks.policy_warnings`),
     #: when :func:`analyze` was asked for them (:attr:`Needs.warnings`); ``None`` otherwise.
     warnings: list[Diagnostic] | None = None
     #: Rule-impact rows of :meth:`check_rules` known so far, by index in ``results``.

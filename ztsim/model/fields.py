@@ -110,7 +110,7 @@ class Labels(dict[str, str]):
     A plain dict to every reader.  :mod:`ztsim.perf.dedupe` builds one per distinct
     parsed label mapping of a large topology, and :class:`~ztsim.model.schema.Host`
     keeps it as it is (thousands of hosts then share it, and the label groups of
-    :class:`ztsim.inputs.loader.LoadedTopology` are found by its identity).
+    :class:`ztsim.inputs.loaded.LoadedTopology` are found by its identity).
     """
 
     __slots__ = ()

@@ -1,7 +1,7 @@
 """Validating the parts a large document repeats once each, by parsed object.
 
 The YAML reader builds equal leaves once (hash-consing, see
-:func:`ztsim.inputs.documents._fast_build`): on a large estate thousands of hosts list the
+:func:`ztsim.perf.fastbuild.fast_build`): on a large estate thousands of hosts list the
 very same service, login and stored-credential objects (and the same lists of
 them), and thousands of rules the very same selectors.  The functions here
 validate each such object once and give every host or rule that lists it the
@@ -16,7 +16,7 @@ listed both as a service and as a login is validated as each.
 Each function returns the data to validate instead, or ``None`` when the data
 shares too little for this to pay (JSON input, small files) or is not shaped as
 expected; it raises pydantic's ``ValidationError`` when a part is invalid.  Either
-way :func:`ztsim.inputs.loader.validate_document` then validates the data as read, so
+way :func:`ztsim.inputs.validate.validate_document` then validates the data as read, so
 errors are reported, all of them and each at its place, exactly as without this.
 """
 
@@ -106,10 +106,10 @@ def _plain_host(
     its keys (shared by hosts with the same keys: models are frozen, so pydantic
     never adds to it).  Only what pydantic surely accepts is built: ids of
     :data:`_PLAIN_ID` form, zones of 1 to 200 characters, a string description.
-    A host with data items, or anything else, is left to pydantic.  On L (50,000
-    hosts), the pass that shares the parts and builds the hosts takes 0.20 s,
-    against 0.24 s for that pass and pydantic's validation of the hosts (five
-    wrap validators each); and pydantic's fields sets, one per host, took 36 MB.
+    A host with data items, or anything else, is left to pydantic (five wrap
+    validators per host), and sharing ``given`` spares a fields set per host.
+    Hand-written, not ``Host.model_construct``: measured twice as fast on L's hosts
+    (benchmarks/README.md).
     """
     hid, zone = host.get("id"), host.get("zone")
     if (
@@ -161,21 +161,13 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
     already (:func:`_plain_host`).
 
     ``found``, if given, is filled host by host (see :data:`PlainKeys`): the lists
-    are at hand here, and :func:`~ztsim.model.schema.lists_key` read back from 50,000
-    models took 0.06 s.  A caller checks each entry's model is the host it
-    validated before it trusts the key."""
-    if type(data) is not dict:
+    are at hand here, where :func:`~ztsim.model.schema.lists_key` read back from the
+    models would cost a pass of its own.  A caller checks each entry's model is the
+    host it validated before it trusts the key."""
+    hosts = _estate_hosts(data)
+    if hosts is None:
         return None
-    hosts = data.get("hosts")
-    if type(hosts) is not list or len(hosts) < MIN_ITEMS:
-        return None
-    # Hosts with no part to share share nothing (a list of a million ``{}`` would be
-    # walked here for nothing before pydantic reports them); on an estate, the first
-    # host answers.
-    if not any(type(h) is dict and not _PARTS.isdisjoint(h) for h in hosts):
-        return None
-    if not _shares([h.get("services") for h in hosts if type(h) is dict]):
-        return None
+    assert type(data) is dict  # as _estate_hosts found it
     tables: list[
         tuple[
             str,
@@ -217,13 +209,7 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
                 continue
             got = shared.get(id(parsed))
             if got is None:
-                got = SharedList()
-                for x in parsed:
-                    v = items.get(id(x))
-                    if v is None:
-                        v = items[id(x)] = validate(x)
-                    got.append(v)
-                shared[id(parsed)] = got
+                got = shared[id(parsed)] = _shared_list(parsed, validate, items)
             lists.append(got)
         if given is not None:
             plain = _plain_host(h, labels, lists, given)
@@ -235,14 +221,51 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
                 continue
         if found is not None:
             found.append(None)
-        new = dict(h)
-        if labels is not None:
-            new["labels"] = labels
-        for (name, *_), got in zip(tables, lists, strict=True):
-            if got is not None:
-                new[name] = got
-        out.append(new)
+        out.append(_with_parts(h, labels, lists))
     return {**data, "hosts": out}
+
+
+def _estate_hosts(data: object) -> list[Any] | None:
+    """The hosts of topology ``data`` if they are many and share their parts, else ``None``."""
+    if type(data) is not dict:
+        return None
+    hosts = data.get("hosts")
+    if type(hosts) is not list or len(hosts) < MIN_ITEMS:
+        return None
+    # Hosts with no part to share share nothing (a list of a million ``{}`` would be
+    # walked here for nothing before pydantic reports them); on an estate, the first
+    # host answers.
+    if not any(type(h) is dict and not _PARTS.isdisjoint(h) for h in hosts):
+        return None
+    if not _shares([h.get("services") for h in hosts if type(h) is dict]):
+        return None
+    return hosts
+
+
+def _shared_list(
+    parsed: list[Any], validate: Callable[[object], BaseModel], items: dict[int, BaseModel]
+) -> SharedList[BaseModel]:
+    """The models of a parsed list's items, each validated once per object (``items``
+    holds those validated already, by id)."""
+    got: SharedList[BaseModel] = SharedList()
+    for x in parsed:
+        v = items.get(id(x))
+        if v is None:
+            v = items[id(x)] = validate(x)
+        got.append(v)
+    return got
+
+
+def _with_parts(host: dict[str, Any], labels: Labels | None, lists: list[Any]) -> dict[str, Any]:
+    """A host left to pydantic, with the parts validated already (in :data:`_HOST_PARTS`
+    order, ``None`` where absent) as models: pydantic takes them as they are."""
+    new = dict(host)
+    if labels is not None:
+        new["labels"] = labels
+    for (name, _), got in zip(_HOST_PARTS, lists, strict=True):
+        if got is not None:
+            new[name] = got
+    return new
 
 
 def shared_rule_parts(data: object) -> object | None:
