@@ -34,6 +34,7 @@ from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.steps import (
     INSIDE,
     Fact,
+    Standing,
     Step,
     StepKey,
     collect_on_host_step,
@@ -199,7 +200,7 @@ class _Solver:
 
     # ------------------------------------------------------------------ positions
 
-    def _stand(self, source: str) -> Fact:
+    def _stand(self, source: str) -> Standing:
         """The fact of standing on ``source``: an external zone, or user on a host."""
         if source in self.topo.external_zones:
             return ("zone", source)

@@ -44,6 +44,7 @@ __all__ = [
     "PrivFact",
     "Privilege",
     "SessionFact",
+    "Standing",
     "Step",
     "StepKey",
     "StepKind",
@@ -77,6 +78,8 @@ SessionFact: TypeAlias = tuple[Literal["session"], str, str, str]
 CredFact: TypeAlias = tuple[Literal["cred"], str]
 DataFact: TypeAlias = tuple[Literal["data"], str]
 GoalFact: TypeAlias = tuple[Literal["exfil", "tamper"], str]
+#: Where a step is launched from: an external zone, or code execution on a host.
+Standing: TypeAlias = ZoneFact | PrivFact
 
 StepKind: TypeAlias = Literal[
     "enter",
@@ -183,7 +186,7 @@ def enter_step(ep: EntryPoint) -> Step:
 
 
 def exploit_step(
-    source: str, stand: Fact, host: str, service: str, v: Vulnerability, origin: str
+    source: str, stand: Standing, host: str, service: str, v: Vulnerability, origin: str
 ) -> Step:
     """Row 2, exploit: standing on ``source`` (the fact ``stand``), a flow to
     ``host:service`` and remote vulnerability ``v`` there give ``v.gives`` on
@@ -203,7 +206,7 @@ def exploit_step(
     )
 
 
-def login_step(source: str, stand: Fact, host: str, lg: Login, origin: str) -> Step:
+def login_step(source: str, stand: Standing, host: str, lg: Login, origin: str) -> Step:
     """Row 3, log in: from ``source``, a flow to ``host`` and login ``lg`` there, with
     its credential held (the caller checks MFA), give ``lg.gives`` on ``host``;
     ``T1078`` from outside or for a session, ``T1021`` otherwise."""
