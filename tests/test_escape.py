@@ -22,7 +22,8 @@ def test_the_two_markdown_strengths_differ_as_intended() -> None:
     every = markdown_text(SPECIALS)
     table = markdown_text(SPECIALS, every_special=False)
     assert every == (
-        "a\\|b &lt;i&gt;x&lt;/i&gt; \\*y\\* \\_z\\_ \\[l\\](u) \\`c\\` \\~s\\~ &amp; \\\\ \\\\x1b\\\\n"
+        "a\\|b &lt;i&gt;x&lt;/i&gt; \\*y\\* \\_z\\_ \\[l\\](u) \\`c\\` \\~s\\~ "
+        "&amp; \\\\ \\\\x1b\\\\n"
     )
     assert table == "a\\|b &lt;i>x&lt;/i> *y* _z_ [l](u) `c` ~s~ & \\ \\x1b\\n"
     # both keep a cell on one line, inside its table, and open no tag
