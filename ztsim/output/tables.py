@@ -240,8 +240,7 @@ def box_table(
     """
     box = _ASCII if ascii_only else _UNICODE
     body: list[list[tuple[str, str]]] = [
-        [(safe(c), "") if isinstance(c, str) else (safe(c[0]), c[1]) for c in row]
-        for row in rows
+        [(safe(c), "") if isinstance(c, str) else (safe(c[0]), c[1]) for c in row] for row in rows
     ]
     natural = [_width(c.header) for c in columns]
     for row in body:
