@@ -444,7 +444,8 @@ def solve(
 
     Examples
     --------
-    >>> from ztsim.inputs.loader import load_topology, reference_policy
+    >>> from ztsim.inputs.loaded import reference_policy
+    >>> from ztsim.inputs.loader import load_topology
     >>> topo = load_topology("topologies/pajemploi.yaml")  # doctest: +SKIP
     >>> model = AttackModel(topo)  # doctest: +SKIP
     >>> sol = solve(model, model.compile(reference_policy()))  # doctest: +SKIP
