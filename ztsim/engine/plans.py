@@ -303,41 +303,46 @@ def goal_costs(
 
     ``exhaustive``: ``sol`` is the whole attack graph (an exhaustive solve,
     affordable on small estates): the fewest-steps plan of that graph is searched
-    (:func:`ztsim.engine.mincost.cheapest`), exact unless its budget ran out.  Otherwise
-    (large estates), the bound is the relaxed one
-    (:func:`ztsim.engine.mincost.relaxed_lower_bounds`); a first plan that does not meet it is
-    replaced
-    by the cheapest of the first chunk of plans listed (sidetracks of it: the
-    derivations one fact at a time), which ``paths`` lists too; unless it meets
-    the h_max of ``sol``'s graph, which no plan listed from ``sol`` can beat.  A plan not proven
-    the cheapest is reported honestly: "at most".
+    (:func:`ztsim.engine.mincost.cheapest`), exact unless its budget ran out.
+    Otherwise (large estates), the bound is the relaxed one
+    (:func:`ztsim.engine.mincost.relaxed_lower_bounds`); a first plan that does not
+    meet it is replaced by the cheapest of the first chunk of plans listed
+    (sidetracks of it: the derivations one fact at a time), which ``paths`` lists
+    too; unless it meets the h_max of ``sol``'s graph, which no plan listed from
+    ``sol`` can beat.  A plan not proven the cheapest is reported honestly: "at most".
     """
-    reachable = [g for g in goals if g in sol.cost]
+    reachable = [goal for goal in goals if goal in sol.cost]
     if not reachable:
         return {}
-    out: dict[Fact, Cheapest] = {}
     if exhaustive:
-        for g in reachable:
-            plan = first_plan(sol, g)
-            searched = cheapest(sol, g)
-            assert plan is not None and searched is not None
-            out[g] = Cheapest(plan, min(searched.lower, plan.cost))
-        return out
+        return {goal: _searched_cost(sol, goal) for goal in reachable}
     with phase("plans"):
         lower = relaxed_lower_bounds(sol, reachable)
-    for g in reachable:
-        plan = first_plan(sol, g, lower=lower[g])
-        assert plan is not None
-        # Listed plans are plans of this solve's graph: none is cheaper than its h_max.
-        if plan.cost > lower[g] and plan.cost > _graph(sol).hmax[g]:
-            plan = plans_from_solution(sol, g, 1)[0]  # never worse: the first leads ties
-        out[g] = Cheapest(plan, min(lower[g], plan.cost))
-    return out
+    return {goal: _bounded_cost(sol, goal, lower[goal]) for goal in reachable}
+
+
+def _searched_cost(sol: Solution, goal: Fact) -> Cheapest:
+    """:func:`goal_costs` of ``goal`` on an exhaustive solve: the first plan, and the
+    bound of the fewest-steps search of the whole graph."""
+    plan = first_plan(sol, goal)
+    searched = cheapest(sol, goal)
+    assert plan is not None and searched is not None
+    return Cheapest(plan, min(searched.lower, plan.cost))
+
+
+def _bounded_cost(sol: Solution, goal: Fact, lower: int) -> Cheapest:
+    """:func:`goal_costs` of ``goal`` on a partial solve, ``lower`` its relaxed bound."""
+    plan = first_plan(sol, goal, lower=lower)
+    assert plan is not None
+    # Listed plans are plans of this solve's graph: none is cheaper than its h_max.
+    if plan.cost > lower and plan.cost > _graph(sol).hmax[goal]:
+        plan = plans_from_solution(sol, goal, 1)[0]  # never worse: the first leads ties
+    return Cheapest(plan, min(lower, plan.cost))
 
 
 def merge_plans(groups: Iterable[Iterable[Plan]]) -> list[Plan]:
     """Merge plan lists without duplicates, cheapest first, ties in a fixed order."""
-    out: dict[frozenset[tuple[str, ...]], Plan] = {}
+    out: dict[frozenset[StepKey], Plan] = {}
     for group in groups:
         for p in group:
             out.setdefault(p.key, p)
