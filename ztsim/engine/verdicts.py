@@ -221,8 +221,8 @@ def judge_plans(
     (``steps`` ends with that step's verdict); the steps after it, which never
     happen, are not judged.  Everything else is the same.  For counting rule
     impact, which reads no step after the block: under a strict policy most of
-    a basis is blocked early (zero-trust on L: 248 distinct steps judged rather
-    than 4,314).
+    a basis is blocked early, and far fewer distinct steps are judged (figures in
+    ``benchmarks/README.md``).
     """
     with phase("judge"):
         memo = _judgements(policy)
