@@ -21,7 +21,7 @@ from typing import NamedTuple
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
 from ztsim.engine.extraction import Plan
-from ztsim.engine.steps import Step
+from ztsim.engine.steps import Step, StepKey
 from ztsim.model.matching import selector_matches_host, selector_matches_zone
 from ztsim.model.schema import Detection
 from ztsim.model.techniques import technique_matches
@@ -164,7 +164,7 @@ class _Judgements:
         #: Step verdicts by step key, with the step judged: plans found under
         #: different policies come from different solves, whose equal steps are
         #: distinct objects, so a hit is one equal to the step asked about.
-        self.steps: dict[tuple[str, ...], tuple[Step, StepVerdict]] = {}
+        self.steps: dict[StepKey, tuple[Step, StepVerdict]] = {}
         #: Detection ids by (technique, where the step happens).
         self.detections: dict[tuple[str, str | None], tuple[str, ...]] = {}
         #: Probability of each detection entry, by id (the last entry of an id wins).
