@@ -45,9 +45,9 @@ class HostTables(NamedTuple):
     """A topology's hosts and data items by id, in file order.
 
     The loader fills them in the pass over the hosts that checks them (see
-    :func:`ztsim.inputs.checks.check_topology`), so that :class:`LoadedTopology` does not walk the
-    hosts again: at 50,000 hosts every pass costs tens of milliseconds, much of
-    it waiting on memory.
+    :func:`ztsim.inputs.checks.check_topology`), so that :class:`LoadedTopology`
+    does not walk the hosts again: on an estate every pass over them counts, much
+    of it spent waiting on memory.
     """
 
     hosts: dict[str, Host]

@@ -170,9 +170,8 @@ def load_file(path: str | Path) -> LoadedTopology | LoadedPolicy:
 class PendingPolicy(LoadedPolicy):
     """A parsed policy file, validated when its model is first read.
 
-    ``check`` on a large estate validates each policy in the process that judges
-    it (:func:`ztsim.analysis.analyze.analyze` on two cores), not all of them up front:
-    two 10,000-rule policies take a tenth of a second to validate.  Reading
+    ``check`` validates each policy when it first judges it
+    (:func:`ztsim.analysis.analyze.analyze`), not all of them up front.  Reading
     :attr:`model` validates (and raises :class:`~ztsim.model.diagnostics.InputError`
     as :func:`load_policy` would); :attr:`name` is read from the document until
     then, since the schema takes a policy's name as written (a strict string).

@@ -77,8 +77,8 @@ _LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(HostLabels)
 
 
 def _shares(values: list[Any]) -> bool:
-    """Whether ``values`` hold each object twice on average or more (a pass of ids:
-    milliseconds, against a validation that costs a hundred times as much)."""
+    """Whether ``values`` hold each object twice on average or more (a pass of ids,
+    against a validation that costs a hundred times as much)."""
     return len({id(x) for x in values}) * 2 <= len(values)
 
 
