@@ -278,7 +278,7 @@ def _plan_fixes(r: Report) -> set[tuple[int, str]]:
 def test_fix_at_is_where_harden_changes_the_policy(
     topo: str, pol: str, at: tuple[str, str] | None, change: str
 ) -> None:
-    from ztsim.inputs.documents import locate
+    from ztsim.inputs.positions import locate
 
     r = _shipped(topo, pol)
     p = r.policies[0]
@@ -333,7 +333,7 @@ def test_fix_at_large_estates_takes_the_first_step_that_is_not_legitimate(
 
     from ztsim.engine.attack import AttackModel
     from ztsim.engine.verdicts import judge
-    from ztsim.inputs.documents import locate
+    from ztsim.inputs.positions import locate
     from ztsim.whatif.candidates import Context
 
     monkeypatch.setattr(fixes, "SEARCH_HOSTS", 5)

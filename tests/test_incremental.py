@@ -13,7 +13,8 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from ztsim.inputs.documents import Document, YamlInputError, parse_text
+from ztsim.inputs.documents import parse_text
+from ztsim.inputs.positions import Document, YamlInputError
 from ztsim.perf.incremental import patch_document
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import ztsim.inputs.documents
+import ztsim.inputs.guards
 from ztsim.cli.main import main
 from ztsim.inputs.checks import policy_warnings
 from ztsim.inputs.loader import (
@@ -527,11 +528,11 @@ def test_recursive_alias(tmp_path: Path, text: str):
 def test_huge_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Files above MAX_BYTES are refused before being read."""
     text = HEADER + ZONES
-    monkeypatch.setattr(ztsim.inputs.documents, "MAX_BYTES", len(text) - 1)
+    monkeypatch.setattr(ztsim.inputs.guards, "MAX_BYTES", len(text) - 1)
     line, col, msg = only(tmp_path, text)
     assert (line, col) == (1, 1)
     assert "file too large" in msg and "ZTSIM_MAX_BYTES" in msg
-    monkeypatch.setattr(ztsim.inputs.documents, "MAX_BYTES", len(text))
+    monkeypatch.setattr(ztsim.inputs.guards, "MAX_BYTES", len(text))
     (tmp_path / "ok.yaml").write_text(text)
     assert load_topology(tmp_path / "ok.yaml").name == "t"
 

@@ -20,9 +20,9 @@ from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
 from ztsim.engine.impact import RuleImpact, rule_impact
 from ztsim.engine.verdicts import PlanVerdict, judge, judge_plans
-from ztsim.inputs.positions import locate
 from ztsim.inputs.loaded import LoadedPolicy, reference_policy
 from ztsim.inputs.loader import load_policies, load_topology
+from ztsim.inputs.positions import locate
 
 SCENARIOS = [
     ("topologies/pajemploi.yaml", "policies"),

@@ -16,13 +16,13 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ztsim.inputs.documents import _fast_build
 from ztsim.perf import splitparse
+from ztsim.perf.fastbuild import fast_build
 from ztsim.perf.splitparse import split_build, split_points
 
 
 def _build(text: str) -> tuple[Any, bool]:
-    return _fast_build(text, None)
+    return fast_build(text, None)
 
 
 @pytest.fixture(autouse=True)

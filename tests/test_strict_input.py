@@ -20,8 +20,9 @@ from conftest import ROOT
 
 from ztsim.cli.main import main
 from ztsim.inputs.assertions import assertions_from_text
-from ztsim.inputs.documents import YamlInputError, parse_text
+from ztsim.inputs.documents import parse_text
 from ztsim.inputs.loader import expand_policy_paths, policy_from_text, topology_from_text
+from ztsim.inputs.positions import YamlInputError
 from ztsim.model.diagnostics import InputError
 from ztsim.model.fields import LABEL_TEXT_MESSAGE
 

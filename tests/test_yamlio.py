@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ztsim.inputs.documents import YamlInputError, _index_positions, load_document, parse_text
+from ztsim.inputs.documents import load_document, parse_text
+from ztsim.inputs.positions import YamlInputError, _index_positions
 from ztsim.perf import parsecache
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,7 +265,7 @@ def test_recursive_alias_at_the_alias(text: str) -> None:
 
 
 def test_alias_bomb_refused_at_the_alias_that_crosses_the_limit() -> None:
-    from ztsim.inputs.documents import expansion_limit
+    from ztsim.inputs.guards import expansion_limit
 
     lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
     lines += [
@@ -329,7 +330,8 @@ def test_json_surrogate_pairs_and_escaped_backslashes_are_text(text: str) -> Non
 
 
 def test_json_positions_after_a_surrogate_pair_are_exact() -> None:
-    from ztsim.inputs.documents import document_from_bytes, locate
+    from ztsim.inputs.documents import document_from_bytes
+    from ztsim.inputs.positions import locate
 
     text = '{"a": "\\ud83d\\ude80",\n "b": 1}'
     doc = document_from_bytes("t.json", text.encode())
@@ -356,7 +358,7 @@ def test_partial_index_locates_as_the_full_one() -> None:
 
 
 def _read_error(path: str, **kw: Any) -> str:
-    from ztsim.inputs.documents import read_bytes_bounded
+    from ztsim.inputs.guards import read_bytes_bounded
 
     with pytest.raises(YamlInputError) as err:
         read_bytes_bounded(path, **kw)
@@ -384,7 +386,7 @@ def test_a_folder_and_a_missing_file_are_refused(tmp_path: Path) -> None:
 
 
 def test_the_byte_bound_holds_for_files_and_streams(tmp_path: Path) -> None:
-    from ztsim.inputs.documents import read_bytes_bounded
+    from ztsim.inputs.guards import read_bytes_bounded
 
     big = tmp_path / "big.yaml"
     big.write_bytes(b"a: 1\n" * 100)

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from ztsim.inputs.documents import Document, Mark, NodePath, Positions, _Fallback, _fast_build
+from ztsim.inputs.positions import Document, Mark, NodePath, Positions
+from ztsim.perf.fastbuild import Fallback, fast_build
 
 __all__ = ["patch_document"]
 
@@ -174,8 +175,8 @@ def _try_item(
     text = "\n" * (start - 1) + "".join(snippet)
     index = Positions({}, {})
     try:
-        data, aliased = _fast_build(text, index)
-    except (_Fallback, yaml.YAMLError):
+        data, aliased = fast_build(text, index)
+    except (Fallback, yaml.YAMLError):
         return None
     if aliased or not isinstance(data, list) or len(data) != 1:
         return None

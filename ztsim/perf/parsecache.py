@@ -1,8 +1,8 @@
 """A content-addressed cache of parsed documents, so re-checks skip parsing.
 
-Parsing is the floor of a large check (a 50,000-host YAML topology takes over a
-second to read).  When a file has not changed since it was last read, its parsed
-data is loaded from ``$ZTSIM_CACHE_DIR`` (default ``$XDG_CACHE_HOME/ztsim`` or
+Parsing is the floor of a large check (figures in ``benchmarks/README.md``).
+When a file has not changed since it was last read, its parsed data is loaded
+from ``$ZTSIM_CACHE_DIR`` (default ``$XDG_CACHE_HOME/ztsim`` or
 ``~/.cache/ztsim``) instead.  Only files of :data:`MIN_BYTES` or more are cached
 (smaller ones parse faster than the cache answers).  Set ``ZTSIM_CACHE=off`` to
 turn it off.
@@ -29,7 +29,7 @@ Any problem (no key, an unwritable folder, a failed check, a value MessagePack
 cannot store exactly) falls back to parsing.
 
 Equal leaves of a parsed document are one object (hash-consing in
-:func:`ztsim.inputs.documents._fast_build`) and validation checks each once
+:func:`ztsim.perf.fastbuild.fast_build`) and validation checks each once
 (:mod:`ztsim.perf.dedupe`); the payload keeps that sharing: a leaf met twice is
 stored once, in a table, and referred to by its index.
 
@@ -117,7 +117,7 @@ def _where(locate: Callable[[], Path]) -> Path | None:
 
 
 def _source_digest(raw: bytes) -> bytes:
-    return hashlib.blake2b(raw, digest_size=32).digest()  # half the time of SHA-256 here
+    return hashlib.blake2b(raw, digest_size=32).digest()  # faster than SHA-256 here
 
 
 def _name(source: bytes, flavour: str) -> str:
@@ -325,7 +325,7 @@ def _decode(payload: bytes | memoryview) -> tuple[Any, Any]:
 
 
 def _check_marks(marks: Any) -> None:
-    """Positions as :meth:`ztsim.inputs.documents.Document.stored_marks` gives them, or ``None``."""
+    """Positions as :meth:`ztsim.inputs.positions.Document.stored_marks` gives them, or ``None``."""
     if marks is None:
         return
     if type(marks) is not tuple or len(marks) not in (2, 3):

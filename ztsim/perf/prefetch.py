@@ -27,7 +27,7 @@ from ztsim.perf.forking import Forked, enabled
 
 __all__ = ["MIN_BYTES", "Entry", "Prefetched", "digest", "prefetch_documents"]
 
-#: Files smaller than this in all are parsed in place (a fork costs milliseconds).
+#: Files smaller than this in all are parsed in place (a fork would cost more than it saves).
 MIN_BYTES = 512 * 1024
 
 #: What the child sends per file: (name, flavour, digest, data, marks) or None.

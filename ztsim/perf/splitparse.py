@@ -31,7 +31,7 @@ from ztsim.perf.forking import Forked, enabled
 
 __all__ = ["MIN_BYTES", "enabled", "split_build", "split_points"]
 
-#: Documents smaller than this are parsed in one piece (forking costs milliseconds).
+#: Documents smaller than this are parsed in one piece (a fork would cost more than it saves).
 MIN_BYTES = 2 * 1024 * 1024
 
 
@@ -94,7 +94,7 @@ def split_build(text: str, build: Callable[[str], tuple[Any, bool]]) -> Any | No
     """The data of ``text`` parsed in two processes, or ``None`` to parse it whole.
 
     ``build`` parses one text as ``safe_load`` would and returns ``(data,
-    aliased)`` (``ztsim.inputs.documents._fast_build``); it is called on each part.
+    aliased)`` (:func:`ztsim.perf.fastbuild.build_plain`); it is called on each part.
     """
     if len(text) < MIN_BYTES or not enabled():
         return None

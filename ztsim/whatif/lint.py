@@ -21,8 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ztsim.inputs.documents import locate
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.positions import locate
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.textsafe import safe
 from ztsim.whatif.cover import egress_shadowing, segmentation_shadowing
