@@ -117,6 +117,12 @@ def split_build(text: str, build: Callable[[str], tuple[Any, bool]]) -> Any | No
         child.close()
     if blob is None or not isinstance(first, dict):
         return None
+    return _joined(first, blob, rest)
+
+
+def _joined(first: dict[Any, Any], blob: bytes, rest: Any) -> Any | None:
+    """The head's data ``first`` with the middle's items (``blob``, from the child)
+    and the tail's keys ``rest`` put back, or ``None`` when they do not fit together."""
     try:
         second = marshal.loads(blob)
     except (EOFError, ValueError, TypeError):
