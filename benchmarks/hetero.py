@@ -12,9 +12,10 @@ engine's classes compress well.  This one draws everything independently:
   rules, rules listing many hosts, ``intra_zone: allow``, MFA, detection, and a
   nearly empty one (so the policies of ``check`` cost very unequal times)::
 
-    python benchmarks/hetero.py --hosts 8000 --seed 1 --out benchmarks/out/H
+    python benchmarks/hetero.py --hosts 4000 --zones 40 --rules 400 --out benchmarks/out/H
 
-writes ``OUT/topology.yaml`` and ``OUT/policies/*.yaml``.  Output is a pure
+writes ``OUT/topology.yaml`` and ``OUT/policies/*.yaml`` (those arguments: the estate
+the two-core ``check`` protocol was measured on, see ``benchmarks/README.md``).  Output is a pure
 function of the arguments (one ``random.Random(seed)``, nothing iterated from a set).
 """
 
@@ -66,7 +67,7 @@ def _host(rng: Random, hid: str, zone: str, creds: list[str]) -> Doc:
     ]
     labels = {k: rng.choice(v) for k, v in LABELS.items() if rng.random() < 0.8}
     host: Doc = {"id": hid, "zone": zone, "labels": labels, "services": services}
-    vulns = [
+    vulns: list[Doc] = [
         {"id": f"CVE-{hid}-{i}", "service": rng.choice(offered), "gives": rng.choice(LEVELS)}
         for i in range(rng.choice((0, 0, 0, 1, 1, 2)))
     ]

@@ -15,9 +15,9 @@ cache, which does not change the phases after parsing.
 
 Work on a second core is off (``ZTSIM_PARALLEL=off``) unless ``--parallel`` is
 given: one process's cost, comparable across changes.  With ``--parallel``, the
-topology and the policy files are parsed on two cores as ``ztsim check`` parses them
-(:mod:`ztsim.perf.splitparse`, :mod:`ztsim.perf.prefetch`); the phases then count what
-this process waits for.
+policies are solved on two cores as ``ztsim check`` solves them (see
+:mod:`ztsim.analysis.twocores`); the phases then count what this process waits
+for, and ``after`` is the time to the answer.
 
     python benchmarks/phases.py --workload L --repeat 5 [--parallel]
 """
@@ -39,7 +39,7 @@ from run import calibrate  # noqa: E402
 
 from ztsim.analysis.analyze import Needs, analyze  # noqa: E402
 from ztsim.cli.common import load_scenario  # noqa: E402
-from ztsim.output.checkjson import check_json_text  # noqa: E402
+from ztsim.output.checkjson import check_json_text, result_text  # noqa: E402
 from ztsim.perf import profiling  # noqa: E402
 from ztsim.perf.heap import paused_gc  # noqa: E402
 
@@ -81,7 +81,7 @@ def one_round(folder: Path) -> dict[str, float]:
         topo, pols = load_scenario(
             str(folder / "topology.yaml"), [str(folder / "policies")], False, warn=False, defer=True
         )
-        a = analyze(topo, pols, Needs(warnings=True))
+        a = analyze(topo, pols, Needs(warnings=True, result_text=result_text))
         with profiling.phase("output"):
             text = check_json_text(a)
         elapsed = time.perf_counter() - start  # before the collector runs again

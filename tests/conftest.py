@@ -13,6 +13,7 @@ the schema and reference checks::
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.fixpoint import Solution, solve
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.inputs.loader import policy_from_text, topology_from_text
+from ztsim.perf.forking import Tickets
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +72,29 @@ def steps_of(sol: Solution, kind: str) -> list[Any]:
 def root() -> Path:
     """The repository root."""
     return ROOT
+
+
+#: The test process, and the ticket taking :func:`parent_takes_at_most` wraps.
+PARENT = os.getpid()
+TAKE = Tickets.take
+
+
+def parent_takes_at_most(monkeypatch: pytest.MonkeyPatch, most: int) -> None:
+    """In work shared with a forked child: this process takes at most ``most`` tickets
+    (:class:`ztsim.perf.forking.Tickets`); the child, all it finds."""
+    taken: list[int] = []
+
+    def take(self: Tickets) -> int | None:
+        if os.getpid() != PARENT:
+            return TAKE(self)
+        if len(taken) >= most:
+            return None
+        got = TAKE(self)
+        if got is not None:
+            taken.append(got)
+        return got
+
+    monkeypatch.setattr(Tickets, "take", take)
 
 
 #: Modules whose tests run the CLI in subprocesses, fuzz, or search many random

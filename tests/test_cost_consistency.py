@@ -23,7 +23,8 @@ import yaml
 from conftest import ROOT
 
 import ztsim.engine.plans
-from ztsim.analysis.analyze import Analysis, Needs, analyze
+from ztsim.analysis.analyze import Needs, analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.engine.plans import plans_from_solution
 from ztsim.engine.steps import Fact
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
@@ -56,7 +57,7 @@ def _estate(
 def _consistent(topo: LoadedTopology, pols: list[LoadedPolicy]) -> int:
     """Assert check and paths agree on every reachable goal; return how many there are."""
     assert len(topo.hosts) > ztsim.engine.plans.EXHAUSTIVE_HOSTS  # the large-estate path
-    check = analyze(topo, pols)
+    check = analyze(topo, pols, Needs(rule_impact=True))
     paths = analyze(topo, pols, Needs(plan_listing=True))
     n = 0
     for r, rp in zip(check.results, paths.results, strict=True):
@@ -97,7 +98,7 @@ def test_the_s_benchmark_goal_is_four_steps_exact() -> None:
     the partner key's plan (enter, login, collect, exfiltrate-direct) takes 4, which
     the relaxed bound proves."""
     topo, pols = _estate(1_000, 10, 200, 1)  # the S workload's sizes
-    a = analyze(topo, [p for p in pols if p.name == "flat"])
+    a = analyze(topo, [p for p in pols if p.name == "flat"], Needs(rule_impact=True))
     g = next(x for x in a.results[0].goals if x.goal == ("exfil", "api-gw-table-00001"))
     assert (g.cost, g.cost_lower_bound, g.cost_text) == (4, 4, "4")
     assert g.plan is not None
@@ -186,7 +187,7 @@ def test_padded_estate_bounds_the_true_minimum(topology: str, policy: str) -> No
     pol = policy_from_text(policy, "pol.yaml")
     big = _padded(topology, ztsim.engine.plans.EXHAUSTIVE_HOSTS + 10)
     assert _consistent(big, [pol]) > 0
-    a: Analysis = analyze(big, [pol])
+    a: Analysis = analyze(big, [pol], Needs(rule_impact=True))
     legal = ref.steps(small.model, pol.model)
     for g in a.results[0].reachable_goals:
         goal: Fact = g.goal

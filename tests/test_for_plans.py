@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from test_property import SETTINGS, _dump, policies, topologies
 
 import ztsim.engine.plans
-from ztsim.analysis.analyze import Analysis, Needs, analyze
+from ztsim.analysis.analyze import Needs, analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.inputs.loader import load_policies, load_topology, policy_from_text, topology_from_text
 
 ROOT = Path(__file__).resolve().parents[1]

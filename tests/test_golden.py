@@ -11,7 +11,8 @@ from functools import cache
 import pytest
 from conftest import ROOT
 
-from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import goal_label
 from ztsim.inputs.loaded import reference_policy
 from ztsim.inputs.loader import load_policies, load_topology

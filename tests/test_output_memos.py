@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import pytest
 from conftest import ROOT, make_policy
 
-from ztsim.analysis.analyze import analyze, impact_basis
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import impact_basis
 from ztsim.engine.attack import AttackModel
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision

@@ -12,7 +12,8 @@ import json
 
 from rich.console import Console
 
-from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.inputs.loader import policy_from_text, topology_from_text
 from ztsim.output.checkjson import check_json_text
 from ztsim.output.console import render_check

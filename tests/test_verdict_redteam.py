@@ -23,7 +23,7 @@ import pytest
 import reference_model as ref
 import yaml
 
-from ztsim.analysis.analyze import PARALLEL_HOSTS
+from ztsim.analysis.judged import PARALLEL_HOSTS
 from ztsim.cli.main import main
 from ztsim.engine.plans import EXHAUSTIVE_HOSTS
 from ztsim.inputs.loader import policy_from_text, topology_from_text

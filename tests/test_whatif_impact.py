@@ -6,7 +6,8 @@ import json
 
 from conftest import ROOT, make_policy, make_topology
 
-from ztsim.analysis.analyze import analyze, check_impact, impact_basis
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import check_impact, impact_basis
 from ztsim.cli.main import main
 from ztsim.inputs.loader import load_policies, load_topology
 

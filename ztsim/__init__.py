@@ -11,7 +11,8 @@ Textual.  Typical use::
 from __future__ import annotations
 
 from ztsim._version import __version__
-from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.inputs.loader import load_policies, load_policy, load_topology
 from ztsim.model.diagnostics import Diagnostic, InputError
 

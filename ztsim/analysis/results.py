@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -34,6 +34,7 @@ __all__ = [
     "PlanRow",
     "PolicyResult",
     "ResultStats",
+    "ResultWriter",
     "TrafficResult",
     "check_solve",
     "goal_label",
@@ -42,6 +43,11 @@ __all__ = [
     "policy_impact",
     "result_json",
 ]
+
+
+#: Writes one result's JSON text, its rule rows given (``check --format json``'s
+#: writer, handed down by the caller: the analysis layer writes no JSON text itself).
+ResultWriter = Callable[["PolicyResult", list[RuleImpact]], str]
 
 
 def goal_label(goal: Fact) -> str:
@@ -111,7 +117,14 @@ class ResultStats(NamedTuple):
 
 
 class PolicyResult:
-    """Everything one policy yields on the topology."""
+    """Everything one policy yields on the topology.
+
+    ``compiled`` and ``solution`` may come when first read: a policy judged in a
+    forked child (:mod:`ztsim.analysis.twocores`) arrives as its goals, flows and
+    sizes only, and is compiled and solved again here if anything asks for more
+    (``check`` does not).  Compiling and solving are deterministic, so what comes
+    is what the child had.
+    """
 
     def __init__(
         self,
@@ -123,23 +136,59 @@ class PolicyResult:
         model: AttackModel | None = None,
     ) -> None:
         self.policy = policy
-        #: The policy compiled against the topology.
-        self.compiled = compiled
-        #: The policy's fixpoint (above :data:`~ztsim.engine.plans.EXHAUSTIVE_HOSTS`
-        #: hosts, its plan solve: the one its goals' costs and plans come from).
-        self.solution = solution
+        self._compiled: CompiledPolicy | None = compiled
+        self._solution: Solution | None = solution
+        self._stats: ResultStats | None = None
         self.goals = goals
         self.traffic = traffic
         self.model = model
 
+    @classmethod
+    def later(
+        cls,
+        policy: LoadedPolicy,
+        model: AttackModel,
+        goals: list[GoalResult],
+        traffic: list[TrafficResult],
+        stats: ResultStats,
+    ) -> PolicyResult:
+        """A result known by its goals, flows and sizes; compiled and solved when asked."""
+        r = cls.__new__(cls)
+        r.policy, r.model, r.goals, r.traffic = policy, model, goals, traffic
+        r._compiled, r._solution, r._stats = None, None, stats
+        return r
+
     def __repr__(self) -> str:
         return f"PolicyResult({self.policy.name!r}, goals reachable: {len(self.reachable_goals)})"
 
-    @cached_property
+    @property
+    def compiled(self) -> CompiledPolicy:
+        """The policy compiled against the topology."""
+        if self._compiled is None:
+            assert self.model is not None
+            self._compiled = self.model.compile(self.policy)
+        return self._compiled
+
+    @property
+    def solution(self) -> Solution:
+        """The policy's fixpoint (above :data:`~ztsim.engine.plans.EXHAUSTIVE_HOSTS` hosts,
+        its plan solve: the one its goals' costs and plans come from)."""
+        if self._solution is None:
+            assert self.model is not None
+            self._solution = check_solve(self.model, self.compiled)
+        return self._solution
+
+    def bind(self, solution: Solution) -> None:
+        """Take ``solution`` (solved elsewhere, bound to this model) as this result's."""
+        self._solution = solution
+
+    @property
     def stats(self) -> ResultStats:
         """Facts derived, steps fired and target groups, without solving again."""
-        sol = self.solution
-        return ResultStats(sol.facts, len(sol.fired), len(self.compiled.targets.keys))
+        if self._stats is None:
+            sol, compiled = self.solution, self.compiled
+            self._stats = ResultStats(sol.facts, len(sol.fired), len(compiled.targets.keys))
+        return self._stats
 
     @cached_property
     def plan_solution(self) -> Solution:

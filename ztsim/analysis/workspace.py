@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PolicyResult, judge_policy
 from ztsim.engine.attack import AttackModel
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology

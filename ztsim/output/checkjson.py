@@ -1,13 +1,15 @@
 """The JSON text ``check`` prints: ``dump_json(analysis.to_json())``, written faster.
 
 Rule-impact rows are most of the text on large estates: they are written by
-:func:`ztsim.engine.impact.rows_json_text` and put in as :class:`~ztsim.output.jsontext.Encoded`
-text, each result written once at depth 0 and put in the same way.
+:func:`ztsim.engine.impact.rows_json_text` and put in as
+:class:`~ztsim.output.jsontext.Encoded` text, each result written once at depth 0
+(by :func:`result_text`, on two cores ahead, see
+:attr:`ztsim.analysis.analyze.Needs.result_text`) and put in the same way.
 """
 
 from __future__ import annotations
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PolicyResult, result_json
 from ztsim.engine.impact import RuleImpact, rows_json_text
 from ztsim.output.jsontext import Encoded, dump, dump_json
@@ -18,8 +20,7 @@ __all__ = ["check_json_text", "result_text"]
 
 def check_json_text(a: Analysis) -> str:
     """The bytes of ``dump_json(a.to_json())``: the JSON text ``check`` prints."""
-    rows = a.check_rules()
-    return dump_json(a.json_object(lambda i: Encoded(result_text(a.results[i], rows[i]))))
+    return dump_json(a.json_object(lambda i: Encoded(a.written_text(i, result_text))))
 
 
 def result_text(r: PolicyResult, rows: list[RuleImpact]) -> str:

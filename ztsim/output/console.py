@@ -16,7 +16,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PlanRow, goal_label
 from ztsim.engine.steps import Fact, Step
 from ztsim.engine.verdicts import PlanVerdict
@@ -87,7 +87,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
             out.append(lines)
     console.print(Group(*out), soft_wrap=True)
     if rules:
-        from ztsim.analysis.analyze import check_impact
+        from ztsim.analysis.judged import check_impact
 
         render_rule_impact(console, check_impact(a))
 
@@ -261,7 +261,7 @@ def _paths_data(
                 ],
             }
         )
-    from ztsim.analysis.analyze import rows_impact
+    from ztsim.analysis.judged import rows_impact
 
     plan_rows = [row for rows in rows_by_goal.values() for row in rows]
     impact = rows_impact(a, [row.verdicts for row in plan_rows])

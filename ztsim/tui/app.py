@@ -23,7 +23,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe, safe_lines

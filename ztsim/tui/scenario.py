@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.workspace import Workspace
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.inputs.loader import expand_policy_paths

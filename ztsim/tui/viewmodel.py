@@ -13,7 +13,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PlanRow, PolicyResult, goal_label
 from ztsim.engine.steps import Step
 from ztsim.engine.verdicts import StepVerdict

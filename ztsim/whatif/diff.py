@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PolicyResult
 from ztsim.engine.decisions import Decision
 from ztsim.engine.plans import Plan

@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ztsim.analysis.analyze import Analysis, analyze
+from ztsim.analysis.analyze import analyze
+from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PlanRow, goal_label
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ztsim.analysis.analyze import Analysis
+from ztsim.analysis.judged import Analysis
 from ztsim.engine.plans import Plan
 from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.assertions import Assertion, LoadedAssertions

@@ -59,15 +59,16 @@ def _no_goal(topo: LoadedTopology) -> list[Diagnostic]:
 def _spec_check(args: argparse.Namespace) -> int:
     """Spec §7 exactly: goals per policy, exit 0 or 1."""
     from ztsim.analysis.analyze import Needs, analyze
-    from ztsim.output.checkjson import check_json_text
+    from ztsim.output.checkjson import check_json_text, result_text
     from ztsim.output.console import render_check
 
-    # The policies' warnings are worked out with the analysis, and printed, or raised
-    # with --strict, before any result.  Each policy is validated there too, when it
-    # is judged.
+    # The policies' warnings are worked out with the analysis (on a second core on
+    # large estates), and printed, or raised with --strict, before any result.  Each
+    # policy is validated there too, by the process that judges it.
     topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False, defer=True)
     as_json = args.format == "json"
-    a = analyze(topo, pols, Needs(warnings=True))
+    writer = result_text if as_json else None  # each result's JSON, written ahead
+    a = analyze(topo, pols, Needs(rule_impact=args.rules, warnings=True, result_text=writer))
     retain(a)
     warnings_gate([*topo.warnings, *(a.warnings or []), *_no_goal(topo)], args.strict)
     if as_json:

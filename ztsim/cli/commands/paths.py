@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
         console = stdout_console()
         render_paths(console, a, rows)
         if args.rules:
-            from ztsim.analysis.analyze import rows_impact
+            from ztsim.analysis.judged import rows_impact
             from ztsim.output.console import render_rule_impact
 
             listed = [row for rs in rows.values() for row in rs]
