@@ -1,7 +1,7 @@
 """What judging one policy yields: its goals, its flows, its rule impact, its JSON object.
 
 :func:`judge_policy` compiles and solves a policy on a model and gives its
-:class:`PolicyResult`; :class:`ztsim.analysis.analyze.Analysis` gathers them.
+:class:`PolicyResult`; :class:`ztsim.analysis.judged.Analysis` gathers them.
 """
 
 from __future__ import annotations
@@ -313,7 +313,7 @@ def check_solve(model: AttackModel, compiled: CompiledPolicy) -> Solution:
 
 def goal_plans(r: PolicyResult) -> list[Plan]:
     """The cheapest plan of each goal ``r`` reaches, in goal order: its share of
-    :func:`ztsim.analysis.analyze.impact_basis`."""
+    :func:`ztsim.analysis.judged.impact_basis`."""
     return [g.plan for g in r.goals if g.plan is not None]
 
 

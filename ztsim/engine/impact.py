@@ -213,7 +213,7 @@ def rule_impact(
 
 
 def counts_reference(hosts: int, paths: Sequence[str]) -> bool:
-    """Whether :func:`ztsim.analysis.analyze.impact_basis` adds the reference policy's
+    """Whether :func:`ztsim.analysis.judged.impact_basis` adds the reference policy's
     plans, for a topology of ``hosts`` hosts and judged policies from ``paths``.
 
     >>> counts_reference(40, ["policies/flat.yaml"]), counts_reference(40, ["<reference>"])

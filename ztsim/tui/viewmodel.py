@@ -1,5 +1,5 @@
 """What the TUI shows, as plain immutable rows built from an
-:class:`~ztsim.analysis.analyze.Analysis`.
+:class:`~ztsim.analysis.judged.Analysis`.
 
 No Textual and no logic of its own: every verdict, explanation and probability
 comes from the core (:mod:`ztsim.analysis.analyze`, :mod:`ztsim.engine.verdicts`); this module only

@@ -3,7 +3,7 @@
 Both policies are judged on one topology (:func:`ztsim.analysis.analyze.analyze`).  The
 diff reports goals that became reachable or unreachable, attack plans opened and
 closed — each with the step and the rule responsible, from
-:meth:`ztsim.analysis.analyze.Analysis.plans` judged under both — legitimate flows newly
+:meth:`ztsim.analysis.judged.Analysis.plans` judged under both — legitimate flows newly
 broken or restored, and the edits themselves: rules added, removed, changed or
 moved (matched by id within each section; moved means their relative order
 changed, which first-match makes significant), and section defaults,
