@@ -14,10 +14,10 @@ yields ``None``, and the caller then does the work itself, so the answer is the
 same, only slower.
 
 A cost to know of: after a fork, the first write to each page of memory the two
-processes share (a reference count is a write) copies or re-maps that page, a few
-microseconds each on a virtual machine.  Forking before the heap grows (the
-parses) costs nothing; forking from a large heap (policies, plan listing) pays
-part of its gain back (``benchmarks/README.md`` has the figures).
+processes share (a reference count is a write) copies or re-maps that page.
+Forking before the heap grows (the parses) costs nothing; forking from a large
+heap (policies, plan listing) pays part of its gain back (``benchmarks/README.md``
+has the figures).
 """
 
 from __future__ import annotations
