@@ -117,7 +117,7 @@ class MinAttackCost(_GoalSelection):
     """No plan to a selected goal is cheaper than ``steps`` steps.
 
     Fails unless proven: a plan under ``steps`` found, or a goal's proven lower
-    bound on the cost (:attr:`ztsim.analysis.results.GoalResult.cost_lower_bound`) under it.
+    bound on the cost (:attr:`ztsim.analysis.GoalResult.cost_lower_bound`) under it.
     """
 
     type: Literal["min-attack-cost"]
