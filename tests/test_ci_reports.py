@@ -447,3 +447,10 @@ def test_fix_at_a_same_zone_flow_names_the_rule_and_the_intra_zone_switch() -> N
     assert line == 6  # `  intra_zone: allow`
     assert note.startswith("deny web -> db 22/tcp, with set segmentation.intra_zone: rules")
     assert "segmentation.intra_zone: allow allows it today" in note
+
+
+def test_check_offers_every_report_format():
+    """``check --format`` lists the renderers' formats (kept apart so the parser stays light)."""
+    from ztsim.cli.commands import check
+
+    assert check.FORMATS == FORMATS
