@@ -38,11 +38,18 @@ HERE = Path(__file__).resolve().parent
 _STEPS = """
 import os, sys
 os.environ["ZTSIM_PARALLEL"] = "off"
-from ztsim.analysis.analyze import analyze
-from ztsim.cli.common import load_scenario
-from ztsim.output.console import dump_json
-from ztsim.perf.heap import paused_gc
-from ztsim.inputs.loader import RULE_DEPTH, expand_policy_paths, read_document
+try:  # one package per layer (issue 24)
+    from ztsim.analysis.analyze import analyze
+    from ztsim.cli.common import load_scenario
+    from ztsim.output.console import dump_json
+    from ztsim.perf.heap import paused_gc
+    from ztsim.inputs.loader import RULE_DEPTH, expand_policy_paths, read_document
+except ImportError:  # a tree from before it: modules loose in ztsim/
+    from ztsim.analysis import analyze
+    from ztsim.cli import load_scenario
+    from ztsim.render import dump_json
+    from ztsim.runtime import paused_gc
+    from ztsim.loader import RULE_DEPTH, expand_policy_paths, read_document
 folder = sys.argv[1]
 with paused_gc():
     if sys.argv[2] == "parse":  # what the parse phase does: read the files (the cache)
