@@ -98,7 +98,7 @@ class ZtsimApp(App[int]):
         super().__init__()
         self.scenario = scenario
         self.watching = watch
-        self.k = k
+        self.plan_count = k
         self.poll = poll
         self.session = Session(scenario)
         self.vm: ViewModel | None = None
@@ -198,7 +198,7 @@ class ZtsimApp(App[int]):
             for n, goal in enumerate(goals, 1):
                 if worker.is_cancelled:
                     return
-                plans.extend(plan_views(a, a.plans(goal, self.k), start=len(plans)))
+                plans.extend(plan_views(a, a.plans(goal, self.plan_count), start=len(plans)))
                 if n == len(goals) or time.monotonic() - last >= PUSH_EVERY:
                     last = time.monotonic()
                     self.call_from_thread(
@@ -308,7 +308,7 @@ class ZtsimApp(App[int]):
         """Compare two policies of the last good load (worker thread)."""
         worker = get_current_worker()
         try:
-            view = build_diff(topology, base, proposed, self.k)
+            view = build_diff(topology, base, proposed, self.plan_count)
         except Exception as exc:  # a core bug: report it, keep the app
             self.call_from_thread(self._diff_failed, token, exc)
             return

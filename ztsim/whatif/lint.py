@@ -73,7 +73,7 @@ class Finding:
 
 class _Linter(FlowChecks):
     def __init__(self, policy: LoadedPolicy, topo: LoadedTopology | None) -> None:
-        self.p = policy
+        self.policy = policy
         self.topo = topo
         self.findings: list[Finding] = []
         self.notes: list[str] = []
@@ -82,19 +82,21 @@ class _Linter(FlowChecks):
         self, level: Level, code: str, section: Section, rule: str | None, msg: str, fix: str
     ) -> None:
         if rule is not None:
-            mark = self.p.rule_mark(section, rule)
-        elif self.p.doc is not None:
-            mark = locate(self.p.doc, (section, "default"))
+            mark = self.policy.rule_mark(section, rule)
+        elif self.policy.doc is not None:
+            mark = locate(self.policy.doc, (section, "default"))
         else:
             mark = None
         line, col = (mark.line, mark.column) if mark else (1, 1)
-        self.findings.append(Finding(self.p.path, line, col, level, code, section, rule, msg, fix))
+        self.findings.append(
+            Finding(self.policy.path, line, col, level, code, section, rule, msg, fix)
+        )
 
     # ------------------------------------------------------------------ policy alone
 
     def shadowing(self) -> None:
-        seg = self.p.model.segmentation.rules
-        egr = self.p.model.egress.rules
+        seg = self.policy.model.segmentation.rules
+        egr = self.policy.model.egress.rules
         tables: list[tuple[Section, Sequence[SegmentationRule] | Sequence[EgressRule], Any]] = [
             ("segmentation", seg, segmentation_shadowing(seg)),
             ("egress", egr, egress_shadowing(egr)),
@@ -135,7 +137,7 @@ class _Linter(FlowChecks):
                     )
 
     def broad_syntactic(self) -> None:
-        if self.p.model.egress.default == "allow":
+        if self.policy.model.egress.default == "allow":
             self.add(
                 "warning",
                 "egress-attacker",
@@ -144,7 +146,7 @@ class _Linter(FlowChecks):
                 "default allow: every host may reach any destination, the attacker's too",
                 "set egress.default: deny and allow only the FQDNs hosts need",
             )
-        if self.p.model.segmentation.default == "allow":
+        if self.policy.model.segmentation.default == "allow":
             self.add(
                 "info",
                 "default-allow",
@@ -153,7 +155,7 @@ class _Linter(FlowChecks):
                 "default allow: every flow no rule matches is allowed",
                 "set segmentation.default: deny and allow the flows the business needs",
             )
-        for r in self.p.model.segmentation.rules:
+        for r in self.policy.model.segmentation.rules:
             if r.action == "allow" and r.source.is_any and r.to.is_any:
                 self.add(
                     "warning",
@@ -165,7 +167,7 @@ class _Linter(FlowChecks):
                     + ": every host is a stepping stone",
                     "name the sources and destinations that need the flow",
                 )
-        for e in self.p.model.egress.rules:
+        for e in self.policy.model.egress.rules:
             if e.action == "allow" and "*" in e.to:
                 self.add(
                     "warning",

@@ -141,7 +141,7 @@ class HittingSearch:
         key: Callable[[frozenset[int]], tuple[object, ...]],
         budget: int = 20000,
     ) -> None:
-        self.g = graph
+        self.graph = graph
         self.targets = list(targets)
         self.options = [sorted(set(o)) for o in options]
         self.weight = [1 if o else 0 for o in self.options]
@@ -161,7 +161,7 @@ class HittingSearch:
     def open_goals(self, chosen: AbstractSet[int]) -> tuple[list[int], list[int]]:
         """Target goals still derivable under ``chosen``, and the best-step table."""
         self.evaluations += 1
-        cost, best = self.g.derive(self.blocked(chosen), self.weight)
+        cost, best = self.graph.derive(self.blocked(chosen), self.weight)
         return [t for t in self.targets if cost[t] < INF], best
 
     def closes(self, chosen: AbstractSet[int]) -> bool:
@@ -188,7 +188,7 @@ class HittingSearch:
                 return self.prune(frozenset(chosen))
             score: dict[Option, int] = {}
             for g in goals:
-                for i in self.g.support(best, g):
+                for i in self.graph.support(best, g):
                     for o in self.options[i]:
                         score[o] = score.get(o, 0) + 1
             if not score:
@@ -207,16 +207,16 @@ class HittingSearch:
         """
         net = nx.DiGraph()
         src, sink = ("source",), ("sink",)
-        for i in range(len(self.g.steps)):
+        for i in range(len(self.graph.steps)):
             if self.options[i]:
                 net.add_edge(("in", i), ("out", i), capacity=1)
             else:
                 net.add_edge(("in", i), ("out", i))
-            if not self.g.pre[i]:
+            if not self.graph.pre[i]:
                 net.add_edge(src, ("in", i))
-            for f in self.g.pre[i]:
+            for f in self.graph.pre[i]:
                 net.add_edge(("fact", f), ("in", i))
-            for f in self.g.post[i]:
+            for f in self.graph.post[i]:
                 net.add_edge(("out", i), ("fact", f))
         for t in self.targets:
             net.add_edge(("fact", t), sink)
@@ -265,7 +265,7 @@ class HittingSearch:
         # Branch on the open derivation with the fewest ways to forbid it.
         choice: list[Option] | None = None
         for g in goals:
-            support = self.g.support(best, g)
+            support = self.graph.support(best, g)
             opts = sorted({o for i in support for o in self.options[i]})
             if choice is None or len(opts) < len(choice):
                 choice = opts
