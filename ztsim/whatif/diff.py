@@ -197,59 +197,98 @@ def _show(value: Any) -> str:
 
 
 def _rule_changes(base: LoadedPolicy, prop: LoadedPolicy) -> list[RuleChange]:
+    """Rules removed, then added or changed, then moved; segmentation before egress."""
     out: list[RuleChange] = []
     sections: tuple[Section, Section] = ("segmentation", "egress")
     for section in sections:
-        brules = [
-            r.model_dump(by_alias=True, exclude_defaults=True)
-            for r in getattr(base.model, section).rules
-        ]
-        prules = [
-            r.model_dump(by_alias=True, exclude_defaults=True)
-            for r in getattr(prop.model, section).rules
-        ]
-        bmap = {r["id"]: r for r in brules}
-        pmap = {r["id"]: r for r in prules}
-        for r in brules:
-            if r["id"] not in pmap:
-                out.append(
-                    RuleChange(
-                        section, r["id"], "removed", _show(r), _line(base, section, r["id"]), None
-                    )
-                )
-        for pos, r in enumerate(prules, 1):
-            rid = r["id"]
-            pline = _line(prop, section, rid)
-            if rid not in bmap:
-                out.append(RuleChange(section, rid, "added", f"at #{pos}: {_show(r)}", None, pline))
-                continue
-            old = bmap[rid]
-            fields = [k for k in dict.fromkeys([*old, *r]) if k != "id" and old.get(k) != r.get(k)]
-            if fields:
-                detail = "; ".join(f"{k}: {_show(old.get(k))} -> {_show(r.get(k))}" for k in fields)
-                out.append(
-                    RuleChange(section, rid, "changed", detail, _line(base, section, rid), pline)
-                )
-        common_b = [r["id"] for r in brules if r["id"] in pmap]
-        common_p = [r["id"] for r in prules if r["id"] in bmap]
-        moved = lcs_moved(common_b, common_p)
-        for rid in common_p:
-            if rid in moved:
-                bpos = [r["id"] for r in brules].index(rid) + 1
-                ppos = [r["id"] for r in prules].index(rid) + 1
-                k = common_p.index(rid)
-                nxt = common_p[k + 1] if k + 1 < len(common_p) else None
-                where = f", now before {nxt}" if nxt else ", now after every other kept rule"
-                out.append(
-                    RuleChange(
-                        section,
-                        rid,
-                        "moved",
-                        f"#{bpos} -> #{ppos}{where}",
-                        _line(base, section, rid),
-                        _line(prop, section, rid),
-                    )
-                )
+        brules = _dumped_rules(base, section)
+        prules = _dumped_rules(prop, section)
+        out.extend(_removed_rules(base, section, brules, prules))
+        out.extend(_edited_rules(base, prop, section, brules, prules))
+        out.extend(_moved_rules(base, prop, section, brules, prules))
+    return out
+
+
+def _dumped_rules(policy: LoadedPolicy, section: Section) -> list[dict[str, Any]]:
+    """The section's rules as written (aliases, defaults left out), in order."""
+    return [
+        r.model_dump(by_alias=True, exclude_defaults=True)
+        for r in getattr(policy.model, section).rules
+    ]
+
+
+def _removed_rules(
+    base: LoadedPolicy,
+    section: Section,
+    brules: list[dict[str, Any]],
+    prules: list[dict[str, Any]],
+) -> list[RuleChange]:
+    """Base rules whose id the proposed section no longer has."""
+    pids = {r["id"] for r in prules}
+    return [
+        RuleChange(section, r["id"], "removed", _show(r), _line(base, section, r["id"]), None)
+        for r in brules
+        if r["id"] not in pids
+    ]
+
+
+def _edited_rules(
+    base: LoadedPolicy,
+    prop: LoadedPolicy,
+    section: Section,
+    brules: list[dict[str, Any]],
+    prules: list[dict[str, Any]],
+) -> list[RuleChange]:
+    """Proposed rules that are new, or whose fields differ from the base rule of that id."""
+    out: list[RuleChange] = []
+    bmap = {r["id"]: r for r in brules}
+    for pos, r in enumerate(prules, 1):
+        rid = r["id"]
+        pline = _line(prop, section, rid)
+        if rid not in bmap:
+            out.append(RuleChange(section, rid, "added", f"at #{pos}: {_show(r)}", None, pline))
+            continue
+        old = bmap[rid]
+        fields = [k for k in dict.fromkeys([*old, *r]) if k != "id" and old.get(k) != r.get(k)]
+        if fields:
+            detail = "; ".join(f"{k}: {_show(old.get(k))} -> {_show(r.get(k))}" for k in fields)
+            out.append(
+                RuleChange(section, rid, "changed", detail, _line(base, section, rid), pline)
+            )
+    return out
+
+
+def _moved_rules(
+    base: LoadedPolicy,
+    prop: LoadedPolicy,
+    section: Section,
+    brules: list[dict[str, Any]],
+    prules: list[dict[str, Any]],
+) -> list[RuleChange]:
+    """Rules kept in both whose order relative to the other kept rules changed."""
+    bids = [r["id"] for r in brules]
+    pids = [r["id"] for r in prules]
+    bset, pset = set(bids), set(pids)
+    common_b = [rid for rid in bids if rid in pset]
+    common_p = [rid for rid in pids if rid in bset]
+    moved = lcs_moved(common_b, common_p)
+    out: list[RuleChange] = []
+    for rid in common_p:
+        if rid not in moved:
+            continue
+        k = common_p.index(rid)
+        nxt = common_p[k + 1] if k + 1 < len(common_p) else None
+        where = f", now before {nxt}" if nxt else ", now after every other kept rule"
+        out.append(
+            RuleChange(
+                section,
+                rid,
+                "moved",
+                f"#{bids.index(rid) + 1} -> #{pids.index(rid) + 1}{where}",
+                _line(base, section, rid),
+                _line(prop, section, rid),
+            )
+        )
     return out
 
 
