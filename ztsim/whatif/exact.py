@@ -15,7 +15,7 @@ from ztsim.engine.fixpoint import solve
 from ztsim.engine.steps import Fact, Step
 from ztsim.whatif.candidates import Context, Unclosable, why_open
 from ztsim.whatif.changes import Change, step_allowed
-from ztsim.whatif.search import HittingSearch, StepGraph
+from ztsim.whatif.search import HittingSearch, SearchOutcome, StepGraph
 
 __all__ = ["exhaustive_search", "order_steps"]
 
@@ -122,14 +122,45 @@ class _StepIndex:
 
 
 def exhaustive_search(ctx: Context, targets: list[Fact], budget: int) -> ExactResult:
+    """A smallest set of candidate changes closing ``targets`` on the full attack graph.
+
+    Returns the changes (by rank, then key), the goals no candidate can close,
+    whether minimality is proven, the proof's wording, the steps each change
+    blocks (cheapest first) and the number of candidates.
+    """
     sol = solve(ctx.model, ctx.compiled, exhaustive=True)
     steps = [st for _, st in sorted(sol.fired.items()) if all(p in sol.cost for p in st.pre)]
     ex = _Exhaustive(ctx, steps)
     graph = StepGraph(steps)
     goal_idx = [graph.fact_index[g] for g in targets if g in graph.fact_index]
     search = HittingSearch(graph, goal_idx, ex.options, ex.key, budget)
+    closable, unclosable = _split_goals(ctx, steps, graph, ex, search.weight, goal_idx)
+    search.targets = closable
+    if not closable:
+        return [], unclosable, True, "nothing to close", {}, len(ex.changes)
+    outcome = search.run()
+    chosen = sorted(outcome.chosen, key=lambda c: (ex.changes[c].rank, ex.changes[c].key))
+    return (
+        [ex.changes[c] for c in chosen],
+        unclosable,
+        outcome.proven,
+        _proof(outcome, len(chosen), len(ex.changes)),
+        _blocks(steps, graph, ex, chosen),
+        len(ex.changes),
+    )
+
+
+def _split_goals(
+    ctx: Context,
+    steps: list[Step],
+    graph: StepGraph,
+    ex: _Exhaustive,
+    weight: list[int],
+    goal_idx: list[int],
+) -> tuple[list[int], list[Unclosable]]:
+    """Goals closed by every candidate at once, and the others with a plan and its needs."""
     everything = {i for i, o in enumerate(ex.options) if o}
-    cost, best = graph.derive(everything, search.weight)
+    cost, best = graph.derive(everything, weight)
     unclosable: list[Unclosable] = []
     closable: list[int] = []
     for g in goal_idx:
@@ -141,24 +172,28 @@ def exhaustive_search(ctx: Context, targets: list[Fact], budget: int) -> ExactRe
         needs = sorted({w for st in plan if (w := why_open(ctx, st)) is not None})
         fact = next(f for f, i in graph.fact_index.items() if i == g)
         unclosable.append(Unclosable(fact, tuple(plan), tuple(needs)))
-    search.targets = closable
-    if not closable:
-        return [], unclosable, True, "nothing to close", {}, len(ex.changes)
-    outcome = search.run()
-    chosen = sorted(outcome.chosen, key=lambda c: (ex.changes[c].rank, ex.changes[c].key))
-    n = len(chosen)
+    return closable, unclosable
+
+
+def _proof(outcome: SearchOutcome, n: int, candidates: int) -> str:
+    """What the search proved about its ``n`` changes, in words."""
     if outcome.proven:
-        proof = (
-            f"proven minimal: no set of {n - 1} or fewer of the {len(ex.changes)} candidate "
+        return (
+            f"proven minimal: no set of {n - 1} or fewer of the {candidates} candidate "
             "changes closes every goal (exhaustive search on the full attack graph)"
             if n > 1
             else "proven minimal: a single change"
         )
-    else:
-        proof = (
-            f"not proven minimal: the search stopped after {outcome.evaluations} evaluations; "
-            f"no set of {max(outcome.exhausted_size, 0)} or fewer changes closes every goal"
-        )
+    return (
+        f"not proven minimal: the search stopped after {outcome.evaluations} evaluations; "
+        f"no set of {max(outcome.exhausted_size, 0)} or fewer changes closes every goal"
+    )
+
+
+def _blocks(
+    steps: list[Step], graph: StepGraph, ex: _Exhaustive, chosen: list[int]
+) -> dict[tuple[str, ...], list[Step]]:
+    """Per chosen change (by key), the steps it forbids."""
     # Examples cheapest first: the steps an attacker reaches soonest.
     unit, _ = graph.derive(set(), [1] * len(steps))
     depth = [sum(unit[f] for f in graph.pre[i]) for i in range(len(steps))]
@@ -167,14 +202,7 @@ def exhaustive_search(ctx: Context, targets: list[Fact], budget: int) -> ExactRe
         hit = [i for i, opts in enumerate(ex.options) if any(c in o for o in opts)]
         hit.sort(key=lambda i: (depth[i], steps[i].key))
         blocks[ex.changes[c].key] = [steps[i] for i in hit]
-    return (
-        [ex.changes[c] for c in chosen],
-        unclosable,
-        outcome.proven,
-        proof,
-        blocks,
-        len(ex.changes),
-    )
+    return blocks
 
 
 def order_steps(steps: list[Step], support: list[int], graph: StepGraph, goal: int) -> list[Step]:

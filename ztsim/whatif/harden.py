@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ztsim.engine.attack import AttackModel
 from ztsim.engine.fixpoint import goal_facts, solve
-from ztsim.engine.plans import extract_plan
+from ztsim.engine.plans import Plan, extract_plan
 from ztsim.engine.steps import Fact, Step
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.schema import Policy
@@ -92,48 +92,18 @@ def _iterative(
     unclosable: dict[Fact, Unclosable] = {}
     switch = ctx.intra_zone_switch() if ctx.intra_allow else None
     blocks: dict[tuple[str, ...], list[Step]] = {}
-
-    def options(st: Step) -> list[tuple[Change, ...]]:
-        out: list[tuple[Change, ...]] = []
-        for c in ctx.candidates(st):
-            if ctx.keep_traffic and ctx.breaks([c]):
-                continue
-            if not ctx.allows(st, [c]):
-                out.append((c,))
-            elif (
-                switch is not None
-                and c is not switch
-                and ctx.is_intra_skipped(st)
-                and not ctx.allows(st, [c, switch])
-            ):
-                out.append((c, switch))
-        return out
-
     exhausted = True
     for _ in range(ROUNDS if max_rounds is None else max_rounds):
         sol = solve(ctx.model, ctx.compiled_with(chosen))
-        open_plans = []
-        for g in targets:
-            if g in unclosable:
-                continue
-            plan = extract_plan(sol, g)
-            if plan is not None:
-                open_plans.append(plan)
+        open_plans = [
+            plan
+            for g in targets
+            if g not in unclosable and (plan := extract_plan(sol, g)) is not None
+        ]
         if not open_plans:
             exhausted = False
             break
-        score: dict[tuple[tuple[str, ...], ...], tuple[int, tuple[Change, ...], list[Step]]] = {}
-        for plan in open_plans:
-            hit = False
-            for st in plan.steps:
-                for opt in options(st):
-                    k = tuple(sorted(c.key for c in opt))
-                    n, _o, sts = score.get(k, (0, opt, []))
-                    score[k] = (n + 1, opt, [*sts, st])
-                    hit = True
-            if not hit:
-                needs = sorted({w for st in plan.steps if (w := why_open(ctx, st)) is not None})
-                unclosable[plan.goal] = Unclosable(plan.goal, plan.steps, tuple(needs))
+        score = _score_options(ctx, open_plans, switch, unclosable)
         if not score:
             continue
         k = min(score, key=lambda x: (-score[x][0], len(x), sum(c.rank for c in score[x][1]), x))
@@ -141,16 +111,8 @@ def _iterative(
             if c not in chosen:
                 chosen.append(c)
                 blocks.setdefault(c.key, []).extend(score[k][2])
-    goals = [g for g in targets if g not in unclosable]
     if not exhausted:
-        # Every trial drops one change from a set whose compilation names every host
-        # the trial's rules name: it lends its target groups (ztsim.engine.compiled).
-        full = ctx.compiled_with(chosen)
-        for c in sorted(chosen, key=lambda c: (c.rank, c.key), reverse=True):
-            trial = [x for x in chosen if x is not c]
-            sol = solve(ctx.model, ctx.compiled_with(trial, previous=full))
-            if not any(sol.reachable(g) for g in goals):
-                chosen = trial
+        chosen = _drop_unneeded(ctx, chosen, [g for g in targets if g not in unclosable])
     chosen.sort(key=lambda c: (c.rank, c.key))
     return (
         chosen,
@@ -158,6 +120,63 @@ def _iterative(
         {c.key: blocks.get(c.key, []) for c in chosen},
         exhausted,
     )
+
+
+#: Per option (its changes' keys): plans' steps it forbids, the option, and those steps.
+_Scores = dict[tuple[tuple[str, ...], ...], tuple[int, tuple[Change, ...], list[Step]]]
+
+
+def _score_options(
+    ctx: Context,
+    open_plans: list[Plan],
+    switch: Change | None,
+    unclosable: dict[Fact, Unclosable],
+) -> _Scores:
+    """Score every option forbidding a step of the open plans; a plan none hits is unclosable."""
+    score: _Scores = {}
+    for plan in open_plans:
+        hit = False
+        for st in plan.steps:
+            for opt in _options(ctx, st, switch):
+                k = tuple(sorted(c.key for c in opt))
+                n, _o, sts = score.get(k, (0, opt, []))
+                score[k] = (n + 1, opt, [*sts, st])
+                hit = True
+        if not hit:
+            needs = sorted({w for st in plan.steps if (w := why_open(ctx, st)) is not None})
+            unclosable[plan.goal] = Unclosable(plan.goal, plan.steps, tuple(needs))
+    return score
+
+
+def _options(ctx: Context, st: Step, switch: Change | None) -> list[tuple[Change, ...]]:
+    """The candidate changes that forbid ``st`` alone, or with the ``intra_zone`` switch."""
+    out: list[tuple[Change, ...]] = []
+    for c in ctx.candidates(st):
+        if ctx.keep_traffic and ctx.breaks([c]):
+            continue
+        if not ctx.allows(st, [c]):
+            out.append((c,))
+        elif (
+            switch is not None
+            and c is not switch
+            and ctx.is_intra_skipped(st)
+            and not ctx.allows(st, [c, switch])
+        ):
+            out.append((c, switch))
+    return out
+
+
+def _drop_unneeded(ctx: Context, chosen: list[Change], goals: list[Fact]) -> list[Change]:
+    """Remove, least preferred first, each change without which ``goals`` stay closed."""
+    # Every trial drops one change from a set whose compilation names every host
+    # the trial's rules name: it lends its target groups (ztsim.engine.compiled).
+    full = ctx.compiled_with(chosen)
+    for c in sorted(chosen, key=lambda c: (c.rank, c.key), reverse=True):
+        trial = [x for x in chosen if x is not c]
+        sol = solve(ctx.model, ctx.compiled_with(trial, previous=full))
+        if not any(sol.reachable(g) for g in goals):
+            chosen = trial
+    return chosen
 
 
 def harden(
@@ -190,41 +209,17 @@ def harden(
     if len(topology.hosts) <= exhaustive_limit:
         mode = "exhaustive"
         changes, unclosable, proven, proof, blocks, ncand = exhaustive_search(ctx, before, budget)
+        if changes:
+            changes, blocks, proven, proof = _complete_exact(
+                ctx, before, unclosable, changes, blocks, proven, proof
+            )
     else:
         mode = "iterative"
         changes, unclosable, blocks, exhausted = _iterative(ctx, before)
         proven, ncand = len(changes) == 1 and not exhausted, 0
-        proof = (
-            "proven minimal: a single change"
-            if proven
-            else f"not proven minimal: {len(topology.hosts)} hosts is above the exhaustive "
-            f"limit ({exhaustive_limit}); cheapest plans were hit one change at a time, "
-            "then redundant changes removed"
-        )
-        if exhausted:
-            proof = (
-                f"incomplete: goals were still open after {ROUNDS} rounds of the iterative "
-                f"search ({len(topology.hosts)} hosts is above the exhaustive limit, "
-                f"{exhaustive_limit})"
-            )
-    if mode == "exhaustive" and changes:
-        # The search assumes changes combine by union; if the combined policy says
-        # otherwise, hit what stays open plan by plan, starting from this set.
-        closable = [g for g in before if g not in {u.goal for u in unclosable}]
-        sol = solve(model, ctx.compiled_with(changes))
-        if any(sol.reachable(g) for g in closable):
-            more, _, more_blocks, _ = _iterative(ctx, closable, initial=changes)
-            changes = more
-            blocks = {c.key: blocks.get(c.key, more_blocks.get(c.key, [])) for c in changes}
-            proven = False
-            proof = "not proven minimal: the exact search's set needed completing"
-    hardened = apply_changes(policy.model, changes)
-    if changes:
-        note = f"hardened by ztsim harden: {len(changes)} change(s)"
-        desc = f"{hardened.description} ({note})" if hardened.description else note.capitalize()
-        hardened = hardened.model_copy(update={"description": desc})
-    loaded = LoadedPolicy(hardened, "<hardened>")
-    full = model.compile(loaded)
+        proof = _iterative_proof(proven, exhausted, len(topology.hosts), exhaustive_limit)
+    hardened = _hardened(policy, changes)
+    full = model.compile(LoadedPolicy(hardened, "<hardened>"))
     sol = solve(model, full)
     after = [g for g in goals if sol.reachable(g)]
     broken = ctx.breaks(changes)
@@ -250,3 +245,50 @@ def harden(
         necessary,
         ncand,
     )
+
+
+def _complete_exact(
+    ctx: Context,
+    before: list[Fact],
+    unclosable: list[Unclosable],
+    changes: list[Change],
+    blocks: dict[tuple[str, ...], list[Step]],
+    proven: bool,
+    proof: str,
+) -> tuple[list[Change], dict[tuple[str, ...], list[Step]], bool, str]:
+    """The exact search's set, completed iteratively if together it leaves a goal open."""
+    # The search assumes changes combine by union; if the combined policy says
+    # otherwise, hit what stays open plan by plan, starting from this set.
+    closable = [g for g in before if g not in {u.goal for u in unclosable}]
+    sol = solve(ctx.model, ctx.compiled_with(changes))
+    if not any(sol.reachable(g) for g in closable):
+        return changes, blocks, proven, proof
+    more, _, more_blocks, _ = _iterative(ctx, closable, initial=changes)
+    blocks = {c.key: blocks.get(c.key, more_blocks.get(c.key, [])) for c in more}
+    return more, blocks, False, "not proven minimal: the exact search's set needed completing"
+
+
+def _iterative_proof(proven: bool, exhausted: bool, hosts: int, limit: int) -> str:
+    """What the iterative search can claim about its set, in words."""
+    if exhausted:
+        return (
+            f"incomplete: goals were still open after {ROUNDS} rounds of the iterative "
+            f"search ({hosts} hosts is above the exhaustive limit, {limit})"
+        )
+    if proven:
+        return "proven minimal: a single change"
+    return (
+        f"not proven minimal: {hosts} hosts is above the exhaustive "
+        f"limit ({limit}); cheapest plans were hit one change at a time, "
+        "then redundant changes removed"
+    )
+
+
+def _hardened(policy: LoadedPolicy, changes: list[Change]) -> Policy:
+    """``policy`` with ``changes`` applied, its description saying so."""
+    hardened = apply_changes(policy.model, changes)
+    if changes:
+        note = f"hardened by ztsim harden: {len(changes)} change(s)"
+        desc = f"{hardened.description} ({note})" if hardened.description else note.capitalize()
+        hardened = hardened.model_copy(update={"description": desc})
+    return hardened
