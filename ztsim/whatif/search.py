@@ -205,21 +205,8 @@ class HittingSearch:
         step covered by an option, is a valid — if not minimal — solution.
         Returns None when no finite cut exists (AND nodes can cause that).
         """
-        net = nx.DiGraph()
         src, sink = ("source",), ("sink",)
-        for i in range(len(self.graph.steps)):
-            if self.options[i]:
-                net.add_edge(("in", i), ("out", i), capacity=1)
-            else:
-                net.add_edge(("in", i), ("out", i))
-            if not self.graph.pre[i]:
-                net.add_edge(src, ("in", i))
-            for f in self.graph.pre[i]:
-                net.add_edge(("fact", f), ("in", i))
-            for f in self.graph.post[i]:
-                net.add_edge(("out", i), ("fact", f))
-        for t in self.targets:
-            net.add_edge(("fact", t), sink)
+        net = self._flow_network(src, sink)
         if src not in net or sink not in net:
             return frozenset()
         try:
@@ -227,6 +214,32 @@ class HittingSearch:
         except nx.NetworkXUnbounded:
             return None
         cut = {i for i in self.blockable if ("in", i) in side and ("out", i) not in side}
+        chosen = self._cover(cut)
+        if not self.closes(chosen):
+            return None
+        return self.prune(frozenset(chosen))
+
+    def _flow_network(self, src: tuple[str], sink: tuple[str]) -> nx.DiGraph:
+        """The graph as a flow network: blockable steps are the unit-capacity edges."""
+        graph = self.graph
+        net = nx.DiGraph()
+        for i in range(len(graph.steps)):
+            if self.options[i]:
+                net.add_edge(("in", i), ("out", i), capacity=1)
+            else:
+                net.add_edge(("in", i), ("out", i))
+            if not graph.pre[i]:
+                net.add_edge(src, ("in", i))
+            for f in graph.pre[i]:
+                net.add_edge(("fact", f), ("in", i))
+            for f in graph.post[i]:
+                net.add_edge(("out", i), ("fact", f))
+        for t in self.targets:
+            net.add_edge(("fact", t), sink)
+        return net
+
+    def _cover(self, cut: set[int]) -> set[int]:
+        """Changes forbidding every step of ``cut``: greedily, the option covering most."""
         chosen: set[int] = set()
         uncovered = set(cut)
         while uncovered:
@@ -241,9 +254,7 @@ class HittingSearch:
                 for i in uncovered
                 if not any(all(c in chosen for c in o) for o in self.options[i])
             }
-        if not self.closes(chosen):
-            return None
-        return self.prune(frozenset(chosen))
+        return chosen
 
     # ------------------------------------------------------------------ exact search
 
