@@ -2,7 +2,7 @@
 
 The reference that ztsim's Kubernetes importer is checked against, itself checked
 against netpol-analyzer's published connlists (tests/test_k8s_reference.py).  It
-reads manifests with plain ``yaml.safe_load_all``, shares no code with
+reads manifests with plain ``yaml.safe_load_all`` (libyaml's when present), shares no code with
 ``ztsim.inputs.k8s`` and answers one question per call: may ``src`` open a
 connection to ``dst`` on ``port``/``proto``?  The answer is
 
@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ALL_IPS = (0, 2**32)  # IPv4 only: [start, end)
 #: Kinds whose pod template makes a workload, and where the template is.
 TEMPLATES = {
@@ -158,7 +159,8 @@ def load_cluster(paths: Iterable[str | Path]) -> Cluster:
     cluster = Cluster()
     seen: set[tuple[str, str]] = set()
     for path in _files(paths):
-        for doc in yaml.safe_load_all(path.read_text()):
+        # safe_load_all's semantics, through libyaml when present (the same objects).
+        for doc in yaml.load_all(path.read_text(), Loader=_LOADER):
             for obj in _objects(doc):
                 _add(cluster, obj, seen)
     for w in cluster.workloads:
