@@ -351,7 +351,7 @@ def _admin_verdict(
         if not any(_anp_peer(cluster, p, other) for p in rule.get(key) or []):
             continue
         ports = rule.get("ports")
-        if ports is None or any(_anp_port(s, dst, port, proto) for s in ports):
+        if not ports or any(_anp_port(s, dst, port, proto) for s in ports):
             return str(rule["action"])
     return None
 

@@ -349,6 +349,30 @@ def test_streams_crlf_empty_documents_and_markers(tmp_path: Path) -> None:
     assert [w.id for w in read_manifests([path]).workloads] == ["default/a", "default/b"]
 
 
+def test_empty_lists_mean_all_and_defaults(tmp_path: Path) -> None:
+    text = (
+        "kind: NetworkPolicy\nmetadata: {name: n}\n"
+        "spec: {policyTypes: [], ingress: [{from: [], ports: []}], egress: []}\n"
+        "---\n%YAML 1.1\n---\nkind: Pod\nmetadata: {name: p}\n"
+    )
+    read = read_manifests([write(tmp_path, "e.yaml", text)])
+    (np,) = read.network_policies
+    assert np.policy_types == ("Ingress",)  # an empty list is defaulted, as Kubernetes does
+    assert np.ingress[0].peers is None and np.ingress[0].ports is None
+    assert np.pod_selector == LabelSelector()
+    assert [w.id for w in read.workloads] == ["default/p"]
+
+
+def test_same_priority_noted(tmp_path: Path) -> None:
+    anp = (
+        "kind: AdminNetworkPolicy\nmetadata: {{name: {}}}\n"
+        "spec: {{priority: 5, subject: {{namespaces: {{}}}}}}\n"
+    )
+    path = write(tmp_path, "a.yaml", anp.format("a") + "---\n" + anp.format("b"))
+    (note,) = read_manifests([path]).notes
+    assert note.line == 5 and "priority (5) of a at" in note.message
+
+
 # -- malformed manifests ----------------------------------------------------------------
 
 

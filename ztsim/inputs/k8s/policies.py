@@ -54,7 +54,7 @@ def network_policy_of(f: Fields, data: dict[str, Any], loc: Loc) -> NetworkPolic
             types.append(t)
         else:
             f.error((*here, "policyTypes", i), f"a policy type is Ingress or Egress, not {t!r}")
-    if spec.get("policyTypes") is None:
+    if not spec.get("policyTypes"):  # absent or empty: Kubernetes' defaults
         types = ["Ingress", *(["Egress"] if spec.get("egress") else [])]  # type: ignore[list-item]
     ingress = _np_rules(f, spec, "ingress", here)
     egress = _np_rules(f, spec, "egress", here)
@@ -75,13 +75,14 @@ def _np_rules(f: Fields, spec: dict[str, Any], key: str, loc: Loc) -> tuple[Poli
     peers_key = "from" if key == "ingress" else "to"
     rules = []
     for rloc, rule in f.items(spec, key, loc):
+        # An absent or empty list of peers or ports matches everything.
         peers = None
-        if rule.get(peers_key) is not None:
+        if rule.get(peers_key):
             peers = tuple(
                 p for ploc, peer in f.items(rule, peers_key, rloc) if (p := _np_peer(f, peer, ploc))
             )
         ports = None
-        if rule.get("ports") is not None:
+        if rule.get("ports"):
             ports = tuple(
                 q for ploc, port in f.items(rule, "ports", rloc) if (q := _np_port(f, port, ploc))
             )
@@ -196,15 +197,15 @@ def _admin_rules(
     for rloc, rule in f.items(spec, key, loc):
         name = f.string(rule, "name", rloc) or ""
         action = f.choice(rule, "action", rloc, actions, None)
-        if rule.get(peers_key) is None:
-            f.error(rloc, f"missing required field {peers_key!r}")
+        if not rule.get(peers_key):
+            f.error(rloc, f"a rule needs at least one peer in {peers_key!r}")
         peers = tuple(
             p
             for ploc, peer in f.items(rule, peers_key, rloc)
             if (p := _admin_peer(f, peer, ploc, kinds))
         )
-        ports = None
-        if rule.get("ports") is not None:
+        ports = None  # absent or empty: every port
+        if rule.get("ports"):
             ports = tuple(
                 q
                 for ploc, port in f.items(rule, "ports", rloc)

@@ -147,6 +147,21 @@ def _note(source: Source | None, message: str) -> Diagnostic:
     return Diagnostic(where.path, where.line, where.column, "warning", message)
 
 
+def _same_priorities(policies: list[AdminNetworkPolicy]) -> list[Diagnostic]:
+    """A note for each AdminNetworkPolicy whose priority an earlier one has: the order
+    between them is undefined in Kubernetes, so no reading of it is exact."""
+    first: dict[int, AdminNetworkPolicy] = {}
+    notes = []
+    for anp in policies:
+        other = first.setdefault(anp.priority, anp)
+        if other is not anp:
+            notes.append(_note(anp.source, (
+                f"AdminNetworkPolicy {anp.name} has the priority ({anp.priority}) of "
+                f"{other.name} at {other.source}: Kubernetes leaves their order undefined"
+            )))  # fmt: skip
+    return notes
+
+
 def read_manifests(paths: Iterable[str | Path]) -> Manifests:
     """Read the manifests of ``paths`` (files; directories recursively, sorted).
 
@@ -173,6 +188,7 @@ def read_manifests(paths: Iterable[str | Path]) -> Manifests:
     notes: list[Diagnostic] = []
     workloads = gathered.workloads(notes)
     namespaces = gathered.all_namespaces(workloads, notes)
+    notes += _same_priorities(gathered.built["AdminNetworkPolicy"])
     for kind, (count, first) in sorted(gathered.skipped.items()):
         notes.append(_note(first, f"skipped {count} {kind} object(s): not a kind ztsim reads"))
     diagnostics += notes

@@ -28,8 +28,8 @@ __all__ = ["MANIFEST_SUFFIXES", "RawObject", "expand_paths", "located", "objects
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 
 #: A document start marker: ``---`` at the start of a line, then a blank or the end
-#: (``\r`` too: CRLF files).
-_DOC_START = re.compile(r"^---(?=[ \t\r]|$)", re.MULTILINE)
+#: (``\r`` too: CRLF files), with the directives (``%YAML 1.2``) that precede it.
+_DOC_START = re.compile(r"^(?:%[^\n]*\n)*---(?=[ \t\r]|$)", re.MULTILINE)
 #: A line with content: not blank, not a comment, not a bare marker.
 _CONTENT = re.compile(r"^(?![ \t\r]*(?:#|$))(?!(?:---|\.\.\.)[ \t\r]*(?:#|$))", re.MULTILINE)
 

@@ -80,7 +80,12 @@ def meta_of(f: Fields, data: dict[str, Any], loc: Loc) -> Meta | None:
     """The metadata of an object (``None``, with an error, when it has no name)."""
     meta = f.mapping(data, "metadata", loc, required=True)
     here = (*loc, "metadata")
-    name = f.string(meta, "name", here, required=True) if "metadata" in data else None
+    # No second error for a name inside metadata that is missing or not a mapping.
+    name = (
+        f.string(meta, "name", here, required=True)
+        if isinstance(data.get("metadata"), dict)
+        else None
+    )
     namespace = f.string(meta, "namespace", here) or "default"
     owner = None
     for rloc, ref in f.items(meta, "ownerReferences", here):
@@ -110,8 +115,11 @@ def workload_part(f: Fields, data: dict[str, Any], loc: Loc, kind: str) -> Workl
     else:
         pod, pod_loc = data, loc
         for step in TEMPLATE_PATHS[kind]:
-            pod = f.mapping(pod, step, pod_loc, required=True)
-            pod_loc = (*pod_loc, step)
+            if not isinstance(pod.get(step), dict):  # one error, at the first step missing
+                f.mapping(pod, step, pod_loc, required=True)
+                pod = {}
+                break
+            pod, pod_loc = pod[step], (*pod_loc, step)
         owner = meta.owner if meta else None
     if meta is None:
         return None
