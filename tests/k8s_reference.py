@@ -280,22 +280,29 @@ def _np_affects(policy: dict[str, Any], direction: str) -> bool:
     return direction == "ingress" or bool(_dig(policy, "spec", "egress"))
 
 
-def _np_rule(
-    cluster: Cluster,
-    policy: dict[str, Any],
-    rule: dict[str, Any],
-    direction: str,
-    other: Peer,
-    dst: Peer,
-    port: int,
-    proto: str,
-) -> bool:
-    peers = rule.get("from" if direction == "ingress" else "to")
+@dataclass(frozen=True)
+class Probe:
+    """One question to one side: may the connection with ``other`` (the peer seen
+    from the side's pod) to ``dst`` on ``port``/``proto`` pass in ``direction``?"""
+
+    direction: str  # "ingress" or "egress"
+    other: Peer
+    dst: Peer
+    port: int
+    proto: str
+
+    @property
+    def peers_key(self) -> str:
+        return "from" if self.direction == "ingress" else "to"
+
+
+def _np_rule(cluster: Cluster, policy: dict[str, Any], rule: dict[str, Any], q: Probe) -> bool:
+    peers = rule.get(q.peers_key)
     ns = policy["metadata"]["namespace"]
-    if peers and not any(_np_peer(cluster, ns, p, other) for p in peers):
+    if peers and not any(_np_peer(cluster, ns, p, q.other) for p in peers):
         return False
     ports = rule.get("ports")
-    return not ports or any(_np_port(s, dst, port, proto) for s in ports)
+    return not ports or any(_np_port(s, q.dst, q.port, q.proto) for s in ports)
 
 
 # Admin and baseline admin policies
@@ -334,40 +341,24 @@ def _anp_port(spec: dict[str, Any], dst: Peer, port: int, proto: str) -> bool:
 
 
 def _admin_verdict(
-    cluster: Cluster,
-    policy: dict[str, Any],
-    subject: Workload,
-    direction: str,
-    other: Peer,
-    dst: Peer,
-    port: int,
-    proto: str,
+    cluster: Cluster, policy: dict[str, Any], subject: Workload, q: Probe
 ) -> str | None:
     """The action of the first rule of ``policy`` that matches, if any."""
     if not _anp_pods(cluster, _dig(policy, "spec", "subject") or {}, subject):
         return None
-    key = "from" if direction == "ingress" else "to"
-    for rule in _dig(policy, "spec", direction) or []:
-        if not any(_anp_peer(cluster, p, other) for p in rule.get(key) or []):
+    for rule in _dig(policy, "spec", q.direction) or []:
+        if not any(_anp_peer(cluster, p, q.other) for p in rule.get(q.peers_key) or []):
             continue
         ports = rule.get("ports")
-        if not ports or any(_anp_port(s, dst, port, proto) for s in ports):
+        if not ports or any(_anp_port(s, q.dst, q.port, q.proto) for s in ports):
             return str(rule["action"])
     return None
 
 
-def _side(
-    cluster: Cluster,
-    subject: Workload,
-    direction: str,
-    other: Peer,
-    dst: Peer,
-    port: int,
-    proto: str,
-) -> bool:
-    """Whether ``subject``'s ``direction`` side allows the connection with ``other``."""
+def _side(cluster: Cluster, subject: Workload, q: Probe) -> bool:
+    """Whether ``subject``'s side allows the connection of ``q``."""
     for anp in sorted(cluster.anps, key=lambda a: int(a["spec"]["priority"])):
-        action = _admin_verdict(cluster, anp, subject, direction, other, dst, port, proto)
+        action = _admin_verdict(cluster, anp, subject, q)
         if action == "Pass":
             break
         if action is not None:
@@ -377,16 +368,16 @@ def _side(
         for np in cluster.netpols
         if np["metadata"]["namespace"] == subject.namespace
         and selects(np["spec"].get("podSelector"), subject.labels)
-        and _np_affects(np, direction)
+        and _np_affects(np, q.direction)
     ]
     if isolating:
         return any(
-            _np_rule(cluster, np, rule, direction, other, dst, port, proto)
+            _np_rule(cluster, np, rule, q)
             for np in isolating
-            for rule in np["spec"].get(direction) or []
+            for rule in np["spec"].get(q.direction) or []
         )
     if cluster.banp is not None:
-        action = _admin_verdict(cluster, cluster.banp, subject, direction, other, dst, port, proto)
+        action = _admin_verdict(cluster, cluster.banp, subject, q)
         if action is not None:
             return action == "Allow"
     return True
@@ -395,9 +386,10 @@ def _side(
 def allowed(cluster: Cluster, src: Peer, dst: Peer, port: int, proto: str) -> bool:
     """Whether ``src`` may open a connection to ``dst`` on ``port``/``proto``."""
     external = not isinstance(src, Workload) or src is CONTROLLER
-    egress = external or _side(cluster, src, "egress", dst, dst, port, proto)
-    return egress and (
-        not isinstance(dst, Workload) or _side(cluster, dst, "ingress", src, dst, port, proto)
+    if not external and not _side(cluster, src, Probe("egress", dst, dst, port, proto)):
+        return False
+    return not isinstance(dst, Workload) or _side(
+        cluster, dst, Probe("ingress", src, dst, port, proto)
     )
 
 

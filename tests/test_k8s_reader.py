@@ -363,6 +363,16 @@ def test_empty_lists_mean_all_and_defaults(tmp_path: Path) -> None:
     assert [w.id for w in read.workloads] == ["default/p"]
 
 
+def test_ingress_v1beta1(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: networking.k8s.io/v1beta1\nkind: Ingress\nmetadata: {name: i}\n"
+        "spec:\n  backend: {serviceName: a, servicePort: 80}\n"
+        "  rules: [{http: {paths: [{backend: {serviceName: b, servicePort: web}}]}}]\n"
+    )
+    (ingress,) = read_manifests([write(tmp_path, "i.yaml", text)]).ingresses
+    assert [(b.service, b.port) for b in ingress.backends] == [("a", 80), ("b", "web")]
+
+
 def test_same_priority_noted(tmp_path: Path) -> None:
     anp = (
         "kind: AdminNetworkPolicy\nmetadata: {{name: {}}}\n"

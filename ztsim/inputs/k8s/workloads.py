@@ -208,11 +208,10 @@ def ingress_of(f: Fields, data: dict[str, Any], loc: Loc) -> Ingress | None:
     here = (*loc, "spec")
     backends = []
     hosts = []
-    if "defaultBackend" in spec:
-        backend = _ingress_backend(
-            f, f.mapping(spec, "defaultBackend", here), (*here, "defaultBackend")
-        )
-        backends += [backend] if backend else []
+    for key in ("defaultBackend", "backend"):  # "backend": networking.k8s.io/v1beta1
+        if key in spec:
+            backend = _ingress_backend(f, f.mapping(spec, key, here), (*here, key))
+            backends += [backend] if backend else []
     for rloc, rule in f.items(spec, "rules", here):
         host = f.string(rule, "host", rloc)
         hosts += [host] if host else []
@@ -230,6 +229,10 @@ def ingress_of(f: Fields, data: dict[str, Any], loc: Loc) -> Ingress | None:
 
 
 def _ingress_backend(f: Fields, backend: dict[str, Any], loc: Loc) -> Backend | None:
+    if "serviceName" in backend:  # networking.k8s.io/v1beta1 (before Kubernetes 1.22)
+        old = f.string(backend, "serviceName", loc, required=True)
+        port = f.port(backend, "servicePort", loc)
+        return Backend(old, port, f.source(loc)) if old else None
     if "service" not in backend:
         if backend:
             f.warn(loc, "a backend that is not a service (a resource) publishes no workload")
