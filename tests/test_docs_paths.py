@@ -1,4 +1,5 @@
-"""The code paths the docs name exist: a moved or renamed module fails here, not in a reader's hands."""
+"""The code paths the docs name exist: a moved or renamed module fails here, not in the
+hands of a reader."""
 
 from __future__ import annotations
 
