@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from ztsim.engine.classes import ClassKey
 from ztsim.engine.compiled import CompiledPolicy, EgressJudge, FlowJudge
-from ztsim.engine.decisions import Decision, SelectorSets, selector_sets, sets_admit
+from ztsim.engine.decisions import Decision, selector_sets, sets_admit
 from ztsim.engine.endpoints import Scope
 from ztsim.engine.reach import RuleIndex, candidates, index_lists
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
