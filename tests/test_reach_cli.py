@@ -279,5 +279,6 @@ def test_hostile_names_are_escaped(hostile: tuple[LoadedTopology, list[LoadedPol
     assert "\\|&lt;b&gt;" in md and "&lt;i&gt;\\`x\\`" in md
     dot = reach_dot(topo, maps)
     assert dot.startswith('digraph "=HYPERLINK(\\"x\\")|<b>\\"\\\\x1b[2J" {')
+    assert reach_json(topo, maps) == dump_json(reach_object(topo, maps))
     data = json.loads(reach_json(topo, maps))
     assert data["results"][0]["policy"] == '=HYPERLINK("x")|<b>"\x1b[2J'

@@ -28,7 +28,7 @@ from ztsim.engine.connectivity import Allowed, Grant, PolicyMap
 from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.textsafe import json_safe, safe
 from ztsim.output.escape import markdown_text, text_lines
-from ztsim.output.jsontext import Encoded, dump
+from ztsim.output.jsontext import dump
 
 __all__ = [
     "FORMATS",
@@ -136,35 +136,51 @@ def reach_object(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> dict[st
     }
 
 
+def _indent(text: str, depth: int) -> str:
+    """``dump``'s text of a value, as it reads at ``depth`` (its first line unindented)."""
+    return text.replace("\n", "\n" + "  " * depth)
+
+
 def _connections_text(m: PolicyMap) -> str:
-    """A map's ``connections`` list as ``dump`` writes it at depth 0."""
+    """A map's ``connections`` list as ``dump`` writes it inside the document (depth 3).
+
+    Each connection's services and rules are written once per shared
+    :class:`~ztsim.engine.connectivity.Allowed` and each id once: maps are large.
+    """
     tails: dict[int, str] = {}
+    quoted: dict[str, str] = {}
     items: list[str] = []
+    pad = "\n" + "  " * 5
     for c in m.connections():
         tail = tails.get(id(c.allowed))
         if tail is None:
-            # The object's keys after "to", written once: lines at depth 2 in the list.
-            inner = dump(_allowed_json(c.allowed))[2:-2]
-            tail = tails[id(c.allowed)] = inner.replace("\n", "\n  ")
-        source = json.dumps(c.source, ensure_ascii=False)
-        target = json.dumps(c.target, ensure_ascii=False)
-        items.append(f'{{\n    "from": {source},\n    "to": {target},\n  {tail}\n  }}')
-    return "[\n  " + ",\n  ".join(items) + "\n]" if items else "[]"
+            # The object's keys after "to": its lines at depth 1, moved to depth 5.
+            tail = tails[id(c.allowed)] = _indent(dump(_allowed_json(c.allowed))[2:-2], 4)
+        source = quoted.get(c.source)
+        if source is None:
+            source = quoted[c.source] = json.dumps(c.source, ensure_ascii=False)
+        target = quoted.get(c.target)
+        if target is None:
+            target = quoted[c.target] = json.dumps(c.target, ensure_ascii=False)
+        items.append(
+            f'        {{{pad}"from": {source},{pad}"to": {target},\n        {tail}\n        }}'
+        )
+    return "[\n" + ",\n".join(items) + "\n      ]" if items else "[]"
 
 
 def reach_json(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> str:
-    """``dump_json(reach_object(topology, maps))``, each shared part written once."""
-    data = reach_object(topology, [])
-    data["all_ports"] = any(m.all_ports for m in maps)
-    data["results"] = [
-        {
-            "policy": m.policy.name,
-            "file": m.policy.path,
-            "connections": Encoded(_connections_text(m)),
-        }
-        for m in maps
-    ]
-    return json_safe(dump(data)) + "\n"
+    """``dump_json(reach_object(topology, maps))``, written piece by piece: the head as
+    ``dump`` writes it, each connection list by :func:`_connections_text`."""
+    head = reach_object(topology, [])
+    head["all_ports"] = any(m.all_ports for m in maps)
+    text = dump(head)
+    if maps:
+        results = []
+        for m in maps:
+            first = _indent(dump({"policy": m.policy.name, "file": m.policy.path})[:-2], 2)
+            results.append(f'    {first},\n      "connections": {_connections_text(m)}\n    }}')
+        text = text[: -len("[]\n}")] + "[\n" + ",\n".join(results) + "\n  ]\n}"
+    return json_safe(text) + "\n"
 
 
 # ---------------------------------------------------------------------------- CSV
