@@ -101,7 +101,7 @@ class Step(NamedTuple):
     """One attacker action: what it needs, what it gives, and why it was possible.
 
     A named tuple, immutable and compared by value: a solve on a large estate
-    builds hundreds of thousands, and a frozen dataclass took four times as long
+    builds hundreds of thousands, and a frozen dataclass is much slower
     to build (each field set through ``object.__setattr__``).
 
     Attributes

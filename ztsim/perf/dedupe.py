@@ -78,7 +78,7 @@ _LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(HostLabels)
 
 def _shares(values: list[Any]) -> bool:
     """Whether ``values`` hold each object twice on average or more (a pass of ids,
-    against a validation that costs a hundred times as much)."""
+    against a validation that costs far more)."""
     return len({id(x) for x in values}) * 2 <= len(values)
 
 
@@ -108,7 +108,7 @@ def _plain_host(
     :data:`_PLAIN_ID` form, zones of 1 to 200 characters, a string description.
     A host with data items, or anything else, is left to pydantic (five wrap
     validators per host), and sharing ``given`` spares a fields set per host.
-    Hand-written, not ``Host.model_construct``: measured twice as fast on L's hosts
+    Hand-written, not ``Host.model_construct``: measured faster on L's hosts
     (benchmarks/README.md).
     """
     hid, zone = host.get("id"), host.get("zone")

@@ -21,8 +21,8 @@ breaking a legitimate flow, as ``ztsim harden`` would choose it:
 The search runs only when it is small, decided before it starts and from the
 scenario alone, so the same input always gets the same answer: at most
 :data:`SEARCH_HOSTS` hosts, :data:`SEARCH_STEPS` steps in the exhaustive attack
-graph, and :data:`SEARCH_WORK` for candidate changes times (hosts + rules) — about
-a second per policy (``harden`` itself takes tens of seconds on 10,000 hosts).
+graph, and :data:`SEARCH_WORK` for candidate changes times (hosts + rules), so that
+finding fixes stays a small part of a check (``harden`` itself searches further).
 Otherwise (the documented fallback) the location is the first step of the plan
 that is not a legitimate flow: its exact deny (legitimate neighbours kept by exact
 allows, as harden builds them) closes the plan and breaks nothing; a sniff's is
@@ -50,8 +50,8 @@ SEARCH_HOSTS = 300
 #: search evaluates the whole graph once per node; benchmarks/README.md has figures).
 SEARCH_STEPS = 1000
 #: Above this many candidate changes times (hosts + rules), no search runs: each
-#: candidate is applied, validated and compiled once (about 40 microseconds a unit,
-#: so at most about a second per policy).
+#: candidate is applied, validated and compiled once, so the bound caps the work per
+#: policy (figures in benchmarks/README.md).
 SEARCH_WORK = 25_000
 #: Graph evaluations the exact search may spend per policy (harden's default is 20,000).
 SEARCH_BUDGET = 500

@@ -16,7 +16,7 @@ import hashlib
 import json
 from typing import Any
 
-from ztsim import __version__
+from ztsim._version import __version__
 from ztsim.inputs.assertions import Assertion
 from ztsim.model.textsafe import json_safe
 from ztsim.output.reports.common import describe, plan_steps, relative_uri
