@@ -191,6 +191,8 @@ class _Builder:
         self.flows: FlowJudge = compiled._flows
         self.egress: EgressJudge = compiled._egress
         self.locations: dict[Decision, str] = {}
+        #: The egress stretches of each external destination.
+        self.stretches: dict[str, list[Span]] = {}
         #: Each rule's place in its section, by (section, rule id).
         self.rule_order = {("segmentation", r.id): i for i, r in enumerate(compiled.seg_rules)}
         self.rule_order.update({("egress", r.id): i for i, r in enumerate(compiled.egress_rules)})
@@ -279,18 +281,9 @@ class _Builder:
         allow rule matching the source matches too, the source's zone with
         ``intra_zone: allow``, every one under a default allow.
         """
-        compiled, from_sel = self.compiled, self.from_sel
+        compiled = self.compiled
         from_cands = set(candidates(self.by_source, skey))
-        touched = self.every if compiled.seg_default_allow else 0
-        for i in from_cands:
-            bits = self.allow_bits.get(i)
-            if bits is None:
-                continue
-            if isinstance(skey, str):  # an external zone: only zone or any match
-                if from_sel[i] == (None, None):
-                    touched |= bits
-            elif sets_admit(from_sel[i], skey.host, skey.labels):
-                touched |= bits
+        touched = self.touched(skey, from_cands)
         if src_zone is not None and compiled.intra_zone_allow:
             touched |= self.zone_bits.get(src_zone, 0)
         row: list[tuple[str, Allowed]] = []
@@ -304,6 +297,22 @@ class _Builder:
             if found is not None:
                 row.extend((d, found) for d in dhosts)
         return row
+
+    def touched(self, skey: ClassKey | str, from_cands: set[int]) -> int:
+        """The destination groups some allow rule matching the source matches (all of
+        them under a default allow), as a bitset."""
+        touched = self.every if self.compiled.seg_default_allow else 0
+        from_sel = self.from_sel
+        for i in from_cands:
+            bits = self.allow_bits.get(i)
+            if bits is None:
+                continue
+            if isinstance(skey, str):  # an external zone: only zone or any match
+                if from_sel[i] == (None, None):
+                    touched |= bits
+            elif sets_admit(from_sel[i], skey.host, skey.labels):
+                touched |= bits
+        return touched
 
     def seg_served(
         self, sources: list[str], targets: list[str], offers: tuple[tuple[str, bool], ...]
@@ -347,39 +356,40 @@ class _Builder:
     def egress_row(self, host: str, externals: list[str]) -> list[tuple[str, Allowed]]:
         """What a source class (``host`` one of it) may open to each external destination."""
         out: list[tuple[str, Allowed]] = []
-        topo = self.topology
         for e in externals:
             if self.all_ports:
-                fqdn = topo.destinations[e].fqdn
-                ranges = [
-                    r
-                    for rule, rs in zip(
-                        self.compiled.egress_rules, self.compiled.egress_ranges, strict=True
-                    )
-                    if any(fqdn_covers(p, fqdn) for p in rule.to)
-                    for r in rs
-                ]
-                decide = self.egress
+                judge = self.egress
                 found = self.allowed(
                     [
-                        (span, egress_any_service(decide, host, e, f"{span[1]}/{span[0]}"))
-                        for span in _stretches(ranges)
+                        (span, egress_any_service(judge, host, e, f"{span[1]}/{span[0]}"))
+                        for span in self.egress_stretches(e)
                     ]
                 )
             else:
                 spans = []
-                for service in topo.destinations[e].services:
+                for service in self.topology.destinations[e].services:
                     svc = parse_service(service)
-                    spans.append(
-                        (
-                            (svc.proto, svc.port, svc.port),
-                            self.compiled.egress_class(host, e, service),
-                        )
-                    )
+                    decision = self.compiled.egress_class(host, e, service)
+                    spans.append(((svc.proto, svc.port, svc.port), decision))
                 found = self.allowed(spans)
             if found is not None:
                 out.append((e, found))
         return out
+
+    def egress_stretches(self, destination: str) -> list[Span]:
+        """The stretches of ports that no egress rule covering ``destination`` splits."""
+        known = self.stretches.get(destination)
+        if known is None:
+            fqdn = self.topology.destinations[destination].fqdn
+            compiled = self.compiled
+            ranges = [
+                r
+                for rule, rs in zip(compiled.egress_rules, compiled.egress_ranges, strict=True)
+                if any(fqdn_covers(p, fqdn) for p in rule.to)
+                for r in rs
+            ]
+            known = self.stretches[destination] = _stretches(ranges)
+        return known
 
     # ------------------------------------------------------------------ results
 

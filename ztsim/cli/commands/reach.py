@@ -10,12 +10,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 from ztsim.output.outfile import check_target, write_output
+
+if TYPE_CHECKING:
+    from ztsim.engine.connectivity import PolicyMap
+    from ztsim.inputs.loaded import LoadedTopology
 
 ORDER = 35
 
@@ -26,20 +31,16 @@ def _usage(message: str) -> InputError:
     return InputError([Diagnostic("<command line>", 1, 1, "error", message)])
 
 
-def run(args: argparse.Namespace) -> int:
-    """Map each policy's allowed connections and print (or write) them."""
+def _maps(args: argparse.Namespace) -> tuple[LoadedTopology, list[PolicyMap]]:
+    """Load the scenario and map each policy (the reference policy when none)."""
     from ztsim.engine.connectivity import reach_map
     from ztsim.engine.endpoints import Scope
     from ztsim.inputs.loaded import reference_policy
-    from ztsim.output.reach import render_reach
 
     try:
         scope = Scope.parse(args.sources or [], args.targets or [])
     except ValueError as exc:
         raise _usage(str(exc)) from None
-    inputs = [args.topology, *(args.policy or [])]
-    if args.output:
-        check_target(args.output, inputs)  # before the run, not after it
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
     problems = scope.problems(topo)
     if problems:
@@ -48,6 +49,17 @@ def run(args: argparse.Namespace) -> int:
         reach_map(topo, p, all_ports=args.all_ports, scope=scope)
         for p in (pols or [reference_policy()])
     ]
+    return topo, maps
+
+
+def run(args: argparse.Namespace) -> int:
+    """Map each policy's allowed connections and print (or write) them."""
+    from ztsim.output.reach import render_reach
+
+    inputs = [args.topology, *(args.policy or [])]
+    if args.output:
+        check_target(args.output, inputs)  # before the run, not after it
+    topo, maps = _maps(args)
     text = render_reach(args.format, topo, maps)
     if args.output:
         write_output(args.output, text, inputs)
