@@ -23,9 +23,13 @@ Two modes:
 
 Hosts no selector tells apart (one equivalence class, :mod:`ztsim.engine.classes`)
 are judged once: a decision is worked out per (source class, destination class
-and what it serves), each pair of classes skipped when no rule can match it and
-the default denies, and the map is expanded to host pairs only as it is read
-(:meth:`PolicyMap.connections`): the output itself is per pair.
+and what it serves), and the map is expanded to host pairs only as it is read
+(:meth:`PolicyMap.connections`): the output itself is per pair.  A pair of classes
+is judged only where something can be allowed: an allow rule matches both sides,
+they share a zone under ``intra_zone: allow``, or the default allows (the rule
+index of :mod:`ztsim.engine.reach` finds the candidates, bitsets of destination
+groups combine them).  Every judged pair still costs one call of the judge per
+service (per stretch of ports with ``all_ports``).
 """
 
 from __future__ import annotations
