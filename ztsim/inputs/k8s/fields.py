@@ -28,9 +28,11 @@ _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an inte
 class Fields:
     """Typed access to the fields of one document's objects."""
 
-    def __init__(self, doc: Document, collector: Collector) -> None:
+    def __init__(self, doc: Document, collector: Collector, offset: int = 0) -> None:
         self.doc = doc
         self.col = collector
+        #: Lines of the file above the document (a part of a stream, parsed alone).
+        self.offset = offset
 
     # -- problems and places ---------------------------------------------------
 
@@ -51,7 +53,7 @@ class Fields:
                 break
             path = path[:-1]
         line, column = (mark.line, mark.column) if mark is not None else (1, 1)
-        return Source(self.doc.path, line, column)
+        return Source(self.doc.path, line + self.offset, column)
 
     # -- typed accessors ---------------------------------------------------------
 

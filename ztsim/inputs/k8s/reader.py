@@ -10,6 +10,7 @@ FILE:LINE:COL, when any manifest is malformed: never a traceback.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ from ztsim.inputs.k8s.workloads import (
 )
 from ztsim.inputs.positions import YamlInputError
 from ztsim.model.diagnostics import Diagnostic, InputError
+from ztsim.perf.heap import paused_gc
 
 __all__ = ["read_manifests"]
 
@@ -162,6 +164,24 @@ def _same_priorities(policies: list[AdminNetworkPolicy]) -> list[Diagnostic]:
     return notes
 
 
+def _read_files(files: list[str], gathered: _Gathered, diagnostics: list[Diagnostic]) -> None:
+    """Read every object of ``files`` into ``gathered``, problems into ``diagnostics``."""
+    for name in files:
+        try:
+            documents = read_stream(name)
+        except YamlInputError as exc:
+            diagnostics.append(located(exc))
+            continue
+        for part in documents:
+            collector = Collector(part.doc)
+            fields = Fields(part.doc, collector, part.offset)
+            for obj in objects_of(part.doc):
+                gathered.add(fields, obj)
+            diagnostics.extend(
+                replace(d, line=d.line + part.offset) for d in collector.diagnostics()
+            )
+
+
 def read_manifests(paths: Iterable[str | Path]) -> Manifests:
     """Read the manifests of ``paths`` (files; directories recursively, sorted).
 
@@ -173,18 +193,11 @@ def read_manifests(paths: Iterable[str | Path]) -> Manifests:
     """
     files, diagnostics = expand_paths(paths)
     gathered = _Gathered()
-    for name in files:
-        try:
-            documents = read_stream(name)
-        except YamlInputError as exc:
-            diagnostics.append(located(exc))
-            continue
-        for doc in documents:
-            collector = Collector(doc)
-            fields = Fields(doc, collector)
-            for obj in objects_of(doc):
-                gathered.add(fields, obj)
-            diagnostics.extend(collector.diagnostics())
+    # The cyclic collector off for the whole read, not per document: turned back on
+    # after each of thousands of small parses, it would keep scanning the heap.
+    with paused_gc():
+        _read_files(files, gathered, diagnostics)
+
     notes: list[Diagnostic] = []
     workloads = gathered.workloads(notes)
     namespaces = gathered.all_namespaces(workloads, notes)

@@ -19,10 +19,18 @@ from typing import Any
 from ztsim.inputs.collector import Loc
 from ztsim.inputs.documents import document_from_bytes, parse_text
 from ztsim.inputs.guards import read_bytes
-from ztsim.inputs.positions import Document, YamlInputError
+from ztsim.inputs.positions import Document, Mark, YamlInputError
 from ztsim.model.diagnostics import Diagnostic
 
-__all__ = ["MANIFEST_SUFFIXES", "RawObject", "expand_paths", "located", "objects_of", "read_stream"]
+__all__ = [
+    "MANIFEST_SUFFIXES",
+    "RawObject",
+    "StreamDocument",
+    "expand_paths",
+    "located",
+    "objects_of",
+    "read_stream",
+]
 
 #: The files a directory contributes (others in it are ignored, as kubectl does).
 MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
@@ -30,6 +38,9 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 #: A document start marker: ``---`` at the start of a line, then a blank or the end
 #: (``\r`` too: CRLF files), with the directives (``%YAML 1.2``) that precede it.
 _DOC_START = re.compile(r"^(?:%[^\n]*\n)*---(?=[ \t\r]|$)", re.MULTILINE)
+#: The depth of the positions recorded while parsing (see :func:`_documents`).
+_RECORDED_DEPTH = 3
+
 #: A line with content: not blank, not a comment, not a bare marker.
 _CONTENT = re.compile(r"^(?![ \t\r]*(?:#|$))(?!(?:---|\.\.\.)[ \t\r]*(?:#|$))", re.MULTILINE)
 
@@ -67,12 +78,22 @@ def expand_paths(paths: Iterable[str | Path]) -> tuple[list[str], list[Diagnosti
     return files, problems
 
 
-def read_stream(name: str) -> list[Document]:
+@dataclass(frozen=True)
+class StreamDocument:
+    """One document of a stream, parsed on its own: its positions are ``offset``
+    lines above the file's (add ``offset`` to a line to get the file's)."""
+
+    doc: Document
+    offset: int
+
+
+def read_stream(name: str) -> list[StreamDocument]:
     """The documents of file ``name`` (a JSON file is one; a YAML stream any number,
-    empty ones left out).  Raises :class:`YamlInputError` at the first problem."""
+    empty ones left out).  Raises :class:`YamlInputError` at the first problem (at
+    the file's line)."""
     raw = read_bytes(name)
     if Path(name).suffix.lower() == ".json":
-        return [document_from_bytes(name, raw)]
+        return [StreamDocument(document_from_bytes(name, raw), 0)]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -80,20 +101,30 @@ def read_stream(name: str) -> list[Document]:
         raise  # pragma: no cover - the line above always raises
     if text.startswith("\ufeff"):
         text = " " + text[1:]  # a byte-order mark: kept as a blank, columns unchanged
-    return [doc for doc in _documents(text, name) if doc.data is not None]
+    return [part for part in _documents(text, name) if part.doc.data is not None]
 
 
-def _documents(text: str, name: str) -> Iterator[Document]:
+def _documents(text: str, name: str) -> Iterator[StreamDocument]:
     starts = [m.start() for m in _DOC_START.finditer(text)]
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     ends = [*starts[1:], len(text)]
+    line, counted = 0, 0  # lines before ``counted``: counted once, as the parts go
     for start, end in zip(starts, ends, strict=True):
-        part = text[start:end]
+        line += text.count("\n", counted, start)
+        counted = start
+        part = text[start:end] if len(starts) > 1 else text
         if not _CONTENT.search(part):
             continue  # only markers, comments and blank lines
-        padded = "\n" * text.count("\n", 0, start) + part
-        yield parse_text(padded, name)
+        try:
+            # Positions to the depth of a policy's rules (spec, ingress, i): those
+            # of every object and rule are asked for, the rest only on an error.
+            doc = parse_text(part, name, positions=True, depth=_RECORDED_DEPTH)
+        except YamlInputError as exc:
+            if exc.mark is not None:
+                exc.mark = Mark(exc.mark.line + line, exc.mark.column)
+            raise
+        yield StreamDocument(doc, line)
 
 
 def objects_of(doc: Document) -> Iterator[RawObject]:
