@@ -70,10 +70,14 @@ def test_case_reads_with_the_reference_workloads(case: str) -> None:
     assert len(read.network_policies) == len(ref.netpols)
     assert len(read.admin_policies) == len(ref.anps)
     assert len(read.baseline_policies) == (ref.banp is not None)
-    names = {ns.name for ns in read.namespaces}
-    assert names >= {w.namespace for w in read.workloads}
-    for ns in read.namespaces:
-        assert (NAMESPACE_LABEL, ns.name) in ns.labels
+    namespaces = {ns.name: label_map(ns.labels) for ns in read.namespaces}
+    assert {k: v for k, v in namespaces.items() if k in ref.namespaces} == ref.namespaces
+    assert set(namespaces) >= {w.namespace for w in read.workloads}
+    for name, labels in namespaces.items():
+        assert labels[NAMESPACE_LABEL] == name
+    assert len(read.services) == len(ref.others.get("Service", []))
+    routes = len(ref.others.get("Ingress", [])) + len(ref.others.get("Route", []))
+    assert len(read.ingresses) == routes
 
 
 def test_case_notes_are_warnings_with_places() -> None:
@@ -496,6 +500,26 @@ def test_syntax_error_in_a_later_document(tmp_path: Path) -> None:
     )
     (found,) = errors_of([path])
     assert found.startswith(f"{path}:6:1: error: invalid YAML")
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "b.yaml"
+    path.write_bytes(b"kind: Pod\nmetadata: {name: \xff}\n")
+    (found,) = errors_of([path])
+    assert found.startswith(f"{path}:2:18: error: not UTF-8 text")
+
+
+def test_hostile_corpus_never_a_traceback() -> None:
+    # The files of ztsim's hostile corpus (not manifests, most of them): read or
+    # refused with diagnostics, never an exception of another kind.
+    hostile = Path(__file__).resolve().parent / "hostile" / "cases"
+    files = sorted(p for p in hostile.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+    assert files
+    for path in files:
+        try:
+            read_manifests([path])
+        except InputError as exc:
+            assert exc.diagnostics
 
 
 def test_guards_apply(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
