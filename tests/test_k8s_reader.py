@@ -315,6 +315,21 @@ def test_cilium_fqdn_egress(shop: Manifests) -> None:
     assert rule.ports == (PolicyPort("TCP", 443),)
 
 
+def test_cilium_specs_and_unread_rules(tmp_path: Path) -> None:
+    text = (
+        "kind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: n}\nspecs:\n"
+        "- endpointSelector: {matchLabels: {app: a}}\n"
+        "  egress: [{toFQDNs: [{matchName: a.example.com}]}]\n"
+        "- endpointSelector: {}\n  ingress: [{fromEndpoints: [{}]}]\n"
+    )
+    read = read_manifests([write(tmp_path, "c.yaml", text)])
+    first, second = read.cilium_policies
+    assert first.source.line == 4 and len(first.egress) == 1
+    assert second.source.line == 6 and second.egress == ()
+    (note,) = read.notes
+    assert (note.line, note.column) == (7, 3) and "ingress rules are not read" in note.message
+
+
 def test_other_kinds_one_note_each(shop: Manifests) -> None:
     (note,) = [n for n in shop.notes if "ConfigMap" in n.message]
     assert note.level == "warning" and "skipped 2 ConfigMap object(s)" in note.message

@@ -324,7 +324,8 @@ class CiliumEgressRule:
 
 @dataclass(frozen=True)
 class CiliumNetworkPolicy:
-    """The ``toFQDNs`` egress of a CiliumNetworkPolicy (what ztsim reads of it)."""
+    """The ``toFQDNs`` egress of one spec of a CiliumNetworkPolicy (what ztsim reads
+    of it); ``source`` is the spec's place."""
 
     namespace: str
     name: str

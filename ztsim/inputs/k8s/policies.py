@@ -279,31 +279,47 @@ def _int(value: int | str | None) -> int | None:
 # -- CiliumNetworkPolicy ---------------------------------------------------------------
 
 
-def cilium_policy_of(f: Fields, data: dict[str, Any], loc: Loc) -> CiliumNetworkPolicy | None:
-    """The ``toFQDNs`` egress rules of a CiliumNetworkPolicy (its other rules are
-    noted, not read: ztsim does not model them)."""
+def cilium_policy_of(f: Fields, data: dict[str, Any], loc: Loc) -> list[CiliumNetworkPolicy] | None:
+    """The ``toFQDNs`` egress rules of a CiliumNetworkPolicy: one object per spec
+    (``spec``, or each of ``specs``).  Its other rules are noted, not read: ztsim
+    does not model them."""
     meta = meta_of(f, data, loc)
-    spec = f.mapping(data, "spec", loc, required=True)
-    here = (*loc, "spec")
-    selector = f.selector(spec, "endpointSelector", here) or _EVERYTHING
-    rules = []
-    for rloc, rule in f.items(spec, "egress", here):
-        fqdns = []
-        for floc, fqdn in f.items(rule, "toFQDNs", rloc):
-            name = f.string(fqdn, "matchName", floc)
-            pattern = f.string(fqdn, "matchPattern", floc)
-            if (name is None) == (pattern is None):
-                f.error(floc, "a toFQDNs entry has exactly one of matchName, matchPattern")
-                continue
-            fqdns.append(FQDNSelector(name, pattern))
-        if not fqdns:
-            f.warn(rloc, "an egress rule without toFQDNs: not read (ztsim reads toFQDNs only)")
+    specs = f.items(data, "specs", loc) if "specs" in data else []
+    if "spec" in data or not specs:
+        specs.insert(0, ((*loc, "spec"), f.mapping(data, "spec", loc, required=True)))
+    out = []
+    for here, spec in specs:
+        selector = f.selector(spec, "endpointSelector", here) or _EVERYTHING
+        for other in ("ingress", "ingressDeny", "egressDeny"):
+            if spec.get(other):
+                f.warn(
+                    (*here, other),
+                    f"{other} rules are not read (ztsim reads toFQDNs egress)",
+                    key=True,
+                )
+        rules = tuple(
+            r for rloc, rule in f.items(spec, "egress", here) if (r := _fqdn_rule(f, rule, rloc))
+        )
+        if meta is not None:
+            out.append(
+                CiliumNetworkPolicy(meta.namespace, meta.name, selector, rules, f.source(here))
+            )
+    return out if meta is not None else None
+
+
+def _fqdn_rule(f: Fields, rule: dict[str, Any], loc: Loc) -> CiliumEgressRule | None:
+    fqdns = []
+    for floc, fqdn in f.items(rule, "toFQDNs", loc):
+        name = f.string(fqdn, "matchName", floc)
+        pattern = f.string(fqdn, "matchPattern", floc)
+        if (name is None) == (pattern is None):
+            f.error(floc, "a toFQDNs entry has exactly one of matchName, matchPattern")
             continue
-        ports = _cilium_ports(f, rule, rloc)
-        rules.append(CiliumEgressRule(tuple(fqdns), ports, f.source(rloc)))
-    if meta is None:
+        fqdns.append(FQDNSelector(name, pattern))
+    if not fqdns:
+        f.warn(loc, "an egress rule without toFQDNs: not read (ztsim reads toFQDNs only)")
         return None
-    return CiliumNetworkPolicy(meta.namespace, meta.name, selector, tuple(rules), f.source(loc))
+    return CiliumEgressRule(tuple(fqdns), _cilium_ports(f, rule, loc), f.source(loc))
 
 
 def _cilium_ports(f: Fields, rule: dict[str, Any], loc: Loc) -> tuple[PolicyPort, ...] | None:

@@ -92,8 +92,10 @@ class _Gathered:
         elif kind in _BUILDERS:
             built = _BUILDERS[kind](f, data, loc)
             if built is not None:
-                # Ingresses and Routes share a list: both are published entries.
-                self.built["Ingress" if kind == "Route" else kind].append(built)
+                # Ingresses and Routes share a list: both are published entries; a
+                # CiliumNetworkPolicy with several specs gives one object per spec.
+                bucket = self.built["Ingress" if kind == "Route" else kind]
+                bucket += built if isinstance(built, list) else [built]
         else:
             count, first = self.skipped.get(kind) or (0, f.source(loc))
             self.skipped[kind] = (count + 1, first)
