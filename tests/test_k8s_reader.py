@@ -253,6 +253,19 @@ def test_workloads_and_owner_rules(shop: Manifests) -> None:
     assert shop.workload("shop/nightly").kind == "CronJob"  # type: ignore[union-attr]
 
 
+def test_replicas_differing_in_revision_labels_only(tmp_path: Path) -> None:
+    pod = (
+        "kind: Pod\nmetadata:\n  name: db-{0}\n  labels: {{app: db, "
+        "statefulset.kubernetes.io/pod-name: db-{0}}}\n"
+        "  ownerReferences: [{{kind: StatefulSet, name: db, controller: true}}]\n"
+    )
+    path = write(tmp_path, "p.yaml", pod.format(0) + "---\n" + pod.format(1))
+    read = read_manifests([path])
+    (db,) = read.workloads
+    assert db.id == "default/db" and db.kind == "StatefulSet" and len(db.sources) == 2
+    assert read.notes == ()  # the replicas differ only in a per-pod label
+
+
 def test_namespaces(shop: Manifests) -> None:
     by_name = {ns.name: ns for ns in shop.namespaces}
     assert label_map(by_name["shop"].labels) == {"team": "web", NAMESPACE_LABEL: "shop"}

@@ -22,6 +22,7 @@ from ztsim.inputs.k8s.objects import (
     BaselineAdminNetworkPolicy,
     CiliumNetworkPolicy,
     Ingress,
+    Labels,
     Manifests,
     Namespace,
     NetworkPolicy,
@@ -50,7 +51,7 @@ from ztsim.inputs.positions import YamlInputError
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.perf.heap import paused_gc
 
-__all__ = ["read_manifests"]
+__all__ = ["REVISION_LABELS", "read_manifests"]
 
 #: The readers of the kinds that become something other than a workload or namespace.
 _BUILDERS: dict[str, Callable[[Fields, dict[str, Any], Loc], Any]] = {
@@ -114,7 +115,7 @@ class _Gathered:
                     part.annotations, (part.source,),
                 )  # fmt: skip
                 continue
-            if first.labels != part.labels or first.kind != kind:
+            if _stable(first.labels) != _stable(part.labels) or first.kind != kind:
                 notes.append(_note(part.source, (
                     f"workload {first.id} ({first.kind}) was read first at {first.source} with "
                     "other labels or another kind: the first manifest's labels are kept"
@@ -144,6 +145,28 @@ class _Gathered:
             if name not in out:
                 out[name] = Namespace(name, ((NAMESPACE_LABEL, name),), None)
         return list(out.values())
+
+
+#: Labels controllers put on each pod or revision (a hash, a replica's name): the
+#: replicas of one workload differ in them and nothing else, which is no conflict.
+REVISION_LABELS = frozenset(
+    {
+        "pod-template-hash",
+        "controller-revision-hash",
+        "pod-template-generation",
+        "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index",
+        "controller-uid",
+        "batch.kubernetes.io/controller-uid",
+        "job-name",
+        "batch.kubernetes.io/job-name",
+    }
+)
+
+
+def _stable(labels: Labels) -> Labels:
+    """``labels`` without :data:`REVISION_LABELS`."""
+    return tuple(kv for kv in labels if kv[0] not in REVISION_LABELS)
 
 
 def _note(source: Source | None, message: str) -> Diagnostic:
