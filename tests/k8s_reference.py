@@ -2,9 +2,9 @@
 
 The reference that ztsim's Kubernetes importer is checked against, itself checked
 against netpol-analyzer's published connlists (tests/test_k8s_reference.py).  It
-reads manifests with plain ``yaml.safe_load_all`` (libyaml's when present), shares no code with
-``ztsim.inputs.k8s`` and answers one question per call: may ``src`` open a
-connection to ``dst`` on ``port``/``proto``?  The answer is
+reads manifests with plain ``yaml.safe_load_all`` (libyaml's when present), shares
+no code with ``ztsim.inputs.k8s`` and answers one question per call: may ``src``
+open a connection to ``dst`` on ``port``/``proto``?  The answer is
 
     egress side of src allows it  AND  ingress side of dst allows it
 
@@ -13,11 +13,14 @@ selecting it (by priority, then rule order; the first matching rule decides,
 ``Pass`` skips to the next tier), the NetworkPolicies (a pod selected by one for
 a direction is isolated in that direction and allowed only by the union of their
 rules), the BaselineAdminNetworkPolicy (first matching rule), else allowed.  An
-external address has no side of its own (always allows).
+external address, and netpol-analyzer's stand-in for the ingress controller, have
+no egress side of their own.  ``ipBlock`` and ``networks`` match addresses only,
+never pods (as netpol-analyzer reads them); a named port matches the destination
+pod's container port of that name and protocol.
 
 Speed comes only from probing: the allowed set is constant between the port and
-address bounds a case names, so :func:`connlist` asks :func:`allowed` at one
-port per elementary port interval and one address per elementary address interval.
+address bounds a case names, so :func:`connlist` asks :func:`allowed` at one port
+per elementary port interval and one address per elementary address interval.
 """
 
 from __future__ import annotations
