@@ -207,6 +207,36 @@ def test_dot(capsys: pytest.CaptureFixture[str]) -> None:
         subprocess.run(["dot", "-Tsvg"], input=out, text=True, check=True, capture_output=True)
 
 
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "md", "dot"])
+def test_empty_map(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    """A map with no connection still says so, in a valid document."""
+    argv = ["reach", T, "-p", ZT, "--from", "host:bo-ws-01", "--to", "host:payroll-db"]
+    code, out, _ = _run(capsys, *argv, "--format", fmt)
+    assert code == ExitCode.OK
+    expected = {
+        "text": f"policy zero-trust ({ZT}): no connection, services the destinations serve\n",
+        "csv": "policy,from,to,service,section,rule,decided_by,location\n",
+        "md": f"## zero-trust ({ZT})\n\nno connection; services the destinations serve.\n",
+        "dot": 'digraph "zero-trust" {\n  rankdir=LR;\n  node [shape=box];\n}\n',
+    }
+    if fmt == "json":
+        assert json.loads(out)["results"][0]["connections"] == []
+    else:
+        assert out == expected[fmt]
+
+
+def test_large_maps_are_written_in_pieces() -> None:
+    """Pieces (one or more per policy), joined the bytes of the whole (every format)."""
+    from ztsim.output.reach import FORMATS, iter_reach, render_reach
+
+    topo = load_topology(ROOT / T)
+    maps = [reach_map(topo, p, all_ports=True) for p in load_policies([ROOT / "policies"])]
+    for fmt in FORMATS:
+        pieces = list(iter_reach(fmt, topo, maps))
+        assert len(pieces) >= (1 if fmt == "csv" else len(maps))
+        assert "".join(pieces) == render_reach(fmt, topo, maps)
+
+
 def test_no_policy_is_the_reference(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = _run(capsys, "reach", T, "--from", "zone:internet")
     assert code == ExitCode.OK

@@ -34,6 +34,7 @@ service (per stretch of ports with ``all_ports``).
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -124,6 +125,15 @@ class PolicyMap:
     all_ports: bool
     sources: Mapping[str, int]
     rows: Sequence[Sequence[tuple[str, Allowed]]]
+
+    def count(self) -> int:
+        """How many connections :meth:`connections` yields, without listing them."""
+        total = 0
+        for source, group in self.sources.items():
+            row = self.rows[group]
+            at = bisect_left(row, source, key=_first)
+            total += len(row) - (at < len(row) and row[at][0] == source)
+        return total
 
     def connections(self) -> Iterator[Connection]:
         """Every connection, sorted by source then destination id (a host reaching
@@ -433,6 +443,10 @@ class _Builder:
                 known = f"{pol.path}:{mark.line}" if mark else pol.path
             self.locations[decision] = known
         return known
+
+
+def _first(entry: tuple[str, Allowed]) -> str:
+    return entry[0]
 
 
 def _span_order(item: tuple[Span, Decision]) -> tuple[int, int]:

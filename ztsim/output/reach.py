@@ -21,8 +21,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar
 
 from ztsim.engine.connectivity import Allowed, Grant, PolicyMap
 from ztsim.inputs.loaded import LoadedTopology
@@ -32,6 +32,7 @@ from ztsim.output.jsontext import dump
 
 __all__ = [
     "FORMATS",
+    "iter_reach",
     "reach_csv",
     "reach_dot",
     "reach_json",
@@ -40,6 +41,8 @@ __all__ = [
     "reach_text",
     "render_reach",
 ]
+
+_T = TypeVar("_T")
 
 #: The formats ``ztsim reach`` writes.
 FORMATS = ("text", "json", "csv", "md", "dot")
@@ -79,23 +82,25 @@ def _count(n: int) -> str:
 # ---------------------------------------------------------------------------- text
 
 
-def reach_text(maps: Sequence[PolicyMap]) -> str:
+def _text_lines(m: PolicyMap) -> Iterator[str]:
+    tails: dict[int, str] = {}
+    for c in m.connections():
+        tail = tails.get(id(c.allowed))
+        if tail is None:
+            a = c.allowed
+            tail = tails[id(a)] = f"  {', '.join(_services(a.services))}  ({_reasons(a)})"
+        yield f"{c.source} -> {c.target}{tail}"
+
+
+def iter_text(maps: Sequence[PolicyMap]) -> Iterator[str]:
     """One block per policy: a heading, then ``FROM -> TO  SERVICES  (WHY)`` per line."""
-    blocks: list[str] = []
-    for m in maps:
-        tails: dict[int, str] = {}
-        lines: list[str] = []
-        for c in m.connections():
-            tail = tails.get(id(c.allowed))
-            if tail is None:
-                a = c.allowed
-                tail = tails[id(a)] = f"  {', '.join(_services(a.services))}  ({_reasons(a)})"
-            lines.append(f"{c.source} -> {c.target}{tail}")
+    for k, m in enumerate(maps):
         head = (
-            f"policy {m.policy.name} ({m.policy.path}): {_count(len(lines))}, {_mode(m.all_ports)}"
+            f"policy {m.policy.name} ({m.policy.path}): {_count(m.count())}, {_mode(m.all_ports)}"
         )
-        blocks.append(text_lines([head, *lines]))
-    return "\n".join(blocks)
+        yield ("\n" if k else "") + text_lines([head])
+        for batch in _batches(_text_lines(m)):
+            yield text_lines(batch)
 
 
 # ---------------------------------------------------------------------------- JSON
@@ -141,15 +146,14 @@ def _indent(text: str, depth: int) -> str:
     return text.replace("\n", "\n" + "  " * depth)
 
 
-def _connections_text(m: PolicyMap) -> str:
-    """A map's ``connections`` list as ``dump`` writes it inside the document (depth 3).
+def _json_items(m: PolicyMap) -> Iterator[str]:
+    """Each connection of a map as ``dump`` writes it inside the document (depth 4).
 
     Each connection's services and rules are written once per shared
     :class:`~ztsim.engine.connectivity.Allowed` and each id once: maps are large.
     """
     tails: dict[int, str] = {}
     quoted: dict[str, str] = {}
-    items: list[str] = []
     pad = "\n" + "  " * 5
     for c in m.connections():
         tail = tails.get(id(c.allowed))
@@ -162,25 +166,34 @@ def _connections_text(m: PolicyMap) -> str:
         target = quoted.get(c.target)
         if target is None:
             target = quoted[c.target] = json.dumps(c.target, ensure_ascii=False)
-        items.append(
-            f'        {{{pad}"from": {source},{pad}"to": {target},\n        {tail}\n        }}'
-        )
-    return "[\n" + ",\n".join(items) + "\n      ]" if items else "[]"
+        yield f'        {{{pad}"from": {source},{pad}"to": {target},\n        {tail}\n        }}'
 
 
-def reach_json(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> str:
-    """``dump_json(reach_object(topology, maps))``, written piece by piece: the head as
-    ``dump`` writes it, each connection list by :func:`_connections_text`."""
+def _json_pieces(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> Iterator[str]:
     head = reach_object(topology, [])
     head["all_ports"] = any(m.all_ports for m in maps)
     text = dump(head)
-    if maps:
-        results = []
-        for m in maps:
-            first = _indent(dump({"policy": m.policy.name, "file": m.policy.path})[:-2], 2)
-            results.append(f'    {first},\n      "connections": {_connections_text(m)}\n    }}')
-        text = text[: -len("[]\n}")] + "[\n" + ",\n".join(results) + "\n  ]\n}"
-    return json_safe(text) + "\n"
+    if not maps:
+        yield text
+        return
+    yield text[: -len("[]\n}")] + "["
+    for k, m in enumerate(maps):
+        first = _indent(dump({"policy": m.policy.name, "file": m.policy.path})[:-2], 2)
+        yield f'{"," if k else ""}\n    {first},\n      "connections": '
+        empty = True
+        for batch in _batches(_json_items(m)):
+            yield ("[\n" if empty else ",\n") + ",\n".join(batch)
+            empty = False
+        yield "[]\n    }" if empty else "\n      ]\n    }"
+    yield "\n  ]\n}"
+
+
+def iter_json(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> Iterator[str]:
+    """The bytes of ``dump_json(reach_object(topology, maps))``, piece by piece: the
+    head as ``dump`` writes it, the connections by :func:`_json_items`."""
+    for piece in _json_pieces(topology, maps):
+        yield json_safe(piece)  # line by line: the same as on the whole text
+    yield "\n"
 
 
 # ---------------------------------------------------------------------------- CSV
@@ -193,58 +206,68 @@ def _cell(value: str) -> str:
     return "'" + text if text.startswith(_FORMULA) else text
 
 
-def reach_csv(maps: Sequence[PolicyMap]) -> str:
-    """One row per connection, deciding grant and service range (a header first)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(
-        ["policy", "from", "to", "service", "section", "rule", "decided_by", "location"]
-    )
-    for m in maps:
-        name = _cell(m.policy.name)
-        rows: dict[int, list[list[str]]] = {}
-        for c in m.connections():
-            tail = rows.get(id(c.allowed))
-            if tail is None:
-                tail = rows[id(c.allowed)] = [
-                    [
-                        str(s),
-                        g.decision.section,
-                        _cell(g.decision.rule),
-                        g.decision.reason,
-                        _cell(g.location),
-                    ]
-                    for g in c.allowed.grants
-                    for s in g.services
+def _csv_rows(m: PolicyMap) -> Iterator[list[str]]:
+    name = _cell(m.policy.name)
+    rows: dict[int, list[list[str]]] = {}
+    for c in m.connections():
+        tail = rows.get(id(c.allowed))
+        if tail is None:
+            tail = rows[id(c.allowed)] = [
+                [
+                    str(s),
+                    g.decision.section,
+                    _cell(g.decision.rule),
+                    g.decision.reason,
+                    _cell(g.location),
                 ]
-            source, target = _cell(c.source), _cell(c.target)
-            writer.writerows([name, source, target, *row] for row in tail)
-    return out.getvalue()
+                for g in c.allowed.grants
+                for s in g.services
+            ]
+        source, target = _cell(c.source), _cell(c.target)
+        for row in tail:
+            yield [name, source, target, *row]
+
+
+def iter_csv(maps: Sequence[PolicyMap]) -> Iterator[str]:
+    """One row per connection, deciding grant and service range (a header first)."""
+    header = ["policy", "from", "to", "service", "section", "rule", "decided_by", "location"]
+    for batch in _batches(row for m in maps for row in _csv_rows(m)):
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if header:
+            writer.writerow(header)
+            header = []
+        writer.writerows(batch)
+        yield out.getvalue()
+    if header:  # no connection at all
+        yield ",".join(header) + "\n"
 
 
 # ---------------------------------------------------------------------------- Markdown
 
 
-def reach_markdown(maps: Sequence[PolicyMap]) -> str:
+def _markdown_rows(m: PolicyMap) -> Iterator[str]:
+    cells: dict[int, str] = {}
+    for c in m.connections():
+        tail = cells.get(id(c.allowed))
+        if tail is None:
+            a = c.allowed
+            services = markdown_text(", ".join(_services(a.services)))
+            tail = cells[id(a)] = f" | {services} | {markdown_text(_reasons(a))} |"
+        yield f"| {markdown_text(c.source)} | {markdown_text(c.target)}{tail}"
+
+
+def iter_markdown(maps: Sequence[PolicyMap]) -> Iterator[str]:
     """A section per policy: a count, then a table of connections."""
-    parts: list[str] = []
-    for m in maps:
-        rows: list[str] = []
-        cells: dict[int, str] = {}
-        for c in m.connections():
-            tail = cells.get(id(c.allowed))
-            if tail is None:
-                a = c.allowed
-                services = markdown_text(", ".join(_services(a.services)))
-                tail = cells[id(a)] = f" | {services} | {markdown_text(_reasons(a))} |"
-            rows.append(f"| {markdown_text(c.source)} | {markdown_text(c.target)}{tail}")
+    for k, m in enumerate(maps):
+        count = m.count()
         title = f"## {markdown_text(m.policy.name)} ({markdown_text(m.policy.path)})"
-        summary = f"{_count(len(rows))}; {markdown_text(_mode(m.all_ports))}."
-        table = (
-            ["| from | to | services | decided by |", "|---|---|---|---|", *rows] if rows else []
-        )
-        parts.append("\n".join([title, "", summary, *(["", *table] if table else [])]) + "\n")
-    return "\n".join(parts)
+        summary = f"{_count(count)}; {markdown_text(_mode(m.all_ports))}."
+        yield ("\n" if k else "") + f"{title}\n\n{summary}\n"
+        if count:
+            yield "\n| from | to | services | decided by |\n|---|---|---|---|\n"
+            for batch in _batches(_markdown_rows(m)):
+                yield "".join([row + "\n" for row in batch])
 
 
 # ---------------------------------------------------------------------------- DOT
@@ -255,40 +278,88 @@ def _q(text: str) -> str:
     return '"' + safe(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def reach_dot(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> str:
+def _dot_edges(m: PolicyMap) -> Iterator[str]:
+    attrs: dict[int, str] = {}
+    for c in m.connections():
+        tail = attrs.get(id(c.allowed))
+        if tail is None:
+            a = c.allowed
+            label = _q(", ".join(_services(a.services)))
+            tail = attrs[id(a)] = f" [label={label}, tooltip={_q(_reasons(a))}];"
+        yield f"  {_q(c.source)} -> {_q(c.target)}{tail}"
+
+
+def _dot_nodes(topology: LoadedTopology, m: PolicyMap) -> list[str]:
+    """The external zones and destinations on some connection, as styled nodes."""
+    zones = {s for s, g in m.sources.items() if s in topology.external_zones and m.rows[g]}
+    dests = {d for row in m.rows for d, _ in row if d in topology.destinations}
+    nodes = [(z, "shape=ellipse, style=dashed") for z in zones]
+    nodes += [(d, "shape=ellipse") for d in dests]
+    return [f"  {_q(n)} [{style}];" for n, style in sorted(nodes)]
+
+
+def iter_dot(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> Iterator[str]:
     """One ``digraph`` per policy: hosts as boxes, external zones dashed ellipses,
     external destinations ellipses; an edge per connection labelled with its services."""
-    graphs: list[str] = []
     for m in maps:
-        edges: list[str] = []
-        seen: set[str] = set()
-        attrs: dict[int, str] = {}
-        for c in m.connections():
-            tail = attrs.get(id(c.allowed))
-            if tail is None:
-                a = c.allowed
-                label = _q(", ".join(_services(a.services)))
-                tail = attrs[id(a)] = f" [label={label}, tooltip={_q(_reasons(a))}];"
-            seen.update((c.source, c.target))
-            edges.append(f"  {_q(c.source)} -> {_q(c.target)}{tail}")
-        nodes = []
-        for n in sorted(seen):
-            if n in topology.external_zones:
-                nodes.append(f"  {_q(n)} [shape=ellipse, style=dashed];")
-            elif n in topology.destinations:
-                nodes.append(f"  {_q(n)} [shape=ellipse];")
         head = [f"digraph {_q(m.policy.name)} {{", "  rankdir=LR;", "  node [shape=box];"]
-        graphs.append("\n".join([*head, *nodes, *edges, "}"]) + "\n")
-    return "".join(graphs)
+        yield "".join([line + "\n" for line in [*head, *_dot_nodes(topology, m)]])
+        for batch in _batches(_dot_edges(m)):
+            yield "".join([line + "\n" for line in batch])
+        yield "}\n"
+
+
+def _batches(items: Iterable[_T], size: int = 4096) -> Iterator[list[_T]]:
+    """``items`` in lists of ``size`` (the last one shorter): pieces written at once."""
+    batch: list[_T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def iter_reach(fmt: str, topology: LoadedTopology, maps: Sequence[PolicyMap]) -> Iterator[str]:
+    """The maps in ``fmt`` (one of :data:`FORMATS`), piece by piece: a large map is
+    written while it is expanded, never held whole."""
+    if fmt == "json":
+        return iter_json(topology, maps)
+    if fmt == "csv":
+        return iter_csv(maps)
+    if fmt == "md":
+        return iter_markdown(maps)
+    if fmt == "dot":
+        return iter_dot(topology, maps)
+    return iter_text(maps)
 
 
 def render_reach(fmt: str, topology: LoadedTopology, maps: Sequence[PolicyMap]) -> str:
-    """The maps in ``fmt`` (one of :data:`FORMATS`)."""
-    writers: dict[str, Callable[[], str]] = {
-        "text": lambda: reach_text(maps),
-        "json": lambda: reach_json(topology, maps),
-        "csv": lambda: reach_csv(maps),
-        "md": lambda: reach_markdown(maps),
-        "dot": lambda: reach_dot(topology, maps),
-    }
-    return writers[fmt]()
+    """The maps in ``fmt`` (one of :data:`FORMATS`), whole."""
+    return "".join(iter_reach(fmt, topology, maps))
+
+
+def reach_text(maps: Sequence[PolicyMap]) -> str:
+    """:func:`iter_text`, whole."""
+    return "".join(iter_text(maps))
+
+
+def reach_json(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> str:
+    """:func:`iter_json`, whole."""
+    return "".join(iter_json(topology, maps))
+
+
+def reach_csv(maps: Sequence[PolicyMap]) -> str:
+    """:func:`iter_csv`, whole."""
+    return "".join(iter_csv(maps))
+
+
+def reach_markdown(maps: Sequence[PolicyMap]) -> str:
+    """:func:`iter_markdown`, whole."""
+    return "".join(iter_markdown(maps))
+
+
+def reach_dot(topology: LoadedTopology, maps: Sequence[PolicyMap]) -> str:
+    """:func:`iter_dot`, whole."""
+    return "".join(iter_dot(topology, maps))

@@ -54,18 +54,19 @@ def _maps(args: argparse.Namespace) -> tuple[LoadedTopology, list[PolicyMap]]:
 
 def run(args: argparse.Namespace) -> int:
     """Map each policy's allowed connections and print (or write) them."""
-    from ztsim.output.reach import render_reach
+    from ztsim.output.reach import iter_reach, render_reach
 
     inputs = [args.topology, *(args.policy or [])]
     if args.output:
         check_target(args.output, inputs)  # before the run, not after it
     topo, maps = _maps(args)
-    text = render_reach(args.format, topo, maps)
     if args.output:
-        write_output(args.output, text, inputs)
+        write_output(args.output, render_reach(args.format, topo, maps), inputs)
         print(f"wrote {args.format} to {safe(args.output)}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        # Written as it is expanded: a map of millions of pairs is never held whole.
+        for piece in iter_reach(args.format, topo, maps):
+            sys.stdout.write(piece)
     return ExitCode.OK
 
 
