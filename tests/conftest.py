@@ -117,6 +117,7 @@ SLOW_MODULES = frozenset(
         "test_splitparse",
         "test_stderr_best_effort",
         "test_textsafe",
+        "test_tui_diff",
         "test_tui_snapshots",
         "test_verdict_redteam",
     }

@@ -585,6 +585,7 @@ def _replaced(obj: Any, loc: tuple[Any, ...], value: Any) -> Any:
     return out
 
 
+@pytest.mark.slow  # a fuzz-like sweep (the quick loop stays under a minute)
 def test_no_traceback_on_any_wrong_value(tmp_path: Path) -> None:
     docs = list(yaml.safe_load_all(SHOP))
     path = tmp_path / "m.yaml"

@@ -317,6 +317,7 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     return topology, policy
 
 
+@pytest.mark.slow  # a property test (the quick loop stays under a minute)
 @settings(
     max_examples=EXAMPLES,
     derandomize=True,
