@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ztsim.model.schema import EntryPoint, Host, Policy, Topology
-from ztsim.model.selectors import Selector
+from ztsim.model.selectors import LabelExpression, Selector
 
 Fact = tuple[str, ...]
 INSIDE = "*"
@@ -69,12 +69,26 @@ def selector_host(sel: Selector, host: Host) -> bool:
         return False
     if sel.host is not None and host.id not in sel.host:
         return False
-    return all(host.labels.get(k) == v for k, v in (sel.labels or {}).items())
+    if not all(host.labels.get(k) == v for k, v in (sel.labels or {}).items()):
+        return False
+    return all(expression_holds(e, host.labels) for e in sel.labels_match or ())
+
+
+def expression_holds(e: LabelExpression, labels: dict[str, str]) -> bool:
+    """Model v1.1 (docs/model-v1.1.md): Kubernetes' matchExpressions, one by one."""
+    has = e.key in labels
+    if e.operator == "In":
+        return has and labels[e.key] in (e.values or [])
+    if e.operator == "NotIn":
+        return not has or labels[e.key] not in (e.values or [])
+    if e.operator == "Exists":
+        return has
+    return not has  # DoesNotExist
 
 
 def selector_zone(sel: Selector, zone: str) -> bool:
     """§3: only `zone` (or any) matches an external zone."""
-    if sel.host is not None or sel.labels is not None:
+    if sel.host is not None or sel.labels is not None or sel.labels_match is not None:
         return False
     return sel.zone is None or any(z == zone for z in sel.zone)
 
@@ -352,7 +366,7 @@ def where_matches(topo: Topology, sel: Selector, where: str | None) -> bool:
         return selector_host(sel, hosts[where])
     if where is not None:
         return selector_zone(sel, where)
-    return sel.zone is None and not sel.host and not sel.labels
+    return sel.zone is None and not sel.host and not sel.labels and not sel.labels_match
 
 
 def step_blocker(topo: Topology, pol: Policy, st: RefStep) -> str | None:

@@ -230,7 +230,9 @@ def _selector(draw: st.DrawFn, topo: dict[str, Any]) -> Any:
     zones = [z["id"] for z in topo["zones"]] + ["nowhere"]
     hosts = [h["id"] for h in topo["hosts"]] + ["ghost"]
     kind = draw(
-        st.sampled_from(["omit", "any", "{}", "zone", "zones", "host", "hosts", "labels", "mixed"])
+        st.sampled_from(
+            ["omit", "any", "{}", "zone", "zones", "host", "hosts", "labels", "exprs", "mixed"]
+        )
     )
     if kind == "omit":
         return None
@@ -249,7 +251,21 @@ def _selector(draw: st.DrawFn, topo: dict[str, Any]) -> Any:
     if kind in ("labels", "mixed"):
         keys = draw(st.lists(st.sampled_from(sorted(LABELS)), min_size=1, max_size=2, unique=True))
         sel["labels"] = {k: draw(st.sampled_from(LABELS[k])) for k in keys}
+    if kind == "exprs" or (kind == "mixed" and draw(st.booleans())):
+        sel["labels_match"] = draw(st.lists(_expression(), min_size=1, max_size=3))
     return sel
+
+
+@st.composite
+def _expression(draw: st.DrawFn) -> dict[str, Any]:
+    """A label expression (model v1.1), on a key hosts may have or one none has."""
+    key = draw(st.sampled_from([*sorted(LABELS), "absent"]))
+    op = draw(st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]))
+    expr: dict[str, Any] = {"key": key, "operator": op}
+    if op in ("In", "NotIn"):
+        known = LABELS.get(key, ["x"])
+        expr["values"] = draw(st.lists(st.sampled_from([*known, "other"]), min_size=1, max_size=3))
+    return expr
 
 
 @st.composite

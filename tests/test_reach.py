@@ -43,14 +43,27 @@ def _sel_host(sel: dict[str, Any] | None, host: dict[str, Any]) -> bool:
         return False
     if "host" in sel and host["id"] not in sel["host"]:
         return False
-    return all(host.get("labels", {}).get(k) == v for k, v in sel.get("labels", {}).items())
+    labels = host.get("labels", {})
+    if not all(labels.get(k) == v for k, v in sel.get("labels", {}).items()):
+        return False
+    return all(_expression(e, labels) for e in sel.get("labels_match", []))
+
+
+def _expression(e: dict[str, Any], labels: dict[str, str]) -> bool:
+    """Model v1.1's label expressions, as Kubernetes' matchExpressions."""
+    op, key = e["operator"], e["key"]
+    if op == "In":
+        return key in labels and labels[key] in e["values"]
+    if op == "NotIn":
+        return key not in labels or labels[key] not in e["values"]
+    return (key in labels) == (op == "Exists")
 
 
 def _sel_zone(sel: dict[str, Any] | None, zone: str) -> bool:
     """Only `zone` (or any) matches an external zone."""
     if not sel:
         return True
-    if "host" in sel or "labels" in sel:
+    if "host" in sel or "labels" in sel or "labels_match" in sel:
         return False
     return "zone" not in sel or zone in sel["zone"]
 
@@ -274,6 +287,22 @@ def scenarios(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
                     max_size=2,
                 )
             )
+        if d(st.integers(0, 2)) == 0:  # model v1.1
+            sel["labels_match"] = [
+                {"key": d(st.sampled_from(["app", "tier", "none"])), "operator": op}
+                | (
+                    {"values": d(st.lists(st.sampled_from(["a", "b", "c"]), min_size=1))}
+                    if op in ("In", "NotIn")
+                    else {}
+                )
+                for op in d(
+                    st.lists(
+                        st.sampled_from(["In", "NotIn", "Exists", "DoesNotExist"]),
+                        min_size=1,
+                        max_size=2,
+                    )
+                )
+            ]
         return sel
 
     def rule(d: st.DrawFn, i: int, egress: bool) -> dict[str, Any]:

@@ -35,6 +35,7 @@ from ztsim.engine.decisions import (
     selector_sets,
     sets_admit,
 )
+from ztsim.engine.expressions import Lowered, lower, uses_expressions
 from ztsim.engine.reach import BulkReach, RuleIndex, candidates, index_lists
 from ztsim.engine.reuse import can_reuse, untouched_sources
 from ztsim.engine.targets import TargetGroups, TargetLayout, group_targets, target_layout
@@ -118,6 +119,15 @@ class CompiledPolicy:
         self.loaded = policy
         self.topology = topology
         pol = policy.model
+        #: How label expressions became label pairs (model v1.1), if the policy has any.
+        self.lowered: Lowered | None = None
+        if uses_expressions(pol):
+            # Compiled as written but for label expressions, which become label pairs
+            # (rule ids and order unchanged): v1 policies skip this.
+            pol, self.lowered = lower(
+                pol, topology, groups, layout, previous.lowered if previous else None
+            )
+            groups, layout = self.lowered.groups, self.lowered.layout
         self.seg_rules: tuple[SegmentationRule, ...] = tuple(pol.segmentation.rules)
         self.egress_rules: tuple[EgressRule, ...] = tuple(pol.egress.rules)
         self.seg_ranges = [r.ranges for r in self.seg_rules]

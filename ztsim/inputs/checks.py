@@ -16,8 +16,9 @@ from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.loaded import HostTables, LoadedPolicy, LoadedTopology
 from ztsim.inputs.positions import locate
 from ztsim.model.diagnostics import Diagnostic
+from ztsim.model.matching import selector_matches_host
 from ztsim.model.schema import DataItem, Host, Policy, Topology, Zone, lists_key
-from ztsim.model.selectors import Selector
+from ztsim.model.selectors import Selector, expressions_key
 from ztsim.perf.dedupe import PerObject, PlainKeys
 from ztsim.perf.heap import paused_gc
 from ztsim.perf.profiling import phase
@@ -300,7 +301,11 @@ def check_policy(col: Collector, pol: Policy) -> None:
 
 
 def _selector_matches_any(sel: Selector, topo: LoadedTopology) -> bool:
-    """Whether ``sel`` matches some host or external zone (indexed: no host scan)."""
+    """Whether ``sel`` matches some host or external zone (indexed: no host scan,
+    but for label expressions)."""
+    if sel.labels_match:
+        # Model v1.1's expressions are not indexed: a scan, for these selectors only.
+        return any(selector_matches_host(sel, h) for h in topo.model.hosts)
     zones, named, labels = sel.zone, sel.host, sel.labels
     # Any, or a zone list with an external zone (it holds no host, so only a
     # selector with no host and no labels matches it).
@@ -350,6 +355,7 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
             tuple(sel.zone) if sel.zone else None,
             tuple(sel.host) if sel.host else None,
             tuple(sel.labels.items()) if sel.labels else None,
+            expressions_key(sel),
         )
         found = matches.get(key)
         if found is None:

@@ -41,11 +41,13 @@ def selector_matches_host(sel: Selector, host: Host) -> bool:
         return False
     if sel.host and host.id not in sel.host:
         return False
-    return not (sel.labels and any(host.labels.get(k) != v for k, v in sel.labels.items()))
+    if sel.labels and any(host.labels.get(k) != v for k, v in sel.labels.items()):
+        return False
+    return not (sel.labels_match and not all(e.holds(host.labels) for e in sel.labels_match))
 
 
 def selector_matches_zone(sel: Selector, zone: str) -> bool:
     """Whether ``sel`` matches an external zone (only ``zone`` or ``any`` can)."""
-    if sel.host or sel.labels:
+    if sel.host or sel.labels or sel.labels_match:
         return False
     return sel.zone is None or zone in sel.zone

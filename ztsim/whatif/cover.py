@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ztsim.model.matching import fqdn_covers
 from ztsim.model.schema import EgressRule, SegmentationRule
-from ztsim.model.selectors import Selector
+from ztsim.model.selectors import Selector, expressions_key
 from ztsim.model.services import PortRange
 
 __all__ = [
@@ -80,7 +80,17 @@ def selector_covers(a: Selector, b: Selector) -> bool:
         return False
     if a.host and not (b.host and set(b.host) <= set(a.host)):
         return False
-    return not (a.labels and not (b.labels and a.labels.items() <= b.labels.items()))
+    if a.labels and not (b.labels and a.labels.items() <= b.labels.items()):
+        return False
+    return _expressions_cover(a, b)
+
+
+def _expressions_cover(a: Selector, b: Selector) -> bool:
+    """Whether ``a``'s label expressions (model v1.1) hold wherever ``b``'s do: when
+    ``b`` repeats each of them (sufficient, so no rule is ever called dead wrongly)."""
+    if not a.labels_match:
+        return True
+    return set(expressions_key(a) or ()) <= set(expressions_key(b) or ())
 
 
 #: At most this many atoms per selector: past it, zone lists stay whole (still
@@ -124,6 +134,7 @@ def _canon(sel: Selector) -> tuple[object, ...]:
         tuple(sorted(set(sel.zone))) if sel.zone else None,
         tuple(sorted(sel.host or ())),
         tuple(sorted((sel.labels or {}).items())),
+        tuple(sorted(set(expressions_key(sel) or ()))),
     )
 
 
