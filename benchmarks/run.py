@@ -5,6 +5,7 @@ Usage::
     python benchmarks/run.py                       # workloads S and M, 3 runs each
     python benchmarks/run.py --workload S M L XL --repeat 5
     python benchmarks/run.py --workload S --bound-factor 10 --repeat 1   # CI smoke
+    python benchmarks/run.py --workload H-M H-L    # the heterogeneous family (hfamily.py)
 
 For each workload the inputs are generated into ``benchmarks/out/<W>/`` by
 ``generate.py`` (reused while the generator version, sizes and seed are
@@ -45,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import generate
+import hfamily
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -64,7 +66,15 @@ TARGETS: dict[str, Target] = {
     "M": Target(3.0, 500.0),
     "L": Target(15.0, 2048.0),
     "XL": Target(60.0, 4096.0),
+    # The heterogeneous family of issue 26 (hfamily.py); H-S's is not the issue's.
+    "H-S": Target(1.0, 300.0),
+    "H-M": Target(2.0, 400.0),
+    "H-L": Target(8.0, 1536.0),
+    "H-XL": Target(20.0, 3072.0),
 }
+
+#: Every workload by name: the tidy family (generate.py) and H (hfamily.py).
+WORKLOADS: dict[str, generate.Workload] = {**generate.WORKLOADS, **hfamily.WORKLOADS}
 
 
 @dataclass
@@ -118,10 +128,11 @@ def ensure_inputs(workload: generate.Workload, seed: int, out: Path, force: bool
     params = generate.Params(workload.hosts, workload.zones, workload.rules, seed, workload.name)
     stamp = out / "params.json"
     wanted = params.as_dict()
-    files = [
-        out / "topology.yaml",
-        *(out / "policies" / f"{n}.yaml" for n in generate.POLICY_NAMES),
-    ]
+    hetero = workload.name in hfamily.WORKLOADS
+    if hetero:
+        wanted = {**wanted, "generator": f"hfamily-{hfamily.GENERATOR_VERSION}"}
+    names = hfamily.POLICY_NAMES if hetero else generate.POLICY_NAMES
+    files = [out / "topology.yaml", *(out / "policies" / f"{n}.yaml" for n in names)]
     if not force and stamp.exists() and all(f.exists() for f in files):
         try:
             if json.loads(stamp.read_text(encoding="utf-8")) == wanted:
@@ -130,8 +141,10 @@ def ensure_inputs(workload: generate.Workload, seed: int, out: Path, force: bool
             pass
     start = time.perf_counter()
     stamp.unlink(missing_ok=True)
-    generated = generate.generate(params)
-    generate.write(generated, out)
+    if hetero:
+        hfamily.write(workload.hosts, workload.rules, seed, out)
+    else:
+        generate.write(generate.generate(params), out)
     stamp.write_text(json.dumps(wanted, indent=2) + "\n", encoding="utf-8")
     return time.perf_counter() - start
 
@@ -316,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workload",
         nargs="+",
-        choices=list(generate.WORKLOADS),
+        choices=list(WORKLOADS),
         default=["S", "M"],
         help="workloads to run (default: S M)",
     )
@@ -398,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[WorkloadResult] = []
     explicit_timeout = args.timeout
     for name in args.workload:
-        w = generate.WORKLOADS[name]
+        w = WORKLOADS[name]
         if explicit_timeout is None:
             args.timeout = 20 * TARGETS[name].seconds * args.bound_factor
         elif explicit_timeout <= 0:
