@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ztsim.engine.compiled import CompiledPolicy
-from ztsim.engine.connectivity import PROTOCOLS, PolicyMap, egress_any_service, reach_map
+from ztsim.engine.connectivity import PROTOCOLS, PolicyMap, reach_map
 from ztsim.engine.endpoints import EndpointSelector, Scope
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.inputs.loader import load_policies, load_topology
@@ -405,7 +405,7 @@ def test_reach_and_check_never_disagree(topology: str, policies: list[str]) -> N
             for e, dest in topo.destinations.items():
                 for service in dest.services:
                     decision = compiled.egress(s, e, service)
-                    assert egress_any_service(compiled._egress, s, e, service) == decision
+                    assert compiled._egress.first_match(s, e, service) == decision
                     proto, port = service.split("/")[1], int(service.split("/")[0])
                     have = served.get((s, e))
                     rule = _rule_at(have, proto, port) if have else None

@@ -332,10 +332,10 @@ class FlowJudge:
         )
         known = self.by_class.get(memo_key)
         if known is None:
-            known = self.by_class[memo_key] = self._first_match(memo_key, dst_host, dst.zone)
+            known = self.by_class[memo_key] = self.first_match(memo_key, dst_host, dst.zone)
         return known
 
-    def _first_match(
+    def first_match(
         self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_host: str, dst_zone: str
     ) -> Decision:
         """The first rule matching a flow between two classes, else the default."""
@@ -361,7 +361,7 @@ class FlowJudge:
     def _rules_for(self, source: ClassKey | str, dst: ClassKey, dst_zone: str) -> list[int]:
         """The rules that may decide a flow from a source class (or external zone) to
         a destination class in ``dst_zone``, in file order: a superset of those whose
-        `from` and `to` match (:meth:`_first_match` checks each).
+        `from` and `to` match (:meth:`first_match` checks each).
 
         The intersection of two indexes: rules by what their `from` requires and by
         what their `to` requires, each worked out once per class.  Of ten thousand
@@ -451,11 +451,15 @@ class EgressJudge:
         return known
 
     def _egress(self, host: str, destination: str, service: str) -> Decision:
-        topo = self.topology
-        dest = topo.destinations[destination]
-        if service not in dest.services:
+        if service not in self.topology.destinations[destination].services:
             return _EGRESS_TOPOLOGY_DENY
-        src = topo.hosts[host]
+        return self.first_match(host, destination, service)
+
+    def first_match(self, host: str, destination: str, service: str) -> Decision:
+        """The policy's egress decision on ``service`` whether or not the destination
+        serves it: the first egress rule covering the destination and the service whose
+        `from` matches the host, else the default (``reach --all-ports`` asks this)."""
+        src = self.topology.hosts[host]
         # Only the rules whose services and patterns cover this destination, and
         # whose `from` zone is the host's (or any), can decide.
         key = (destination, service, src.zone)

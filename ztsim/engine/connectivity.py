@@ -18,8 +18,8 @@ Two modes:
   flow is decided by the compiled policy's first-match code
   (:class:`~ztsim.engine.compiled.FlowJudge`) at one port of each stretch of
   ports that no candidate rule splits; egress likewise by the
-  :class:`~ztsim.engine.compiled.EgressJudge`'s candidate rules with its
-  destination-service gate lifted (:func:`egress_any_service`).
+  :meth:`EgressJudge.first_match <ztsim.engine.compiled.EgressJudge.first_match>`
+  (its decision without the destination-service gate).
 
 Hosts no selector tells apart (one equivalence class, :mod:`ztsim.engine.classes`)
 are judged once: a decision is worked out per (source class, destination class
@@ -55,7 +55,6 @@ __all__ = [
     "Connection",
     "Grant",
     "PolicyMap",
-    "egress_any_service",
     "merge_ranges",
     "reach_map",
 ]
@@ -143,25 +142,6 @@ class PolicyMap:
             for target, allowed in rows[group]:
                 if target != source:
                     yield Connection(source, target, allowed)
-
-
-def egress_any_service(judge: EgressJudge, host: str, destination: str, service: str) -> Decision:
-    """The egress decision on ``service`` whether or not the destination serves it.
-
-    :meth:`EgressJudge.egress <ztsim.engine.compiled.EgressJudge.egress>` past its
-    first test (the destination must offer the service): the first egress rule
-    covering the destination and the service whose `from` matches, else the default,
-    from the judge's own candidate list.  On a service the destination serves, the
-    same decision (``tests/test_reach.py`` checks it).
-    """
-    src = judge.topology.hosts[host]
-    labels = judge.groups[host][1]
-    rules, from_sel = judge.rules, judge.from_sel
-    for i in judge._rules_to(destination, service):
-        zones = rules[i].source.zone
-        if (zones is None or src.zone in zones) and sets_admit(from_sel[i], host, labels):
-            return Decision(rules[i].action == "allow", rules[i].id, "rule", "egress")
-    return Decision(judge.default_allow, "default", "default", "egress")
 
 
 def _stretches(ranges: Iterable[PortRange]) -> list[tuple[TransportProtocol, int, int]]:
@@ -258,7 +238,7 @@ class _Builder:
     def index_targets(self, targets: list[tuple[TargetKey, list[str]]]) -> None:
         """Each destination group's candidate rules (a superset, from the rule index),
         and each allow rule's destination groups as a bitset (those its `to` matches,
-        tested as :meth:`~ztsim.engine.compiled.FlowJudge._first_match` tests it)."""
+        tested as :meth:`~ztsim.engine.compiled.FlowJudge.first_match` tests it)."""
         compiled = self.compiled
         index = RuleIndex(compiled.seg_rules, self.topology, compiled.classes.groups)
         self.by_source = index.by_source()
@@ -359,7 +339,7 @@ class _Builder:
         if src_zone is not None and self.compiled.intra_zone_allow and src_zone == dzone:
             same = Decision(True, "intra_zone", "intra_zone")
             return self.allowed([(span, same) for span in _EVERYTHING])
-        first_match = self.flows._first_match
+        first_match = self.flows.first_match
         return self.allowed(
             [
                 (span, first_match((skey, dkey, f"{span[1]}/{span[0]}"), target, dzone))
@@ -375,7 +355,7 @@ class _Builder:
                 judge = self.egress
                 found = self.allowed(
                     [
-                        (span, egress_any_service(judge, host, e, f"{span[1]}/{span[0]}"))
+                        (span, judge.first_match(host, e, f"{span[1]}/{span[0]}"))
                         for span in self.egress_stretches(e)
                     ]
                 )
