@@ -97,7 +97,7 @@ def _yaml_scalar_hint(value: bool | int | float) -> str:
     return f" (YAML read this value as {what}, {value!r}: quote it to make it text)"
 
 
-KINDS = ("topology", "policy", "assertions")
+KINDS = ("topology", "policy", "assertions", "overlay")
 
 
 def _header(doc: Document, col: Collector, expected: str) -> None:
