@@ -16,6 +16,7 @@ from ztsim.model.diagnostics import Diagnostic
 
 __all__ = [
     "NAMESPACE_LABEL",
+    "ZTSIM_ANNOTATION_PREFIX",
     "AdminAction",
     "AdminNetworkPolicy",
     "AdminPeer",
@@ -48,6 +49,8 @@ __all__ = [
 
 #: The label Kubernetes puts on every namespace: its own name.
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
+#: The prefix of the annotations ztsim reads on workloads (``docs/k8s.md``).
+ZTSIM_ANNOTATION_PREFIX = "ztsim.io/"
 
 Protocol = Literal["TCP", "UDP", "SCTP"]
 AdminAction = Literal["Allow", "Deny", "Pass"]
@@ -146,6 +149,10 @@ class Workload:
     ports: tuple[ContainerPort, ...]
     annotations: Labels
     sources: tuple[Source, ...]
+    #: The ``ztsim.io/`` annotations (:data:`ZTSIM_ANNOTATION_PREFIX`) of the pod
+    #: template and of the workload object itself, each with its value's place:
+    #: (key, value, source), sorted by key, the template's winning a key both set.
+    ztsim_annotations: tuple[tuple[str, str, Source], ...] = ()
 
     @property
     def id(self) -> str:

@@ -112,7 +112,7 @@ class _Gathered:
             if first is None:
                 joined[key] = Workload(
                     part.namespace, name, kind, part.labels, part.ports,
-                    part.annotations, (part.source,),
+                    part.annotations, (part.source,), part.ztsim_annotations,
                 )  # fmt: skip
                 continue
             if _stable(first.labels) != _stable(part.labels) or first.kind != kind:
@@ -123,7 +123,7 @@ class _Gathered:
             ports = tuple(dict.fromkeys((*first.ports, *part.ports)))
             joined[key] = Workload(
                 first.namespace, first.name, first.kind, first.labels, ports,
-                first.annotations, (*first.sources, part.source),
+                first.annotations, (*first.sources, part.source), first.ztsim_annotations,
             )  # fmt: skip
         return list(joined.values())
 

@@ -15,6 +15,7 @@ from ztsim.inputs.collector import Loc
 from ztsim.inputs.k8s.fields import Fields
 from ztsim.inputs.k8s.objects import (
     NAMESPACE_LABEL,
+    ZTSIM_ANNOTATION_PREFIX,
     Backend,
     ContainerPort,
     Ingress,
@@ -74,6 +75,7 @@ class WorkloadPart:
     ports: tuple[ContainerPort, ...]
     annotations: Labels
     source: Source
+    ztsim_annotations: tuple[tuple[str, str, Source], ...] = ()
 
 
 def meta_of(f: Fields, data: dict[str, Any], loc: Loc) -> Meta | None:
@@ -127,9 +129,22 @@ def workload_part(f: Fields, data: dict[str, Any], loc: Loc, kind: str) -> Workl
     labels = f.labels(pod_meta, "labels", (*pod_loc, "metadata"))
     annotations = f.labels(pod_meta, "annotations", (*pod_loc, "metadata"))
     ports = _container_ports(f, f.mapping(pod, "spec", pod_loc), (*pod_loc, "spec"))
+    ours = _ztsim_annotations(f, annotations, (*pod_loc, "metadata", "annotations"))
+    if pod_loc != loc:  # a template: the workload object's own annotations too
+        own = f.labels(f.mapping(data, "metadata", loc), "annotations", (*loc, "metadata"))
+        ours = {**_ztsim_annotations(f, own, (*loc, "metadata", "annotations")), **ours}
     return WorkloadPart(
-        meta.namespace, kind, meta.name, owner, labels, ports, annotations, f.source(loc)
-    )
+        meta.namespace, kind, meta.name, owner, labels, ports, annotations, f.source(loc),
+        tuple((k, v, src) for k, (v, src) in sorted(ours.items())),
+    )  # fmt: skip
+
+
+def _ztsim_annotations(f: Fields, annotations: Labels, loc: Loc) -> dict[str, tuple[str, Source]]:
+    """The ``ztsim.io/`` annotations of ``annotations`` (at ``loc``), each with the
+    place of its value (located only for these: most manifests have none)."""
+    return {
+        k: (v, f.source((*loc, k))) for k, v in annotations if k.startswith(ZTSIM_ANNOTATION_PREFIX)
+    }
 
 
 def _container_ports(f: Fields, spec: dict[str, Any], loc: Loc) -> tuple[ContainerPort, ...]:
