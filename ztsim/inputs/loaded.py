@@ -214,6 +214,11 @@ class LoadedTopology:
         """Where ``loc`` stands in the source file (1:1 when unknown)."""
         return locate(self.doc, loc, key=key) if self.doc is not None else Mark(1, 1)
 
+    def place(self, loc: NodePath) -> tuple[str, Mark]:
+        """The file and place of ``loc``: :meth:`mark` in the topology's file, unless the
+        topology was compiled from other files (a Kubernetes import names the manifest)."""
+        return self.path, self.mark(loc)
+
 
 @dataclass(eq=False)
 class LoadedPolicy:
@@ -276,6 +281,11 @@ class LoadedPolicy:
         """``FILE:LINE`` of a rule, for explanations; the file alone if unknown."""
         mark = self._rule_marks.get((section, rule_id))
         return f"{self.path}:{mark.line}" if mark else self.path
+
+    def rule_file(self, section: Literal["segmentation", "egress"], rule_id: str) -> str:
+        """The file :meth:`rule_mark` is a place in: the policy's own, unless the policy
+        was compiled from other files (a Kubernetes import names each rule's manifest)."""
+        return self.path
 
 
 REFERENCE_POLICY = Policy.model_validate(

@@ -178,7 +178,7 @@ class FixFinder:
         if d.reason == "rule":
             m = self.policy.rule_mark(d.section, d.rule)
             if m is not None:
-                return Location(self.policy.path, m.line, m.column)
+                return Location(self.policy.rule_file(d.section, d.rule), m.line, m.column)
             return self._mark((d.section, "rules"))
         if d.reason == "intra_zone":
             return self._mark(("segmentation", "intra_zone"))

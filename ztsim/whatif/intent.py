@@ -119,8 +119,8 @@ class _Context:
     def data_location(self, data_id: str) -> Location:
         """Where a data item is declared in the topology."""
         i, j = self.data_index[data_id]
-        m = self.topo.mark(("hosts", i, "data", j))
-        return Location(self.topo.path, m.line, m.column)
+        path, m = self.topo.place(("hosts", i, "data", j))
+        return Location(path, m.line, m.column)
 
 
 # --------------------------------------------------------------------------- raw items
@@ -247,13 +247,15 @@ def _items(a: Assertion, ctx: _Context, i: int) -> list[_Item]:
 def _decision_location(d: Decision, policy: LoadedPolicy) -> Location | None:
     """The rule (or default, or intra_zone setting) of ``policy`` that decided ``d``."""
     mark = None
+    path = policy.path
     if d.reason == "rule":
         mark = policy.rule_mark(d.section, d.rule)
+        path = policy.rule_file(d.section, d.rule)
     elif d.reason == "default" and policy.doc is not None:
         mark = locate(policy.doc, (d.section, "default"))
     elif d.reason == "intra_zone" and policy.doc is not None:
         mark = locate(policy.doc, ("segmentation", "intra_zone"))
-    return Location(policy.path, mark.line, mark.column) if mark is not None else None
+    return Location(path, mark.line, mark.column) if mark is not None else None
 
 
 def _plan_fix(plan: Plan, i: int, ctx: _Context) -> tuple[Location, str]:
@@ -262,9 +264,11 @@ def _plan_fix(plan: Plan, i: int, ctx: _Context) -> tuple[Location, str]:
     The change ``ztsim harden`` would make (:mod:`ztsim.whatif.fixes`); a policy
     with no file (the reference) points at the data item in the topology.
     """
-    fix = ctx.fixes(i).fix(plan)
+    finder = ctx.fixes(i)
+    fix = finder.fix(plan)
     loc = fix.location
-    if ctx.judged[i].doc is None:
+    if ctx.judged[i].doc is None and loc == finder.fallback:
+        # Not at one of its rules (a Kubernetes import places each at its manifest).
         loc = ctx.data_location(plan.goal[1])
     return loc, fix.note
 
