@@ -51,6 +51,9 @@ class TopologyDraft:
     document: dict[str, Any]
     provenance: dict[str, Provenance] = field(default_factory=dict)
     notes: list[Diagnostic] = field(default_factory=list)
+    #: (host id, ``PORT/PROTO``) of each published service -> the objects that
+    #: publish it (a LoadBalancer or NodePort Service, an Ingress, a Route).
+    published: dict[tuple[str, str], list[Provenance]] = field(default_factory=dict)
 
 
 @dataclass
