@@ -88,6 +88,10 @@ EXIT_STATUSES: dict[str, tuple[tuple[ExitCode, str], ...]] = {
         (ExitCode.INCOMPLETE, "some goal still reachable (the proposal is incomplete)"),
         *_COMMON,
     ),
+    "import": (
+        (ExitCode.OK, "the files written (warnings allowed without --strict)"),
+        *_COMMON,
+    ),
     "reach": (
         (ExitCode.OK, "the map printed (or written), whatever the policies allow"),
         *_COMMON,

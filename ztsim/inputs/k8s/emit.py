@@ -21,10 +21,13 @@ from ztsim.inputs.k8s.drafts import Provenance
 
 __all__ = ["draft_yaml", "flow"]
 
-#: A string written without quotes: starts with a letter, a digit or ``_./``, and
-#: holds no character YAML gives a meaning in flow context.  Strings YAML would read
+#: A string written without quotes: words that start with a letter, a digit or
+#: ``_./``, hold no character YAML gives a meaning in flow context, and are parted
+#: by single spaces.  Strings YAML would read
 #: as something else (numbers, booleans, null, dates) are quoted by :func:`_scalar`.
-_PLAIN = re.compile(r"[A-Za-z_./][A-Za-z0-9_./@+-]*|[0-9][A-Za-z0-9_./@+-]*")
+_PLAIN = re.compile(
+    r"(?:[A-Za-z_./][A-Za-z0-9_./@+-]*|[0-9][A-Za-z0-9_./@+-]*)(?: [A-Za-z0-9_./@+-]+)*"
+)
 #: What YAML 1.1 (PyYAML) reads as a boolean or null, whatever the case.
 _RESERVED = frozenset(["y", "yes", "n", "no", "true", "false", "on", "off", "null", "~"])
 #: Looks like a number, a date or a sexagesimal to YAML 1.1: quoted.

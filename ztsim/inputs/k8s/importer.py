@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from ztsim.inputs.checks import check_policy, check_topology, policy_warnings
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
-from ztsim.inputs.k8s.emit import draft_yaml
+from ztsim.inputs.k8s.emit import draft_yaml, flow
 from ztsim.inputs.k8s.objects import Manifests
 from ztsim.inputs.loaded import HostTables, LoadedPolicy, LoadedTopology
 from ztsim.inputs.positions import Document, Mark, NodePath
@@ -46,6 +46,7 @@ __all__ = [
     "import_k8s",
     "imported_from_drafts",
     "merge_destinations",
+    "overlay_template_text",
     "policy_yaml_text",
     "topology_yaml_text",
 ]
@@ -289,15 +290,10 @@ def _load_policy(
 
 
 def imported_from_drafts(
-    manifests: Manifests,
-    topology: TopologyDraft,
-    policy: PolicyDraft,
-    label: str,
-    *,
-    overlay_path: str | Path | None = None,
+    manifests: Manifests, topology: TopologyDraft, policy: PolicyDraft, label: str
 ) -> Imported:
-    """Merge and load the drafts (see :func:`import_k8s`); ``label`` names the import
-    (the loaded objects' ``path``).
+    """Merge and load the drafts (see :func:`import_k8s`); ``topology`` has its
+    overlay applied already, ``label`` names the import (the loaded objects' ``path``).
 
     Raises
     ------
@@ -305,8 +301,6 @@ def imported_from_drafts(
         With every problem found, each at its manifest's (or overlay's) FILE:LINE:COL.
     """
     merged = merge_destinations(topology, policy)
-    if overlay_path is not None:
-        merged = _overlay(merged, overlay_path)
     loaded_topology = _load_topology(merged, f"{label} (topology)")
     loaded_policy, policy_notes = _load_policy(policy, f"{label} (policy)", loaded_topology)
     loaded_topology.path = loaded_policy.path = label
@@ -318,12 +312,6 @@ def imported_from_drafts(
         *policy_notes,
     )
     return Imported(manifests, merged, policy, loaded_topology, loaded_policy, tuple(notes))
-
-
-def _overlay(draft: TopologyDraft, overlay_path: str | Path) -> TopologyDraft:
-    from ztsim.inputs.k8s.overlay import apply_overlay  # type: ignore[import-not-found]
-
-    return apply_overlay(draft, overlay_path)  # type: ignore[no-any-return]
 
 
 def default_name(paths: Sequence[str | Path]) -> str:
@@ -340,25 +328,82 @@ def import_k8s(
     """Read manifests, map and compile them, and load the result.
 
     ``paths``: files and folders of manifests (folders read recursively);
-    ``overlay_path``: the attack ingredients (a ztsim ``kind: overlay`` file);
-    ``name``: the policy's name (default: :func:`default_name`).  The loaded
-    objects' ``path`` is the first of ``paths``.
+    ``overlay_path``: the attack ingredients (a ztsim ``kind: overlay`` file),
+    applied to the topology before the policy is compiled on it; ``name``: the
+    topology's and the policy's name (default: :func:`default_name`).  The loaded objects' ``path``
+    is the first of ``paths``.
 
     Raises
     ------
     InputError
-        With every problem found, each at its manifest's (or overlay's)
+        With every problem found in the manifests and the overlay, each at its
         FILE:LINE:COL; nothing else is done.
     """
-    from ztsim.inputs.k8s.compile import policy_document  # type: ignore[import-not-found]
+    from ztsim.inputs.k8s.compile import policy_document
+    from ztsim.inputs.k8s.overlay import LoadedOverlay, apply_overlay, load_overlay
     from ztsim.inputs.k8s.reader import read_manifests
     from ztsim.inputs.k8s.topology import topology_document
 
     if not paths:
         raise InputError([Diagnostic("<command line>", 1, 1, "error", "no manifest path given")])
-    manifests = read_manifests(paths)
-    topology = topology_document(manifests)
-    policy = policy_document(manifests, topology, name or default_name(paths))
-    return imported_from_drafts(
-        manifests, topology, policy, str(paths[0]), overlay_path=overlay_path
+    errors: list[Diagnostic] = []
+    manifests: Manifests | None = None
+    overlay: LoadedOverlay | None = None
+    try:
+        manifests = read_manifests(paths)
+    except InputError as exc:
+        errors.extend(exc.diagnostics)
+    if overlay_path is not None:
+        try:
+            overlay = load_overlay(overlay_path)
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
+    if errors:
+        raise InputError(errors)
+    assert manifests is not None
+    name = name or default_name(paths)
+    topology = topology_document(manifests, name)
+    if overlay is not None:
+        topology = apply_overlay(topology, overlay)
+    policy = policy_document(manifests, topology, name)
+    return imported_from_drafts(manifests, topology, policy, str(paths[0]))
+
+
+def overlay_template_text(imported: Imported) -> str:
+    """A commented overlay for ``imported`` (``DIR/overlay.yaml`` of ``ztsim import k8s``):
+    every part of an overlay shown, none active, the workloads listed to pick from."""
+    hosts = imported.topology_draft.document.get("hosts") or []
+    listed = [
+        f"#   {flow(h.get('id'))}: labels {flow(h.get('labels') or {})}, services "
+        f"{flow([s.get('service') for s in h.get('services') or []])}"
+        for h in hosts
+    ]
+    return "\n".join(
+        [
+            "# The attack ingredients manifests do not hold, for `ztsim check --k8s PATH",
+            '# --overlay overlay.yaml` (the guide: docs/k8s.md, "The overlay").  Uncomment',
+            "# and edit; a selector names workloads by namespace, workload id, kind, labels",
+            "# or labels_match.",
+            "#",
+            "# The workloads imported:",
+            *listed,
+            "ztsim: 1",
+            "kind: overlay",
+            "# credentials:",
+            "#   - {id: db-password}",
+            "# workloads:",
+            "#   - select: {namespace: shop, labels: {app: web}}",
+            "#     vulnerabilities: [{id: CVE-2024-0001, service: 8080/tcp, gives: root}]",
+            "#     credentials: [{credential: db-password}]",
+            "#   - select: {workload: shop/db}",
+            "#     logins: [{credential: db-password, service: 5432/tcp}]",
+            "#     data: [{id: customers, classification: pii, records: 100000}]",
+            "# external:",
+            "#   - {id: c2, fqdn: c2.attacker.example, role: c2}",
+            "# traffic:",
+            "#   - {from: shop/web, to: shop/db, service: 5432/tcp, credential: db-password}",
+            "# entry_points:  # replaces the default (the internet reaching what is published)",
+            "#   - {id: internet-attacker, zone: internet}",
+            "",
+        ]
     )
