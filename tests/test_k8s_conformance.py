@@ -1,0 +1,337 @@
+"""Conformance of the Kubernetes import with netpol-analyzer (issue 25, "Conformance").
+
+For each of the 39 adapted cases of tests/k8s/netpol_analyzer/ (their README says
+where they come from), the manifests are read, mapped to a topology, compiled to
+a policy (ztsim.inputs.k8s.compile) and judged three ways:
+
+- the compiled documents by a naive evaluator of model v1.1 (k8s_compiled_eval);
+- the engine: the documents loaded by the normal loader, ``reach --all-ports``
+  (ztsim.engine.connectivity.reach_map);
+
+each compared with the expected connlist and with the reference
+(tests/k8s_reference.py) on every ordered pair of workloads, for TCP, UDP and
+SCTP, at every port bound the case names, one either side, 1 and 65535.  Outside
+addresses too: egress to each elementary address range of the case (a CIDR
+destination) exactly, and ingress from outside (ztsim's one external zone stands
+for every outside address: allowed iff some range is, the conservative reading).
+
+``python tests/test_k8s_conformance.py`` prints the agreement count.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from k8s_compiled_eval import Compiled
+from k8s_reference import (
+    PROTOCOLS,
+    Cluster,
+    IPRange,
+    allowed,
+    ip_ranges,
+    load_cluster,
+    port_bounds,
+)
+from k8s_reference import Workload as RefWorkload
+
+from ztsim.inputs.k8s import Manifests, read_manifests
+from ztsim.inputs.k8s.compile import policy_document
+from ztsim.inputs.k8s.drafts import PolicyDraft, TopologyDraft
+
+CASES_DIR = Path(__file__).resolve().parent / "k8s" / "netpol_analyzer"
+CASES = sorted(p.name for p in CASES_DIR.iterdir() if p.is_dir())
+#: The cases that take longest (many workloads, or many address ranges): slow loop.
+SLOW = {
+    "ipblockstest",
+    "ipblockstest_2",
+    "ipblockstest_3",
+    "multiple_topology_resources_1",
+    "new_online_boutique",
+    "onlineboutique_workloads",
+    "test_with_named_ports_changed_netpol_2",
+    "with_end_port_example",
+}
+
+
+def manifests(case: str) -> list[Path]:
+    """The manifest files of ``case``."""
+    return [
+        f for f in sorted((CASES_DIR / case).rglob("*")) if f.suffix in (".yaml", ".yml", ".json")
+    ]
+
+
+def stand_in_topology(m: Manifests) -> TopologyDraft:
+    """A minimal topology (zones = namespaces, hosts = workloads with their labels
+    and ports, one external zone), until the importer's mapping lands."""
+    zones: list[dict[str, Any]] = [{"id": ns.name} for ns in m.namespaces]
+    known = {ns.name for ns in m.namespaces}
+    zones += [{"id": w.namespace} for w in m.workloads if w.namespace not in known]
+    zones = list({z["id"]: z for z in zones}.values())
+    zones.append({"id": "internet", "external": True})
+    hosts = []
+    for w in m.workloads:
+        services = sorted({f"{p.number}/{p.protocol.lower()}" for p in w.ports})
+        host: dict[str, Any] = {"id": w.id, "zone": w.namespace}
+        if w.labels:
+            host["labels"] = dict(w.labels)
+        if services:
+            host["services"] = [{"service": s} for s in services]
+        hosts.append(host)
+    doc = {"ztsim": 1, "kind": "topology", "name": "k8s", "zones": zones, "hosts": hosts}
+    doc["entry_points"] = [{"id": "outside", "zone": "internet"}]
+    return TopologyDraft(doc)
+
+
+def topology_of(m: Manifests) -> TopologyDraft:
+    """The importer's topology mapping when it is there, else the stand-in."""
+    try:
+        from ztsim.inputs.k8s.topology import topology_document
+    except ImportError:
+        return stand_in_topology(m)
+    return topology_document(m)
+
+
+# -- the expected connlist ------------------------------------------------------------
+
+
+def _spans(text: str) -> dict[str, list[tuple[int, int]]]:
+    """``TCP 1-79,81,UDP 53`` as spans per protocol ("All Connections": everything)."""
+    if text == "All Connections":
+        return {p: [(1, 65535)] for p in PROTOCOLS}
+    out: dict[str, list[tuple[int, int]]] = {}
+    proto = ""
+    for token in text.split(","):
+        if " " in token:
+            proto, token = token.split(" ")
+        low, _, high = token.partition("-")
+        out.setdefault(proto, []).append((int(low), int(high or low)))
+    return out
+
+
+def expected(case: str) -> dict[tuple[str, str], dict[str, list[tuple[int, int]]]]:
+    """netpol-analyzer's connlist: (source, destination) displays -> allowed spans."""
+    out = {}
+    text = (CASES_DIR / case / "expected_connlist_output.txt").read_text()
+    for line in text.splitlines():
+        if "=>" in line:
+            pair, _, conns = line.partition(" : ")
+            src, _, dst = pair.partition(" => ")
+            out[(src.strip(), dst.strip())] = _spans(conns.strip())
+    return out
+
+
+def expects(
+    table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]],
+    src: str,
+    dst: str,
+    port: int,
+    proto: str,
+) -> bool:
+    spans = table.get((src, dst), {}).get(proto, [])
+    return any(low <= port <= high for low, high in spans)
+
+
+# -- one case -------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What one case gave: probes made, and each disagreement."""
+
+    case: str
+    probes: int = 0
+    disagreements: list[str] = field(default_factory=list)
+    engine: bool = False
+
+
+def probe_ports(cluster: Cluster) -> list[int]:
+    """Every port bound the case names, one either side, 1 and 65535."""
+    ports = {1, 65535}
+    for b in port_bounds(cluster):
+        ports |= {b - 1, b, b + 1}
+    return sorted(p for p in ports if 1 <= p <= 65535)
+
+
+def _range_block(r: IPRange) -> str:
+    """A CIDR block inside elementary range ``r`` (all its addresses alike)."""
+    first = ipaddress.IPv4Address(r.start)
+    last = ipaddress.IPv4Address(r.end - 1)
+    return str(next(ipaddress.summarize_address_range(first, last)))
+
+
+@dataclass
+class Judged:
+    """A case compiled, with every way of judging it."""
+
+    m: Manifests
+    cluster: Cluster
+    topo: TopologyDraft
+    draft: PolicyDraft
+    naive: Compiled
+    #: (source id, destination id) -> allowed (port, proto) spans, from the engine.
+    engine: dict[tuple[str, str], list[tuple[str, int, int]]] | None = None
+
+
+def judge(case: str, probes_outside: list[IPRange] | None = None) -> Judged:
+    """``case`` read, mapped, compiled, and (when the engine loads it) reached."""
+    files = manifests(case)
+    m = read_manifests([str(f) for f in files])
+    cluster = load_cluster(files)
+    topo = topology_of(m)
+    draft = policy_document(m, topo, case)
+    topo_doc = dict(topo.document)
+    external = [*(topo_doc.get("external") or []), *draft.destinations]
+    for r in probes_outside or []:
+        block = _range_block(r)
+        if all(e.get("cidr") != block for e in external):
+            external.append({"id": f"probe:{block}", "cidr": block})
+    topo_doc["external"] = external
+    judged = Judged(m, cluster, topo, draft, Compiled(topo_doc, draft.document))
+    judged.engine = engine_map(topo_doc, draft.document)
+    return judged
+
+
+def engine_map(
+    topo_doc: dict[str, Any], policy_doc: dict[str, Any]
+) -> dict[tuple[str, str], list[tuple[str, int, int]]] | None:
+    """``reach --all-ports`` of the documents, loaded as files are (``None`` while the
+    engine does not load layered policies)."""
+    from ztsim.engine.connectivity import reach_map
+    from ztsim.inputs.loader import policy_from_text, topology_from_text
+    from ztsim.model.diagnostics import InputError
+
+    topo = topology_from_text(yaml.safe_dump(topo_doc, sort_keys=False), "topology.yaml")
+    try:
+        pol = policy_from_text(yaml.safe_dump(policy_doc, sort_keys=False), "policy.yaml")
+        found = reach_map(topo, pol, all_ports=True)
+    except (InputError, NotImplementedError) as exc:
+        if "layer" in str(exc):
+            return None
+        raise
+    return {
+        (c.source, c.target): [(r.proto, r.low, r.high) for r in c.allowed.services]
+        for c in found.connections()
+    }
+
+
+def _engine_allows(
+    spans: dict[tuple[str, str], list[tuple[str, int, int]]], src: str, dst: str, port: int, p: str
+) -> bool:
+    return any(
+        (proto in (p.lower(), "*")) and low <= port <= high
+        for proto, low, high in spans.get((src, dst), [])
+    )
+
+
+def _pairs(cluster: Cluster) -> Iterator[tuple[RefWorkload, RefWorkload]]:
+    for a in cluster.workloads:
+        for b in cluster.workloads:
+            if a is not b:
+                yield a, b
+
+
+def run_case(case: str) -> Outcome:
+    """Every probe of ``case``, every way, compared."""
+    cluster0 = load_cluster(manifests(case))
+    ranges = ip_ranges(cluster0, "egress")
+    j = judge(case, ranges)
+    table = expected(case)
+    out = Outcome(case, engine=j.engine is not None)
+    ports = probe_ports(j.cluster)
+    ids = {f"{w.namespace}/{w.name}" for w in j.m.workloads}
+    for a, b in _pairs(j.cluster):
+        sa, sb = f"{a.namespace}/{a.name}", f"{b.namespace}/{b.name}"
+        assert sa in ids and sb in ids, (sa, sb)
+        for proto in PROTOCOLS:
+            for port in ports:
+                want = allowed(j.cluster, a, b, port, proto)
+                got = {
+                    "expected": expects(table, a.display, b.display, port, proto),
+                    "compiled": j.naive.allowed(sa, sb, port, proto),
+                }
+                if j.engine is not None:
+                    got["engine"] = _engine_allows(j.engine, sa, sb, port, proto)
+                out.probes += 1
+                for how, value in got.items():
+                    if value != want:
+                        out.disagreements.append(
+                            f"{sa} -> {sb} {port}/{proto}: reference {want}, {how} {value}"
+                        )
+    _outside(j, table, ranges, ports, out)
+    return out
+
+
+def _outside(
+    j: Judged,
+    table: dict[tuple[str, str], dict[str, list[tuple[int, int]]]],
+    ranges: list[IPRange],
+    ports: list[int],
+    out: Outcome,
+) -> None:
+    """Egress to each elementary range; ingress from outside (any range)."""
+    into = ip_ranges(j.cluster, "ingress")
+    for w in j.cluster.workloads:
+        wid = f"{w.namespace}/{w.name}"
+        for proto in PROTOCOLS:
+            for port in ports:
+                for r in ranges:
+                    dest = {"cidr": _range_block(r)}
+                    want = allowed(j.cluster, w, r, port, proto)
+                    exp = expects(table, w.display, r.display, port, proto)
+                    got = j.naive.egress_allowed(wid, dest, port, proto)
+                    out.probes += 1
+                    if not want == exp == got:
+                        out.disagreements.append(
+                            f"{wid} -> {dest['cidr']} {port}/{proto}: reference {want}, "
+                            f"expected {exp}, compiled {got}"
+                        )
+                want = any(allowed(j.cluster, r, w, port, proto) for r in into)
+                got = j.naive.allowed("internet", wid, port, proto)
+                out.probes += 1
+                if want != got:
+                    out.disagreements.append(
+                        f"outside -> {wid} {port}/{proto}: reference (any range) {want}, "
+                        f"compiled {got}"
+                    )
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=[pytest.mark.slow] if c in SLOW else []) for c in CASES]
+)
+def test_case_agrees(case: str) -> None:
+    outcome = run_case(case)
+    assert outcome.probes > 0
+    assert not outcome.disagreements, "\n".join(outcome.disagreements[:20])
+
+
+def main() -> int:
+    """Print the agreement count (and the first disagreements of each case)."""
+    agreeing = 0
+    probes = 0
+    engine = 0
+    for case in CASES:
+        o = run_case(case)
+        probes += o.probes
+        engine += o.engine
+        if o.disagreements:
+            print(f"{case}: {len(o.disagreements)} disagreement(s)")
+            for d in o.disagreements[:5]:
+                print("   ", d)
+        else:
+            agreeing += 1
+    print(
+        f"{agreeing}/{len(CASES)} cases agree ({probes:,} probes; engine judged "
+        f"{engine}/{len(CASES)})"
+    )
+    return 0 if agreeing == len(CASES) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

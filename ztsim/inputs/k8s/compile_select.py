@@ -1,0 +1,159 @@
+"""What the policy compiler knows of the cluster, and how it names pods in ztsim.
+
+A :class:`Cluster` holds the namespaces (their labels and their zones in the
+topology) and the pods (workloads: their host ids, labels and container ports).
+The compiler decides, in Kubernetes terms, which pods a selector picks (so that
+a rule naming no pod is left out and a named port is resolved per pod), and
+writes the ztsim selector that picks exactly those hosts: the namespace part as
+a zone list, the pod part as ``labels`` and ``labels_match`` (model v1.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ztsim.inputs.k8s.drafts import TopologyDraft
+from ztsim.inputs.k8s.objects import (
+    NAMESPACE_LABEL,
+    LabelSelector,
+    Manifests,
+    Protocol,
+    Workload,
+)
+
+__all__ = ["Cluster", "PodSet", "Resolution", "selector_text"]
+
+#: A named port resolved on a pod: (number, protocol).
+Resolution = tuple[int, Protocol]
+
+
+@dataclass(frozen=True)
+class PodSet:
+    """Some pods, as a ztsim selector and as the host ids it picks.
+
+    ``selector`` is ``{}`` (every host, and every external zone) only for "every
+    source or destination" (a NetworkPolicy peer list left out); otherwise it names
+    hosts only (a zone list of namespaces, labels).
+    """
+
+    selector: dict[str, Any]
+    hosts: frozenset[str]
+    #: Whether it also picks external zones (outside addresses).
+    outside: bool = False
+
+    @property
+    def empty(self) -> bool:
+        """Whether it picks nothing at all."""
+        return not self.hosts and not self.outside
+
+
+@dataclass
+class Cluster:
+    """Namespaces and pods of the manifests, as the topology maps them."""
+
+    #: Namespace -> its labels (``kubernetes.io/metadata.name`` included).
+    ns_labels: dict[str, dict[str, str]]
+    #: Namespace -> its zone in the topology (namespaces with no zone hold no host).
+    zone_of: dict[str, str]
+    #: The pods (one per workload) that are hosts of the topology, in order.
+    pods: list[Workload]
+    #: The topology's external zones (where an outside address stands).
+    external_zones: list[str]
+    _labels: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, m: Manifests, topo: TopologyDraft) -> Cluster:
+        """The cluster of ``m`` as ``topo`` maps it (hosts by id, their zones)."""
+        doc = topo.document
+        host_zone = {h["id"]: h.get("zone") for h in doc.get("hosts") or []}
+        external = sorted(z["id"] for z in doc.get("zones") or [] if z.get("external"))
+        ns_labels = {n.name: dict(n.labels) for n in m.namespaces}
+        zone_of: dict[str, str] = {}
+        pods = []
+        for w in m.workloads:
+            zone = host_zone.get(w.id)
+            if zone is None:
+                continue  # not a host of this topology
+            ns_labels.setdefault(w.namespace, {NAMESPACE_LABEL: w.namespace})
+            zone_of.setdefault(w.namespace, zone)
+            pods.append(w)
+        cluster = cls(ns_labels, zone_of, pods, external)
+        cluster._labels = {w.id: dict(w.labels) for w in pods}
+        return cluster
+
+    # ------------------------------------------------------------------ selecting
+
+    def namespaces(self, selector: LabelSelector | None) -> list[str]:
+        """The namespaces (with hosts) a namespace selector picks, sorted."""
+        return sorted(
+            ns
+            for ns in self.zone_of
+            if selector is None or selector.matches(self.ns_labels.get(ns, {}))
+        )
+
+    def pods_in(self, namespaces: Iterable[str], selector: LabelSelector | None) -> PodSet:
+        """The pods of ``namespaces`` that ``selector`` picks (``None``: all of them)."""
+        wanted = set(namespaces)
+        hosts = frozenset(
+            w.id
+            for w in self.pods
+            if w.namespace in wanted and (selector is None or selector.matches(self._labels[w.id]))
+        )
+        zones = sorted({self.zone_of[ns] for ns in wanted if ns in self.zone_of})
+        sel: dict[str, Any] = {"zone": zones} if zones else {}
+        if selector is not None:
+            sel.update(label_parts(selector))
+        return PodSet(sel, hosts)
+
+    def everything(self) -> PodSet:
+        """Every source or destination: hosts and external zones (``{}``)."""
+        return PodSet({}, frozenset(w.id for w in self.pods), outside=True)
+
+    def outside(self) -> PodSet:
+        """Every external zone (where any outside address stands); empty with none."""
+        if not self.external_zones:
+            return PodSet({}, frozenset())
+        return PodSet({"zone": list(self.external_zones)}, frozenset(), outside=True)
+
+    # ------------------------------------------------------------------ named ports
+
+    def resolve(
+        self, hosts: Iterable[str], name: str, protocol: Protocol | None
+    ) -> dict[Resolution, list[str]]:
+        """Where named port ``name`` (of ``protocol``, any when ``None``) leads on each
+        of ``hosts``: each distinct (number, protocol) with the hosts, sorted, that
+        resolve it so.  A host with no such port is in none."""
+        wanted = set(hosts)
+        out: dict[Resolution, list[str]] = {}
+        for w in self.pods:
+            if w.id not in wanted:
+                continue
+            for p in dict.fromkeys(w.ports):
+                if p.name == name and (protocol is None or p.protocol == protocol):
+                    out.setdefault((p.number, p.protocol), []).append(w.id)
+        return {k: sorted(set(v)) for k, v in sorted(out.items())}
+
+
+def label_parts(selector: LabelSelector) -> dict[str, Any]:
+    """A Kubernetes label selector as ztsim's ``labels`` and ``labels_match``."""
+    out: dict[str, Any] = {}
+    if selector.match_labels:
+        out["labels"] = dict(selector.match_labels)
+    if selector.match_expressions:
+        exprs = []
+        for r in selector.match_expressions:
+            e: dict[str, Any] = {"key": r.key, "operator": r.operator}
+            if r.operator in ("In", "NotIn"):
+                e["values"] = sorted(set(r.values))
+            exprs.append(e)
+        out["labels_match"] = exprs
+    return out
+
+
+def selector_text(sel: Mapping[str, Any]) -> str:
+    """A ztsim selector as one short line (for messages)."""
+    if not sel:
+        return "any"
+    return " ".join(f"{k}={v}" for k, v in sel.items())
