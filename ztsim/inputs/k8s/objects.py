@@ -134,8 +134,10 @@ class Workload:
     ``id`` is ``NAMESPACE/NAME``; ``name`` is the owning workload's (a Pod owned by
     a ReplicaSet that a Deployment owns takes the Deployment's name; a bare Pod its
     own).  ``kind`` is the kind that name belongs to (``Pod`` for a bare pod).
-    ``sources``: every manifest that contributed (the first is ``source``); the
-    labels and kind are the first's (a later manifest of the same workload with
+    ``sources``: every manifest that contributed (the first is ``source``: the
+    owner's own manifest when read, a Deployment before its ReplicaSets and those
+    before their Pods, else the first read); the labels and kind are the first's
+    (a later manifest of the same workload with
     other labels is noted, unless they differ only in the per-revision labels
     controllers add, such as ``pod-template-hash``).  A Pod's owner is followed
     through the owners the manifests hold: a Pod of a ReplicaSet whose manifest is

@@ -105,7 +105,14 @@ class _Gathered:
         """The parts joined by owner: one workload per ``NAMESPACE/NAME``."""
         owners = {(p.namespace, p.kind, p.name): p.owner for p in self.parts if p.kind != "Pod"}
         joined: dict[tuple[str, str], Workload] = {}
-        for part in self.parts:
+        # The owners' own manifests first (a Deployment before its ReplicaSets, those
+        # before their Pods), so the labels kept are the owner's whatever the file order.
+        ordered = sorted(self.parts, key=lambda p: (p.owner is not None, p.kind == "Pod"))
+        # ... listed in the order they were first read, as before.
+        first_read: dict[tuple[str, str], int] = {}
+        for i, part in enumerate(self.parts):
+            first_read.setdefault((part.namespace, owner_name(part, owners)[1]), i)
+        for part in ordered:
             kind, name = owner_name(part, owners)
             key = (part.namespace, name)
             first = joined.get(key)
@@ -125,7 +132,7 @@ class _Gathered:
                 first.namespace, first.name, first.kind, first.labels, ports,
                 first.annotations, (*first.sources, part.source), first.ztsim_annotations,
             )  # fmt: skip
-        return list(joined.values())
+        return [joined[k] for k in sorted(joined, key=first_read.__getitem__)]
 
     def all_namespaces(self, workloads: list[Workload], notes: list[Diagnostic]) -> list[Namespace]:
         """The declared namespaces, then those only referred to (automatic label only)."""
