@@ -92,6 +92,10 @@ EXIT_STATUSES: dict[str, tuple[tuple[ExitCode, str], ...]] = {
         (ExitCode.OK, "the files written (warnings allowed without --strict)"),
         *_COMMON,
     ),
+    "report": (
+        (ExitCode.OK, "the report written, whatever the policies allow"),
+        *_COMMON,
+    ),
     "reach": (
         (ExitCode.OK, "the map printed (or written), whatever the policies allow"),
         *_COMMON,

@@ -1,0 +1,519 @@
+"""An attack plan as a small picture: what it crosses, and the same drawn with box characters.
+
+Two halves:
+
+- :func:`plan_picture` describes a plan without any geometry (renderer-neutral):
+  the places it reaches left to right (:class:`Node`: the entry, hosts, the
+  exfiltration target), the zone each sits in, the network steps between them
+  (:class:`Edge`, with step number, ATT&CK id and service) and the steps taken
+  on a place (:class:`Note`: escalate, steal, sniff, collect, tamper...).  An
+  SVG or HTML renderer can draw the same description.
+- :func:`draw_plan` draws it for a terminal: zones as rounded frames, hosts in
+  them, arrows labelled ``STEP TECHNIQUE`` with the service below, wrapped into
+  bands that fit ``width`` cells.  Under a policy that blocks the plan, the
+  blocking step is marked ``✗`` with the rule, and the steps after it are dimmed.
+
+Example (plain text of the lines; names escaped with :func:`ztsim.model.textsafe.safe`
+and measured in terminal cells, so wide characters keep the frames aligned)::
+
+    ╭─ internet ────────╮        ╭─ dmz ──────────╮        ╭─ app ──────────────────────────╮
+    │ internet-attacker ├─2 T1190─▶ portal-web    ├─3 T1210─▶ api-01                       │
+    │ 1 enter           │ 443/tcp│                │8081/tcp│ 4 T1552 steal db-app-password  │
+    ╰───────────────────╯        ╰────────────────╯        ╰────────────────────────────────╯
+
+(the exact output is pinned by ``tests/test_drawing_text.py``).
+
+Layout: nodes in the order the plan first reaches them; consecutive nodes of one
+zone share a frame.  The arrow before a node is the step that first reached it;
+when that step starts from another place than the node drawn before it, the arrow
+says ``from SOURCE``.  A network step into a place drawn earlier is written as a
+note on that place.  Bands break between nodes, greedily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
+from rich.text import Text
+
+from ztsim.engine.steps import Step
+from ztsim.model.textsafe import safe
+
+if TYPE_CHECKING:
+    from ztsim.inputs.loaded import LoadedTopology
+
+__all__ = [
+    "Edge",
+    "Node",
+    "Note",
+    "PlanDrawing",
+    "PlanPicture",
+    "draw_plan",
+    "picture_of",
+    "plain",
+    "plan_picture",
+]
+
+#: Steps that cross the network from one place to another (drawn as arrows).
+EDGE_KINDS = frozenset({"exploit", "login", "exfiltrate", "exfiltrate-direct"})
+
+#: What a note says a step did, before its subject (a credential or data item).
+VERBS = {
+    "enter": "enter",
+    "escalate": "escalate to root",
+    "steal": "steal",
+    "sniff": "sniff",
+    "collect": "collect",
+    "tamper": "tamper",
+    "exploit": "exploit",
+    "login": "log in",
+}
+
+# Styles (rich style names): the renderer's only look.
+FRAME = "blue"
+ZONE = "bold blue"
+NODE = "bold"
+NUMBER = "bold"
+TECHNIQUE = "cyan"
+DIM = "dim"
+BLOCK = "bold green"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A place the plan reaches: the entry, a host, or where the data goes out.
+
+    ``zone`` is the frame it is drawn in (a host's zone, an external zone
+    itself); None for an external destination (drawn in a frame ``external``).
+    ``detail`` is a second line (a destination's FQDN).
+    """
+
+    id: str
+    label: str
+    zone: str | None
+    step: int
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A network step from node ``source`` to node ``target`` (indexes into the nodes).
+
+    ``source`` is None when the step starts from no place drawn (it does not
+    happen in plans the engine extracts, but the renderer copes).  ``first`` says
+    the step is the one that first reaches its target.
+    """
+
+    step: int
+    kind: str
+    technique: str | None
+    source: int | None
+    target: int
+    service: str | None
+    first: bool
+
+
+@dataclass(frozen=True)
+class Note:
+    """A step taken on node ``node``: ``subject`` is what it acts on, if anything."""
+
+    step: int
+    kind: str
+    technique: str | None
+    node: int
+    subject: str | None = None
+
+
+@dataclass(frozen=True)
+class PlanPicture:
+    """A plan described for drawing: places left to right, arrows, notes."""
+
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    notes: tuple[Note, ...]
+
+    @property
+    def steps(self) -> int:
+        """The number of steps described (every step is one edge or one note)."""
+        return len(self.edges) + len(self.notes)
+
+
+# --------------------------------------------------------------------------- description
+
+
+def plan_picture(
+    steps: Sequence[Step],
+    entry: str,
+    zone_of: Mapping[str, str],
+    destinations: Mapping[str, str | None] | None = None,
+) -> PlanPicture:
+    """Describe a plan's ``steps`` for drawing (see the module's docstring).
+
+    ``entry`` is the entry point's id (the label of the first place when the plan
+    starts in an external zone); ``zone_of`` maps host ids to their zone;
+    ``destinations`` maps external destination ids to their address (FQDN).  Anything a
+    step names that is neither a host nor a destination is an external zone.
+    :func:`picture_of` builds the mappings from a loaded topology.
+    """
+    dests = destinations or {}
+    nodes: list[Node] = []
+    index: dict[str, int] = {}
+    edges: list[Edge] = []
+    notes: list[Note] = []
+
+    def place(key: str, node: Node) -> int:
+        nodes.append(node)
+        index[key] = len(nodes) - 1
+        return len(nodes) - 1
+
+    def node_for(name: str, number: int, label: str | None = None) -> Node:
+        if name in dests:
+            return Node(name, label or name, None, number, dests[name])
+        return Node(name, label or name, zone_of.get(name, name), number)
+
+    for number, st in enumerate(steps, 1):
+        if st.kind == "enter":
+            target = st.target or entry
+            # a zone entry is drawn as the entry point standing in that zone
+            label = entry if target not in zone_of else target
+            at = index.get(target)
+            if at is None:
+                at = place(target, node_for(target, number, label))
+            notes.append(Note(number, st.kind, st.technique, at))
+            continue
+        if st.kind in EDGE_KINDS and st.target is not None:
+            source = index.get(st.source or "")
+            out = st.kind.startswith("exfiltrate")
+            # where the data goes is drawn last, even when it is the entry's own zone
+            key = f"\0out:{st.target}" if out else st.target
+            at = index.get(key)
+            first = at is None
+            if at is None:
+                at = place(key, node_for(st.target, number))
+            edges.append(Edge(number, st.kind, st.technique, source, at, st.service, first))
+            continue
+        host = st.host if st.host in index else st.source
+        at = index.get(host or "")
+        if at is None:
+            at = place(host or "?", node_for(host or "?", number))
+        subject = None if st.kind == "escalate" else st.target
+        notes.append(Note(number, st.kind, st.technique, at, subject))
+    return PlanPicture(tuple(nodes), tuple(edges), tuple(notes))
+
+
+def picture_of(steps: Sequence[Step], entry: str, topology: LoadedTopology) -> PlanPicture:
+    """:func:`plan_picture` with the zones and destinations of ``topology``."""
+    zones = {h: host.zone for h, host in topology.hosts.items()}
+    dests = {d: e.fqdn for d, e in topology.destinations.items()}
+    return plan_picture(steps, entry, zones, dests)
+
+
+# --------------------------------------------------------------------------- drawing
+
+Span = tuple[str, str]
+#: One block of the drawing (a frame or the gap between two): its rows of spans.
+Rows = list[list[Span]]
+
+
+def _fit(text: str, width: int) -> str:
+    """``text`` escaped, cut to ``width`` cells with ``…`` when longer."""
+    text = safe(text)
+    if cell_len(text) <= width:
+        return text
+    return set_cell_size(text, max(width - 1, 0)).rstrip() + "…"
+
+
+def _width(spans: Iterable[Span]) -> int:
+    return sum(cell_len(t) for t, _ in spans)
+
+
+def _pad(spans: list[Span], width: int, fill: str = " ", style: str = "") -> list[Span]:
+    """``spans`` filled to ``width`` cells with ``fill``."""
+    short = width - _width(spans)
+    return [*spans, (fill * short, style)] if short > 0 else spans
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """The arrow before a node, and the lines under it."""
+
+    arrow: list[Span]
+    under: list[list[Span]]
+
+    @property
+    def width(self) -> int:
+        return max([_width(self.arrow) + 1, *(_width(u) + 2 for u in self.under)])
+
+
+class _Drawer:
+    """Draws one picture at one width, under one verdict."""
+
+    def __init__(self, pic: PlanPicture, width: int, blocked: int | None, rule: str | None):
+        self.pic = pic
+        self.width = max(width, 24)
+        self.blocked = blocked
+        self.rule = rule or "?"
+        # a node and a gap each get at most about half the width, so any one of
+        # them, with its frame and a continuation mark, fits in a band
+        self.node_cap = max(8, (self.width - 8) // 2)
+        self.gap_cap = max(8, (self.width - 8) // 2 - 4)
+        self.incoming: dict[int, Edge] = {e.target: e for e in pic.edges if e.first}
+
+    def style(self, step: int, style: str) -> str:
+        """``style``, dimmed for a step after the block."""
+        return DIM if self.blocked is not None and step > self.blocked else style
+
+    def label(self, number: int, technique: str | None, rest: str, cap: int) -> list[Span]:
+        """``NUMBER TECHNIQUE rest``, cut to ``cap`` cells."""
+        head = f"{number} "
+        spans: list[Span] = [(head, self.style(number, NUMBER))]
+        used = cell_len(head)
+        if technique:
+            tech = _fit(technique, cap - used)
+            spans.append((tech, self.style(number, TECHNIQUE)))
+            used += cell_len(tech)
+        if rest and used + 2 <= cap:
+            gap = " " if technique else ""
+            spans.append((gap + _fit(rest, cap - used - len(gap)), self.style(number, "")))
+        return spans
+
+    def mark(self, number: int) -> list[Span]:
+        """``✗ RULE`` when step ``number`` is the one blocked, else nothing."""
+        if number != self.blocked:
+            return []
+        return [("✗ " + _fit(self.rule, self.gap_cap - 2), BLOCK)]
+
+    # ------------------------------------------------------------------ content
+
+    def node_lines(self, i: int) -> list[list[Span]]:
+        """The lines inside the frame for node ``i``: its name, detail and notes."""
+        node = self.pic.nodes[i]
+        cap = self.node_cap
+        lines: list[list[Span]] = [[(_fit(node.label, cap), self.style(node.step, NODE))]]
+        if node.detail:
+            lines.append([(_fit(node.detail, cap), DIM)])
+        notes = [n for n in self.pic.notes if n.node == i]
+        items: list[tuple[int, str | None, str]] = [
+            (n.step, n.technique, " ".join(x for x in (VERBS.get(n.kind, n.kind), n.subject) if x))
+            for n in notes
+        ]
+        # a network step into a place drawn earlier is told on that place
+        for e in self.pic.edges:
+            if e.target == i and not e.first:
+                src = "" if e.source is None else f" from {self.pic.nodes[e.source].label}"
+                items.append((e.step, e.technique, f"{VERBS.get(e.kind, e.kind)}{src}"))
+        for number, technique, rest in sorted(items, key=lambda x: x[0]):
+            line = self.label(number, technique, rest, cap)
+            mark = self.mark(number)
+            if mark and _width(line) + 1 + _width(mark) <= cap:
+                line = [*line, (" ", ""), *mark]
+            elif mark:
+                lines.append(line)
+                line = [(_fit("  " + mark[0][0], cap), BLOCK)]
+            lines.append(line)
+        return lines
+
+    def gap(self, i: int, previous: int | None) -> _Gap | None:
+        """The arrow into node ``i`` (None when no step first reaches it)."""
+        e = self.incoming.get(i)
+        if e is None:
+            return None
+        cap = self.gap_cap
+        spans = self.label(e.step, e.technique, "" if e.technique else e.kind, cap - 2)
+        blocked = e.step == self.blocked
+        head = [("─", self.style(e.step, FRAME)), *spans]
+        arrow = [*head, ("─✗" if blocked else "─▶", BLOCK if blocked else self.style(e.step, ""))]
+        under: list[list[Span]] = []
+        if e.service:
+            under.append([(_fit(e.service, cap), self.style(e.step, DIM))])
+        if e.source is not None and e.source != previous:
+            src = self.pic.nodes[e.source].label
+            under.append([(_fit(f"from {src}", cap), self.style(e.step, ""))])
+        elif e.source is None:
+            under.append([("from elsewhere", self.style(e.step, DIM))])
+        mark = self.mark(e.step)
+        if mark:
+            under.append(mark)
+        return _Gap(arrow, under)
+
+    # ------------------------------------------------------------------ layout
+
+    def bands(self) -> list[list[int]]:
+        """Nodes split into bands that fit the width (greedily, between nodes)."""
+        out: list[list[int]] = []
+        band: list[int] = []
+        used = 0
+        for i, node in enumerate(self.pic.nodes):
+            content = max(_width(line) for line in self.node_lines(i))
+            title = node.zone if node.zone is not None else "external"
+            content = max(content, min(cell_len(safe(title)), self.width - 8) + 1)
+            g = self.gap(i, i - 1)
+            gw = g.width if g else 1
+            same = bool(band) and self.pic.nodes[band[-1]].zone == node.zone
+            if not band:
+                cost = (1 + gw if i else 0) + 4 + content
+            elif same:
+                cost = 1 + gw + 1 + content
+            else:
+                cost = gw + 4 + content
+            more = 2 if i + 1 < len(self.pic.nodes) else 0
+            if band and used + cost + more > self.width:
+                out.append(band)
+                band, used = [], 0
+                cost = 1 + gw + 4 + content
+            band.append(i)
+            used += cost
+        if band:
+            out.append(band)
+        return out
+
+    def draw(self) -> list[Text]:
+        """Every band's rows, as rich text."""
+        lines: list[Text] = []
+        bands = self.bands()
+        for n, band in enumerate(bands):
+            lines.extend(self.band(band, first=n == 0, last=n == len(bands) - 1))
+        return lines
+
+    def band(self, band: list[int], *, first: bool, last: bool) -> list[Text]:
+        """One band: frames of consecutive same-zone nodes, arrows between them."""
+        contents = {i: self.node_lines(i) for i in band}
+        gaps = {i: self.gap(i, i - 1) for i in band}
+        inner = max(
+            [len(contents[i]) for i in band]
+            + [1 + len(g.under) for g in gaps.values() if g is not None]
+        )
+        height = inner + 2
+        blocks: list[Rows] = []
+        # frames: runs of one zone
+        runs: list[list[int]] = []
+        for i in band:
+            if runs and self.pic.nodes[runs[-1][-1]].zone == self.pic.nodes[i].zone:
+                runs[-1].append(i)
+            else:
+                runs.append([i])
+        for r, run in enumerate(runs):
+            g = gaps[run[0]]
+            if r == 0 and not first:
+                blocks.append(self.gap_rows(g, height, lead="…"))
+            elif r > 0:
+                blocks.append(self.gap_rows(g, height))
+            blocks.append(self.frame(run, contents, gaps, height, out=r + 1 < len(runs)))
+        if not last:
+            blocks.append([[("─…", FRAME)] if row == 1 else [] for row in range(height)])
+            blocks[-2][1][-1] = (" ├", FRAME)
+        return [self.join(blocks, row) for row in range(height)]
+
+    def gap_rows(self, g: _Gap | None, height: int, lead: str = "") -> Rows:
+        """The arrow between two frames (or opening a band after ``lead``)."""
+        w = (g.width if g else 1) + cell_len(lead)
+        rows: Rows = [[] for _ in range(height)]
+        if g is None:
+            rows[1] = [(lead + " ", FRAME)]
+        else:
+            arrow = [(lead, FRAME), *g.arrow[:-1]] if lead else g.arrow[:-1]
+            rows[1] = [*_pad(arrow, w - cell_len(g.arrow[-1][0]), "─", FRAME), g.arrow[-1]]
+            for k, u in enumerate(g.under):
+                rows[2 + k] = [(" " * (cell_len(lead) + 1), ""), *u]
+        return [_pad(row, w) for row in rows]
+
+    def frame(
+        self,
+        run: list[int],
+        contents: dict[int, list[list[Span]]],
+        gaps: dict[int, _Gap | None],
+        height: int,
+        *,
+        out: bool,
+    ) -> Rows:
+        """A zone's frame around ``run`` (its nodes, with arrows between them inside)."""
+        cols: list[Rows] = []
+        for k, i in enumerate(run):
+            if k:
+                g = gaps[i]
+                inner = self.gap_rows(g, height)[1 : height - 1]
+                cols.append([[(" ", ""), *row, (" ", "")] for row in inner])
+            lines = contents[i]
+            w = max(_width(line) for line in lines)
+            cols.append(
+                [
+                    _pad(lines[r], w) if r < len(lines) else [(" " * w, "")]
+                    for r in range(height - 2)
+                ]
+            )
+        inner_w = sum(_width(c[0]) for c in cols)
+        zone = self.pic.nodes[run[0]].zone
+        title = _fit(zone if zone is not None else "external", max(self.width - 8, 4))
+        inner_w = max(inner_w, cell_len(title) + 1)
+        top: list[Span] = [("╭─ ", FRAME), (title, ZONE), (" ", FRAME)]
+        top = [*_pad(top, inner_w + 3, "─", FRAME), ("╮", FRAME)]
+        rows: Rows = [top]
+        for r in range(height - 2):
+            body: list[Span] = [s for c in cols for s in c[r]]
+            right = "├" if out and r == 0 else "│"
+            rows.append([("│ ", FRAME), *_pad(body, inner_w), (" " + right, FRAME)])
+        rows.append([("╰", FRAME), ("─" * (inner_w + 2), FRAME), ("╯", FRAME)])
+        return rows
+
+    @staticmethod
+    def join(blocks: list[Rows], row: int) -> Text:
+        """Row ``row`` of every block, side by side, without trailing spaces."""
+        text = Text()
+        for block in blocks:
+            for t, style in block[row]:
+                text.append(t, style or None)
+        text.rstrip()
+        return text
+
+
+def draw_plan(
+    picture: PlanPicture, width: int, *, blocked: int | None = None, rule: str | None = None
+) -> list[Text]:
+    """``picture`` drawn with box characters in at most ``width`` cells a line.
+
+    ``blocked`` is the number of the step a policy blocks (marked ``✗`` with
+    ``rule``); the steps after it are dimmed.  Same picture, width and verdict,
+    same lines.  Names are escaped and cut with ``…`` to fit.
+    """
+    if not picture.nodes:
+        return []
+    return _Drawer(picture, width, blocked, rule).draw()
+
+
+def plain(lines: Iterable[Text]) -> str:
+    """The lines as plain text (tests, exports)."""
+    return "\n".join(t.plain for t in lines)
+
+
+class PlanDrawing:
+    """A rich renderable: :func:`draw_plan` at the width it is given (a terminal, a pane).
+
+    Drawn again at each render, so a pane that is resized shows the bands that fit.
+    """
+
+    def __init__(
+        self, picture: PlanPicture, *, blocked: int | None = None, rule: str | None = None
+    ) -> None:
+        self.picture = picture
+        self.blocked = blocked
+        self.rule = rule
+
+    def lines(self, width: int) -> list[Text]:
+        """The drawing's lines at ``width`` cells."""
+        return draw_plan(self.picture, width, blocked=self.blocked, rule=self.rule)
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        """Each line of the drawing, never wrapped (they fit ``options.max_width``)."""
+        for line in self.lines(options.max_width):
+            line.no_wrap = True
+            line.overflow = "crop"
+            yield line
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        """As wide as it is given: the drawing wraps into bands to fit."""
+        return Measurement(min(24, options.max_width), options.max_width)
