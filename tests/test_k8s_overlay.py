@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,26 @@ def test_template_names_cannot_escape_their_comment(tmp_path: Path) -> None:
     text = write_overlay_template(draft)
     assert yaml.safe_load(text) == {"ztsim": 1, "kind": "overlay", "name": "kubernetes-overlay"}
     assert '"x\\nkind: topology\\n#": "on"' in text
+
+
+# -- the guide's examples are real -----------------------------------------------------------
+
+
+def test_docs_examples_apply(tmp_path: Path) -> None:
+    guide = Path(__file__).resolve().parents[1] / "docs" / "k8s.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", guide.read_text(encoding="utf-8"), flags=re.S)
+    manifests = [b for b in blocks if "apiVersion:" in b]
+    (overlay,) = [b for b in blocks if "kind: overlay" in b]
+    for i, text in enumerate(manifests):
+        (tmp_path / f"m{i}.yaml").write_text(text)
+    shop = topology_document(read_manifests([tmp_path / "m0.yaml"]))
+    out = apply_overlay(shop, overlay_from_text(overlay, "docs/k8s.md"))
+    assert not out.notes
+    assert [e["id"] for e in out.document["entry_points"]] == [
+        "internet-attacker",
+        "phished-developer",
+    ]
+    topology_from_text(yaml.safe_dump(out.document, sort_keys=False))
+    annotated = topology_document(read_manifests([tmp_path / "m1.yaml"]))
+    (db,) = annotated.document["hosts"]
+    assert db["data"][0]["records"] == 1_200_000
