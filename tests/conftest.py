@@ -29,6 +29,11 @@ from ztsim.perf.forking import Tickets
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Piped text output is laid out at COLUMNS when it is set (ztsim.output.tables.
+# output_width): goldens and README samples are the 120-column layout, whatever
+# the terminal the tests were started from.
+os.environ.pop("COLUMNS", None)
+
 
 def _text(spec: dict[str, Any] | str, kind: str) -> str:
     """YAML text for ``spec``; a dict gets the ``ztsim``/``kind``/``name`` header if missing."""

@@ -290,7 +290,7 @@ def test_graph_refuses_several_policies(scene: Path, capsys: pytest.CaptureFixtu
     )
     assert code == 2 and out == ""
     assert err.startswith(
-        "<command line>:1:1: error: graph exports one policy's attack graph; --policy given 2 times"
+        "ztsim graph: error: graph exports one policy's attack graph; --policy given 2 times"
     )
     code, out, err = _run(capsys, "graph", "topo.yaml", "-p", "pols", "--format", "dot", "-o", "g")
     assert code == 2 and out == "" and not (scene / "g").exists()

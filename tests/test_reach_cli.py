@@ -259,7 +259,7 @@ def test_bad_selector_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     code, out, err = _run(capsys, "reach", T, "--to", "label:app")
     assert code == ExitCode.INVALID and out == ""
     assert (
-        "<command line>:1:1: error: --to 'label:app': term 'label:app': write label:KEY=VALUE"
+        "ztsim reach: error: --to 'label:app': term 'label:app': write label:KEY=VALUE"
         in err
     )
 

@@ -224,7 +224,7 @@ def test_every_output_escapes_names(
         # one command per line, whatever the names: the injected one is data
         assert all("::error file=x::injected" not in line.split("::", 2)[1] for line in doc)
     if fmt == "text" and argv[0] == "check" and "--baseline" not in argv:
-        first = out.splitlines()[0]
+        first = out.split("\ntopology ")[0]  # the verdict, wrapped at the width
         assert first.startswith("FAIL: ") and "\\x1b[2J" in first and "\\r" in first
     if fmt == "markdown":
         # HTML only inside code spans (literal there); tables keep their columns

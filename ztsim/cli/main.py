@@ -99,13 +99,15 @@ def _empty_paths(args: argparse.Namespace) -> list[Diagnostic]:
     """An error per single-path option given as the empty string, and per output
     option given as ``-``: not standard output (where the text summary goes too),
     and never a file named ``-`` left in the folder."""
+    # About the command line, not a file: no FILE:1:1 (line 0, see Diagnostic).
+    cmd = f"ztsim {args.command}"
     out = [
-        Diagnostic("''", 1, 1, "error", f"an empty path names no file ({label})")
+        Diagnostic(cmd, 0, 0, "error", f"an empty path ('') names no file ({label})")
         for attr, label in _SINGLE_PATHS.items()
         if getattr(args, attr, None) == ""
     ]
     out.extend(
-        Diagnostic("-", 1, 1, "error", f"standard output ('-') is not accepted by {label}: omit it")
+        Diagnostic(cmd, 0, 0, "error", f"standard output ('-') is not accepted by {label}: omit it")
         for attr, label in (("output", "--output"), ("write", "--write"))
         if getattr(args, attr, None) == "-"
     )

@@ -30,7 +30,7 @@ MAX_LISTED = env_int("ZTSIM_MAX_ERRORS", 100)
 
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One problem in one file, at one place.
+    """One problem in one file, at one place (or, with line 0, in a command's arguments).
 
     ``str()`` gives the ``FILE:LINE:COL: level: message`` form that editors and CI
     annotations understand.  ``omitted``: for the closing line of a file whose
@@ -38,6 +38,12 @@ class Diagnostic:
 
     >>> print(Diagnostic("topo.yaml", 3, 7, "error", "unknown zone 'dmz'"))
     topo.yaml:3:7: error: unknown zone 'dmz'
+
+    Line 0 means no place in a file (an error in how a command was called), said as
+    argparse says usage errors:
+
+    >>> print(Diagnostic("ztsim paths", 0, 0, "error", "--max-paths must be >= 1"))
+    ztsim paths: error: --max-paths must be >= 1
     """
 
     path: str
@@ -50,6 +56,8 @@ class Diagnostic:
     def __str__(self) -> str:
         # The file name and the message may quote user text: escaped, on one line.
         path, msg = safe(self.path), safe(self.message)
+        if self.line <= 0:  # not about a place in a file (a usage error): no fake 1:1
+            return f"{path}: {self.level}: {msg}"
         return f"{path}:{self.line}:{self.column}: {self.level}: {msg}"
 
 

@@ -10,6 +10,9 @@ escaped, never sent to the terminal.
 
 from __future__ import annotations
 
+import difflib
+import re
+import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,9 +20,10 @@ from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
 from ztsim.analysis.judged import Analysis
-from ztsim.analysis.results import PlanRow, goal_label
+from ztsim.analysis.results import PlanRow, PolicyResult, goal_label
+from ztsim.engine.plans import Plan
 from ztsim.engine.steps import Fact, Step
-from ztsim.engine.verdicts import PlanVerdict
+from ztsim.engine.verdicts import PlanVerdict, judge
 from ztsim.model.techniques import technique
 from ztsim.model.textsafe import json_safe, safe
 from ztsim.output.jsontext import Encoded, dump, dump_json
@@ -29,9 +33,11 @@ __all__ = [
     "dump_json",
     "paths_json",
     "paths_json_text",
+    "plan_chain",
     "render_check",
     "render_paths",
     "render_rule_impact",
+    "select_goals",
     "step_line",
 ]
 
@@ -39,32 +45,39 @@ __all__ = [
 def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
     """The verdict on top, then one summary table per policy (and per rule with ``rules``).
 
-    Everything is gathered and printed at once, the tables drawn by
+    Under each table, what to run next: ``ztsim paths`` for the plans to the reachable
+    goals and ``ztsim harden`` for a fix; for a blocked goal, what stops its
+    cheapest plan.  Everything is gathered and printed at once, the tables drawn by
     :func:`ztsim.output.tables.box_table` (rich's own tables are slow on a large estate).
     """
     out: list[RenderableType] = []
     bad = [r for r in a.results if r.reachable_goals]
     policies = f"polic{'y' if len(a.results) == 1 else 'ies'}"
+    head = StyledLines()
     if bad:
         verdict = (
             f"FAIL: the attacker reaches a goal under {len(bad)} of {len(a.results)} {policies} "
             f"({', '.join(r.policy.name for r in bad)})"
         )
-        out.append(Text(safe(verdict), style="bold red"))
+        head.add(verdict, "bold red")
     else:
         verdict = (
             f"PASS: no exfiltration or tampering goal is reachable under "
             f"{'the' if len(a.results) == 1 else 'any of the'} {len(a.results)} {policies}"
         )
-        out.append(Text(safe(verdict), style="bold green"))
-    out.append(Text(safe(f"topology {a.topology.name} ({a.topology.path})")))
+        head.add(verdict, "bold green")
+    head.add(f"topology {a.topology.name} ({a.topology.path})")
+    out.append(head)
     for r in a.results:
         broken = r.broken_traffic
-        title = (
+        title = StyledLines()
+        title.add("")
+        title.add(
             f"{r.policy.name} ({r.policy.path}): {len(r.reachable_goals)}/{len(r.goals)} goals "
             f"reachable: {r.records_exfiltrable:,} records exfiltrable, "
             f"{r.records_tamperable:,} records tamperable, "
-            f"{len(broken)}/{len(r.traffic)} legitimate flows broken"
+            f"{len(broken)}/{len(r.traffic)} legitimate flows broken",
+            "italic",
         )
         rows: list[list[Cell]] = [
             [
@@ -72,19 +85,20 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
                 ("REACHABLE", "red") if g.reachable else ("blocked", "green"),
                 g.cost_text,
                 "" if g.records is None else f"{g.records:,}",
-                " > ".join(g.plan.techniques) if g.plan else "",
+                plan_chain(g.plan.steps) if g.plan else "",
             ]
             for g in r.goals
         ]
-        out += [Text(""), Text(safe(title), style="italic"), _table(console, _GOAL_COLUMNS, rows)]
+        out += [title, _table(console, _GOAL_COLUMNS, rows)]
+        lines = StyledLines()
         if not all(g.cost_exact for g in r.goals):
-            out.append(Text("  ≤N (≥L): a plan of N steps found, at least L steps proven needed"))
-        if broken:
-            lines = StyledLines()
-            for t in broken:
-                what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
-                lines.add(f"  broken: {what}", "yellow")
-            out.append(lines)
+            lines.add("  ≤N (≥L): a plan of N steps found, at least L steps proven needed")
+        for t in broken:
+            what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
+            lines.add(f"  broken: {what}", "yellow")
+        _why_blocked(lines, a, r)
+        _next_commands(lines, a, r)
+        out.append(lines)
     console.print(Group(*out), soft_wrap=True)
     if rules:
         from ztsim.analysis.judged import check_impact
@@ -92,12 +106,96 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
         render_rule_impact(console, check_impact(a))
 
 
+#: Blocked goals explained per policy under ``check``'s table; the rest are counted.
+WHY_BLOCKED = 3
+
+
+def _why_blocked(lines: StyledLines, a: Analysis, r: PolicyResult) -> None:
+    """For a blocked goal, where this policy stops the cheapest plan found to it
+    (under a judged policy, else under the reference policy)."""
+    blocked = [g for g in r.goals if not g.reachable]
+    for g in blocked[:WHY_BLOCKED]:
+        found = _cheapest_plan(a, g.goal)
+        if found is None:
+            lines.add(f"  blocked: {goal_label(g.goal)}: no plan even with every flow allowed")
+            continue
+        plan, under = found
+        v = judge(plan, r.compiled)
+        lines.add(
+            f"  blocked: {goal_label(g.goal)}: its cheapest plan (cost {plan.cost}, "
+            f"open under {under}) stops at {v.explanation}",
+            "green",
+        )
+    if len(blocked) > WHY_BLOCKED:
+        more = len(blocked) - WHY_BLOCKED
+        lines.add(f"  ... and {more} more blocked goal(s); where each plan stops:")
+        lines.add(f"    {_command('paths', a, r)}")
+
+
+def _cheapest_plan(a: Analysis, goal: Fact) -> tuple[Plan, str] | None:
+    """The cheapest plan to ``goal`` among the judged policies' own (and the policy),
+    else the reference policy's."""
+    found = [
+        (g.plan, x.policy.name)
+        for x in a.results
+        for g in x.goals
+        if g.goal == goal and g.plan is not None
+    ]
+    if found:
+        return min(found, key=lambda f: (f[0].cost, f[0].key))
+    ref = next((g for g in a.reference.goals if g.goal == goal), None)
+    if ref is None or ref.plan is None:
+        return None
+    return ref.plan, "the reference policy (everything allowed)"
+
+
+def _command(name: str, a: Analysis, r: PolicyResult, *more: str) -> str:
+    """``ztsim NAME TOPOLOGY -p POLICY ...``, quoted for a POSIX shell."""
+    words = ["ztsim", name, a.topology.path]
+    if r.policy.path != "<reference>":
+        words += ["-p", r.policy.path]
+    return shlex.join([*words, *more])
+
+
+def _next_commands(lines: StyledLines, a: Analysis, r: PolicyResult) -> None:
+    """What to run next for a policy under which a goal is reachable: each command
+    on a line of its own, to be copied whole."""
+    reachable = r.reachable_goals
+    if not reachable:
+        return
+    goals: list[str] = []
+    if len(reachable) < len(r.goals):
+        for g in reachable:
+            goals += ["--goal", goal_label(g.goal)]
+    if r.policy.path == "<reference>":
+        lines.add("  next: the plans, step by step (then judge a policy with --policy):")
+    else:
+        lines.add("  next: the plans, step by step, and the fewest changes that close them:")
+    lines.add(f"    {_command('paths', a, r, *goals)}")
+    if r.policy.path != "<reference>":
+        lines.add(f"    {_command('harden', a, r)}")
+
+
+def plan_chain(steps: Sequence[Step]) -> str:
+    """A plan's steps as ``T1190 portal-web > T1210 api-01 > ...``: each technique and
+    the host it acts on (the destination for exfiltration)."""
+    return " > ".join(f"{st.technique} {_acts_on(st)}" for st in steps if st.technique is not None)
+
+
+def _acts_on(st: Step) -> str:
+    """The host a step acts on: where a credential is read, data collected or
+    tampered with, else the step's target (a host, or where data is sent)."""
+    if st.kind in ("steal", "sniff", "collect", "tamper") and st.source:
+        return st.source
+    return st.target or st.source or "-"
+
+
 _GOAL_COLUMNS = (
     Column("goal"),
     Column("verdict", wrap=False),
     Column("cost", right=True, wrap=False),
     Column("records", right=True, wrap=False),
-    Column("cheapest plan"),
+    Column("cheapest plan", sep=" > "),
 )
 
 _IMPACT_COLUMNS = (
@@ -300,3 +398,50 @@ def goals_selected(a: Analysis, data: Sequence[str] | None) -> list[Fact]:
     if not data:
         return a.goals
     return [g for g in a.goals if g[1] in set(data)]
+
+
+_GOAL_FORM = re.compile(r"(exfiltrate|tamper)\((.*)\)")
+
+
+def select_goals(goals: Sequence[Fact], specs: Sequence[str] | None) -> list[Fact]:
+    """The goals ``--goal`` names, in the order of ``goals`` (all when none is named).
+
+    A spec is ``DATA`` (both goals about it), ``exfiltrate(DATA)`` or
+    ``tamper(DATA)``.  A spec naming no goal raises :class:`ValueError` with one
+    message per such spec (the closest data id suggested).
+
+    >>> goals = [("exfil", "db"), ("tamper", "db"), ("exfil", "logs")]
+    >>> select_goals(goals, ["db"])
+    [('exfil', 'db'), ('tamper', 'db')]
+    >>> select_goals(goals, ["tamper(db)", "exfiltrate(logs)"])
+    [('tamper', 'db'), ('exfil', 'logs')]
+    >>> try:
+    ...     select_goals(goals, ["tamper(logs)", "dbb"])
+    ... except ValueError as exc:
+    ...     print("\\n".join(exc.args[0]))
+    --goal 'tamper(logs)': logs has no such goal (its goals: exfiltrate(logs))
+    --goal 'dbb': no data item 'dbb' in the topology (did you mean 'db'?)
+    """
+    if not specs:
+        return list(goals)
+    data_ids = sorted({g[1] for g in goals})
+    wanted: set[Fact] = set()
+    problems: list[str] = []
+    for spec in specs:
+        m = _GOAL_FORM.fullmatch(spec.strip())
+        data = m.group(2).strip() if m else spec.strip()
+        kinds = ("exfil" if m.group(1) == "exfiltrate" else "tamper",) if m else ("exfil", "tamper")
+        about = [g for g in goals if g[1] == data]
+        if not about:
+            close = difflib.get_close_matches(data, data_ids, n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"--goal {spec!r}: no data item {data!r} in the topology{hint}")
+            continue
+        chosen = [g for g in about if g[0] in kinds]
+        if not chosen:
+            have = ", ".join(goal_label(g) for g in about)
+            problems.append(f"--goal {spec!r}: {data} has no such goal (its goals: {have})")
+        wanted.update(chosen)
+    if problems:
+        raise ValueError(problems)
+    return [g for g in goals if g in wanted]

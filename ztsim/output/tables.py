@@ -13,9 +13,13 @@ prints hundreds of thousands of them on such an estate).
 Table layout: every column is as wide as its widest cell or header.  When the table is
 wider than the console, the columns marked ``wrap`` are narrowed, widest first,
 to one common width (the widest width that fits; never under
-:data:`MIN_WRAP`), and their cells are wrapped at spaces, a word longer than
-the column being cut.  Columns not marked ``wrap`` keep their width, so a table
-of them may be wider than the console: the terminal then wraps, nothing is lost.
+:data:`MIN_WRAP`, nor under the column's longest word), and their cells are
+wrapped at spaces (or at the column's ``sep``): a word is never broken.
+Columns not marked ``wrap`` keep their width, so a table too wide for the
+console even so stays whole: the terminal then wraps, nothing is lost.
+
+:class:`StyledLines` wraps a line longer than the console at a space too, the
+rest indented under it; :func:`output_width` says how wide the console is.
 
 >>> print(box_table([Column("goal"), Column("cost", right=True)], [["x", "7"]], 80).plain)
 ┏━━━━━━┳━━━━━━┓
@@ -27,7 +31,8 @@ of them may be wider than the console: the terminal then wraps, nothing is lost.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from rich.cells import cell_len
@@ -37,10 +42,47 @@ from rich.style import Style
 
 from ztsim.model.textsafe import safe
 
-__all__ = ["MIN_WRAP", "BoxTable", "Cell", "Column", "StyledLines", "box_table", "wrap_cell"]
+__all__ = [
+    "MIN_WRAP",
+    "PIPE_WIDTH",
+    "BoxTable",
+    "Cell",
+    "Column",
+    "StyledLines",
+    "box_table",
+    "output_width",
+    "wrap_cell",
+    "wrap_line",
+]
 
 #: A wrapped column is never narrowed below this many characters.
 MIN_WRAP = 8
+
+#: The width of text written to a pipe or a file when ``COLUMNS`` does not give one.
+PIPE_WIDTH = 120
+
+#: Narrower ``COLUMNS`` values are read as this (a table needs some room).
+MIN_COLUMNS = 20
+
+
+def output_width(is_tty: bool, environ: Mapping[str, str] | None = None) -> int | None:
+    """The width text output is laid out for: ``None`` (the terminal's own, which
+    rich reads, ``COLUMNS`` first) on a terminal; else ``COLUMNS`` when it is a
+    whole number, or :data:`PIPE_WIDTH`, so piped output does not depend on the
+    terminal the command was started from.
+
+    >>> output_width(False, {"COLUMNS": "72"}), output_width(False, {}), output_width(True, {})
+    (72, 120, None)
+    >>> output_width(False, {"COLUMNS": "wide"}), output_width(False, {"COLUMNS": "3"})
+    (120, 20)
+    """
+    if is_tty:
+        return None
+    text = (os.environ if environ is None else environ).get("COLUMNS", "").strip()
+    if not text.isdigit():
+        return PIPE_WIDTH
+    return max(int(text), MIN_COLUMNS)
+
 
 #: A cell: its text, or its text and a rich style applied to that text.
 Cell = str | tuple[str, str]
@@ -53,11 +95,13 @@ _ASCII = ("+", "-", "+", "+", "|", "+", "=", "+", "+", "|", "+", "-", "+", "+")
 
 @dataclass(frozen=True)
 class Column:
-    """A column's header, alignment, and whether it may be narrowed and wrapped."""
+    """A column's header, alignment, whether it may be narrowed and wrapped, and
+    where its cells may break (``sep``: ``" > "`` keeps ``T1190 portal-web`` whole)."""
 
     header: str
     right: bool = False
     wrap: bool = True
+    sep: str = " "
 
 
 def _width(text: str) -> int:
@@ -65,22 +109,28 @@ def _width(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
-def wrap_cell(text: str, width: int) -> list[str]:
-    """``text`` wrapped at spaces into lines of at most ``width`` cells.
+def wrap_cell(text: str, width: int, sep: str = " ") -> list[str]:
+    """``text`` wrapped at ``sep`` into lines of at most ``width`` cells.
 
-    A word longer than ``width`` is cut.  Spaces at a break are dropped; an empty
-    text is one empty line.
+    A line broken at ``sep`` leaves ``sep``'s spaces out and starts the next line
+    with the rest of it (``> T1041``).  A word (a part between two ``sep``) longer
+    than ``width`` is cut: :func:`box_table` never makes a column narrower than
+    its longest word.  An empty text is one empty line.
 
     >>> wrap_cell("T1190 > T1210 > T1041", 14)
     ['T1190 > T1210', '> T1041']
+    >>> wrap_cell("T1190 web > T1210 api-01 > T1041 c2", 20, sep=" > ")
+    ['T1190 web', '> T1210 api-01', '> T1041 c2']
     >>> wrap_cell("exfiltrate(payroll-records)", 10)
     ['exfiltrate', '(payroll-r', 'ecords)']
     """
     if _width(text) <= width:
         return [text]
+    lead = sep.strip()
+    lead = f"{lead} " if lead else ""
     lines: list[str] = []
     line = ""
-    for word in text.split(" "):
+    for word in text.split(sep):
         if not word:
             continue
         while _width(word) > width:  # cut a word that cannot fit on any line
@@ -92,37 +142,53 @@ def wrap_cell(text: str, width: int) -> list[str]:
                 cut -= 1
             lines.append(word[: max(cut, 1)])
             word = word[max(cut, 1) :]
-        if not line:
+        if not line and not lines:
             line = word
-        elif _width(line) + 1 + _width(word) <= width:
-            line = f"{line} {word}"
+        elif not line:
+            line = word if _width(lead + word) > width else lead + word
+        elif _width(line) + _width(sep) + _width(word) <= width:
+            line = f"{line}{sep}{word}"
         else:
             lines.append(line)
-            line = word
+            line = word if _width(lead + word) > width else lead + word
     if line or not lines:
         lines.append(line)
     return lines
 
 
-def _fit(columns: Sequence[Column], natural: list[int], width: int) -> list[int]:
-    """Column widths: ``natural``, the wrapped ones capped so the table fits ``width``."""
+def _longest_word(text: str, sep: str) -> int:
+    """The widest part of ``text`` between two ``sep``, with the lead a line
+    broken at ``sep`` starts with."""
+    lead = len(sep.strip()) + 1 if sep.strip() else 0
+    return max(_width(w) for w in text.split(sep)) + lead
+
+
+def _fit(columns: Sequence[Column], natural: list[int], words: list[int], width: int) -> list[int]:
+    """Column widths: ``natural``, the wrapped ones capped so the table fits ``width``,
+    never under their longest word (``words``)."""
     room = (
         width
         - (3 * len(columns) + 1)
         - sum(n for c, n in zip(columns, natural, strict=True) if not c.wrap)
     )
-    wrapped = [n for c, n in zip(columns, natural, strict=True) if c.wrap]
-    if sum(wrapped) <= room:
+    wrapped = [(n, w) for c, n, w in zip(columns, natural, words, strict=True) if c.wrap]
+    if sum(n for n, _ in wrapped) <= room:
         return natural
+
+    def capped(n: int, word: int, cap: int) -> int:
+        return min(n, max(cap, word, MIN_WRAP))
+
     # the widest cap whose wrapped columns fit in `room`: a water level, widest first
-    lo, hi = MIN_WRAP, max(wrapped, default=MIN_WRAP)
+    lo, hi = MIN_WRAP, max((n for n, _ in wrapped), default=MIN_WRAP)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if sum(min(n, mid) for n in wrapped) <= room:
+        if sum(capped(n, w, mid) for n, w in wrapped) <= room:
             lo = mid
         else:
             hi = mid - 1
-    return [min(n, lo) if c.wrap else n for c, n in zip(columns, natural, strict=True)]
+    return [
+        capped(n, w, lo) if c.wrap else n for c, n, w in zip(columns, natural, words, strict=True)
+    ]
 
 
 def _styles(console: Console) -> Callable[[str], Style]:
@@ -183,8 +249,9 @@ class StyledLines:
     """Lines of text, each in one style (or none); a rich renderable.
 
     Like :class:`BoxTable`, printed as segments without :class:`~rich.text.Text`'s
-    line splitting, and with control characters escaped.  Print it with
-    ``soft_wrap=True``: the terminal, not rich, then wraps long lines.
+    line splitting, and with control characters escaped.  A line wider than the
+    console is wrapped at spaces (:func:`wrap_line`), never inside a word.  Print
+    it with ``soft_wrap=True``.
 
     >>> out = StyledLines()
     >>> out.add("== goal", "bold")
@@ -212,15 +279,70 @@ class StyledLines:
         return "\n".join(text for text, _ in self.lines)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        """Each line as one segment in its style."""
+        """Each line as one segment in its style; a line wider than the console
+        wrapped at spaces (:func:`wrap_line`)."""
         style_of = _styles(console)
         newline = Segment.line()
+        width = options.max_width
         for text, name in self.lines:
-            if name:
-                yield Segment(text, style_of(name))
-            elif text:
-                yield Segment(text)
-            yield newline
+            parts = [text] if len(text) <= width and text.isascii() else wrap_line(text, width)
+            for part in parts:
+                if name:
+                    yield Segment(part, style_of(name))
+                elif part:
+                    yield Segment(part)
+                yield newline
+
+
+def wrap_line(text: str, width: int) -> list[str]:
+    """``text`` cut at spaces into lines of at most ``width`` cells, the lines after
+    the first indented 4 more than ``text``; the spaces inside each line are kept
+    (columns stay aligned).  A word too long for a line stays whole on a line of
+    its own: it is never broken.
+
+    >>> wrap_line("  flat: BLOCKED at step 3 by rule no-db", 20)
+    ['  flat: BLOCKED at', '      step 3 by rule', '      no-db']
+    >>> wrap_line("short", 20), wrap_line("a-very-long-word x", 5)
+    (['short'], ['a-very-long-word', '    x'])
+    """
+    if _width(text) <= width:
+        return [text]
+    indent = " " * (len(text) - len(text.lstrip(" ")) + 4)
+    out: list[str] = []
+    rest, prefix = text, ""
+    while _width(prefix + rest) > width:
+        lead = len(rest) - len(rest.lstrip(" "))  # never cut inside the indentation
+        room = width - _width(prefix)
+        cut = _last_space(rest, lead, room)
+        if cut <= lead:  # a word wider than the line: keep it whole
+            cut = rest.find(" ", lead + 1) if lead + 1 < len(rest) else -1
+            while cut != -1 and cut + 1 < len(rest) and rest[cut + 1] == " ":
+                cut += 1
+            if cut == -1:
+                break
+        head = rest[:cut].rstrip(" ")
+        out.append(prefix + head)
+        rest = rest[cut:].lstrip(" ")
+        prefix = indent if len(indent) < width else ""
+        if not rest:
+            return out
+    out.append(prefix + rest)
+    return out
+
+
+def _last_space(text: str, lead: int, room: int) -> int:
+    """The last space of ``text`` after index ``lead`` with at most ``room`` cells
+    before it; ``-1`` when there is none."""
+    if text.isascii():
+        return text.rfind(" ", lead + 1, room + 1)
+    cut, used = -1, 0
+    for i, ch in enumerate(text):
+        if used > room:
+            break
+        if ch == " " and i > lead:
+            cut = i
+        used += cell_len(ch)
+    return cut
 
 
 def box_table(
@@ -248,14 +370,20 @@ def box_table(
             w = _width(text)
             if w > natural[i]:
                 natural[i] = w
-    widths = _fit(columns, natural, width)
+    words = [0] * len(columns)
+    if sum(natural) + 3 * len(columns) + 1 > width:  # only a table to narrow needs them
+        for i, c in enumerate(columns):
+            if c.wrap:
+                texts = [c.header, *(row[i][0] for row in body)]
+                words[i] = max(_longest_word(t, c.sep) for t in texts)
+    widths = _fit(columns, natural, words, width)
 
     out: list[str] = []
     spans: list[tuple[int, int, int, str]] = []
 
     def emit_row(cells: Sequence[tuple[str, str]], bar: str) -> None:
         split = [
-            wrap_cell(text, widths[i]) if columns[i].wrap else [text]
+            wrap_cell(text, widths[i], columns[i].sep) if columns[i].wrap else [text]
             for i, (text, _) in enumerate(cells)
         ]
         for k in range(max(len(lines) for lines in split)):

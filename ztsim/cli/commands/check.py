@@ -21,6 +21,7 @@ from ztsim.cli.common import (
     add_scenario_arguments,
     load_scenario,
     stdout_console,
+    usage_error,
     warnings_gate,
 )
 from ztsim.cli.exitcodes import ExitCode
@@ -37,7 +38,14 @@ FORMATS = ("text", "json", "junit", "sarif", "github", "markdown")
 
 def _inputs(args: argparse.Namespace) -> list[str | None]:
     """Every file or folder the run reads: --output may overwrite none of them."""
-    return [args.topology, *(args.policy or []), args.assertions, args.baseline]
+    return [
+        args.topology,
+        *(args.policy or []),
+        *(args.k8s or []),
+        args.overlay,
+        args.assertions,
+        args.baseline,
+    ]
 
 
 def _write(args: argparse.Namespace, text: str) -> None:
@@ -65,7 +73,15 @@ def _spec_check(args: argparse.Namespace) -> int:
     # The policies' warnings are worked out with the analysis (on a second core on
     # large estates), and printed, or raised with --strict, before any result.  Each
     # policy is validated there too, by the process that judges it.
-    topo, pols = load_scenario(args.topology, args.policy, args.strict, warn=False, defer=True)
+    topo, pols = load_scenario(
+        args.topology,
+        args.policy,
+        args.strict,
+        warn=False,
+        defer=True,
+        k8s=args.k8s,
+        overlay=args.overlay,
+    )
     as_json = args.format == "json"
     writer = result_text if as_json else None  # each result's JSON, written ahead
     a = analyze(topo, pols, Needs(rule_impact=args.rules, warnings=True, result_text=writer))
@@ -94,7 +110,7 @@ def _spec_check(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Judge each policy; with assertions or a baseline, judge the intent instead."""
     if args.max_paths < 1:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
+        raise usage_error("check", "--max-paths must be >= 1")
     if args.output:
         check_target(args.output, _inputs(args))  # before the run, not after it
     if args.assertions is None and args.baseline is None and args.format in ("text", "json"):
@@ -120,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         except InputError as exc:
             errors.extend(exc.diagnostics)
     try:
-        topo, pols = load_scenario(args.topology, args.policy, args.strict)
+        topo, pols = load_scenario(
+            args.topology, args.policy, args.strict, k8s=args.k8s, overlay=args.overlay
+        )
     except InputError as exc:
         raise InputError([*errors, *exc.diagnostics]) from None
     if checks is not None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.common import add_command, load_scenario
+from ztsim.cli.common import add_command, add_k8s_arguments, load_scenario, warnings_gate
 from ztsim.cli.exitcodes import ExitCode
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.diagnostics import Diagnostic, InputError
 
 ORDER = 50
@@ -19,15 +20,18 @@ def run(args: argparse.Namespace) -> int:
     from ztsim.whatif.diff import diff_policies
 
     if args.max_paths < 1:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
-    topo, pols = load_scenario(args.topology, [args.base, args.proposed], args.strict)
+        raise InputError([Diagnostic("ztsim diff", 0, 0, "error", "--max-paths must be >= 1")])
+    if args.k8s or args.k8s_proposed:
+        topo, pols = _k8s(args)
+    else:
+        if args.base is None or args.proposed is None:
+            raise InputError(
+                [Diagnostic("ztsim diff", 0, 0, "error", "--base and --proposed are needed")]
+            )
+        topo, pols = load_scenario(args.topology, [args.base, args.proposed], args.strict)
     if len(pols) != 2:
         raise InputError(
-            [
-                Diagnostic(
-                    "<command line>", 1, 1, "error", "--base and --proposed name one file each"
-                )
-            ]
+            [Diagnostic("ztsim diff", 0, 0, "error", "--base and --proposed name one file each")]
         )
     d = diff_policies(topo, pols[0], pols[1], args.max_paths)
     if args.format == "json":
@@ -37,6 +41,22 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(diff_text(d, args.fail_on))
     return ExitCode.REGRESSION if d.failed(args.fail_on) else ExitCode.OK
+
+
+def _k8s(args: argparse.Namespace) -> tuple[LoadedTopology, list[LoadedPolicy]]:
+    """``--k8s BASE --k8s-proposed HEAD``: both on one topology
+    (:func:`ztsim.inputs.k8s.pair.import_k8s_pair` says which, and why)."""
+    from ztsim.inputs.k8s.pair import import_k8s_pair
+
+    if not args.k8s or not args.k8s_proposed:
+        msg = "--k8s (the manifests in force) and --k8s-proposed go together"
+        raise InputError([Diagnostic("ztsim diff", 0, 0, "error", msg)])
+    if args.topology is not None or args.base is not None or args.proposed is not None:
+        msg = "--k8s replaces TOPOLOGY, --base and --proposed: give one or the other"
+        raise InputError([Diagnostic("ztsim diff", 0, 0, "error", msg)])
+    pair = import_k8s_pair(args.k8s, args.k8s_proposed, args.overlay)
+    warnings_gate(list(pair.notes), args.strict)
+    return pair.topology, [pair.base, pair.proposed]
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -50,9 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "ztsim diff topologies/pajemploi.yaml --base policies/segmented.yaml \\\n"
         "    --proposed policies/zero-trust.yaml --format markdown",
     )
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology file")
-    p.add_argument("--base", required=True, metavar="POLICY", help="the policy in force")
-    p.add_argument("--proposed", required=True, metavar="POLICY", help="the policy proposed")
+    p.add_argument("topology", nargs="?", metavar="TOPOLOGY", help="topology file")
+    p.add_argument("--base", metavar="POLICY", help="the policy in force")
+    p.add_argument("--proposed", metavar="POLICY", help="the policy proposed")
+    add_k8s_arguments(p, proposed=True)
     p.add_argument(
         "--format", choices=("text", "json", "markdown"), default="text", help="output format"
     )

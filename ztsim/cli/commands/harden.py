@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.common import add_command, load_scenario
+from ztsim.cli.common import (
+    add_command,
+    add_k8s_arguments,
+    load_scenario,
+    stdout_console,
+    usage_error,
+)
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
@@ -20,16 +26,8 @@ def _kinds(text: str) -> list[str]:
     kinds = [k.strip() for k in text.split(",") if k.strip()]
     bad = [k for k in kinds if k not in _KINDS]
     if bad or not kinds:
-        raise InputError(
-            [
-                Diagnostic(
-                    "<command line>",
-                    1,
-                    1,
-                    "error",
-                    f"--kinds takes a comma list of {', '.join(_KINDS)} (got {text!r})",
-                )
-            ]
+        raise usage_error(
+            "harden", f"--kinds takes a comma list of {', '.join(_KINDS)} (got {text!r})"
         )
     return kinds
 
@@ -42,10 +40,22 @@ def run(args: argparse.Namespace) -> int:
     from ztsim.whatif.yamlout import policy_yaml
 
     kinds = _kinds(args.kinds)
-    inputs = [args.topology, args.policy]
+    inputs = [args.topology, args.policy, *(args.k8s or []), args.overlay]
+    if args.k8s and args.write:
+        # The proposal is ztsim rules, not manifests: printed, never written as them.
+        raise InputError(
+            [Diagnostic("<command line>", 1, 1, "error", "--write is not available with --k8s")]
+        )
+    if not args.k8s and args.policy is None:
+        raise InputError(
+            [Diagnostic("<command line>", 1, 1, "error", "--policy FILE (or --k8s PATH) is needed")]
+        )
     if args.write:
         check_target(args.write, inputs, option="--write")  # before the search
-    topo, pols = load_scenario(args.topology, [args.policy], args.strict)
+    policies = [args.policy] if args.policy is not None else None
+    topo, pols = load_scenario(
+        args.topology, policies, args.strict, k8s=args.k8s, overlay=args.overlay
+    )
     if len(pols) != 1:
         raise InputError(
             [Diagnostic(args.policy, 1, 1, "error", "harden takes exactly one policy file")]
@@ -60,7 +70,12 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(dump_json(hardening_json(h)))
     else:
-        sys.stdout.write(hardening_text(h))
+        from ztsim.output.tables import StyledLines
+
+        lines = StyledLines()  # wrapped at the terminal's width, never inside a word
+        for line in hardening_text(h).splitlines():
+            lines.add(line)
+        stdout_console().print(lines, soft_wrap=True)
     if args.write:
         header = [
             f"Hardened by `ztsim harden {args.topology} --policy {args.policy}`",
@@ -83,8 +98,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "verified by the fixpoint. Exit 0 when every goal is closed, 1 otherwise.",
         "ztsim harden topologies/pajemploi.yaml --policy policies/flat.yaml --write hardened.yaml",
     )
-    p.add_argument("topology", metavar="TOPOLOGY", help="topology file")
-    p.add_argument("--policy", "-p", required=True, metavar="FILE", help="the policy to harden")
+    p.add_argument("topology", nargs="?", metavar="TOPOLOGY", help="topology file")
+    p.add_argument("--policy", "-p", metavar="FILE", help="the policy to harden")
+    add_k8s_arguments(p)
     p.add_argument(
         "--write",
         "-w",

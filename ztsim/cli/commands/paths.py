@@ -5,9 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario, stdout_console
+from ztsim.cli.common import (
+    add_command,
+    add_scenario_arguments,
+    load_scenario,
+    stdout_console,
+    usage_error,
+)
 from ztsim.cli.exitcodes import ExitCode
-from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.perf.heap import retain
 
 ORDER = 30
@@ -16,23 +21,20 @@ ORDER = 30
 def run(args: argparse.Namespace) -> int:
     """List plans per goal and their verdict under each policy."""
     from ztsim.analysis.analyze import Needs, analyze
-    from ztsim.output.console import goals_selected, paths_json_text, render_paths
+    from ztsim.output.console import paths_json_text, render_paths, select_goals
 
     if args.max_paths < 1:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
-    topo, pols = load_scenario(args.topology, args.policy, args.strict)
+        raise usage_error("paths", "--max-paths must be >= 1")
+    topo, pols = load_scenario(
+        args.topology, args.policy, args.strict, k8s=args.k8s, overlay=args.overlay
+    )
     a = analyze(topo, pols, Needs(plan_listing=True))  # one solve per policy serves both
     retain(a)
-    if args.goal:
-        unknown = sorted(set(args.goal) - {g[1] for g in a.goals})
-        if unknown:
-            raise InputError(
-                [
-                    Diagnostic(args.topology, 1, 1, "error", f"no data item {u!r} in the topology")
-                    for u in unknown
-                ]
-            )
-    rows = a.plans_by_goal(goals_selected(a, args.goal), args.max_paths)
+    try:
+        goals = select_goals(a.goals, args.goal)
+    except ValueError as exc:
+        raise usage_error("paths", *exc.args[0]) from None
+    rows = a.plans_by_goal(goals, args.max_paths)
     if args.format == "json":
         sys.stdout.write(paths_json_text(a, rows))
     else:
@@ -57,7 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "ztsim paths topologies/pajemploi.yaml --policy policies/ --goal payroll-records",
     )
     add_scenario_arguments(p)
-    p.add_argument("--goal", action="append", metavar="DATA", help="only goals about this data")
+    p.add_argument(
+        "--goal",
+        action="append",
+        metavar="GOAL",
+        help="only this goal: DATA (both goals about a data item), exfiltrate(DATA) or "
+        "tamper(DATA); repeatable",
+    )
     p.add_argument(
         "--max-paths", "-k", type=int, default=5, metavar="K", help="plans per goal (default 5)"
     )

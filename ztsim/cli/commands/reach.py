@@ -28,7 +28,7 @@ _FORMATS = ("text", "json", "csv", "md", "dot")
 
 
 def _usage(message: str) -> InputError:
-    return InputError([Diagnostic("<command line>", 1, 1, "error", message)])
+    return InputError([Diagnostic("ztsim reach", 0, 0, "error", message)])
 
 
 def _maps(args: argparse.Namespace) -> tuple[LoadedTopology, list[PolicyMap]]:
@@ -44,7 +44,7 @@ def _maps(args: argparse.Namespace) -> tuple[LoadedTopology, list[PolicyMap]]:
     topo, pols = load_scenario(args.topology, args.policy, args.strict)
     problems = scope.problems(topo)
     if problems:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", p) for p in problems])
+        raise InputError([Diagnostic("ztsim reach", 0, 0, "error", p) for p in problems])
     maps = [
         reach_map(topo, p, all_ports=args.all_ports, scope=scope)
         for p in (pols or [reference_policy()])
