@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from ztsim.inputs.checks import check_policy, check_topology, policy_warnings
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
-from ztsim.inputs.k8s.emit import draft_yaml, flow
+from ztsim.inputs.k8s.emit import draft_yaml
 from ztsim.inputs.k8s.objects import Manifests
 from ztsim.inputs.loaded import HostTables, LoadedPolicy, LoadedTopology
 from ztsim.inputs.positions import Document, Mark, NodePath
@@ -45,6 +45,8 @@ __all__ = [
     "default_name",
     "import_k8s",
     "imported_from_drafts",
+    "load_policy_draft",
+    "load_topology_draft",
     "merge_destinations",
     "overlay_template_text",
     "policy_yaml_text",
@@ -255,7 +257,8 @@ def _document(
     return Document(path=label, data=document, text=text), origins
 
 
-def _load_topology(draft: TopologyDraft, label: str) -> ImportedTopology:
+def load_topology_draft(draft: TopologyDraft, label: str) -> ImportedTopology:
+    """Validate and load a topology draft; problems placed at their manifests."""
     doc, origins = _document(label, draft.document, draft.provenance)
     built: list[HostTables] = []
 
@@ -273,10 +276,11 @@ def _load_topology(draft: TopologyDraft, label: str) -> ImportedTopology:
     return loaded
 
 
-def _load_policy(
+def load_policy_draft(
     draft: PolicyDraft, label: str, topology: LoadedTopology
 ) -> tuple[ImportedPolicy, list[Diagnostic]]:
-    """The loaded policy, and its warnings on ``topology`` (spec §1), relocated."""
+    """Validate and load a policy draft: the policy, and its warnings on ``topology``
+    (spec §1); problems and warnings placed at their manifests."""
     doc, origins = _document(label, draft.document, draft.provenance)
     try:
         model, _ = validate_document(doc, "policy", Policy, check_policy)
@@ -301,8 +305,8 @@ def imported_from_drafts(
         With every problem found, each at its manifest's (or overlay's) FILE:LINE:COL.
     """
     merged = merge_destinations(topology, policy)
-    loaded_topology = _load_topology(merged, f"{label} (topology)")
-    loaded_policy, policy_notes = _load_policy(policy, f"{label} (policy)", loaded_topology)
+    loaded_topology = load_topology_draft(merged, f"{label} (topology)")
+    loaded_policy, policy_notes = load_policy_draft(policy, f"{label} (policy)", loaded_topology)
     loaded_topology.path = loaded_policy.path = label
     notes = (
         *manifests.notes,
@@ -370,40 +374,8 @@ def import_k8s(
 
 
 def overlay_template_text(imported: Imported) -> str:
-    """A commented overlay for ``imported`` (``DIR/overlay.yaml`` of ``ztsim import k8s``):
-    every part of an overlay shown, none active, the workloads listed to pick from."""
-    hosts = imported.topology_draft.document.get("hosts") or []
-    listed = [
-        f"#   {flow(h.get('id'))}: labels {flow(h.get('labels') or {})}, services "
-        f"{flow([s.get('service') for s in h.get('services') or []])}"
-        for h in hosts
-    ]
-    return "\n".join(
-        [
-            "# The attack ingredients manifests do not hold, for `ztsim check --k8s PATH",
-            '# --overlay overlay.yaml` (the guide: docs/k8s.md, "The overlay").  Uncomment',
-            "# and edit; a selector names workloads by namespace, workload id, kind, labels",
-            "# or labels_match.",
-            "#",
-            "# The workloads imported:",
-            *listed,
-            "ztsim: 1",
-            "kind: overlay",
-            "# credentials:",
-            "#   - {id: db-password}",
-            "# workloads:",
-            "#   - select: {namespace: shop, labels: {app: web}}",
-            "#     vulnerabilities: [{id: CVE-2024-0001, service: 8080/tcp, gives: root}]",
-            "#     credentials: [{credential: db-password}]",
-            "#   - select: {workload: shop/db}",
-            "#     logins: [{credential: db-password, service: 5432/tcp}]",
-            "#     data: [{id: customers, classification: pii, records: 100000}]",
-            "# external:",
-            "#   - {id: c2, fqdn: c2.attacker.example, role: c2}",
-            "# traffic:",
-            "#   - {from: shop/web, to: shop/db, service: 5432/tcp, credential: db-password}",
-            "# entry_points:  # replaces the default (the internet reaching what is published)",
-            "#   - {id: internet-attacker, zone: internet}",
-            "",
-        ]
-    )
+    """The overlay template for ``imported`` (``DIR/overlay.yaml`` of ``ztsim import
+    k8s``): :func:`~ztsim.inputs.k8s.overlay_template.write_overlay_template`."""
+    from ztsim.inputs.k8s.overlay_template import write_overlay_template
+
+    return write_overlay_template(imported.topology_draft)
