@@ -40,6 +40,7 @@ from ztsim.engine.reach import BulkReach, RuleIndex, candidates, index_lists
 from ztsim.engine.reuse import can_reuse, untouched_sources
 from ztsim.engine.targets import TargetGroups, TargetLayout, group_targets, target_layout
 from ztsim.inputs.loaded import LabelGroup, LoadedPolicy, LoadedTopology
+from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.selectors import Selector
 from ztsim.model.services import PortRange
@@ -119,6 +120,7 @@ class CompiledPolicy:
         self.loaded = policy
         self.topology = topology
         pol = policy.model
+        _refuse_v11(policy, topology)
         #: How label expressions became label pairs (model v1.1), if the policy has any.
         self.lowered: Lowered | None = None
         if uses_expressions(pol):
@@ -229,6 +231,23 @@ class CompiledPolicy:
                 return _EGRESS_TOPOLOGY_DENY
             return self.egress(source, to, service)
         return self.flow(source, to, service)
+
+
+def _refuse_v11(policy: LoadedPolicy, topology: LoadedTopology) -> None:
+    """Refuse what the engine cannot judge yet: layered sections, CIDR destinations
+    and patterns (model v1.1, sections 3 and 4), rather than answer wrongly."""
+    pol = policy.model
+    what = None
+    if pol.segmentation.layered or pol.egress.layered:
+        what = "layers (model v1.1 section 3)"
+    elif any(r.blocks for r in pol.egress.all_rules()):
+        what = "CIDR patterns in egress rules (model v1.1 section 4)"
+    elif any(e.cidr is not None for e in topology.model.external):
+        what = "CIDR external destinations (model v1.1 section 4)"
+    if what is not None:
+        raise InputError(
+            [Diagnostic(policy.path, 1, 1, "error", f"this ztsim cannot judge {what} yet")]
+        )
 
 
 class FlowJudge:
@@ -487,7 +506,7 @@ class EgressJudge:
             if self._index is None:
                 self._index = _index_egress(self.rules)
             star, exact, suffix = self._index
-            fqdn = self.topology.destinations[destination].fqdn.lower()
+            fqdn = self.topology.destinations[destination].address
             # The patterns covering `fqdn` (fqdn_covers): `*`, the name itself, and
             # `*.S` for every suffix `.S` of it.
             lists = [star, exact.get(fqdn, [])]
@@ -504,8 +523,7 @@ def _index_egress(rules: Iterable[EgressRule]) -> _EgressIndex:
     exact: dict[str, list[int]] = defaultdict(list)
     suffix: dict[str, list[int]] = defaultdict(list)
     for i, r in enumerate(rules):
-        for pattern in r.to:
-            p = pattern.lower()
+        for p in r.names:
             if p == "*":
                 star.append(i)
             elif p.startswith("*."):

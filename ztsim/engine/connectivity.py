@@ -46,7 +46,7 @@ from ztsim.engine.decisions import Decision, selector_sets, sets_admit
 from ztsim.engine.endpoints import Scope
 from ztsim.engine.reach import RuleIndex, candidates, index_lists
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
-from ztsim.model.matching import fqdn_covers
+from ztsim.model.matching import destination_touched
 from ztsim.model.services import PortRange, TransportProtocol, parse_service
 
 __all__ = [
@@ -374,12 +374,12 @@ class _Builder:
         """The stretches of ports that no egress rule covering ``destination`` splits."""
         known = self.stretches.get(destination)
         if known is None:
-            fqdn = self.topology.destinations[destination].fqdn
+            dest = self.topology.destinations[destination]
             compiled = self.compiled
             ranges = [
                 r
                 for rule, rs in zip(compiled.egress_rules, compiled.egress_ranges, strict=True)
-                if any(fqdn_covers(p, fqdn) for p in rule.to)
+                if any(destination_touched(p, dest) for p in rule.to)
                 for r in rs
             ]
             known = self.stretches[destination] = _stretches(ranges)

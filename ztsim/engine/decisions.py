@@ -46,19 +46,40 @@ class Decision(NamedTuple):
     """The verdict on one flow, and what decided it.
 
     ``rule`` is what spec §7 reports: the rule id, ``default`` or ``topology``
-    (``self`` and ``intra_zone`` for flows that skip the rules).  A named tuple:
-    judging builds one per flow asked about and keys memos by it, and a frozen
-    dataclass built, hashed and compared them in Python.
+    (``self`` and ``intra_zone`` for flows that skip the rules).  In a layered
+    section (model v1.1) it is ``LAYER/RULE`` or ``LAYER/default``: for a denied
+    flow that of the first layer denying it (``layer``), for an allowed one every
+    layer's joined by ``+`` (``layer`` then joins the layers' ids); ``parts`` holds
+    the (layer, rule id or ``default``) pairs named.  ``layer`` and ``parts`` are
+    ``None`` for a v1 section.  A named tuple: judging builds one per flow asked
+    about and keys memos by it, and a frozen dataclass built, hashed and compared
+    them in Python.
     """
 
     allowed: bool
     rule: str
     reason: Reason
     section: Section = "segmentation"
+    layer: str | None = None
+    parts: tuple[tuple[str, str], ...] | None = None
+
+    @property
+    def rule_id(self) -> str:
+        """The name to locate the decision by (:meth:`RuleLocator.rule_location`): the
+        rule id, or ``default``; in a layered section the first rule id named, else
+        ``LAYER/default``."""
+        if self.parts is None:
+            return self.rule
+        for _, rid in self.parts:
+            if rid != "default":
+                return rid
+        return f"{self.parts[0][0]}/default"
 
     def describe(self, policy: RuleLocator | None = None) -> str:
         """A short human explanation, naming the rule's FILE:LINE when known."""
         verb = "allowed" if self.allowed else "denied"
+        if self.parts is not None:
+            return f"{verb} by {self.section} {self._layered(policy)}"
         if self.reason == "rule":
             where = f" at {policy.rule_location(self.section, self.rule)}" if policy else ""
             return f"{verb} by {self.section} rule {self.rule}{where}"
@@ -69,6 +90,21 @@ class Decision(NamedTuple):
         if self.reason == "intra_zone":
             return "allowed: same zone with intra_zone: allow"
         return f"{verb} by the topology (not reachable whatever the policy)"
+
+    def _layered(self, policy: RuleLocator | None) -> str:
+        """Each layer's deciding rule, with its FILE:LINE (model v1.1)."""
+        assert self.parts is not None
+        said = []
+        for layer, rid in self.parts:
+            if rid == "default":
+                what = f"layer {layer} default"
+                name = f"{layer}/default"
+            else:
+                what = f"layer {layer} rule {rid}"
+                name = rid
+            where = f" at {policy.rule_location(self.section, name)}" if policy else ""
+            said.append(what + where)
+        return " and ".join(said)
 
 
 #: A flow the topology forbids whatever the policy says.

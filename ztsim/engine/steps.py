@@ -328,7 +328,7 @@ def exfiltrate_step(data_id: str, host: str, dest: ExternalDestination, service:
         source=host,
         target=dest.id,
         service=service,
-        reason=f"egress {host} -> {dest.fqdn} ({role}) on {service}",
+        reason=f"egress {host} -> {dest.address} ({role}) on {service}",
         pre=(("data", data_id), ("priv", host, "user")),
         post=(("exfil", data_id),),
         host=host,

@@ -32,9 +32,17 @@ from ztsim.inputs.loaded import LoadedTopology
 from ztsim.inputs.loader import document_from_text, read_document
 from ztsim.inputs.positions import Document, Mark, locate
 from ztsim.inputs.validate import validate_document
+from ztsim.model.destinations import is_cidr_text
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.fields import Id
-from ztsim.model.matching import fqdn_covers, selector_matches_host, selector_matches_zone
+from ztsim.model.matching import (
+    destination_touched,
+    fqdn_covers,
+    selector_matches_host,
+    selector_matches_zone,
+)
+from ztsim.model.rules import to_pattern
+from ztsim.model.schema import ExternalDestination
 from ztsim.model.selectors import Selector
 from ztsim.model.services import parse_port_range, parse_service
 
@@ -329,6 +337,14 @@ def flow_sources(sel: Selector, topo: LoadedTopology) -> list[str]:
     return zones + hosts
 
 
+def _names(pattern: str, dest: ExternalDestination) -> bool:
+    """Whether an assertion's destination pattern names ``dest``: an FQDN pattern
+    covering its name or under it, or a CIDR block (model v1.1) meeting its block."""
+    if dest.fqdn is None:
+        return is_cidr_text(pattern) and destination_touched(to_pattern(pattern), dest)
+    return fqdn_covers(pattern, dest.fqdn) or fqdn_covers(dest.fqdn, pattern)
+
+
 def egress_destinations(patterns: str | list[str], topo: LoadedTopology) -> list[str]:
     """Destinations named by id, or whose FQDN a pattern covers or falls under."""
     pats = _as_list(patterns) or []
@@ -337,7 +353,7 @@ def egress_destinations(patterns: str | list[str], topo: LoadedTopology) -> list
         for p in pats:
             # Either direction counts: a specific name under a wildcard destination is
             # reached by egress to that destination (conservative).
-            if p == e.id or fqdn_covers(p, e.fqdn) or fqdn_covers(e.fqdn, p):
+            if p == e.id or _names(p, e):
                 out.append(e.id)
                 break
     return out

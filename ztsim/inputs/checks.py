@@ -12,12 +12,25 @@ kept in one lean loop (:func:`_check_hosts`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.loaded import HostTables, LoadedPolicy, LoadedTopology
 from ztsim.inputs.positions import locate
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.matching import selector_matches_host
-from ztsim.model.schema import DataItem, Host, Policy, Topology, Zone, lists_key
+from ztsim.model.schema import (
+    DataItem,
+    EgressLayer,
+    EgressTier,
+    Host,
+    Policy,
+    SegmentationLayer,
+    SegmentationTier,
+    Topology,
+    Zone,
+    lists_key,
+)
 from ztsim.model.selectors import Selector, expressions_key
 from ztsim.perf.dedupe import PerObject, PlainKeys
 from ztsim.perf.heap import paused_gc
@@ -272,29 +285,51 @@ def _check_entry_points(
 
 
 def check_policy(col: Collector, pol: Policy) -> None:
-    """A policy's rule ids and detection ids are unique (spec §3), reported to ``col``."""
-    # Rule ids are unique within a policy (spec §3), across both sections, so that
-    # a `rule` in the results is never ambiguous.
-    seen: dict[str, tuple[str, int]] = {}
+    """A policy's rule ids and detection ids are unique (spec §3), and in layered
+    sections (model v1.1) its layer ids within a section and tier ids within a
+    layer; reported to ``col``."""
+    # Rule ids are unique within a policy (spec §3), across both sections and every
+    # layer and tier, so that a `rule` in the results is never ambiguous.
+    seen: dict[str, Loc] = {}
     for section in ("segmentation", "egress"):
-        ids = [
-            r.id
-            for r in (pol.segmentation.rules if section == "segmentation" else pol.egress.rules)
-        ]
-        for i, rid in enumerate(ids):
+        sec = pol.segmentation if section == "segmentation" else pol.egress
+        for p in sec.placed_rules():
+            rid = p.rule.id
             if rid in seen:
-                first = locate(col.doc, (seen[rid][0], "rules", seen[rid][1]))
+                first = locate(col.doc, seen[rid])
                 col.add(
-                    (section, "rules", i, "id"),
+                    (section, *p.path, "id"),
                     f"duplicate rule id {rid!r} (first at line {first.line})",
                 )
             else:
-                seen[rid] = (section, i)
+                seen[rid] = (section, *p.path)
+        _check_layer_ids(col, section, sec.layers or [])
     seen_det: set[str] = set()
     for i, d in enumerate(pol.controls.detection):
         if d.id in seen_det:
             col.add(("controls", "detection", i, "id"), f"duplicate detection id {d.id!r}")
         seen_det.add(d.id)
+
+
+def _check_layer_ids(
+    col: Collector, section: str, layers: Sequence[SegmentationLayer | EgressLayer]
+) -> None:
+    """Layer ids are unique within their section, tier ids within their layer (a
+    decision names its section and layer; tiers are never named in results)."""
+    layer_ids: set[str] = set()
+    for i, layer in enumerate(layers):
+        if layer.id in layer_ids:
+            col.add((section, "layers", i, "id"), f"duplicate layer id {layer.id!r} in {section}")
+        layer_ids.add(layer.id)
+        tier_ids: set[str] = set()
+        tiers: Sequence[SegmentationTier | EgressTier] = layer.tiers or []
+        for j, tier in enumerate(tiers):
+            if tier.id in tier_ids:
+                col.add(
+                    (section, "layers", i, "tiers", j, "id"),
+                    f"duplicate tier id {tier.id!r} in layer {layer.id!r}",
+                )
+            tier_ids.add(tier.id)
 
 
 # --------------------------------------------------------------------------- policy vs topology
@@ -388,11 +423,11 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
             col.add((*loc, *at), message, "warning")
 
     pol = policy.model
-    for i, r in enumerate(pol.segmentation.rules):
-        check_selector(r.source, ("segmentation", "rules", i, "from"))
-        check_selector(r.to, ("segmentation", "rules", i, "to"))
-    for i, er in enumerate(pol.egress.rules):
-        check_selector(er.source, ("egress", "rules", i, "from"))
+    for p in pol.segmentation.placed_rules():
+        check_selector(p.rule.source, ("segmentation", *p.path, "from"))
+        check_selector(p.rule.to, ("segmentation", *p.path, "to"))
+    for pe in pol.egress.placed_rules():
+        check_selector(pe.rule.source, ("egress", *pe.path, "from"))
     for i, c in enumerate(pol.controls.mfa):
         if c not in creds:
             col.add(

@@ -235,14 +235,24 @@ class LoadedPolicy:
         return self.model.name
 
     @cached_property
-    def _rule_index(self) -> dict[tuple[str, str], int]:
-        seg = {("segmentation", r.id): i for i, r in enumerate(self.model.segmentation.rules)}
-        egr = {("egress", r.id): i for i, r in enumerate(self.model.egress.rules)}
-        return seg | egr
+    def _rule_paths(self) -> dict[tuple[str, str], NodePath]:
+        """Where each rule is written, by (section, name): every rule by its id, and in a
+        layered section (model v1.1) also as ``LAYER/RULE``, and each layer's default
+        as ``LAYER/default`` (at the layer)."""
+        paths: dict[tuple[str, str], NodePath] = {}
+        for section in ("segmentation", "egress"):
+            sec = self.model.segmentation if section == "segmentation" else self.model.egress
+            for p in sec.placed_rules():
+                paths[(section, p.rule.id)] = (section, *p.path)
+                if p.layer is not None:
+                    paths[(section, f"{p.layer}/{p.rule.id}")] = (section, *p.path)
+            for i, layer_id in enumerate(sec.layer_ids()):
+                paths[(section, f"{layer_id}/default")] = (section, "layers", i)
+        return paths
 
     @cached_property
     def _rule_marks(self) -> dict[tuple[str, str], Mark]:
-        """Where each rule stands, by (section, id), found once for every rule.
+        """Where each rule stands, by (section, name), found once for every rule.
 
         ``check`` names the line of every rule (impact rows) and of each rule a
         decision cites: on a 10,000-rule policy, walking the node index once per
@@ -252,19 +262,18 @@ class LoadedPolicy:
         if doc is None:
             return {}
         marks: dict[tuple[str, str], Mark] = {}
-        rules = list(self._rule_index.items())
-        paths: list[NodePath] = [(section, "rules", index) for (section, _), index in rules]
-        indexed: dict[str, bool] = {}
-        for (key, _), path, mark in zip(rules, paths, doc.node_marks(paths), strict=True):
-            section = key[0]
-            if section not in indexed:
-                indexed[section] = (
-                    doc.node_mark((section,)) is not None
-                    and doc.node_mark((section, "rules")) is not None
+        rules = list(self._rule_paths.items())
+        paths: list[NodePath] = [path for _, path in rules]
+        indexed: dict[NodePath, bool] = {}
+        for (key, path), mark in zip(rules, doc.node_marks(paths), strict=True):
+            parent = path[:-1]
+            if parent not in indexed:
+                indexed[parent] = all(
+                    doc.node_mark(parent[:n]) is not None for n in range(1, len(parent) + 1)
                 )
             # What ``locate`` returns when the whole path is indexed (as it is for a
             # rule parsed from the file); anything else goes through ``locate``.
-            if mark is None or not indexed[section]:
+            if mark is None or not indexed[parent]:
                 mark = locate(doc, path)
             marks[key] = mark
         return marks
@@ -274,12 +283,32 @@ class LoadedPolicy:
         return self._rule_marks
 
     def rule_mark(self, section: Literal["segmentation", "egress"], rule_id: str) -> Mark | None:
-        """Return the line and column of rule ``rule_id`` of ``section``, if known."""
-        return self._rule_marks.get((section, rule_id))
+        """Return the line and column of rule ``rule_id`` of ``section``, if known
+        (``LAYER/RULE`` and ``LAYER/default`` in a layered section; of a name of
+        several layers joined by ``+``, its first rule's)."""
+        mark = self._rule_marks.get((section, rule_id))
+        if mark is None and "+" in rule_id:
+            mark = self._rule_marks.get((section, self._first_known(section, rule_id)))
+        return mark
+
+    def _first_known(self, section: str, name: str) -> str:
+        """Of an allowed flow's ``L1/R1+L2/R2`` name, the first part naming a rule (the
+        parts split at the ``+`` that starts a known name; rule ids may hold ``+``)."""
+        parts = name.split("+")
+        found: list[str] = []
+        i = 0
+        while i < len(parts):
+            j = i + 1
+            while j < len(parts) and (section, "+".join(parts[i:j])) not in self._rule_paths:
+                j += 1
+            found.append("+".join(parts[i:j]))
+            i = j
+        rules = [f for f in found if not f.endswith("/default")]
+        return (rules or found)[0]
 
     def rule_location(self, section: Literal["segmentation", "egress"], rule_id: str) -> str:
         """``FILE:LINE`` of a rule, for explanations; the file alone if unknown."""
-        mark = self._rule_marks.get((section, rule_id))
+        mark = self.rule_mark(section, rule_id)
         return f"{self.path}:{mark.line}" if mark else self.path
 
     def rule_file(self, section: Literal["segmentation", "egress"], rule_id: str) -> str:

@@ -12,21 +12,29 @@ checked by :mod:`ztsim.inputs.loader`, which knows the file and can point at the
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
 
+from ztsim.model.destinations import FQDN_RE, parse_network
 from ztsim.model.fields import DeclaredId, FrozenModel, HostLabels, HostList, Id, key_of_lists
+from ztsim.model.rules import (
+    EgressLayer,
+    EgressRule,
+    EgressSection,
+    EgressTier,
+    PlacedRule,
+    SegmentationLayer,
+    SegmentationRule,
+    SegmentationSection,
+    SegmentationTier,
+)
 from ztsim.model.selectors import Selector
 from ztsim.model.services import (
-    PortRange,
     Service,
     canonical_optional_service,
     canonical_service,
-    parse_port_range,
     parse_service,
-    port_ranges,
 )
 
 __all__ = [
@@ -36,17 +44,22 @@ __all__ = [
     "CredentialStore",
     "DataItem",
     "Detection",
+    "EgressLayer",
     "EgressRule",
     "EgressSection",
+    "EgressTier",
     "EntryPoint",
     "ExternalDestination",
     "Host",
     "HostService",
     "Level",
     "Login",
+    "PlacedRule",
     "Policy",
+    "SegmentationLayer",
     "SegmentationRule",
     "SegmentationSection",
+    "SegmentationTier",
     "Topology",
     "Traffic",
     "Vulnerability",
@@ -60,10 +73,6 @@ Level = Literal["service", "user", "root"]
 #: Privilege levels in increasing order (spec §1).
 LEVELS: tuple[Level, ...] = ("service", "user", "root")
 _RANK: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
-
-_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
-#: An exact host name or ``*.suffix`` (external destinations, egress rules' ``to``).
-_FQDN_RE = re.compile(rf"^(?:\*\.)?{_LABEL}(?:\.{_LABEL})*$")
 
 
 def level_at_least(have: Level, need: Level) -> bool:
@@ -210,25 +219,43 @@ def lists_key(host: Host) -> tuple[int, int, int, int]:
 
 
 class ExternalDestination(FrozenModel):
-    """A destination outside the organisation, by FQDN (exact or ``*.suffix``)."""
+    """A destination outside the organisation, by FQDN (exact or ``*.suffix``) or, in
+    model v1.1, by CIDR block (every address in it: the attacker picks one)."""
 
     id: DeclaredId
-    fqdn: StrictStr
+    fqdn: StrictStr | None = None
+    cidr: StrictStr | None = None
     role: Literal["c2", "web-service", "partner"] = "partner"
     services: list[StrictStr] = Field(default_factory=lambda: ["443/tcp"])
     description: StrictStr | None = None
 
     @field_validator("fqdn")
     @classmethod
-    def _fqdn(cls, value: str) -> str:
-        if not _FQDN_RE.match(value):
+    def _fqdn(cls, value: str | None) -> str | None:
+        if value is not None and not FQDN_RE.match(value):
             raise ValueError(f"fqdn {value!r} is not a host name or *.suffix")
-        return value.lower()
+        return None if value is None else value.lower()
+
+    @field_validator("cidr", mode="before")
+    @classmethod
+    def _cidr(cls, value: Any) -> Any:
+        return parse_network(value)
 
     @field_validator("services")
     @classmethod
     def _services(cls, value: list[str]) -> list[str]:
         return [canonical_service(s) for s in value]
+
+    @model_validator(mode="after")
+    def _shape(self) -> ExternalDestination:
+        if (self.fqdn is None) == (self.cidr is None):
+            raise ValueError("an external destination gives exactly one of `fqdn` or `cidr`")
+        return self
+
+    @property
+    def address(self) -> str:
+        """The destination's FQDN or CIDR block, as tables show it."""
+        return self.fqdn if self.fqdn is not None else str(self.cidr)
 
 
 class Traffic(FrozenModel):
@@ -284,101 +311,6 @@ class Topology(FrozenModel):
 
 
 # --------------------------------------------------------------------------- policy
-
-
-def _parse_services(value: Any) -> Any:
-    """A rule's ``services`` checked (each a port range) before pydantic types them."""
-    if value is None:  # given but blank (omitted, it is not validated): not "any"
-        raise ValueError("blank value: write `any` for every service, or omit the key")
-    if isinstance(value, list) and not value:
-        # `services: []` names no service yet reads like "omitted" (any): as with
-        # `zone: []`, neither reading is safe for both allow and deny rules.
-        raise ValueError("empty list: write `any` for every service, or omit the key")
-    if isinstance(value, str):
-        value = [value]
-    if isinstance(value, list):
-        for service in value:
-            if isinstance(service, str):
-                parse_port_range(service)
-    return value
-
-
-def _destination_pattern(pattern: Any) -> Any:
-    """One of an egress rule's ``to``: ``*`` or an FQDN pattern, lowercased (anything
-    else is left for pydantic to reject as not a string)."""
-    if not isinstance(pattern, str):
-        return pattern
-    if pattern.lower() == "any":
-        # `any` means everything in selectors and services; here it
-        # would be one host named "any" (an allow rule allowing nothing).
-        raise ValueError("`any` is not a destination name: write `*` for every one")
-    if pattern != "*" and not _FQDN_RE.match(pattern):
-        raise ValueError(f"pattern {pattern!r} is not `*`, a host name or *.suffix")
-    return pattern.lower()
-
-
-class SegmentationRule(FrozenModel):
-    """One first-match segmentation rule."""
-
-    id: Id
-    action: Literal["allow", "deny"]
-    source: Selector = Field(default_factory=Selector, alias="from")
-    to: Selector = Field(default_factory=Selector)
-    services: list[StrictStr] | None = Field(default=None, min_length=1)
-    description: StrictStr | None = None
-
-    _services_valid = field_validator("services", mode="before")(_parse_services)
-
-    @property
-    def ranges(self) -> tuple[PortRange, ...]:
-        """The rule's services as ranges (any when omitted)."""
-        return port_ranges(None if self.services is None else tuple(self.services))
-
-
-class EgressRule(FrozenModel):
-    """One first-match egress rule: hosts to external FQDN patterns."""
-
-    id: Id
-    action: Literal["allow", "deny"]
-    source: Selector = Field(default_factory=Selector, alias="from")
-    to: list[StrictStr] = Field(default_factory=lambda: ["*"], min_length=1)
-    services: list[StrictStr] | None = Field(default=None, min_length=1)
-    description: StrictStr | None = None
-
-    _services_valid = field_validator("services", mode="before")(_parse_services)
-
-    @field_validator("to", mode="before")
-    @classmethod
-    def _to(cls, value: Any) -> Any:
-        if value is None:
-            raise ValueError("blank value: write `*` for every destination, or omit the key")
-        if isinstance(value, list) and not value:  # no destination, or "omitted" (`*`)?
-            raise ValueError("empty list: write `*` for every destination, or omit the key")
-        if isinstance(value, str):
-            value = [value]
-        if isinstance(value, list):
-            return [_destination_pattern(pattern) for pattern in value]
-        return value
-
-    @property
-    def ranges(self) -> tuple[PortRange, ...]:
-        """The rule's services as ranges (any when omitted)."""
-        return port_ranges(None if self.services is None else tuple(self.services))
-
-
-class SegmentationSection(FrozenModel):
-    """East-west and north-south segmentation (spec §3)."""
-
-    default: Literal["allow", "deny"] = "allow"
-    intra_zone: Literal["rules", "allow"] = "rules"
-    rules: list[SegmentationRule] = Field(default_factory=list)
-
-
-class EgressSection(FrozenModel):
-    """Egress filtering towards external destinations by FQDN."""
-
-    default: Literal["allow", "deny"] = "allow"
-    rules: list[EgressRule] = Field(default_factory=list)
 
 
 class Detection(FrozenModel):

@@ -130,7 +130,7 @@ def topology_view(topo: LoadedTopology, path: str) -> TopologyView:
         ZoneView(z.id, z.external, tuple(by_zone.get(z.id, []))) for z in topo.model.zones
     )
     dests = tuple(
-        f"{e.id} {e.fqdn} ({e.role}) {', '.join(e.services)}" for e in topo.model.external
+        f"{e.id} {e.address} ({e.role}) {', '.join(e.services)}" for e in topo.model.external
     )
     entries = tuple(
         f"{ep.id}: "

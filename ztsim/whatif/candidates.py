@@ -21,7 +21,8 @@ from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
 from ztsim.engine.steps import Fact, Step
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
-from ztsim.model.matching import fqdn_covers
+from ztsim.model.matching import destination_touched
+from ztsim.model.rules import to_pattern
 from ztsim.whatif.changes import GROUPS, Change, Rule, apply_changes, slug, step_allowed
 
 __all__ = ["KEEP_COMPILED", "Context", "Unclosable", "why_open"]
@@ -297,14 +298,14 @@ class Context:
         for h, dest, svc in self.legit_egress:
             if only is not None and h != only:
                 continue
-            if svc in services and fqdn_covers(pattern, dests[dest].fqdn):
+            if svc in services and destination_touched(to_pattern(pattern), dests[dest]):
                 groups[(dest, svc)].append(h)
         return [
             {
                 "id": f"harden-egress-{dest}-{slug(svc)}",
                 "action": "allow",
                 "from": {"host": sorted(set(hs))},
-                "to": [dests[dest].fqdn],
+                "to": [dests[dest].address],
                 "services": [svc],
                 "description": f"ztsim harden: legitimate egress to {dest}",
             }
@@ -316,7 +317,7 @@ class Context:
         key = ("deny-egress", h, dest, svc)
         if key in self._memo:
             return self._memo[key]
-        pattern = self.topo.destinations[dest].fqdn
+        pattern = self.topo.destinations[dest].address
         rules = [{**r, "id": f"{r['id']}-{h}"} for r in self._egress_allows(pattern, [svc], only=h)]
         rules.append(
             {
@@ -337,17 +338,17 @@ class Context:
         if key in self._memo:
             return self._memo[key]
         e = self.topo.destinations[dest]
-        rules = self._egress_allows(e.fqdn, e.services, only=None)
+        rules = self._egress_allows(e.address, e.services, only=None)
         rules.append(
             {
                 "id": f"harden-deny-to-{dest}",
                 "action": "deny",
-                "to": [e.fqdn],
+                "to": [e.address],
                 "services": list(e.services),
-                "description": f"ztsim harden: no egress to {e.fqdn} ({e.role})",
+                "description": f"ztsim harden: no egress to {e.address} ({e.role})",
             }
         )
-        text = f"deny egress to {e.fqdn} ({e.role} {dest}) from every host"
+        text = f"deny egress to {e.address} ({e.role} {dest}) from every host"
         return self._memoised(Change("deny-destination", key, text, egress_rules=tuple(rules)))
 
     def egress_allowlist(self) -> Change:
@@ -365,7 +366,7 @@ class Context:
                 "id": f"harden-allowlist-{dest}-{slug(svc)}",
                 "action": "allow",
                 "from": {"host": sorted(set(hs))},
-                "to": [dests[dest].fqdn],
+                "to": [dests[dest].address],
                 "services": [svc],
                 "description": f"ztsim harden: legitimate egress to {dest}",
             }

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ztsim.model.matching import fqdn_covers
+from ztsim.model.matching import pattern_covers
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.selectors import Selector, expressions_key
 from ztsim.model.services import PortRange
@@ -198,6 +198,6 @@ def egress_shadowing(rules: Sequence[EgressRule]) -> dict[int, Shadow]:
     return _shadowing(
         rules,
         lambda r: r.to,
-        lambda r, pattern: any(fqdn_covers(p, pattern) for p in r.to),
-        lambda r: tuple(sorted(r.to)),
+        lambda r, pattern: any(pattern_covers(p, pattern) for p in r.to),
+        lambda r: tuple(sorted(str(p) for p in r.to)),
     )

@@ -18,7 +18,7 @@ from ztsim.engine.attack import AttackModel
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.fixpoint import solve
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
-from ztsim.model.matching import fqdn_covers, selector_matches_host, selector_matches_zone
+from ztsim.model.matching import destination_touched, selector_matches_host, selector_matches_zone
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.services import parse_service
 from ztsim.whatif.yamlout import rule_line
@@ -218,7 +218,7 @@ class FlowChecks:
                 )
         if default_out:
             n = len({h for h, _, _ in default_out})
-            names = sorted({dests[d].fqdn for _, d, _ in default_out})
+            names = sorted({dests[d].address for _, d, _ in default_out})
             self.add(
                 "error",
                 "egress-attacker",
@@ -246,7 +246,7 @@ class FlowChecks:
             )
             return
         dests = topo.destinations
-        names = sorted({f"{dests[d].fqdn} ({dests[d].role})" for _, d, _ in risky})
+        names = sorted({f"{dests[d].address} ({dests[d].role})" for _, d, _ in risky})
         used = len({h for h, _, _ in risky})
         self.add(
             "error",
@@ -340,7 +340,7 @@ def _decide_egress(
                     for i, r in enumerate(rules)
                     if selector_matches_host(r.source, h)
                     and any(rg.covers(parse_service(svc)) for rg in r.ranges)
-                    and any(fqdn_covers(p, e.fqdn) for p in r.to)
+                    and any(destination_touched(p, e) for p in r.to)
                 ]
                 for i in hits:
                     matched[i] += 1
