@@ -446,9 +446,9 @@ def test_annotations_applied(tmp_path: Path) -> None:
         "gives": "user",
         "description": "annotation ztsim.io/entry on Pod shop/web",
     }
-    # The data item names the annotation that declared it (the workload object's).
+    # The data item names the annotation that declared it, at its workload.
     by = draft.provenance["customers"]
-    assert (by.source.line, by.name) == (7, "annotation ztsim.io/data on Deployment data/db")
+    assert (by.source.line, by.name) == (1, "annotation ztsim.io/data on Deployment data/db")
 
 
 def annotation_errors(tmp_path: Path, annotations: str, ports: str = "[]") -> list[str]:

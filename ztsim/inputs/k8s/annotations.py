@@ -33,7 +33,7 @@ from typing import Any
 
 from ztsim.inputs.k8s.drafts import Provenance, TopologyDraft
 from ztsim.inputs.k8s.naming import host_id, workload_name
-from ztsim.inputs.k8s.objects import ZTSIM_ANNOTATION_PREFIX, Manifests, Source, Workload
+from ztsim.inputs.k8s.objects import ZTSIM_ANNOTATION_PREFIX, Manifests, Place, Workload
 from ztsim.model.diagnostics import Diagnostic, InputError
 
 __all__ = ["ANNOTATION_KEYS", "Item", "apply_annotations", "parse_items"]
@@ -88,12 +88,14 @@ class _Applier:
         self.hosts = {h["id"]: h for h in draft.document["hosts"]}
         self.credentials: set[str] = {c["id"] for c in draft.document["credentials"]}
         #: Data ids declared so far, and where.
-        self.data: dict[str, Source] = {}
-        #: The annotation being applied: its place, and its name for provenance.
-        self.source = Source("<manifests>", 1, 1)
+        self.data: dict[str, Place] = {}
+        #: The annotation being applied: its place, its workload, its name.
+        self.place: Place | None = None
+        self.workload: Workload | None = None
         self.by = ""
 
-    def error(self, source: Source, key: str, message: str) -> None:
+    def error(self, place: Place, key: str, message: str) -> None:
+        source = place.source
         self.errors.append(
             Diagnostic(source.path, source.line, source.column, "error", f"{key}: {message}")
         )
@@ -160,9 +162,11 @@ def _data(ap: _Applier, host: dict[str, Any], value: str, w: Workload) -> None:
         else:
             entry["requires"] = _level(item, ("user", "root"), "data") or "user"
         if item.id in ap.data:
-            raise ValueError(f"data {item.id} is declared already, at {ap.data[item.id]}")
-        ap.data[item.id] = ap.source
-        ap.draft.provenance[item.id] = Provenance(ap.source, ap.by)
+            raise ValueError(f"data {item.id} is declared already, at {ap.data[item.id].source}")
+        assert ap.place is not None
+        ap.data[item.id] = ap.place
+        # At the workload's manifest: locating each annotation would re-read them all.
+        ap.draft.provenance[item.id] = Provenance(w.source, ap.by)
         host.setdefault("data", []).append(entry)
 
 
@@ -254,7 +258,7 @@ def _apply_workload(ap: _Applier, w: Workload) -> None:
             ap.error(source, key, f"unknown ztsim annotation (known: {listed})")
     known = [a for a in w.ztsim_annotations if _short(a[0]) in _ORDER]
     for key, value, source in sorted(known, key=lambda a: _ORDER[_short(a[0])]):
-        ap.source, ap.by = source, f"annotation {key} on {workload_name(w)}"
+        ap.place, ap.by = source, f"annotation {key} on {workload_name(w)}"
         try:
             ANNOTATION_KEYS[_short(key)](ap, host, value, w)
         except ValueError as exc:

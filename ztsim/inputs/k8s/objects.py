@@ -8,8 +8,9 @@ same whatever order the manifest wrote them in); :func:`label_map` gives a dict.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from ztsim.model.diagnostics import Diagnostic
@@ -35,6 +36,7 @@ __all__ = [
     "Manifests",
     "Namespace",
     "NetworkPolicy",
+    "Place",
     "PolicyPeer",
     "PolicyPort",
     "PolicyRule",
@@ -73,6 +75,20 @@ class Source:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}"
+
+
+@dataclass(frozen=True, eq=False)
+class Place:
+    """Where a deep node of a manifest stands, located only when asked (locating a
+    node deeper than the positions recorded while parsing re-reads its document:
+    worth it for a problem, not for every annotation of ten thousand workloads)."""
+
+    locate: Callable[[], Source] = field(repr=False)
+
+    @cached_property
+    def source(self) -> Source:
+        """The node's place (located once)."""
+        return self.locate()
 
 
 @dataclass(frozen=True)
@@ -153,8 +169,8 @@ class Workload:
     sources: tuple[Source, ...]
     #: The ``ztsim.io/`` annotations (:data:`ZTSIM_ANNOTATION_PREFIX`) of the pod
     #: template and of the workload object itself, each with its value's place:
-    #: (key, value, source), sorted by key, the template's winning a key both set.
-    ztsim_annotations: tuple[tuple[str, str, Source], ...] = ()
+    #: (key, value, place), sorted by key, the template's winning a key both set.
+    ztsim_annotations: tuple[tuple[str, str, Place], ...] = ()
 
     @property
     def id(self) -> str:

@@ -71,8 +71,13 @@ class _Hosts:
         #: host id -> service text -> its entry (``service``, ``name``, ``public``).
         self.services: dict[str, dict[str, dict[str, Any]]] = {}
         self.published: dict[tuple[str, str], list[Provenance]] = {}
+        #: (namespace, label pair) -> the workloads there with it: a Service's
+        #: candidates are those with its selector's first pair, not every workload.
+        self.by_label: dict[tuple[str, tuple[str, str]], list[Workload]] = {}
         for w in self.workloads:
             self.services[self.ids[w.id]] = self._container_services(w)
+            for pair in w.labels:
+                self.by_label.setdefault((w.namespace, pair), []).append(w)
 
     def _container_services(self, w: Workload) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
@@ -95,11 +100,8 @@ class _Hosts:
         if not svc.selector:  # none or empty: endpoints managed by hand
             return []
         wanted = svc.selector
-        return [
-            w
-            for w in self.workloads
-            if w.namespace == svc.namespace and all(kv in w.labels for kv in wanted)
-        ]
+        candidates = self.by_label.get((svc.namespace, wanted[0]), [])
+        return [w for w in candidates if all(kv in w.labels for kv in wanted[1:])]
 
     def targets(self, svc: Service, port: ServicePort, w: Workload) -> list[ContainerPort]:
         """The container ports of ``w`` that Service port ``port`` reaches (a named

@@ -9,6 +9,7 @@ joins the parts of one owner into one :class:`~ztsim.inputs.k8s.objects.Workload
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 
 from ztsim.inputs.collector import Loc
@@ -21,6 +22,7 @@ from ztsim.inputs.k8s.objects import (
     Ingress,
     Labels,
     Namespace,
+    Place,
     Service,
     ServicePort,
     Source,
@@ -75,7 +77,7 @@ class WorkloadPart:
     ports: tuple[ContainerPort, ...]
     annotations: Labels
     source: Source
-    ztsim_annotations: tuple[tuple[str, str, Source], ...] = ()
+    ztsim_annotations: tuple[tuple[str, str, Place], ...] = ()
 
 
 def meta_of(f: Fields, data: dict[str, Any], loc: Loc) -> Meta | None:
@@ -139,11 +141,13 @@ def workload_part(f: Fields, data: dict[str, Any], loc: Loc, kind: str) -> Workl
     )  # fmt: skip
 
 
-def _ztsim_annotations(f: Fields, annotations: Labels, loc: Loc) -> dict[str, tuple[str, Source]]:
+def _ztsim_annotations(f: Fields, annotations: Labels, loc: Loc) -> dict[str, tuple[str, Place]]:
     """The ``ztsim.io/`` annotations of ``annotations`` (at ``loc``), each with the
-    place of its value (located only for these: most manifests have none)."""
+    place of its value (located when asked: see :class:`Place`)."""
     return {
-        k: (v, f.source((*loc, k))) for k, v in annotations if k.startswith(ZTSIM_ANNOTATION_PREFIX)
+        k: (v, Place(partial(f.source, (*loc, k))))
+        for k, v in annotations
+        if k.startswith(ZTSIM_ANNOTATION_PREFIX)
     }
 
 
