@@ -1,8 +1,10 @@
 """The attack graph as a networkx DiGraph: fact nodes, step nodes, edges pre -> step -> fact.
 
 It is built from the steps a solve fired (every step instance when the solve was
-exhaustive, see :func:`ztsim.engine.fixpoint.solve`) and serves export (GraphML, DOT, JSON)
-and analyses by other tools.
+exhaustive, see :func:`ztsim.engine.fixpoint.solve`), or from one plan's steps
+(:func:`plan_graph`), and serves export (GraphML, DOT, JSON) and analyses by other
+tools.  Every node carries ``zone`` (where it stands, when it stands in one zone)
+and ``title`` (a readable label); DOT draws each zone as a cluster.
 """
 
 from __future__ import annotations
@@ -13,10 +15,21 @@ from typing import Any
 import networkx as nx
 
 from ztsim.engine.fixpoint import Solution
+from ztsim.engine.plans import Plan
 from ztsim.engine.steps import Fact, Step
+from ztsim.inputs.loaded import LoadedTopology
+from ztsim.model.techniques import technique
 from ztsim.model.textsafe import safe, safe_lines
 
-__all__ = ["attack_graph", "fact_id", "step_id", "to_dot", "to_graphml", "to_json"]
+__all__ = [
+    "attack_graph",
+    "fact_id",
+    "plan_graph",
+    "step_id",
+    "to_dot",
+    "to_graphml",
+    "to_json",
+]
 
 
 def fact_id(f: Fact) -> str:
@@ -29,40 +42,106 @@ def step_id(s: Step) -> str:
     return "step:" + ":".join(s.key)
 
 
+def _zone_of(topo: LoadedTopology, where: str | None) -> str | None:
+    """The zone of a host or an external zone, else None."""
+    if where is None:
+        return None
+    host = topo.hosts.get(where)
+    if host is not None:
+        return host.zone
+    return where if where in topo.zones else None
+
+
+def _fact_attrs(f: Fact, topo: LoadedTopology) -> dict[str, Any]:
+    """``zone`` and ``title`` of a fact node (a title says what the fact is in words)."""
+    kind = f[0]
+    zone: str | None = None
+    if kind == "zone":
+        zone, title = f[1], f"{f[1]}\n(external zone)"
+    elif kind == "priv":
+        zone, title = _zone_of(topo, f[1]), f"{f[1]}\n{f[2]}"
+    elif kind == "session":
+        zone, title = _zone_of(topo, f[1]), f"{f[1]}\nsession {f[2]}"
+    elif kind == "cred":
+        title = f"credential\n{f[1]}"
+    elif kind == "data":
+        held = topo.data.get(f[1])
+        zone, title = (held[0].zone if held else None), f"data\n{f[1]}"
+    else:
+        title = f"{'exfiltrate' if kind == 'exfil' else 'tamper'}({f[1]})"
+    return {"title": title} | ({"zone": zone} if zone else {})
+
+
+def _step_attrs(st: Step, topo: LoadedTopology, best: bool | None) -> dict[str, Any]:
+    t = technique(st.technique)
+    head = f"{t.id} {t.name}" if t else st.kind
+    if st.kind == "enter":
+        head += f"\nentry point {st.key[1]}"
+    attrs = {
+        "type": "step",
+        "kind": st.kind,
+        "technique": st.technique,
+        "source": st.source,
+        "target": st.target,
+        "service": st.service,
+        "reason": st.reason,
+        "best": best,
+        "label": f"{st.kind} {st.technique or ''}".strip(),
+        "title": head + (f"\n{st.service}" if st.service else ""),
+        "zone": _zone_of(topo, st.host),
+    }
+    return {k: v for k, v in attrs.items() if v is not None}
+
+
 def attack_graph(sol: Solution) -> Any:
     """Build the attack graph of ``sol`` (a ``networkx.DiGraph``).
 
     Fact nodes carry ``type="fact"``, ``kind``, ``cost`` (of the cheapest
     derivation); step nodes carry ``type="step"``, ``kind``, ``technique``,
     ``source``, ``target``, ``service``, ``reason`` and ``best`` (whether it is the
-    cheapest derivation of one of its outputs).
+    cheapest derivation of one of its outputs); every node ``title`` and, when it
+    stands in one zone, ``zone``.
     """
-    g = nx.DiGraph(policy=sol.policy.loaded.name, topology=sol.model.topology.name)
+    topo = sol.model.topology
+    g = nx.DiGraph(policy=sol.policy.loaded.name, topology=topo.name)
     best_keys = {st.key for st in sol.best.values()}
     for f, c in sorted(sol.cost.items(), key=lambda kv: (sol.order[kv[0]], kv[0])):
-        g.add_node(fact_id(f), type="fact", kind=f[0], label=fact_id(f), cost=c)
+        g.add_node(
+            fact_id(f), type="fact", kind=f[0], label=fact_id(f), cost=c, **_fact_attrs(f, topo)
+        )
     for key in sorted(sol.fired):
         st = sol.fired[key]
         if not all(p in sol.cost for p in st.pre):
             continue
         sid = step_id(st)
-        attrs = {
-            "type": "step",
-            "kind": st.kind,
-            "technique": st.technique,
-            "source": st.source,
-            "target": st.target,
-            "service": st.service,
-            "reason": st.reason,
-            "best": key in best_keys,
-            "label": f"{st.kind} {st.technique or ''}".strip(),
-        }
-        g.add_node(sid, **{k: v for k, v in attrs.items() if v is not None})
+        g.add_node(sid, **_step_attrs(st, topo, key in best_keys))
         for p in st.pre:
             g.add_edge(fact_id(p), sid)
         for f in st.post:
             if f in sol.cost:
                 g.add_edge(sid, fact_id(f))
+    return g
+
+
+def plan_graph(plan: Plan, topo: LoadedTopology, policy: str) -> Any:
+    """One plan's sub-graph: its steps, the facts they need and give, in plan order.
+
+    Built from the plan itself, not from a solve: a plan the policy blocks has steps
+    the policy's own graph lacks.  Step nodes carry ``step`` (their number).
+    """
+    g = nx.DiGraph(policy=policy, topology=topo.name, plan=plan.ident)
+    for i, st in enumerate(plan.steps, 1):
+        for f in (*st.pre, *st.post):
+            if fact_id(f) not in g:
+                g.add_node(
+                    fact_id(f), type="fact", kind=f[0], label=fact_id(f), **_fact_attrs(f, topo)
+                )
+        sid = step_id(st)
+        g.add_node(sid, step=i, **_step_attrs(st, topo, None))
+        for p in st.pre:
+            g.add_edge(fact_id(p), sid)
+        for f in st.post:
+            g.add_edge(sid, fact_id(f))
     return g
 
 
@@ -88,12 +167,36 @@ def _q(text: object) -> str:
     return '"' + safe(str(text)).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _dot_label(text: object) -> str:
+    # a title's line breaks are DOT's own (\n); the rest escaped as by _q
+    return "\\n".join(_q(part)[1:-1] for part in str(text).split("\n")).join('""')
+
+
 def to_dot(g: Any) -> str:
-    """Graphviz DOT text of ``g`` (facts as ellipses, steps as boxes)."""
+    """Graphviz DOT text of ``g``: facts as ellipses, steps as boxes, zones as clusters.
+
+    Labels are the nodes' ``title`` (the fact or the technique in words); nodes in
+    one zone are drawn inside a ``cluster`` subgraph labelled with it.
+    """
     lines = [f"digraph {_q(g.graph.get('policy', 'attack'))} {{", "  rankdir=LR;"]
+    lines.append('  node [fontname="Helvetica"]; edge [color="#57606a"];')
+    zones: dict[str, list[str]] = {}
+    loose: list[str] = []
     for n, a in g.nodes(data=True):
         shape = "box" if a.get("type") == "step" else "ellipse"
-        lines.append(f"  {_q(n)} [shape={shape}, label={_q(a.get('label', n))}];")
+        label = _dot_label(a.get("title", a.get("label", n)))
+        line = f"{_q(n)} [shape={shape}, label={label}];"
+        zone = a.get("zone")
+        if zone is None:
+            loose.append("  " + line)
+        else:
+            zones.setdefault(str(zone), []).append("    " + line)
+    for i, (zone, members) in enumerate(zones.items()):
+        lines.append(f"  subgraph cluster_{i} {{")
+        lines.append(f'    label={_q("zone " + zone)}; style=rounded; color="#d0d7de";')
+        lines += members
+        lines.append("  }")
+    lines += loose
     for u, v in g.edges():
         lines.append(f"  {_q(u)} -> {_q(v)};")
     lines.append("}")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from ztsim.cli.common import add_command, load_scenario
+from ztsim.cli.common import add_command, load_scenario, usage_error
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.diagnostics import Diagnostic, InputError
@@ -81,7 +81,7 @@ def _plans_output(
     from ztsim.output.graph import plan_graph, to_dot, to_graphml, to_json
 
     if args.max_paths < 1:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", "--max-paths must be >= 1")])
+        raise usage_error("graph", "--max-paths must be >= 1")
     a = analyze(topo, [policy], Needs(plan_listing=True))
     rows = [row for rs in a.plans_by_goal(a.goals, args.max_paths).values() for row in rs]
     if args.plan is None:
@@ -102,7 +102,7 @@ def _plans_output(
             f"--plan {args.plan}: no such plan among the {len(rows)} listed with "
             f"--max-paths {args.max_paths} (ztsim paths lists them): {known}"
         )
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", msg)])
+        raise usage_error("graph", msg)
     plan = row.plan
     if args.format == "svg":
         marks = block_marks(row.verdicts, [policy])

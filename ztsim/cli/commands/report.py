@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario
+from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario, usage_error
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
@@ -24,7 +24,7 @@ ORDER = 25
 
 
 def _usage(message: str) -> InputError:
-    return InputError([Diagnostic("<command line>", 1, 1, "error", message)])
+    return usage_error("report", message)
 
 
 def _inputs(args: argparse.Namespace) -> list[str | None]:

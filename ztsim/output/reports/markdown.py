@@ -1,12 +1,16 @@
 """Markdown summary for ``$GITHUB_STEP_SUMMARY`` or a pull-request comment.
 
 A verdict heading, a table of counts per policy, then per policy a table of the
-assertions and, folded in ``<details>``, each failure's counter-example plan.
+assertions and, folded in ``<details>``, each failure's counter-example plan: its
+steps as a table and as a Mermaid diagram (zones as subgraphs, the blocking step
+marked; :mod:`ztsim.output.drawing.mermaid`), which GitHub draws.
 """
 
 from __future__ import annotations
 
-from ztsim.inputs.loaded import LoadedPolicy
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.output.drawing.attack import block_marks, topology_places
+from ztsim.output.drawing.mermaid import plan_mermaid
 from ztsim.output.escape import markdown_code as _code
 from ztsim.output.escape import markdown_text
 from ztsim.output.reports.common import (
@@ -87,13 +91,14 @@ def render_markdown(report: Report) -> str:
         if failing:
             out += ["", "<details><summary>Counter-examples</summary>", ""]
             for o in failing:
-                out += _counter_examples(o, p)
+                out += _counter_examples(o, p, topo)
             out.append("</details>")
     return "\n".join(out) + "\n"
 
 
-def _counter_examples(o: Outcome, p: LoadedPolicy) -> list[str]:
+def _counter_examples(o: Outcome, p: LoadedPolicy, topo: LoadedTopology) -> list[str]:
     """Each violation of ``o``: its message and fix, then its plan (or its flows)."""
+    zones, external = topology_places(topo)
     out: list[str] = []
     for v in o.violations:
         where = f"{v.location.path}:{v.location.line}"
@@ -106,6 +111,8 @@ def _counter_examples(o: Outcome, p: LoadedPolicy) -> list[str]:
             out.append(_row(["---"] * len(PLAN_HEADER)))
             out += [_row([_cell(c) for c in r]) for r in plan_rows(v.plan, v.verdict, p)]
             out.append("")
+            marks = block_marks([v.verdict], [p]) if v.verdict is not None else None
+            out += ["```mermaid", *plan_mermaid(v.plan.steps, zones, external, marks), "```", ""]
         elif len(v.flows) > 1:
             out += [f"- {_code(f)}" for f in v.flows]
             out.append("")
