@@ -88,6 +88,10 @@ EXIT_STATUSES: dict[str, tuple[tuple[ExitCode, str], ...]] = {
         (ExitCode.INCOMPLETE, "some goal still reachable (the proposal is incomplete)"),
         *_COMMON,
     ),
+    "init": (
+        (ExitCode.OK, "the example scenario copied (nothing overwritten without --force)"),
+        *_COMMON,
+    ),
     "import": (
         (ExitCode.OK, "the files written (warnings allowed without --strict)"),
         *_COMMON,
