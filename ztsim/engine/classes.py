@@ -92,9 +92,9 @@ def zone_blind(pol: Policy) -> bool:
     seg = pol.segmentation
     if seg.intra_zone == "allow":
         return False
-    if any(r.source.zone is not None or r.to.zone is not None for r in seg.rules):
+    if any(r.source.zone is not None or r.to.zone is not None for r in seg.all_rules()):
         return False
-    return all(r.source.zone is None for r in pol.egress.rules)
+    return all(r.source.zone is None for r in pol.egress.all_rules())
 
 
 class Classes:
@@ -130,7 +130,8 @@ class Classes:
             if self.zone_blind and not policy.controls.encrypt_in_transit
             else frozenset()
         )
-        seg, egress = policy.segmentation.rules, policy.egress.rules
+        # Every layer's rules draw the classes (model v1.1): all_rules is `rules` in v1.
+        seg, egress = policy.segmentation.all_rules(), policy.egress.all_rules()
         src_sels = [r.source for r in seg] + [r.source for r in egress]
         #: Sources, told apart by `from` selectors; destinations by `to` selectors.
         self.sources = ClassSide(self, *selectors_features(src_sels))

@@ -36,12 +36,14 @@ from ztsim.engine.decisions import (
     sets_admit,
 )
 from ztsim.engine.expressions import Lowered, lower, uses_expressions
+from ztsim.engine.layers import LayerPlan
 from ztsim.engine.reach import BulkReach, RuleIndex, candidates, index_lists
 from ztsim.engine.reuse import can_reuse, untouched_sources
 from ztsim.engine.targets import TargetGroups, TargetLayout, group_targets, target_layout
 from ztsim.inputs.loaded import LabelGroup, LoadedPolicy, LoadedTopology
-from ztsim.model.diagnostics import Diagnostic, InputError
-from ztsim.model.schema import EgressRule, SegmentationRule
+from ztsim.model.destinations import Intervals, block_intervals, intersect, union
+from ztsim.model.matching import destination_touched
+from ztsim.model.schema import EgressRule, EgressSection, SegmentationRule
 from ztsim.model.selectors import Selector
 from ztsim.model.services import PortRange
 from ztsim.perf.dedupe import PerObject
@@ -49,6 +51,8 @@ from ztsim.perf.dedupe import PerObject
 __all__ = ["CompiledPolicy", "EgressJudge", "FlowJudge"]
 
 _EGRESS_TOPOLOGY_DENY = Decision(False, "topology", "topology", "egress")
+#: An FQDN destination as an address set: one point (model v1.1's CIDR walk).
+_POINT: Intervals = (0, ((0, 0),))
 
 
 class CompiledPolicy:
@@ -120,7 +124,6 @@ class CompiledPolicy:
         self.loaded = policy
         self.topology = topology
         pol = policy.model
-        _refuse_v11(policy, topology)
         #: How label expressions became label pairs (model v1.1), if the policy has any.
         self.lowered: Lowered | None = None
         if uses_expressions(pol):
@@ -130,8 +133,13 @@ class CompiledPolicy:
                 pol, topology, groups, layout, previous.lowered if previous else None
             )
             groups, layout = self.lowered.groups, self.lowered.layout
-        self.seg_rules: tuple[SegmentationRule, ...] = tuple(pol.segmentation.rules)
-        self.egress_rules: tuple[EgressRule, ...] = tuple(pol.egress.rules)
+        # Every rule in order, layer by layer and tier by tier (model v1.1): `rules` in v1.
+        self.seg_rules: tuple[SegmentationRule, ...] = tuple(pol.segmentation.all_rules())
+        self.egress_rules: tuple[EgressRule, ...] = tuple(pol.egress.all_rules())
+        #: Where each rule of a layered section stands (model v1.1); None in v1.
+        self.seg_plan = (
+            LayerPlan.of("segmentation", pol.segmentation) if pol.segmentation.layered else None
+        )
         self.seg_ranges = [r.ranges for r in self.seg_rules]
         self.egress_ranges = [r.ranges for r in self.egress_rules]
         self.seg_default_allow = pol.segmentation.default == "allow"
@@ -174,6 +182,7 @@ class CompiledPolicy:
             [r.action == "allow" for r in self.seg_rules],
             self.seg_default_allow,
             self.intra_zone_allow,
+            self.seg_plan,
         )
         # The parts hold what they need of the policy, never the policy: a reference
         # back would make a cycle, which only the (often paused) cyclic collector frees.
@@ -187,6 +196,7 @@ class CompiledPolicy:
             rule_index=rule_index,
             from_sel=from_sel,
             sets_of=sets_of,
+            plan=self.seg_plan,
         )
         self._egress = EgressJudge(
             topology,
@@ -195,6 +205,7 @@ class CompiledPolicy:
             self.egress_ranges,
             default_allow=self.egress_default_allow,
             sets_of=sets_of,
+            section=pol.egress,
         )
         self.reach = self._reach.reach
         self.flow = self._flows.flow
@@ -205,7 +216,11 @@ class CompiledPolicy:
 
     def _inherit_decisions(self, previous: CompiledPolicy) -> None:
         """Keep the previous version's per-class decisions that an edit cannot change
-        (:func:`~ztsim.engine.reuse.untouched_sources`); the rest is recomputed on demand."""
+        (:func:`~ztsim.engine.reuse.untouched_sources`); the rest is recomputed on demand.
+        Not for layered policies (model v1.1): a rule's effect there depends on its
+        layer and tier, which the comparison of rule lists does not see."""
+        if self.seg_plan is not None or previous.seg_plan is not None:
+            return
         untouched = untouched_sources(
             previous.seg_rules,
             self.seg_rules,
@@ -233,23 +248,6 @@ class CompiledPolicy:
         return self.flow(source, to, service)
 
 
-def _refuse_v11(policy: LoadedPolicy, topology: LoadedTopology) -> None:
-    """Refuse what the engine cannot judge yet: layered sections, CIDR destinations
-    and patterns (model v1.1, sections 3 and 4), rather than answer wrongly."""
-    pol = policy.model
-    what = None
-    if pol.segmentation.layered or pol.egress.layered:
-        what = "layers (model v1.1 section 3)"
-    elif any(r.blocks for r in pol.egress.all_rules()):
-        what = "CIDR patterns in egress rules (model v1.1 section 4)"
-    elif any(e.cidr is not None for e in topology.model.external):
-        what = "CIDR external destinations (model v1.1 section 4)"
-    if what is not None:
-        raise InputError(
-            [Diagnostic(policy.path, 1, 1, "error", f"this ztsim cannot judge {what} yet")]
-        )
-
-
 class FlowJudge:
     """Segmentation decisions on single flows, memoised per flow and per pair of classes.
 
@@ -267,6 +265,7 @@ class FlowJudge:
         "from_sel",
         "groups",
         "intra_zone_allow",
+        "plan",
         "ranges",
         "rule_index",
         "rules",
@@ -289,11 +288,14 @@ class FlowJudge:
         rule_index: RuleIndex,
         from_sel: list[SelectorSets],
         sets_of: Callable[[Selector], SelectorSets],
+        plan: LayerPlan | None = None,
     ) -> None:
         self.topology = topology
         self.groups = classes.groups
         self.source_class = classes.sources.of
         self.dest_class = classes.dests.of
+        #: The layers and tiers of a layered section (model v1.1), else None.
+        self.plan = plan
         self.rules = rules
         self.ranges = ranges
         self.default_allow = default_allow
@@ -358,6 +360,8 @@ class FlowJudge:
         self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_host: str, dst_zone: str
     ) -> Decision:
         """The first rule matching a flow between two classes, else the default."""
+        if self.plan is not None:
+            return self.plan.decide(self._matching(memo_key, dst_host, dst_zone))
         source_key, dst_key, service = memo_key
         rules, to_sel, from_sel = self.rules, self.to_sel, self.from_sel
         labels = self.groups[dst_host][1]
@@ -376,6 +380,28 @@ class FlowJudge:
                 r = rules[i]
                 return Decision(r.action == "allow", r.id, "rule")
         return Decision(self.default_allow, "default", "default")
+
+    def _matching(
+        self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_host: str, dst_zone: str
+    ) -> list[int]:
+        """Every rule matching a flow between two classes, in order (layered sections:
+        each layer needs its own first match, :meth:`LayerPlan.decide`)."""
+        source_key, dst_key, service = memo_key
+        to_sel, from_sel = self.to_sel, self.from_sel
+        labels = self.groups[dst_host][1]
+        found: list[int] = []
+        for i in self._rules_for(source_key, dst_key, dst_zone):
+            if isinstance(source_key, str):
+                if from_sel[i] != (None, None):
+                    continue
+            elif not sets_admit(from_sel[i], source_key.host, source_key.labels):
+                continue
+            sets = to_sel[i]
+            if sets is None:
+                sets = to_sel[i] = self.sets_of(self.rules[i].to)
+            if sets_admit(sets, dst_host, labels) and ranges_cover(self.ranges[i], service):
+                found.append(i)
+        return found
 
     def _rules_for(self, source: ClassKey | str, dst: ClassKey, dst_zone: str) -> list[int]:
         """The rules that may decide a flow from a source class (or external zone) to
@@ -410,14 +436,19 @@ class EgressJudge:
     per flow and per source class."""
 
     __slots__ = (
+        "_covers",
         "_index",
+        "_plan",
+        "_section",
         "by_class",
         "by_destination",
         "by_flow",
         "by_zone",
+        "cidr_dests",
         "default_allow",
         "from_sel",
         "groups",
+        "layered",
         "ranges",
         "rules",
         "source_class",
@@ -433,11 +464,19 @@ class EgressJudge:
         *,
         default_allow: bool,
         sets_of: Callable[[Selector], SelectorSets],
+        section: EgressSection | None = None,
     ) -> None:
         self.topology = topology
         self.groups = classes.groups
         self.source_class = classes.sources.of
         self.rules = rules
+        # Model v1.1: a layered section, and CIDR destinations, are judged by a
+        # LayerPlan (built on first use) over address intervals; v1 takes the scan below.
+        self._section = section if section is not None else EgressSection(rules=list(rules))
+        self.layered = self._section.layered
+        self.cidr_dests = frozenset(e.id for e in topology.model.external if e.cidr is not None)
+        self._plan: LayerPlan | None = None
+        self._covers: dict[tuple[int, str], Intervals] = {}
         self.ranges = ranges
         self.default_allow = default_allow
         #: Each egress rule's `from` as sets.
@@ -478,6 +517,8 @@ class EgressJudge:
         """The policy's egress decision on ``service`` whether or not the destination
         serves it: the first egress rule covering the destination and the service whose
         `from` matches the host, else the default (``reach --all-ports`` asks this)."""
+        if self.layered or destination in self.cidr_dests:
+            return self._by_plan(host, destination, service)
         src = self.topology.hosts[host]
         # Only the rules whose services and patterns cover this destination, and
         # whose `from` zone is the host's (or any), can decide.
@@ -498,15 +539,67 @@ class EgressJudge:
                 return Decision(r.action == "allow", r.id, "rule", "egress")
         return Decision(self.default_allow, "default", "default", "egress")
 
+    def _by_plan(self, host: str, destination: str, service: str) -> Decision:
+        """:meth:`first_match` of model v1.1: layers and tiers, and CIDR blocks (some
+        address allowed by every layer, :meth:`LayerPlan.block`)."""
+        plan = self._plan
+        if plan is None:
+            plan = self._plan = LayerPlan.of("egress", self._section)
+        src = self.topology.hosts[host]
+        key = (destination, service, src.zone)
+        cands = self.by_zone.get(key)
+        if cands is None:
+            zone = src.zone
+            cands = self.by_zone[key] = [
+                i
+                for i in self._rules_to(destination, service)
+                if (z := self.rules[i].source.zone) is None or zone in z
+            ]
+        esel, labels = self.from_sel, self.groups[host][1]
+        hits = [
+            (i, self._cover(i, destination)) for i in cands if sets_admit(esel[i], host, labels)
+        ]
+        cidr = self.topology.destinations[destination].cidr
+        return plan.block(_POINT if cidr is None else block_intervals(cidr), hits)
+
+    def _cover(self, i: int, destination: str) -> Intervals:
+        """The addresses of a destination that rule ``i``'s `to` covers (an FQDN
+        destination is one point, covered whole by the rules that cover it)."""
+        key = (i, destination)
+        found = self._covers.get(key)
+        if found is None:
+            cidr = self.topology.destinations[destination].cidr
+            if cidr is None:
+                found = _POINT
+            else:
+                block = block_intervals(cidr)
+                r = self.rules[i]
+                found = (
+                    block
+                    if "*" in r.names
+                    else union([intersect(block, p.intervals) for p in r.blocks], block[0])
+                )
+            self._covers[key] = found
+        return found
+
     def _rules_to(self, destination: str, service: str) -> list[int]:
         """Egress rules (in order) whose services and `to` patterns cover a destination."""
         key = (destination, service)
         found = self.by_destination.get(key)
         if found is None:
+            dest = self.topology.destinations[destination]
+            if dest.fqdn is None:  # a CIDR block (model v1.1): rules meeting part of it
+                found = self.by_destination[key] = [
+                    i
+                    for i, r in enumerate(self.rules)
+                    if ranges_cover(self.ranges[i], service)
+                    and any(destination_touched(p, dest) for p in r.to)
+                ]
+                return found
             if self._index is None:
                 self._index = _index_egress(self.rules)
             star, exact, suffix = self._index
-            fqdn = self.topology.destinations[destination].address
+            fqdn = dest.fqdn
             # The patterns covering `fqdn` (fqdn_covers): `*`, the name itself, and
             # `*.S` for every suffix `.S` of it.
             lists = [star, exact.get(fqdn, [])]

@@ -295,6 +295,9 @@ class _Builder:
     def touched(self, skey: ClassKey | str, from_cands: set[int]) -> int:
         """The destination groups some allow rule matching the source matches (all of
         them under a default allow), as a bitset."""
+        plan = self.compiled.seg_plan
+        if plan is not None:
+            return self.touched_layered(skey, from_cands)
         touched = self.every if self.compiled.seg_default_allow else 0
         from_sel = self.from_sel
         for i in from_cands:
@@ -306,6 +309,28 @@ class _Builder:
                     touched |= bits
             elif sets_admit(from_sel[i], skey.host, skey.labels):
                 touched |= bits
+        return touched
+
+    def touched_layered(self, skey: ClassKey | str, from_cands: set[int]) -> int:
+        """:meth:`touched` of a layered section (model v1.1): a flow needs every layer
+        to allow it, by an allow rule or its default, so the AND of the layers'."""
+        plan = self.compiled.seg_plan
+        assert plan is not None
+        per_layer = [self.every if d else 0 for d in plan.defaults]
+        from_sel = self.from_sel
+        for i in from_cands:
+            bits = self.allow_bits.get(i)
+            if bits is None:
+                continue
+            if isinstance(skey, str):
+                if from_sel[i] != (None, None):
+                    continue
+            elif not sets_admit(from_sel[i], skey.host, skey.labels):
+                continue
+            per_layer[plan.layer_of[i]] |= bits
+        touched = self.every
+        for bits in per_layer:
+            touched &= bits
         return touched
 
     def seg_served(
@@ -407,7 +432,8 @@ class _Builder:
     def rank(self, decision: Decision) -> tuple[int, int]:
         """Spec §4's order: intra_zone, then rules in file order, then the default."""
         if decision.reason == "rule":
-            return (1, self.rule_order[(decision.section, decision.rule)])
+            order = self.rule_order.get((decision.section, decision.rule_id))
+            return (1, len(self.rule_order) if order is None else order)
         return (0, 0) if decision.reason in ("intra_zone", "self") else (2, 0)
 
     def location(self, decision: Decision) -> str:
@@ -415,8 +441,8 @@ class _Builder:
         known = self.locations.get(decision)
         if known is None:
             pol = self.policy
-            if decision.reason == "rule":
-                known = pol.rule_location(decision.section, decision.rule)
+            if decision.reason == "rule" or decision.parts is not None:
+                known = pol.rule_location(decision.section, decision.rule_id)
             else:
                 key = "intra_zone" if decision.reason == "intra_zone" else "default"
                 mark = pol.doc.node_mark((decision.section, key)) if pol.doc else None

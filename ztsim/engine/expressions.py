@@ -36,7 +36,7 @@ R = TypeVar("R", SegmentationRule, EgressRule)
 
 def uses_expressions(policy: Policy) -> bool:
     """Whether some rule selector of ``policy`` has label expressions."""
-    seg, egress = policy.segmentation.rules, policy.egress.rules
+    seg, egress = policy.segmentation.all_rules(), policy.egress.all_rules()
     return any(r.source.labels_match or r.to.labels_match for r in seg) or any(
         r.source.labels_match for r in egress
     )
@@ -146,12 +146,13 @@ class Lowering:
         """``pol`` with each rule selector's expressions as label pairs (each of its
         expressions must be one of this lowering's)."""
         lower = PerObject(self._selector)  # rules share selector objects
-        seg = [_lower_rule(r, lower(r.source), lower(r.to)) for r in pol.segmentation.rules]
-        egress = [_lower_rule(r, lower(r.source), r.to) for r in pol.egress.rules]
+        # Layers and tiers kept (model v1.1): only the selectors change.
         return pol.model_copy(
             update={
-                "segmentation": pol.segmentation.model_copy(update={"rules": seg}),
-                "egress": pol.egress.model_copy(update={"rules": egress}),
+                "segmentation": pol.segmentation.map_rules(
+                    lambda r: _lower_rule(r, lower(r.source), lower(r.to))
+                ),
+                "egress": pol.egress.map_rules(lambda r: _lower_rule(r, lower(r.source), r.to)),
             }
         )
 
@@ -170,10 +171,10 @@ def _expressions(policy: Policy) -> Iterable[LabelExpression]:
 
 
 def _rule_selectors(policy: Policy) -> Iterable[Selector]:
-    for r in policy.segmentation.rules:
+    for r in policy.segmentation.all_rules():
         yield r.source
         yield r.to
-    for er in policy.egress.rules:
+    for er in policy.egress.all_rules():
         yield er.source
 
 

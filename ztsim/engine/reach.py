@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from ztsim.engine.classes import ClassKey
 from ztsim.engine.decisions import SelectorSets
+from ztsim.engine.layers import LayerPlan
 from ztsim.engine.targets import TargetGroups
 from ztsim.inputs.loaded import LabelGroup, LoadedTopology, label_pair_counts
 from ztsim.model.schema import SegmentationRule
@@ -209,6 +210,7 @@ class BulkReach:
         "from_sel",
         "intra_zone_allow",
         "memo",
+        "plan",
         "ranges",
         "rule_index",
         "source_class",
@@ -225,7 +227,10 @@ class BulkReach:
         allows: list[bool],
         default_allow: bool,
         intra_zone_allow: bool,
+        plan: LayerPlan | None = None,
     ) -> None:
+        #: The layers and tiers of a layered section (model v1.1), else None.
+        self.plan = plan
         self.rule_index = rule_index
         self.ranges = ranges
         self.targets = targets
@@ -294,6 +299,8 @@ class BulkReach:
                 same = tg.zone_mask.get(ck.zone, 0)
                 allowed |= same
                 undecided &= ~same
+        if self.plan is not None:
+            return allowed | self._sweep_layered(source, ck, undecided)
         from_sel, allows = self.from_sel, self.allows
         for i in candidates(self.index(), source):
             if not undecided:
@@ -319,3 +326,22 @@ class BulkReach:
         if self.default_allow:
             allowed |= undecided
         return allowed
+
+    def _sweep_layered(self, source: ClassKey | str, ck: ClassKey | None, start: int) -> int:
+        """What every layer allows of ``start`` (model v1.1): the candidate rules whose
+        `from` matches, with their bitsets, swept per layer and tier
+        (:meth:`~ztsim.engine.layers.LayerPlan.sweep`)."""
+        assert self.plan is not None
+        masks, from_sel = self.masks(), self.from_sel
+        hits: list[tuple[int, int]] = []
+        for i in candidates(self.index(), source):
+            hosts_i, pairs_i = from_sel[i]
+            if ck is None:
+                if hosts_i is not None or pairs_i is not None:
+                    continue
+            elif (hosts_i is not None and ck.host not in hosts_i) or (
+                pairs_i is not None and not pairs_i <= ck.labels
+            ):
+                continue
+            hits.append((i, masks[i]))
+        return self.plan.sweep(start, hits)

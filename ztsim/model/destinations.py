@@ -32,6 +32,7 @@ __all__ = [
     "is_cidr_text",
     "parse_network",
     "subtract",
+    "union",
 ]
 
 _LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?"
@@ -114,6 +115,23 @@ def intersect(a: Intervals, b: Intervals) -> Intervals:
         else:
             j += 1
     return (a[0], tuple(out))
+
+
+def union(parts: list[Intervals], version: int) -> Intervals:
+    """The addresses in any of ``parts`` (all of IP ``version``).
+
+    >>> union([(4, ((5, 9),)), (4, ((0, 2), (3, 4)))], 4)
+    (4, ((0, 9),))
+    """
+    spans = sorted(x for p in parts for x in p[1])
+    out: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1] + 1:
+            if hi > out[-1][1]:
+                out[-1] = (out[-1][0], hi)
+        else:
+            out.append((lo, hi))
+    return (version, tuple(out))
 
 
 def subtract(a: Intervals, b: Intervals) -> Intervals:

@@ -15,6 +15,7 @@ every rule in order with its layer, its tier and its path in the file.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any, Generic, Literal, NamedTuple, TypeVar
 
 from pydantic import AfterValidator, Field, StrictStr, field_validator, model_validator
@@ -312,6 +313,25 @@ class SegmentationSection(FrozenModel):
         """The layers' ids, in order (none in a v1 section)."""
         return [y.id for y in self.layers or ()]
 
+    def map_rules(self, fn: Callable[[SegmentationRule], SegmentationRule]) -> SegmentationSection:
+        """A copy with each rule replaced by ``fn(rule)``, layers and tiers kept."""
+        if self.layers is None:
+            return self.model_copy(update={"rules": [fn(r) for r in self.rules]})
+        layers = [
+            y.model_copy(
+                update={
+                    "rules": None if y.rules is None else [fn(r) for r in y.rules],
+                    "tiers": None
+                    if y.tiers is None
+                    else [
+                        t.model_copy(update={"rules": [fn(r) for r in t.rules]}) for t in y.tiers
+                    ],
+                }
+            )
+            for y in self.layers
+        ]
+        return self.model_copy(update={"layers": layers})
+
     def all_rules(self) -> list[SegmentationRule]:
         """Every rule in order, layer by layer and tier by tier (``rules`` in v1)."""
         return self.rules if self.layers is None else [p.rule for p in self.placed_rules()]
@@ -343,6 +363,25 @@ class EgressSection(FrozenModel):
     def layer_ids(self) -> list[str]:
         """The layers' ids, in order (none in a v1 section)."""
         return [y.id for y in self.layers or ()]
+
+    def map_rules(self, fn: Callable[[EgressRule], EgressRule]) -> EgressSection:
+        """A copy with each rule replaced by ``fn(rule)``, layers and tiers kept."""
+        if self.layers is None:
+            return self.model_copy(update={"rules": [fn(r) for r in self.rules]})
+        layers = [
+            y.model_copy(
+                update={
+                    "rules": None if y.rules is None else [fn(r) for r in y.rules],
+                    "tiers": None
+                    if y.tiers is None
+                    else [
+                        t.model_copy(update={"rules": [fn(r) for r in t.rules]}) for t in y.tiers
+                    ],
+                }
+            )
+            for y in self.layers
+        ]
+        return self.model_copy(update={"layers": layers})
 
     def all_rules(self) -> list[EgressRule]:
         """Every rule in order, layer by layer and tier by tier (``rules`` in v1)."""
