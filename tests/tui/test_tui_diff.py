@@ -1,4 +1,4 @@
-"""Pilot tests of the Diff tab, of reloads through the Workspace, and of the matrix columns."""
+"""Pilot tests of the Diff tab and of reloads through the Workspace."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from tui_support import SIZE, copy_scenario, make_app, settle, settle_diff
 from ztsim.tui.scenario import Reuse, Scenario
 from ztsim.tui.widgets.diff import DiffDetail, DiffPane, DiffTable
 from ztsim.tui.widgets.errors import ErrorPanel
-from ztsim.tui.widgets.matrix import PathsPane
 
 
 @pytest.fixture
@@ -213,32 +212,6 @@ async def test_a_policy_added_to_the_folder_is_judged_alone(scenario, tmp_path):
         await settle(pilot)
         assert app.vm.policy_names[-1] == "z-flat"
         assert app.reuse == Reuse(False, 1, 1, 3)
-
-
-async def test_matrix_has_entry_and_via_columns(scenario):
-    app = make_app(scenario)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        table = app.main.query_one(PathsPane).table
-        keys = [c.key.value for c in table.ordered_columns]
-        assert keys == ["goal", "entry", "cost", "p0", "p1", "p2", "via", "chain", "records"]
-        rows = [table.get_row_at(i) for i in range(table.row_count)]
-        entries = {r[1].plain for r in rows}
-        assert entries == {"internet-attacker", "leaked-vpn-password"}
-        # rows whose technique chains read the same differ by entry or via
-        shown = app.main.query_one(PathsPane).shown
-        assert len({(p.entry, p.via) for p in shown}) == len(shown)
-        assert all(r[6].plain == p.via for r, p in zip(rows, shown, strict=True))
-        # the verdicts stay in view at 120 columns, and the via column starts there
-        region = table.region
-        widths = [c.get_render_width(table) for c in table.ordered_columns]
-        assert sum(widths[:6]) + 4 < region.width
-        # on 80 columns the entry goes after the verdicts
-        await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        await pilot.pause()
-        keys = [c.key.value for c in table.ordered_columns]
-        assert keys[:5] == ["goal", "cost", "p0", "p1", "p2"] and keys[5] == "entry"
 
 
 async def test_palette_opens_the_diff_tab(scenario):

@@ -85,3 +85,26 @@ def test_diff_tab(snap_compare, scenario):
         await settle_diff(pilot)
 
     assert snap_compare(make_app(scenario), terminal_size=SIZE, run_before=run_before)
+
+
+def test_path_detail_small_terminal(snap_compare, scenario):
+    """80x24, the detail zoomed under segmented: the plan drawn in bands, step 3 marked."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("right_square_bracket", "d")
+        await pilot.pause()
+
+    assert snap_compare(make_app(scenario), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_diff_tab_small_terminal(snap_compare, scenario):
+    """80x24, the Diff tab: one frame around the sections (its scrollbar inside), the
+    rule before the step text, the footer's keys whole."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("4")
+        await settle_diff(pilot)
+
+    assert snap_compare(make_app(scenario), terminal_size=(80, 24), run_before=run_before)

@@ -9,16 +9,19 @@ objects (which live in the worker thread).
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable
+from collections import Counter
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PlanRow, PolicyResult, goal_label
+from ztsim.engine.extraction import Plan
 from ztsim.engine.steps import Step
 from ztsim.engine.verdicts import StepVerdict
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.techniques import technique
+from ztsim.output.drawing.text import PlanPicture, picture_of
 from ztsim.tui.topoview import HostView, TopologyView, ZoneView, topology_view
 
 __all__ = [
@@ -34,6 +37,7 @@ __all__ = [
     "ViewModel",
     "ZoneView",
     "base_view",
+    "differences",
     "plan_views",
     "via",
     "with_plans",
@@ -133,6 +137,10 @@ class PlanView:
     steps: tuple[StepView, ...]
     rank: int
     via: str = ""
+    #: What tells the plan apart from the others of its goal and cost (:func:`differences`).
+    differs: str = ""
+    #: The plan described for drawing (:mod:`ztsim.output.drawing.text`).
+    picture: PlanPicture | None = field(default=None, compare=False, repr=False)
 
     @property
     def chain(self) -> str:
@@ -294,8 +302,61 @@ def via(steps: Iterable[Step], hosts: Container[str]) -> str:
     return out
 
 
+def _short(st: Step) -> str:
+    """A step in a few characters, for :func:`differences`."""
+    if st.kind == "enter":
+        return st.key[1]
+    if st.kind in ("exploit", "login"):
+        return f"{st.source}→{st.target}"
+    if st.kind.startswith("exfiltrate"):
+        return f"{st.source}⇒{st.target}"
+    if st.kind == "escalate":
+        return f"root@{st.host}"
+    return f"{st.target}@{st.host}"
+
+
+def differences(plans: Sequence[Plan], hosts: Container[str]) -> list[str]:
+    """For each plan, what tells it apart from the plans of the same goal and cost.
+
+    Those rows read the same in the matrix (goal, cost, often the verdicts), so
+    each gets the steps that not every plan of its group shares, rarest first
+    (then in plan order), in short (``api-01→payroll-db api-01⇒c2``: a hop, where the data leaves
+    from and to; ``CREDENTIAL@HOST`` where one is stolen; the entry point when
+    entries differ).  A plan alone in its group
+    gets its :func:`via`.  Steps that read the same in short (two sniffs of one
+    credential from different flows) can leave two rows alike: the plan id is
+    added to those.
+    """
+    groups: dict[tuple[object, int], list[int]] = {}
+    for n, p in enumerate(plans):
+        groups.setdefault((p.goal, p.cost), []).append(n)
+    out = [""] * len(plans)
+    for members in groups.values():
+        if len(members) == 1:
+            p = plans[members[0]]
+            out[members[0]] = via(p.steps, hosts)
+            continue
+        # compared as shown: steps differing only in what the short form omits are alike
+        shorts = {n: list(dict.fromkeys(_short(s) for s in plans[n].steps)) for n in members}
+        count = Counter(x for xs in shorts.values() for x in xs)
+        for n in members:
+            # rarest first, so a narrow column still shows what sets the row apart
+            rare = sorted(
+                (x for x in shorts[n] if count[x] < len(members)),
+                key=lambda x: count[x],
+            )
+            out[n] = " ".join(rare)
+        seen = Counter(out[n] for n in members)
+        for n in members:
+            if seen[out[n]] > 1:
+                out[n] = f"{out[n]} #{plans[n].ident}".strip()
+    return out
+
+
 def plan_views(a: Analysis, rows: Iterable[PlanRow], start: int = 0) -> list[PlanView]:
     """Plan rows of the analysis as views; ``start`` numbers them for stable ties."""
+    rows = list(rows)
+    differs = differences([r.plan for r in rows], a.topology.hosts)
     probs = [{d.id: d.probability for d in r.policy.model.controls.detection} for r in a.results]
     hosts = a.topology.hosts
     out: list[PlanView] = []
@@ -360,6 +421,8 @@ def plan_views(a: Analysis, rows: Iterable[PlanRow], start: int = 0) -> list[Pla
                 tuple(steps),
                 n,
                 via(p.steps, hosts),
+                differs[n - start],
+                picture_of(p.steps, p.entry, a.topology),
             )
         )
     return out

@@ -4,30 +4,58 @@ from __future__ import annotations
 
 import argparse
 
-from ztsim.cli.common import add_command
+from ztsim.cli.common import add_command, usage_error
 from ztsim.cli.exitcodes import ExitCode
 
 ORDER = 90
 
 
+def policy_args(args: argparse.Namespace) -> list[str]:
+    """The policies to open: the positional ones (the older form), then each ``--policy``.
+
+    Raises
+    ------
+    InputError
+        A policy without a topology (usage error, exit 2).
+    """
+    policies = [*args.policies, *(args.policy or [])]
+    if policies and args.topology is None:
+        raise usage_error("tui", "--policy needs a TOPOLOGY: ztsim tui TOPOLOGY --policy FILE|DIR")
+    return policies
+
+
 def run(args: argparse.Namespace) -> int:
     """Open the app on the given scenario, or on the bundled Pajemploi one."""
+    policies = policy_args(args)
     from ztsim.engine.ilp import silence_banner
     from ztsim.tui import run as run_tui
 
     silence_banner()  # HiGHS' banner printed now would land inside the app's screen
-    return ExitCode(run_tui(args.topology, args.policies, watch=args.watch))
+    return ExitCode(run_tui(args.topology, policies, watch=args.watch))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``tui`` to the parser."""
+    """Add ``tui`` to the parser.
+
+    ``TOPOLOGY --policy FILE|DIR`` as every other command; the policies may also
+    follow the topology as positional arguments (the older form, kept).
+    """
     p = add_command(
         sub,
         "tui",
         "Open the terminal UI: paths matrix, path detail, topology, traffic, live reload.",
-        "ztsim tui topologies/pajemploi.yaml policies/ --watch",
+        "ztsim tui topologies/pajemploi.yaml --policy policies/ --watch",
     )
     p.add_argument("topology", nargs="?", metavar="TOPOLOGY", help="default: bundled Pajemploi")
-    p.add_argument("policies", nargs="*", metavar="POLICY|DIR", help="policy files or folders")
+    p.add_argument(
+        "policies", nargs="*", metavar="POLICY|DIR", help="policy files or folders (as --policy)"
+    )
+    p.add_argument(
+        "--policy",
+        "-p",
+        action="append",
+        metavar="FILE|DIR",
+        help="policy file, or a folder of *.yaml policies; repeatable",
+    )
     p.add_argument("--watch", action="store_true", help="reload when a file changes")
     p.set_defaults(func=run)

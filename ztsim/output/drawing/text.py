@@ -74,6 +74,11 @@ VERBS = {
     "login": "log in",
 }
 
+#: Below this width, lines may be wider than asked (ids are not cut to fit).
+MIN_WIDTH = 44
+#: The fewest cells a node's names get.
+MIN_CAP = 14
+
 # Styles (rich style names): the renderer's only look.
 FRAME = "blue"
 ZONE = "bold blue"
@@ -255,13 +260,15 @@ class _Drawer:
 
     def __init__(self, pic: PlanPicture, width: int, blocked: int | None, rule: str | None):
         self.pic = pic
-        self.width = max(width, 24)
+        self.width = width
         self.blocked = blocked
         self.rule = rule or "?"
         # a node and a gap each get at most about half the width, so any one of
-        # them, with its frame and a continuation mark, fits in a band
-        self.node_cap = max(8, (self.width - 8) // 2)
-        self.gap_cap = max(8, (self.width - 8) // 2 - 4)
+        # them, with its frame and a continuation mark, fits in a band; never so
+        # little that a technique id (T1565.001) is cut (below MIN_WIDTH lines may
+        # be wider than asked)
+        self.node_cap = max(MIN_CAP, (width - 8) // 2)
+        self.gap_cap = max(MIN_CAP + 4, (width - 8) // 2 - 4)
         self.incoming: dict[int, Edge] = {e.target: e for e in pic.edges if e.first}
 
     def style(self, step: int, style: str) -> str:
@@ -289,6 +296,11 @@ class _Drawer:
         return [("✗ " + _fit(self.rule, self.gap_cap - 2), BLOCK)]
 
     # ------------------------------------------------------------------ content
+
+    def title(self, i: int) -> str:
+        """The title of the frame node ``i`` is in: its zone, or ``external``."""
+        zone = self.pic.nodes[i].zone
+        return _fit(zone if zone is not None else "external", self.node_cap - 1)
 
     def node_lines(self, i: int) -> list[list[Span]]:
         """The lines inside the frame for node ``i``: its name, detail and notes."""
@@ -350,8 +362,7 @@ class _Drawer:
         used = 0
         for i, node in enumerate(self.pic.nodes):
             content = max(_width(line) for line in self.node_lines(i))
-            title = node.zone if node.zone is not None else "external"
-            content = max(content, min(cell_len(safe(title)), self.width - 8) + 1)
+            content = max(content, cell_len(self.title(i)) + 1)
             g = self.gap(i, i - 1)
             gw = g.width if g else 1
             same = bool(band) and self.pic.nodes[band[-1]].zone == node.zone
@@ -447,8 +458,7 @@ class _Drawer:
                 ]
             )
         inner_w = sum(_width(c[0]) for c in cols)
-        zone = self.pic.nodes[run[0]].zone
-        title = _fit(zone if zone is not None else "external", max(self.width - 8, 4))
+        title = self.title(run[0])
         inner_w = max(inner_w, cell_len(title) + 1)
         top: list[Span] = [("╭─ ", FRAME), (title, ZONE), (" ", FRAME)]
         top = [*_pad(top, inner_w + 3, "─", FRAME), ("╮", FRAME)]
@@ -478,7 +488,10 @@ def draw_plan(
 
     ``blocked`` is the number of the step a policy blocks (marked ``✗`` with
     ``rule``); the steps after it are dimmed.  Same picture, width and verdict,
-    same lines.  Names are escaped and cut with ``…`` to fit.
+    same lines.  Names are escaped and cut with ``…`` to fit (about half the
+    width each: a rule id of up to 28 cells shows whole on 80 columns); step
+    numbers and technique ids are never cut, so below :data:`MIN_WIDTH` cells
+    lines may be wider than ``width``.
     """
     if not picture.nodes:
         return []

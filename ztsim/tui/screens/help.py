@@ -20,17 +20,26 @@ attacker can exfiltrate (*exfiltrable*) and those it can tamper with (*tamperabl
 the plans the policy blocks, and the legitimate flows it breaks. The row
 under the cursor is the **current policy**: the path detail explains it.
 
-**Paths** (the matrix): one row per attack plan (goal, entry point, cost in
-steps) and one column per policy, then *via* (the hosts the plan moves through:
-`a>b>c`, `,x>` when it starts again from a host held earlier, `src⇒dest` where the
-data leaves), the ATT&CK technique chain and the records at risk. A cell says
-`✓ RULE @STEP` (green: the policy blocks the plan at that step, by that rule,
-`default`, `mfa` or `encrypt_in_transit`) or `✗ OPEN 0.42` (red: the plan works,
-and the policy's detection sees it with probability 0.42).
+**Paths** (the matrix): one row per attack plan (goal, cost in steps), *via*,
+one column per policy, then the entry point, the ATT&CK technique chain and the
+records at risk. *via* tells apart plans of one goal and cost: the steps the
+others of that group do not all take, rarest first (`src→host` a hop,
+`src⇒dest` where the data leaves, `cred@host` a credential taken there); a plan
+alone in its group shows the hosts it moves through (`a>b>c`, `,x>` when it
+starts again from a host held earlier). A cell says `✓ RULE @STEP` (green: the
+policy blocks the plan at that step, by that rule, `default`, `mfa` or
+`encrypt_in_transit`) or `✗ OPEN 0.42` (red: the plan works, and the policy's
+detection sees it with probability 0.42). A column too wide for the screen
+starts past its edge (`→ NAME` below the matrix): `[` `]` bring a policy's
+column into view.
 
-**Path detail**: the selected plan step by step, under the current policy: the
-ATT&CK technique, source -> target and service, what in the topology made the
-step possible, and the policy's verdict on it (the rule and its FILE:LINE).
+**Path detail**: the selected plan drawn, then step by step, under the current
+policy. The drawing shows the zones (frames) and hosts the plan crosses, each
+arrow labelled with its step number and ATT&CK id (the service below it), the
+steps taken on a host inside its frame, and the step the policy blocks marked
+`✗` with its rule. Then each step: the ATT&CK technique, source -> target and
+service, what in the topology made the step possible, and the policy's verdict
+on it (the rule and its FILE:LINE).
 
 **Keys**
 

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Header, TabbedContent, TabPane
 
 from ztsim.model.diagnostics import Diagnostic
 from ztsim.tui.diffview import DiffView
@@ -17,6 +17,7 @@ from ztsim.tui.viewmodel import ViewModel
 from ztsim.tui.widgets.detail import PathDetail
 from ztsim.tui.widgets.diff import DiffPane
 from ztsim.tui.widgets.errors import ErrorPanel
+from ztsim.tui.widgets.footer import ZtsimFooter
 from ztsim.tui.widgets.matrix import PathsPane, PathsTable
 from ztsim.tui.widgets.policies import PoliciesTable
 from ztsim.tui.widgets.topology import TopologyPane
@@ -121,7 +122,7 @@ class MainScreen(Screen[None]):
             with TabPane("Diff", id="diff"):
                 yield DiffPane(id="diff-pane")
         yield ErrorPanel(id="errors")
-        yield Footer(compact=True)
+        yield ZtsimFooter()
 
     def on_mount(self) -> None:
         """Panes wait under a loading indicator until the first results."""

@@ -1,16 +1,26 @@
-"""The path detail: the selected plan's kill chain, step by step, under one policy."""
+"""The path detail: the selected plan drawn, then its kill chain step by step, under one policy.
+
+The drawing (:class:`~ztsim.output.drawing.text.PlanDrawing`) shows the zones
+and hosts the plan crosses, its arrows labelled with step numbers and ATT&CK ids,
+and the step the current policy blocks (``✗`` and the rule); it is drawn at the
+pane's width each time the pane renders.
+"""
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from ztsim.output.drawing.text import PlanDrawing
 from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import PlanView, StepCheck, StepView
 
-__all__ = ["PathDetail", "render_plan"]
+__all__ = ["PathDetail", "plan_drawing", "render_plan"]
+
+#: The width the drawing is given in :attr:`PathDetail.text` before the pane has one.
+TEXT_WIDTH = 116
 
 
 def _verdict_line(c: StepCheck) -> Text:
@@ -58,8 +68,21 @@ def _step(s: StepView, policy: int) -> list[Text]:
     return lines
 
 
+def plan_drawing(plan: PlanView, policy: int) -> PlanDrawing | None:
+    """The plan's drawing under policy number ``policy`` (its blocking step marked)."""
+    if plan.picture is None:
+        return None
+    cell = plan.cells[policy] if 0 <= policy < len(plan.cells) else None
+    if cell is None or not cell.blocked:
+        return PlanDrawing(plan.picture)
+    return PlanDrawing(plan.picture, blocked=cell.step, rule=cell.rule)
+
+
 def render_plan(plan: PlanView, policy: int, policy_name: str) -> list[Text]:
-    """The plan as lines of rich text: a summary, then each step and its verdict."""
+    """The plan as lines of rich text: a summary, then each step and its verdict.
+
+    The drawing (:func:`plan_drawing`) goes between the two in the pane.
+    """
     title = Text(f"plan {plan.ident}: ", style="bold")
     title.append(plan.goal, style="bold")
     title.append(f" from {plan.entry}, cost {plan.cost}")
@@ -106,7 +129,11 @@ class PathDetail(VerticalScroll):
             self.border_title = "Path detail"
             return
         lines = render_plan(plan, policy, policy_name)
-        self.text = "\n".join(t.plain for t in lines)
-        body.update(Group(*lines))
+        drawing = plan_drawing(plan, policy)
+        width = self.content_region.width or TEXT_WIDTH
+        drawn = drawing.lines(width) if drawing is not None else []
+        self.text = "\n".join(t.plain for t in [*lines[:2], *drawn, *lines[2:]])
+        parts: list[RenderableType] = [*lines[:2], *([drawing] if drawing else []), *lines[2:]]
+        body.update(Group(*parts))
         # as Text: a str title is read as markup, and the names are user text
         self.border_title = Text(f"Path detail: {plan.goal} under {policy_name}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.cells import cell_len
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -77,6 +79,16 @@ def render_plan_diff(plan: PlanDiffRow, base: str, proposed: str) -> list[Render
 
 class DiffTable(DataTable[Text]):
     """One section of the diff (goals, plans, traffic, rules or settings)."""
+
+    def scroll_visible(self, *args: Any, **kwargs: Any) -> None:
+        """Bring the section into view with its title line above it (on focus)."""
+        parent = self.parent
+        titles = parent.query(f"#{self.id}-title") if parent is not None and self.id else None
+        if titles:
+            kwargs.update(top=True)
+            titles.first().scroll_visible(*args, **kwargs)
+            return
+        super().scroll_visible(*args, **kwargs)
 
 
 class DiffDetail(VerticalScroll):
@@ -159,9 +171,17 @@ class DiffPane(Vertical):
     def compose(self) -> ComposeResult:
         """Header, the sections, the plan detail."""
         yield Static(id="diff-head")
-        with VerticalScroll(id="diff-body"):
+        # one frame around every section, its scrollbar inside it: sections are
+        # told apart by a title line, not by frames of their own (which the
+        # scrolling cut, and whose borders met the detail's)
+        body = VerticalScroll(id="diff-body")
+        body.border_title = "What changes"
+        with body:
             yield Static(id="diff-none")
             for name in SECTIONS:
+                title = Static(id=f"diff-{name}-title", classes="diff-title")
+                title.display = False
+                yield title
                 table = DiffTable(id=f"diff-{name}", cursor_type="row", zebra_stripes=True)
                 table.display = False
                 yield table
@@ -277,6 +297,7 @@ class DiffPane(Vertical):
         self.query_one("#diff-none", Static).display = False
         for name in SECTIONS:
             self.query_one(f"#diff-{name}", DiffTable).display = False
+            self.query_one(f"#diff-{name}-title", Static).display = False
         self.query_one(DiffDetail).display = False
 
     def _fill(self, v: DiffView) -> None:
@@ -291,15 +312,17 @@ class DiffPane(Vertical):
             ),
             "plans": (
                 f"Plans: {len(v.plans)} changed of {v.plans_compared} compared",
-                ("change", "plan", "goal", "cost", "responsible step", "rule"),
+                # the rule before the step's text, which is long: on 80 columns it
+                # is the text that runs past the edge, not the rule
+                ("change", "plan", "goal", "cost", "rule", "responsible step"),
                 [
                     (
                         _change(p.change),
                         Text(p.ident, style=CHANGE_STYLE.get(p.change, "")),
                         Text(p.goal),
                         Text(str(p.cost), justify="right"),
-                        Text(f"{p.step}. {p.step_text}"),
                         Text(p.cause, style="cyan"),
+                        Text(f"{p.step}. {p.step_text}"),
                     )
                     for p in v.plans
                 ],
@@ -348,6 +371,9 @@ class DiffPane(Vertical):
                     table.add_row(*row, key=str(n))
             table.border_title = title
             table.display = bool(rows)
+            label = self.query_one(f"#diff-{name}-title", Static)
+            label.update(Text(title, style="bold"))
+            label.display = bool(rows)
         self.query_one(DiffDetail).display = bool(v.plans)
 
     def _detail(self) -> None:

@@ -1,13 +1,18 @@
 """The paths matrix: one row per plan, one column per policy (the heart of the TUI).
 
-Columns: goal, entry, cost, one verdict per policy, then ``via`` (the hosts the
-plan moves through, which tells apart plans whose technique chains read the
-same), the technique chain and the records at risk.  Below ``NARROW`` columns
-the entry moves after the verdicts, so they stay in view on 80 columns.
+Columns: goal, cost, ``via`` (what tells the plan apart from the others of its
+goal and cost, :func:`~ztsim.tui.viewmodel.differences`), one verdict per
+policy, then the entry, the technique chain and the records at risk.  ``via``
+gets the room the verdicts leave, and moves after them when that is too little
+(:func:`fit_columns`).  A column the screen cannot show whole starts past its
+right edge rather than cut: a verdict's step number and rule stay whole.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,10 +25,51 @@ from ztsim.tui.query import SORTS, PlanQuery, parse_filter
 from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import Cell, PlanView
 
-__all__ = ["NARROW", "PathsPane"]
+__all__ = ["Column", "PathsPane", "fit_columns"]
 
-#: Below this width (in cells) the entry column goes after the verdicts.
-NARROW = 100
+#: The fewest cells ``via`` is given before the verdicts; with less it goes after them.
+VIA_MIN = 16
+#: Cells around each column's content (the table's ``cell_padding`` on both sides).
+PAD = 2
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of the matrix: its key, and the cells its header and rows need."""
+
+    key: str
+    width: int
+    flexible: bool = False
+
+
+def fit_columns(columns: list[Column], available: int) -> dict[str, int]:
+    """Content widths for ``columns`` in a table ``available`` cells wide.
+
+    Columns keep their width while they fit.  The first that does not fit is
+    shrunk when it is ``flexible`` (to the room left, at least ``VIA_MIN``);
+    otherwise the column before it widens so that it starts past the right edge:
+    on screen a column is whole or absent, never cut (scrolling shows the rest).
+
+    >>> fit_columns([Column("a", 10), Column("b", 10), Column("c", 10)], 30)
+    {'a': 10, 'b': 16, 'c': 10}
+    >>> fit_columns([Column("a", 10), Column("v", 40, True), Column("c", 4)], 40)
+    {'a': 10, 'v': 26, 'c': 4}
+    """
+    out = {c.key: c.width for c in columns}
+    x = 0
+    for n, c in enumerate(columns):
+        w = c.width + PAD
+        if x + w <= available:
+            x += w
+            continue
+        room = available - x - PAD
+        if c.flexible and room >= VIA_MIN:
+            out[c.key] = room
+        elif n and available > x:
+            prev = columns[n - 1].key
+            out[prev] += available - x
+        break
+    return out
 
 
 def _cell(c: Cell) -> Text:
@@ -99,7 +145,8 @@ class PathsPane(Vertical):
         self._progress = ""
         # the plan the user chose last: reselected when it comes back after a reload
         self._wanted: str | None = None
-        self._narrow: bool | None = None
+        # the width and column order last laid out (a resize that changes them redraws)
+        self._widths: tuple[int, tuple[str, ...]] | None = None
         self.border_title = "Paths"
 
     def compose(self) -> ComposeResult:
@@ -170,6 +217,29 @@ class PathsPane(Vertical):
             if column is not None:
                 column.label = self._policy_label(i)
         self.table.refresh()
+        self._reveal(f"p{index}")
+        self._titles()
+
+    def _reveal(self, key: str) -> None:
+        """Scroll the matrix sideways so column ``key`` is in view, whole."""
+        t = self.table
+        columns = t.ordered_columns
+        if not columns or columns[0].key.value == key:
+            return
+        fixed = columns[0].width + PAD
+        start = fixed
+        for c in columns[1:]:
+            end = start + c.width + PAD
+            if c.key.value == key:
+                view = self._available()
+                # unscrolled when it fits so (the layout cuts no column there), else
+                # first after the goal: no column cut before it
+                if end <= view:
+                    t.scroll_to(x=0, animate=False)
+                elif end - t.scroll_x > view or start - t.scroll_x < fixed:
+                    t.scroll_to(x=start - fixed, animate=False)
+                return
+            start = end
 
     def set_filter(self, text: str) -> None:
         """Filter the rows."""
@@ -216,28 +286,60 @@ class PathsPane(Vertical):
             return Text("▸" + self._names[i], style="bold reverse")
         return Text(" " + self._names[i])
 
-    @property
-    def narrow(self) -> bool:
-        """Whether the screen is too narrow for the entry column before the verdicts."""
-        return self.app.size.width < NARROW
+    def _available(self) -> int:
+        """Cells the table shows across (its scrollbar kept aside)."""
+        t = self.table
+        width = t.size.width or max(self.app.size.width - 2, 0)
+        return max(width - t.styles.scrollbar_size_vertical, 0)
+
+    def _layout(self) -> tuple[list[str], dict[str, int]]:
+        """Column keys in order, and their widths, for the plans shown and the width."""
+        names = self._names
+        plans = self._shown
+
+        def need(header: str, cells: list[str]) -> int:
+            return max([cell_len(header), *(cell_len(x) for x in cells)])
+
+        cols = {
+            "goal": need(self._label("goal"), [p.goal for p in plans]),
+            "cost": need(self._label("cost"), [str(p.cost) for p in plans]),
+            "via": need("via", [p.differs for p in plans]),
+            "entry": need("entry", [p.entry for p in plans]),
+            "chain": need("techniques", [p.chain for p in plans]),
+            "records": need(
+                self._label("records"),
+                ["" if p.records is None else f"{p.records:,}" for p in plans],
+            ),
+        }
+        for i, name in enumerate(names):
+            cols[f"p{i}"] = need(" " + name, [p.cells[i].text for p in plans])
+        verdicts = [f"p{i}" for i in range(len(names))]
+        available = self._available()
+        room = available - sum(cols[k] + PAD for k in ("goal", "cost", *verdicts))
+        # via before the verdicts when it gets enough room there, else after them
+        before = room - PAD >= min(cols["via"], VIA_MIN)
+        if before:
+            cols["via"] = min(cols["via"], room - PAD)  # the verdicts keep their room
+        middle = ["via", *verdicts] if before else [*verdicts, "via"]
+        order = ["goal", "cost", *middle, "entry", "chain", "records"]
+        widths = fit_columns([Column(k, cols[k], k == "via") for k in order], available)
+        return order, widths
 
     def _add_rows(self, plans: list[PlanView]) -> None:
         t = self.table
-        narrow = bool(self._narrow)
+        order = [c.key.value for c in t.ordered_columns]
         for p in plans:
-            entry = Text(p.entry)
-            cells = [
-                Text(str(p.cost), justify="right"),
-                *[_cell(c) for c in p.cells],
-            ]
-            t.add_row(
-                _Goal(p.goal, p.ident),
-                *([*cells, entry] if narrow else [entry, *cells]),
-                Text(p.via, style="magenta"),
-                Text(p.chain, style="cyan"),
-                Text("" if p.records is None else f"{p.records:,}", justify="right"),
-                key=p.ident,
-            )
+            cells: dict[str | None, Text] = {
+                "goal": _Goal(p.goal, p.ident),
+                "cost": Text(str(p.cost), justify="right"),
+                "via": Text(p.differs, style="magenta", overflow="ellipsis", no_wrap=True),
+                "entry": Text(p.entry),
+                "chain": Text(p.chain, style="cyan"),
+                "records": Text("" if p.records is None else f"{p.records:,}", justify="right"),
+            }
+            for i, c in enumerate(p.cells):
+                cells[f"p{i}"] = _cell(c)
+            t.add_row(*(cells[k] for k in order), key=p.ident)
 
     def _move_to(self, ident: str | None) -> None:
         row = next((n for n, p in enumerate(self._shown) if p.ident == ident), 0)
@@ -248,23 +350,24 @@ class PathsPane(Vertical):
     def _redraw(self, keep: str | None) -> None:
         t = self.table
         self._shown = self.query_state.apply(self._plans, self.policy)
-        self._narrow = self.narrow
+        order, widths = self._layout()
+        self._widths = (self._available(), tuple(order))
+        labels = {
+            "goal": self._label("goal"),
+            "cost": self._label("cost"),
+            "via": "via",
+            "entry": "entry",
+            "chain": "techniques",
+            "records": self._label("records"),
+        }
         with self.prevent(DataTable.RowHighlighted):
             t.clear(columns=True)
-            # verdicts right after goal, entry and cost (after goal and cost only when
-            # narrow), so they stay in view; then the hosts and techniques, which
-            # tell plans of one goal apart
-            t.add_column(self._label("goal"), key="goal")
-            if not self._narrow:
-                t.add_column("entry", key="entry")
-            t.add_column(self._label("cost"), key="cost")
-            for i in range(len(self._names)):
-                t.add_column(self._policy_label(i), key=f"p{i}")
-            if self._narrow:
-                t.add_column("entry", key="entry")
-            t.add_column("via", key="via")
-            t.add_column("techniques", key="chain")
-            t.add_column(self._label("records"), key="records")
+            for key in order:
+                if key.startswith("p") and key[1:].isdigit():
+                    label: str | Text = self._policy_label(int(key[1:]))
+                else:
+                    label = labels[key]
+                t.add_column(label, key=key, width=widths[key])
             self._add_rows(self._shown)
         self._move_to(keep)
         self._titles()
@@ -277,19 +380,39 @@ class PathsPane(Vertical):
         shown = self.query_state.apply(self._plans, self.policy)
         fresh = {p.ident for p in new}
         self._shown = shown
+        order, widths = self._layout()
+        current = {c.key.value: c.width for c in self.table.ordered_columns}
+        if [c.key.value for c in self.table.ordered_columns] != order or current != widths:
+            # longer names came in: the columns are laid out again
+            self._redraw(keep)
+            return
         with self.prevent(DataTable.RowHighlighted):
             self._add_rows([p for p in shown if p.ident in fresh])
-            order = {p.ident: n for n, p in enumerate(shown)}
-            self.table.sort("goal", key=lambda goal: order[goal.ident])
+            rank = {p.ident: n for n, p in enumerate(shown)}
+            self.table.sort("goal", key=lambda goal: rank[goal.ident])
         self._move_to(keep)
         self._titles()
         if keep is None:
             self.post_message(self.PlanHighlighted(self.selected))
 
+    def _offscreen(self) -> list[str]:
+        """Names of the policies whose column starts past the right edge."""
+        t = self.table
+        x, view, out = 0, self._available() + t.scroll_x, []
+        for c in t.ordered_columns:
+            key = c.key.value or ""
+            if x >= view and key.startswith("p") and key[1:].isdigit():
+                out.append(self._names[int(key[1:])])
+            x += c.width + PAD
+        return out
+
     def _titles(self) -> None:
         self.border_title = f"Paths {len(self._shown)}/{len(self._plans)}"
-        self.border_subtitle = self.query_state.describe() + (
-            f" · {self._progress}" if self._progress else ""
+        hidden = self._offscreen()
+        # a policy whose verdicts are out of view: say where ([ ] brings it in)
+        more = f" · → {', '.join(hidden)}" if hidden else ""
+        self.border_subtitle = (
+            self.query_state.describe() + more + (f" · {self._progress}" if self._progress else "")
         )
         f = self.query_one(FilterInput)
         f.display = f.has_focus or bool(self.query_state.text.strip())
@@ -297,8 +420,8 @@ class PathsPane(Vertical):
     # ------------------------------------------------------------------ events
 
     def on_resize(self) -> None:
-        """Crossing the ``NARROW`` width moves the entry column."""
-        if self._narrow is not None and self._narrow != self.narrow and self.table.columns:
+        """A new width lays the columns out again."""
+        if self._widths is not None and self._widths[0] != self._available():
             self._redraw(self.selected)
 
     @on(Input.Changed, "#filter")

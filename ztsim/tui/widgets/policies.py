@@ -9,7 +9,22 @@ from textual.widgets import DataTable
 from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import PolicySummary
 
-__all__ = ["PoliciesTable"]
+__all__ = ["HEADERS", "PoliciesTable"]
+
+#: Column keys and their headers, long and (below ``SHORT_BELOW`` cells) short, so
+#: every count stays in view on 80 columns.
+HEADERS = {
+    "policy": ("policy", "policy"),
+    "goals": ("goals reachable", "goals"),
+    # records the attacker can exfiltrate, and records it can tamper with
+    "records": ("exfiltrable", "exfil"),
+    "tamperable": ("tamperable", "tamper"),
+    "plans": ("plans blocked", "blocked"),
+    "flows": ("flows broken", "broken"),
+    "file": ("file", "file"),
+}
+#: The screen width below which the short headers are used.
+SHORT_BELOW = 100
 
 
 def _verdict(s: PolicySummary) -> Text:
@@ -40,23 +55,33 @@ class PoliciesTable(DataTable[Text]):
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, show_cursor=True)
         self.border_title = "Policies"
         self.tooltip = "Up/down or click: choose the policy the detail panes explain"
+        self._policies: tuple[PolicySummary, ...] = ()
+        self._short = False
 
     def on_mount(self) -> None:
-        """Lay out the columns once."""
-        for label, key in (
-            ("policy", "policy"),
-            ("goals reachable", "goals"),
-            # Records the attacker can exfiltrate, and records it can tamper with.
-            ("exfiltrable", "records"),
-            ("tamperable", "tamperable"),
-            ("plans blocked", "plans"),
-            ("flows broken", "flows"),
-            ("file", "file"),
-        ):
-            self.add_column(label, key=key)
+        """Lay out the columns for the width the screen has."""
+        self._columns()
+
+    @property
+    def short(self) -> bool:
+        """Whether the screen is too narrow for the long headers."""
+        return self.app.size.width < SHORT_BELOW
+
+    def _columns(self) -> None:
+        self._short = self.short
+        self.clear(columns=True)
+        for key, (long, short) in HEADERS.items():
+            self.add_column(short if self._short else long, key=key)
+
+    def on_resize(self) -> None:
+        """Crossing ``SHORT_BELOW`` switches the headers (and the rows are laid out again)."""
+        if self._short != self.short:
+            self._columns()
+            self.show(self._policies, self.cursor_row)
 
     def show(self, policies: tuple[PolicySummary, ...], current: int) -> None:
         """Replace the rows, keeping the cursor on policy ``current``."""
+        self._policies = policies
         with self.prevent(DataTable.RowHighlighted):
             self.clear()
             for i, s in enumerate(policies):
