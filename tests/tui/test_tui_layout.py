@@ -122,3 +122,28 @@ def test_fit_columns_shows_each_column_whole_or_not_at_all(cols, available):
         # only the one that did not fit changes: shrunk if flexible, else the one before widens
         assert widths[c.key] >= min(c.width, 16) or widths[c.key] == c.width
         x += w
+
+
+def test_tui_takes_policy_like_every_command(monkeypatch, capsys):
+    """``ztsim tui TOPOLOGY --policy FILE|DIR`` (issue 27 point 9); positional policies kept."""
+    import importlib
+
+    from ztsim.cli.commands import tui
+
+    cli = importlib.import_module("ztsim.cli.main")  # the package re-exports main()
+
+    opened: list[tuple[str | None, list[str]]] = []
+    monkeypatch.setattr("ztsim.tui.run", lambda t, p, watch=False: opened.append((t, p)) or 0)
+    parser = cli.build_parser()
+    for argv in (
+        ["tui", "t.yaml", "--policy", "a.yaml", "-p", "dir/"],
+        ["tui", "t.yaml", "a.yaml", "--policy", "dir/"],
+    ):
+        args = parser.parse_args(argv)
+        assert tui.policy_args(args) == ["a.yaml", "dir/"]
+        assert args.func(args) == 0
+    assert opened == [("t.yaml", ["a.yaml", "dir/"])] * 2
+    # a policy without a topology is a usage error (exit 2), not a made-up FILE:1:1
+    assert cli.main(["tui", "--policy", "a.yaml"]) == 2
+    err = capsys.readouterr().err
+    assert "--policy needs a TOPOLOGY" in err and ":1:1" not in err
