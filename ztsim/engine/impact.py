@@ -147,6 +147,13 @@ def _ref(d: Decision | None) -> RuleRef | None:
     return (d.section, d.rule)
 
 
+def _refs(d: Decision) -> list[RuleRef]:
+    """Each layer's rule a layered decision names, ``LAYER/RULE`` (model v1.1)."""
+    if d.parts is None:
+        return [(d.section, d.rule)]
+    return [(d.section, f"{layer}/{rid}") for layer, rid in d.parts]
+
+
 def rule_impact(
     compiled: CompiledPolicy,
     verdicts: Sequence[PlanVerdict],
@@ -160,6 +167,7 @@ def rule_impact(
     """
     # Per rule: plans enabled, plans open, plans blocked, flows carried, flows denied.
     counts: dict[RuleRef, list[int]] = {}
+    layered = compiled.loaded.model.segmentation.layered or compiled.loaded.model.egress.layered
 
     def count(r: RuleRef, what: int) -> None:
         c = counts.get(r)
@@ -171,11 +179,18 @@ def rule_impact(
         steps = v.steps if v.step is None else v.steps[: v.step]
         # The rules (or defaults) that allow some step taken: _ref, inlined (this
         # runs once per step of every plan).
-        refs = {
+        refs: set[RuleRef] = {
             (d.section, d.rule)
             for sv in steps
             if (d := sv.decision) is not None and d.allowed and d.reason in ("rule", "default")
         }
+        if layered:  # model v1.1: each layer's rule of an allowed flow
+            refs = {
+                ref
+                for sv in steps
+                if (d := sv.decision) is not None and d.allowed and d.reason in ("rule", "default")
+                for ref in _refs(d)
+            }
         for ref in refs:
             count(ref, 0)
             if not v.blocked:
@@ -187,7 +202,10 @@ def rule_impact(
                 count(r, 2)
     for d in traffic:
         r = _ref(d)
-        if r is not None:
+        if r is not None and d.parts is not None and d.allowed:
+            for part in _refs(d):
+                count(part, 3)
+        elif r is not None:
             count(r, 3 if d.allowed else 4)
     pol = compiled.loaded
     model = pol.model
@@ -197,10 +215,24 @@ def rule_impact(
     none = (0, 0, 0, 0, 0)
     rows: list[RuleImpact] = []
     append, new = rows.append, tuple.__new__
-    for section, rules, default in (
-        ("segmentation", model.segmentation.rules, model.segmentation.default),
-        ("egress", model.egress.rules, model.egress.default),
-    ):
+    for section, sec in (("segmentation", model.segmentation), ("egress", model.egress)):
+        if sec.layers is not None:
+            # Model v1.1: a row per rule as LAYER/RULE, each layer's default after its rules.
+            for i, (layer_id, layer_default) in enumerate(
+                zip(sec.layer_ids(), [y.default for y in sec.layers], strict=True)
+            ):
+                for p in sec.placed_rules():
+                    if p.layer_index == i:
+                        key = (section, f"{layer_id}/{p.rule.id}")
+                        m = marks.get(key)
+                        counted = counts.get(key, none)
+                        append(RuleImpact(*key, p.rule.action, m.line if m else None, *counted))
+                key = (section, f"{layer_id}/default")
+                m = marks.get(key)
+                counted = counts.get(key, none)
+                append(RuleImpact(*key, layer_default, m.line if m else None, *counted))
+            continue
+        rules, default = sec.rules, sec.default
         for rule in rules:
             key = (section, rule.id)
             m = marks.get(key)

@@ -358,7 +358,9 @@ class Context:
             return self._memo[key]
         groups: dict[tuple[str, str], list[str]] = defaultdict(list)
         for h, dest, svc in self.legit_egress:
-            if self.compiled.egress(h, dest, svc).reason == "default":
+            d = self.compiled.egress(h, dest, svc)
+            # Layered (model v1.1): the allowlist goes to the first layer (apply_changes).
+            if (d.allowed and d.parts[0][1] == "default") if d.parts else d.reason == "default":
                 groups[(dest, svc)].append(h)
         dests = self.topo.destinations
         tail = tuple(

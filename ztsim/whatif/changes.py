@@ -142,26 +142,53 @@ def apply_changes(policy: Policy, changes: Sequence[Change]) -> Policy:
     seg = data.setdefault("segmentation", {})
     egr = data.setdefault("egress", {})
     ctl = data.setdefault("controls", {})
-    seg_rules = list(seg.get("rules", []))
-    egr_rules = list(egr.get("rules", []))
     ordered = sorted(changes, key=lambda c: (_ORDER.get(c.kind, 9), c.key))
-    seg_taken = {r["id"] for r in seg_rules}
-    egr_taken = {r["id"] for r in egr_rules}
-    top = _dedupe_ids([r for c in ordered for r in c.seg_rules], seg_taken)
-    etop = _dedupe_ids([r for c in ordered for r in c.egress_rules], egr_taken)
-    etail = _dedupe_ids([r for c in ordered for r in c.egress_tail], egr_taken)
-    seg["rules"] = top + seg_rules
-    egr["rules"] = etop + egr_rules + etail
+    # Rule ids are unique across both sections and every layer (spec §3, model v1.1).
+    taken = {r.id for r in policy.segmentation.all_rules()}
+    taken.update(r.id for r in policy.egress.all_rules())
+    top = _dedupe_ids([r for c in ordered for r in c.seg_rules], taken)
+    etop = _dedupe_ids([r for c in ordered for r in c.egress_rules], taken)
+    etail = _dedupe_ids([r for c in ordered for r in c.egress_tail], taken)
+    deny_default = any(c.egress_default_deny for c in ordered)
+    _add_rules(seg, top, [], False)
+    _add_rules(egr, etop, etail, deny_default)
     for c in ordered:
         if c.intra_zone_rules:
             seg["intra_zone"] = "rules"
-        if c.egress_default_deny:
-            egr["default"] = "deny"
         if c.mfa is not None and c.mfa not in ctl.setdefault("mfa", []):
             ctl["mfa"].append(c.mfa)
         if c.encrypt:
             ctl["encrypt_in_transit"] = True
     return Policy.model_validate(data)
+
+
+def _add_rules(
+    section: dict[str, Any], top: list[Rule], tail: list[Rule], deny_default: bool
+) -> None:
+    """Rules added to a dumped section: ``top`` first, ``tail`` last, the default
+    made ``deny``.  In a layered section (model v1.1) all go to the first layer:
+    ``top`` first in its first tier (the layers are ANDed, so a deny in any layer
+    closes a flow), ``tail`` last in its last tier, and its default is the one made
+    ``deny`` (``tail`` allows what that default allowed)."""
+    layers = section.get("layers")
+    if not layers:
+        section["rules"] = top + list(section.get("rules", [])) + tail
+        if deny_default:
+            section["default"] = "deny"
+        return
+    # Dumped with their defaults: a layered section writes neither (model v1.1).
+    section.pop("rules", None)
+    section.pop("default", None)
+    first = layers[0]
+    if first.get("tiers"):
+        tiers = first["tiers"]
+        tiers[0]["rules"] = top + list(tiers[0].get("rules", []))
+        tiers[-1]["rules"] = list(tiers[-1].get("rules", [])) + tail
+    else:
+        first.pop("tiers", None)
+        first["rules"] = top + list(first.get("rules", [])) + tail
+    if deny_default:
+        first["default"] = "deny"
 
 
 def step_allowed(step: Step, policy: CompiledPolicy) -> bool:

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.inputs.positions import locate
-from ztsim.model.schema import EgressRule, SegmentationRule
+from ztsim.model.schema import EgressRule, PlacedRule, SegmentationRule
 from ztsim.model.textsafe import safe
 from ztsim.whatif.cover import egress_shadowing, segmentation_shadowing
 from ztsim.whatif.lintflows import FlowChecks
@@ -32,6 +32,17 @@ __all__ = ["Finding", "lint_policy"]
 
 Level = Literal["error", "warning", "info"]
 Section = Literal["segmentation", "egress"]
+
+
+R = TypeVar("R", SegmentationRule, EgressRule)
+
+
+def _tiers(placed: Sequence[PlacedRule[R]]) -> list[list[R]]:
+    """The rules of each tier, in order (one list for a v1 section)."""
+    out: dict[tuple[int, int], list[R]] = {}
+    for p in placed:
+        out.setdefault((p.layer_index, p.tier_index), []).append(p.rule)
+    return list(out.values()) or [[]]
 
 
 @dataclass(frozen=True, order=True)
@@ -95,12 +106,14 @@ class _Linter(FlowChecks):
     # ------------------------------------------------------------------ policy alone
 
     def shadowing(self) -> None:
-        seg = self.policy.model.segmentation.rules
-        egr = self.policy.model.egress.rules
-        tables: list[tuple[Section, Sequence[SegmentationRule] | Sequence[EgressRule], Any]] = [
-            ("segmentation", seg, segmentation_shadowing(seg)),
-            ("egress", egr, egress_shadowing(egr)),
-        ]
+        model = self.policy.model
+        tables: list[tuple[Section, Sequence[SegmentationRule] | Sequence[EgressRule], Any]] = []
+        # Per tier (model v1.1: first match holds within a tier; a `pass` covers like
+        # a deciding rule); a v1 section is one tier.
+        for seg in _tiers(model.segmentation.placed_rules()):
+            tables.append(("segmentation", seg, segmentation_shadowing(seg)))
+        for egr in _tiers(model.egress.placed_rules()):
+            tables.append(("egress", egr, egress_shadowing(egr)))
         for section, rules, shadows in tables:
             for j, sh in sorted(shadows.items()):
                 r = rules[j]

@@ -50,7 +50,16 @@ class FlowChecks:
 
     def concrete(self, topo: LoadedTopology) -> None:
         """Run every per-flow check against ``topo``."""
-        rules = self.policy.model.segmentation.rules
+        pol = self.policy.model
+        if pol.segmentation.layered or pol.egress.layered:
+            # The per-flow checks read one first-match list (v1); for layers they
+            # would name the wrong deciders: said, not guessed.
+            self.notes.append(
+                "per-flow checks are for v1 sections; a layered policy (model v1.1) gets "
+                "the policy-only checks (shadowing per tier)"
+            )
+            return
+        rules = pol.segmentation.rules
         model = AttackModel(topo)
         compiled = model.compile(self.policy)
         hosts = topo.model.hosts
