@@ -3,9 +3,8 @@
 The example (``examples/k8s/``): workloads, their network policies, and the
 overlay ``attack.yaml``.  Without the policies an exfiltration path exists; with
 them it is blocked, and every "blocked by" / "allowed by" names the manifest.
-Tests that judge a layered policy are skipped while the engine refuses layers
-(model v1.1 section 3 not landed yet), with that reason.  After a change to the
-mapping or the compiler, regenerate the golden import (and review its diff)::
+After a change to the mapping or the compiler, regenerate the golden import (and
+review its diff)::
 
     ztsim import k8s examples/k8s/workloads examples/k8s/policies \
         --output examples/k8s/imported --force
@@ -15,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
@@ -42,14 +42,6 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
     except SystemExit as exc:
         code = int(exc.code or 0)
     out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _judged(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """:func:`_run`, skipped while the engine cannot judge layered policies."""
-    code, out, err = _run(capsys, *argv)
-    if "cannot judge layers" in err:
-        pytest.skip("the engine does not judge model v1.1 layers yet")
     return code, out, err
 
 
@@ -132,42 +124,68 @@ def test_hostile_names_never_reach_the_terminal_raw(
 
 
 def test_check_fails_without_the_policies(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _judged(capsys, "check", *FLAT)
+    code, out, _ = _run(capsys, "check", *FLAT)
     assert code == 1
     assert "REACHABLE" in out
 
 
 def test_check_passes_with_the_policies(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _judged(capsys, "check", *SEGMENTED)
+    code, out, _ = _run(capsys, "check", *SEGMENTED)
     assert code == 0, out
+    # What stops the plan: the NetworkPolicy, its manifest and line (the object's first).
+    assert (
+        "flow shop/web -> data/postgres:5432/tcp denied by segmentation layer egress-side rule "
+        "np-shop/default-deny-eg-isolate at NetworkPolicy shop/default-deny at "
+        "examples/k8s/policies/default-deny.yaml:3"
+    ) in " ".join(out.split())
+
+
+def test_next_hints_repeat_the_k8s_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run(capsys, "check", *FLAT)
+    assert code == 1
+    hints = [line.strip() for line in out.splitlines() if line.strip().startswith("ztsim ")]
+    tail = f"--k8s {WORKLOADS} --overlay {OVERLAY}"
+    assert hints == [f"ztsim paths {tail}", f"ztsim harden {tail}"]
+    for hint in hints:  # each runs as printed
+        code, again, err = _run(capsys, *shlex.split(hint)[1:])
+        assert code in (0, 1) and again and "error" not in err, hint
+
+
+def test_hint_words_name_every_path_quoted(tmp_path: Path) -> None:
+    spaced = tmp_path / "my manifests"
+    spaced.mkdir()
+    (spaced / "p.yaml").write_text((EXAMPLE / "workloads" / "shop.yaml").read_text("utf-8"))
+    topo = import_k8s([str(spaced), POLICIES]).topology
+    words = ["--k8s", str(spaced), "--k8s", POLICIES]
+    assert topo.arguments("ignored") == topo.arguments(None) == words
+    assert shlex.split(shlex.join(words)) == words
 
 
 def test_blocked_by_names_the_manifest(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _judged(capsys, "paths", *SEGMENTED, "--format", "json")
+    code, out, _ = _run(capsys, "paths", *SEGMENTED, "--format", "json")
     assert code == 0
     assert "NetworkPolicy shop/" in out and "examples/k8s/policies/" in out
     json.loads(out)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="the SARIF fix search (whatif.changes.apply_changes) does not edit layered "
-    "policies yet: exit 3 (engine layers work in progress)",
-)
 def test_sarif_points_at_the_manifests(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _judged(capsys, "check", *FLAT, "--format", "sarif")
+    code, out, _ = _run(capsys, "check", *FLAT, "--format", "sarif")
     assert code == 1
-    uris = {
-        loc["physicalLocation"]["artifactLocation"]["uri"]
+    places = {
+        (
+            loc["physicalLocation"]["artifactLocation"]["uri"],
+            loc["physicalLocation"]["region"]["startLine"],
+        )
         for run in json.loads(out)["runs"]
         for r in run["results"]
         for loc in r["locations"]
     }
-    assert uris and all(u.startswith("examples/k8s/") and u.endswith(".yaml") for u in uris)
+    # The goal's data is placed at its workload: StatefulSet data/postgres, line 1.
+    assert places == {("examples/k8s/workloads/data.yaml", 1)}
 
 
 def test_diff_k8s_opens_a_path(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _judged(
+    code, out, _ = _run(
         capsys,
         "diff",
         "--k8s",

@@ -219,6 +219,12 @@ class LoadedTopology:
         topology was compiled from other files (a Kubernetes import names the manifest)."""
         return self.path, self.mark(loc)
 
+    def arguments(self, policy: str | None) -> list[str]:
+        """The command-line words that load this topology and the policy file
+        ``policy`` again (``TOPOLOGY -p POLICY``; ``None``: the reference policy),
+        for the commands a report suggests; a Kubernetes import repeats its own."""
+        return [self.path] if policy is None else [self.path, "-p", policy]
+
 
 @dataclass(eq=False)
 class LoadedPolicy:

@@ -150,11 +150,10 @@ def _cheapest_plan(a: Analysis, goal: Fact) -> tuple[Plan, str] | None:
 
 
 def _command(name: str, a: Analysis, r: PolicyResult, *more: str) -> str:
-    """``ztsim NAME TOPOLOGY -p POLICY ...``, quoted for a POSIX shell."""
-    words = ["ztsim", name, a.topology.path]
-    if r.policy.path != "<reference>":
-        words += ["-p", r.policy.path]
-    return shlex.join([*words, *more])
+    """``ztsim NAME TOPOLOGY -p POLICY ...`` (or the run's ``--k8s``/``--overlay``),
+    quoted for a POSIX shell."""
+    policy = r.policy.path if r.policy.path != "<reference>" else None
+    return shlex.join(["ztsim", name, *a.topology.arguments(policy), *more])
 
 
 def _next_commands(lines: StyledLines, a: Analysis, r: PolicyResult) -> None:

@@ -63,6 +63,15 @@ class ImportedTopology(LoadedTopology):
     """A topology compiled from manifests: ``provenance`` says where each id comes from."""
 
     provenance: Mapping[str, Provenance]
+    #: The import's own command-line words (``--k8s PATH... [--overlay FILE]``),
+    #: set by :func:`import_k8s`; empty for other imports (a ``diff`` pair).
+    command_words: tuple[str, ...] = ()
+
+    def arguments(self, policy: str | None) -> list[str]:
+        """The ``--k8s PATH... [--overlay FILE]`` this topology was imported with: its
+        policy comes with it, so ``policy`` adds nothing (the import's first path
+        when the words are unknown)."""
+        return list(self.command_words) or super().arguments(policy)
 
     def where(self, ident: str) -> str:
         """``Deployment shop/web at k8s/shop.yaml:12`` for a host (or zone) id; the id
@@ -370,7 +379,12 @@ def import_k8s(
     if overlay is not None:
         topology = apply_overlay(topology, overlay)
     policy = policy_document(manifests, topology, name)
-    return imported_from_drafts(manifests, topology, policy, str(paths[0]))
+    imported = imported_from_drafts(manifests, topology, policy, str(paths[0]))
+    words = [w for path in paths for w in ("--k8s", str(path))]
+    if overlay_path is not None:
+        words += ["--overlay", str(overlay_path)]
+    imported.topology.command_words = tuple(words)
+    return imported
 
 
 def overlay_template_text(imported: Imported) -> str:
