@@ -213,7 +213,7 @@ def _dumped_rules(policy: LoadedPolicy, section: Section) -> list[dict[str, Any]
     """The section's rules as written (aliases, defaults left out), in order."""
     return [
         r.model_dump(by_alias=True, exclude_defaults=True)
-        for r in getattr(policy.model, section).rules
+        for r in getattr(policy.model, section).all_rules()  # every layer's (model v1.1)
     ]
 
 
