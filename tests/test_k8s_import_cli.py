@@ -198,7 +198,14 @@ def test_diff_k8s_opens_a_path(capsys: pytest.CaptureFixture[str]) -> None:
         OVERLAY,
     )
     assert code == 1  # removing the policies opens the exfiltration
-    assert "opened" in out.lower()
+    flat = " ".join(out.split())
+    assert "opened exfiltrate(customers): blocked -> reachable" in flat
+    # The opened plan names what held it closed; each removed rule, its manifest.
+    assert "base flow shop/web -> data/postgres:5432/tcp denied by segmentation layer " in flat
+    assert "NetworkPolicy shop/default-deny at examples/k8s/policies/default-deny.yaml:3" in flat
+    assert "removed np-shop/web-eg-0-0-0 (NetworkPolicy shop/web at " in flat
+    assert "examples/k8s/policies/shop.yaml:14)" in flat
+    assert f"({WORKLOADS}:" not in flat  # never a line of the folder itself
 
 
 def test_k8s_with_a_topology_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -83,8 +83,9 @@ def diff_text(d: PolicyDiff, fail_on: str) -> str:
         lines += ["", "rules:"]
         for r in d.rules:
             loc = r.proposed_line if r.proposed_line is not None else r.base_line
-            path = p.path if r.proposed_line is not None else b.path
-            at = f" ({path}:{loc})" if loc is not None else ""
+            side = p if r.proposed_line is not None else b
+            # FILE:LINE, or a Kubernetes import's object and manifest line
+            at = f" ({side.rule_location(r.section, r.rule)})" if loc is not None else ""
             lines.append(f"  {r.section:<12} {r.change:<8} {r.rule}{at}: {r.detail}")
     if d.settings:
         lines += ["", "settings:"]

@@ -221,7 +221,8 @@ def diff_view(d: PolicyDiff, fail_on: str = FAIL_ON) -> DiffView:
     rules: list[RuleDiffRow] = []
     for r in d.rules:
         line = r.proposed_line if r.proposed_line is not None else r.base_line
-        path = p.path if r.proposed_line is not None else b.path
+        side = p if r.proposed_line is not None else b
+        path = side.rule_file(r.section, r.rule)  # a Kubernetes rule's manifest
         rules.append(
             RuleDiffRow(
                 r.section, r.rule, r.change, "" if line is None else f"{path}:{line}", r.detail

@@ -104,8 +104,8 @@ def render_diff_html(d: PolicyDiff, fail_on: str = "opened") -> str:
         rows = []
         for r in d.rules:
             line = r.proposed_line if r.proposed_line is not None else r.base_line
-            path = p.path if r.proposed_line is not None else b.path
-            at = f"{path}:{line}" if line is not None else ""
+            side = p if r.proposed_line is not None else b
+            at = f"{side.rule_file(r.section, r.rule)}:{line}" if line is not None else ""
             rows.append(
                 [
                     esc(r.section),
