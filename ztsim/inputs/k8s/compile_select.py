@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ztsim.inputs.k8s.drafts import TopologyDraft
+from ztsim.inputs.k8s.naming import host_id
 from ztsim.inputs.k8s.objects import (
     NAMESPACE_LABEL,
     LabelSelector,
@@ -62,6 +63,11 @@ class Cluster:
     #: The topology's external zones (where an outside address stands).
     external_zones: list[str]
     _labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Workload id (``NAMESPACE/NAME``) -> host id (cut when too long, see ``host_id``).
+    _ids: dict[str, str] = field(default_factory=dict)
+    _by_host: dict[str, Workload] = field(default_factory=dict)
+    _by_ns: dict[str, list[Workload]] = field(default_factory=dict)
+    _memo: dict[tuple[tuple[str, ...], LabelSelector | None], PodSet] = field(default_factory=dict)
 
     @classmethod
     def of(cls, m: Manifests, topo: TopologyDraft) -> Cluster:
@@ -73,14 +79,19 @@ class Cluster:
         zone_of: dict[str, str] = {}
         pods = []
         for w in m.workloads:
-            zone = host_zone.get(w.id)
+            hid = host_id(w)
+            zone = host_zone.get(hid)
             if zone is None:
                 continue  # not a host of this topology
             ns_labels.setdefault(w.namespace, {NAMESPACE_LABEL: w.namespace})
             zone_of.setdefault(w.namespace, zone)
             pods.append(w)
         cluster = cls(ns_labels, zone_of, pods, external)
+        cluster._ids = {w.id: host_id(w) for w in pods}
         cluster._labels = {w.id: dict(w.labels) for w in pods}
+        cluster._by_host = {host_id(w): w for w in pods}
+        for w in pods:
+            cluster._by_ns.setdefault(w.namespace, []).append(w)
         return cluster
 
     # ------------------------------------------------------------------ selecting
@@ -95,13 +106,20 @@ class Cluster:
 
     def pods_in(self, namespaces: Iterable[str], selector: LabelSelector | None) -> PodSet:
         """The pods of ``namespaces`` that ``selector`` picks (``None``: all of them)."""
-        wanted = set(namespaces)
+        key = (tuple(sorted(set(namespaces))), selector)
+        known = self._memo.get(key)
+        if known is None:
+            known = self._memo[key] = self._pods_in(key[0], selector)
+        return known
+
+    def _pods_in(self, namespaces: tuple[str, ...], selector: LabelSelector | None) -> PodSet:
         hosts = frozenset(
-            w.id
-            for w in self.pods
-            if w.namespace in wanted and (selector is None or selector.matches(self._labels[w.id]))
+            self._ids[w.id]
+            for ns in namespaces
+            for w in self._by_ns.get(ns, ())
+            if selector is None or selector.matches(self._labels[w.id])
         )
-        zones = sorted({self.zone_of[ns] for ns in wanted if ns in self.zone_of})
+        zones = sorted({self.zone_of[ns] for ns in namespaces if ns in self.zone_of})
         sel: dict[str, Any] = {"zone": zones} if zones else {}
         if selector is not None:
             sel.update(label_parts(selector))
@@ -109,7 +127,7 @@ class Cluster:
 
     def everything(self) -> PodSet:
         """Every source or destination: hosts and external zones (``{}``)."""
-        return PodSet({}, frozenset(w.id for w in self.pods), outside=True)
+        return PodSet({}, frozenset(self._ids.values()), outside=True)
 
     def outside(self) -> PodSet:
         """Every external zone (where any outside address stands); empty with none."""
@@ -125,15 +143,12 @@ class Cluster:
         """Where named port ``name`` (of ``protocol``, any when ``None``) leads on each
         of ``hosts``: each distinct (number, protocol) with the hosts, sorted, that
         resolve it so.  A host with no such port is in none."""
-        wanted = set(hosts)
-        out: dict[Resolution, list[str]] = {}
-        for w in self.pods:
-            if w.id not in wanted:
-                continue
-            for p in dict.fromkeys(w.ports):
+        out: dict[Resolution, set[str]] = {}
+        for hid in hosts:
+            for p in self._by_host[hid].ports:
                 if p.name == name and (protocol is None or p.protocol == protocol):
-                    out.setdefault((p.number, p.protocol), []).append(w.id)
-        return {k: sorted(set(v)) for k, v in sorted(out.items())}
+                    out.setdefault((p.number, p.protocol), set()).add(hid)
+        return {k: sorted(v) for k, v in sorted(out.items())}
 
 
 def label_parts(selector: LabelSelector) -> dict[str, Any]:
