@@ -8,6 +8,7 @@ from ztsim.analysis.results import goal_label
 from ztsim.engine.steps import Step
 from ztsim.output.escape import text_lines
 from ztsim.whatif.changes import Change
+from ztsim.whatif.depth import DepthHardening
 from ztsim.whatif.harden import Hardening
 from ztsim.whatif.yamlout import rule_line
 
@@ -51,7 +52,11 @@ def _change_lines(h: Hardening, n: int, c: Change) -> list[str]:
         more = f" (+{len(blocked) - 3} more)" if len(blocked) > 3 else ""
         lines.append(f"     forbids {len(blocked)} attack step(s): {eg}{more}")
     reopened = h.necessary.get(c.key, [])
-    if reopened:
+    if isinstance(h, DepthHardening) and h.depth > 1:
+        lines.append(
+            f"     backed up: any {h.depth - 1} change(s) may be reverted (depth {h.depth})"
+        )
+    elif reopened:
         lines.append(
             "     necessary: without it "
             + ", ".join(goal_label(g) for g in reopened)
@@ -76,7 +81,8 @@ def hardening_text(h: Hardening) -> str:
         lines.append("nothing to harden: no goal is reachable under this policy")
         return text_lines(lines)
     lines.append("")
-    lines.append(f"{len(h.changes)} change(s) ({h.mode} search), {h.proof}")
+    depth = f", defence in depth {_depth(h)}" if _depth(h) > 1 else ""
+    lines.append(f"{len(h.changes)} change(s) ({h.mode} search{depth}), {h.proof}")
     for n, c in enumerate(h.changes, 1):
         lines += _change_lines(h, n, c)
     lines.append("")
@@ -89,6 +95,8 @@ def hardening_text(h: Hardening) -> str:
     for i in h.broken:
         t = h.topology.model.traffic[i]
         lines.append(f"  broken: {t.source} -> {t.to} {t.service}")
+    if isinstance(h, DepthHardening) and h.depth > 1:
+        lines += _depth_lines(h)
     if h.unclosable:
         lines.append("")
         why = "without breaking legitimate traffic" if h.keep_traffic else "by any policy change"
@@ -102,6 +110,28 @@ def hardening_text(h: Hardening) -> str:
         broken = f", breaking {len(h.broken)} legitimate flow(s)" if h.broken else ""
         lines.append(f"result: every goal closed{broken}")
     return text_lines(lines)
+
+
+def _depth(h: Hardening) -> int:
+    return h.depth if isinstance(h, DepthHardening) else 1
+
+
+def _depth_lines(h: DepthHardening) -> list[str]:
+    """What the re-checks of every reversal of up to ``depth - 1`` changes found."""
+    keep = h.depth - 1
+    if h.depth_holds:
+        return [
+            f"depth {h.depth} (verified by the fixpoint): every goal stays closed with any "
+            f"{keep} of the {len(h.changes)} changes reverted ({h.rechecks} reversal(s) re-checked)"
+        ]
+    out = [f"depth {h.depth} NOT reached: " + (h.reason or "some reversals reopen a goal")]
+    text = {c.key: c.text for c in h.changes}
+    for keys, goals in h.failures[:5]:
+        which = "; ".join(text.get(k, " ".join(k)) for k in keys)
+        out.append(f"  reverting {which} reopens {', '.join(goal_label(g) for g in goals)}")
+    if len(h.failures) > 5:
+        out.append(f"  ... and {len(h.failures) - 5} more reversal(s) that reopen a goal")
+    return out
 
 
 def change_json(h: Hardening, c: Change) -> dict[str, Any]:
@@ -148,4 +178,22 @@ def hardening_json(h: Hardening) -> dict[str, Any]:
         ],
         "verified": h.verified,
         "complete": h.complete,
+        **(_depth_json(h) if isinstance(h, DepthHardening) else {"depth": 1}),
+    }
+
+
+def _depth_json(h: DepthHardening) -> dict[str, Any]:
+    text = {c.key: c.text for c in h.changes}
+    return {
+        "depth": h.depth,
+        "depth_holds": h.depth_holds,
+        "reversals_checked": h.rechecks,
+        "depth_failures": [
+            {
+                "reverted": [text.get(k, " ".join(k)) for k in keys],
+                "reopens": [goal_label(g) for g in goals],
+            }
+            for keys, goals in h.failures
+        ],
+        "depth_note": h.reason,
     }

@@ -40,6 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from ztsim.whatif.yamlout import policy_yaml
 
     kinds = _kinds(args.kinds)
+    if not 1 <= args.depth <= 4:  # ztsim.whatif.depth.MAX_DEPTH, checked before any work
+        raise usage_error("harden", f"--depth takes 1 to 4 (got {args.depth})")
     inputs = [args.topology, args.policy, *(args.k8s or []), args.overlay]
     if args.k8s and args.write:
         # The proposal is ztsim rules, not manifests: printed, never written as them.
@@ -60,13 +62,18 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(
             [Diagnostic(args.policy, 1, 1, "error", "harden takes exactly one policy file")]
         )
-    h = harden(
-        topo,
-        pols[0],
-        keep_traffic=args.keep_traffic,
-        kinds=kinds,
-        exhaustive_limit=args.exhaustive_limit,
-    )
+    keep, limit = args.keep_traffic, args.exhaustive_limit
+    if args.depth == 1:
+        h = harden(topo, pols[0], keep_traffic=keep, kinds=kinds, exhaustive_limit=limit)
+    else:
+        from ztsim.whatif.depth import harden_depth
+
+        try:
+            h = harden_depth(
+                topo, pols[0], args.depth, keep_traffic=keep, kinds=kinds, exhaustive_limit=limit
+            )
+        except ValueError as exc:
+            raise usage_error("harden", str(exc)) from None
     if args.format == "json":
         sys.stdout.write(dump_json(hardening_json(h)))
     else:
@@ -128,6 +135,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="N",
         help="above N hosts, hit cheapest plans one at a time instead of an exact search "
         "on the full attack graph (default 300)",
+    )
+    p.add_argument(
+        "--depth",
+        type=int,
+        default=1,
+        metavar="N",
+        help="defence in depth: every goal stays closed even if any N-1 of the proposed "
+        "changes are reverted, verified by re-checking each such reversal (default 1; "
+        "at most 4; needs the exhaustive search)",
     )
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     p.add_argument("--strict", action="store_true", help="treat warnings as errors")
