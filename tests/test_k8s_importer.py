@@ -225,6 +225,12 @@ def test_layers_and_tiers_are_written_in_block_style() -> None:
 def test_default_name() -> None:
     assert default_name(["examples/k8s/manifests/"]) == "manifests"
     assert default_name(["."]) == "k8s"
+    assert default_name([]) == "k8s"
+    # Several paths: the folder they share, as written (never the cwd's name).
+    assert default_name(["examples/k8s/workloads", "examples/k8s/policies/"]) == "k8s"
+    assert default_name(["a/x.yaml", "a/y.yaml"]) == "a"
+    assert default_name(["base", "head"]) == "k8s"
+    assert default_name(["/abs/m", "rel/m"]) == "k8s"
 
 
 _text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)

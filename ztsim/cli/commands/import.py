@@ -112,6 +112,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         action="store_true",
         help="replace files that exist already (atomically; never an input of the run)",
     )
-    k.add_argument("--name", metavar="NAME", help="the policy's name (default: the first PATH's)")
+    k.add_argument(
+        "--name",
+        metavar="NAME",
+        help="the topology's and the policy's name (default: the last part of the PATH, "
+        "or of the folder the PATHs share)",
+    )
     k.add_argument("--strict", action="store_true", help="treat warnings as errors")
     k.set_defaults(func=run)

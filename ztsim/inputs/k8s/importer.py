@@ -22,6 +22,7 @@ no location ever points into a file that does not exist.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -328,8 +329,18 @@ def imported_from_drafts(
 
 
 def default_name(paths: Sequence[str | Path]) -> str:
-    """The name of an import of ``paths``: the first path's last part (``k8s`` for ``.``)."""
-    name = Path(paths[0]).name if paths else ""
+    """The name of an import of ``paths``: the last part of the one path, or of the
+    folder several paths share as written (``k8s/workloads`` and ``k8s/policies``:
+    ``k8s``; none, or ``.``: ``k8s``).  Never the working directory's own name, so
+    the same command names the import alike on every machine."""
+    if len(paths) > 1:
+        try:
+            shared = os.path.commonpath([os.path.normpath(p) for p in paths])
+        except ValueError:  # absolute and relative paths mixed
+            shared = ""
+    else:
+        shared = str(paths[0]) if paths else ""
+    name = Path(shared).name
     return name if name and name not in (".", "..") else "k8s"
 
 
