@@ -63,6 +63,12 @@ def policy_document(m: Manifests, topo: TopologyDraft, name: str) -> PolicyDraft
         layers.append(_layer(layer_id, tiers))
     names = [e["fqdn"] for e in topo.document.get("external") or [] if e.get("fqdn")]
     outside = Outside(em, names)
+    outside.isolated = frozenset(
+        h
+        for np in nps
+        if "Egress" in np.policy_types
+        for h in cluster.pods_in([np.namespace], np.pod_selector).hosts
+    )
     cilium = outside.cilium_rules(m.cilium_policies)
     outside.names = list(dict.fromkeys([*names, *outside.fqdns]))
     tiers = (

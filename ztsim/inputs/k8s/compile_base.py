@@ -100,8 +100,9 @@ class Emitter:
         prov: Provenance,
     ) -> list[dict[str, Any]]:
         """The rules saying ``action`` from ``src`` to ``dst`` on ``port``: one, or for a
-        named port one per distinct resolution on ``dst``'s pods (``rid.K``), each
-        narrowed to the pods that resolve it so; none if no pod of ``dst`` has it."""
+        named port one per distinct resolution on ``dst``'s pods (``rid.K`` when
+        there are several), each narrowed to the pods that resolve it so; none if no
+        pod of ``dst`` has it."""
         if port.named is None:
             return [self.rule(rid, action, src, dst, port.services, prov)]
         found = self.cluster.resolve(dst.hosts, port.named, port.protocol)
@@ -111,7 +112,8 @@ class Emitter:
             if frozenset(hosts) != dst.hosts:
                 narrowed = PodSet({**dst.selector, "host": hosts}, frozenset(hosts))
             services = (f"{number}/{proto.lower()}",)
-            out.append(self.rule(f"{rid}.{k}", action, src, narrowed, services, prov))
+            kid = rid if len(found) == 1 else f"{rid}.{k}"
+            out.append(self.rule(kid, action, src, narrowed, services, prov))
         return out
 
     def _unique(self, rid: str) -> str:

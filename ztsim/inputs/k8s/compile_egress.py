@@ -120,6 +120,9 @@ class Outside:
         #: FQDN patterns of the topology's named destinations (see the module doc).
         self.names = list(names)
         self.blocks: dict[str, None] = {}
+        #: Hosts some NetworkPolicy isolates for egress (a Cilium policy's own
+        #: isolation adds nothing to theirs: see :meth:`cilium_rules`).
+        self.isolated: frozenset[str] = frozenset()
         self.fqdns: dict[str, None] = {}
 
     # ------------------------------------------------------------------ patterns
@@ -176,7 +179,10 @@ class Outside:
             if port.named is not None:
                 continue  # an address has no named ports
             rule = self.em.rule(f"{rid}-{q}", action, subject, None, port.services, prov)  # type: ignore[arg-type]
+            services = rule.pop("services", None)
             rule["to"] = to
+            if services is not None:
+                rule["services"] = services  # after `to`, as in segmentation rules
             out.append(rule)
         return out
 
@@ -261,12 +267,14 @@ class Outside:
             if subject.empty or not policy.egress:
                 continue
             name = f"CiliumNetworkPolicy {policy.namespace}/{policy.name}"
-            self.em.warn(
-                policy.source,
-                name,
-                "its egress isolation is not modelled (ztsim reads its toFQDNs rules only): "
-                "the pods it selects are isolated only by NetworkPolicies",
-            )
+            if not subject.hosts <= self.isolated:
+                self.em.warn(
+                    policy.source,
+                    name,
+                    "its egress isolation is not modelled (ztsim reads its toFQDNs rules "
+                    "only): the pods it selects that no NetworkPolicy isolates for egress "
+                    "stay open",
+                )
             for r, rule in enumerate(policy.egress):
                 prov = Provenance(rule.source, name)
                 to = list(dict.fromkeys(self._fqdn(f, prov) for f in rule.fqdns))
