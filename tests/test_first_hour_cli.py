@@ -167,3 +167,13 @@ def test_lint_without_topology_and_its_mistakes(capsys) -> None:
     assert code == 2 and "given twice" in err
     code, _, err = _run(capsys, "lint")
     assert code == 2 and err.startswith("ztsim lint: error: no policy")
+
+
+def test_a_large_estate_names_the_command_instead_of_judging_here(capsys, monkeypatch) -> None:
+    import ztsim.output.console as console
+
+    monkeypatch.setattr(console, "PARALLEL_HOSTS", 1)  # every topology is "large"
+    _, out, _ = _run(capsys, "check", PAJ, "-p", str(POLS / "zero-trust.yaml"))
+    assert "  2 blocked goal(s); where each plan stops:\n" in out
+    assert f"    ztsim paths {PAJ} -p {POLS / 'zero-trust.yaml'}\n" in out
+    assert "its cheapest plan" not in out

@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from ztsim.analysis.judged import Analysis
+from ztsim.analysis.judged import PARALLEL_HOSTS, Analysis
 from ztsim.analysis.results import PlanRow, PolicyResult, goal_label
 from ztsim.engine.plans import Plan
 from ztsim.engine.steps import Fact, Step
@@ -107,6 +107,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
 
 
 #: Blocked goals explained per policy under ``check``'s table; the rest are counted.
+#: From :data:`~ztsim.analysis.judged.PARALLEL_HOSTS` hosts, none is: ``paths`` is named.
 WHY_BLOCKED = 3
 
 
@@ -114,6 +115,12 @@ def _why_blocked(lines: StyledLines, a: Analysis, r: PolicyResult) -> None:
     """For a blocked goal, where this policy stops the cheapest plan found to it
     (under a judged policy, else under the reference policy)."""
     blocked = [g for g in r.goals if not g.reachable]
+    if blocked and len(a.topology.hosts) >= PARALLEL_HOSTS:
+        # Judging a plan needs the policy compiled here, which a large estate's check
+        # leaves to a second core: the explanation is one command away instead.
+        lines.add(f"  {len(blocked)} blocked goal(s); where each plan stops:")
+        lines.add(f"    {_command('paths', a, r)}")
+        return
     for g in blocked[:WHY_BLOCKED]:
         found = _cheapest_plan(a, g.goal)
         if found is None:
