@@ -30,22 +30,35 @@ def default_scenario() -> Scenario:
     return Scenario.from_args(topo, [str(policies)])
 
 
-def run(topology: str | None, policies: Sequence[str] = (), watch: bool = False) -> int:
-    """Open the TUI on ``topology`` and ``policies`` (the bundled scenario when None).
+def run(
+    topology: str | None,
+    policies: Sequence[str] = (),
+    watch: bool = False,
+    *,
+    k8s: Sequence[str] = (),
+    overlay: str | None = None,
+) -> int:
+    """Open the TUI on ``topology`` and ``policies`` (the bundled scenario when None),
+    or on Kubernetes manifests ``k8s`` with an ``overlay``.
 
     Returns the exit status: 0, or 2 when a file named on the command line does
     not exist (reported as ``FILE:1:1: error: ...``).  Errors inside the files are
     shown in the app, which keeps running so they can be fixed and reloaded.
     """
-    if topology is None:
+    if topology is None and not k8s:
         scenario = default_scenario()
     else:
-        missing = [p for p in (topology, *policies) if not Path(p).exists()]
+        given = [*k8s, *([overlay] if overlay else [])] if k8s else [topology, *policies]
+        missing = [p for p in given if p is not None and not Path(p).exists()]
         if missing:
             for p in missing:
                 print(f"{p}:1:1: error: no such file or folder", file=sys.stderr)
             return 2
-        scenario = Scenario.from_args(topology, list(policies))
+        if k8s:
+            scenario = Scenario.from_k8s(list(k8s), overlay)
+        else:
+            assert topology is not None
+            scenario = Scenario.from_args(topology, list(policies))
     from ztsim.tui.app import ZtsimApp
 
     ZtsimApp(scenario, watch=watch).run()

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ztsim.analysis.judged import Analysis
+from ztsim.analysis.results import judge_policy
 from ztsim.analysis.workspace import Workspace
+from ztsim.engine.attack import AttackModel
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.inputs.loader import expand_policy_paths
 from ztsim.inputs.scenario import load_scenario, scenario_warnings
@@ -42,15 +44,28 @@ def display_path(path: str | Path) -> str:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A topology file and the policy files or folders judged on it."""
+    """A topology file and the policy files or folders judged on it.
+
+    Or Kubernetes manifests (``ztsim tui --k8s PATH... [--overlay FILE]``):
+    ``k8s`` and ``overlay`` are imported as ``ztsim import k8s`` does, and
+    ``topology`` is the first manifest path (shown in the title).
+    """
 
     topology: str
     policies: tuple[str, ...] = ()
+    k8s: tuple[str, ...] = ()
+    overlay: str | None = None
 
     @classmethod
     def from_args(cls, topology: str | Path, policies: list[str] | tuple[str, ...]) -> Scenario:
         """Normalise command-line paths for display (relative to the cwd when possible)."""
         return cls(display_path(topology), tuple(display_path(p) for p in policies))
+
+    @classmethod
+    def from_k8s(cls, paths: list[str] | tuple[str, ...], overlay: str | None) -> Scenario:
+        """Manifest paths and an overlay (as :meth:`from_args` normalises them)."""
+        shown = tuple(display_path(p) for p in paths)
+        return cls(shown[0], (), shown, None if overlay is None else display_path(overlay))
 
     def files(self) -> list[Path]:
         """Every file read: the topology, then each policy (folders expanded).
@@ -58,6 +73,11 @@ class Scenario:
         Listed as they stand, bad folder entries included (watched and never
         written over); loading reports them (:func:`~ztsim.inputs.loader.expand_policy_paths`).
         """
+        if self.k8s:
+            from ztsim.inputs.k8s.stream import expand_paths
+
+            found = [Path(f) for f in expand_paths(self.k8s)[0]]
+            return [*found, *([Path(self.overlay)] if self.overlay else [])]
         return [Path(self.topology), *expand_policy_paths(self.policies, strict=False)]
 
     def stamp(self) -> Stamp:
@@ -86,6 +106,11 @@ class Scenario:
         InputError
             With the errors of every file at once (``FILE:LINE:COL``).
         """
+        if self.k8s:
+            from ztsim.inputs.k8s.importer import import_k8s
+
+            imported = import_k8s(self.k8s, self.overlay)
+            return imported.topology, [imported.policy], _shown(list(imported.notes))
         loaded = load_scenario(self.topology, self.policies)
         return loaded.topology, loaded.policies, _shown(loaded.warnings)
 
@@ -151,6 +176,8 @@ class Session:
             workspace keeps its last good state.
         """
         with self._lock:
+            if self.scenario.k8s:
+                return self._imported()
             ws = self.workspace()
             if self.scenario.policies and not expand_policy_paths(self.scenario.policies):
                 self.scenario.load()  # raises the "no policy file found" error
@@ -174,3 +201,11 @@ class Session:
             )
         warnings = scenario_warnings(a.topology, [r.policy for r in a.results])
         return a, _shown(warnings), reuse
+
+    def _imported(self) -> tuple[Analysis, list[Diagnostic], Reuse]:
+        """A Kubernetes scenario, imported and judged whole on every load: a change
+        to any manifest may change every compiled rule, so there is nothing to reuse."""
+        topology, policies, warnings = self.scenario.load()
+        model = AttackModel(topology)
+        results = [judge_policy(model, p) for p in policies]
+        return Analysis(topology, model, results), warnings, Reuse(True, 1, len(results), 0)

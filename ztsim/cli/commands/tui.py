@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ztsim.cli.common import add_command, usage_error
+from ztsim.cli.common import add_command, add_k8s_arguments, usage_error
 from ztsim.cli.exitcodes import ExitCode
 
 ORDER = 90
@@ -19,6 +19,12 @@ def policy_args(args: argparse.Namespace) -> list[str]:
         A policy without a topology (usage error, exit 2).
     """
     policies = [*args.policies, *(args.policy or [])]
+    if args.k8s and (args.topology is not None or policies):
+        raise usage_error("tui", "--k8s replaces TOPOLOGY and --policy: give one or the other")
+    if args.overlay is not None and not args.k8s:
+        raise usage_error(
+            "tui", "--overlay goes with --k8s (an overlay adds to imported manifests)"
+        )
     if policies and args.topology is None:
         raise usage_error("tui", "--policy needs a TOPOLOGY: ztsim tui TOPOLOGY --policy FILE|DIR")
     return policies
@@ -31,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
     from ztsim.tui import run as run_tui
 
     silence_banner()  # HiGHS' banner printed now would land inside the app's screen
+    if args.k8s:
+        return ExitCode(run_tui(None, watch=args.watch, k8s=args.k8s, overlay=args.overlay))
     return ExitCode(run_tui(args.topology, policies, watch=args.watch))
 
 
@@ -57,5 +65,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="FILE|DIR",
         help="policy file, or a folder of *.yaml policies; repeatable",
     )
+    add_k8s_arguments(p)
     p.add_argument("--watch", action="store_true", help="reload when a file changes")
     p.set_defaults(func=run)
