@@ -53,14 +53,6 @@ def policy_document(m: Manifests, topo: TopologyDraft, name: str) -> PolicyDraft
     cluster = Cluster.of(m, topo)
     em = Emitter(cluster)
     anps, banps, nps = m.admin_policies, m.baseline_policies, m.network_policies
-    layers = []
-    for layer_id, d in ((EGRESS_LAYER, "eg"), (INGRESS_LAYER, "in")):
-        tiers = (
-            admin_tier(em, anps, d),  # type: ignore[arg-type]
-            np_tier(em, nps, d),  # type: ignore[arg-type]
-            baseline_tier(em, banps, d),  # type: ignore[arg-type]
-        )
-        layers.append(_layer(layer_id, tiers))
     names = [e["fqdn"] for e in topo.document.get("external") or [] if e.get("fqdn")]
     outside = Outside(em, names)
     outside.isolated = frozenset(
@@ -69,6 +61,15 @@ def policy_document(m: Manifests, topo: TopologyDraft, name: str) -> PolicyDraft
         if "Egress" in np.policy_types
         for h in cluster.pods_in([np.namespace], np.pod_selector).hosts
     )
+    layers = []
+    for layer_id, d in ((EGRESS_LAYER, "eg"), (INGRESS_LAYER, "in")):
+        extra = outside.unread_rules(m.cilium_policies, outside=False) if d == "eg" else []
+        tiers = (
+            admin_tier(em, anps, d),  # type: ignore[arg-type]
+            np_tier(em, nps, d, extra),  # type: ignore[arg-type]
+            baseline_tier(em, banps, d),  # type: ignore[arg-type]
+        )
+        layers.append(_layer(layer_id, tiers))
     cilium = outside.cilium_rules(m.cilium_policies)
     outside.names = list(dict.fromkeys([*names, *outside.fqdns]))
     tiers = (

@@ -77,8 +77,17 @@ def cidr_text(text: str) -> str:
 
 
 def destination_id(address: str) -> str:
-    """The id of the external destination for a block or a name."""
-    return f"cidr:{address}" if "/" in address else f"fqdn:{address}"
+    """The id of the external destination for a block or a name (ids hold no ``*``:
+    ``*.example.com`` is ``fqdn-under:example.com``).
+
+    >>> destination_id("10.0.0.0/8"), destination_id("*.example.com")
+    ('cidr:10.0.0.0/8', 'fqdn-under:example.com')
+    """
+    if "/" in address:
+        return f"cidr:{address}"
+    if address.startswith("*."):
+        return f"fqdn-under:{address[2:]}"
+    return f"fqdn:{address}"
 
 
 def _minus(pieces: Iterable[Net], hole: Net) -> list[Net]:
@@ -255,9 +264,39 @@ class Outside:
     def _np_block(self, block: IPBlock, prov: Provenance) -> list[Any]:
         return self._targets([(block.cidr, block.excepts)], "allow", prov)
 
-    def cilium_rules(self, policies: Sequence[CiliumNetworkPolicy]) -> list[dict[str, Any]]:
-        """The allows of the ``toFQDNs`` rules (their names join :attr:`fqdns`)."""
+    def unread_rules(
+        self, policies: Sequence[CiliumNetworkPolicy], outside: bool
+    ) -> list[dict[str, Any]]:
+        """For each Cilium policy with egress rules ztsim does not read (``toEndpoints``,
+        ``toCIDR``...), an ``allow`` of everything from the pods it selects (to pods,
+        or with ``outside`` to every outside destination): those rules allow what
+        ztsim cannot tell, so it takes them as allowing everything (conservative)."""
         out: list[dict[str, Any]] = []
+        specs: dict[tuple[str, str], int] = {}
+        for policy in policies:
+            key = (policy.namespace, policy.name)
+            s = specs[key] = specs.get(key, -1) + 1
+            subject = self.em.cluster.pods_in([policy.namespace], policy.endpoint_selector)
+            if subject.empty or not policy.unread_egress:
+                continue
+            name = f"CiliumNetworkPolicy {policy.namespace}/{policy.name}"
+            if subject.hosts & self.isolated:
+                places = ", ".join(str(u) for u in policy.unread_egress)
+                self.em.warn(
+                    policy.source,
+                    name,
+                    f"egress rules ztsim does not read ({places}) are taken as allowing its "
+                    "pods everything (conservative)",
+                )
+            prov = Provenance(policy.source, name)
+            rid = f"cnp-{policy.namespace}/{policy.name}-{'ext' if outside else 'eg'}-{s}-unread"
+            out.append(self.em.rule(rid, "allow", subject, None, None, prov))
+        return out
+
+    def cilium_rules(self, policies: Sequence[CiliumNetworkPolicy]) -> list[dict[str, Any]]:
+        """The allows of the ``toFQDNs`` rules (their names join :attr:`fqdns`), and
+        of the rules ztsim does not read (:meth:`unread_rules`)."""
+        out: list[dict[str, Any]] = self.unread_rules(policies, outside=True)
         specs: dict[tuple[str, str], int] = {}
         for policy in policies:
             s = specs[(policy.namespace, policy.name)] = (

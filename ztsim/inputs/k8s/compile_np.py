@@ -62,8 +62,14 @@ def _port(p: PolicyPort) -> Port:
     return Port.numbers(p.protocol, p.port, p.end_port)
 
 
-def np_tier(em: Emitter, policies: tuple[NetworkPolicy, ...], d: Direction) -> list[dict[str, Any]]:
-    """The ``networkpolicy`` tier of side ``d``: every allow, then every isolation."""
+def np_tier(
+    em: Emitter,
+    policies: tuple[NetworkPolicy, ...],
+    d: Direction,
+    extra: list[dict[str, Any]] | None = None,
+) -> list[dict[str, Any]]:
+    """The ``networkpolicy`` tier of side ``d``: every allow (``extra`` after the
+    policies' own), then every isolation."""
     cluster = em.cluster
     allows: list[dict[str, Any]] = []
     denies: list[dict[str, Any]] = []
@@ -85,7 +91,7 @@ def np_tier(em: Emitter, policies: tuple[NetworkPolicy, ...], d: Direction) -> l
                     allows += em.rules_for_port(rid, "allow", src, dst, port, rprov)
         src_, dst_ = (None, subject) if d == "in" else (subject, None)
         denies.append(em.rule(f"{base}-isolate", "deny", src_, dst_, None, prov))
-    return allows + denies
+    return allows + (extra or []) + denies
 
 
 def _peers(

@@ -355,13 +355,16 @@ class CiliumEgressRule:
 @dataclass(frozen=True)
 class CiliumNetworkPolicy:
     """The ``toFQDNs`` egress of one spec of a CiliumNetworkPolicy (what ztsim reads
-    of it); ``source`` is the spec's place."""
+    of it); ``source`` is the spec's place.  ``unread_egress``: the places of its
+    other egress rules (allows ztsim does not read: the compiler must not take the
+    pods as isolated by the rules it read alone)."""
 
     namespace: str
     name: str
     endpoint_selector: LabelSelector
     egress: tuple[CiliumEgressRule, ...]
     source: Source
+    unread_egress: tuple[Source, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -297,12 +297,24 @@ def cilium_policy_of(f: Fields, data: dict[str, Any], loc: Loc) -> list[CiliumNe
                     f"{other} rules are not read (ztsim reads toFQDNs egress)",
                     key=True,
                 )
-        rules = tuple(
-            r for rloc, rule in f.items(spec, "egress", here) if (r := _fqdn_rule(f, rule, rloc))
-        )
+        rules = []
+        unread = []
+        for rloc, rule in f.items(spec, "egress", here):
+            read = _fqdn_rule(f, rule, rloc)
+            if read is not None:
+                rules.append(read)
+            elif not rule.get("toFQDNs"):  # a rule of other peers, noted by _fqdn_rule
+                unread.append(f.source(rloc))
         if meta is not None:
             out.append(
-                CiliumNetworkPolicy(meta.namespace, meta.name, selector, rules, f.source(here))
+                CiliumNetworkPolicy(
+                    meta.namespace,
+                    meta.name,
+                    selector,
+                    tuple(rules),
+                    f.source(here),
+                    tuple(unread),
+                )
             )
     return out if meta is not None else None
 
