@@ -254,7 +254,11 @@ class DiffPane(Vertical):
         shown = [t for t in self.query(DiffTable) if t.display]
         plans = [t for t in shown if t.id == "diff-plans"]
         target: Widget = (plans or shown)[0] if shown else self.query_one("#diff-body")
-        target.focus()
+        # not scrolled by the screen (it centres a table taller than the body, its
+        # title out of view, and not always the same way): its title at the top
+        target.focus(scroll_visible=False)
+        if isinstance(target, DiffTable):
+            self.call_after_refresh(target.scroll_visible, animate=False)
 
     @property
     def selected(self) -> str | None:
