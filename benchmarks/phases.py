@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
 import statistics
 import sys
@@ -103,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--repeat", type=int, default=5, help="rounds (default 5)")
     ap.add_argument("--parallel", action="store_true", help="use a second core as check does")
+    ap.add_argument(
+        "--json-out",
+        type=Path,
+        help="also write every round's seconds per phase and the calibration as JSON",
+    )
     args = ap.parse_args(argv)
     os.environ["ZTSIM_PARALLEL"] = "on" if args.parallel else "off"
     folder = HERE / "out" / args.workload
@@ -124,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             values = sorted(r.get(name, 0.0) for r in rounds)
         print(f"  {name:<9} {values[0]:7.3f}  ({values[len(values) // 2]:.3f})")
+    if args.json_out is not None:
+        payload = {"workload": args.workload, "calibration": [speed, both], "rounds": rounds}
+        args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     target = TARGETS.get(args.workload)
     if target is None:
         return 0

@@ -128,7 +128,8 @@ def ensure_inputs(workload: generate.Workload, seed: int, out: Path, force: bool
     params = generate.Params(workload.hosts, workload.zones, workload.rules, seed, workload.name)
     stamp = out / "params.json"
     wanted = params.as_dict()
-    hetero = workload.name in hfamily.WORKLOADS
+    # The H family by name: H-S ... H-XL, or any size (scaling.py's H-12500 ...).
+    hetero = workload.name.startswith("H-")
     if hetero:
         wanted = {**wanted, "generator": f"hfamily-{hfamily.GENERATOR_VERSION}"}
     names = hfamily.POLICY_NAMES if hetero else generate.POLICY_NAMES
