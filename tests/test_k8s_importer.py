@@ -187,6 +187,17 @@ def test_a_bad_rule_is_placed_at_its_network_policy() -> None:
     assert "NetworkPolicy shop/np-0" in d.message
 
 
+def test_a_policy_warning_is_placed_at_its_network_policy() -> None:
+    """Warnings too (the import validates without the draft's text, then again
+    with it when there is anything to place: both ways must agree)."""
+    ghost = {**DENY_DB, "id": "np-ghost", "to": {"host": ["shop/ghost"]}}
+    imp = _imported([DENY_DB, ghost])
+    (w,) = [n for n in imp.notes if "shop/ghost" in n.message]
+    assert (w.path, w.line, w.level) == (MANIFEST, 60, "warning")
+    assert "NetworkPolicy shop/np-1" in w.message
+    assert not [n for n in _imported([DENY_DB]).notes if n.path != MANIFEST]
+
+
 def test_written_yaml_loads_back() -> None:
     imp = _imported([DENY_DB])
     topo_text = topology_yaml_text(imp.topology_draft, [MANIFEST])

@@ -267,21 +267,37 @@ def _document(
     return Document(path=label, data=document, text=text), origins
 
 
+def _textless(label: str, document: dict[str, Any]) -> Document:
+    """The draft as a document without its text: validating it finds the same
+    problems, only not where they are.  Writing the text is a good part of an
+    import, and it is needed only to place a problem, so a draft is validated
+    this way first, and again with its text only when something is found."""
+    return Document(path=label, data=document, text="")
+
+
 def load_topology_draft(draft: TopologyDraft, label: str) -> ImportedTopology:
     """Validate and load a topology draft; problems placed at their manifests."""
-    doc, origins = _document(label, draft.document, draft.provenance)
     built: list[HostTables] = []
 
     def check(col: Any, topo: Topology) -> None:
         built.append(check_topology(col, topo))
 
     try:
-        model, warnings = validate_document(doc, "topology", Topology, check)
-    except InputError as exc:
-        raise InputError(_relocate(exc.diagnostics, label, origins)) from None
-    loaded = ImportedTopology(
-        model, label, None, warnings=_relocate(warnings, label, origins), tables=built[0]
-    )
+        model, warnings = validate_document(
+            _textless(label, draft.document), "topology", Topology, check
+        )
+        found = bool(warnings)
+    except InputError:
+        found = True
+    if found:  # again, with the text that places what was found
+        built.clear()
+        doc, origins = _document(label, draft.document, draft.provenance)
+        try:
+            model, warnings = validate_document(doc, "topology", Topology, check)
+        except InputError as exc:
+            raise InputError(_relocate(exc.diagnostics, label, origins)) from None
+        warnings = _relocate(warnings, label, origins)
+    loaded = ImportedTopology(model, label, None, warnings=warnings, tables=built[0])
     loaded.provenance = draft.provenance
     return loaded
 
@@ -291,16 +307,25 @@ def load_policy_draft(
 ) -> tuple[ImportedPolicy, list[Diagnostic]]:
     """Validate and load a policy draft: the policy, and its warnings on ``topology``
     (spec §1); problems and warnings placed at their manifests."""
-    doc, origins = _document(label, draft.document, draft.provenance)
+    quick = _textless(label, draft.document)
     try:
-        model, _ = validate_document(doc, "policy", Policy, check_policy)
-    except InputError as exc:
-        raise InputError(_relocate(exc.diagnostics, label, origins)) from None
-    # Warnings are placed in the draft's text (a policy holding it), then moved.
-    warnings = policy_warnings(LoadedPolicy(model, label, doc), topology)
+        model, _ = validate_document(quick, "policy", Policy, check_policy)
+        warnings = policy_warnings(LoadedPolicy(model, label, quick), topology)
+        found = bool(warnings)
+    except InputError:
+        found = True
+    if found:  # again, with the text that places what was found (see _textless)
+        doc, origins = _document(label, draft.document, draft.provenance)
+        try:
+            model, _ = validate_document(doc, "policy", Policy, check_policy)
+        except InputError as exc:
+            raise InputError(_relocate(exc.diagnostics, label, origins)) from None
+        # Warnings are placed in the draft's text (a policy holding it), then moved.
+        warnings = policy_warnings(LoadedPolicy(model, label, doc), topology)
+        warnings = _relocate(warnings, label, origins)
     loaded = ImportedPolicy(model, label, None)
     loaded.provenance = draft.provenance
-    return loaded, _relocate(warnings, label, origins)
+    return loaded, warnings
 
 
 def imported_from_drafts(
