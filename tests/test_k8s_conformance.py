@@ -45,6 +45,7 @@ from ztsim.engine.connectivity import reach_map
 from ztsim.inputs.k8s import Manifests, read_manifests
 from ztsim.inputs.k8s.compile import policy_document
 from ztsim.inputs.k8s.drafts import PolicyDraft, TopologyDraft
+from ztsim.inputs.k8s.topology import topology_document
 from ztsim.inputs.loader import policy_from_text, topology_from_text
 
 CASES_DIR = Path(__file__).resolve().parent / "k8s" / "netpol_analyzer"
@@ -69,34 +70,8 @@ def manifests(case: str) -> list[Path]:
     ]
 
 
-def stand_in_topology(m: Manifests) -> TopologyDraft:
-    """A minimal topology (zones = namespaces, hosts = workloads with their labels
-    and ports, one external zone), until the importer's mapping lands."""
-    zones: list[dict[str, Any]] = [{"id": ns.name} for ns in m.namespaces]
-    known = {ns.name for ns in m.namespaces}
-    zones += [{"id": w.namespace} for w in m.workloads if w.namespace not in known]
-    zones = list({z["id"]: z for z in zones}.values())
-    zones.append({"id": "internet", "external": True})
-    hosts = []
-    for w in m.workloads:
-        services = sorted({f"{p.number}/{p.protocol.lower()}" for p in w.ports})
-        host: dict[str, Any] = {"id": w.id, "zone": w.namespace}
-        if w.labels:
-            host["labels"] = dict(w.labels)
-        if services:
-            host["services"] = [{"service": s} for s in services]
-        hosts.append(host)
-    doc = {"ztsim": 1, "kind": "topology", "name": "k8s", "zones": zones, "hosts": hosts}
-    doc["entry_points"] = [{"id": "outside", "zone": "internet"}]
-    return TopologyDraft(doc)
-
-
 def topology_of(m: Manifests) -> TopologyDraft:
-    """The importer's topology mapping when it is there, else the stand-in."""
-    try:
-        from ztsim.inputs.k8s.topology import topology_document
-    except ImportError:
-        return stand_in_topology(m)
+    """The importer's topology mapping of ``m``."""
     return topology_document(m)
 
 
