@@ -22,7 +22,7 @@ setup(
         "ztsim.scenarios.assertions": "assertions",
     },
     package_data={
-        "ztsim": ["py.typed", "tui/*.tcss"],
+        "ztsim": ["py.typed", "tui/*.tcss", "data/*.yaml"],
         "ztsim.scenarios.topologies": ["*.yaml"],
         "ztsim.scenarios.policies": ["*.yaml", "*/*.yaml"],
         "ztsim.scenarios.assertions": ["*.yaml"],
