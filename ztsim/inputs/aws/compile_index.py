@@ -1,0 +1,341 @@
+"""What the AWS compiler needs to know of an estate, worked out once (layer ``inputs``).
+
+:class:`EstateIndex` places every host (an EC2 instance or an RDS instance) in
+its subnet, with its security groups (the union over its network interfaces),
+its private addresses, and whether it is exposed to the internet; it finds each
+subnet's network ACL and route table (the VPC's default ACL and main table when
+a subnet has no association) and each security group's members.  Every choice
+the dump leaves open is taken the conservative way and noted (see
+``docs/aws.md``, "Semantics").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ztsim.inputs.aws.objects import (
+    Estate,
+    Labels,
+    NetworkAcl,
+    Route,
+    RouteTable,
+    SecurityGroup,
+    Source,
+    Subnet,
+)
+from ztsim.model.diagnostics import Diagnostic
+
+__all__ = [
+    "ANY_V4",
+    "ANY_V6",
+    "EstateIndex",
+    "HostInfo",
+    "Net",
+    "covers_all_global",
+    "global_part",
+    "is_global",
+    "note",
+]
+
+Net = ipaddress.IPv4Network | ipaddress.IPv6Network
+ANY_V4 = ipaddress.ip_network("0.0.0.0/0")
+ANY_V6 = ipaddress.ip_network("::/0")
+
+#: Blocks where no internet host stands (RFC 1918, 6598, loopback, link-local,
+#: multicast, reserved, unique-local): traffic through an internet gateway never
+#: comes from them.
+_NOT_GLOBAL: tuple[Net, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "224.0.0.0/3",
+        "::/8",
+        "fc00::/7",
+        "fe80::/10",
+        "ff00::/8",
+    )
+)
+
+
+def _minus(pieces: list[Net], hole: Net) -> list[Net]:
+    out: list[Net] = []
+    for p in pieces:
+        if p.version != hole.version or not p.overlaps(hole):
+            out.append(p)
+        elif not p.subnet_of(hole):  # type: ignore[arg-type]
+            out.extend(p.address_exclude(hole))  # type: ignore[arg-type]
+    return out
+
+
+def global_part(net: Net) -> list[Net]:
+    """The internet (global) addresses of ``net``, as disjoint blocks."""
+    rest: list[Net] = [net]
+    for hole in _NOT_GLOBAL:
+        rest = _minus(rest, hole)
+    return rest
+
+
+def is_global(net: Net) -> bool:
+    """Whether ``net`` holds some internet address.
+
+    >>> is_global(ipaddress.ip_network("10.0.0.0/8")), is_global(ANY_V4)
+    (False, True)
+    """
+    return bool(global_part(net))
+
+
+def covers_all_global(net: Net) -> bool:
+    """Whether ``net`` holds every internet address of its family."""
+    whole = ANY_V4 if net.version == 4 else ANY_V6
+    return global_part(net) == global_part(whole) or net.prefixlen == 0
+
+
+def note(source: Source, message: str) -> Diagnostic:
+    """A warning at ``source``."""
+    return Diagnostic(source.path, source.line, source.column, "warning", message)
+
+
+@dataclass
+class HostInfo:
+    """A host of the estate as the compiler sees it.
+
+    ``blocks``: its private addresses, each a one-address block, or, where the
+    dump gives none (an RDS instance), its subnet's blocks: an address somewhere
+    in there.  ``public_v4``: it has a public IPv4 address (or is a publicly
+    accessible RDS instance); ``v6``: it has an IPv6 address.
+    """
+
+    id: str
+    kind: Literal["instance", "rds"]
+    subnet: str
+    vpc: str | None
+    groups: tuple[str, ...]
+    blocks: tuple[Net, ...]
+    tags: Labels
+    source: Source
+    name: str
+    public_v4: bool = False
+    v6: bool = False
+    ports: tuple[int, ...] = ()
+    exposed: set[int] = field(default_factory=set)
+
+    def any_in(self, net: Net) -> bool:
+        """Whether some address of the host may lie in ``net``."""
+        return any(b.version == net.version and b.overlaps(net) for b in self.blocks)
+
+    def all_in(self, net: Net) -> bool:
+        """Whether every address of the host lies in ``net``."""
+        return bool(self.blocks) and all(
+            b.version == net.version and b.subnet_of(net)  # type: ignore[arg-type]
+            for b in self.blocks
+        )
+
+
+class EstateIndex:
+    """The estate's hosts, subnets, ACLs, route tables and memberships."""
+
+    def __init__(self, estate: Estate) -> None:
+        self.estate = estate
+        self.notes: list[Diagnostic] = []
+        self.subnets: dict[str, Subnet] = {}
+        for s in estate.subnets:
+            self.subnets.setdefault(s.id, s)
+        self.groups: dict[str, SecurityGroup] = {}
+        for group in estate.security_groups:
+            self.groups.setdefault(group.id, group)
+        self.hosts: list[HostInfo] = []
+        self._instances()
+        self._databases()
+        self.hosts.sort(key=lambda h: h.id)
+        self.host_ids = {h.id for h in self.hosts}
+        #: Subnet ids: those dumped and those a host stands in, sorted.
+        self.subnet_ids = sorted({*self.subnets, *(h.subnet for h in self.hosts)})
+        self.members: dict[str, list[HostInfo]] = {}
+        for h in self.hosts:
+            for g in h.groups:
+                self.members.setdefault(g, []).append(h)
+        self.acl_of = self._acls()
+        self.table_of = self._tables()
+        self.gateways = self._gateways()
+        self.prefix_lists = {p.id: p for p in estate.prefix_lists}
+        for h in self.hosts:
+            self._expose(h)
+
+    # -- hosts -------------------------------------------------------------------
+
+    def _instances(self) -> None:
+        for inst in self.estate.instances:
+            enis = list(inst.interfaces)
+            known = {e.id for e in enis}
+            enis += [
+                e
+                for e in self.estate.network_interfaces
+                if e.instance_id == inst.id and e.id not in known
+            ]
+            subnet = enis[0].subnet_id if enis else inst.subnet_id
+            if subnet is None:
+                self.notes.append(
+                    note(inst.source, f"instance {inst.id} is in no subnet (no VPC): left out")
+                )
+                continue
+            blocks = []
+            for e in enis:
+                for ip in (*e.private_ips, *e.ipv6_ips):
+                    net = ipaddress.ip_network(ip)
+                    if net not in blocks:
+                        blocks.append(net)
+            if not blocks:
+                blocks = self._subnet_blocks(subnet)
+            groups = tuple(sorted({g for e in enis for g in e.group_ids}))
+            public = inst.public_ip is not None or any(e.public_ip for e in enis)
+            name = dict(inst.tags).get("Name", "")
+            self.hosts.append(
+                HostInfo(
+                    inst.id, "instance", subnet, inst.vpc_id or enis[0].vpc_id if enis else None,
+                    groups, tuple(blocks), inst.tags, inst.source, name, public,
+                    any(e.ipv6_ips for e in enis),
+                )
+            )  # fmt: skip
+            if len(enis) > 1:
+                self.notes.append(note(inst.source, (
+                    f"instance {inst.id} has {len(enis)} network interfaces: it is one host "
+                    f"in subnet {subnet} (its primary's), with the security groups of all of "
+                    "them; a rule naming any of its addresses applies to it"
+                )))  # fmt: skip
+
+    def _databases(self) -> None:
+        for db in self.estate.db_instances:
+            subnet = self._db_subnet(db.subnet_ids, db.availability_zone)
+            if subnet is None:
+                self.notes.append(
+                    note(db.source, f"RDS instance {db.id} has no subnet in the dump: left out")
+                )
+                continue
+            port = (db.port,) if db.port else ()
+            self.hosts.append(
+                HostInfo(
+                    db.id, "rds", subnet, db.vpc_id, tuple(sorted(set(db.group_ids))),
+                    tuple(self._subnet_blocks(subnet)), db.tags, db.source, db.id,
+                    db.publicly_accessible, False, port,
+                )
+            )  # fmt: skip
+
+    def _db_subnet(self, subnets: tuple[str, ...], zone: str | None) -> str | None:
+        """The subnet of the DB subnet group in the instance's availability zone
+        (several: the first by id; none known: the group's first)."""
+        here = sorted(
+            s for s in subnets if s in self.subnets and self.subnets[s].availability_zone == zone
+        )
+        return here[0] if here else (sorted(subnets)[0] if subnets else None)
+
+    def _subnet_blocks(self, subnet: str) -> list[Net]:
+        s = self.subnets.get(subnet)
+        if s is None:
+            return [ANY_V4]
+        out: list[Net] = [ipaddress.ip_network(c) for c in (s.cidr, *s.ipv6_cidrs) if c]
+        return out or [ANY_V4]
+
+    # -- subnets -----------------------------------------------------------------
+
+    def _acls(self) -> dict[str, NetworkAcl | None]:
+        explicit: dict[str, NetworkAcl] = {}
+        default: dict[str, NetworkAcl] = {}
+        for acl in self.estate.network_acls:
+            for s in acl.subnet_ids:
+                explicit.setdefault(s, acl)
+            if acl.is_default:
+                default.setdefault(acl.vpc_id, acl)
+        out: dict[str, NetworkAcl | None] = {}
+        for sid in self.subnet_ids:
+            found = explicit.get(sid) or default.get(self._vpc_of(sid) or "")
+            out[sid] = found
+            if found is None and self.estate.network_acls:
+                self.notes.append(note(self._where(sid), (
+                    f"subnet {sid}: no network ACL of the dump applies to it: taken as "
+                    "allowing everything"
+                )))  # fmt: skip
+        return out
+
+    def _tables(self) -> dict[str, RouteTable | None]:
+        explicit: dict[str, RouteTable] = {}
+        main: dict[str, RouteTable] = {}
+        for t in self.estate.route_tables:
+            for s in t.subnet_ids:
+                explicit.setdefault(s, t)
+            if t.main:
+                main.setdefault(t.vpc_id, t)
+        out: dict[str, RouteTable | None] = {}
+        for sid in self.subnet_ids:
+            table = explicit.get(sid) or main.get(self._vpc_of(sid) or "")
+            out[sid] = table
+            if table is None and self.estate.route_tables:
+                self.notes.append(note(self._where(sid), (
+                    f"subnet {sid}: no route table of the dump applies to it: taken as "
+                    "routing everything to an internet gateway"
+                )))  # fmt: skip
+        return out
+
+    def _gateways(self) -> dict[str, tuple[str, ...]] | None:
+        """Internet gateway id -> the VPCs it is attached to (``None``: none dumped)."""
+        if not self.estate.internet_gateways:
+            return None
+        return {g.id: g.vpc_ids for g in self.estate.internet_gateways}
+
+    def _vpc_of(self, subnet: str) -> str | None:
+        s = self.subnets.get(subnet)
+        if s is not None:
+            return s.vpc_id
+        return next((h.vpc for h in self.hosts if h.subnet == subnet and h.vpc), None)
+
+    def _where(self, subnet: str) -> Source:
+        s = self.subnets.get(subnet)
+        if s is not None:
+            return s.source
+        return next(h.source for h in self.hosts if h.subnet == subnet)
+
+    # -- routes and exposure -------------------------------------------------------
+
+    def to_internet(self, route: Route, vpc: str | None) -> bool:
+        """Whether ``route`` sends to an internet gateway attached to ``vpc`` (any
+        ``igw-`` when no gateway was dumped)."""
+        gw = route.gateway_id or ""
+        if route.state != "active" or not gw.startswith("igw-"):
+            return False
+        return self.gateways is None or vpc is None or vpc in self.gateways.get(gw, ())
+
+    def route_blocks(self, route: Route) -> list[Net]:
+        """The blocks a route's destination names (a prefix list's entries; one
+        whose entries are unknown: every address of its family)."""
+        dest = route.destination
+        if "/" in dest:
+            return [ipaddress.ip_network(dest)]
+        pl = self.prefix_lists.get(dest)
+        if pl is None or pl.cidrs is None:
+            v6 = pl is not None and pl.address_family == "IPv6"
+            return [ANY_V6 if v6 else ANY_V4]
+        return [ipaddress.ip_network(c) for c in pl.cidrs]
+
+    def _expose(self, h: HostInfo) -> None:
+        """Which families (4, 6) reach ``h`` from the internet: a public address of
+        the family and a route of the subnet to an internet gateway for internet
+        addresses of it."""
+        table = self.table_of.get(h.subnet)
+        routed: set[int] = set()
+        if table is None:
+            routed = {4, 6}
+        else:
+            for r in table.routes:
+                if self.to_internet(r, table.vpc_id):
+                    routed |= {b.version for b in self.route_blocks(r) if is_global(b)}
+        if h.public_v4 and 4 in routed:
+            h.exposed.add(4)
+        if h.v6 and 6 in routed:
+            h.exposed.add(6)
