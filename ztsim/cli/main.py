@@ -54,6 +54,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(int(ExitCode.INVALID), f"{self.prog}: error: {safe(message)}\n")
 
 
+class _Version(argparse.Action):
+    """``--version``: ztsim's and the shipped ATT&CK data's (read only when asked)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        from ztsim.inputs.knowledge import attack_version
+
+        print(f"ztsim {__version__} ({attack_version()})")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``ztsim`` with every command of :mod:`ztsim.cli.commands`."""
     parser = _Parser(
@@ -63,7 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"ztsim {__version__}")
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        help="show ztsim's version and the ATT&CK version it names, and exit",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",

@@ -396,7 +396,7 @@ def _summary(b: _Builder, plans: Sequence[IncidentPlan], attacked: bool) -> list
         if plans and not attacked:
             first = plans[0]
             where = first.stop.location if first.stop and first.stop.location else b.policy.path
-            by = first.stop.rule if first.stop else "?"
+            by = first.stop.rule_name if first.stop else "?"
             elsewhere = ", ".join(first.open_under) or "the reference policy only"
             out.append(
                 f"Every studied plan is stopped; the cheapest ({first.ident}, {first.cost} "

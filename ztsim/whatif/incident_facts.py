@@ -79,6 +79,13 @@ class StepControl:
     #: The policy's decision in words (the engine's explanation).
     decision: str | None = None
 
+    @property
+    def rule_name(self) -> str:
+        """The rule in words: ``segmentation default``, a rule id, ``mfa``."""
+        if self.rule == "default" and self.kind in ("segmentation", "egress"):
+            return f"{self.kind} default"
+        return self.rule or "?"
+
 
 @dataclass(frozen=True)
 class Finding:

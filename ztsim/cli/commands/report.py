@@ -29,7 +29,21 @@ def _usage(message: str) -> InputError:
 
 def _inputs(args: argparse.Namespace) -> list[str | None]:
     """Every file or folder the run reads: --output may overwrite none of them."""
-    return [args.topology, *(args.policy or []), args.assertions, args.base, args.proposed]
+    return [
+        args.topology,
+        *(args.policy or []),
+        args.assertions,
+        args.base,
+        args.proposed,
+        args.compliance,
+    ]
+
+
+def _format(args: argparse.Namespace) -> str:
+    """``--format``, else markdown for an ``.md`` output, else html."""
+    if args.format is not None:
+        return str(args.format)
+    return "markdown" if str(args.output).lower().endswith((".md", ".markdown")) else "html"
 
 
 def _diff_report(args: argparse.Namespace) -> str:
@@ -69,10 +83,34 @@ def _check_report(args: argparse.Namespace) -> str:
     if args.goal is not None and args.goal not in topo.data:
         msg = f"--goal: no data item {args.goal!r} in the topology"
         errors.append(Diagnostic(args.topology, 1, 1, "error", msg))
+    compliance = None
+    if args.compliance is not None:
+        from ztsim.inputs.knowledge import load_compliance
+
+        try:
+            compliance = load_compliance(args.compliance)
+        except InputError as exc:
+            errors.extend(exc.diagnostics)
     if errors:
         raise InputError(errors)
     report = evaluate(topo, pols, checks, max_paths=args.max_paths)
     retain(report)
+    fmt = _format(args)
+    if args.analysis:
+        from ztsim.whatif.incident import incident_analysis
+
+        ia = incident_analysis(report, max_paths=args.max_paths, compliance=compliance)
+        if fmt == "markdown":
+            from ztsim.output.reports.incident_markdown import render_incident_markdown
+
+            return render_incident_markdown(ia)
+        from ztsim.output.reports.incident_html import render_incident_html
+
+        return render_incident_html(ia, topo)
+    if fmt == "markdown":
+        from ztsim.output.reports.markdown import render_markdown
+
+        return render_markdown(report)
     return render_html(report, max_paths=args.max_paths, goal=args.goal)
 
 
@@ -82,6 +120,12 @@ def run(args: argparse.Namespace) -> int:
         raise _usage("--max-paths must be >= 1")
     check_target(args.output, _inputs(args))  # before the run, not after it
     diff = args.base is not None or args.proposed is not None
+    if diff and (args.analysis or args.compliance is not None):
+        raise _usage("--analysis reports policies (--policy), not a change (--base/--proposed)")
+    if args.compliance is not None and not args.analysis:
+        raise _usage("--compliance goes with --analysis (the mapping is the analysis's)")
+    if diff and _format(args) != "html":
+        raise _usage("a change (--base/--proposed) is reported in HTML only")
     text = _diff_report(args) if diff else _check_report(args)
     write_output(args.output, text, _inputs(args))
     print(f"wrote {safe(args.output)}", file=sys.stderr)
@@ -97,11 +141,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "per policy, the plans x policies matrix, each attack plan drawn across its zones "
         "with the blocking steps marked, the attack graph around a goal, per-rule impact, "
         "broken flows, assertions. With --base/--proposed: a change, opened and closed "
-        "plans side by side.",
+        "plans side by side. With --analysis: the incident analysis, written before the "
+        "incident (executive summary, attack path narrative, kill chain by ATT&CK tactic, "
+        "compliance exposure, mitigations and controls per step, impact, harden's "
+        "recommended actions), in HTML or Markdown.",
         "ztsim report topologies/pajemploi.yaml -p policies/ --assert assertions/pajemploi.yaml "
         "-o report.html\n"
         "ztsim report topologies/pajemploi.yaml --base policies/segmented.yaml "
-        "--proposed policies/zero-trust.yaml -o diff.html",
+        "--proposed policies/zero-trust.yaml -o diff.html\n"
+        "ztsim report topologies/pajemploi.yaml -p policies/ --analysis -o analysis.html\n"
+        "ztsim report topologies/pajemploi.yaml -p policies/ --analysis -o analysis.md",
     )
     add_scenario_arguments(p)
     p.add_argument(
@@ -109,7 +158,26 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "-o",
         required=True,
         metavar="FILE",
-        help="the HTML file to write (atomically; never over an input of the run)",
+        help="the file to write (atomically; never over an input of the run)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("html", "markdown"),
+        default=None,
+        help="html (default) or markdown (the default for an output ending in .md)",
+    )
+    p.add_argument(
+        "--analysis",
+        action="store_true",
+        help="write the incident analysis of each policy instead: executive summary, "
+        "attack path narrative, kill chain, compliance exposure, mitigations, impact, "
+        "recommended actions",
+    )
+    p.add_argument(
+        "--compliance",
+        metavar="FILE",
+        help="with --analysis: your own compliance mapping (kind: compliance; default: "
+        "the one shipped, ztsim/data/compliance.yaml)",
     )
     p.add_argument("--assert", dest="assertions", metavar="FILE", help="intent assertions file")
     p.add_argument("--base", metavar="POLICY", help="report a change: the policy in force")
