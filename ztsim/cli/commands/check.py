@@ -19,6 +19,8 @@ from rich.console import Console
 from ztsim.cli.common import (
     add_command,
     add_scenario_arguments,
+    imported_paths,
+    imported_sources,
     load_scenario,
     stdout_console,
     usage_error,
@@ -41,8 +43,7 @@ def _inputs(args: argparse.Namespace) -> list[str | None]:
     return [
         args.topology,
         *(args.policy or []),
-        *(args.k8s or []),
-        args.overlay,
+        *imported_paths(args),
         args.assertions,
         args.baseline,
     ]
@@ -79,8 +80,7 @@ def _spec_check(args: argparse.Namespace) -> int:
         args.strict,
         warn=False,
         defer=True,
-        k8s=args.k8s,
-        overlay=args.overlay,
+        **imported_sources(args),
     )
     as_json = args.format == "json"
     writer = result_text if as_json else None  # each result's JSON, written ahead
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             errors.extend(exc.diagnostics)
     try:
         topo, pols = load_scenario(
-            args.topology, args.policy, args.strict, k8s=args.k8s, overlay=args.overlay
+            args.topology, args.policy, args.strict, **imported_sources(args)
         )
     except InputError as exc:
         raise InputError([*errors, *exc.diagnostics]) from None
