@@ -19,8 +19,6 @@ from rich.console import Console
 from ztsim.cli.common import (
     add_command,
     add_scenario_arguments,
-    imported_paths,
-    imported_sources,
     load_scenario,
     stdout_console,
     usage_error,
@@ -43,7 +41,8 @@ def _inputs(args: argparse.Namespace) -> list[str | None]:
     return [
         args.topology,
         *(args.policy or []),
-        *imported_paths(args),
+        *(args.k8s or []),
+        args.overlay,
         args.assertions,
         args.baseline,
     ]
@@ -80,7 +79,8 @@ def _spec_check(args: argparse.Namespace) -> int:
         args.strict,
         warn=False,
         defer=True,
-        **imported_sources(args),
+        k8s=args.k8s,
+        overlay=args.overlay,
     )
     as_json = args.format == "json"
     writer = result_text if as_json else None  # each result's JSON, written ahead
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
             errors.extend(exc.diagnostics)
     try:
         topo, pols = load_scenario(
-            args.topology, args.policy, args.strict, **imported_sources(args)
+            args.topology, args.policy, args.strict, k8s=args.k8s, overlay=args.overlay
         )
     except InputError as exc:
         raise InputError([*errors, *exc.diagnostics]) from None
