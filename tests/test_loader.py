@@ -567,7 +567,7 @@ def test_json_errors_are_located(tmp_path: Path):
     """Unknown keys in JSON point at the key; syntax errors at the parser's position."""
     text = (
         '{"ztsim": 1, "kind": "topology", "name": "t",\n'
-        ' "zones": [{"id": "a", "external": true}],\n'
+        ' "zones": [{"id": "a", "external": false}],\n'
         ' "hosts": [{"id": "h", "zone": "a", "bogus": 1}]}\n'
     )
     line, col, msg = only(tmp_path, text, name="t.json")
@@ -660,7 +660,7 @@ def test_traffic_from_outside_to_a_non_public_service_warns():
     text = (
         HEADER
         + ZONES
-        + "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}]}\n"
+        + "hosts:\n  - {id: h, zone: lan, services: [{service: 22/tcp}], data: [{id: d}]}\n"
         + "traffic:\n  - {from: internet, to: h, service: 22/tcp}\n"
     )
     t = topology_from_text(text)

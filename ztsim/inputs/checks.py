@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ztsim.inputs.collector import Collector, Loc
+from ztsim.inputs.hints import Suggester
 from ztsim.inputs.loaded import HostTables, LoadedPolicy, LoadedTopology
 from ztsim.inputs.positions import locate
 from ztsim.model.diagnostics import Diagnostic
@@ -36,7 +37,7 @@ from ztsim.perf.dedupe import PerObject, PlainKeys
 from ztsim.perf.heap import paused_gc
 from ztsim.perf.profiling import phase
 
-__all__ = ["check_policy", "check_topology", "policy_warnings"]
+__all__ = ["NO_DATA_MESSAGE", "check_policy", "check_topology", "policy_warnings"]
 
 
 # --------------------------------------------------------------------------- topology
@@ -52,11 +53,36 @@ def check_topology(col: Collector, topo: Topology, known: PlainKeys | None = Non
     """
     zones = {z.id: z for z in topo.zones}
     creds = {c.id for c in topo.credentials}
-    tables, n_data = _check_hosts(col, topo, zones, creds, known)
+    near = _Near(zones, creds)
+    tables, n_data = _check_hosts(col, topo, zones, creds, known, near)
+    near.hosts = Suggester(tables.hosts)
     _check_unique_ids(col, topo, tables, n_data)
-    _check_traffic(col, topo, zones, tables.hosts, creds)
-    _check_entry_points(col, topo, zones, tables.hosts, creds)
+    _check_traffic(col, topo, zones, tables.hosts, creds, near)
+    _check_entry_points(col, topo, zones, tables.hosts, creds, near)
+    if not n_data and not col.errors:  # (among errors, it would only be noise)
+        col.add(("hosts",), NO_DATA_MESSAGE, "warning", key=True)
     return tables
+
+
+#: What a topology with no data item is told (a warning; an error with ``--strict``).
+NO_DATA_MESSAGE = (
+    "no data item on any host: nothing can be exfiltrated or tampered with, so there "
+    "is no goal to judge and every check passes (declare `data:` on the hosts that store it)"
+)
+
+
+class _Near:
+    """ "Did you mean": the closest declared id of each kind to an unknown one
+    (:class:`~ztsim.inputs.hints.Suggester`, each built on its first use)."""
+
+    def __init__(self, zones: dict[str, Zone], creds: set[str]) -> None:
+        self.zones = Suggester(zones)
+        self.creds = Suggester(creds)
+        self.hosts = Suggester(())
+
+    def __call__(self, col: Collector, which: Suggester, name: str) -> str:
+        """The hint for unknown ``name`` (none for a problem that is only counted)."""
+        return which.hint(name) if col.listing() else ""
 
 
 def _check_hosts(
@@ -65,6 +91,7 @@ def _check_hosts(
     zones: dict[str, Zone],
     creds: set[str],
     known: PlainKeys | None,
+    near: _Near,
 ) -> tuple[HostTables, int]:
     """Each host's zone, lists and data items; the host tables and the number of
     data items.
@@ -94,7 +121,7 @@ def _check_hosts(
                     f"host {h.id!r} is in external zone {h.zone!r}; external zones hold no hosts",
                 )
             else:
-                add(("hosts", i, "zone"), f"unknown zone {h.zone!r}")
+                add(("hosts", i, "zone"), f"unknown zone {h.zone!r}{near(col, near.zones, h.zone)}")
         shape = pre[1] if pre is not None and pre[0] is h else lists_key(h)
         keys.append(shape)
         if shape in clean and not h.data:
@@ -102,7 +129,7 @@ def _check_hosts(
         offered = {s.service for s in h.services}
         if shape not in clean:
             found = col.count
-            _check_host_lists(col, h, i, offered, creds)
+            _check_host_lists(col, h, i, offered, creds, near)
             if col.count == found:
                 clean.add(shape)
         if h.data:
@@ -161,7 +188,9 @@ def _no_service(col: Collector, svc: str, loc: Loc, what: str, host: Host) -> No
     col.add(loc, f"{what} names service {svc}, which host {host.id!r} does not offer")
 
 
-def _check_host_lists(col: Collector, h: Host, i: int, offered: set[str], creds: set[str]) -> None:
+def _check_host_lists(
+    col: Collector, h: Host, i: int, offered: set[str], creds: set[str], near: _Near
+) -> None:
     """A host's services, vulnerabilities, stored credentials and logins (host ``i``)."""
     services = h.services
     if len(offered) != len(services):
@@ -183,16 +212,19 @@ def _check_host_lists(col: Collector, h: Host, i: int, offered: set[str], creds:
                 _no_service(col, v.service, loc, "vulnerability", h)
     for j, cs in enumerate(h.credentials):
         if cs.credential not in creds:
-            _unknown_credential(col, cs.credential, ("hosts", i, "credentials", j, "credential"))
+            _unknown_credential(
+                col, cs.credential, ("hosts", i, "credentials", j, "credential"), near
+            )
     for j, lg in enumerate(h.logins):
         if lg.credential not in creds:
-            _unknown_credential(col, lg.credential, ("hosts", i, "logins", j, "credential"))
+            _unknown_credential(col, lg.credential, ("hosts", i, "logins", j, "credential"), near)
         if lg.service not in offered:
             _no_service(col, lg.service, ("hosts", i, "logins", j, "service"), "login", h)
 
 
-def _unknown_credential(col: Collector, cid: str, loc: Loc) -> None:
-    col.add(loc, f"unknown credential {cid!r} (declare it under `credentials`)")
+def _unknown_credential(col: Collector, cid: str, loc: Loc, near: _Near) -> None:
+    hint = near(col, near.creds, cid)
+    col.add(loc, f"unknown credential {cid!r}{hint or ' (declare it under `credentials`)'}")
 
 
 def _check_traffic(
@@ -201,14 +233,19 @@ def _check_traffic(
     zones: dict[str, Zone],
     hosts: dict[str, Host],
     creds: set[str],
+    near: _Near,
 ) -> None:
     """Each traffic flow's source, destination, service and credential."""
     dests = {e.id: e for e in topo.external}
+    # A flow comes from a host or an external zone, and goes to a host or a destination.
+    outside = [zid for zid, z in zones.items() if z.external]
+    sources = Suggester(() if not topo.traffic else [*hosts, *outside])
+    targets = Suggester(() if not topo.traffic else [*hosts, *dests])
     for i, t in enumerate(topo.traffic):
         base = ("traffic", i)
         src_zone = zones.get(t.source)
         if t.source not in hosts:
-            _traffic_source_zone(col, base, t.source, src_zone)
+            _traffic_source_zone(col, base, t.source, src_zone, near(col, sources, t.source))
         if t.to in hosts:
             svc = hosts[t.to].offer(t.service)
             if svc is None:
@@ -232,17 +269,21 @@ def _check_traffic(
             if src_zone is not None:
                 col.add((*base, "to"), "traffic from an external zone goes to a host, not outside")
         else:
-            col.add(
-                (*base, "to"), f"unknown destination {t.to!r} (a host or an external destination)"
-            )
+            hint = near(col, targets, t.to) or " (a host or an external destination)"
+            col.add((*base, "to"), f"unknown destination {t.to!r}{hint}")
         if t.credential is not None and t.credential not in creds:
-            _unknown_credential(col, t.credential, (*base, "credential"))
+            _unknown_credential(col, t.credential, (*base, "credential"), near)
 
 
-def _traffic_source_zone(col: Collector, base: Loc, source: str, zone: Zone | None) -> None:
-    """A flow's source that is no host: an external zone, or an error."""
+def _traffic_source_zone(
+    col: Collector, base: Loc, source: str, zone: Zone | None, hint: str
+) -> None:
+    """A flow's source that is no host: an external zone, or an error (``hint``: the
+    closest source, if any)."""
     if zone is None:
-        col.add((*base, "from"), f"unknown source {source!r} (a host or an external zone)")
+        col.add(
+            (*base, "from"), f"unknown source {source!r}{hint or ' (a host or an external zone)'}"
+        )
     elif not zone.external:
         col.add(
             (*base, "from"),
@@ -257,6 +298,7 @@ def _check_entry_points(
     zones: dict[str, Zone],
     hosts: dict[str, Host],
     creds: set[str],
+    near: _Near,
 ) -> None:
     """Each entry point's zone, host and credentials; and that there is one."""
     for i, ep in enumerate(topo.entry_points):
@@ -264,7 +306,9 @@ def _check_entry_points(
         if ep.zone is not None:
             ez = zones.get(ep.zone)
             if ez is None:
-                col.add((*base, "zone"), f"unknown zone {ep.zone!r}")
+                col.add(
+                    (*base, "zone"), f"unknown zone {ep.zone!r}{near(col, near.zones, ep.zone)}"
+                )
             elif not ez.external:
                 col.add(
                     (*base, "zone"),
@@ -272,10 +316,10 @@ def _check_entry_points(
                     "zone (use `host:` for a foothold inside)",
                 )
         if ep.host is not None and ep.host not in hosts:
-            col.add((*base, "host"), f"unknown host {ep.host!r}")
+            col.add((*base, "host"), f"unknown host {ep.host!r}{near(col, near.hosts, ep.host)}")
         for j, cred_id in enumerate(ep.credentials):
             if cred_id not in creds:
-                _unknown_credential(col, cred_id, (*base, "credentials", j))
+                _unknown_credential(col, cred_id, (*base, "credentials", j), near)
 
     if not topo.entry_points and not any(z.external for z in topo.zones):
         col.add((), "no entry point: declare `entry_points` or an external zone")
@@ -381,6 +425,12 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
     creds = {c.id for c in topo.model.credentials}
 
     zones, hosts = topo.zones, topo.hosts
+    # Each "did you mean" searches every id of its kind once (a budget bounds the total).
+    near_zones, near_hosts, near_creds = Suggester(zones), Suggester(hosts), Suggester(creds)
+
+    def hint(which: Suggester, name: str) -> str:
+        return which.hint(name) if col.listing("warning") else ""
+
     # Rules repeat their selectors (a 10,000-rule policy has a few thousand distinct
     # ones): whether one matches something is looked up once per distinct value.
     matches: dict[tuple[object, ...], bool] = {}
@@ -404,12 +454,14 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
         for j, z in enumerate(zone or ()):
             # ("zone", j) of a single zone (a scalar) locates the scalar itself.
             if z not in zones:
-                found.append((("zone", j), f"zone {z!r} is not in topology {topo.name!r}"))
+                why = f"zone {z!r} is not in topology {topo.name!r}{hint(near_zones, z)}"
+                found.append((("zone", j), why))
         if named:
             for j, h in enumerate(named):
                 if h not in hosts:
                     at: Loc = ("host", j) if len(named) > 1 else ("host",)
-                    found.append((at, f"host {h!r} is not in topology {topo.name!r}"))
+                    why = f"host {h!r} is not in topology {topo.name!r}{hint(near_hosts, h)}"
+                    found.append((at, why))
         if not found and not matches_any(sel):
             found.append(((), f"selector `{sel}` matches nothing in topology {topo.name!r}"))
         return found
@@ -432,7 +484,7 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
         if c not in creds:
             col.add(
                 ("controls", "mfa", i),
-                f"credential {c!r} is not in topology {topo.name!r}",
+                f"credential {c!r} is not in topology {topo.name!r}{hint(near_creds, c)}",
                 "warning",
             )
     for i, d in enumerate(pol.controls.detection):

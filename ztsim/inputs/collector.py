@@ -42,6 +42,11 @@ class Collector:
         self._listed = {"error": 0, "warning": 0}
         #: Per level: how many were not listed, and where the first of them is (loc, key).
         self._omitted: dict[str, tuple[int, Loc, bool]] = {}
+        #: The schema the document is validated against (for "did you mean" hints).
+        self.model: object = None
+        #: The schema's errors listed (place, pydantic's kind): what
+        #: :mod:`ztsim.inputs.salvage` takes out to check the rest of the document.
+        self.schema_errors: list[tuple[Loc, str]] = []
 
     def add(
         self,
@@ -77,6 +82,11 @@ class Collector:
             for m, (_, _, level, message) in zip(marks, pending, strict=False)
         )
         return marks[len(pending) :]
+
+    def listing(self, level: Level = "error") -> bool:
+        """Whether the next problem of ``level`` will be listed (not only counted):
+        worth the cost of a hint."""
+        return self._listed[level] < MAX_LISTED
 
     def counting_only(self, level: Level = "error") -> bool:
         """Whether problems of ``level`` are only counted from now on (the first

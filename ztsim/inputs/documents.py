@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 from ztsim.inputs.guards import check_expansion, read_bytes
+from ztsim.inputs.hints import yaml_syntax_hint
 from ztsim.inputs.positions import (
     INT_DIGITS,
     REFUSED_TAGS,
@@ -287,8 +288,24 @@ def _strict_load(text: str, name: str) -> Any:
         raise YamlInputError(name, offset_mark(text, exc.position), message) from None
     except yaml.YAMLError as exc:
         problem = getattr(exc, "problem", None) or str(exc)
-        raise YamlInputError(name, _mark_of(exc), f"invalid YAML: {problem}") from None
+        mark = _mark_of(exc)
+        raise YamlInputError(
+            name, mark, f"invalid YAML: {_plainly(problem, exc, text, mark)}"
+        ) from None
     return data
+
+
+def _plainly(problem: str, exc: yaml.YAMLError, text: str, mark: Mark | None) -> str:
+    """The parser's ``problem``, with one plain sentence on top when one fits
+    (:func:`~ztsim.inputs.hints.yaml_syntax_hint`): libyaml speaks of tokens and
+    indicators where the writer sees an indentation."""
+    line = None
+    if mark is not None:
+        lines = text.split("\n", mark.line)
+        line = lines[mark.line - 1] if mark.line <= len(lines) else None
+    context = str(getattr(exc, "context", None) or "")
+    sentence = yaml_syntax_hint(problem, line, context)
+    return problem if sentence is None else f"{sentence} (the parser says: {problem})"
 
 
 class _DuplicateKey(Exception):

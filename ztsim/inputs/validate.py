@@ -10,6 +10,8 @@ counted and let go rather than held by pydantic until it ends.
 
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Annotated, Any, TypeVar, get_args, get_origin
 
@@ -17,7 +19,9 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import ErrorDetails
 
 from ztsim.inputs.collector import Collector, Loc
+from ztsim.inputs.hints import did_you_mean, keys_at, port_hint
 from ztsim.inputs.positions import Document
+from ztsim.inputs.salvage import salvaged_errors
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.fields import ID_PATTERN, invalid_id_message
 from ztsim.perf.heap import paused_gc
@@ -57,12 +61,34 @@ def _message(err: ErrorDetails) -> str:
     kind = err["type"]
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
-        return msg[len("Value error, ") :]
+        msg = msg[len("Value error, ") :]
+        quoted = _NOT_A_SERVICE.match(msg)
+        return msg + port_hint(ast.literal_eval(quoted.group(1))) if quoted else msg
     if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == ID_PATTERN:
         return invalid_id_message(err["input"])
-    if kind == "string_type" and isinstance(err.get("input"), bool | int | float):
-        return msg + _yaml_scalar_hint(err["input"])
+    value = err.get("input")
+    if kind == "string_type" and isinstance(value, bool | int | float):
+        if type(value) is int and port_hint(value) and _names_a_service(tuple(err["loc"])):
+            # The very words a quoted "5432" gets (services.py), and the same hint.
+            forms = _RULE_FORMS if err["loc"][0] in _RANGED else _HOST_FORMS
+            return f"service {value} is not {forms}{port_hint(value)}"
+        return msg + _yaml_scalar_hint(value)
     return msg
+
+
+#: A service's value error (ztsim.model.services), the text quoted as Python writes it.
+_NOT_A_SERVICE = re.compile(r"service ('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\") is not PORT/PROTO")
+#: What a service may be written as: on a host (or a flow), and in a rule's services.
+_HOST_FORMS = "PORT/PROTO (e.g. 443/tcp, 53/udp)"
+_RULE_FORMS = "PORT/PROTO, LOW-HIGH/PROTO or any (e.g. 8000-8999/tcp)"
+#: Sections whose services are port ranges (policy rules, assertions).
+_RANGED = frozenset({"segmentation", "egress", "assertions"})
+
+
+def _names_a_service(loc: Loc) -> bool:
+    """Whether ``loc`` is a ``service`` or an item of ``services`` (perhaps under a
+    union tag)."""
+    return any(step in ("service", "services") for step in loc[-3:])
 
 
 def _dotted(loc: Loc) -> str:
@@ -72,8 +98,10 @@ def _dotted(loc: Loc) -> str:
 
 def _report(col: Collector, loc: Loc, kind: str, msg: str) -> None:
     """Add one error of pydantic's ``kind`` at ``loc``, worded for a YAML reader."""
+    if col.listing():
+        col.schema_errors.append((loc, kind))
     if kind == "extra_forbidden":
-        col.add(loc, f"unknown key {loc[-1]!r}", key=True)
+        col.add(loc, f"unknown key {loc[-1]!r}{_key_hint(col, loc)}", key=True)
     elif kind == "invalid_key" or loc[-1:] == ("[key]",):
         # A key that is not a string (``~``, ``12``, a date): point at the key.
         at = loc[:-1] if loc[-1:] == ("[key]",) else loc
@@ -85,6 +113,21 @@ def _report(col: Collector, loc: Loc, kind: str, msg: str) -> None:
     else:
         where = _dotted(loc)
         col.add(loc, f"{where}: {msg}" if where else msg)
+
+
+def _key_hint(col: Collector, loc: Loc) -> str:
+    """ "Did you mean" for unknown key ``loc[-1]``: the closest key the schema accepts
+    there that the mapping lacks (only for an error that is listed)."""
+    if col.model is None or not col.listing():
+        return ""
+    mapping: Any = col.doc.data
+    for step in loc[:-1]:
+        try:
+            mapping = mapping[step]
+        except (KeyError, IndexError, TypeError):
+            continue  # a union tag: not a step in the data
+    present = mapping.keys() if isinstance(mapping, dict) else ()
+    return did_you_mean(loc[-1], [k for k in keys_at(col.model, loc[:-1]) if k not in present])
 
 
 def _yaml_scalar_hint(value: bool | int | float) -> str:
@@ -148,12 +191,15 @@ def validate_document(
     """
     with phase("validate"), paused_gc():
         col = Collector(doc)
+        col.model = model
         _header(doc, col, kind)
         if col.errors:
             raise InputError(col.diagnostics())
         validated = _validate(col, model, doc.data, prepare, len(doc.text))
         if validated is None:
-            raise InputError(col.diagnostics())
+            # The checks' errors too, on what the schema did not refuse: all in one pass.
+            more = salvaged_errors(col, model, check) if check is not None else []
+            raise InputError([*col.diagnostics(), *more])
         if check is not None:
             check(col, validated)
         if col.errors:
@@ -384,7 +430,11 @@ def _drop_unknown_keys(
         raise _PartInvalid
     for k in mapping:
         if k in unknown:
-            col.add((*path, k), f"unknown key {k!r}", key=True)
+            hint = ""
+            if col.listing():
+                col.schema_errors.append(((*path, k), "extra_forbidden"))
+                hint = did_you_mean(k, sorted(fields - set(mapping)))
+            col.add((*path, k), f"unknown key {k!r}{hint}", key=True)
     kept = {k: v for k, v in mapping.items() if k not in unknown}
     return (_replace_at(whole, path, kept) if path else kept), True
 

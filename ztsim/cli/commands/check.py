@@ -19,13 +19,14 @@ from rich.console import Console
 from ztsim.cli.common import (
     add_command,
     add_scenario_arguments,
+    imported_paths,
+    imported_sources,
     load_scenario,
     stdout_console,
     usage_error,
     warnings_gate,
 )
 from ztsim.cli.exitcodes import ExitCode
-from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
 from ztsim.output.outfile import check_target, write_output
@@ -41,8 +42,7 @@ def _inputs(args: argparse.Namespace) -> list[str | None]:
     return [
         args.topology,
         *(args.policy or []),
-        *(args.k8s or []),
-        args.overlay,
+        *imported_paths(args),
         args.assertions,
         args.baseline,
     ]
@@ -50,18 +50,6 @@ def _inputs(args: argparse.Namespace) -> list[str | None]:
 
 def _write(args: argparse.Namespace, text: str) -> None:
     write_output(args.output, text, _inputs(args))
-
-
-def _no_goal(topo: LoadedTopology) -> list[Diagnostic]:
-    """A warning when the topology holds no data item: no goal, so the check passes.
-
-    A forgotten or mis-indented ``data:`` list would otherwise read as "safe"; with
-    ``--strict`` it is an error.
-    """
-    if topo.data:
-        return []
-    msg = "no data item on any host: there is no goal to judge, so nothing can fail"
-    return [Diagnostic(topo.path, 1, 1, "warning", msg)]
 
 
 def _spec_check(args: argparse.Namespace) -> int:
@@ -79,14 +67,13 @@ def _spec_check(args: argparse.Namespace) -> int:
         args.strict,
         warn=False,
         defer=True,
-        k8s=args.k8s,
-        overlay=args.overlay,
+        **imported_sources(args),
     )
     as_json = args.format == "json"
     writer = result_text if as_json else None  # each result's JSON, written ahead
     a = analyze(topo, pols, Needs(rule_impact=args.rules, warnings=True, result_text=writer))
     retain(a)
-    warnings_gate([*topo.warnings, *(a.warnings or []), *_no_goal(topo)], args.strict)
+    warnings_gate([*topo.warnings, *(a.warnings or [])], args.strict)
     if as_json:
         text = check_json_text(a)
     else:
@@ -137,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
             errors.extend(exc.diagnostics)
     try:
         topo, pols = load_scenario(
-            args.topology, args.policy, args.strict, k8s=args.k8s, overlay=args.overlay
+            args.topology, args.policy, args.strict, **imported_sources(args)
         )
     except InputError as exc:
         raise InputError([*errors, *exc.diagnostics]) from None
