@@ -10,6 +10,7 @@ import argparse
 import sys
 import textwrap
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 
@@ -23,6 +24,9 @@ __all__ = [
     "add_command",
     "add_k8s_arguments",
     "add_scenario_arguments",
+    "imported_paths",
+    "imported_sources",
+    "load_aws",
     "load_k8s",
     "load_scenario",
     "print_diagnostics",
@@ -90,6 +94,55 @@ def load_k8s(
     return imported.topology, imported.policy
 
 
+def load_aws(
+    aws: Sequence[str] | None,
+    terraform: str | None,
+    overlay: str | None,
+    strict: bool,
+    *,
+    warn: bool = True,
+) -> tuple[LoadedTopology, LoadedPolicy]:
+    """Import an AWS estate: ``describe-*`` JSON (``aws``: files and folders,
+    :func:`ztsim.inputs.aws.importer.import_aws`) or what a Terraform plan would
+    build (``terraform``, :func:`ztsim.inputs.aws.terraform_import.import_terraform`);
+    notes printed as :func:`load_k8s` prints them."""
+    if aws:
+        from ztsim.inputs.aws.importer import import_aws
+
+        imported = import_aws(aws, overlay)
+    else:
+        from ztsim.inputs.aws.terraform_import import import_terraform
+
+        assert terraform is not None
+        imported = import_terraform(terraform, overlay)
+    own = set(imported.topology.warnings)
+    warnings_gate([n for n in imported.notes if warn or n not in own], strict)
+    retain(imported.topology, [imported.policy])
+    return imported.topology, imported.policy
+
+
+def imported_sources(args: argparse.Namespace) -> dict[str, Any]:
+    """The import options of a command's arguments (``--k8s``, ``--aws``,
+    ``--terraform``, ``--overlay``), as :func:`load_scenario` takes them."""
+    return {
+        "k8s": getattr(args, "k8s", None),
+        "aws": getattr(args, "aws", None),
+        "terraform": getattr(args, "terraform", None),
+        "overlay": getattr(args, "overlay", None),
+    }
+
+
+def imported_paths(args: argparse.Namespace) -> list[str]:
+    """Every file or folder an import option names (an ``--output`` never replaces one)."""
+    sources = imported_sources(args)
+    return [
+        *(sources["k8s"] or []),
+        *(sources["aws"] or []),
+        *([sources["terraform"]] if sources["terraform"] else []),
+        *([sources["overlay"]] if sources["overlay"] else []),
+    ]
+
+
 def load_scenario(
     topology: str | None,
     policies: Sequence[str] | None,
@@ -99,6 +152,8 @@ def load_scenario(
     defer: bool = False,
     k8s: Sequence[str] | None = None,
     overlay: str | None = None,
+    aws: Sequence[str] | None = None,
+    terraform: str | None = None,
 ) -> tuple[LoadedTopology, list[LoadedPolicy]]:
     """Load a scenario (:func:`ztsim.inputs.scenario.load_scenario`) for a command.
 
@@ -106,18 +161,30 @@ def load_scenario(
     ``warn=False`` leaves them to the caller (``check`` has the policies' warnings
     worked out with the analysis, see :func:`ztsim.analysis.analyze.analyze`), and
     allows ``defer`` (policies validated when first used).  ``k8s`` (manifest
-    paths, with an ``overlay``) instead of ``topology`` and ``policies``: see
-    :func:`load_k8s`.
+    paths), ``aws`` (``describe-*`` JSON) or ``terraform`` (a plan), with an
+    ``overlay``, instead of ``topology`` and ``policies``: see :func:`load_k8s`
+    and :func:`load_aws`.
     """
+    given = [o for o, v in (("--k8s", k8s), ("--aws", aws), ("--terraform", terraform)) if v]
+    if len(given) > 1:
+        raise _command_line(f"{' and '.join(given)}: give one source of the estate")
+    if given and (topology is not None or policies):
+        raise _command_line(f"{given[0]} replaces TOPOLOGY and --policy: give one or the other")
     if k8s:
-        if topology is not None or policies:
-            raise _command_line("--k8s replaces TOPOLOGY and --policy: give one or the other")
         topo, pol = load_k8s(k8s, overlay, strict, warn=warn)
         return topo, [pol]
+    if aws or terraform:
+        topo, pol = load_aws(aws, terraform, overlay, strict, warn=warn)
+        return topo, [pol]
     if topology is None:
-        raise _command_line("a TOPOLOGY file, or Kubernetes manifests with --k8s PATH, is needed")
+        raise _command_line(
+            "a TOPOLOGY file, or an estate to import (--k8s PATH, --aws PATH or "
+            "--terraform PLAN.json), is needed"
+        )
     if overlay is not None:
-        raise _command_line("--overlay goes with --k8s (an overlay adds to imported manifests)")
+        raise _command_line(
+            "--overlay goes with --k8s, --aws or --terraform (an overlay adds to an import)"
+        )
     loaded = load_files(topology, policies, warnings=warn, defer=defer)
     if warn:
         warnings_gate(loaded.warnings, strict)
@@ -142,8 +209,9 @@ def add_scenario_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def add_k8s_arguments(p: argparse.ArgumentParser, *, proposed: bool = False) -> None:
-    """``--k8s PATH`` (repeatable) and ``--overlay FILE``; with ``proposed``, also
-    ``--k8s-proposed PATH`` (``diff``)."""
+    """``--k8s PATH`` (repeatable), ``--aws PATH`` (repeatable), ``--terraform
+    PLAN.json`` and ``--overlay FILE``; with ``proposed``, also ``--k8s-proposed
+    PATH`` and ``--aws-proposed PATH`` (``diff``)."""
     p.add_argument(
         "--k8s",
         action="append",
@@ -159,9 +227,30 @@ def add_k8s_arguments(p: argparse.ArgumentParser, *, proposed: bool = False) -> 
             help="with --k8s: the manifests proposed (repeatable), compared with --k8s's",
         )
     p.add_argument(
+        "--aws",
+        action="append",
+        metavar="PATH",
+        help="AWS describe-* JSON (a file or a folder, read recursively; repeatable) instead "
+        "of TOPOLOGY and policies: imported as `ztsim import aws` does",
+    )
+    if proposed:
+        p.add_argument(
+            "--aws-proposed",
+            action="append",
+            metavar="PATH",
+            help="with --aws: the describe-* JSON proposed (repeatable), compared with --aws's",
+        )
+    p.add_argument(
+        "--terraform",
+        metavar="PLAN.json",
+        help="`terraform show -json` output instead of TOPOLOGY and policies: what the plan "
+        "builds (diff: its prior state against it), imported as `ztsim import terraform` does",
+    )
+    p.add_argument(
         "--overlay",
         metavar="FILE",
-        help="with --k8s: the attack ingredients the manifests do not hold (kind: overlay)",
+        help="with --k8s, --aws or --terraform: the attack ingredients the import does not "
+        "hold (kind: overlay)",
     )
 
 

@@ -37,18 +37,22 @@ def run(
     *,
     k8s: Sequence[str] = (),
     overlay: str | None = None,
+    aws: Sequence[str] = (),
+    aws_kind: str = "aws",
 ) -> int:
     """Open the TUI on ``topology`` and ``policies`` (the bundled scenario when None),
-    or on Kubernetes manifests ``k8s`` with an ``overlay``.
+    or on Kubernetes manifests ``k8s``, or an AWS estate ``aws`` (``describe-*``
+    paths, or with ``aws_kind`` ``terraform`` a plan), with an ``overlay``.
 
     Returns the exit status: 0, or 2 when a file named on the command line does
     not exist (reported as ``FILE:1:1: error: ...``).  Errors inside the files are
     shown in the app, which keeps running so they can be fixed and reloaded.
     """
-    if topology is None and not k8s:
+    imported = [*k8s, *aws]
+    if topology is None and not imported:
         scenario = default_scenario()
     else:
-        given = [*k8s, *([overlay] if overlay else [])] if k8s else [topology, *policies]
+        given = [*imported, *([overlay] if overlay else [])] if imported else [topology, *policies]
         missing = [p for p in given if p is not None and not Path(p).exists()]
         if missing:
             for p in missing:
@@ -56,6 +60,8 @@ def run(
             return 2
         if k8s:
             scenario = Scenario.from_k8s(list(k8s), overlay)
+        elif aws:
+            scenario = Scenario.from_aws(list(aws), aws_kind, overlay)
         else:
             assert topology is not None
             scenario = Scenario.from_args(topology, list(policies))

@@ -48,13 +48,18 @@ class Scenario:
 
     Or Kubernetes manifests (``ztsim tui --k8s PATH... [--overlay FILE]``):
     ``k8s`` and ``overlay`` are imported as ``ztsim import k8s`` does, and
-    ``topology`` is the first manifest path (shown in the title).
+    ``topology`` is the first manifest path (shown in the title).  Or an AWS
+    estate: ``aws`` holds ``describe-*`` paths (``aws_kind`` ``aws``) or one
+    Terraform plan (``aws_kind`` ``terraform``), imported as ``ztsim import``
+    does.
     """
 
     topology: str
     policies: tuple[str, ...] = ()
     k8s: tuple[str, ...] = ()
     overlay: str | None = None
+    aws: tuple[str, ...] = ()
+    aws_kind: str = "aws"
 
     @classmethod
     def from_args(cls, topology: str | Path, policies: list[str] | tuple[str, ...]) -> Scenario:
@@ -67,6 +72,21 @@ class Scenario:
         shown = tuple(display_path(p) for p in paths)
         return cls(shown[0], (), shown, None if overlay is None else display_path(overlay))
 
+    @classmethod
+    def from_aws(
+        cls, paths: list[str] | tuple[str, ...], kind: str, overlay: str | None
+    ) -> Scenario:
+        """``describe-*`` paths (``kind`` ``aws``) or a plan (``terraform``) and an overlay."""
+        shown = tuple(display_path(p) for p in paths)
+        return cls(
+            shown[0], (), (), None if overlay is None else display_path(overlay), shown, kind
+        )
+
+    @property
+    def imported(self) -> bool:
+        """Whether the scenario is imported (manifests or an AWS estate), not ztsim files."""
+        return bool(self.k8s or self.aws)
+
     def files(self) -> list[Path]:
         """Every file read: the topology, then each policy (folders expanded).
 
@@ -77,6 +97,11 @@ class Scenario:
             from ztsim.inputs.k8s.stream import expand_paths
 
             found = [Path(f) for f in expand_paths(self.k8s)[0]]
+            return [*found, *([Path(self.overlay)] if self.overlay else [])]
+        if self.aws:
+            from ztsim.inputs.k8s.stream import expand_paths
+
+            found = [Path(f) for f in expand_paths(self.aws)[0]]
             return [*found, *([Path(self.overlay)] if self.overlay else [])]
         return [Path(self.topology), *expand_policy_paths(self.policies, strict=False)]
 
@@ -110,6 +135,15 @@ class Scenario:
             from ztsim.inputs.k8s.importer import import_k8s
 
             imported = import_k8s(self.k8s, self.overlay)
+            return imported.topology, [imported.policy], _shown(list(imported.notes))
+        if self.aws:
+            from ztsim.inputs.aws.importer import import_aws
+            from ztsim.inputs.aws.terraform_import import import_terraform
+
+            if self.aws_kind == "terraform":
+                imported = import_terraform(self.aws[0], self.overlay)
+            else:
+                imported = import_aws(self.aws, self.overlay)
             return imported.topology, [imported.policy], _shown(list(imported.notes))
         loaded = load_scenario(self.topology, self.policies)
         return loaded.topology, loaded.policies, _shown(loaded.warnings)
@@ -176,7 +210,7 @@ class Session:
             workspace keeps its last good state.
         """
         with self._lock:
-            if self.scenario.k8s:
+            if self.scenario.imported:
                 return self._imported()
             ws = self.workspace()
             if self.scenario.policies and not expand_policy_paths(self.scenario.policies):

@@ -59,6 +59,29 @@ resource "aws_route_table_association" "public" {
   route_table_id = aws_route_table.public.id
 }
 
+resource "aws_eip" "nat" {
+  domain = "vpc"
+}
+
+resource "aws_nat_gateway" "shop" {
+  allocation_id = aws_eip.nat.id
+  subnet_id     = aws_subnet.public.id
+}
+
+resource "aws_route_table" "private" {
+  vpc_id = aws_vpc.shop.id
+  route {
+    cidr_block     = "0.0.0.0/0"
+    nat_gateway_id = aws_nat_gateway.shop.id
+  }
+  tags = { Name = "shop-private" }
+}
+
+resource "aws_main_route_table_association" "private" {
+  vpc_id         = aws_vpc.shop.id
+  route_table_id = aws_route_table.private.id
+}
+
 resource "aws_security_group" "lb" {
   name        = "shop-lb"
   description = "public load balancer"

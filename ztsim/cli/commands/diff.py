@@ -21,7 +21,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_paths < 1:
         raise InputError([Diagnostic("ztsim diff", 0, 0, "error", "--max-paths must be >= 1")])
-    if args.k8s or args.k8s_proposed:
+    if args.terraform or args.aws or args.aws_proposed:
+        topo, pols = _aws(args)
+    elif args.k8s or args.k8s_proposed:
         topo, pols = _k8s(args)
     else:
         if args.base is None or args.proposed is None:
@@ -59,6 +61,29 @@ def _k8s(args: argparse.Namespace) -> tuple[LoadedTopology, list[LoadedPolicy]]:
     return pair.topology, [pair.base, pair.proposed]
 
 
+def _aws(args: argparse.Namespace) -> tuple[LoadedTopology, list[LoadedPolicy]]:
+    """``--terraform PLAN`` (its prior state against what it builds) or ``--aws BASE
+    --aws-proposed HEAD``: both on one topology
+    (:mod:`ztsim.inputs.aws.terraform_import` says which, and why)."""
+    from ztsim.inputs.aws.terraform_import import import_aws_pair, import_terraform_pair
+
+    if args.topology is not None or args.base is not None or args.proposed is not None:
+        msg = "--terraform and --aws replace TOPOLOGY, --base and --proposed: give one or the other"
+        raise InputError([Diagnostic("ztsim diff", 0, 0, "error", msg)])
+    if args.k8s or args.k8s_proposed or (args.terraform and (args.aws or args.aws_proposed)):
+        msg = "give one source of the estate: --terraform, --aws or --k8s"
+        raise InputError([Diagnostic("ztsim diff", 0, 0, "error", msg)])
+    if args.terraform:
+        pair = import_terraform_pair(args.terraform, args.overlay)
+    elif not args.aws or not args.aws_proposed:
+        msg = "--aws (the estate in force) and --aws-proposed go together"
+        raise InputError([Diagnostic("ztsim diff", 0, 0, "error", msg)])
+    else:
+        pair = import_aws_pair(args.aws, args.aws_proposed, args.overlay)
+    warnings_gate(list(pair.notes), args.strict)
+    return pair.topology, [pair.base, pair.proposed]
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``diff`` to the parser."""
     p = add_command(
@@ -68,7 +93,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "(with the step and rule responsible), legitimate flows broken or restored, rules "
         "added, removed, changed or reordered. Exit 1 when --fail-on is met.",
         "ztsim diff topologies/pajemploi.yaml --base policies/segmented.yaml \\\n"
-        "    --proposed policies/zero-trust.yaml --format markdown",
+        "    --proposed policies/zero-trust.yaml --format markdown\n"
+        "ztsim diff --terraform plan.json --overlay attack.yaml",
     )
     p.add_argument("topology", nargs="?", metavar="TOPOLOGY", help="topology file")
     p.add_argument("--base", metavar="POLICY", help="the policy in force")

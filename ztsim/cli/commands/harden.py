@@ -8,6 +8,8 @@ import sys
 from ztsim.cli.common import (
     add_command,
     add_k8s_arguments,
+    imported_paths,
+    imported_sources,
     load_scenario,
     stdout_console,
     usage_error,
@@ -42,22 +44,29 @@ def run(args: argparse.Namespace) -> int:
     kinds = _kinds(args.kinds)
     if not 1 <= args.depth <= 4:  # ztsim.whatif.depth.MAX_DEPTH, checked before any work
         raise usage_error("harden", f"--depth takes 1 to 4 (got {args.depth})")
-    inputs = [args.topology, args.policy, *(args.k8s or []), args.overlay]
-    if args.k8s and args.write:
+    inputs = [args.topology, args.policy, *imported_paths(args)]
+    imported = bool(args.k8s or args.aws or args.terraform)
+    if imported and args.write:
         # The proposal is ztsim rules, not manifests: printed, never written as them.
         raise InputError(
-            [Diagnostic("<command line>", 1, 1, "error", "--write is not available with --k8s")]
+            [
+                Diagnostic(
+                    "<command line>",
+                    1,
+                    1,
+                    "error",
+                    "--write is not available with --k8s, --aws or --terraform",
+                )
+            ]
         )
-    if not args.k8s and args.policy is None:
+    if not imported and args.policy is None:
         raise InputError(
             [Diagnostic("<command line>", 1, 1, "error", "--policy FILE (or --k8s PATH) is needed")]
         )
     if args.write:
         check_target(args.write, inputs, option="--write")  # before the search
     policies = [args.policy] if args.policy is not None else None
-    topo, pols = load_scenario(
-        args.topology, policies, args.strict, k8s=args.k8s, overlay=args.overlay
-    )
+    topo, pols = load_scenario(args.topology, policies, args.strict, **imported_sources(args))
     if len(pols) != 1:
         raise InputError(
             [Diagnostic(args.policy, 1, 1, "error", "harden takes exactly one policy file")]

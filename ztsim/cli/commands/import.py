@@ -26,8 +26,64 @@ ORDER = 15
 FILES = ("topology.yaml", "policy.yaml", "overlay.yaml")
 
 
+def _aws_texts(args: argparse.Namespace) -> tuple[dict[str, str], str]:
+    """``import aws`` and ``import terraform``: the three files and the summary line."""
+    from ztsim.inputs.aws.importer import import_aws
+    from ztsim.inputs.aws.terraform_import import import_terraform
+    from ztsim.inputs.k8s.importer import (
+        overlay_template_text,
+        policy_yaml_text,
+        topology_yaml_text,
+    )
+
+    if args.format == "terraform":
+        imported = import_terraform(args.paths[0], name=args.name, side=args.side)
+    else:
+        imported = import_aws(args.paths, name=args.name)
+    warnings_gate(list(imported.notes), args.strict)
+    sources = [str(p) for p in args.paths]
+    topology = topology_yaml_text(imported.topology_draft, sources)
+    policy = policy_yaml_text(imported.policy_draft, sources)
+    kind = "Terraform plan" if args.format == "terraform" else "AWS describe-* output"
+    header = (
+        ("Kubernetes manifests by `ztsim import k8s`", f"{kind} by `ztsim import {args.format}`"),
+        (
+            "Kubernetes network policies by `ztsim import k8s`",
+            f"{kind} by `ztsim import {args.format}`",
+        ),
+        ("names the Kubernetes object it", "names the AWS object (or Terraform resource) it"),
+        ("\n# Manifests: ", "\n# Read from: "),
+    )
+    for old, new in header:  # the shared bridge's headers name Kubernetes
+        topology = topology.replace(old, new, 1)
+        policy = policy.replace(old, new, 1)
+    texts = {
+        "topology.yaml": topology,
+        "policy.yaml": policy,
+        "overlay.yaml": overlay_template_text(imported),
+    }
+    doc = imported.topology_draft.document
+    hosts = doc.get("hosts") or []
+    policy_doc = imported.policy_draft.document
+    rules = sum(
+        len(tier.get("rules") or [])
+        for section in ("segmentation", "egress")
+        for layer in (policy_doc.get(section) or {}).get("layers") or []
+        for tier in (layer.get("tiers") or [layer])
+    )
+    zones = [z for z in doc.get("zones") or [] if not z.get("external")]
+    side = f" ({args.side} estate)" if args.format == "terraform" else ""
+    summary = (
+        f"imported {len(hosts)} host(s) in {len(zones)} subnet(s){side}, "
+        f"{rules} rule(s) from security groups, network ACLs and routes"
+    )
+    return texts, summary
+
+
 def _texts(args: argparse.Namespace) -> tuple[dict[str, str], str]:
     """The three files' text (by name), and the summary line; raises on bad input."""
+    if args.format in ("aws", "terraform"):
+        return _aws_texts(args)
     from ztsim.inputs.k8s.importer import (
         import_k8s,
         overlay_template_text,
@@ -81,20 +137,24 @@ def run(args: argparse.Namespace) -> int:
     print(safe(summary))
     print(f"wrote {', '.join(safe(t) for t in targets)}")
     if sys.stdout.isatty():
-        check = f"ztsim check --k8s {' '.join(safe(str(p)) for p in args.paths)}"
+        option = f"--{args.format}"
+        check = f"ztsim check {' '.join(f'{option} {safe(str(p))}' for p in args.paths)}"
         print(f"next: edit {safe(targets[2])}, then {check} --overlay {safe(targets[2])}")
     return ExitCode.OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """Add ``import`` (with its one format, ``k8s``) to the parser."""
+    """Add ``import`` (with its formats ``k8s``, ``aws`` and ``terraform``) to the parser."""
     p = add_command(
         sub,
         "import",
         "Write ztsim files from another format: `ztsim import k8s` reads Kubernetes "
         "manifests (workloads, Services, Ingresses, NetworkPolicies, admin policies, "
-        "Cilium FQDN egress).",
-        "ztsim import k8s examples/k8s/manifests/ --output imported/",
+        "Cilium FQDN egress); `ztsim import aws` the JSON of aws ec2 describe-* and aws rds "
+        "describe-db-instances; `ztsim import terraform` the JSON of terraform show -json.",
+        "ztsim import k8s examples/k8s/manifests/ --output imported/\n"
+        "ztsim import aws examples/aws/describe --output imported/\n"
+        "ztsim import terraform examples/aws/terraform/plan.json --output imported/",
     )
     formats = p.add_subparsers(dest="format", metavar="FORMAT", required=True)
     k = formats.add_parser(
@@ -120,3 +180,48 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     k.add_argument("--strict", action="store_true", help="treat warnings as errors")
     k.set_defaults(func=run)
+    a = formats.add_parser(
+        "aws",
+        help="AWS describe-* JSON",
+        description="Read the JSON that aws ec2 describe-instances, -security-groups, "
+        "-network-acls, -subnets, -vpcs, -network-interfaces, -internet-gateways, "
+        "-route-tables, -managed-prefix-lists (and get-managed-prefix-list-entries) and aws "
+        "rds describe-db-instances print (one file per call, any names, told by their "
+        "top-level key) and write DIR/topology.yaml, DIR/policy.yaml (each rule under a "
+        "comment naming its security group rule, ACL entry or route and FILE:LINE) and "
+        "DIR/overlay.yaml.",
+    )
+    a.add_argument("paths", nargs="+", metavar="PATH", help="JSON files or folders")
+    t = formats.add_parser(
+        "terraform",
+        help="a Terraform plan or state (terraform show -json)",
+        description="Read the JSON that terraform show -json prints for a plan (what it "
+        "would build, or with --side base its prior state) or a state, and write "
+        "DIR/topology.yaml, DIR/policy.yaml (each rule under a comment naming its "
+        "Terraform resource address and its .tf file when the files are next to the plan) "
+        "and DIR/overlay.yaml. Values known only after apply are read conservatively and "
+        "reported.",
+    )
+    t.add_argument("paths", nargs=1, metavar="PLAN.json", help="terraform show -json output")
+    t.add_argument(
+        "--side",
+        choices=("proposed", "base"),
+        default="proposed",
+        help="the estate the plan builds (proposed, default) or its prior state (base)",
+    )
+    for sp in (a, t):
+        sp.add_argument(
+            "--output", "-o", required=True, metavar="DIR", help="the folder to write in"
+        )
+        sp.add_argument(
+            "--force",
+            action="store_true",
+            help="replace files that exist already (atomically; never an input of the run)",
+        )
+        sp.add_argument(
+            "--name",
+            metavar="NAME",
+            help="the topology's and the policy's name (default: the folder's or plan's name)",
+        )
+        sp.add_argument("--strict", action="store_true", help="treat warnings as errors")
+        sp.set_defaults(func=run)

@@ -8,6 +8,7 @@ import sys
 from ztsim.cli.common import (
     add_command,
     add_scenario_arguments,
+    imported_sources,
     load_scenario,
     stdout_console,
     usage_error,
@@ -25,9 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_paths < 1:
         raise usage_error("paths", "--max-paths must be >= 1")
-    topo, pols = load_scenario(
-        args.topology, args.policy, args.strict, k8s=args.k8s, overlay=args.overlay
-    )
+    topo, pols = load_scenario(args.topology, args.policy, args.strict, **imported_sources(args))
     a = analyze(topo, pols, Needs(plan_listing=True))  # one solve per policy serves both
     retain(a)
     try:

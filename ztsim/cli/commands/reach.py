@@ -12,7 +12,13 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario
+from ztsim.cli.common import (
+    add_command,
+    add_scenario_arguments,
+    imported_paths,
+    imported_sources,
+    load_scenario,
+)
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
@@ -41,7 +47,7 @@ def _maps(args: argparse.Namespace) -> tuple[LoadedTopology, list[PolicyMap]]:
         scope = Scope.parse(args.sources or [], args.targets or [])
     except ValueError as exc:
         raise _usage(str(exc)) from None
-    topo, pols = load_scenario(args.topology, args.policy, args.strict)
+    topo, pols = load_scenario(args.topology, args.policy, args.strict, **imported_sources(args))
     problems = scope.problems(topo)
     if problems:
         raise InputError([Diagnostic("ztsim reach", 0, 0, "error", p) for p in problems])
@@ -56,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Map each policy's allowed connections and print (or write) them."""
     from ztsim.output.reach import iter_reach, render_reach
 
-    inputs = [args.topology, *(args.policy or [])]
+    inputs = [args.topology, *(args.policy or []), *imported_paths(args)]
     if args.output:
         check_target(args.output, inputs)  # before the run, not after it
     topo, maps = _maps(args)

@@ -19,11 +19,21 @@ def policy_args(args: argparse.Namespace) -> list[str]:
         A policy without a topology (usage error, exit 2).
     """
     policies = [*args.policies, *(args.policy or [])]
-    if args.k8s and (args.topology is not None or policies):
-        raise usage_error("tui", "--k8s replaces TOPOLOGY and --policy: give one or the other")
-    if args.overlay is not None and not args.k8s:
+    given = [
+        o
+        for o, v in (("--k8s", args.k8s), ("--aws", args.aws), ("--terraform", args.terraform))
+        if v
+    ]
+    if len(given) > 1:
+        raise usage_error("tui", f"{' and '.join(given)}: give one source of the estate")
+    if given and (args.topology is not None or policies):
         raise usage_error(
-            "tui", "--overlay goes with --k8s (an overlay adds to imported manifests)"
+            "tui", f"{given[0]} replaces TOPOLOGY and --policy: give one or the other"
+        )
+    if args.overlay is not None and not given:
+        raise usage_error(
+            "tui",
+            "--overlay goes with --k8s, --aws or --terraform (an overlay adds to an import)",
         )
     if policies and args.topology is None:
         raise usage_error("tui", "--policy needs a TOPOLOGY: ztsim tui TOPOLOGY --policy FILE|DIR")
@@ -39,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
     silence_banner()  # HiGHS' banner printed now would land inside the app's screen
     if args.k8s:
         return ExitCode(run_tui(None, watch=args.watch, k8s=args.k8s, overlay=args.overlay))
+    if args.aws or args.terraform:
+        aws = [*(args.aws or []), *([args.terraform] if args.terraform else [])]
+        kind = "aws" if args.aws else "terraform"
+        return ExitCode(
+            run_tui(None, watch=args.watch, aws=aws, aws_kind=kind, overlay=args.overlay)
+        )
     return ExitCode(run_tui(args.topology, policies, watch=args.watch))
 
 

@@ -11,11 +11,13 @@ of one plan on one topology, and :func:`import_aws_pair` does the same for two
 proposed estate's hosts plus those only the base has (the Kubernetes pair's
 union); each side's policy is compiled from its own estate, with a first layer
 (:data:`~ztsim.inputs.k8s.pair.ABSENT_LAYER`) that cuts every connection of the
-hosts that side does not have, and every connection from the internet to a host
-that side does not expose (the topology's exposure is the proposed side's).  So
-an instance the plan adds and leaves open opens plans, and so does a public
-address or an internet route the plan adds to a host that was there before: a
-path the change opens is never hidden.
+hosts that side does not have.  The compiler selects hosts by ``aws:`` labels
+(security group membership, exposure), which the two sides may give a host
+differently: the base policy selects by ``aws-base:`` labels instead, which each
+host carries as the base estate gives them.  So an instance the plan adds and
+leaves open opens plans, and so does a group membership, a public address or
+an internet route the plan adds to a host that was there before: a path the
+change opens is never hidden.
 """
 
 from __future__ import annotations
@@ -46,9 +48,6 @@ __all__ = [
     "import_terraform_pair",
     "plan_name",
 ]
-
-#: The label the AWS compiler puts on a host the internet reaches (``...4``, ``...6``).
-_EXPOSED_PREFIX = "aws:exposed-ipv"
 
 
 def plan_name(path: str | Path) -> str:
@@ -92,15 +91,57 @@ def import_terraform(
     return imported
 
 
+#: The prefix of the labels the compiler selects by, and of their base-side copies.
+_AWS_LABELS, _BASE_LABELS = "aws:", "aws-base:"
+
+
+def _base_labels(node: Any) -> Any:
+    """``node`` (a policy document's part) with every ``aws:`` label key its
+    selectors name made ``aws-base:`` (``labels`` keys, ``labels_match`` keys)."""
+    if isinstance(node, list):
+        return [_base_labels(x) for x in node]
+    if not isinstance(node, dict):
+        return node
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key == "labels" and isinstance(value, dict):
+            out[key] = {_renamed(k): v for k, v in value.items()}
+        elif key == "labels_match" and isinstance(value, list):
+            out[key] = [
+                {**e, "key": _renamed(e["key"])} if isinstance(e, dict) and "key" in e else e
+                for e in value
+            ]
+        else:
+            out[key] = _base_labels(value)
+    return out
+
+
+def _renamed(key: Any) -> Any:
+    if isinstance(key, str) and key.startswith(_AWS_LABELS):
+        return _BASE_LABELS + key[len(_AWS_LABELS) :]
+    return key
+
+
+def _with_base_labels(union: TopologyDraft, base: TopologyDraft) -> TopologyDraft:
+    """``union`` whose hosts also carry, as ``aws-base:`` labels, the ``aws:``
+    labels the base estate gives them."""
+    given = {h["id"]: h.get("labels") or {} for h in base.document.get("hosts") or ()}
+    document = copy.deepcopy(union.document)
+    for host in document.get("hosts") or ():
+        mine = given.get(host["id"])
+        if mine:
+            labels = host.setdefault("labels", {})
+            labels.update({_renamed(k): v for k, v in mine.items() if k.startswith(_AWS_LABELS)})
+    return TopologyDraft(document, dict(union.provenance), list(union.notes), union.published)
+
+
 def _side_layer(
     policy: PolicyDraft,
     absent: list[str],
-    unexposed: list[str],
     why: dict[str, Provenance],
 ) -> PolicyDraft:
-    """``policy`` with a first layer denying every connection of the ``absent``
-    hosts, and the internet's to the ``unexposed`` ones."""
-    if not absent and not unexposed:
+    """``policy`` with a first layer denying every connection of the ``absent`` hosts."""
+    if not absent:
         return policy
     document = copy.deepcopy(policy.document)
     provenance = dict(policy.provenance)
@@ -119,12 +160,6 @@ def _side_layer(
         seg.append({"id": ids[1], "action": "deny", "to": {"host": [host]}})
         egr.append({"id": ids[2], "action": "deny", "from": {"host": [host]}})
         origin(host, ids, "not in this estate")
-    for i, host in enumerate(unexposed):
-        rid = f"not-exposed-here-{i}"
-        seg.append(
-            {"id": rid, "action": "deny", "from": {"zone": "internet"}, "to": {"host": [host]}}
-        )
-        origin(host, (rid,), "not exposed in this estate")
     for section, rules in (("segmentation", seg), ("egress", egr)):
         if not rules:
             continue
@@ -132,14 +167,6 @@ def _side_layer(
         layer = {"id": ABSENT_LAYER, "default": "allow", "rules": rules}
         sec["layers"] = [layer, *(sec.get("layers") or [])]
     return PolicyDraft(document, provenance, list(policy.notes), list(policy.destinations))
-
-
-def _exposed(draft: TopologyDraft) -> set[str]:
-    return {
-        h["id"]
-        for h in draft.document.get("hosts") or ()
-        if any(k.startswith(_EXPOSED_PREFIX) for k in h.get("labels") or {})
-    }
 
 
 def import_estate_pair(
@@ -171,17 +198,22 @@ def import_estate_pair(
         if overlay is not None:
             topo = apply_overlay(topo, overlay)
         tops.append(publish_exposed(topo))
-    union = union_drafts(tops[1], tops[0])
+    union = _with_base_labels(union_drafts(tops[1], tops[0]), tops[0])
     hosts = [{h["id"] for h in t.document.get("hosts") or ()} for t in tops]
-    shown = _exposed(union)
     sides: list[PolicyDraft] = []
     names = policy_names or (name, name)
-    together = zip((base, head), indexes, hosts, tops, names, strict=True)
-    for estate, index, mine, topo, policy_name in together:
+    together = zip((base, head), indexes, hosts, names, strict=True)
+    for i, (estate, index, mine, policy_name) in enumerate(together):
         compiled = policy_document(estate, union, policy_name, index)
+        if i == 0:  # the base's policy selects by the base's own labels
+            compiled = PolicyDraft(
+                _base_labels(compiled.document),
+                compiled.provenance,
+                compiled.notes,
+                compiled.destinations,
+            )
         absent = sorted((hosts[0] | hosts[1]) - mine)
-        unexposed = sorted((shown & mine) - _exposed(topo))
-        sides.append(_side_layer(compiled, absent, unexposed, union.provenance))
+        sides.append(_side_layer(compiled, absent, union.provenance))
     merged = merge_destinations(merge_destinations(union, sides[0]), sides[1])
     topology = load_topology_draft(merged, f"{labels[1]} (topology)")
     base_pol, base_notes = load_policy_draft(sides[0], f"{labels[0]} (policy)", topology)
