@@ -167,8 +167,16 @@ def _acls(b: Builder) -> dict[str, NetworkAcl]:
 
 
 def _route(
-    b: Builder, res: Any, obj: dict[str, Any], unknown: Any, keys: tuple[str, ...]
+    b: Builder,
+    res: Any,
+    obj: dict[str, Any],
+    unknown: Any,
+    keys: tuple[str, ...],
+    block: str | None = None,
 ) -> Route | None:
+    """One route; a gateway unknown until apply and not followed is taken as an
+    internet gateway (``<ADDRESS.gateway_id>``: the compiler reads such a
+    placeholder as one)."""
     destination = None
     for key in keys:
         value, _ = b.value(res, obj, unknown, key)
@@ -177,10 +185,14 @@ def _route(
             break
     if destination is None:
         return None
-    gateway = _first(b.ids(res, obj, unknown, "gateway_id")[0])
+    gateways, lost = b.ids(res, obj, unknown, "gateway_id", block)
+    gateway = _first(gateways)
+    if gateway is None and lost:
+        b.note(res, "gateway_id unknown until apply: read as an internet gateway")
+        gateway = f"<{res.address}.gateway_id>"
     target = None
     for key in _TARGETS:
-        found = _first(b.ids(res, obj, unknown, key)[0])
+        found = _first(b.ids(res, obj, unknown, key, block)[0])
         if found:
             target = found
             break
@@ -208,7 +220,7 @@ def _tables(b: Builder) -> dict[str, RouteTable]:
             marks = _unknown_at(res.unknown, "route")
             for i, blk in enumerate(blocks or ()):
                 if isinstance(blk, dict):
-                    r = _route(b, res, blk, _unknown_at(marks, i), _ROUTE_DESTINATIONS)
+                    r = _route(b, res, blk, _unknown_at(marks, i), _ROUTE_DESTINATIONS, "route")
                     if r is not None:
                         routes.append(r)
             key = "default_route_table_id" if kind == "aws_default_route_table" else "vpc_id"
