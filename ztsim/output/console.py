@@ -67,6 +67,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
         )
         head.add(verdict, "bold green")
     head.add(f"topology {a.topology.name} ({a.topology.path})")
+    _loud_warnings(head, a)
     out.append(head)
     for r in a.results:
         broken = r.broken_traffic
@@ -96,6 +97,7 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
         for t in broken:
             what = f"{t.source} -> {t.to} {t.service}: {t.decision.describe(r.policy)}"
             lines.add(f"  broken: {what}", "yellow")
+        _policy_warnings(lines, a, r)
         _why_blocked(lines, a, r)
         _next_commands(lines, a, r)
         out.append(lines)
@@ -104,6 +106,40 @@ def render_check(console: Console, a: Analysis, rules: bool = False) -> None:
         from ztsim.analysis.judged import check_impact
 
         render_rule_impact(console, check_impact(a))
+
+
+def _loud_warnings(head: StyledLines, a: Analysis) -> None:
+    """Under the verdict, what makes it say less than it seems: no data item (nothing
+    can be exfiltrated, so the pass judges nothing), and policies naming what the
+    topology lacks (a typo there silently changes what a rule matches)."""
+    if not a.topology.data:
+        head.add(
+            "warning: the topology holds no data item: nothing can be exfiltrated or "
+            "tampered with, so this verdict judges nothing",
+            "bold yellow",
+        )
+    n = sum(w.omitted or 1 for w in a.warnings or [])
+    if n:
+        head.add(
+            f"warning: {n:,} policy warning{'s' if n > 1 else ''}: names the topology lacks, or "
+            "selectors that match nothing in it, so some rules do not match what they seem to "
+            "(a typo? listed under each policy; --strict makes them errors)",
+            "bold yellow",
+        )
+
+
+#: A policy's warnings listed under its table; the rest are counted.
+LISTED_WARNINGS = 5
+
+
+def _policy_warnings(lines: StyledLines, a: Analysis, r: PolicyResult) -> None:
+    """The policy's warnings (names the topology lacks), each at its FILE:LINE:COL."""
+    mine = [w for w in a.warnings or [] if w.path == r.policy.path]
+    for w in mine[:LISTED_WARNINGS]:
+        lines.add(f"  warning: {w.path}:{w.line}:{w.column}: {w.message}", "yellow")
+    more = sum(w.omitted or 1 for w in mine[LISTED_WARNINGS:])
+    if more:
+        lines.add(f"  warning: ... and {more:,} more (listed on standard error)", "yellow")
 
 
 #: Blocked goals explained per policy under ``check``'s table; the rest are counted.
