@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,28 @@ def test_tui_scenario_imports_a_plan() -> None:
     assert scenario.imported and [str(f) for f in scenario.files()] == [PLAN, OVERLAY]
     topo, pols, _ = scenario.load()
     assert "aws_instance.reporting" in {h.id for h in topo.model.hosts} and len(pols) == 1
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+
+def test_benchmark_smoke_dumps_and_plan_agree(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """benchmarks/aws.py at its smallest size: the same bytes from the same seed, and
+    the describe-* dump and the Terraform plan of one estate judged alike."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import aws as bench  # benchmarks/ is not a package
+
+    monkeypatch.setattr(bench, "OUT", tmp_path / "a")
+    describe, plan, overlay = bench.generate("S")
+    monkeypatch.setattr(bench, "OUT", tmp_path / "b")
+    again = bench.generate("S")[1]
+    assert plan.read_bytes() == again.read_bytes()
+    verdicts = []
+    for source in (["--aws", str(describe)], ["--terraform", str(plan)]):
+        code, out, _ = _run(capsys, "check", *source, "--overlay", str(overlay), "--format", "json")
+        (result,) = json.loads(out)["results"]
+        verdicts.append((code, [(g["data"], g["reachable"]) for g in result["exfiltration"]]))
+    assert verdicts[0] == verdicts[1]
+    assert verdicts[0][0] == 1
