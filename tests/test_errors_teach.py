@@ -480,3 +480,17 @@ def test_the_hint_budget_is_per_look_up_set() -> None:
     assert hints.BUDGET > 0
     text = HEAD + ZONES + "hosts:\n  - {id: h, zone: lann}\n"
     assert errors(text) == errors(text)
+
+
+def test_the_readme_sample_of_errors_is_what_validate_says(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README shows standard error, which its sample runner does not read: this does."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text("utf-8")
+    command = "$ ztsim validate examples/mistakes/topology.yaml\n"
+    block = readme[readme.index(command) + len(command) :]
+    shown = block[: block.index("```")].splitlines()
+    monkeypatch.chdir(root)
+    assert main(["validate", "examples/mistakes/topology.yaml"]) == 2
+    assert capsys.readouterr().err.splitlines() == shown
