@@ -87,6 +87,13 @@ def test_a_traffic_port_and_a_destination_port() -> None:
     assert found == f"{at(text, '[^443]')}: error: external.0.services.0: {words}"
 
 
+def test_a_host_service_written_bare_says_to_write_a_mapping() -> None:
+    text = HEAD + ZONES + "hosts:\n  - {id: h, zone: lan, services: [443/tcp, 22]}\n"
+    found = errors(text)
+    assert [f.split(", write ")[1] for f in found] == ["{service: 443/tcp}", "{service: 22/tcp}"]
+    assert found[0].startswith(f"{at(text, '[^443/tcp')}: error: hosts.0.services.0: ")
+
+
 def test_port_hint_forms() -> None:
     assert port_hint("tcp/443") == ": write 443/tcp"
     assert port_hint(" 53 : UDP ") == ": write 53/udp"

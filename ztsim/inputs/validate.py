@@ -67,6 +67,10 @@ def _message(err: ErrorDetails) -> str:
     if kind == "string_pattern_mismatch" and (err.get("ctx") or {}).get("pattern") == ID_PATTERN:
         return invalid_id_message(err["input"])
     value = err.get("input")
+    if kind == "model_type" and type(value) in (str, int) and _names_a_service(err["loc"]):
+        # `services: [443/tcp]` on a host, which lists mappings (`public`, `encrypted`...).
+        written = f"{value}/tcp" if port_hint(value) else value
+        return f"{msg}: a host lists each service as a mapping, write {{service: {written}}}"
     if kind == "string_type" and isinstance(value, bool | int | float):
         if type(value) is int and port_hint(value) and _names_a_service(tuple(err["loc"])):
             # The very words a quoted "5432" gets (services.py), and the same hint.
