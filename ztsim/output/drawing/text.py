@@ -1,25 +1,25 @@
-"""An attack plan as a small picture: what it crosses, and the same drawn with box characters.
+"""An attack plan drawn with box characters for a terminal (the TUI's path detail).
 
-Two halves:
+:func:`draw_plan` draws a :class:`~ztsim.output.drawing.picture.PlanPicture`
+(the plan described without geometry, re-exported here): zones as rounded
+frames, hosts in them, arrows labelled ``STEP TECHNIQUE`` with the service below,
+an external destination in a frame ``external`` with its FQDN or CIDR block,
+wrapped into bands that fit ``width`` cells.  Under a policy that blocks the plan,
+the blocking step is marked ``✗`` with the rule, and the steps after it are dimmed.
 
-- :func:`plan_picture` describes a plan without any geometry (renderer-neutral):
-  the places it reaches left to right (:class:`Node`: the entry, hosts, the
-  exfiltration target), the zone each sits in, the network steps between them
-  (:class:`Edge`, with step number, ATT&CK id and service) and the steps taken
-  on a place (:class:`Note`: escalate, steal, sniff, collect, tamper...).  An
-  SVG or HTML renderer can draw the same description.
-- :func:`draw_plan` draws it for a terminal: zones as rounded frames, hosts in
-  them, arrows labelled ``STEP TECHNIQUE`` with the service below, wrapped into
-  bands that fit ``width`` cells.  Under a policy that blocks the plan, the
-  blocking step is marked ``✗`` with the rule, and the steps after it are dimmed.
+Example (plain text of the lines at 76 cells, blocked at step 3; names escaped
+with :func:`ztsim.model.textsafe.safe` and measured in terminal cells, so wide
+characters keep the frames aligned)::
 
-Example (plain text of the lines; names escaped with :func:`ztsim.model.textsafe.safe`
-and measured in terminal cells, so wide characters keep the frames aligned)::
-
-    ╭─ internet ────────╮        ╭─ dmz ──────────╮        ╭─ app ──────────────────────────╮
-    │ internet-attacker ├─2 T1190─▶ portal-web    ├─3 T1210─▶ api-01                       │
-    │ 1 enter           │ 443/tcp│                │8081/tcp│ 4 T1552 steal db-app-password  │
-    ╰───────────────────╯        ╰────────────────╯        ╰────────────────────────────────╯
+    ╭─ internet ────────╮           ╭─ dmz ──────╮
+    │ internet-attacker ├─2 T1190──▶│ portal-web ├─…
+    │ 1 enter           │ 443/tcp   │            │
+    ╰───────────────────╯           ╰────────────╯
+                ╭─ app ─────────────────────────╮
+    …─3 T1210──✗│ api-01                        ├─…
+      8081/tcp  │ 4 T1552 steal db-app-password │
+      ✗ default │                               │
+                ╰───────────────────────────────╯
 
 (the exact output is pinned by ``tests/test_drawing_text.py``).
 
@@ -27,25 +27,30 @@ Layout: nodes in the order the plan first reaches them; consecutive nodes of one
 zone share a frame.  The arrow before a node is the step that first reached it;
 when that step starts from another place than the node drawn before it, the arrow
 says ``from SOURCE``.  A network step into a place drawn earlier is written as a
-note on that place.  Bands break between nodes, greedily.
+note on that place.  Bands break between nodes, greedily; a band may hold a single
+node, so a node's names and its arrow's lines are capped to fit one band with it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rich.cells import cell_len, set_cell_size
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.measure import Measurement
 from rich.text import Text
 
-from ztsim.engine.steps import Step
 from ztsim.model.textsafe import safe
-
-if TYPE_CHECKING:
-    from ztsim.inputs.loaded import LoadedTopology
+from ztsim.output.drawing.picture import (
+    Edge,
+    Node,
+    Note,
+    PlanPicture,
+    picture_of,
+    plan_picture,
+)
 
 __all__ = [
     "Edge",
@@ -59,9 +64,6 @@ __all__ = [
     "plan_picture",
 ]
 
-#: Steps that cross the network from one place to another (drawn as arrows).
-EDGE_KINDS = frozenset({"exploit", "login", "exfiltrate", "exfiltrate-direct"})
-
 #: What a note says a step did, before its subject (a credential or data item).
 VERBS = {
     "enter": "enter",
@@ -74,10 +76,16 @@ VERBS = {
     "login": "log in",
 }
 
-#: Below this width, lines may be wider than asked (ids are not cut to fit).
+#: The narrowest drawing: below it, the drawing is the one at this width (lines
+#: wider than asked), so a step number and a technique id (``99 T1565.001``) are
+#: never cut.
 MIN_WIDTH = 44
-#: The fewest cells a node's names get.
-MIN_CAP = 14
+#: The most cells the arrow's lines get when half the width is too little for
+#: them (``from SOURCE``, a rule), as long as the band still fits.
+GAP_WANT = 18
+#: A band holding one node, beyond that node's names and its arrow's lines: the
+#: lead ``…``, the arrow's margins (2), the frame's sides (4), the mark ``─…``.
+LONE = 9
 
 # Styles (rich style names): the renderer's only look.
 FRAME = "blue"
@@ -87,135 +95,6 @@ NUMBER = "bold"
 TECHNIQUE = "cyan"
 DIM = "dim"
 BLOCK = "bold green"
-
-
-@dataclass(frozen=True)
-class Node:
-    """A place the plan reaches: the entry, a host, or where the data goes out.
-
-    ``zone`` is the frame it is drawn in (a host's zone, an external zone
-    itself); None for an external destination (drawn in a frame ``external``).
-    ``detail`` is a second line (a destination's FQDN).
-    """
-
-    id: str
-    label: str
-    zone: str | None
-    step: int
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A network step from node ``source`` to node ``target`` (indexes into the nodes).
-
-    ``source`` is None when the step starts from no place drawn (it does not
-    happen in plans the engine extracts, but the renderer copes).  ``first`` says
-    the step is the one that first reaches its target.
-    """
-
-    step: int
-    kind: str
-    technique: str | None
-    source: int | None
-    target: int
-    service: str | None
-    first: bool
-
-
-@dataclass(frozen=True)
-class Note:
-    """A step taken on node ``node``: ``subject`` is what it acts on, if anything."""
-
-    step: int
-    kind: str
-    technique: str | None
-    node: int
-    subject: str | None = None
-
-
-@dataclass(frozen=True)
-class PlanPicture:
-    """A plan described for drawing: places left to right, arrows, notes."""
-
-    nodes: tuple[Node, ...]
-    edges: tuple[Edge, ...]
-    notes: tuple[Note, ...]
-
-    @property
-    def steps(self) -> int:
-        """The number of steps described (every step is one edge or one note)."""
-        return len(self.edges) + len(self.notes)
-
-
-# --------------------------------------------------------------------------- description
-
-
-def plan_picture(
-    steps: Sequence[Step],
-    entry: str,
-    zone_of: Mapping[str, str],
-    destinations: Mapping[str, str | None] | None = None,
-) -> PlanPicture:
-    """Describe a plan's ``steps`` for drawing (see the module's docstring).
-
-    ``entry`` is the entry point's id (the label of the first place when the plan
-    starts in an external zone); ``zone_of`` maps host ids to their zone;
-    ``destinations`` maps external destination ids to their address (FQDN).  Anything a
-    step names that is neither a host nor a destination is an external zone.
-    :func:`picture_of` builds the mappings from a loaded topology.
-    """
-    dests = destinations or {}
-    nodes: list[Node] = []
-    index: dict[str, int] = {}
-    edges: list[Edge] = []
-    notes: list[Note] = []
-
-    def place(key: str, node: Node) -> int:
-        nodes.append(node)
-        index[key] = len(nodes) - 1
-        return len(nodes) - 1
-
-    def node_for(name: str, number: int, label: str | None = None) -> Node:
-        if name in dests:
-            return Node(name, label or name, None, number, dests[name])
-        return Node(name, label or name, zone_of.get(name, name), number)
-
-    for number, st in enumerate(steps, 1):
-        if st.kind == "enter":
-            target = st.target or entry
-            # a zone entry is drawn as the entry point standing in that zone
-            label = entry if target not in zone_of else target
-            at = index.get(target)
-            if at is None:
-                at = place(target, node_for(target, number, label))
-            notes.append(Note(number, st.kind, st.technique, at))
-            continue
-        if st.kind in EDGE_KINDS and st.target is not None:
-            source = index.get(st.source or "")
-            out = st.kind.startswith("exfiltrate")
-            # where the data goes is drawn last, even when it is the entry's own zone
-            key = f"\0out:{st.target}" if out else st.target
-            at = index.get(key)
-            first = at is None
-            if at is None:
-                at = place(key, node_for(st.target, number))
-            edges.append(Edge(number, st.kind, st.technique, source, at, st.service, first))
-            continue
-        host = st.host if st.host in index else st.source
-        at = index.get(host or "")
-        if at is None:
-            at = place(host or "?", node_for(host or "?", number))
-        subject = None if st.kind == "escalate" else st.target
-        notes.append(Note(number, st.kind, st.technique, at, subject))
-    return PlanPicture(tuple(nodes), tuple(edges), tuple(notes))
-
-
-def picture_of(steps: Sequence[Step], entry: str, topology: LoadedTopology) -> PlanPicture:
-    """:func:`plan_picture` with the zones and destinations of ``topology``."""
-    zones = {h: host.zone for h, host in topology.hosts.items()}
-    dests = {d: e.fqdn for d, e in topology.destinations.items()}
-    return plan_picture(steps, entry, zones, dests)
 
 
 # --------------------------------------------------------------------------- drawing
@@ -231,6 +110,28 @@ def _fit(text: str, width: int) -> str:
     if cell_len(text) <= width:
         return text
     return set_cell_size(text, max(width - 1, 0)).rstrip() + "…"
+
+
+#: A CIDR block's pieces: groups with the separator after them (``::`` kept whole).
+_BLOCK_PIECE = re.compile(r"[^:.]*(?:::?|\.)|[^:.]+")
+
+
+def _wrap_block(block: str, width: int) -> list[str]:
+    """A CIDR block escaped and on as many lines of ``width`` cells as it needs.
+
+    Broken after a ``:`` or ``.`` (never inside ``::``), the prefix length kept
+    with the last group: a cut block would name other addresses.
+    """
+    address, slash, length = safe(block).partition("/")
+    pieces = _BLOCK_PIECE.findall(address) or [""]
+    pieces[-1] += slash + length
+    lines = [""]
+    for piece in pieces:
+        if lines[-1] and cell_len(lines[-1] + piece) > width:
+            lines.append("")
+        lines[-1] += piece
+    # a piece wider than a line is no canonical block: cut, as names are
+    return [_fit(line, width) for line in lines]
 
 
 def _width(spans: Iterable[Span]) -> int:
@@ -259,16 +160,18 @@ class _Drawer:
     """Draws one picture at one width, under one verdict."""
 
     def __init__(self, pic: PlanPicture, width: int, blocked: int | None, rule: str | None):
+        width = max(width, MIN_WIDTH)
         self.pic = pic
         self.width = width
         self.blocked = blocked
         self.rule = rule or "?"
-        # a node and a gap each get at most about half the width, so any one of
-        # them, with its frame and a continuation mark, fits in a band; never so
-        # little that a technique id (T1565.001) is cut (below MIN_WIDTH lines may
-        # be wider than asked)
-        self.node_cap = max(MIN_CAP, (width - 8) // 2)
-        self.gap_cap = max(MIN_CAP + 4, (width - 8) // 2 - 4)
+        # a node and the arrow into it each get about half the width; a band may
+        # hold that node alone, so the two caps plus LONE never exceed the width
+        # (the arrow's floor used to, by one cell at 44); at MIN_WIDTH the arrow
+        # still gets 17 cells, enough for a 3-digit step and a technique id
+        half = (width - 8) // 2
+        self.node_cap = half
+        self.gap_cap = max(half - 4, min(GAP_WANT, width - LONE - half))
         self.incoming: dict[int, Edge] = {e.target: e for e in pic.edges if e.first}
 
     def style(self, step: int, style: str) -> str:
@@ -309,6 +212,8 @@ class _Drawer:
         lines: list[list[Span]] = [[(_fit(node.label, cap), self.style(node.step, NODE))]]
         if node.detail:
             lines.append([(_fit(node.detail, cap), DIM)])
+        if node.block:
+            lines.extend([[(part, DIM)] for part in _wrap_block(node.block, cap)])
         notes = [n for n in self.pic.notes if n.node == i]
         items: list[tuple[int, str | None, str]] = [
             (n.step, n.technique, " ".join(x for x in (VERBS.get(n.kind, n.kind), n.subject) if x))
@@ -490,8 +395,10 @@ def draw_plan(
     ``rule``); the steps after it are dimmed.  Same picture, width and verdict,
     same lines.  Names are escaped and cut with ``…`` to fit (about half the
     width each: a rule id of up to 28 cells shows whole on 80 columns); step
-    numbers and technique ids are never cut, so below :data:`MIN_WIDTH` cells
-    lines may be wider than ``width``.
+    numbers (up to three digits) and technique ids are never cut.  From
+    :data:`MIN_WIDTH` (44) cells on, no line is wider than ``width``; below it the
+    drawing is the one at :data:`MIN_WIDTH`, so its lines may be up to 44 cells
+    wide (:class:`PlanDrawing` crops them to the pane).
     """
     if not picture.nodes:
         return []
