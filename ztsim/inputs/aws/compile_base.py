@@ -15,6 +15,7 @@ from ztsim.inputs.aws.compile_index import (
     covers_all_global,
     is_global,
 )
+from ztsim.inputs.aws.describe_fields import protocol_name
 from ztsim.inputs.aws.objects import PortRange, Source
 from ztsim.inputs.k8s.drafts import Provenance
 from ztsim.model.diagnostics import Diagnostic
@@ -54,6 +55,7 @@ def services_of(
     >>> services_of("tcp", (80, 80), None, True), services_of("-1", None, None, False)
     (['80/tcp'], None)
     """
+    protocol = protocol_name(protocol)  # "6" is tcp, as AWS reads it
     if protocol == "-1":
         return None
     if protocol in ("icmp", "icmpv6"):
