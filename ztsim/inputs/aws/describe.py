@@ -15,23 +15,25 @@ does not use are ignored (the CLI prints many).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from ztsim.inputs.aws.describe_fields import AwsFields
+from ztsim.inputs.aws.describe_network import (
+    Read,
+    acl_of,
+    gateway_of,
+    merge_entries,
+    prefix_entries,
+    prefix_list_of,
+    table_of,
+)
 from ztsim.inputs.aws.objects import (
-    AclEntry,
     DbInstance,
     Estate,
     Instance,
-    InternetGateway,
-    NetworkAcl,
     NetworkInterface,
-    PrefixList,
-    Route,
-    RouteTable,
     SecurityGroup,
     SgPeer,
     SgRule,
@@ -61,28 +63,8 @@ TOP_LEVEL_KEYS = {
 }
 #: Top-level keys that carry no object (paging, request metadata).
 IGNORED_KEYS = frozenset({"NextToken", "Marker", "ResponseMetadata"})
-#: A prefix list id in a file name.
-_PREFIX_LIST_ID = re.compile(r"pl-[0-9a-zA-Z]+")
 #: Instances in these states have no network presence (and never will again).
 _GONE = ("terminated", "shutting-down")
-
-
-class _Read:
-    """What the files hold so far, per kind, in the order read."""
-
-    def __init__(self) -> None:
-        self.vpcs: list[Vpc] = []
-        self.subnets: list[Subnet] = []
-        self.instances: list[Instance] = []
-        self.interfaces: list[NetworkInterface] = []
-        self.groups: list[SecurityGroup] = []
-        self.acls: list[NetworkAcl] = []
-        self.tables: list[RouteTable] = []
-        self.gateways: list[InternetGateway] = []
-        self.lists: list[PrefixList] = []
-        self.entries: dict[str, tuple[tuple[str, ...], Loc, AwsFields]] = {}
-        self.dbs: list[DbInstance] = []
-        self.notes: list[Diagnostic] = []
 
 
 def read_describe(paths: Iterable[str | Path]) -> Estate:
@@ -95,7 +77,7 @@ def read_describe(paths: Iterable[str | Path]) -> Estate:
     """
     files, problems = expand_paths(paths)
     files = [f for f in files if Path(f).suffix.lower() == ".json" or f == "-"]
-    read = _Read()
+    read = Read()
     for name in files:
         try:
             parts = read_stream(name)
@@ -109,7 +91,7 @@ def read_describe(paths: Iterable[str | Path]) -> Estate:
             read.notes.extend(d for d in col.items if d.level == "warning")
     if not files and not problems:
         problems.append(Diagnostic(_first(paths), 1, 1, "error", "no .json file found"))
-    prefix_lists = _merge_entries(read, problems)
+    prefix_lists = merge_entries(read, problems)
     if problems:
         raise InputError(problems)
     return Estate(
@@ -132,21 +114,21 @@ def _first(paths: Iterable[str | Path]) -> str:
     return next((str(p) for p in paths), "<command line>")
 
 
-def _read_document(f: AwsFields, doc: Document, read: _Read) -> None:
+def _read_document(f: AwsFields, doc: Document, read: Read) -> None:
     data = doc.data
     if not isinstance(data, dict):
         f.error((), "an AWS CLI output must be a JSON object (one describe-* call per file)")
         return
-    readers: dict[str, Callable[[AwsFields, dict[str, Any], Loc, _Read], None]] = {
+    readers: dict[str, Callable[[AwsFields, dict[str, Any], Loc, Read], None]] = {
         "Vpcs": _vpc,
         "Subnets": _subnet,
         "Reservations": _reservation,
         "NetworkInterfaces": _interface_entry,
         "SecurityGroups": _group,
-        "NetworkAcls": _acl,
-        "RouteTables": _table,
-        "InternetGateways": _gateway,
-        "PrefixLists": _prefix_list,
+        "NetworkAcls": acl_of,
+        "RouteTables": table_of,
+        "InternetGateways": gateway_of,
+        "PrefixLists": prefix_list_of,
         "DBInstances": _db,
     }
     known = [k for k in data if k in TOP_LEVEL_KEYS]
@@ -159,7 +141,7 @@ def _read_document(f: AwsFields, doc: Document, read: _Read) -> None:
         f.error((), "an empty JSON object: no describe-* output")
     for key in known:
         if key == "Entries":
-            _prefix_entries(f, doc, data, read)
+            prefix_entries(f, doc, data, read)
             continue
         for loc, item in f.items(data, key, ()):
             readers[key](f, item, loc, read)
@@ -168,7 +150,7 @@ def _read_document(f: AwsFields, doc: Document, read: _Read) -> None:
 # -- one reader per kind ------------------------------------------------------------
 
 
-def _vpc(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _vpc(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     vid = f.string(obj, "VpcId", loc, required=True)
     cidrs: list[str] = []
     main = f.cidr(obj, "CidrBlock", loc)
@@ -187,7 +169,7 @@ def _vpc(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
         read.vpcs.append(Vpc(vid, tuple(cidrs), f.tags(obj, loc), f.source(loc), default))
 
 
-def _subnet(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _subnet(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     sid = f.string(obj, "SubnetId", loc, required=True)
     vpc = f.string(obj, "VpcId", loc, required=True)
     cidr = f.cidr(obj, "CidrBlock", loc)
@@ -212,12 +194,12 @@ def _subnet(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
     )
 
 
-def _reservation(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _reservation(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     for iloc, inst in f.items(obj, "Instances", loc):
         _instance(f, inst, iloc, read)
 
 
-def _instance(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _instance(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     iid = f.string(obj, "InstanceId", loc, required=True)
     state = f.string(f.mapping(obj, "State", loc), "Name", (*loc, "State")) or "running"
     subnet = f.string(obj, "SubnetId", loc)
@@ -259,7 +241,7 @@ def _instance(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
     )
 
 
-def _interface_entry(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _interface_entry(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     found = _interface(f, obj, loc, None, None)
     if found is not None:
         read.interfaces.append(found[1])
@@ -321,7 +303,7 @@ def _group_ids(f: AwsFields, obj: dict[str, Any], key: str, loc: Loc) -> tuple[s
     return tuple(out)
 
 
-def _group(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _group(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     gid = f.string(obj, "GroupId", loc, required=True)
     ingress = _permissions(f, obj, "IpPermissions", loc, "ingress", gid)
     egress = _permissions(f, obj, "IpPermissionsEgress", loc, "egress", gid)
@@ -382,166 +364,7 @@ def _peer(
         peers.append(SgPeer(kind, value, f.get(obj, "Description", loc, str) or ""))
 
 
-def _acl(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
-    aid = f.string(obj, "NetworkAclId", loc, required=True)
-    vpc = f.string(obj, "VpcId", loc, required=True)
-    subnets = tuple(
-        s
-        for aloc, a in f.items(obj, "Associations", loc)
-        if (s := f.string(a, "SubnetId", aloc, required=True)) is not None
-    )
-    entries = []
-    for eloc, e in f.items(obj, "Entries", loc):
-        entry = _acl_entry(f, e, eloc)
-        if entry is not None:
-            entries.append(entry)
-    if aid is None or vpc is None:
-        return
-    default = f.flag(obj, "IsDefault", loc)
-    read.acls.append(
-        NetworkAcl(aid, vpc, subnets, tuple(entries), f.tags(obj, loc), f.source(loc), default)
-    )
-
-
-def _acl_entry(f: AwsFields, e: dict[str, Any], loc: Loc) -> AclEntry | None:
-    number = f.get(e, "RuleNumber", loc, int, required=True)
-    if number is not None and not 1 <= number <= 32767:
-        f.error((*loc, "RuleNumber"), f"'RuleNumber' must be between 1 and 32767, not {number}")
-        number = None
-    egress = f.get(e, "Egress", loc, bool, required=True)
-    action = f.choice(e, "RuleAction", loc, ("allow", "deny"), None)
-    protocol = f.protocol(e, "Protocol", loc)
-    v4, v6 = f.cidr(e, "CidrBlock", loc), f.cidr(e, "Ipv6CidrBlock", loc)
-    if (v4 is None) == (v6 is None) and "CidrBlock" not in e and "Ipv6CidrBlock" not in e:
-        f.error(loc, "an entry needs 'CidrBlock' or 'Ipv6CidrBlock'")
-    cidr = v4 or v6
-    ports, icmp = f.acl_ports(e, protocol, loc)
-    if None in (number, egress, action, protocol, cidr):
-        return None
-    assert number is not None and egress is not None and cidr is not None and protocol
-    return AclEntry(
-        number, egress, "allow" if action == "allow" else "deny", protocol, cidr, ports,
-        f.source(loc), icmp,
-    )  # fmt: skip
-
-
-def _table(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
-    tid = f.string(obj, "RouteTableId", loc, required=True)
-    vpc = f.string(obj, "VpcId", loc, required=True)
-    subnets: list[str] = []
-    main = False
-    for aloc, a in f.items(obj, "Associations", loc):
-        main = main or bool(f.flag(a, "Main", aloc))
-        sub = f.string(a, "SubnetId", aloc)
-        if sub is not None:
-            subnets.append(sub)
-    routes = []
-    for rloc, r in f.items(obj, "Routes", loc):
-        dest = (
-            f.cidr(r, "DestinationCidrBlock", rloc)
-            or f.cidr(r, "DestinationIpv6CidrBlock", rloc)
-            or f.string(r, "DestinationPrefixListId", rloc)
-        )
-        if dest is None:
-            f.error(rloc, "a route needs a destination (DestinationCidrBlock, ...)")
-            continue
-        gateway = f.string(r, "GatewayId", rloc)
-        target = next(
-            (t for key in _ROUTE_TARGETS if (t := f.string(r, key, rloc)) is not None),
-            None,
-        )
-        state = f.string(r, "State", rloc) or "active"
-        routes.append(Route(dest, f.source(rloc), gateway, target, state))
-    if tid is None or vpc is None:
-        return
-    read.tables.append(
-        RouteTable(tid, vpc, tuple(routes), tuple(subnets), main, f.tags(obj, loc), f.source(loc))
-    )
-
-
-#: The route targets other than ``GatewayId``, as ``describe-route-tables`` names them.
-_ROUTE_TARGETS = (
-    "NatGatewayId",
-    "TransitGatewayId",
-    "VpcPeeringConnectionId",
-    "EgressOnlyInternetGatewayId",
-    "NetworkInterfaceId",
-    "InstanceId",
-    "LocalGatewayId",
-    "CarrierGatewayId",
-    "CoreNetworkArn",
-)
-
-
-def _gateway(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
-    gid = f.string(obj, "InternetGatewayId", loc, required=True)
-    vpcs = tuple(
-        v
-        for aloc, a in f.items(obj, "Attachments", loc)
-        if (v := f.string(a, "VpcId", aloc, required=True)) is not None
-        and (f.string(a, "State", aloc) or "available") in ("available", "attached")
-    )
-    if gid is not None:
-        read.gateways.append(InternetGateway(gid, vpcs, f.tags(obj, loc), f.source(loc)))
-
-
-def _prefix_list(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
-    pid = f.string(obj, "PrefixListId", loc, required=True)
-    family = f.choice(obj, "AddressFamily", loc, ("IPv4", "IPv6"), "IPv4")
-    if pid is not None and family is not None:
-        name = f.get(obj, "PrefixListName", loc, str) or pid
-        v6 = family == "IPv6"
-        # The older describe-prefix-lists prints the blocks inline.
-        inline = tuple(
-            c
-            for i, c in enumerate(f.strings(obj, "Cidrs", loc))
-            if f.valid_cidr(c, (*loc, "Cidrs", i))
-        )
-        cidrs = inline if "Cidrs" in obj else None
-        read.lists.append(PrefixList(pid, name, "IPv6" if v6 else "IPv4", cidrs, f.source(loc)))
-
-
-def _prefix_entries(f: AwsFields, doc: Document, data: dict[str, Any], read: _Read) -> None:
-    found = _PREFIX_LIST_ID.findall(Path(doc.path).name)
-    cidrs = tuple(
-        c
-        for eloc, e in f.items(data, "Entries", ())
-        if (c := f.cidr(e, "Cidr", eloc, required=True)) is not None
-    )
-    if len(set(found)) != 1:
-        f.error(
-            ("Entries",),
-            "get-managed-prefix-list-entries output names no prefix list: name the file "
-            "after its id (pl-0123abcd.json)",
-            key=True,
-        )
-        return
-    if found[0] in read.entries:
-        f.error(("Entries",), f"the entries of {found[0]} are given twice", key=True)
-        return
-    read.entries[found[0]] = (cidrs, ("Entries",), f)
-
-
-def _merge_entries(read: _Read, problems: list[Diagnostic]) -> tuple[PrefixList, ...]:
-    """The prefix lists with their entries (a list whose entries alone were dumped
-    is read as an IPv4 list named after its id; its family told by its blocks)."""
-    out = []
-    seen = set()
-    for pl in read.lists:
-        seen.add(pl.id)
-        entries = read.entries.get(pl.id)
-        cidrs = entries[0] if entries is not None else pl.cidrs
-        out.append(PrefixList(pl.id, pl.name, pl.address_family, cidrs, pl.source))
-    for pid, (cidrs, loc, f) in read.entries.items():
-        if pid in seen:
-            continue
-        v6 = any(":" in c for c in cidrs)
-        out.append(PrefixList(pid, pid, "IPv6" if v6 else "IPv4", cidrs, f.source(loc)))
-    del problems  # entries problems were reported as the files were read
-    return tuple(out)
-
-
-def _db(f: AwsFields, obj: dict[str, Any], loc: Loc, read: _Read) -> None:
+def _db(f: AwsFields, obj: dict[str, Any], loc: Loc, read: Read) -> None:
     ident = f.string(obj, "DBInstanceIdentifier", loc, required=True)
     endpoint = f.mapping(obj, "Endpoint", loc)
     port = f.get(endpoint, "Port", (*loc, "Endpoint"), int) or f.get(
