@@ -14,6 +14,7 @@
                                           README's own topology and policy blocks, one
                                           entry of each list (then "...")
       <!-- sample: tui 120x40 -->         the TUI's main screen on the bundled scenario
+      <!-- sample: tui 100x40 keys: down w -->  the same after those keys (Textual names)
       <!-- sample: not run (REASON) -->   excluded explicitly: a synopsis, a hypothetical
                                           scenario, or output that depends on the
                                           machine (timings)
@@ -241,9 +242,10 @@ def _json(sample: Sample) -> str:
 
 
 def _tui(sample: Sample) -> str:
-    size = re.fullmatch(r"tui (\d+)x(\d+)", sample.marker or "")
-    assert size is not None, f"{sample.name}: marker 'tui WIDTHxHEIGHT' expected"
+    size = re.fullmatch(r"tui (\d+)x(\d+)(?: keys: (.+))?", sample.marker or "")
+    assert size is not None, f"{sample.name}: marker 'tui WIDTHxHEIGHT [keys: KEY...]' expected"
     width, height = int(size.group(1)), int(size.group(2))
+    keys = (size.group(3) or "").split()
     sys.path.insert(0, str(ROOT / "tests" / "tui"))
     try:
         from tui_support import settle
@@ -258,6 +260,9 @@ def _tui(sample: Sample) -> str:
         app = ZtsimApp(Scenario("topologies/pajemploi.yaml", ("policies",)))
         async with app.run_test(size=(width, height)) as pilot:
             await settle(pilot)  # type: ignore[arg-type]
+            if keys:
+                await pilot.press(*keys)
+                await settle(pilot)  # type: ignore[arg-type]
             sink = io.StringIO()
             console = Console(width=width, height=height, record=True, file=sink)
             console.print(app.screen._compositor.render_update(full=True))

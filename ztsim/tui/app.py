@@ -34,6 +34,7 @@ from ztsim.tui.export import Format, write_export
 from ztsim.tui.scenario import Reuse, Scenario, Session, display_path
 from ztsim.tui.screens.help import HelpScreen
 from ztsim.tui.screens.main import MainScreen
+from ztsim.tui.screens.walk import WalkScreen
 from ztsim.tui.viewmodel import PlanView, ViewModel, base_view, plan_views, with_plans
 from ztsim.tui.widgets.diff import DiffPane
 
@@ -89,6 +90,14 @@ class ZtsimApp(App[int]):
             id="export.json",
             show=False,
             tooltip="Write the current view to ztsim-export-<view>.json",
+        ),
+        Binding(
+            "w",
+            "walk",
+            "Walk",
+            id="walk",
+            show=False,
+            tooltip="Walk through the selected plan step by step (for students)",
         ),
     ]
 
@@ -255,6 +264,9 @@ class ZtsimApp(App[int]):
         self.sub_title = self._subtitle(vm, progress)
         self.main.clear_errors()
         self.main.show(vm, progress)
+        for screen in self.screen_stack:
+            if isinstance(screen, WalkScreen) and not screen.update_view(vm):
+                self.notify("The plan walked is no longer listed.", severity="warning")
         if first and vm.warnings:
             self.notify(
                 "\n".join(vm.warnings[:5]),
@@ -334,6 +346,24 @@ class ZtsimApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
+    def action_walk(self, ident: str | None = None) -> None:
+        """Walk through plan ``ident`` (the selected one) under the current policy."""
+        main = self.main
+        if self.vm is None or self.screen is not main or not self.vm.policies:
+            return
+        if ident is not None:
+            main.jump_to_plan(ident)
+        plan = self.vm.plan(ident or main.export_state().plan)
+        if plan is None or plan.walk is None:
+            self.notify("Select a plan in the Paths tab first.", severity="warning")
+            return
+        self.push_screen(WalkScreen(self.vm, plan, main.policy), self._walked)
+
+    def _walked(self, policy: int | None) -> None:
+        """Back from a walk-through: the main screen takes the policy walked last."""
+        if policy is not None:
+            self.main.choose_policy(policy)
+
     def action_export(self, fmt: Format) -> None:
         """Write the current view to ``ztsim-export-<view>.<fmt>`` in the cwd.
 
@@ -370,6 +400,12 @@ class ZtsimApp(App[int]):
             PaletteEntry("Export the current view as JSON", "E", self._export_json, True),
             PaletteEntry("Reload the files", "r", self.action_reload, True),
             PaletteEntry(
+                "Walk through the selected plan",
+                "w: step by step, with tactics, mitigations and what stops each step",
+                self.action_walk,
+                True,
+            ),
+            PaletteEntry(
                 "Diff base vs proposed",
                 "4: what a proposed policy opens and closes against a base",
                 partial(main.action_tab, "diff"),
@@ -395,6 +431,13 @@ class ZtsimApp(App[int]):
                     f"Plan: {plan.ident} {plan.goal} from {plan.entry}",
                     f"cost {plan.cost}: {plan.chain}",
                     partial(main.jump_to_plan, plan.ident),
+                )
+            )
+            out.append(
+                PaletteEntry(
+                    f"Walk: {plan.ident} {plan.goal} from {plan.entry}",
+                    f"step by step: {plan.chain}",
+                    partial(self.action_walk, plan.ident),
                 )
             )
         for z in vm.topology.zones:

@@ -23,6 +23,7 @@ from ztsim.model.diagnostics import Diagnostic
 from ztsim.model.techniques import technique
 from ztsim.output.drawing.text import PlanPicture, picture_of
 from ztsim.tui.topoview import HostView, TopologyView, ZoneView, topology_view
+from ztsim.tui.walkdata import PlanWalkData, plan_walk_data
 
 __all__ = [
     "Cell",
@@ -141,6 +142,8 @@ class PlanView:
     differs: str = ""
     #: The plan described for drawing (:mod:`ztsim.output.drawing.text`).
     picture: PlanPicture | None = field(default=None, compare=False, repr=False)
+    #: What the walk-through shows beyond the steps (:mod:`ztsim.tui.walkdata`).
+    walk: PlanWalkData | None = field(default=None, compare=False, repr=False)
 
     @property
     def chain(self) -> str:
@@ -423,6 +426,7 @@ def plan_views(a: Analysis, rows: Iterable[PlanRow], start: int = 0) -> list[Pla
                 via(p.steps, hosts),
                 differs[n - start],
                 picture_of(p.steps, p.entry, a.topology),
+                plan_walk_data(a, row),
             )
         )
     return out

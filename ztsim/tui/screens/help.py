@@ -45,6 +45,7 @@ on it (the rule and its FILE:LINE).
 
 - `up` `down` `pgup` `pgdn`: move in a table or tree; `tab` / `shift+tab`: next pane
 - `enter` or `d`: zoom the path detail (`escape` restores)
+- `w`: walk through the selected plan step by step (see **Walk-through** below)
 - `[` `]`: previous / next policy (or move in the Policies pane, or click a header)
 - `/`: filter the plans (`enter` keeps the filter, `escape` clears it)
 - `s`: sort by cost, then records, then goal (or click the column header)
@@ -77,6 +78,18 @@ with the step and the rule responsible (FILE:LINE), legitimate flows broken or
 restored, rules added, removed, changed or moved, and settings. The highlighted
 plan is shown below, step by step under both policies; `▶` marks the step
 responsible (`enter` or `d` zooms it).
+
+**Walk-through** (`w` on a plan, or `ctrl+p` then `Walk:`): the plan one step at
+a time, under the current policy. The strip at the top is the kill chain: the
+current step highlighted, `✗` where the policy stops the plan (later steps it would
+stop too are dimmed). Each step shows its ATT&CK tactic and technique, why it was
+possible (the facts it used, each with the step that gave it; what in the topology
+enabled it; the rule that let its flow through, at FILE:LINE), the ATT&CK
+mitigations, and the controls that would stop it: `✓ stops` (the policy has it, at
+FILE:LINE), `✗ lacks`, `– none` (a step on a host), and detection (`✓ sees`).
+Keys: `→` `n` `space` next, `←` `p` previous, `home` `end`, `[` `]` switch the
+policy (the verdicts of every policy are listed), `b` the step where the policy
+stops the plan, `escape` back (the main screen keeps the policy).
 
 Press `escape`, `q` or `?` to close this help.
 """
