@@ -494,3 +494,29 @@ def test_import_names_the_plan_and_its_options() -> None:
     assert "aws_instance.reporting" in {h.id for h in imported.topology.model.hosts}
     base = import_terraform(PLAN, side="base")
     assert "aws_instance.reporting" not in {h.id for h in base.topology.model.hosts}
+
+
+def test_a_new_internet_gateway_exposes(tmp_path: Path) -> None:
+    """A route to a gateway the plan creates (its id unknown until apply) reaches the
+    internet: the instance behind it is exposed."""
+    changes = [
+        _change("aws_vpc.v", {"id": VPC, "cidr_block": "10.0.0.0/16"}),
+        SUBNET,
+        _change("aws_internet_gateway.gw", {"vpc_id": VPC}, unknown={"id": True}),
+        _change("aws_route_table.public", {"id": "rtb-1", "vpc_id": VPC, "route": [
+            {"cidr_block": "0.0.0.0/0", "gateway_id": ""}]},
+            unknown={"route": [{"gateway_id": True}]}),
+        _change("aws_route_table_association.a", {"subnet_id": "subnet-1",
+                                                  "route_table_id": "rtb-1"}),
+        _change("aws_instance.web", {"subnet_id": "subnet-1", "public_ip": "52.0.0.1",
+                                     "vpc_security_group_ids": []}),
+    ]  # fmt: skip
+    config = [
+        _config(
+            "aws_route_table.public",
+            route=[{"gateway_id": _refs("aws_internet_gateway.gw.id", "aws_internet_gateway.gw")}],
+        )
+    ]
+    imported = import_terraform(_plan(tmp_path, changes, config))
+    (host,) = imported.topology.model.hosts
+    assert host.labels.get("aws:exposed-ipv4") == "true"
