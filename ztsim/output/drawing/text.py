@@ -428,7 +428,7 @@ class PlanDrawing:
         return draw_plan(self.picture, width, blocked=self.blocked, rule=self.rule)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
-        """Each line of the drawing, never wrapped (they fit ``options.max_width``)."""
+        """Each line of the drawing, never wrapped (they fit from 44 cells; cropped below)."""
         for line in self.lines(options.max_width):
             line.no_wrap = True
             line.overflow = "crop"
