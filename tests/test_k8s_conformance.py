@@ -13,15 +13,31 @@ each compared with the expected connlist and with the reference
 SCTP, at every port bound the case names, one either side, 1 and 65535.  Outside
 addresses too: egress to each elementary address range of the case (a CIDR
 destination) exactly, and ingress from outside (ztsim's one external zone stands
-for every outside address: allowed iff some range is, the conservative reading).
+for every outside address: allowed iff some range is, the conservative reading),
+except on the ports Ingresses and Routes publish, reached through the controller.
 
-``python tests/test_k8s_conformance.py`` prints the agreement count.
+The ingress controller's lines (netpol-analyzer's ``{ingress-controller}``: the
+reference's ``routed``, the controller an unlabelled pod in a namespace of its
+own) are compared on every case, each workload published by an Ingress of its
+own (a Service per workload, one backend per TCP port), two ways:
+
+- the controller unknown (the default): ztsim may only allow more; each extra is
+  explained (the outside reaches the port itself: an ipBlock or any-source rule;
+  or ztsim's unknown controller matches a peer netpol-analyzer's does not);
+- the reference's controller pod added to the manifests and named
+  (``ztsim.io/ingress-controller``): ztsim judges the path exactly as the
+  reference does with the controller's egress side too (which netpol-analyzer
+  skips), or allows more only where an ingress ipBlock admits the outside.
+
+``python tests/test_k8s_conformance.py`` prints the agreement counts.
 """
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +47,7 @@ import pytest
 import yaml
 from k8s_compiled_eval import Compiled
 from k8s_reference import (
+    CONTROLLER,
     PROTOCOLS,
     Cluster,
     IPRange,
@@ -38,10 +55,12 @@ from k8s_reference import (
     ip_ranges,
     load_cluster,
     port_bounds,
+    routed,
 )
 from k8s_reference import Workload as RefWorkload
 
 from ztsim.engine.connectivity import reach_map
+from ztsim.engine.endpoints import Scope
 from ztsim.inputs.k8s import Manifests, read_manifests
 from ztsim.inputs.k8s.compile import policy_document
 from ztsim.inputs.k8s.drafts import PolicyDraft, TopologyDraft
@@ -242,6 +261,7 @@ def _outside(
 ) -> None:
     """Egress to each elementary range; ingress from outside (any range)."""
     into = ip_ranges(j.cluster, "ingress")
+    through = _through_controller(j.topo)
     for w in j.cluster.workloads:
         wid = f"{w.namespace}/{w.name}"
         for proto in PROTOCOLS:
@@ -257,6 +277,8 @@ def _outside(
                             f"{wid} -> {dest['cidr']} {port}/{proto}: reference {want}, "
                             f"expected {exp}, compiled {got}"
                         )
+                if (wid, f"{port}/{proto.lower()}") in through:
+                    continue  # through the ingress controller: compared apart
                 want = any(allowed(j.cluster, r, w, port, proto) for r in into)
                 got = j.naive.allowed("internet", wid, port, proto)
                 out.probes += 1
@@ -265,6 +287,173 @@ def _outside(
                         f"outside -> {wid} {port}/{proto}: reference (any range) {want}, "
                         f"compiled {got}"
                     )
+
+
+# -- the ingress controller's lines -------------------------------------------------
+
+#: The reference's controller as a workload of the manifests, named as such.
+CONTROLLER_POD = f"""apiVersion: v1
+kind: Pod
+metadata:
+  name: {CONTROLLER.name}
+  namespace: {CONTROLLER.namespace}
+  annotations: {{ztsim.io/ingress-controller: "true"}}
+spec: {{containers: [{{name: c}}]}}
+"""
+#: Why ztsim lets the outside reach a routed port the reference's controller does not.
+ITSELF = "the outside reaches the port itself (no rule stops it, or an ipBlock admits it)"
+ASSUMED = "the unknown controller matches a peer netpol-analyzer's does not"
+BLOCK = "an ingress ipBlock admits the outside (the controller's address may be in it)"
+
+
+def native_of(document: dict[str, Any]) -> dict[str, Any]:
+    """A compiled policy without its copies through the ingress controller."""
+    out = copy.deepcopy(document)
+    for layer in out["segmentation"]["layers"]:
+        for tier in layer["tiers"]:
+            tier["rules"] = [r for r in tier["rules"] if "-via-controller" not in r["id"]]
+    return out
+
+
+def blocks_of(document: dict[str, Any], outside: list[str]) -> dict[str, Any]:
+    """A policy allowing only what the ingress ipBlock rules (those from the external
+    zones ``outside``) of ``document`` allow."""
+    rules = [
+        r
+        for layer in document["segmentation"]["layers"]
+        for tier in layer["tiers"]
+        for r in tier["rules"]
+        if r.get("from") == {"zone": outside} and r["action"] == "allow"
+        and "-via-controller" not in r["id"]
+    ]  # fmt: skip
+    layer = {"id": "blocks", "default": "deny", "tiers": [{"id": "t", "rules": rules}]}
+    return {"segmentation": {"layers": [layer]}}
+
+
+def _through_controller(topo: TopologyDraft) -> set[tuple[str, str]]:
+    """(host, service) pairs an Ingress or a Route publishes."""
+    return {
+        key
+        for key, by in topo.published.items()
+        if any(p.name.startswith(("Ingress ", "Route ")) for p in by)
+    }
+
+
+def exposures(cluster: Cluster) -> str:
+    """A Service and an Ingress for each workload with labels and TCP ports (one
+    backend per port), as YAML."""
+    docs: list[dict[str, Any]] = []
+    for i, w in enumerate(cluster.workloads):
+        tcp = sorted({p.number for p in w.ports if p.protocol == "TCP"})
+        if not w.labels or not tcp:
+            continue
+        name, meta = f"ztsim-exposed-{i}", {"name": f"ztsim-exposed-{i}", "namespace": w.namespace}
+        ports = [{"name": f"p{n}", "port": n, "targetPort": n} for n in tcp]
+        docs.append({"apiVersion": "v1", "kind": "Service", "metadata": meta,
+                     "spec": {"selector": w.labels, "ports": ports}})  # fmt: skip
+        paths = [
+            {"path": f"/{n}", "pathType": "Prefix",
+             "backend": {"service": {"name": name, "port": {"number": n}}}}
+            for n in tcp
+        ]  # fmt: skip
+        docs.append({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": meta,
+                     "spec": {"rules": [{"http": {"paths": paths}}]}})  # fmt: skip
+    return yaml.safe_dump_all(docs, sort_keys=False)
+
+
+@dataclass
+class ControllerOutcome:
+    """The controller's lines of one case, one way: agreements, explained extras
+    (why -> count), failures."""
+
+    case: str
+    pairs: int = 0
+    agree: int = 0
+    explained: dict[str, int] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Routed:
+    """A case compiled for the controller's lines."""
+
+    topo: TopologyDraft
+    naive: Compiled
+    native: Compiled  # without the copies through the controller
+    blocks: Compiled  # the ingress ipBlock rules alone
+    engine: dict[tuple[str, str], list[tuple[str, int, int]]]
+
+
+def _judge_routed(paths: list[Path]) -> _Routed:
+    m = read_manifests([str(f) for f in paths])
+    topo = topology_of(m)
+    draft = policy_document(m, topo, "routed")
+    doc = dict(topo.document)
+    doc["external"] = [*(doc.get("external") or []), *draft.destinations]
+    native = native_of(draft.document)
+    blocks = blocks_of(draft.document, ["internet"])
+    loaded = topology_from_text(yaml.safe_dump(doc, sort_keys=False), "topology.yaml")
+    pol = policy_from_text(yaml.safe_dump(draft.document, sort_keys=False), "policy.yaml")
+    scope = Scope.parse(["zone:internet"], [])
+    engine = {
+        (c.source, c.target): [(r.proto, r.low, r.high) for r in c.allowed.services]
+        for c in reach_map(loaded, pol, all_ports=True, scope=scope).connections()
+    }
+    naive = Compiled(doc, draft.document)
+    return _Routed(topo, naive, Compiled(doc, native), Compiled(doc, blocks), engine)
+
+
+def run_controller(case: str, tmp: Path) -> tuple[ControllerOutcome, ControllerOutcome]:
+    """The controller's lines of ``case`` (its workloads each published by an
+    Ingress): the controller unknown, then the reference's controller named."""
+    files = manifests(case)
+    exposed = tmp / "exposed.yaml"
+    exposed.write_text(exposures(load_cluster(files)))
+    cluster = load_cluster([*files, exposed])
+    lines = routed(cluster)  # netpol-analyzer's (adds the controller's namespace)
+    pod = tmp / "controller.yaml"
+    pod.write_text(CONTROLLER_POD)
+    ctrl = RefWorkload(CONTROLLER.namespace, CONTROLLER.name, "Pod", {}, [])
+    refs = {f"{w.namespace}/{w.name}": w for w in cluster.workloads}
+    outcomes = []
+    for way, paths in (("unknown", [*files, exposed]), ("named", [*files, exposed, pod])):
+        j = _judge_routed(paths)
+        out = ControllerOutcome(case)
+        for host, service in sorted(_through_controller(j.topo)):
+            number, proto = service.split("/")
+            if proto != "tcp" or host not in refs:
+                continue
+            w, port = refs[host], int(number)
+            if way == "unknown":
+                want = port in lines.get(w.display, set())
+            else:
+                want = allowed(cluster, ctrl, w, port, "TCP")
+            got = j.naive.allowed("internet", host, port, "TCP")
+            engine = _engine_allows(j.engine, "internet", host, port, "TCP")
+            out.pairs += 1
+            if way == "named":
+                why = BLOCK if j.blocks.allowed("internet", host, port, "TCP") else ""
+            else:
+                why = ITSELF if j.native.allowed("internet", host, port, "TCP") else ASSUMED
+            if engine != got or got < want or (got > want and not why):
+                out.failures.append(
+                    f"{way}: controller -> {host} {service}: reference {want}, "
+                    f"compiled {got}, engine {engine}"
+                )
+            elif got == want:
+                out.agree += 1
+            else:
+                out.explained[why] = out.explained.get(why, 0) + 1
+        outcomes.append(out)
+    return outcomes[0], outcomes[1]
+
+
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, marks=[pytest.mark.slow] if c in SLOW else []) for c in CASES]
+)
+def test_controller_lines(case: str, tmp_path: Path) -> None:
+    for outcome in run_controller(case, tmp_path):
+        assert not outcome.failures, "\n".join(outcome.failures[:20])
 
 
 @pytest.mark.parametrize(
@@ -290,7 +479,32 @@ def main() -> int:
         else:
             agreeing += 1
     print(f"{agreeing}/{len(CASES)} cases agree ({probes:,} probes)")
-    return 0 if agreeing == len(CASES) else 1
+    failed = _main_controller()
+    return 0 if agreeing == len(CASES) and not failed else 1
+
+
+def _main_controller() -> int:
+    """Print the controller's lines' counts, both ways; the number of failures."""
+    totals = {way: ControllerOutcome("all") for way in ("unknown", "named")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in CASES:
+            (Path(tmp) / case).mkdir()
+            for way, o in zip(totals, run_controller(case, Path(tmp) / case), strict=True):
+                t = totals[way]
+                t.pairs, t.agree = t.pairs + o.pairs, t.agree + o.agree
+                t.failures += o.failures
+                for why, n in o.explained.items():
+                    t.explained[why] = t.explained.get(why, 0) + n
+    for way, t in totals.items():
+        extra = "; ".join(f"{n} where {why}" for why, n in sorted(t.explained.items()))
+        print(
+            f"ingress controller {way}: {t.agree}/{t.pairs} routed ports agree, "
+            f"{sum(t.explained.values())} allowed more ({extra or 'none'}), "
+            f"{len(t.failures)} failure(s)"
+        )
+        for f in t.failures[:10]:
+            print("   ", f)
+    return sum(len(t.failures) for t in totals.values())
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@ comma-separated items of one regular form, ``ID[@PORT/PROTO][:LEVEL]``:
 - ``ztsim.io/classification``, ``ztsim.io/records`` (a whole number),
   ``ztsim.io/integrity`` (``true``/``false``): for every data item of the workload;
 - ``ztsim.io/encrypted``: services whose traffic cannot be read (``443/tcp, ...``);
-- ``ztsim.io/entry``: ``user`` or ``root``, a foothold the attacker starts from.
+- ``ztsim.io/entry``: ``user`` or ``root``, a foothold the attacker starts from;
+- ``ztsim.io/ingress-controller``: ``true``, the workload is the ingress controller
+  (what Ingresses and Routes publish is judged as coming from its pods).
 
 The singular keys (``vulnerability``, ``credential``, ``login``) are the same as
 the plural ones.  An unknown ``ztsim.io/`` key, or a value off this syntax, is an
@@ -192,6 +194,17 @@ def _entry(ap: _Applier, host: dict[str, Any], value: str, w: Workload) -> None:
     )
 
 
+def _ingress_controller(ap: _Applier, host: dict[str, Any], value: str, w: Workload) -> None:
+    if value != "true":
+        raise ValueError(
+            f"{value!r}: write true (the overlay's `ingress_controllers: []` says the "
+            "manifests hold no ingress controller)"
+        )
+    named = dict(ap.draft.ingress_controllers or {})
+    named[host["id"]] = Provenance(w.source, ap.by)
+    ap.draft.ingress_controllers = named
+
+
 def _attribute(field: str, parse: Callable[[str], Any]) -> Callable[..., None]:
     """An annotation setting ``field`` on every data item of the workload."""
 
@@ -240,6 +253,7 @@ ANNOTATION_KEYS: dict[str, _Apply] = {
     "integrity": _attribute("integrity", _integrity),
     "encrypted": _encrypted,
     "entry": _entry,
+    "ingress-controller": _ingress_controller,
 }
 _ORDER = {key: i for i, key in enumerate(ANNOTATION_KEYS)}
 

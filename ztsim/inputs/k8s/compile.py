@@ -13,7 +13,9 @@ policy as plain data (``docs/model-v1.1.md`` section 3, "Kubernetes, per side";
   (:mod:`~ztsim.inputs.k8s.compile_egress`).
 
 A connection from outside meets no egress-side rule (their subjects are pods), so
-only the destination's ingress side judges it, as in Kubernetes.
+only the destination's ingress side judges it, as in Kubernetes; except towards
+what Ingresses and Routes publish, reached through the ingress controller: there
+the outside is judged as the controller is (:mod:`~ztsim.inputs.k8s.compile_ingress`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from ztsim.inputs.k8s.compile_anp import admin_tier, baseline_tier
 from ztsim.inputs.k8s.compile_base import Emitter
 from ztsim.inputs.k8s.compile_egress import Outside
+from ztsim.inputs.k8s.compile_ingress import Routes
 from ztsim.inputs.k8s.compile_np import np_tier
 from ztsim.inputs.k8s.compile_select import Cluster
 from ztsim.inputs.k8s.drafts import PolicyDraft, TopologyDraft
@@ -61,15 +64,19 @@ def policy_document(m: Manifests, topo: TopologyDraft, name: str) -> PolicyDraft
         if "Egress" in np.policy_types
         for h in cluster.pods_in([np.namespace], np.pod_selector).hosts
     )
+    routes = Routes.of(em, topo)
     layers = []
     for layer_id, d in ((EGRESS_LAYER, "eg"), (INGRESS_LAYER, "in")):
         extra = outside.unread_rules(m.cilium_policies, outside=False) if d == "eg" else []
         tiers = (
-            admin_tier(em, anps, d),  # type: ignore[arg-type]
-            np_tier(em, nps, d, extra),  # type: ignore[arg-type]
-            baseline_tier(em, banps, d),  # type: ignore[arg-type]
+            admin_tier(em, anps, d, routes),  # type: ignore[arg-type]
+            np_tier(em, nps, d, extra, routes),  # type: ignore[arg-type]
+            baseline_tier(em, banps, d, routes),  # type: ignore[arg-type]
         )
         layers.append(_layer(layer_id, tiers))
+    if routes is not None:
+        routes.copy_known(layers)
+        routes.finish()
     cilium = outside.cilium_rules(m.cilium_policies)
     outside.names = list(dict.fromkeys([*names, *outside.fqdns]))
     tiers = (

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 from ztsim.inputs.k8s.compile_base import ALL_PORTS, Emitter, Port
+from ztsim.inputs.k8s.compile_ingress import Routes
 from ztsim.inputs.k8s.compile_select import Cluster, PodSet
 from ztsim.inputs.k8s.drafts import Provenance
 from ztsim.inputs.k8s.objects import (
@@ -89,26 +90,38 @@ def admin_order(em: Emitter, policies: Sequence[AdminNetworkPolicy]) -> list[Adm
 
 
 def admin_tier(
-    em: Emitter, policies: Sequence[AdminNetworkPolicy], d: Direction
+    em: Emitter,
+    policies: Sequence[AdminNetworkPolicy],
+    d: Direction,
+    routes: Routes | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``admin`` tier of side ``d``."""
+    """The ``admin`` tier of side ``d`` (``routes``: see :func:`baseline_tier`)."""
     out: list[dict[str, Any]] = []
     for anp in admin_order(em, policies):
-        out += _policy_rules(em, anp, "anp", d)
+        out += _policy_rules(em, anp, "anp", d, routes)
     return out
 
 
 def baseline_tier(
-    em: Emitter, policies: Sequence[BaselineAdminNetworkPolicy], d: Direction
+    em: Emitter,
+    policies: Sequence[BaselineAdminNetworkPolicy],
+    d: Direction,
+    routes: Routes | None = None,
 ) -> list[dict[str, Any]]:
-    """The ``baseline`` tier of side ``d`` (Kubernetes has at most one such policy)."""
+    """The ``baseline`` tier of side ``d`` (Kubernetes has at most one such policy).
+
+    With ``routes`` and no known ingress controller, each ingress ``Allow`` peer
+    also admits the outside to the routed backends (:meth:`Routes.allow_unknown`).
+    """
     out: list[dict[str, Any]] = []
     for banp in policies:
-        out += _policy_rules(em, banp, "banp", d)
+        out += _policy_rules(em, banp, "banp", d, routes)
     return out
 
 
-def _policy_rules(em: Emitter, policy: AnyAdmin, prefix: str, d: Direction) -> list[dict[str, Any]]:
+def _policy_rules(
+    em: Emitter, policy: AnyAdmin, prefix: str, d: Direction, routes: Routes | None
+) -> list[dict[str, Any]]:
     subject = peer_set(em.cluster, policy.subject)
     if subject is None or subject.empty:
         return []
@@ -121,6 +134,11 @@ def _policy_rules(em: Emitter, policy: AnyAdmin, prefix: str, d: Direction) -> l
             for q, port in enumerate(admin_ports(rule)):
                 rid = f"{prefix}-{policy.name}-{d}-{r}-{p}-{q}"
                 out += em.rules_for_port(rid, rule.action.lower(), src, dst, port, prov)  # type: ignore[arg-type]
+        if d == "in" and rule.action == "Allow" and routes is not None:
+            for p, apeer in enumerate(rule.peers):
+                if apeer.namespaces is not None or apeer.pods is not None:
+                    rid = f"{prefix}-{policy.name}-{d}-{r}-{p}"
+                    out += routes.allow_unknown(rid, subject, admin_ports(rule), prov)
     return out
 
 

@@ -55,6 +55,9 @@ class Emitter:
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.provenance: dict[str, Provenance] = {}
+        #: Rule id -> its ends as pods (``None``: any), for copies of the rule
+        #: (:mod:`~ztsim.inputs.k8s.compile_ingress`).
+        self.ends: dict[str, tuple[PodSet | None, PodSet | None]] = {}
         self.notes: list[Diagnostic] = []
         self._noted: set[tuple[Source, str]] = set()
 
@@ -88,6 +91,7 @@ class Emitter:
         if services is not None:
             out["services"] = list(services)
         self.provenance[rid] = prov
+        self.ends[rid] = (src, dst)
         return out
 
     def rules_for_port(

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 from ztsim.inputs.k8s.compile_base import ALL_PORTS, Emitter, Port
+from ztsim.inputs.k8s.compile_ingress import Routes
 from ztsim.inputs.k8s.compile_select import Cluster, PodSet
 from ztsim.inputs.k8s.drafts import Provenance
 from ztsim.inputs.k8s.objects import IPBlock, NetworkPolicy, PolicyPeer, PolicyPort, PolicyRule
@@ -67,9 +68,12 @@ def np_tier(
     policies: tuple[NetworkPolicy, ...],
     d: Direction,
     extra: list[dict[str, Any]] | None = None,
+    routes: Routes | None = None,
 ) -> list[dict[str, Any]]:
     """The ``networkpolicy`` tier of side ``d``: every allow (``extra`` after the
-    policies' own), then every isolation."""
+    policies' own), then every isolation.  With ``routes`` and no known ingress
+    controller, each ingress ``namespaceSelector`` peer also admits the outside to
+    the routed backends (:meth:`Routes.allow_unknown`)."""
     cluster = em.cluster
     allows: list[dict[str, Any]] = []
     denies: list[dict[str, Any]] = []
@@ -89,6 +93,11 @@ def np_tier(
                 for q, port in enumerate(np_ports(rule)):
                     rid = f"{base}-{r}-{p}-{q}"
                     allows += em.rules_for_port(rid, "allow", src, dst, port, rprov)
+            if d == "in" and routes is not None:
+                for p, kpeer in enumerate(rule.peers or ()):
+                    if kpeer.namespace_selector is not None and kpeer.ip_block is None:
+                        ports = np_ports(rule)
+                        allows += routes.allow_unknown(f"{base}-{r}-{p}", subject, ports, rprov)
         src_, dst_ = (None, subject) if d == "in" else (subject, None)
         denies.append(em.rule(f"{base}-isolate", "deny", src_, dst_, None, prov))
     return allows + (extra or []) + denies

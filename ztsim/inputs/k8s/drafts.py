@@ -54,6 +54,11 @@ class TopologyDraft:
     #: (host id, ``PORT/PROTO``) of each published service -> the objects that
     #: publish it (a LoadBalancer or NodePort Service, an Ingress, a Route).
     published: dict[tuple[str, str], list[Provenance]] = field(default_factory=dict)
+    #: Host id -> what names it an ingress controller (the one proxying what
+    #: Ingresses and Routes publish): a ``ztsim.io/ingress-controller`` annotation,
+    #: the overlay's ``ingress_controllers``.  ``None``: none named, the policy
+    #: compiler recognises common controllers (:mod:`ztsim.inputs.k8s.compile_ingress`).
+    ingress_controllers: dict[str, Provenance] | None = None
 
 
 @dataclass

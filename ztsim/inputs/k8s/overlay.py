@@ -109,6 +109,7 @@ class _Merge:
             dict(draft.provenance),
             list(draft.notes),
             {k: list(v) for k, v in draft.published.items()},
+            None if draft.ingress_controllers is None else dict(draft.ingress_controllers),
         )
         self.doc = doc
         self.overlay = overlay
@@ -341,6 +342,20 @@ class _Merge:
                 self.doc["entry_points"].append({**entry, "id": ident, **placed})
                 self.provenance(ident, base, f"entry point {e.id}")
 
+    def add_controllers(self) -> None:
+        """``ingress_controllers``: the workloads named, with the annotations' ones."""
+        selectors = self.overlay.model.ingress_controllers
+        if selectors is None:
+            return
+        named = dict(self.out.ingress_controllers or {})
+        for i, sel in enumerate(selectors):
+            loc: Loc = ("ingress_controllers", i)
+            for host in self.select(sel, loc):
+                name = self.overlay.model.name or Path(self.overlay.path).name
+                why = Provenance(self.overlay.source(loc), f"overlay {name}: ingress controller")
+                named.setdefault(host["id"], why)
+        self.out.ingress_controllers = named
+
 
 def apply_overlay(draft: TopologyDraft, overlay: LoadedOverlay) -> TopologyDraft:
     """``draft`` with ``overlay`` merged in (a new draft; ``draft`` is left as it was).
@@ -361,6 +376,7 @@ def apply_overlay(draft: TopologyDraft, overlay: LoadedOverlay) -> TopologyDraft
     merge.attach_all()
     merge.add_traffic()
     merge.add_entries()
+    merge.add_controllers()
     diagnostics = merge.col.diagnostics()
     if merge.col.errors:
         raise InputError(diagnostics)

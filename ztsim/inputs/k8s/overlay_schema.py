@@ -177,6 +177,10 @@ class Overlay(FrozenModel):
 
     ``entry_points``, when given, replace the default one (the internet reaching
     what is published); entry points from ``ztsim.io/entry`` annotations stay.
+    ``ingress_controllers``, when given, name the workloads that proxy what
+    Ingresses and Routes publish (with those of ``ztsim.io/ingress-controller``
+    annotations), instead of the common controllers ztsim recognises; ``[]``
+    says the manifests hold none.
     """
 
     ztsim: Literal[1]
@@ -189,3 +193,4 @@ class Overlay(FrozenModel):
     external: list[ExternalDestination] = Field(default_factory=list)
     traffic: list[OverlayTraffic] = Field(default_factory=list)
     entry_points: list[OverlayEntry] | None = None
+    ingress_controllers: list[WorkloadSelector] | None = None

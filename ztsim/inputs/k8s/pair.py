@@ -46,7 +46,15 @@ def _union(head: TopologyDraft, base: TopologyDraft) -> TopologyDraft:
                 mine.append(copy.deepcopy(item))
                 if isinstance(ident, str) and ident in base.provenance:
                     provenance.setdefault(ident, base.provenance[ident])
-    return TopologyDraft(document, provenance, [*head.notes, *base.notes])
+    # What each side publishes, and the controllers named, are the policy
+    # compiler's too (the path through the ingress controller).
+    published = {k: list(v) for k, v in base.published.items()}
+    for pub, by in head.published.items():
+        published[pub] = list(dict.fromkeys([*by, *published.get(pub, [])]))
+    named = None
+    if head.ingress_controllers is not None or base.ingress_controllers is not None:
+        named = {**(base.ingress_controllers or {}), **(head.ingress_controllers or {})}
+    return TopologyDraft(document, provenance, [*head.notes, *base.notes], published, named)
 
 
 def _isolated(policy: PolicyDraft, absent: list[str], why: Mapping[str, Provenance]) -> PolicyDraft:
