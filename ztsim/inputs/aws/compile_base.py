@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import ipaddress
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -15,6 +14,7 @@ from ztsim.inputs.aws.compile_index import (
     Net,
     covers_all_global,
     is_global,
+    span,
 )
 from ztsim.inputs.aws.describe_fields import protocol_name
 from ztsim.inputs.aws.objects import PortRange, Source
@@ -84,6 +84,20 @@ class Emitter:
         self._blocks: dict[tuple[tuple[Net, ...], bool], list[dict[str, Any]]] = {}
         for h in index.hosts:
             self._zones_of.setdefault(h.subnet, []).append(h)
+        self._subnets = sorted(self._zones_of.items())
+        #: Per subnet, the (version, first, last) box around all its hosts'
+        #: addresses, when they are of one family.
+        self._boxes: dict[str, tuple[int, int, int]] = {}
+        for subnet, members in self._subnets:
+            all_spans = [s for h in members for s in h.spans]
+            if all_spans and len({s[0] for s in all_spans}) == 1:
+                lo = min(s[1] for s in all_spans)
+                hi = max(s[2] for s in all_spans)
+                self._boxes[subnet] = (all_spans[0][0], lo, hi)
+
+    def hosts_in(self, subnet: str) -> list[HostInfo]:
+        """The hosts of ``subnet``."""
+        return self._zones_of.get(subnet, [])
 
     def warn(self, source: Source, message: str) -> None:
         """A note at ``source`` (once)."""
@@ -114,12 +128,21 @@ class Emitter:
         self.provenance[rid] = prov
         return out
 
-    def hosts_where(self, test: Callable[[HostInfo], bool]) -> list[dict[str, Any]]:
+    def hosts_where(
+        self, test: Callable[[HostInfo], bool], whole: Callable[[str], bool | None] | None = None
+    ) -> list[dict[str, Any]]:
         """Selectors for the hosts ``test`` holds of: whole subnets as a zone list,
-        the rest as a host list (none: ``[]``)."""
+        the rest as a host list (none: ``[]``).  ``whole(subnet)``, when it
+        knows, says at once whether ``test`` holds of every host of a subnet
+        (``True``) or of none (``False``)."""
         zones: list[str] = []
         hosts: list[str] = []
-        for subnet, members in sorted(self._zones_of.items()):
+        for subnet, members in self._subnets:
+            known = whole(subnet) if whole is not None else None
+            if known is not None:
+                if known:
+                    zones.append(subnet)
+                continue
             hits = [h.id for h in members if test(h)]
             if hits and len(hits) == len(members):
                 zones.append(subnet)
@@ -144,12 +167,28 @@ class Emitter:
         key = (tuple(nets), allow)
         found = self._blocks.get(key)
         if found is None:
+            spans = [span(n) for n in nets]
+
+            def whole(subnet: str) -> bool | None:
+                # Every address of the subnet's hosts in one block: all match
+                # (allow or deny); none in any block: no host matches.
+                box = self._boxes.get(subnet)
+                if box is None:
+                    return None
+                v, lo, hi = box
+                if any(sv == v and slo <= lo and hi <= shi for sv, slo, shi in spans):
+                    return True
+                if all(sv != v or shi < lo or slo > hi for sv, slo, shi in spans):
+                    return False
+                return None
+
             if allow:
-                found = self.hosts_where(lambda h: any(h.any_in(n) for n in nets))
+                found = self.hosts_where(lambda h: any(h.any_in(n) for n in nets), whole)
             else:
-                found = self.hosts_where(lambda h: any(h.all_in(n) for n in nets))
+                found = self.hosts_where(lambda h: any(h.all_in(n) for n in nets), whole)
             self._blocks[key] = found
-        return copy.deepcopy(found)  # each rule its own selectors
+        # Each rule its own selectors (a document is data, never shared).
+        return [{k: list(v) if isinstance(v, list) else v for k, v in s.items()} for s in found]
 
 
 def peer_blocks(index: EstateIndex, kind: str, value: str) -> list[Net] | None:

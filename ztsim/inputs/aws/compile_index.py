@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 from ztsim.inputs.aws.objects import (
@@ -38,6 +39,7 @@ __all__ = [
     "global_part",
     "is_global",
     "note",
+    "span",
 ]
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -135,16 +137,27 @@ class HostInfo:
     ports: tuple[int, ...] = ()
     exposed: set[int] = field(default_factory=set)
 
+    @cached_property
+    def spans(self) -> tuple[tuple[int, int, int], ...]:
+        """Its blocks as (version, first, last) integers (compared fast)."""
+        return tuple(span(b) for b in self.blocks)
+
     def any_in(self, net: Net) -> bool:
         """Whether some address of the host may lie in ``net``."""
-        return any(b.version == net.version and b.overlaps(net) for b in self.blocks)
+        v, lo, hi = span(net)
+        return any(bv == v and blo <= hi and bhi >= lo for bv, blo, bhi in self.spans)
 
     def all_in(self, net: Net) -> bool:
         """Whether every address of the host lies in ``net``."""
-        return bool(self.blocks) and all(
-            b.version == net.version and b.subnet_of(net)  # type: ignore[arg-type]
-            for b in self.blocks
+        v, lo, hi = span(net)
+        return bool(self.spans) and all(
+            bv == v and lo <= blo and bhi <= hi for bv, blo, bhi in self.spans
         )
+
+
+def span(net: Net) -> tuple[int, int, int]:
+    """``net`` as (version, first address, last address) integers."""
+    return net.version, int(net.network_address), int(net.broadcast_address)
 
 
 class EstateIndex:

@@ -209,7 +209,7 @@ class Layers:
     def _acl_rules(self, acl: NetworkAcl, subnets: list[str], outbound: bool) -> list[Rule]:
         out: list[Rule] = []
         mine = {"zone": subnets if len(subnets) > 1 else subnets[0]}
-        hosts = [h for h in self.index.hosts if h.subnet in subnets]
+        hosts = [h for sid in subnets for h in self.em.hosts_in(sid)]
         for e in _entries(acl, outbound):
             allow = e.action == "allow"
             services = services_of(e.protocol, e.ports, e.icmp, allow)
@@ -323,7 +323,7 @@ class Layers:
             out.append(self.em.rule("out:no-acl", "allow", prov, src={"zone": self.open_subnets}))
         for acl_id in sorted(self.acl_subnets):
             acl, subnets = self.acls[acl_id], self.acl_subnets[acl_id]
-            v6 = any(h.v6 for h in self.index.hosts if h.subnet in subnets)
+            v6 = any(h.v6 for sid in subnets for h in self.em.hosts_in(sid))
             mine = {"zone": subnets if len(subnets) > 1 else subnets[0]}
             for e in _entries(acl, True):
                 allow = e.action == "allow"

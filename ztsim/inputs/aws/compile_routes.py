@@ -42,7 +42,7 @@ def route_rules(layers: Layers) -> list[dict[str, Any]]:
 
 def _subnet_routes(layers: Layers, sid: str, table: RouteTable) -> list[dict[str, Any]]:
     index, em = layers.index, layers.em
-    v6_hosts = any(h.v6 for h in index.hosts if h.subnet == sid)
+    v6_hosts = any(h.v6 for h in em.hosts_in(sid))
     expanded: list[tuple[Net, int, Route]] = []
     for k, r in enumerate(table.routes):
         for net in index.route_blocks(r):

@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from ztsim.inputs.aws.objects import Labels, PortRange
+from ztsim.inputs.aws.jsonmarks import container_marks
+from ztsim.inputs.aws.objects import Labels, PortRange, Source
 from ztsim.inputs.collector import Loc
 from ztsim.inputs.k8s.fields import Fields
 
@@ -35,6 +36,20 @@ def _is_icmp(protocol: str) -> bool:
 
 class AwsFields(Fields):
     """Typed access to one AWS CLI output's objects, problems kept at their places."""
+
+    _marks: dict[Loc, tuple[int, int]] | None = None
+
+    def source(self, loc: Loc) -> Source:
+        """Where the object or list at ``loc`` starts: from a JSON text's container
+        marks (:func:`~ztsim.inputs.aws.jsonmarks.container_marks`, far faster than
+        the generic index on a large dump); the generic index for anything else."""
+        if self.doc.is_json and self.offset == 0:
+            if self._marks is None:
+                self._marks = container_marks(self.doc.text)
+            mark = self._marks.get(loc)
+            if mark is not None:
+                return Source(self.doc.path, mark[0], mark[1])
+        return super().source(loc)
 
     def flag(self, obj: dict[str, Any], key: str, loc: Loc) -> bool:
         """``obj[key]`` as a boolean (``False`` when absent)."""
