@@ -117,8 +117,7 @@ def test_header_errors(header: str, needle: str) -> None:
 def test_load_from_file_and_yaml_errors(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text(
-        "ztsim: 1\nkind: assertions\nname: x\nassertions:\n"
-        "  - {id: a, type: no-exfiltration}\n",
+        "ztsim: 1\nkind: assertions\nname: x\nassertions:\n  - {id: a, type: no-exfiltration}\n",
         "utf-8",
     )
     assert load_assertions(good).name == "x"

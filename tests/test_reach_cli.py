@@ -258,10 +258,7 @@ def test_output_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None
 def test_bad_selector_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "reach", T, "--to", "label:app")
     assert code == ExitCode.INVALID and out == ""
-    assert (
-        "ztsim reach: error: --to 'label:app': term 'label:app': write label:KEY=VALUE"
-        in err
-    )
+    assert "ztsim reach: error: --to 'label:app': term 'label:app': write label:KEY=VALUE" in err
 
 
 def test_closed_pipe_is_status_4() -> None:

@@ -25,6 +25,7 @@ from typing import Any
 from ztsim.inputs.aws.compile_base import INTERNET, MEMBER, Emitter
 from ztsim.inputs.aws.compile_index import EstateIndex, HostInfo
 from ztsim.inputs.aws.compile_layers import Layers
+from ztsim.inputs.aws.compile_routes import route_rules
 from ztsim.inputs.aws.objects import Estate
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
 from ztsim.inputs.k8s.naming import tidy_host
@@ -144,7 +145,7 @@ def policy_document(
         "name": name,
         "description": "AWS security groups, network ACLs and routes",
         "segmentation": {"layers": layers.segmentation()},
-        "egress": {"layers": layers.egress()},
+        "egress": {"layers": layers.egress(route_rules(layers))},
     }
     destinations = [{"id": f"cidr:{b}", "cidr": b} for b in sorted(layers.blocks)]
     return PolicyDraft(document, em.provenance, em.notes, destinations)

@@ -188,13 +188,11 @@ class Layers:
             out.append(self.em.rule("nacl-internet-source", "allow", prov, src={"zone": INTERNET}))
         for sid in self.index.subnet_ids:
             # Traffic within one subnet meets no network ACL.
-            prov = Provenance(self._subnet_source(sid), f"subnet {sid} (no ACL within a subnet)")
+            prov = Provenance(self.subnet_source(sid), f"subnet {sid} (no ACL within a subnet)")
             rid = f"{sid}/same-subnet-{layer}"
             out.append(self.em.rule(rid, "allow", prov, src={"zone": sid}, dst={"zone": sid}))
         if self.open_subnets:
-            prov = Provenance(
-                self._subnet_source(self.open_subnets[0]), "subnets with no ACL known"
-            )
+            prov = Provenance(self.subnet_source(self.open_subnets[0]), "subnets with no ACL known")
             zones = {"zone": self.open_subnets}
             src, dst = (zones, None) if outbound else (None, zones)
             out.append(self.em.rule(f"no-acl-{layer}", "allow", prov, src=src, dst=dst))
@@ -202,7 +200,8 @@ class Layers:
             out += self._acl_rules(self.acls[acl_id], self.acl_subnets[acl_id], outbound)
         return out
 
-    def _subnet_source(self, sid: str) -> Any:
+    def subnet_source(self, sid: str) -> Any:
+        """Where subnet ``sid`` was read (else the first object read): provenance."""
         s = self.index.subnets.get(sid)
         return s.source if s is not None else self._first_source()
 
@@ -248,12 +247,12 @@ class Layers:
 
     # -- egress ------------------------------------------------------------------
 
-    def egress(self) -> list[dict[str, Any]]:
-        """The egress layers (to outside addresses and names)."""
-        from ztsim.inputs.aws.compile_routes import route_rules
-
+    def egress(self, routes: list[Rule]) -> list[dict[str, Any]]:
+        """The egress layers (to outside addresses and names), the first of them
+        ``routes`` (:func:`~ztsim.inputs.aws.compile_routes.route_rules`, which
+        reads these layers: the caller composes the two)."""
         return [
-            _layer("route-out", route_rules(self), "deny", "the source subnet's routes"),
+            _layer("route-out", routes, "deny", "the source subnet's routes"),
             _layer("sg-egress", self._sg_out(), "deny", "the source's security groups"),
             _layer("nacl-out", self._nacl_out(), "deny", "the source subnet's network ACL"),
         ]
@@ -317,9 +316,7 @@ class Layers:
     def _nacl_out(self) -> list[Rule]:
         out: list[Rule] = []
         if self.open_subnets:
-            prov = Provenance(
-                self._subnet_source(self.open_subnets[0]), "subnets with no ACL known"
-            )
+            prov = Provenance(self.subnet_source(self.open_subnets[0]), "subnets with no ACL known")
             out.append(self.em.rule("out:no-acl", "allow", prov, src={"zone": self.open_subnets}))
         for acl_id in sorted(self.acl_subnets):
             acl, subnets = self.acls[acl_id], self.acl_subnets[acl_id]

@@ -31,7 +31,7 @@ def route_rules(layers: Layers) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     unknown = [s for s in index.subnet_ids if index.table_of.get(s) is None]
     if unknown:
-        prov = Provenance(layers._subnet_source(unknown[0]), "subnets with no route table known")
+        prov = Provenance(layers.subnet_source(unknown[0]), "subnets with no route table known")
         out.append(em.rule("route:unknown", "allow", prov, src={"zone": unknown}))
     for sid in index.subnet_ids:
         table = index.table_of.get(sid)
