@@ -121,6 +121,9 @@ def _examples(doc: dict[str, Any]) -> list[str]:
 # entry_points:   # given, they replace the default (the internet)
 #   - {{id: internet-attacker, zone: {_scalar(internet)}}}
 #   - {{id: phished-developer, host: {web}, gives: user}}
+#
+# ingress_controllers:   # what proxies Ingresses and Routes (default: recognised)
+#   - {{workload: ingress-nginx/ingress-nginx-controller}}
 """.splitlines()
 
 
