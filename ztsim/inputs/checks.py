@@ -13,6 +13,7 @@ kept in one lean loop (:func:`_check_hosts`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.hints import Suggester
@@ -239,8 +240,8 @@ def _check_traffic(
     dests = {e.id: e for e in topo.external}
     # A flow comes from a host or an external zone, and goes to a host or a destination.
     outside = [zid for zid, z in zones.items() if z.external]
-    sources = Suggester(() if not topo.traffic else [*hosts, *outside])
-    targets = Suggester(() if not topo.traffic else [*hosts, *dests])
+    sources = Suggester(chain(hosts, outside))  # (read on the first look-up only)
+    targets = Suggester(chain(hosts, dests))
     for i, t in enumerate(topo.traffic):
         base = ("traffic", i)
         src_zone = zones.get(t.source)

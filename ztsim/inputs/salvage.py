@@ -32,10 +32,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ztsim.inputs.collector import Collector, Level, Loc
-from ztsim.inputs.positions import Document, Mark, NodePath, Positions, locate
-from ztsim.model.diagnostics import Diagnostic
+from ztsim.inputs.positions import Document, Mark, NodePath, Positions
 
-__all__ = ["ROUNDS", "salvaged_errors"]
+__all__ = ["ROUNDS", "add_salvaged_errors"]
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -44,20 +43,34 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 ROUNDS = 3
 
 
-def salvaged_errors(
-    col: Collector, model: type[ModelT], check: Callable[[Collector, ModelT], None]
-) -> list[Diagnostic]:
-    """The errors ``check`` finds in what survives of ``col``'s document once its
-    schema errors (``col.schema_errors``) are taken out; ``[]`` when it cannot be
-    salvaged.  See the module's docstring for what is kept."""
+def add_salvaged_errors(
+    col: Collector,
+    model: type[ModelT],
+    check: Callable[[Collector, ModelT], None],
+    prepare: Callable[[object], object | None] | None = None,
+) -> None:
+    """Add to ``col`` the errors ``check`` finds in what survives of its document once
+    its schema errors (``col.schema_errors``) are taken out (nothing when it cannot be
+    salvaged), each at its place in the document, so that ``col`` locates them with
+    the schema errors in one pass over the text.  See the module's docstring for
+    what is kept.  ``prepare``: as for
+    :func:`~ztsim.inputs.validate.validate_document` (an estate's hosts share what
+    is validated once)."""
     if not col.schema_errors or col.counting_only("error"):
-        return []
+        return
     cut = _Cut(col.doc.data)
     if not all(cut.plan(loc, kind) for loc, kind in col.schema_errors):
-        return []
+        return
     validated: ModelT | None = None
     for _ in range(ROUNDS):
         data = cut.apply()
+        ready = _prepared(data, prepare)
+        try:
+            if ready is not data:
+                validated = _adapter(model).validate_python(ready)
+                break
+        except ValidationError:
+            pass  # the data as it is names the errors at their places
         try:
             validated = _adapter(model).validate_python(data)
             break
@@ -66,13 +79,11 @@ def salvaged_errors(
                 (cut.original(_resolve(data, tuple(e["loc"]))), e["type"]) for e in exc.errors()
             ]
             if not all(cut.plan(loc, kind) for loc, kind in more):
-                return []
+                return
     if validated is None:
-        return []
+        return
     doc = col.doc if not cut.items else _Shifted(col.doc, cut)
-    scratch = _Kept(doc, cut, data)
-    check(scratch, validated)
-    return [d for d in scratch.diagnostics() if d.level == "error"]
+    check(_Kept(doc, cut, data, col), validated)
 
 
 _ADAPTERS: dict[type[BaseModel], TypeAdapter[Any]] = {}
@@ -85,6 +96,19 @@ def _adapter(model: type[ModelT]) -> TypeAdapter[ModelT]:
     if found is None:
         found = _ADAPTERS[model] = TypeAdapter(model)
     return found
+
+
+def _prepared(data: object, prepare: Callable[[object], object | None] | None) -> object:
+    """``data`` through ``prepare`` when it takes it, else as it is (whose validation
+    then names every error at its place)."""
+    if prepare is not None:
+        try:
+            ready = prepare(data)
+            if ready is not None:
+                return ready
+        except ValidationError:
+            pass
+    return data
 
 
 def _resolve(data: Any, loc: Loc) -> NodePath:
@@ -229,8 +253,15 @@ class _Shifted(Document):
         self._source = doc
         self._cut = cut
 
+    def locate_many(self, requests: Sequence[tuple[NodePath, bool]]) -> list[Mark]:
+        """Each request's place translated back, located in the source document (as far
+        as the text needs indexing: the last place asked for)."""
+        return self._source.locate_many([(self._cut.original(p), key) for p, key in requests])
+
     def positions(self) -> Positions:
-        """The source's positions, each path translated to the remainder's places."""
+        """The source's positions, each path translated to the remainder's places (for
+        :func:`~ztsim.inputs.positions.locate`, which a check calls to name the line of
+        a first declaration: indexes the whole text, so only then)."""
         if self._indexed is None:
             pos = self._source.positions()
             self._indexed = Positions(self._moved(pos.nodes), self._moved(pos.keys))
@@ -244,19 +275,21 @@ class _Shifted(Document):
                 out[moved] = mark
         return out
 
-    def locate_many(self, requests: Sequence[tuple[NodePath, bool]]) -> list[Mark]:
-        """:func:`~ztsim.inputs.positions.locate` of each request, in the remainder's places."""
-        return [locate(self, loc, key=key) for loc, key in requests]
-
 
 class _Kept(Collector):
-    """A collector that keeps the errors found in the remainder that cannot come from
-    what was taken out (see the module's docstring)."""
+    """A collector that hands ``target`` the errors found in the remainder that cannot
+    come from what was taken out (see the module's docstring), each at its place in
+    the document."""
 
-    def __init__(self, doc: Document, cut: _Cut, data: Any) -> None:
+    def __init__(self, doc: Document, cut: _Cut, data: Any, target: Collector) -> None:
         super().__init__(doc)
         self._cut = cut
         self._data = data  # the remainder, as the checks' places name it
+        self._target = target
+
+    def listing(self, level: Level = "error") -> bool:
+        """Whether ``target`` lists the next problem (hints cost only then)."""
+        return self._target.listing(level)
 
     def add(
         self,
@@ -268,7 +301,8 @@ class _Kept(Collector):
     ) -> None:
         """Add the problem, unless it is a warning or may come from what was taken out."""
         if level == "error" and not self._may_be_artefact(loc):
-            super().add(loc, message, level, key=key)
+            self.count += 1  # (the checks tell by the count whether they found anything)
+            self._target.add(self._cut.original(loc), message, level, key=key)
 
     def _may_be_artefact(self, loc: Loc) -> bool:
         cut = self._cut

@@ -21,7 +21,7 @@ from pydantic_core import ErrorDetails
 from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.hints import did_you_mean, keys_at, port_hint
 from ztsim.inputs.positions import Document
-from ztsim.inputs.salvage import salvaged_errors
+from ztsim.inputs.salvage import add_salvaged_errors
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.fields import ID_PATTERN, invalid_id_message
 from ztsim.perf.heap import paused_gc
@@ -202,8 +202,9 @@ def validate_document(
         validated = _validate(col, model, doc.data, prepare, len(doc.text))
         if validated is None:
             # The checks' errors too, on what the schema did not refuse: all in one pass.
-            more = salvaged_errors(col, model, check) if check is not None else []
-            raise InputError([*col.diagnostics(), *more])
+            if check is not None:
+                add_salvaged_errors(col, model, check, prepare)
+            raise InputError(col.diagnostics())
         if check is not None:
             check(col, validated)
         if col.errors:
