@@ -22,7 +22,7 @@ from ztsim.tui.viewmodel import (
     plan_views,
     with_plans,
 )
-from ztsim.tui.walkdata import describe_fact
+from ztsim.tui.walkdata import describe_fact, plan_walk_data
 from ztsim.tui.walkmodel import chain, stop_step, tactic_name, walk_card
 from ztsim.tui.widgets.walk import card_text
 
@@ -262,3 +262,18 @@ def test_a_plan_without_walk_data_still_shows_its_steps(vm):
     card = walk_card(plan, vm.policy_names, SEGMENTED, 3)
     assert card.needs == () and card.controls == () and card.mitigations == ()
     assert card.technique == plan.steps[2].technique and card.tactic
+
+
+def test_walk_data_does_not_depend_on_the_order_plans_are_told(tmp_path, monkeypatch):
+    """Steps are told once per analysis (a memo by step key): the plans' data is the
+    same whichever plan comes first, and the same again from a fresh analysis."""
+    monkeypatch.chdir(tmp_path)
+    topo, pols, _ = copy_scenario(tmp_path).load()
+    a = analyze(topo, pols)
+    rows = [r for g in a.goals for r in a.plans(g, 5)]
+    forward = [plan_walk_data(a, r) for r in rows]
+    b = analyze(topo, pols)
+    rows_b = [r for g in b.goals for r in b.plans(g, 5)]
+    backward = [plan_walk_data(b, r) for r in reversed(rows_b)][::-1]
+    assert forward == backward
+    assert forward == [plan_walk_data(a, r) for r in rows]

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from threading import Lock
+from weakref import ref
 
 from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PlanRow
-from ztsim.engine.steps import INSIDE, Fact, Step
+from ztsim.engine.steps import INSIDE, Fact, Step, StepKey
 from ztsim.inputs.knowledge import attack_data
 from ztsim.whatif.incident_facts import (
     StepControl,
@@ -109,23 +111,65 @@ def _decided_at(controls: Sequence[StepControl]) -> str | None:
     return next((c.location for c in controls if c.kind in ("segmentation", "egress")), None)
 
 
+#: A step's sentence, technique and controls under each policy.
+_Shared = tuple[str, TechniqueInfo | None, tuple[tuple[StepControl, ...], ...]]
+
+
+class _Memo:
+    """The shared parts of the steps of the last analysis asked about, by step key.
+
+    The plans listed share most of their steps, and a step's verdict under a policy
+    depends on the step alone (the engine judges each step once,
+    :mod:`ztsim.engine.verdicts`): each step is told once per analysis.  One
+    analysis at a time (a reload brings a new one), held weakly.
+    """
+
+    def __init__(self) -> None:
+        self._lock = Lock()
+        self._owner: ref[Analysis] | None = None
+        self._steps: dict[StepKey, tuple[Step, _Shared]] = {}
+
+    def of(self, a: Analysis) -> dict[StepKey, tuple[Step, _Shared]]:
+        """The memo of ``a`` (a fresh one when ``a`` is not the last analysis)."""
+        with self._lock:
+            if self._owner is None or self._owner() is not a:
+                self._owner = ref(a)
+                self._steps = {}
+            return self._steps
+
+
+_MEMO = _Memo()
+
+
+def _shared(a: Analysis, row: PlanRow, i: int) -> _Shared:
+    """Step ``i`` of ``row``'s plan told by the incident analysis, once per analysis."""
+    st = row.plan.steps[i]
+    memo = _MEMO.of(a)
+    hit = memo.get(st.key)
+    if hit is not None and (hit[0] is st or hit[0] == st):
+        return hit[1]
+    topo = a.topology
+    controls = tuple(
+        step_controls(st, v.steps[i], r.policy, r.compiled, topo)
+        for r, v in zip(a.results, row.verdicts, strict=True)
+    )
+    found = (step_sentence(st, topo), step_technique(st, attack_data(), topo), controls)
+    memo[st.key] = (st, found)
+    return found
+
+
 def plan_walk_data(a: Analysis, row: PlanRow) -> PlanWalkData:
     """The walk-through data of ``row``'s plan under every policy of ``a``."""
-    topo = a.topology
-    attack = attack_data()
     steps = row.plan.steps
     out: list[StepWalkData] = []
     for i, st in enumerate(steps):
-        controls = tuple(
-            step_controls(st, v.steps[i], r.policy, r.compiled, topo)
-            for r, v in zip(a.results, row.verdicts, strict=True)
-        )
+        sentence, technique, controls = _shared(a, row, i)
         out.append(
             StepWalkData(
                 _needs(steps, i),
                 tuple(dict.fromkeys(describe_fact(f) for f in st.post)),
-                step_sentence(st, topo),
-                step_technique(st, attack, topo),
+                sentence,
+                technique,
                 controls,
                 tuple(_decided_at(c) for c in controls),
             )
