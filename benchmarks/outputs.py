@@ -107,11 +107,13 @@ def plan(workloads: list[str]) -> list[tuple[str, list[str]]]:
         out += [(f"{name}/{r}", argv) for r, argv in runs(sc, small=True)]
     for w in workloads:
         folder = ROOT / "benchmarks" / "out" / f"{w}-seed1"
+        hetero = w.startswith("H-")  # issue 26's family (hfamily.py)
         if not (folder / "topology.yaml").exists():
+            script = "hfamily.py" if hetero else "generate.py"
             subprocess.run(
                 [
                     sys.executable,
-                    str(ROOT / "benchmarks" / "generate.py"),
+                    str(ROOT / "benchmarks" / script),
                     "--workload",
                     w,
                     "--seed",
@@ -121,14 +123,15 @@ def plan(workloads: list[str]) -> list[tuple[str, list[str]]]:
                 ],
                 check=True,
             )
+        base, proposed = ("h-one", "h-two") if hetero else ("segmented", "zero-trust")
         sc = {
             "topology": str(folder / "topology.yaml"),
             "policies": str(folder / "policies"),
-            "base": str(folder / "policies" / "segmented.yaml"),
-            "proposed": str(folder / "policies" / "zero-trust.yaml"),
-            "harden": str(folder / "policies" / "segmented.yaml"),
+            "base": str(folder / "policies" / f"{base}.yaml"),
+            "proposed": str(folder / "policies" / f"{proposed}.yaml"),
+            "harden": str(folder / "policies" / f"{base}.yaml"),
         }
-        out += [(f"workload-{w}/{r}", argv) for r, argv in runs(sc, small=w == "S")]
+        out += [(f"workload-{w}/{r}", argv) for r, argv in runs(sc, small=w in ("S", "H-S"))]
     return out
 
 
@@ -209,7 +212,9 @@ def main() -> int:
     c.add_argument("before", type=Path)
     c.add_argument("--context", type=int, default=30, help="diff lines shown per run")
     for p in (r, c):
-        p.add_argument("--workload", nargs="*", default=["S"], choices=["S", "M", "L"])
+        p.add_argument(
+            "--workload", nargs="*", default=["S"], choices=["S", "M", "L", "H-S", "H-M"]
+        )
         p.add_argument("--source", type=Path, help="run this source tree's ztsim instead")
     args = ap.parse_args()
     global SOURCE

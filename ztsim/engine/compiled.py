@@ -37,9 +37,15 @@ from ztsim.engine.decisions import (
 )
 from ztsim.engine.expressions import Lowered, lower, uses_expressions
 from ztsim.engine.layers import LayerPlan
-from ztsim.engine.reach import BulkReach, RuleIndex, candidates, index_lists
+from ztsim.engine.reach import BulkReach, RuleIndex, RuleLists
 from ztsim.engine.reuse import can_reuse, untouched_sources
-from ztsim.engine.targets import TargetGroups, TargetLayout, group_targets, target_layout
+from ztsim.engine.targets import (
+    TargetGroups,
+    TargetLayout,
+    bitset_of,
+    group_targets,
+    target_layout,
+)
 from ztsim.inputs.loaded import LabelGroup, LoadedPolicy, LoadedTopology
 from ztsim.model.destinations import Intervals, block_intervals, intersect, union
 from ztsim.model.matching import destination_touched
@@ -251,27 +257,31 @@ class CompiledPolicy:
 class FlowJudge:
     """Segmentation decisions on single flows, memoised per flow and per pair of classes.
 
-    Rules are indexed by what their `from` requires and by what their `to` requires
-    (:class:`~ztsim.engine.reach.RuleIndex`): a flow checks the few rules in both
-    candidate sets.
+    A flow's first match is found on bitsets over the rules (bit ``i`` for rule
+    ``i``): the rules that may match the source class (the lists of the `from`
+    index it falls in, :class:`~ztsim.engine.reach.RuleIndex`), those that may match
+    the destination class (the `to` index), those whose services cover the
+    service; the lowest set bit of their AND that matches exactly decides.  No
+    candidate set is built or sorted per flow.
     """
 
     __slots__ = (
         "by_class",
         "by_flow",
+        "by_ranges",
         "default_allow",
         "dest_class",
-        "from_cands",
         "from_sel",
         "groups",
         "intra_zone_allow",
+        "list_masks",
         "plan",
         "ranges",
         "rule_index",
         "rules",
+        "service_masks",
         "sets_of",
         "source_class",
-        "to_cands",
         "to_sel",
         "topology",
     )
@@ -303,16 +313,22 @@ class FlowJudge:
         self.rule_index = rule_index
         self.from_sel = from_sel
         self.sets_of = sets_of
-        #: Each rule's `to` as sets, filled as flows need them (most rules never
-        #: decide one).
-        self.to_sel: list[SelectorSets | None] = [None] * len(from_sel)
         #: Decisions by (source, destination host, service).
         self.by_flow: dict[tuple[str, str, str], Decision] = {}
         #: Decisions past self and intra-zone, by (source class, destination class, service).
         self.by_class: dict[tuple[ClassKey | str, ClassKey, str], Decision] = {}
-        #: Candidate rules by source class, and by destination class and zone.
-        self.from_cands: dict[ClassKey | str, set[int]] = {}
-        self.to_cands: dict[tuple[ClassKey, str], set[int]] = {}
+        #: Each rule's `to` as sets, filled as flows need them (most rules never
+        #: decide one).
+        self.to_sel: list[SelectorSets | None] = [None] * len(from_sel)
+        #: The lists of the `from` and of the `to` index as bitsets over the rules.
+        self.list_masks = (
+            _ListMasks(rule_index.by_source, len(rules)),
+            _ListMasks(rule_index.by_dest, len(rules)),
+        )
+        #: The rules whose services cover a service, by service.
+        self.service_masks: dict[str, int] = {}
+        #: The rules by their list of service ranges (few distinct lists), built once.
+        self.by_ranges: dict[tuple[PortRange, ...], int] | None = None
 
     def flow(self, source: str, dst_host: str, service: str) -> Decision:
         """Decide a flow from ``source`` (a host id or an external zone id) to a host service.
@@ -359,72 +375,127 @@ class FlowJudge:
     def first_match(
         self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_host: str, dst_zone: str
     ) -> Decision:
-        """The first rule matching a flow between two classes, else the default."""
+        """The first rule matching a flow between two classes, else the default.
+
+        ``dst_host`` is one host of the destination class (the class decides alike
+        for all of them); ``dst_zone`` is its zone.
+        """
         if self.plan is not None:
-            return self.plan.decide(self._matching(memo_key, dst_host, dst_zone))
+            return self.plan.decide(self.matching(memo_key, dst_zone, every=True))
+        found = self.matching(memo_key, dst_zone, every=False)
+        if found:
+            r = self.rules[found[0]]
+            return Decision(r.action == "allow", r.id, "rule")
+        return Decision(self.default_allow, "default", "default")
+
+    def matching(
+        self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_zone: str, *, every: bool
+    ) -> list[int]:
+        """The rules whose `from`, `to` and services match a flow between two classes,
+        in order: every one (layered sections, :meth:`LayerPlan.decide`) or the first.
+
+        Each index list is a bitset over the rules; a flow ANDs the union of the
+        source's lists, the union of the destination's and the service's bitset.
+        The lists hold a superset of the matching rules (a selector is listed under
+        one of its requirements): each set bit, lowest first, is checked until one
+        matches (usually the first).
+        """
         source_key, dst_key, service = memo_key
-        rules, to_sel, from_sel = self.rules, self.to_sel, self.from_sel
-        labels = self.groups[dst_host][1]
-        # Each rule's `from` and `to` zones match already (_rules_for); their hosts
-        # and labels are checked on precomputed sets.
-        for i in self._rules_for(source_key, dst_key, dst_zone):
-            if isinstance(source_key, str):  # an external zone: only zone or any match
-                if from_sel[i] != (None, None):
+        from_lists, to_lists = self.list_masks
+        if isinstance(source_key, str):  # an external zone: only zone or any match
+            cands = from_lists.zone(source_key) | from_lists.unconstrained()
+        else:
+            cands = from_lists.union(source_key, source_key.zone)
+        if cands:
+            cands &= to_lists.union(dst_key, dst_zone)
+        if cands:
+            svc = self.service_masks.get(service)
+            if svc is None:
+                svc = self.service_masks[service] = self._service_mask(service)
+            cands &= svc
+        found: list[int] = []
+        from_sel, to_sel, rules = self.from_sel, self.to_sel, self.rules
+        while cands:
+            low = cands & -cands
+            cands ^= low
+            i = low.bit_length() - 1
+            sel = from_sel[i]
+            if isinstance(source_key, str):
+                if sel != (None, None):
                     continue
-            elif not sets_admit(from_sel[i], source_key.host, source_key.labels):
+            elif not sets_admit(sel, source_key.host, source_key.labels):
                 continue
             sets = to_sel[i]
             if sets is None:
                 sets = to_sel[i] = self.sets_of(rules[i].to)
-            if sets_admit(sets, dst_host, labels) and ranges_cover(self.ranges[i], service):
-                r = rules[i]
-                return Decision(r.action == "allow", r.id, "rule")
-        return Decision(self.default_allow, "default", "default")
-
-    def _matching(
-        self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_host: str, dst_zone: str
-    ) -> list[int]:
-        """Every rule matching a flow between two classes, in order (layered sections:
-        each layer needs its own first match, :meth:`LayerPlan.decide`)."""
-        source_key, dst_key, service = memo_key
-        to_sel, from_sel = self.to_sel, self.from_sel
-        labels = self.groups[dst_host][1]
-        found: list[int] = []
-        for i in self._rules_for(source_key, dst_key, dst_zone):
-            if isinstance(source_key, str):
-                if from_sel[i] != (None, None):
-                    continue
-            elif not sets_admit(from_sel[i], source_key.host, source_key.labels):
-                continue
-            sets = to_sel[i]
-            if sets is None:
-                sets = to_sel[i] = self.sets_of(self.rules[i].to)
-            if sets_admit(sets, dst_host, labels) and ranges_cover(self.ranges[i], service):
+            if sets_admit(sets, dst_key.host, dst_key.labels):
                 found.append(i)
+                if not every:
+                    break
         return found
 
-    def _rules_for(self, source: ClassKey | str, dst: ClassKey, dst_zone: str) -> list[int]:
-        """The rules that may decide a flow from a source class (or external zone) to
-        a destination class in ``dst_zone``, in file order: a superset of those whose
-        `from` and `to` match (:meth:`first_match` checks each).
+    def _service_mask(self, service: str) -> int:
+        """The rules whose services cover ``service``: per distinct list of ranges."""
+        by_ranges = self.by_ranges
+        if by_ranges is None:
+            lists: dict[tuple[PortRange, ...], list[int]] = defaultdict(list)
+            for i, rng in enumerate(self.ranges):
+                lists[rng].append(i)
+            size = len(self.rules)
+            by_ranges = self.by_ranges = {k: bitset_of(v, size) for k, v in lists.items()}
+        mask = 0
+        for rng, rules in by_ranges.items():
+            if ranges_cover(rng, service):
+                mask |= rules
+        return mask
 
-        The intersection of two indexes: rules by what their `from` requires and by
-        what their `to` requires, each worked out once per class.  Of ten thousand
-        rules a source class has hundreds of candidates and a destination class
-        dozens; a flow checks the few in both.
-        """
-        from_set = self.from_cands.get(source)
-        if from_set is None:
-            from_set = self.from_cands[source] = set(
-                candidates(self.rule_index.by_source(), source)
-            )
-        to_key = (dst, dst_zone)
-        to_set = self.to_cands.get(to_key)
-        if to_set is None:
-            to_set = self.to_cands[to_key] = set().union(
-                *index_lists(self.rule_index.by_dest(), dst_zone, dst.host, dst.labels)
-            )
-        return sorted(from_set & to_set)
+
+class _ListMasks:
+    """The lists of one side's rule index (:class:`~ztsim.engine.reach.RuleIndex`) as
+    bitsets over the rules, each made on first use."""
+
+    __slots__ = ("_unconstrained", "by_host", "by_pair", "by_zone", "index", "size")
+
+    def __init__(self, index: Callable[[], RuleLists], size: int) -> None:
+        self.index = index
+        self.size = size
+        self.by_zone: dict[str, int] = {}
+        self.by_host: dict[str, int] = {}
+        self.by_pair: dict[tuple[str, str], int] = {}
+        self._unconstrained: int | None = None
+
+    def unconstrained(self) -> int:
+        """The rules whose selector requires nothing."""
+        found = self._unconstrained
+        if found is None:
+            found = self._unconstrained = bitset_of(self.index()[3], self.size)
+        return found
+
+    def zone(self, zone: str) -> int:
+        """The rules listed under ``zone``."""
+        found = self.by_zone.get(zone)
+        if found is None:
+            found = self.by_zone[zone] = bitset_of(self.index()[0].get(zone, ()), self.size)
+        return found
+
+    def union(self, key: ClassKey, zone: str) -> int:
+        """The rules listed where a class ``key`` in ``zone`` may be matched (as
+        :func:`~ztsim.engine.reach.index_lists` finds them): a superset of those whose
+        selector matches it."""
+        out = self.unconstrained() | self.zone(zone)
+        if key.host is not None:
+            found = self.by_host.get(key.host)
+            if found is None:
+                found = bitset_of(self.index()[1].get(key.host, ()), self.size)
+                self.by_host[key.host] = found
+            out |= found
+        by_pair = self.by_pair
+        for p in key.labels:
+            found = by_pair.get(p)
+            if found is None:
+                found = by_pair[p] = bitset_of(self.index()[2].get(p, ()), self.size)
+            out |= found
+        return out
 
 
 #: Egress rules by `to` pattern: ``*``, exact names, and ``*.S`` by ``.S``.

@@ -72,6 +72,11 @@ def goal_facts(topology: LoadedTopology) -> list[Fact]:
     return goals
 
 
+#: A flow whose credential can be sniffed: its index in the traffic list, the
+#: credential, the hosts at its ends, and its step template (:meth:`_Solver.spent`).
+_Sniffable = tuple[int, str, frozenset[str], tuple[str, ...]]
+
+
 @dataclass
 class Solution:
     """The fixpoint under one policy: every derived fact, its cost and its best step."""
@@ -151,9 +156,10 @@ class _Solver:
 
     # ------------------------------------------------------------------ plumbing
 
-    def _sniffable(self) -> dict[str, list[tuple[int, str, frozenset[str]]]]:
-        """Traffic flows whose credential can be sniffed under this policy (rule 6)."""
-        out: dict[str, list[tuple[int, str, frozenset[str]]]] = defaultdict(list)
+    def _sniffable(self) -> dict[str, list[_Sniffable]]:
+        """Traffic flows whose credential can be sniffed under this policy (rule 6),
+        by the zone of each of their ends."""
+        out: dict[str, list[_Sniffable]] = defaultdict(list)
         if self.policy.encrypt_in_transit:
             return out
         hosts = self.topo.hosts
@@ -168,7 +174,7 @@ class _Solver:
                 continue
             ends = frozenset(x for x in (t.source, t.to) if x in hosts)
             for zone in sorted({hosts[x].zone for x in ends}):
-                out[zone].append((i, t.credential, ends))
+                out[zone].append((i, t.credential, ends, ("sniff", str(i))))
         return out
 
     def fire(self, step: Step) -> bool:
@@ -297,17 +303,27 @@ class _Solver:
     def sniff(self, host: str) -> None:
         """Root on ``host``: sniff the credentials of the flows its zone carries (row 6)."""
         zone = self.topo.hosts[host].zone
+        flows = self.sniff_by_zone.get(zone)
+        if not flows:
+            return
         traffic = self.topo.model.traffic
-        for i, cred, ends in self.sniff_by_zone.get(zone, ()):
+        kept: list[_Sniffable] = []
+        for flow in flows:
+            i, cred, ends, template = flow
             if host in ends:
+                kept.append(flow)
                 continue
             # Like exploits and logins, a flow is sniffed by its first few root
             # holders only (they finalise cheapest first): every later sniffer
             # gives the same credential, and a busy zone has thousands of them.
-            template = ("sniff", str(i))
             if self.spent(template, INSIDE):
                 continue
             self.fire_counted(template, INSIDE, sniff_step(host, i, traffic[i], cred))
+            if not self.spent(template, INSIDE):
+                kept.append(flow)
+        # A spent flow is never offered again: later root holders of the zone scan
+        # only the flows still open (else each scans them all, for every zone).
+        self.sniff_by_zone[zone] = kept
 
     # ------------------------------------------------------------------ handlers
 
@@ -381,7 +397,9 @@ class _Solver:
             self.fire(tamper_step(data_id, host.id))
         for session in self.ext_sessions.get(data_id, ()):
             self.fire(exfiltrate_directly_step(d, session))
-        self.try_exfil(data_id, list(self.exfil_sources))
+        # Not a copy: firing never adds a source, and the first one that fires is
+        # enough unless exhaustive (a copy per item is quadratic on large estates).
+        self.try_exfil(data_id, self.exfil_sources)
 
     # ------------------------------------------------------------------ main loop
 

@@ -12,6 +12,7 @@ decided.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
@@ -193,6 +194,13 @@ def rule_masks(
     return masks
 
 
+#: The fewest rules of a single label pair's `from` that are swept once for every
+#: class with that pair (:meth:`BulkReach._shared`).
+SHARED_MIN = 16
+#: Every how many shared rules a :class:`_Prefix` keeps the sweep's state.
+PREFIX_STEP = 8
+
+
 class BulkReach:
     """What each source class (or external zone) may open a flow to, as a bitset of
     target groups, memoised per class.
@@ -202,8 +210,10 @@ class BulkReach:
     """
 
     __slots__ = (
+        "_extras",
         "_index",
         "_masks",
+        "_prefixes",
         "allows",
         "default_allow",
         "external",
@@ -244,6 +254,13 @@ class BulkReach:
         self.memo: dict[ClassKey | str, int] = {}
         self._masks: list[int] | None = None
         self._index: RuleLists | None = None
+        #: The shared part of the candidates (see :meth:`_shared`), built on first use.
+        self._extras: (
+            tuple[RuleLists, frozenset[tuple[str, str]], dict[tuple[str, str] | None, int]] | None
+        ) = None
+        #: Per set of shared label pairs: its :class:`_Prefix`, else 1 when one class
+        #: asked (it is built for the second), 0 when it shares too few rules to pay.
+        self._prefixes: dict[frozenset[tuple[str, str]], _Prefix | int] = {}
 
     def masks(self) -> list[int]:
         """Each rule's bitset of target groups (:func:`rule_masks`), built once."""
@@ -301,6 +318,21 @@ class BulkReach:
                 undecided &= ~same
         if self.plan is not None:
             return allowed | self._sweep_layered(source, ck, undecided)
+        extras, shared, sizes = self._shared()
+        key = shared & ck.labels if ck is not None else frozenset()
+        prefix = self._prefixes.get(key)
+        if prefix is None:  # a prefix pays from its second class on
+            big = sizes[None] + sum(sizes[p] for p in key) >= SHARED_MIN
+            self._prefixes[key] = 1 if big else 0
+        elif prefix == 1:
+            prefix = self._prefixes[key] = _Prefix(self, key)
+        if isinstance(prefix, _Prefix):
+            allowed, undecided = prefix.sweep(
+                self, candidates(extras, source), ck, allowed, undecided
+            )
+            if self.default_allow:
+                allowed |= undecided
+            return allowed
         from_sel, allows = self.from_sel, self.allows
         for i in candidates(self.index(), source):
             if not undecided:
@@ -327,6 +359,47 @@ class BulkReach:
             allowed |= undecided
         return allowed
 
+    def _shared(
+        self,
+    ) -> tuple[RuleLists, frozenset[tuple[str, str]], dict[tuple[str, str] | None, int]]:
+        """The `from` index less the rules shared by many classes, the label pairs
+        whose rules are, and how many rules each shares (``None``: unconstrained).
+
+        A rule whose `from` is ``any`` matches every class, one whose `from` is a
+        single label pair every class with that pair: on estates with many such
+        rules every class has hundreds of candidates, and a sweep per class costs
+        rules times target groups.  These *shared* rules (unconstrained, or of a
+        label pair with at least :data:`SHARED_MIN` of them) are swept once per set
+        of pairs (:class:`_Prefix`); a class sweeps only its other candidates, the
+        *extras*, jumping over the shared rules between them.
+        """
+        if self._extras is None:
+            by_zone, by_host, by_pair, unconstrained = self.index()
+            from_sel = self.from_sel
+            pure = {
+                p: [i for i in rules if from_sel[i] == (None, frozenset((p,)))]
+                for p, rules in by_pair.items()
+            }
+            shared = frozenset(p for p, rules in pure.items() if len(rules) >= SHARED_MIN)
+            drop = {i for p in shared for i in pure[p]}
+            anything = [i for i in unconstrained if from_sel[i] == (None, None)]
+            sizes: dict[tuple[str, str] | None, int] = {p: len(pure[p]) for p in shared}
+            sizes[None] = len(anything)
+            self._extras = (
+                (
+                    by_zone,
+                    by_host,
+                    {
+                        p: [i for i in rules if i not in drop] if p in shared else rules
+                        for p, rules in by_pair.items()
+                    },
+                    [i for i in unconstrained if from_sel[i] != (None, None)],
+                ),
+                shared,
+                sizes,
+            )
+        return self._extras
+
     def _sweep_layered(self, source: ClassKey | str, ck: ClassKey | None, start: int) -> int:
         """What every layer allows of ``start`` (model v1.1): the candidate rules whose
         `from` matches, with their bitsets, swept per layer and tier
@@ -345,3 +418,93 @@ class BulkReach:
                 continue
             hits.append((i, masks[i]))
         return self.plan.sweep(start, hits)
+
+
+class _Prefix:
+    """The rules shared by the classes with a set of label pairs, swept once: the
+    state of the first-match sweep from every target group after each
+    :data:`PREFIX_STEP` of them.
+
+    A class's sweep merges these rules with its extras, in rule order.  Whatever
+    the sweep has left undecided when it reaches shared rule ``p`` was matched by
+    none of the shared rules before ``p`` (they are all the class's candidates):
+    so ``allowed |= A[p] & undecided; undecided &= ~U[p]`` applies the shared
+    rules up to ``p`` at once, where ``U[p]`` is the union of their target groups
+    and ``A[p]`` those whose first match among them allows.
+    """
+
+    __slots__ = ("allowed", "decided", "rules")
+
+    def __init__(self, reach: BulkReach, pairs: frozenset[tuple[str, str]]) -> None:
+        by_pair, unconstrained = reach.index()[2], reach.index()[3]
+        from_sel = reach.from_sel
+        rules = [i for i in unconstrained if from_sel[i] == (None, None)]
+        for p in pairs:
+            rules += [i for i in by_pair[p] if from_sel[i] == (None, frozenset((p,)))]
+        rules.sort()
+        #: The shared rules, in order.
+        self.rules = rules
+        masks, allows = reach.masks(), reach.allows
+        allowed = decided = 0
+        #: ``A`` and ``U`` after every PREFIX_STEP rules, and after the last.
+        self.allowed = [0]
+        self.decided = [0]
+        for n, i in enumerate(rules, 1):
+            m = masks[i]
+            if allows[i]:
+                allowed |= m & ~decided
+            decided |= m
+            if n % PREFIX_STEP == 0 or n == len(rules):
+                self.allowed.append(allowed)
+                self.decided.append(decided)
+
+    def sweep(
+        self,
+        reach: BulkReach,
+        extras: list[int],
+        ck: ClassKey | None,
+        allowed: int,
+        undecided: int,
+    ) -> tuple[int, int]:
+        """Sweep a class's ``extras`` (candidates not shared, in order) merged with
+        the shared rules, from ``allowed`` and ``undecided``; the state after."""
+        masks, allows, from_sel = reach.masks(), reach.allows, reach.from_sel
+        rules = self.rules
+        at = 0  # the shared rules before `at` are applied
+        for i in [*extras, len(masks)]:  # a last stop past every rule
+            if not undecided:
+                break
+            if i < len(masks):
+                hosts_i, pairs_i = from_sel[i]
+                if ck is None:
+                    if hosts_i is not None or pairs_i is not None:
+                        continue
+                elif (hosts_i is not None and ck.host not in hosts_i) or (
+                    pairs_i is not None and not pairs_i <= ck.labels
+                ):
+                    continue
+            stop = bisect_left(rules, i, at)
+            if stop > at:
+                jump = stop // PREFIX_STEP
+                if jump * PREFIX_STEP > at or stop == len(rules):
+                    if stop == len(rules):
+                        jump = len(self.allowed) - 1
+                        at = stop
+                    else:
+                        at = jump * PREFIX_STEP
+                    allowed |= self.allowed[jump] & undecided
+                    undecided &= ~self.decided[jump]
+                for j in rules[at:stop]:
+                    hit = masks[j] & undecided
+                    if hit:
+                        if allows[j]:
+                            allowed |= hit
+                        undecided ^= hit
+                at = stop
+            if i < len(masks):
+                hit = masks[i] & undecided
+                if hit:
+                    if allows[i]:
+                        allowed |= hit
+                    undecided ^= hit
+        return allowed, undecided
