@@ -9,8 +9,8 @@ fixed ports become ``services``; a named port is resolved per destination pod
 
 from __future__ import annotations
 
-import copy
 import hashlib
+import marshal
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -83,11 +83,13 @@ class Emitter:
         """One rule (``src``/``dst`` ``None`` or ``{}``: any; ``services`` ``None``: any)."""
         rid = self._unique(rid)
         out: dict[str, Any] = {"id": rid, "action": action}
-        # Copies: a document's parts are never shared (a writer may alias or change them).
+        # Copies: a document's parts are never shared (a writer may alias or change
+        # them).  A selector is dicts, lists and strings: marshal copies it exactly,
+        # several times faster than deepcopy.
         if src is not None and src.selector:
-            out["from"] = copy.deepcopy(src.selector)
+            out["from"] = marshal.loads(marshal.dumps(src.selector))
         if dst is not None and dst.selector:
-            out["to"] = copy.deepcopy(dst.selector)
+            out["to"] = marshal.loads(marshal.dumps(dst.selector))
         if services is not None:
             out["services"] = list(services)
         self.provenance[rid] = prov

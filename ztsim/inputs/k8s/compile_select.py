@@ -21,6 +21,7 @@ from ztsim.inputs.k8s.objects import (
     LabelSelector,
     Manifests,
     Protocol,
+    Requirement,
     Workload,
 )
 
@@ -50,6 +51,50 @@ class PodSet:
         return not self.hosts and not self.outside
 
 
+class _LabelIndex:
+    """The host ids of one namespace's pods by label pair and by label key, so a
+    selector intersects sets instead of testing every pod (10,000 pods and 2,000
+    policies made 600,000 label tests)."""
+
+    __slots__ = ("by_key", "by_pair", "every")
+
+    def __init__(self) -> None:
+        self.every: set[str] = set()
+        self.by_key: dict[str, set[str]] = {}
+        self.by_pair: dict[tuple[str, str], set[str]] = {}
+
+    def add(self, hid: str, labels: Iterable[tuple[str, str]]) -> None:
+        """Index pod ``hid`` with its ``labels``."""
+        self.every.add(hid)
+        for k, v in labels:
+            self.by_key.setdefault(k, set()).add(hid)
+            self.by_pair.setdefault((k, v), set()).add(hid)
+
+    def select(self, selector: LabelSelector | None) -> set[str]:
+        """The pods ``selector`` picks (``None`` or ``{}``: all), as
+        :meth:`LabelSelector.matches` decides (tests hold the two to the same)."""
+        picked = set(self.every)
+        if selector is None:
+            return picked
+        for pair in selector.match_labels:
+            picked &= self.by_pair.get(pair, set())
+        for req in selector.match_expressions:
+            if not picked:
+                break
+            picked = self._require(picked, req)
+        return picked
+
+    def _require(self, picked: set[str], req: Requirement) -> set[str]:
+        if req.operator in ("Exists", "DoesNotExist"):
+            having = self.by_key.get(req.key, set())
+            return picked & having if req.operator == "Exists" else picked - having
+        valued: set[str] = set()
+        for value in req.values:
+            valued |= self.by_pair.get((req.key, value), set())
+        # NotIn holds where the key is absent too, as Kubernetes reads it.
+        return picked & valued if req.operator == "In" else picked - valued
+
+
 @dataclass
 class Cluster:
     """Namespaces and pods of the manifests, as the topology maps them."""
@@ -62,12 +107,13 @@ class Cluster:
     pods: list[Workload]
     #: The topology's external zones (where an outside address stands).
     external_zones: list[str]
-    _labels: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Workload id (``NAMESPACE/NAME``) -> host id (cut when too long, see ``host_id``).
     _ids: dict[str, str] = field(default_factory=dict)
     _by_host: dict[str, Workload] = field(default_factory=dict)
-    _by_ns: dict[str, list[Workload]] = field(default_factory=dict)
+    _index: dict[str, _LabelIndex] = field(default_factory=dict)
     _memo: dict[tuple[tuple[str, ...], LabelSelector | None], PodSet] = field(default_factory=dict)
+    _ns_memo: dict[LabelSelector | None, list[str]] = field(default_factory=dict)
+    _ns_index: _LabelIndex | None = None
 
     @classmethod
     def of(cls, m: Manifests, topo: TopologyDraft) -> Cluster:
@@ -88,21 +134,27 @@ class Cluster:
             pods.append(w)
         cluster = cls(ns_labels, zone_of, pods, external)
         cluster._ids = {w.id: host_id(w) for w in pods}
-        cluster._labels = {w.id: dict(w.labels) for w in pods}
         cluster._by_host = {host_id(w): w for w in pods}
         for w in pods:
-            cluster._by_ns.setdefault(w.namespace, []).append(w)
+            index = cluster._index.get(w.namespace)
+            if index is None:
+                index = cluster._index[w.namespace] = _LabelIndex()
+            index.add(cluster._ids[w.id], w.labels)
         return cluster
 
     # ------------------------------------------------------------------ selecting
 
     def namespaces(self, selector: LabelSelector | None) -> list[str]:
         """The namespaces (with hosts) a namespace selector picks, sorted."""
-        return sorted(
-            ns
-            for ns in self.zone_of
-            if selector is None or selector.matches(self.ns_labels.get(ns, {}))
-        )
+        known = self._ns_memo.get(selector)
+        if known is None:
+            index = self._ns_index
+            if index is None:
+                index = self._ns_index = _LabelIndex()
+                for ns in self.zone_of:
+                    index.add(ns, self.ns_labels.get(ns, {}).items())
+            known = self._ns_memo[selector] = sorted(index.select(selector))
+        return list(known)
 
     def pods_in(self, namespaces: Iterable[str], selector: LabelSelector | None) -> PodSet:
         """The pods of ``namespaces`` that ``selector`` picks (``None``: all of them)."""
@@ -113,12 +165,12 @@ class Cluster:
         return known
 
     def _pods_in(self, namespaces: tuple[str, ...], selector: LabelSelector | None) -> PodSet:
-        hosts = frozenset(
-            self._ids[w.id]
-            for ns in namespaces
-            for w in self._by_ns.get(ns, ())
-            if selector is None or selector.matches(self._labels[w.id])
-        )
+        picked: set[str] = set()
+        for ns in namespaces:
+            index = self._index.get(ns)
+            if index is not None:
+                picked |= index.select(selector)
+        hosts = frozenset(picked)
         zones = sorted({self.zone_of[ns] for ns in namespaces if ns in self.zone_of})
         sel: dict[str, Any] = {"zone": zones} if zones else {}
         if selector is not None:

@@ -46,6 +46,11 @@ class Fields:
 
     def source(self, loc: Loc) -> Source:
         """Where the node at ``loc`` starts (its nearest indexed ancestor's place)."""
+        if self.doc.recorded_positions() is None:
+            # Read without positions (stream.SHALLOW_KINDS): index the document
+            # only as far as this node, usually its first (the object itself).
+            (found,) = self.doc.locate_many([(loc, False)])
+            return Source(self.doc.path, found.line + self.offset, found.column)
         path = loc
         while True:
             mark = self.doc.node_mark(path)

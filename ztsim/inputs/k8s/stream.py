@@ -4,8 +4,15 @@ Every file goes through the safe readers of :mod:`ztsim.inputs.documents` and
 the guards of :mod:`ztsim.inputs.guards` (size, aliases, duplicate keys, refused
 tags).  Those read one document per file; a multi-document YAML stream is cut at
 its ``---`` lines (YAML forbids a document marker at the start of a line inside
-any scalar, so the cut is exact) and each part is parsed on its own, preceded by
-as many empty lines as came before it, so every position stays the file's own.
+any scalar, so the cut is exact) and each part is parsed on its own; its
+positions are offset by the lines above it (:class:`StreamDocument`).
+
+Recording positions while parsing costs about as much as the parse itself, and
+most objects of a cluster (pods, workloads, namespaces, services) need only the
+place of the object itself unless a problem must be placed: those are parsed
+without positions (:data:`SHALLOW_KINDS`), their place found by indexing the
+document up to its first node and a problem's by indexing it then.  The others
+(policies, ingresses, lists) record them to the depth of a policy's rules.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from ztsim.model.diagnostics import Diagnostic
 
 __all__ = [
     "MANIFEST_SUFFIXES",
+    "SHALLOW_KINDS",
     "RawObject",
     "StreamDocument",
     "expand_paths",
@@ -40,6 +48,15 @@ MANIFEST_SUFFIXES = (".yaml", ".yml", ".json")
 _DOC_START = re.compile(r"^(?:%[^\n]*\n)*---(?=[ \t\r]|$)", re.MULTILINE)
 #: The depth of the positions recorded while parsing (see :func:`_documents`).
 _RECORDED_DEPTH = 3
+
+#: The kinds whose reading, when nothing is wrong, asks only where the object stands.
+SHALLOW_KINDS = frozenset(
+    {"Namespace", "Pod", "Service", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+    | {"ReplicationController", "Job", "CronJob"}
+)
+#: A top-level ``kind:`` line of a block mapping: a guess at the kind before parsing
+#: (checked on the data after it, so a wrong guess costs a second parse, no more).
+_KIND_LINE = re.compile(r"^kind:[ \t]*[\"']?([A-Za-z]+)", re.MULTILINE)
 
 #: A line with content: not blank, not a comment, not a bare marker.
 _CONTENT = re.compile(r"^(?![ \t\r]*(?:#|$))(?!(?:---|\.\.\.)[ \t\r]*(?:#|$))", re.MULTILINE)
@@ -117,14 +134,25 @@ def _documents(text: str, name: str) -> Iterator[StreamDocument]:
         if not _CONTENT.search(part):
             continue  # only markers, comments and blank lines
         try:
-            # Positions to the depth of a policy's rules (spec, ingress, i): those
-            # of every object and rule are asked for, the rest only on an error.
-            doc = parse_text(part, name, positions=True, depth=_RECORDED_DEPTH)
+            doc = _parse(part, name)
         except YamlInputError as exc:
             if exc.mark is not None:
                 exc.mark = Mark(exc.mark.line + line, exc.mark.column)
             raise
         yield StreamDocument(doc, line)
+
+
+def _parse(part: str, name: str) -> Document:
+    """Document ``part`` of file ``name``: without positions if it is one of the
+    :data:`SHALLOW_KINDS`, else with them to the depth of a policy's rules (spec,
+    ingress, i): those of every rule are asked for, the rest only on an error."""
+    guess = _KIND_LINE.search(part)
+    if guess is not None and guess.group(1) in SHALLOW_KINDS:
+        doc = parse_text(part, name)
+        data = doc.data
+        if isinstance(data, dict) and data.get("kind") in SHALLOW_KINDS:
+            return doc
+    return parse_text(part, name, positions=True, depth=_RECORDED_DEPTH)
 
 
 def objects_of(doc: Document) -> Iterator[RawObject]:
