@@ -155,9 +155,14 @@ class Emitter:
             out.append({"host": sorted(hosts) if len(hosts) > 1 else hosts[0]})
         return out
 
+    def populated(self) -> list[str]:
+        """The subnets holding some host, sorted (a rule selecting another subnet
+        would select nothing: the loader would warn about what the import made)."""
+        return [subnet for subnet, _ in self._subnets]
+
     def every_host(self) -> list[dict[str, Any]]:
         """A selector of every host (never the internet)."""
-        zones = self.index.subnet_ids
+        zones = self.populated()
         return [{"zone": zones}] if zones else []
 
     def block_hosts(self, nets: Sequence[Net], allow: bool) -> list[dict[str, Any]]:

@@ -179,6 +179,7 @@ class EstateIndex:
         self.host_ids = {h.id for h in self.hosts}
         #: Subnet ids: those dumped and those a host stands in, sorted.
         self.subnet_ids = sorted({*self.subnets, *(h.subnet for h in self.hosts)})
+        self._populated = {h.subnet for h in self.hosts}
         self.members: dict[str, list[HostInfo]] = {}
         for h in self.hosts:
             for g in h.groups:
@@ -278,10 +279,12 @@ class EstateIndex:
         for sid in self.subnet_ids:
             found = explicit.get(sid) or default.get(self._vpc_of(sid) or "")
             out[sid] = found
-            if found is None and self.estate.network_acls:
+            # A subnet with no host decides no flow: nothing to tell about it.
+            if found is None and self.estate.network_acls and sid in self._populated:
                 self.notes.append(note(self._where(sid), (
-                    f"subnet {sid}: no network ACL of the dump applies to it: taken as "
-                    "allowing everything"
+                    f"subnet {sid}: no network ACL read applies to it, nor its VPC's "
+                    "default one: taken as allowing everything (as a VPC's default network "
+                    "ACL does unless changed)"
                 )))  # fmt: skip
         return out
 
@@ -297,9 +300,10 @@ class EstateIndex:
         for sid in self.subnet_ids:
             table = explicit.get(sid) or main.get(self._vpc_of(sid) or "")
             out[sid] = table
-            if table is None and self.estate.route_tables:
+            if table is None and self.estate.route_tables and sid in self._populated:
                 self.notes.append(note(self._where(sid), (
-                    f"subnet {sid}: no route table of the dump applies to it: taken as "
+                    f"subnet {sid}: no route table read applies to it, nor its VPC's "
+                    "main one: taken as "
                     "routing everything to an internet gateway"
                 )))  # fmt: skip
         return out

@@ -24,6 +24,7 @@ from typing import Any
 from ztsim.inputs.aws.compile_base import (
     EXPOSED,
     INTERNET,
+    MEMBER,
     PUBLIC_V4,
     V6,
     Emitter,
@@ -62,6 +63,8 @@ class Layers:
         self.acl_subnets: dict[str, list[str]] = {}
         self.open_subnets: list[str] = []  # no ACL known: every flow
         for sid in self.index.subnet_ids:
+            if not em.hosts_in(sid):
+                continue  # no host: it decides no flow, and its rules would select nothing
             acl = self.index.acl_of.get(sid)
             if acl is None:
                 self.open_subnets.append(sid)
@@ -93,6 +96,9 @@ class Layers:
                     self.em.rule(f"exposed-ipv{v}", "allow", prov, src={"zone": INTERNET}, dst=dst)
                 )
         rules.append(self.em.rule("not-exposed", "deny", prov, src={"zone": INTERNET}))
+        # The layer's default (allow) as a rule, so an allowed flow's verdict names a place.
+        prov = Provenance(prov.source, "exposure (a flow between hosts needs no public address)")
+        rules.append(self.em.rule("between-hosts", "allow", prov))
         return rules
 
     def _first_source(self) -> Any:
@@ -119,7 +125,42 @@ class Layers:
                     continue
                 for p, peer in enumerate(rule.peers):
                     out += self._sg_peer(g, rule, i, p, peer, services)
+        return out + self._sg_defaults("out" if direction == "egress" else "in")
+
+    def _sg_defaults(self, d: str, egress: bool = False) -> list[Rule]:
+        """Security groups' implicit deny as rules, so that a verdict names the
+        groups no rule of which admits the flow: one ``deny`` per set of groups
+        some host has, larger sets first (a host's own set is then the first it
+        meets); hosts with no group by id.  The layer's default (deny) is the same
+        verdict, only unnamed."""
+        sets: dict[tuple[str, ...], list[HostInfo]] = {}
+        for h in self.index.hosts:
+            sets.setdefault(tuple(sorted(set(h.groups))), []).append(h)
+        what = "egress" if d == "out" else "ingress"
+        out: list[Rule] = []
+        for groups in sorted(sets, key=lambda k: (-len(k), k)):
+            if groups:
+                sel: dict[str, Any] = {"labels": {MEMBER + g: "member" for g in groups}}
+                first = self.index.groups.get(groups[0])
+                source = first.source if first is not None else self._first_source()
+                names = ", ".join(self._group_name(g) for g in groups)
+                if len(groups) > 1:
+                    names = "security groups " + names.replace("security group ", "")
+                rid = f"{','.join(groups)}/{d}/default"
+            else:
+                hosts = sets[groups]
+                sel = {"host": sorted(h.id for h in hosts)}
+                source, names = hosts[0].source, "a host with no security group"
+                rid = f"no-group/{d}/default"
+            prov = Provenance(source, f"{names} implicit deny (no {what} rule admits it)")
+            rid = f"out:{rid}" if egress else rid
+            src, dst = (sel, None) if d == "out" else (None, sel)
+            out.append(self.em.rule(rid, "deny", prov, src=src, dst=dst))
         return out
+
+    def _group_name(self, gid: str) -> str:
+        g = self.index.groups.get(gid)
+        return _gname(g) if g is not None else f"security group {gid} (not in the dump)"
 
     def _sg_peer(
         self,
@@ -147,15 +188,25 @@ class Layers:
                 if not any(v in h.exposed for h in members):
                     continue  # no member is reachable from the internet in that family
                 if not all(covers_all_global(b) for b in blocks if b.version == v):
+                    # One note per rule, naming every such peer (warn keeps it once).
                     self.em.warn(rule.source, (
-                        f"{prov.name} admits some internet addresses ({peer.value}): ztsim's "
-                        "one internet zone stands for every one, so it is taken as admitting "
-                        "the internet"
+                        f"{prov.name} admits some internet addresses ({self._partial(rule)}): "
+                        "ztsim's one internet zone stands for every one, so it is taken as "
+                        "admitting the internet"
                     ))  # fmt: skip
                 dst = {"labels": {**group_label(g.id), f"{EXPOSED}{v}": "true"}}
                 out.append(self.em.rule(f"{g.id}/{d}/{i}/{p}/internet-ipv{v}", "allow", prov,
                                         src={"zone": INTERNET}, dst=dst, services=svc))  # fmt: skip
         return out
+
+    def _partial(self, rule: SgRule) -> str:
+        """The peers of ``rule`` holding some internet addresses, not all of them."""
+        found = []
+        for peer in rule.peers:
+            blocks = peer_blocks(self.index, peer.kind, peer.value) or []
+            if any(is_global(b) and not covers_all_global(b) for b in blocks):
+                found.append(peer.value)
+        return ", ".join(found)
 
     def _peer_hosts(self, g: SecurityGroup, rule: SgRule, peer: SgPeer) -> list[dict[str, Any]]:
         """The hosts a rule's peer names (a group's members; hosts with an address
@@ -186,7 +237,7 @@ class Layers:
         if outbound:
             prov = Provenance(self._first_source(), "the internet (no network ACL)")
             out.append(self.em.rule("nacl-internet-source", "allow", prov, src={"zone": INTERNET}))
-        for sid in self.index.subnet_ids:
+        for sid in self.em.populated():
             # Traffic within one subnet meets no network ACL.
             prov = Provenance(self.subnet_source(sid), f"subnet {sid} (no ACL within a subnet)")
             rid = f"{sid}/same-subnet-{layer}"
@@ -233,7 +284,19 @@ class Layers:
                     f"{base}/internet", e.action, prov, src={"zone": INTERNET}, dst=mine,
                     services=svc,
                 ))  # fmt: skip
-        return out
+        rid = f"{acl.id}/{'out' if outbound else 'in'}/default"
+        prov = self._acl_default(acl, outbound)
+        if outbound:
+            return [*out, self.em.rule(rid, "deny", prov, src=mine)]
+        return [*out, self.em.rule(rid, "deny", prov, dst=mine)]
+
+    @staticmethod
+    def _acl_default(acl: NetworkAcl, outbound: bool) -> Provenance:
+        """Where a flow no entry of ``acl`` matched is denied (its implicit deny)."""
+        side = "outbound" if outbound else "inbound"
+        return Provenance(
+            acl.source, f"network ACL {acl.id} implicit deny (no {side} entry matches)"
+        )
 
     @staticmethod
     def _admits_internet(net: Net, allow: bool, hosts: list[HostInfo]) -> bool:
@@ -294,7 +357,7 @@ class Layers:
                         f"out:{g.id}/{i}/{p}", "allow", prov, src={"labels": group_label(g.id)},
                         dst=self.targets(blocks, True, v6), services=svc,
                     ))  # fmt: skip
-        return out
+        return out + self._sg_defaults("out", egress=True)
 
     def _note_open(
         self, prov: Provenance, rule: SgRule, blocks: list[Net], svc: list[str] | None
@@ -333,6 +396,8 @@ class Layers:
                     dst=self.targets([ipaddress.ip_network(e.cidr)], allow, v6),
                     services=services if isinstance(services, list) else None,
                 ))  # fmt: skip
+            prov = self._acl_default(acl, True)
+            out.append(self.em.rule(f"out:{acl.id}/default", "deny", prov, src=mine))
         return out
 
     @staticmethod

@@ -29,11 +29,12 @@ def route_rules(layers: Layers) -> list[dict[str, Any]]:
     """The ``route-out`` layer's rules."""
     index, em = layers.index, layers.em
     out: list[dict[str, Any]] = []
-    unknown = [s for s in index.subnet_ids if index.table_of.get(s) is None]
+    populated = em.populated()  # a subnet with no host decides no flow
+    unknown = [s for s in populated if index.table_of.get(s) is None]
     if unknown:
         prov = Provenance(layers.subnet_source(unknown[0]), "subnets with no route table known")
         out.append(em.rule("route:unknown", "allow", prov, src={"zone": unknown}))
-    for sid in index.subnet_ids:
+    for sid in populated:
         table = index.table_of.get(sid)
         if table is not None:
             out += _subnet_routes(layers, sid, table)
@@ -42,7 +43,9 @@ def route_rules(layers: Layers) -> list[dict[str, Any]]:
 
 def _subnet_routes(layers: Layers, sid: str, table: RouteTable) -> list[dict[str, Any]]:
     index, em = layers.index, layers.em
-    v6_hosts = any(h.v6 for h in em.hosts_in(sid))
+    hosts = em.hosts_in(sid)
+    v6_hosts = any(h.v6 for h in hosts)
+    public = {PUBLIC_V4: any(h.public_v4 for h in hosts), V6: v6_hosts}
     expanded: list[tuple[Net, int, Route]] = []
     for k, r in enumerate(table.routes):
         for net in index.route_blocks(r):
@@ -62,7 +65,8 @@ def _subnet_routes(layers: Layers, sid: str, table: RouteTable) -> list[dict[str
         allowed: dict[str, Any] | None = mine
         if index.to_internet(r, table.vpc_id):
             label = PUBLIC_V4 if net.version == 4 else V6
-            allowed = {"zone": sid, "labels": {label: "true"}}
+            # No host with an address of the family: the gateway lets none out.
+            allowed = {"zone": sid, "labels": {label: "true"}} if public[label] else None
         elif target.startswith("igw-"):
             allowed = None  # a gateway not attached to this VPC: nowhere
         elif target.startswith("eigw-"):
@@ -73,4 +77,7 @@ def _subnet_routes(layers: Layers, sid: str, table: RouteTable) -> list[dict[str
         if allowed is not mine:
             dst = layers.targets([net], False, v6_hosts)
             out.append(em.rule(rid, "deny", prov, src=mine, dst=dst))
+    # What no route matches goes nowhere: named, so a verdict says which table.
+    prov = Provenance(table.source, f"route table {table.id} implicit deny (no route matches)")
+    out.append(em.rule(f"route:{sid}/default", "deny", prov, src={"zone": sid}))
     return out

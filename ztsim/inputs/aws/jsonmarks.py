@@ -17,8 +17,15 @@ from ztsim.inputs.collector import Loc
 
 __all__ = ["container_marks"]
 
-#: A key (a string and its colon), a string, or a structural character.
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[{}\[\],]')
+#: A JSON string, its loop unrolled (a character class per run, not an
+#: alternation per character).
+_STRING = r'"[^"\\]*(?:\\.[^"\\]*)*"'
+#: In order: a key with a scalar value and its comma (nothing to record: one match
+#: where three were), a key before a container (group 1), a string in a list,
+#: or a structural character.
+_TOKEN = re.compile(
+    rf'{_STRING}\s*:\s*(?:{_STRING}|[^\s{{\[,}}\]"]+)\s*,?|({_STRING})\s*:|{_STRING}|[{{}}\[\],]'
+)
 
 
 def container_marks(text: str, depth: int = 6) -> dict[Loc, tuple[int, int]]:
@@ -33,8 +40,9 @@ def container_marks(text: str, depth: int = 6) -> dict[Loc, tuple[int, int]]:
         tok = m.group()
         first = tok[0]
         if first == '"':
-            if m.group(1) is not None:
-                key = _key(tok[: len(tok) - len(m.group(1))])
+            quoted = m.group(1)
+            if quoted is not None:
+                key = _key(quoted)
             continue
         if first in "{[":
             if kinds:
