@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -326,3 +327,48 @@ def test_docs_analysis_is_current(name: str) -> None:
             DOCS.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         assert path.read_text(encoding="utf-8") == text, f"run ZTSIM_UPDATE_GOLDEN=1 for {path}"
+
+
+# --------------------------------------------------------------------------- reads sensibly
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_other_plans_of_one_goal_and_cost_read_apart(name: str) -> None:
+    """Each "other plan" line says what sets it apart (as the matrix does): two plans
+    of one goal and cost never read the same (the hosts alone did for Pajemploi's)."""
+    ia, _ = _analysis(name)
+    md = render_incident_markdown(ia)
+    for section in md.split("## Policy ")[1:]:
+        for block in section.split("Other plans to the same goal:")[1:]:
+            lines = [x for x in block.split("\n\n", 2)[1].splitlines() if x.startswith("- ")]
+            groups: dict[str, list[str]] = {}
+            for line in lines:
+                cost = re.search(r"\((\d+) steps, via ", line)
+                assert cost, line
+                # the line without its plan id and fate: what a reader compares
+                shown = line.split(" ", 2)[2].rsplit(";", 1)[0]
+                groups.setdefault(cost.group(1), []).append(shown)
+            for shown in groups.values():
+                assert len(set(shown)) == len(shown), shown
+
+
+def test_the_entry_step_is_the_premise_not_a_missing_control() -> None:
+    """The entry point has no control to lack: no "detection ... missing" on internet."""
+    for name in SCENARIOS:
+        ia, _ = _analysis(name)
+        for p in ia.policies:
+            for s in p.steps:
+                if s.step.kind != "enter":
+                    continue
+                kinds = [c.kind for c in s.controls]
+                assert kinds[0] == "none" and "premise" in s.controls[0].text
+                if not s.step.technique:
+                    assert kinds == ["none"], (name, p.policy, s.controls)
+
+
+def test_markdown_headings_do_not_skip_a_level() -> None:
+    for name in SCENARIOS:
+        md = render_incident_markdown(_analysis(name)[0])
+        levels = [len(m) for m in re.findall(r"^(#+) ", md, re.M)]
+        assert levels[0] == 1
+        assert all(b <= a + 1 for a, b in pairwise(levels)), name

@@ -327,3 +327,21 @@ def test_graph_dot_clusters_and_readable_labels(capsys: pytest.CaptureFixture[st
     assert 'label="zone internet"' in dot
     assert 'label="T1190 Exploit Public-Facing Application\\n443/tcp"' in dot
     assert 'label="portal-web\\nuser"' in dot
+
+
+@pytest.mark.parametrize(("name", "topo", "pols", "asserts"), SCENARIOS)
+def test_matrix_via_tells_alike_plans_apart(
+    tmp_path: Path, name: str, topo: str, pols: str, asserts: str
+) -> None:
+    """Plans x policies: rows of one goal and cost differ in what a reader sees besides
+    the plan id (the TUI's via: hops, where the data leaves, the credential taken)."""
+    text = _report(tmp_path, topo, "-p", pols, "--assert", asserts)
+    matrix = text[text.index('id="matrix"') : text.index('id="plans"')]
+    seen: dict[tuple[str, str], list[tuple[str, ...]]] = {}
+    for row in re.findall(r"<tr>(.*?)</tr>", matrix)[1:]:
+        cells = [re.sub(r"<[^>]+>", "", c) for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+        goal, _ident, *rest = cells
+        seen.setdefault((goal, rest[1]), []).append(tuple(rest))
+    assert seen
+    for rows in seen.values():
+        assert len(set(rows)) == len(rows), rows

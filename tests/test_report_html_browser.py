@@ -147,6 +147,15 @@ def test_print_layout(browser: Any, tmp_path: Path) -> None:
     )
     assert widths and max(widths) <= width
     assert page.locator("nav").is_hidden()
+    # A4 landscape (the pictures are wide): its width inside the margins, at 96 dpi,
+    # holds the plans x policies matrix whole, nothing cut at the right edge
+    page.set_viewport_size({"width": round((297 - 24) / 25.4 * 96), "height": 700})
+    assert page.evaluate("document.documentElement.scrollWidth") <= page.evaluate(
+        "document.documentElement.clientWidth"
+    )
+    pdf = page.pdf(prefer_css_page_size=True)
+    box = re.search(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)", pdf)
+    assert box is not None and float(box[1]) > float(box[2]), "printed in portrait"
     assert errors == []
     page.close()
 

@@ -16,6 +16,7 @@ from tui_support import (
     break_topology,
     copy_scenario,
     make_app,
+    quiet,
     settle,
     settle_diff,
 )
@@ -46,7 +47,7 @@ def test_path_detail(snap_compare, scenario):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("right_square_bracket", "down", "enter")
-        await pilot.pause()
+        await quiet(pilot)
 
     assert snap_compare(make_app(scenario), terminal_size=SIZE, run_before=run_before)
 
@@ -57,7 +58,7 @@ def test_help_screen(snap_compare, scenario):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("question_mark")
-        await pilot.pause()
+        await quiet(pilot)
 
     assert snap_compare(make_app(scenario), terminal_size=SIZE, run_before=run_before)
 
@@ -93,7 +94,7 @@ def test_path_detail_small_terminal(snap_compare, scenario):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press("right_square_bracket", "d")
-        await pilot.pause()
+        await quiet(pilot)
 
     assert snap_compare(make_app(scenario), terminal_size=(80, 24), run_before=run_before)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tui_support import SIZE, copy_scenario, make_app, settle
+from tui_support import SIZE, copy_scenario, make_app, quiet, settle
 
 from ztsim.tui.scenario import Scenario
 
@@ -26,7 +26,7 @@ def _keys(*keys: str):
     async def run_before(pilot):
         await settle(pilot)
         await pilot.press(*keys)
-        await pilot.pause()
+        await quiet(pilot)
 
     return run_before
 

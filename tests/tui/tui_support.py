@@ -56,6 +56,35 @@ async def settle(pilot: Pilot[object]) -> None:
         if not pending:
             break
         await pilot.pause(0.02)
+    await quiet(pilot)
+
+
+#: Screens alike in a row, a pause apart, before the screen counts as drawn.
+QUIET = 3
+
+
+async def quiet(pilot: Pilot[object], limit: int = 200) -> None:
+    """Wait until the screen stops changing: ``QUIET`` identical renders in a row.
+
+    ``pilot.pause()`` waits for an idle event loop by timing, which a loaded
+    machine defeats: a table sized, a layout refreshed or a scrollbar shown after
+    it returns made the snapshots of the help, the walk-through and the small
+    Diff tab differ from run to run.  What the screen shows settles for good once
+    the messages are handled, so compare what it shows (and keep waiting while a
+    worker runs).
+    """
+    app = pilot.app
+    last, same = None, 0
+    for _ in range(limit):
+        await pilot.pause(0.03)
+        if any(w.is_running for w in app.workers):
+            last, same = None, 0
+            continue
+        shot = app.export_screenshot()
+        same = same + 1 if shot == last else 0
+        if same >= QUIET:
+            return
+        last = shot
 
 
 def break_topology(root: Path) -> tuple[int, int]:

@@ -314,7 +314,17 @@ def step_controls(
         )
     if st.egress is not None:
         out.append(_network(st, sv, policy, "egress"))
-    if not out:
+    if st.kind == "enter":
+        # the entry point is where the study starts, not a step a policy can refuse
+        out.append(
+            StepControl(
+                "none",
+                "none: the entry point is the study's premise (where the attacker starts)",
+                False,
+                False,
+            )
+        )
+    elif not out:
         out.append(
             StepControl(
                 "none",
@@ -324,6 +334,8 @@ def step_controls(
             )
         )
     seen = sv.detections if sv is not None else ()
+    if st.kind == "enter" and not st.technique and not seen:
+        return tuple(out)  # an entry with no technique of its own: nothing to detect
     where = f" on {st.host}" if st.host else ""
     tech = st.technique or "the step"
     if seen:

@@ -17,10 +17,10 @@ from collections.abc import Sequence
 
 from ztsim.analysis.judged import check_impact
 from ztsim.analysis.results import PlanRow, goal_label
-from ztsim.engine.plans import Plan
 from ztsim.engine.steps import Fact
 from ztsim.output.drawing.attack import plans_figure, topology_places
 from ztsim.output.drawing.svg import draw, figure_layout
+from ztsim.output.planshort import differences
 from ztsim.output.reports.common import counts, describe, status_label, verdict_line
 from ztsim.output.reports.html_page import esc, page, plan_section, table, verdict_cell
 from ztsim.whatif.intent import Report
@@ -76,15 +76,13 @@ def _summary(report: Report) -> str:
     )
 
 
-def _via(plan: Plan, report: Report) -> list[str]:
-    """The hosts a plan goes through, in order: what tells apart plans of one chain."""
-    hosts = report.topology.hosts
-    return list(dict.fromkeys(st.host for st in plan.steps if st.host in hosts and st.host))
-
-
 def _matrix(report: Report, rows: dict[Fact, list[PlanRow]]) -> str:
     pols = report.policies
     body = []
+    # what tells apart plans of one goal and cost (the TUI's via): the hosts alone
+    # read the same for plans launching a step from another host they hold
+    every = [row.plan for plan_rows in rows.values() for row in plan_rows]
+    differs = iter(differences(every, report.topology.hosts))
     for goal, plan_rows in rows.items():
         for row in plan_rows:
             p = row.plan
@@ -94,7 +92,7 @@ def _matrix(report: Report, rows: dict[Fact, list[PlanRow]]) -> str:
                 f"<code>{esc(p.entry)}</code>",
                 str(p.cost),
                 esc(" > ".join(p.techniques)),
-                esc(", ".join(_via(p, report))),
+                esc(next(differs)),
             ]
             cells += [verdict_cell(v, pol) for v, pol in zip(row.verdicts, pols, strict=False)]
             body.append(cells)
@@ -103,7 +101,10 @@ def _matrix(report: Report, rows: dict[Fact, list[PlanRow]]) -> str:
     intro = (
         f"<p>{n} plan(s), up to the cheapest few per goal (as <code>ztsim paths</code> lists "
         "them), each judged under every policy: open, with the probability that the "
-        "policy's detection sees it, or blocked at its first forbidden step.</p>"
+        "policy's detection sees it, or blocked at its first forbidden step. <code>via</code>: "
+        "what sets a plan apart from the others of its goal and cost (<code>a→b</code> a "
+        "hop, <code>a⇒c2</code> where the data leaves, <code>cred@host</code> a credential "
+        "taken there); a plan alone in its group, the hosts it moves through.</p>"
     )
     return "\n".join(
         [

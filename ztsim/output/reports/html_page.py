@@ -3,8 +3,10 @@
 One self-contained file: the stylesheet is inline, every picture an inline SVG,
 no script, no font, image or link that needs the network.  Every text from a
 user file is escaped by :func:`ztsim.output.drawing.svg.text` (control and bidi
-characters shown escaped, then HTML-escaped).  Print CSS hides the navigation,
-lets wide pictures shrink to the page and keeps each plan on one page.
+characters shown escaped, then HTML-escaped).  Print CSS sets A4 landscape (the
+pictures are wide), hides the navigation, sets tables smaller so that the matrix
+fits the page's width, lets wide pictures shrink to the page and keeps each plan
+on one page.
 """
 
 from __future__ import annotations
@@ -63,8 +65,13 @@ figcaption{margin:4px 0 8px}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:24px}
 .side>section{min-width:0}
 ul.verdicts{margin:4px 0 8px;padding-left:20px}
+@page{size:A4 landscape;margin:12mm}
 @media print{
+body{font-size:12px}
 nav{display:none}
+table{font-size:11px}
+code,.mono{font-size:10px}
+th,td{padding:2px 4px}
 header{background:none;color:#000;padding:0}
 header p{color:#333}
 main{max-width:none;padding:0}

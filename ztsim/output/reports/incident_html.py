@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from ztsim.inputs.loaded import LoadedTopology
 from ztsim.output.drawing.attack import Block
 from ztsim.output.reports.html_page import esc, page, plan_picture, table
-from ztsim.output.reports.incident_markdown import control_text
+from ztsim.output.reports.incident_markdown import apart, control_text
 from ztsim.whatif.incident import IncidentAnalysis, IncidentPlan, PolicyIncident, TacticGroup
 from ztsim.whatif.yamlout import rule_line
 
@@ -121,10 +121,10 @@ def _narrative(p: PolicyIncident, topo: LoadedTopology, index: int) -> str:
                             t.id for i in plan.steps if (t := p.steps[i].technique) is not None
                         )
                     ),
-                    esc(", ".join(plan.hosts)),
+                    f"<code>{esc(differs)}</code>",
                     _plan_fate(plan),
                 ]
-                for plan in plans[1:]
+                for plan, differs in zip(plans[1:], apart(plans)[1:], strict=True)
             ]
             out.append("<p>Other plans to the same goal:</p>")
             out.append(table(["plan", "cost", "techniques", "via", "here"], rows, (1,)))

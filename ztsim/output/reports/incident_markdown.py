@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ztsim.output.drawing.mermaid import mermaid_text
 from ztsim.output.escape import markdown_code as code
 from ztsim.output.escape import markdown_text
+from ztsim.output.planshort import differences
 from ztsim.whatif.incident import (
     IncidentAnalysis,
     IncidentPlan,
@@ -56,11 +57,11 @@ def control_text(c: StepControl) -> str:
 
 
 def _summary(p: PolicyIncident) -> list[str]:
-    return ["#### Executive summary", "", *(f"- {_t(s)}" for s in p.summary), ""]
+    return ["### Executive summary", "", *(f"- {_t(s)}" for s in p.summary), ""]
 
 
 def _impact(p: PolicyIncident) -> list[str]:
-    out = ["#### Impact at a glance", ""]
+    out = ["### Impact at a glance", ""]
     rows = [
         [
             code(r.data),
@@ -84,20 +85,25 @@ def _impact(p: PolicyIncident) -> list[str]:
     return [*out, ""]
 
 
-def _plan_line(p: PolicyIncident, plan: IncidentPlan) -> str:
+def apart(plans: Sequence[IncidentPlan]) -> list[str]:
+    """What tells each plan apart from the others of its goal and cost (as the matrix says)."""
+    hosts = {h for plan in plans for h in plan.hosts}
+    return differences([plan.plan for plan in plans], hosts)
+
+
+def _plan_line(p: PolicyIncident, plan: IncidentPlan, differs: str) -> str:
     techs = " > ".join(s.technique.id for i in plan.steps if (s := p.steps[i]).technique)
-    via = ", ".join(code(h) for h in plan.hosts)
     if plan.open:
         fate = f"open, P(detected) {plan.p_detected or 0:.2f}"
     else:
         where = plan.stop.location if plan.stop and plan.stop.location else "?"
         rule = plan.stop.rule_name if plan.stop else "?"
         fate = f"stopped at step {plan.stop_step} by {code(rule)} ({code(where)})"
-    return f"{code(plan.ident)} ({plan.cost} steps, via {via}): {_t(techs)}; {fate}"
+    return f"{code(plan.ident)} ({plan.cost} steps, via {code(differs)}): {_t(techs)}; {fate}"
 
 
 def _narrative(p: PolicyIncident) -> list[str]:
-    out = ["#### Attack path analysis", ""]
+    out = ["### Attack path analysis", ""]
     if not p.plans:
         return [*out, "No plan reaches any goal, even under the reference policy.", ""]
     if not p.attacked:
@@ -132,7 +138,11 @@ def _narrative(p: PolicyIncident) -> list[str]:
         if len(plans) > 1:
             out.append("Other plans to the same goal:")
             out.append("")
-            out += [f"- {_plan_line(p, plan)}" for plan in plans[1:]]
+            differs = apart(plans)
+            out += [
+                f"- {_plan_line(p, plan, d)}"
+                for plan, d in zip(plans[1:], differs[1:], strict=True)
+            ]
             out.append("")
     return out
 
@@ -151,7 +161,7 @@ def _mermaid(chain: Sequence[TacticGroup]) -> list[str]:
 
 
 def _kill_chain(p: PolicyIncident) -> list[str]:
-    out = ["#### Kill chain progression", ""]
+    out = ["### Kill chain progression", ""]
     if not p.kill_chain:
         return [*out, "No step to place.", ""]
     out += _mermaid(p.kill_chain)
@@ -177,7 +187,7 @@ def _kill_chain(p: PolicyIncident) -> list[str]:
 
 
 def _mitigations(p: PolicyIncident) -> list[str]:
-    out = ["#### Mitigations and controls", ""]
+    out = ["### Mitigations and controls", ""]
     out.append(
         "Each distinct step of the plans above: the ATT&CK mitigations of its technique, "
         "and the ztsim controls that would stop it (or see it), with whether this policy "
@@ -201,7 +211,7 @@ def _mitigations(p: PolicyIncident) -> list[str]:
 
 
 def _compliance(p: PolicyIncident, name: str) -> list[str]:
-    out = ["#### Potential compliance exposure", ""]
+    out = ["### Potential compliance exposure", ""]
     if not p.compliance:
         return [
             *out,
@@ -231,7 +241,7 @@ def _compliance(p: PolicyIncident, name: str) -> list[str]:
 
 def _recommended(p: PolicyIncident) -> list[str]:
     r = p.recommendations
-    out = ["#### Recommended actions", ""]
+    out = ["### Recommended actions", ""]
     if not r.needed:
         return [*out, "None: no goal is reachable under this policy.", ""]
     out.append(f"`ztsim harden`'s verified proposal, {len(r.items)} change(s), {_t(r.proof)}:")
