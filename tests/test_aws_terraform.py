@@ -477,6 +477,10 @@ def test_routes_associations_and_the_main_table(tmp_path: Path) -> None:
          '"change": {"after": 3}}]}', ":1:", "its values must be a mapping"),
         ('{"resource_changes": [{"address": "aws_subnet.s", "type": "aws_subnet", "change": '
          '{"after": {"id": "s", "cidr_block": "ten"}}}]}', ":1:", "is not an address block"),
+        ('{"resource_changes": [{"address": "aws_instance.a", "type": "aws_instance", "change": '
+         '{"after": {"id": "i", "subnet_id": 7}}}]}', ":1:", "'subnet_id' must be an id"),
+        ('{"resource_changes": [{"address": "aws_instance.a", "type": "aws_instance", "change": '
+         '{"after": {"id": "i", "vpc_security_group_ids": [1]}}}]}', ":1:", "a list of ids"),
     ],
 )  # fmt: skip
 def test_bad_plans_are_placed(tmp_path: Path, text: str, where: str, message: str) -> None:
@@ -520,3 +524,14 @@ def test_a_new_internet_gateway_exposes(tmp_path: Path) -> None:
     imported = import_terraform(_plan(tmp_path, changes, config))
     (host,) = imported.topology.model.hosts
     assert host.labels.get("aws:exposed-ipv4") == "true"
+
+
+def test_an_instance_whose_subnet_is_unknown_is_left_out_with_a_note(tmp_path: Path) -> None:
+    """A subnet unknown until apply and not followed: the instance cannot be placed;
+    it is left out, said twice (the reading, then the host), never a loader error."""
+    change = _change("aws_instance.a", {"ami": "x"}, unknown={"id": True, "subnet_id": True})
+    imported = import_terraform(_plan(tmp_path, [change]))
+    assert not imported.topology.model.hosts
+    said = [n.message for n in imported.notes]
+    assert any("subnet_id unknown until apply" in m for m in said)
+    assert any("in no subnet" in m and "left out" in m for m in said)

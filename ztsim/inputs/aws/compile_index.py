@@ -202,7 +202,7 @@ class EstateIndex:
                 for e in self.estate.network_interfaces
                 if e.instance_id == inst.id and e.id not in known
             ]
-            subnet = enis[0].subnet_id if enis else inst.subnet_id
+            subnet = (enis[0].subnet_id if enis else inst.subnet_id) or None
             if subnet is None:
                 self.notes.append(
                     note(inst.source, f"instance {inst.id} is in no subnet (no VPC): left out")

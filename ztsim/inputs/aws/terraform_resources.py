@@ -167,6 +167,13 @@ class Builder:
         unknown part refers to; and whether some unknown part named nothing known."""
         value, whole = self.value(res, obj, unknown, key)
         items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
+        if not (value is None or isinstance(value, str | list)) or any(
+            not (v is None or isinstance(v, str)) for v in items
+        ):
+            self.fields.error(
+                res.loc, f"{res.address}: '{key}' must be an id or a list of ids, not {value!r}"
+            )
+            return [], False
         marks = _unknown_at(unknown, key)
         known = [
             v

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from ztsim.inputs.k8s.drafts import Provenance
@@ -58,7 +59,12 @@ def _scalar(value: object) -> str:
         return "false"
     if isinstance(value, int | float):
         return json.dumps(value)
-    text = str(value)
+    return _text(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _text(text: str) -> str:
+    # Memoised: an import writes the same ids, labels and services many times over.
     if (
         _PLAIN.fullmatch(text)
         and text.lower() not in _RESERVED
