@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from html.parser import HTMLParser
+from itertools import pairwise
 from pathlib import Path
 from typing import ClassVar
 
@@ -25,8 +26,9 @@ from ztsim.analysis.analyze import Needs, analyze
 from ztsim.cli.main import main
 from ztsim.inputs.loader import load_policies, load_topology
 from ztsim.output.drawing.attack import block_marks, plan_figure, plans_figure, topology_places
+from ztsim.output.drawing.layout import Route
 from ztsim.output.drawing.mermaid import figure_mermaid, mermaid_text
-from ztsim.output.drawing.svg import figure_layout
+from ztsim.output.drawing.svg import FOLD_WIDTH, figure_layout
 
 GOLDEN = ROOT / "tests" / "report_golden" / "pajemploi.html"
 SCENARIOS = [
@@ -245,6 +247,53 @@ def test_plan_pictures_layout(name: str, topo: str, pols: str, asserts: str) -> 
         assert figure_layout(fig) == lay
         # one node per position, every step but the entry drawn as an arrow
         assert sum(1 for e in fig.edges if e.lines) == row.plan.cost - 1
+
+
+def _pieces(route: Route) -> list[list[tuple[float, float]]]:
+    """A route cut at its breaks: the lines drawn without lifting the pen."""
+    cuts = [0, *route.breaks, len(route.points)]
+    return [list(route.points[a:b]) for a, b in pairwise(cuts)]
+
+
+@pytest.mark.parametrize(("name", "topo", "pols", "asserts"), SCENARIOS)
+def test_plan_pictures_fold_to_a_laptop_width(
+    name: str, topo: str, pols: str, asserts: str
+) -> None:
+    """Folded in rows no wider than FOLD_WIDTH (a laptop shows them whole): boxes and
+    lanes still never overlap, each piece of an arrow goes left to right inside the
+    drawing, each step's arrow ends at its target, and the same bytes twice."""
+    t, ps, rows = _plans(topo, pols)
+    zones, external = topology_places(t)
+    figs = [
+        plan_figure(row.plan.ident, "p", row.plan.steps, t, block_marks(row.verdicts, ps))
+        for row in rows
+    ]
+    figs.append(
+        plans_figure(
+            "g", "g", [r.plan.steps for r in rows], zones=zones, external=external, numbered=False
+        )
+    )
+    folded = 0
+    for fig in figs:
+        lay = figure_layout(fig, FOLD_WIDTH)
+        folded += any(r.breaks for r in lay.routes)
+        assert lay.width <= FOLD_WIDTH
+        boxes = list(lay.boxes.values()) + [r.label for r in lay.routes if r.label is not None]
+        for i, b in enumerate(boxes):
+            assert not any(b.overlaps(c) for c in boxes[i + 1 :])
+            assert b.x >= 0 and b.right <= lay.width and b.y >= 0 and b.bottom <= lay.height
+        lanes = [b for _, b in lay.lanes]
+        for i, b in enumerate(lanes):
+            assert not any(b.overlaps(c) for c in lanes[i + 1 :])
+        for e, route in zip(fig.edges, lay.routes, strict=True):
+            if e.lines:  # a step: left to right piece by piece, into its target
+                target = lay.boxes[e.target]
+                assert route.points[-1] == (target.x, target.cy)
+                for piece in _pieces(route):
+                    xs = [x for x, _ in piece]
+                    assert xs == sorted(xs), (fig.ident, e.source, e.target)
+        assert figure_layout(fig, FOLD_WIDTH) == lay
+    assert folded, "no picture of the shipped scenarios is folded: the test tests nothing"
 
 
 def test_merged_figure_has_every_step() -> None:

@@ -94,6 +94,13 @@ def _check_page(page: Any, errors: list[str], urls: list[str], path: Path, plans
     assert page.locator("svg.plan-picture").count() == plans
     for box in (page.locator("svg.plan-picture").nth(i).bounding_box() for i in range(plans)):
         assert box is not None and box["width"] > 100 and box["height"] > 40
+    # on a laptop's screen every picture is in view whole: none scrolls sideways
+    wide = page.eval_on_selector_all(
+        "svg.figure",
+        "els => els.filter(e => e.parentElement.scrollWidth > e.parentElement.clientWidth)"
+        ".map(e => e.getAttribute('aria-label'))",
+    )
+    assert wide == []
     assert errors == []
     assert urls == [path.as_uri()], "the report fetched something besides itself"
 

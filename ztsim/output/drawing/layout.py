@@ -102,6 +102,9 @@ class Route:
     edge: Edge
     points: tuple[tuple[float, float], ...]
     label: Box | None
+    #: Indexes of ``points`` where the pen lifts and a new piece starts: a folded
+    #: drawing's edge leaves one row at its right side and enters the next at its left.
+    breaks: tuple[int, ...] = ()
 
 
 @dataclass
@@ -139,6 +142,8 @@ LANE_GAP = 14.0
 LANE_PAD = 10.0
 LANE_TITLE = 18.0
 MARGIN = 4.0
+#: Between the rows of a folded drawing.
+FOLD_GAP = 28.0
 
 
 def _orient(keys: Sequence[str], edges: Sequence[Edge]) -> list[bool]:
@@ -217,15 +222,44 @@ def _sweep(ranks: list[list[_Slot]], lane_index: dict[str, int], rounds: int = 4
             reorder(rank, "succs")
 
 
+def _fold(col_w: Sequence[float], max_width: float | None) -> list[tuple[int, int]]:
+    """The rank columns in rows ``(first, last)``, each no wider than ``max_width``.
+
+    >>> _fold([100.0] * 5, None)
+    [(0, 4)]
+    >>> _fold([100.0] * 5, 300)
+    [(0, 1), (2, 3), (4, 4)]
+    """
+    if not col_w:
+        return [(0, -1)]
+    frame = 2 * (MARGIN + LANE_PAD)
+    rows: list[tuple[int, int]] = []
+    first, used = 0, col_w[0]
+    for r in range(1, len(col_w)):
+        if max_width is not None and used + RANK_GAP + col_w[r] + frame > max_width:
+            rows.append((first, r - 1))
+            first, used = r, col_w[r]
+        else:
+            used += RANK_GAP + col_w[r]
+    rows.append((first, len(col_w) - 1))
+    return rows
+
+
 def layered_layout(
     nodes: Sequence[Node],
     edges: Sequence[Edge],
     lanes: Sequence[str] | None = None,
+    max_width: float | None = None,
 ) -> Layout:
     """Place ``nodes`` left to right along ``edges``, each in its lane's band.
 
     ``lanes`` orders the bands top to bottom (default: in order of each lane's first
-    node).  A self-loop is refused (``ValueError``): the callers draw none.
+    node).  With ``max_width``, a drawing wider than that is *folded* like a line of
+    text: its rank columns go in rows, each as wide as fits (a column wider than
+    ``max_width`` alone makes a row of its own), one row under the other, each row
+    with its own lanes; an edge crossing to the next row leaves its row at the right
+    and enters the next at the left (:attr:`Route.breaks`).  A self-loop is refused
+    (``ValueError``): the callers draw none.
     """
     keys = [n.key for n in nodes]
     if len(set(keys)) != len(keys):
@@ -273,15 +307,20 @@ def layered_layout(
     _sweep(ranks, lane_index)
 
     # x: one column per rank, as wide as its widest box.
-    col_x: list[float] = []
-    x = MARGIN + LANE_PAD
-    for rank in ranks:
-        col_x.append(x)
-        x += max([s.width for s in rank] + [0.0]) + RANK_GAP
-    width = x - RANK_GAP + LANE_PAD + MARGIN
     col_w = [max([s.width for s in rank] + [0.0]) for rank in ranks]
+    rows = _fold(col_w, max_width)
+    col_x: list[float] = []
+    row_of: list[int] = []
+    width = 0.0
+    for n, (lo, hi) in enumerate(rows):
+        x = MARGIN + LANE_PAD
+        for r in range(lo, hi + 1):
+            col_x.append(x)
+            row_of.append(n)
+            x += col_w[r] + RANK_GAP
+        width = max(width, x - RANK_GAP + LANE_PAD + MARGIN)
 
-    # y: per lane, the tallest stack of any column; stacks centred in the band.
+    # y: per row, per lane, the tallest stack of any column; stacks centred in the band.
     def stack(rank: list[_Slot], lane: str) -> list[_Slot]:
         return [s for s in rank if s.lane == lane]
 
@@ -290,25 +329,32 @@ def layered_layout(
 
     lane_boxes: list[tuple[str, Box]] = []
     y = MARGIN
-    used = [name for name in lane_order if any(s.lane == name for r in ranks for s in r)]
-    for name in used:
-        inner = max(stack_height(stack(rank, name)) for rank in ranks)
-        top = y + LANE_TITLE
-        for rank in ranks:
-            cells = stack(rank, name)
-            cy = top + LANE_PAD + (inner - stack_height(cells)) / 2
-            for s in cells:
-                s.y = cy
-                cy += max(s.height, 2.0) + ROW_GAP
-        members = [s for r in ranks for s in r if s.lane == name and s.width > 0]
-        left = min(col_x[s.rank] + (col_w[s.rank] - s.width) / 2 for s in members)
-        right = max(col_x[s.rank] + (col_w[s.rank] + s.width) / 2 for s in members)
-        band = Box(
-            left - LANE_PAD, y, right - left + 2 * LANE_PAD, LANE_TITLE + inner + 2 * LANE_PAD
-        )
-        lane_boxes.append((name, band))
-        y = band.bottom + LANE_GAP
-    height = y - LANE_GAP + MARGIN
+    for lo, hi in rows:
+        here = ranks[lo : hi + 1]
+        used = [name for name in lane_order if any(s.lane == name for r in here for s in r)]
+        for name in used:
+            inner = max(stack_height(stack(rank, name)) for rank in here)
+            members = [s for r in here for s in r if s.lane == name and s.width > 0]
+            # a lane that only long edges cross in this row: their bends, no frame
+            top = y + LANE_TITLE + LANE_PAD if members else y
+            for rank in here:
+                cells = stack(rank, name)
+                cy = top + (inner - stack_height(cells)) / 2
+                for s in cells:
+                    s.y = cy
+                    cy += max(s.height, 2.0) + ROW_GAP
+            if not members:
+                y += inner + LANE_GAP
+                continue
+            left = min(col_x[s.rank] + (col_w[s.rank] - s.width) / 2 for s in members)
+            right = max(col_x[s.rank] + (col_w[s.rank] + s.width) / 2 for s in members)
+            band = Box(
+                left - LANE_PAD, y, right - left + 2 * LANE_PAD, LANE_TITLE + inner + 2 * LANE_PAD
+            )
+            lane_boxes.append((name, band))
+            y = band.bottom + LANE_GAP
+        y += FOLD_GAP - LANE_GAP
+    height = y - FOLD_GAP + MARGIN
 
     def box(s: _Slot) -> Box:
         return Box(col_x[s.rank] + (col_w[s.rank] - s.width) / 2, s.y, s.width, max(s.height, 2.0))
@@ -317,9 +363,15 @@ def layered_layout(
     routes: list[Route] = []
     for e, rev, chain in zip(edges, reverse, chains, strict=True):
         points: list[tuple[float, float]] = []
+        breaks: list[int] = []
         label: Box | None = None
         for j, s in enumerate(chain):
             bx = box(s)
+            if j and row_of[s.rank] != row_of[chain[j - 1].rank]:
+                # off the right side of its row, in again at the left of the next
+                points.append((width - MARGIN, points[-1][1]))
+                breaks.append(len(points))
+                points.append((MARGIN, bx.cy))
             if j == 0:
                 points.append((bx.right, bx.cy))
             elif j == len(chain) - 1:
@@ -331,6 +383,7 @@ def layered_layout(
                 points.append((bx.x + bx.w / 2, bx.cy))
         if rev:
             points.reverse()
-        routes.append(Route(e, tuple(points), label))
+            breaks = [len(points) - i for i in reversed(breaks)]
+        routes.append(Route(e, tuple(points), label, tuple(breaks)))
     ranks_of = {k: s.rank for k, s in slots.items()}
     return Layout(boxes, routes, lane_boxes, width, height, ranks_of)

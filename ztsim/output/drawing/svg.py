@@ -21,6 +21,7 @@ from ztsim.output.drawing.layout import Box, Edge, Layout, Node, layered_layout
 
 __all__ = [
     "CHAR_WIDTH",
+    "FOLD_WIDTH",
     "FigEdge",
     "FigNode",
     "Figure",
@@ -132,14 +133,20 @@ def _size(lines: Sequence[str], size: float) -> tuple[float, float]:
     return width + 2 * PAD_X, len(lines) * size * LINE + 2 * PAD_Y
 
 
-def figure_layout(fig: Figure) -> Layout:
-    """The layered layout of ``fig`` (:func:`ztsim.output.drawing.layout.layered_layout`)."""
+#: The widest a report's picture is drawn, in pixels: wider ones are folded in rows
+#: (a laptop's screen at 1280 CSS pixels, less the page's margins, shows it whole).
+FOLD_WIDTH = 1200.0
+
+
+def figure_layout(fig: Figure, max_width: float | None = None) -> Layout:
+    """The layered layout of ``fig`` (:func:`ztsim.output.drawing.layout.layered_layout`),
+    folded in rows no wider than ``max_width`` when given."""
     nodes = [Node(n.key, *_size(n.lines, NODE_FONT), n.lane) for n in fig.nodes]
     edges = []
     for e in fig.edges:
         w, h = _size([t for t, _ in e.lines], LABEL_FONT) if e.lines else (0.0, 0.0)
         edges.append(Edge(e.source, e.target, w, h))
-    return layered_layout(nodes, edges, [k for k, _ in fig.lanes])
+    return layered_layout(nodes, edges, [k for k, _ in fig.lanes], max_width)
 
 
 def _n(v: float) -> str:
@@ -148,12 +155,15 @@ def _n(v: float) -> str:
     return s[:-2] if s.endswith(".0") else s
 
 
-def _path(points: Sequence[tuple[float, float]]) -> str:
-    """A smooth path through ``points``: cubic curves leaving and entering horizontally."""
+def _path(points: Sequence[tuple[float, float]], breaks: Sequence[int] = ()) -> str:
+    """A smooth path through ``points``: cubic curves leaving and entering horizontally;
+    at each index of ``breaks`` the pen lifts (a new piece starts there)."""
     (x0, y0), rest = points[0], points[1:]
     d = [f"M{_n(x0)},{_n(y0)}"]
-    for x1, y1 in rest:
-        if y1 == y0:
+    for i, (x1, y1) in enumerate(rest, 1):
+        if i in breaks:
+            d.append(f"M{_n(x1)},{_n(y1)}")
+        elif y1 == y0:
             d.append(f"L{_n(x1)},{_n(y1)}")
         else:
             dx = (x1 - x0) / 2
@@ -205,7 +215,8 @@ def draw(fig: Figure, lay: Layout, *, standalone: bool = False) -> str:
     for e, route in zip(fig.edges, lay.routes, strict=True):
         tip = f"<title>{text(e.tooltip)}</title>" if e.tooltip else ""
         out.append(
-            f'<path class="{e.css}" d="{_path(route.points)}" marker-end="url(#{marker})">'
+            f'<path class="{e.css}" d="{_path(route.points, route.breaks)}" '
+            f'marker-end="url(#{marker})">'
             f"{tip}</path>"
         )
     out.append("</g>")
@@ -242,7 +253,7 @@ def render_svg(fig: Figure) -> str:
     """``fig`` as a standalone SVG document (``graph --format svg``)."""
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
-        + draw(fig, figure_layout(fig), standalone=True)
+        + draw(fig, figure_layout(fig, FOLD_WIDTH), standalone=True)
         + "\n"
     )
 

@@ -19,7 +19,7 @@ from ztsim.analysis.judged import check_impact
 from ztsim.analysis.results import PlanRow, goal_label
 from ztsim.engine.steps import Fact
 from ztsim.output.drawing.attack import plans_figure, topology_places
-from ztsim.output.drawing.svg import draw, figure_layout
+from ztsim.output.drawing.svg import FOLD_WIDTH, draw, figure_layout
 from ztsim.output.planshort import differences
 from ztsim.output.reports.common import counts, describe, status_label, verdict_line
 from ztsim.output.reports.html_page import esc, page, plan_section, table, verdict_cell
@@ -92,7 +92,7 @@ def _matrix(report: Report, rows: dict[Fact, list[PlanRow]]) -> str:
                 f"<code>{esc(p.entry)}</code>",
                 str(p.cost),
                 esc(" > ".join(p.techniques)),
-                esc(next(differs)),
+                " ".join(f'<span class="tok">{esc(x)}</span>' for x in next(differs).split(" ")),
             ]
             cells += [verdict_cell(v, pol) for v, pol in zip(row.verdicts, pols, strict=False)]
             body.append(cells)
@@ -167,7 +167,8 @@ def _graph(report: Report, rows: dict[Fact, list[PlanRow]], data: str | None) ->
         f"<p>Around <b>{esc(goal_label(goal))}</b>: the {len(listed)} plan(s) listed for it, "
         "merged (a position reached by several plans is drawn once).</p>"
     )
-    out.append(f'<figure><div class="scroll">{draw(fig, figure_layout(fig))}</div></figure>')
+    drawing = draw(fig, figure_layout(fig, FOLD_WIDTH))
+    out.append(f'<figure><div class="scroll">{drawing}</div></figure>')
     out.append("</section>")
     return "\n".join(out)
 

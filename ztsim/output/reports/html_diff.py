@@ -12,10 +12,15 @@ from __future__ import annotations
 
 from ztsim.analysis.results import goal_label
 from ztsim.output.diff import verdict_line
+from ztsim.output.drawing.svg import FOLD_WIDTH
 from ztsim.output.reports.html_page import esc, page, plan_section, table
 from ztsim.whatif.diff import PlanChange, PolicyDiff
 
 __all__ = ["render_diff_html"]
+
+
+#: Opened and closed plans are side by side: each picture folded to half a report's.
+SIDE_WIDTH = FOLD_WIDTH / 2
 
 
 def _plans(d: PolicyDiff, changes: list[PlanChange], prefix: str) -> list[str]:
@@ -36,6 +41,7 @@ def _plans(d: PolicyDiff, changes: list[PlanChange], prefix: str) -> list[str]:
                 topo,
                 anchor=f"{prefix}-{pc.plan.ident}",
                 caption=caption,
+                max_width=SIDE_WIDTH,
             )
         )
     return out or ["<p>None.</p>"]

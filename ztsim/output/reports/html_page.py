@@ -19,7 +19,7 @@ from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.techniques import technique
 from ztsim.output.drawing.attack import Block, block_location, block_marks, plan_figure
-from ztsim.output.drawing.svg import SVG_CSS, draw, figure_layout
+from ztsim.output.drawing.svg import FOLD_WIDTH, SVG_CSS, draw, figure_layout
 from ztsim.output.drawing.svg import text as esc
 
 __all__ = [
@@ -62,6 +62,7 @@ figure{margin:12px 0 28px}
 figcaption{margin:4px 0 8px}
 .plan h3{margin:28px 0 4px;font-size:17px}
 .muted{color:#57606a}
+.tok{white-space:nowrap}
 .side{display:grid;grid-template-columns:1fr 1fr;gap:24px}
 .side>section{min-width:0}
 ul.verdicts{margin:4px 0 8px;padding-left:20px}
@@ -162,11 +163,16 @@ def steps_table(plan: Plan) -> str:
 
 
 def plan_picture(
-    plan: Plan, topo: LoadedTopology, marks: dict[int, list[Block]], ident: str
+    plan: Plan,
+    topo: LoadedTopology,
+    marks: dict[int, list[Block]],
+    ident: str,
+    max_width: float = FOLD_WIDTH,
 ) -> str:
-    """The plan's drawing: one ``<svg class="figure plan-picture">`` in a scroll box."""
+    """The plan's drawing: one ``<svg class="figure plan-picture">`` in a scroll box,
+    folded in rows no wider than ``max_width``."""
     fig = plan_figure(ident, f"plan {plan.ident}: {_goal(plan)}", plan.steps, topo, marks)
-    return f'<div class="scroll">{draw(fig, figure_layout(fig))}</div>'
+    return f'<div class="scroll">{draw(fig, figure_layout(fig, max_width))}</div>'
 
 
 def _goal(plan: Plan) -> str:
@@ -182,6 +188,7 @@ def plan_section(
     *,
     anchor: str,
     caption: str,
+    max_width: float = FOLD_WIDTH,
 ) -> str:
     """A plan: heading, picture (blocking steps marked per policy), verdicts, step table."""
     marks = block_marks(verdicts, policies)
@@ -195,7 +202,7 @@ def plan_section(
             f"<code>{esc(plan.entry)}</code>, {plan.cost} steps</h3>",
             f'<p class="muted">{caption}</p>',
             "<figure>",
-            plan_picture(plan, topo, marks, anchor),
+            plan_picture(plan, topo, marks, anchor, max_width),
             f'<figcaption><ul class="verdicts">{"".join(items)}</ul></figcaption>',
             "</figure>",
             steps_table(plan),
