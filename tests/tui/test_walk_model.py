@@ -24,7 +24,7 @@ from ztsim.tui.viewmodel import (
 )
 from ztsim.tui.walkdata import describe_fact, plan_walk_data
 from ztsim.tui.walkmodel import chain, stop_step, tactic_name, walk_card
-from ztsim.tui.widgets.walk import card_text
+from ztsim.tui.widgets.walk import card_text, policies_grid
 
 FLAT, SEGMENTED, ZERO_TRUST = 0, 1, 2
 
@@ -189,6 +189,23 @@ def test_policy_lines_say_each_fate_and_what_it_does_here(vm):
     if later.here_stops:
         assert later.here == f"here: stops it ({check.blocked_by})"
     assert card_text(card).count("the plan stops HERE") == 1
+
+
+def test_policy_lines_wrap_under_themselves_on_80_columns(vm):
+    """The policies box at 80x24 (76 cells inside): a fate too long for one line goes
+    on under its own words, not under the policy names at the left edge."""
+    from rich.console import Console
+
+    card = walk_card(vm.plans[0], vm.policy_names, FLAT, 1)
+    console = Console(width=76, record=True, color_system=None)
+    console.print(policies_grid(card))
+    lines = console.export_text().rstrip("\n").splitlines()
+    assert len(lines) > len(card.policies), "nothing wraps: the test tests nothing"
+    names = [p.name for p in card.policies]
+    indent = 2 + max(len(n) for n in names) + 2
+    for line in lines:
+        head = line[2:].split(" ", 1)[0]
+        assert head in names or line[:indent].strip() == "", line
 
 
 def test_the_card_clamps_its_step_number(vm):

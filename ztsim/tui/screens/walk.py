@@ -21,7 +21,7 @@ from ztsim.tui.viewmodel import PlanView, ViewModel
 from ztsim.tui.walkmodel import WalkCard, walk_card
 from ztsim.tui.widgets.detail import plan_drawing
 from ztsim.tui.widgets.footer import ZtsimFooter
-from ztsim.tui.widgets.walk import StepCard, render_chain, render_policies
+from ztsim.tui.widgets.walk import StepCard, policies_grid, render_chain, render_policies
 
 __all__ = ["WalkScreen"]
 
@@ -114,7 +114,7 @@ class WalkScreen(Screen[int]):
         strip = render_chain(card)
         policies = Text("\n").join(render_policies(card))
         self.query_one("#walk-chain", Static).update(strip)
-        self.query_one("#walk-policies", Static).update(policies)
+        self.query_one("#walk-policies", Static).update(policies_grid(card))
         card_pane = self.query_one(StepCard)
         card_pane.show(card, plan_drawing(self.plan, self.policy))
         self.text = "\n".join([card.title, strip.plain, policies.plain, card_pane.text])

@@ -21,7 +21,15 @@ from ztsim.tui.walkdata import StepControl
 from ztsim.tui.walkmodel import ChainItem, WalkCard
 from ztsim.tui.widgets.detail import TEXT_WIDTH
 
-__all__ = ["StepCard", "card_blocks", "card_text", "render_card", "render_chain", "render_policies"]
+__all__ = [
+    "StepCard",
+    "card_blocks",
+    "card_text",
+    "policies_grid",
+    "render_card",
+    "render_chain",
+    "render_policies",
+]
 
 _CHAIN_STYLE = {
     "open": "red",
@@ -64,6 +72,22 @@ def render_policies(card: WalkCard) -> list[Text]:
         line.append(p.here, style="bold green" if p.here_stops else "dim")
         out.append(line)
     return out
+
+
+def policies_grid(card: WalkCard) -> Table:
+    """:func:`render_policies` as a grid: on a narrow screen a policy's words wrap
+    under themselves, never under the names."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(no_wrap=True)
+    grid.add_column(ratio=1)
+    for p in card.policies:
+        name = Text("▶ " if p.current else "  ", style="bold")
+        name.append(p.name, style="bold" if p.current else "")
+        what = Text(p.fate, style="green" if p.blocked else "red")
+        what.append(" · ", style="dim")
+        what.append(p.here, style="bold green" if p.here_stops else "dim")
+        grid.add_row(name, what)
+    return grid
 
 
 def _section(title: str) -> Text:
