@@ -147,3 +147,35 @@ def test_tui_takes_policy_like_every_command(monkeypatch, capsys):
     assert cli.main(["tui", "--policy", "a.yaml"]) == 2
     err = capsys.readouterr().err
     assert "--policy needs a TOPOLOGY" in err and ":1:1" not in err
+
+
+@pytest.mark.parametrize("size", [SIZE, (80, 24)])
+async def test_traffic_tab_shows_each_rule_whole(scenario, size):
+    """Traffic (issue 27 point 6, found in tmux: zero-trust's rule ids were cut at
+    the right edge at 120 columns): a policy column is in view whole or not at all,
+    and the ones past the edge are named under the table."""
+    from ztsim.tui.widgets.traffic import TrafficPane
+
+    app = make_app(scenario)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        pane = app.main.query_one(TrafficPane)
+        table = pane.query_one("#traffic-table")
+        view = pane._available()
+        x, hidden = 0, []
+        for c in table.ordered_columns:
+            end = x + c.width + PAD
+            assert end <= view or x >= view, (c.key.value, x, end, view)
+            if x >= view and (c.key.value or "").startswith("p"):
+                hidden.append(c.label.plain)
+            x = end
+        # every cell in view holds its whole text
+        for row in range(table.row_count):
+            for c, cell in zip(table.ordered_columns, table.get_row_at(row), strict=True):
+                assert cell.cell_len <= c.width
+        if hidden:
+            assert str(pane.border_subtitle) == "→ " + ", ".join(hidden)
+        if size == SIZE:
+            assert not hidden, "at 120 columns every policy's verdict is in view"

@@ -172,8 +172,8 @@ class FlowCell:
 
     @property
     def text(self) -> str:
-        """``allowed: RULE`` or ``BROKEN: RULE``."""
-        return f"{'allowed' if self.allowed else 'BROKEN'}: {self.rule}"
+        """``✓ RULE`` (allowed) or ``✗ BROKEN RULE``: short, so the rule stays whole."""
+        return f"✓ {self.rule}" if self.allowed else f"✗ BROKEN {self.rule}"
 
 
 @dataclass(frozen=True)

@@ -66,9 +66,9 @@ entry, techniques and hosts; or `goal:tamper`, `entry:vpn`, `tech:T1557`,
 Highlight a host to list the plans that pass through it; `enter` on one of them
 opens it in the Paths tab.
 
-**Traffic**: every legitimate flow of the topology under every policy, allowed
-or BROKEN, with the deciding rule; the explanation of the highlighted flow is
-below the table.
+**Traffic**: every legitimate flow of the topology under every policy, `✓ RULE`
+(allowed by that rule) or `✗ BROKEN RULE`; the explanation of the highlighted flow
+is below the table. A policy past the right edge is named under the table.
 
 **Diff**: a proposed policy against a base (the first two policies, until `b` /
 `p` pick others). The verdict line is red when the proposed policy opens a goal

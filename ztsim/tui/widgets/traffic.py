@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.cells import cell_len
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -9,6 +10,7 @@ from textual.widgets import DataTable, Static
 
 from ztsim.tui.safetext import Text
 from ztsim.tui.viewmodel import FlowView
+from ztsim.tui.widgets.matrix import PAD, Column, fit_columns
 
 __all__ = ["TrafficPane"]
 
@@ -20,6 +22,7 @@ class TrafficPane(Vertical):
         super().__init__(id=id)
         self._flows: tuple[FlowView, ...] = ()
         self._names: tuple[str, ...] = ()
+        self._width = 0  # the width the columns were last fitted to
 
     def compose(self) -> ComposeResult:
         """The flow table and the explanation of the flow under the cursor."""
@@ -35,13 +38,32 @@ class TrafficPane(Vertical):
         self._flows, self._names = flows, names
         broken = sum(1 for f in flows if any(not c.allowed for c in f.cells))
         self.border_title = f"Legitimate traffic: {len(flows)} flow(s), {broken} broken somewhere"
+        # as in the paths matrix, a column is in view whole or not at all: a rule id
+        # is never cut at the edge (the ones past it are named in the subtitle)
+        cells = {
+            "from": ["from", *(f.source for f in flows)],
+            "to": ["to", *(f.to for f in flows)],
+            "service": ["service", *(f.service for f in flows)],
+            **{f"p{i}": [n, *(f.cells[i].text for f in flows)] for i, n in enumerate(names)},
+            "credential": ["credential", *(f.credential or "" for f in flows)],
+        }
+        columns = [Column(k, max(cell_len(x) for x in v)) for k, v in cells.items()]
+        self._width = self._available()
+        widths = fit_columns(columns, self._width)
+        x, hidden = 0, []
+        for c in columns:
+            if x >= self._width and c.key.startswith("p"):
+                hidden.append(names[int(c.key[1:])])
+            x += widths[c.key] + PAD
+        self.border_subtitle = f"→ {', '.join(hidden)}" if hidden else ""
         with self.prevent(DataTable.RowHighlighted):
             table.clear(columns=True)
             for label in ("from", "to", "service"):
-                table.add_column(label, key=label)
+                table.add_column(label, key=label, width=widths[label])
             for i, n in enumerate(names):
-                table.add_column(Text(n), key=f"p{i}")  # a str label is read as markup
-            table.add_column("credential", key="credential")
+                # a str label is read as markup
+                table.add_column(Text(n), key=f"p{i}", width=widths[f"p{i}"])
+            table.add_column("credential", key="credential", width=widths["credential"])
             for f in flows:
                 table.add_row(
                     Text(f.source),
@@ -54,6 +76,17 @@ class TrafficPane(Vertical):
             if flows:
                 table.move_cursor(row=min(max(keep, 0), len(flows) - 1), scroll=False)
         self._explain(table.cursor_row)
+
+    def _available(self) -> int:
+        """Cells the table shows across (its scrollbar kept aside)."""
+        table = self.query_one(DataTable)
+        width = table.size.width or max(self.app.size.width - 2, 0)
+        return max(width - table.styles.scrollbar_size_vertical, 0)
+
+    def on_resize(self) -> None:
+        """A new width fits the columns again."""
+        if self._flows and self._width != self._available():
+            self.show(self._flows, self._names)
 
     def _explain(self, row: int) -> None:
         why = self.query_one("#traffic-why", Static)
