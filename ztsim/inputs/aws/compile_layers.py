@@ -96,9 +96,8 @@ class Layers:
                     self.em.rule(f"exposed-ipv{v}", "allow", prov, src={"zone": INTERNET}, dst=dst)
                 )
         rules.append(self.em.rule("not-exposed", "deny", prov, src={"zone": INTERNET}))
-        # The layer's default (allow) as a rule, so an allowed flow's verdict names a place.
-        prov = Provenance(prov.source, "exposure (a flow between hosts needs no public address)")
-        rules.append(self.em.rule("between-hosts", "allow", prov))
+        # The default (allow) stays unnamed: an allowed flow is then placed at its
+        # first named rule, the source's security group rule.
         return rules
 
     def _first_source(self) -> Any:
