@@ -39,6 +39,28 @@ def test_analysis_in_chromium(browser: Any, name: str) -> None:
     for i in range(plans.count()):
         box = plans.nth(i).bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 40
+    # read on a laptop: no picture scrolls sideways, no kill-chain text leaves its box
+    wide = page.eval_on_selector_all(
+        "svg.figure",
+        "els => els.filter(e => e.parentElement.scrollWidth > e.parentElement.clientWidth)"
+        ".map(e => e.getAttribute('aria-label'))",
+    )
+    assert wide == []
+    spill = page.eval_on_selector_all(
+        "svg.kill-chain",
+        """svgs => svgs.flatMap(svg => {
+            const rects = [...svg.querySelectorAll('rect')].map(r => r.getBoundingClientRect());
+            return [...svg.querySelectorAll('text')].filter(t => {
+                const b = t.getBoundingClientRect();
+                const r = rects.find(r => b.left >= r.left && b.left <= r.right
+                                          && b.top >= r.top - 1 && b.bottom <= r.bottom + 1);
+                return !r || b.right > r.right - 2;
+            }).map(t => t.textContent);
+        })""",
+    )
+    assert spill == []
+    ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+    assert len(ids) == len(set(ids)), "an id used twice in the page"
     assert errors == []
     assert urls == [path.as_uri()], "the analysis fetched something besides itself"
     if name == "pajemploi":

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from ztsim.inputs.loaded import LoadedTopology
 from ztsim.output.drawing.attack import Block
+from ztsim.output.drawing.svg import FOLD_WIDTH, clip, text_width
 from ztsim.output.reports.html_page import esc, page, plan_picture, table
 from ztsim.output.reports.incident_markdown import apart, control_text
 from ztsim.whatif.incident import IncidentAnalysis, IncidentPlan, PolicyIncident, TacticGroup
@@ -131,53 +132,77 @@ def _narrative(p: PolicyIncident, topo: LoadedTopology, index: int) -> str:
     return "\n".join(out)
 
 
-def _strip(chain: Sequence[TacticGroup]) -> str:
-    """The kill chain as an SVG strip: one box per tactic, arrows between them."""
-    w, gap, line = 190, 26, 16
-    heights = [34 + line * len(g.entries) for g in chain]
-    h = max(heights) + 8
-    parts = []
-    for i, g in enumerate(chain):
-        x = 4 + i * (w + gap)
+#: The kill chain strip's type: the figures' monospace font, so widths are known.
+_MONO = "DejaVu Sans Mono, Menlo, Consolas, monospace"
+#: Longest technique line in a tactic's box, in characters (the whole in a tooltip).
+_ENTRY_CELLS = 40
+
+
+def _strip(chain: Sequence[TacticGroup], ident: str) -> str:
+    """The kill chain as an SVG strip: one box per tactic, sized to its text, arrows
+    between them; folded in rows no wider than the report's pictures."""
+    gap, line, pad = 26.0, 16.0, 8.0
+    boxes = []
+    for g in chain:
+        title = f"{g.tactic_id} {g.name}".strip()
+        labels = [f"{e.technique.id} {e.technique.name}" for e in g.entries]
+        shown = [clip(x, _ENTRY_CELLS) for x in labels]
+        w = max([text_width(title, 12), *(text_width(x, 11) for x in shown)]) + 2 * pad
+        boxes.append((title, labels, shown, w, 30 + line * len(labels)))
+    parts: list[str] = []
+    x, y, row_h, width = 4.0, 4.0, 0.0, 0.0
+    for i, (title, labels, shown, w, h) in enumerate(boxes):
+        if i and x + gap + w > FOLD_WIDTH:  # the next row, entered by an arrow
+            x, y = 4.0, y + row_h + 14
+            row_h = 0.0
+            parts.append(_arrow(x, y + 16, x + gap - 6, ident))
+            x += gap
+        elif i:
+            parts.append(_arrow(x + 2, y + 16, x + gap - 4, ident))
+            x += gap
         parts.append(
-            f'<rect x="{x}" y="4" width="{w}" height="{heights[i]}" rx="6" '
+            f'<rect x="{x:g}" y="{y:g}" width="{w:.1f}" height="{h:g}" rx="6" '
             'fill="#f6f8fa" stroke="#57606a"/>'
         )
-        title = f"{g.tactic_id} {g.name}".strip()
         parts.append(
-            f'<text x="{x + 8}" y="22" font-weight="bold" font-size="12">{esc(title)}</text>'
+            f'<text x="{x + pad:g}" y="{y + 18:g}" style="font-size:12px;font-weight:bold">'
+            f"{esc(title)}</text>"
         )
-        for j, e in enumerate(g.entries):
-            label = f"{e.technique.id} {e.technique.name}"
-            if len(label) > 30:
-                label = label[:29] + "…"
-            y = 40 + j * line
-            parts.append(f'<text x="{x + 8}" y="{y}" font-size="11">{esc(label)}</text>')
-        if i < len(chain) - 1:
-            ax = x + w
+        for j, (label, text_shown) in enumerate(zip(labels, shown, strict=True)):
             parts.append(
-                f'<path d="M{ax + 2},20 L{ax + gap - 4},20" stroke="#57606a" '
-                'stroke-width="2" marker-end="url(#kc-arrow)"/>'
+                f'<text x="{x + pad:g}" y="{y + 36 + j * line:g}" style="font-size:11px">'
+                f"<title>{esc(label)}</title>{esc(text_shown)}</text>"
             )
-    width = 8 + len(chain) * (w + gap) - gap
+        x += w
+        row_h = max(row_h, h)
+        width = max(width, x + 4)
+    height = y + row_h + 4
     marker = (
-        '<defs><marker id="kc-arrow" viewBox="0 0 10 10" refX="9" refY="5" '
+        f'<defs><marker id="kc-arrow-{ident}" viewBox="0 0 10 10" refX="9" refY="5" '
         'markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0 L10,5 L0,10 z" '
         'fill="#57606a"/></marker></defs>'
     )
     return (
         f'<div class="scroll"><svg class="figure kill-chain" xmlns="http://www.w3.org/2000/svg" '
-        f'width="{width}" height="{h}" viewBox="0 0 {width} {h}" role="img" '
-        f'aria-label="kill chain">{marker}{"".join(parts)}</svg></div>'
+        f'width="{width:.1f}" height="{height:g}" viewBox="0 0 {width:.1f} {height:g}" '
+        f'role="img" aria-label="kill chain" font-family="{_MONO}">'
+        f"{marker}{''.join(parts)}</svg></div>"
     )
 
 
-def _kill_chain(p: PolicyIncident) -> str:
+def _arrow(x0: float, y: float, x1: float, ident: str) -> str:
+    return (
+        f'<path d="M{x0:g},{y:g} L{x1:g},{y:g}" stroke="#57606a" stroke-width="2" '
+        f'marker-end="url(#kc-arrow-{ident})"/>'
+    )
+
+
+def _kill_chain(p: PolicyIncident, index: int) -> str:
     out = ["<h3>Kill chain progression</h3>"]
     if not p.kill_chain:
         out.append("<p>No step to place.</p>")
         return "\n".join(out)
-    out.append(_strip(p.kill_chain))
+    out.append(_strip(p.kill_chain, str(index)))
     rows = []
     for g in p.kill_chain:
         for e in g.entries:
@@ -308,7 +333,7 @@ def render_incident_html(ia: IncidentAnalysis, topo: LoadedTopology) -> str:
                     _summary(p),
                     _impact(p),
                     _narrative(p, topo, i + 1),
-                    _kill_chain(p),
+                    _kill_chain(p, i + 1),
                     _mitigations(p),
                     _compliance(p, ia.compliance_name),
                     _recommended(p),
