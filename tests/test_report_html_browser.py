@@ -101,6 +101,8 @@ def _check_page(page: Any, errors: list[str], urls: list[str], path: Path, plans
         ".map(e => e.getAttribute('aria-label'))",
     )
     assert wide == []
+    ids = page.eval_on_selector_all("[id]", "els => els.map(e => e.id)")
+    assert len(ids) == len(set(ids)), "an id used twice in the page"
     assert errors == []
     assert urls == [path.as_uri()], "the report fetched something besides itself"
 
