@@ -341,7 +341,23 @@ def test_report_usage_errors(
     out = tmp_path / "r.html"
     assert main(["report", "topologies/pajemploi.yaml", *args, "-o", str(out)]) == 2
     assert not out.exists()
-    assert "error" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    # how the command was called, not a file: no made-up FILE:1:1 (issue 27 point 9)
+    assert err.startswith("ztsim report: error: ") and ":1:1:" not in err
+
+
+@pytest.mark.parametrize(
+    ("goal", "drawn"),
+    [
+        ("payroll-records", "exfiltrate(payroll-records)"),
+        ("exfiltrate(payroll-records)", "exfiltrate(payroll-records)"),
+        ("tamper(payroll-records)", "tamper(payroll-records)"),
+    ],
+)
+def test_report_goal_takes_every_form(tmp_path: Path, goal: str, drawn: str) -> None:
+    """``--goal`` as everywhere: DATA, exfiltrate(DATA) or tamper(DATA)."""
+    text = _report(tmp_path, "topologies/pajemploi.yaml", "-p", "policies", "--goal", goal)
+    assert f"Around <b>{drawn}</b>" in text
 
 
 def test_report_never_over_an_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -80,9 +80,6 @@ def _check_report(args: argparse.Namespace) -> str:
         raise InputError([*errors, *exc.diagnostics]) from None
     if checks is not None:
         errors.extend(assertion_errors(checks, topo))
-    if args.goal is not None and args.goal not in topo.data:
-        msg = f"--goal: no data item {args.goal!r} in the topology"
-        errors.append(Diagnostic(args.topology, 1, 1, "error", msg))
     compliance = None
     if args.compliance is not None:
         from ztsim.inputs.knowledge import load_compliance
@@ -95,6 +92,13 @@ def _check_report(args: argparse.Namespace) -> str:
         raise InputError(errors)
     report = evaluate(topo, pols, checks, max_paths=args.max_paths)
     retain(report)
+    if args.goal is not None:
+        from ztsim.output.console import select_goals
+
+        try:  # a usage error, as paths says it: no FILE:1:1 for what is not in a file
+            select_goals(report.analysis.goals, [args.goal])
+        except ValueError as exc:
+            raise usage_error("report", *exc.args[0]) from None
     fmt = _format(args)
     if args.analysis:
         from ztsim.whatif.incident import incident_analysis
@@ -193,8 +197,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--goal",
-        metavar="DATA",
-        help="draw the attack graph around the goals of this data item (default: the "
-        "first goal open under some policy)",
+        metavar="GOAL",
+        help="draw the attack graph around this goal: DATA (its first goal with a plan), "
+        "exfiltrate(DATA) or tamper(DATA) (default: the first goal open under some policy)",
     )
     p.set_defaults(func=run)

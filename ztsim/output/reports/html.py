@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from ztsim.analysis.judged import check_impact
 from ztsim.analysis.results import PlanRow, goal_label
 from ztsim.engine.steps import Fact
+from ztsim.output.console import select_goals
 from ztsim.output.drawing.attack import plans_figure, topology_places
 from ztsim.output.drawing.svg import FOLD_WIDTH, draw, figure_layout
 from ztsim.output.planshort import differences
@@ -31,10 +32,12 @@ __all__ = ["render_html", "selected_goal"]
 def selected_goal(
     goals: Sequence[Fact], rows: dict[Fact, list[PlanRow]], data: str | None
 ) -> Fact | None:
-    """The goal whose attack graph is drawn: about ``data`` if given, else the first
-    goal with a plan open under some policy, else the first with any plan."""
+    """The goal whose attack graph is drawn: the one ``data`` names if given (``DATA``,
+    ``exfiltrate(DATA)`` or ``tamper(DATA)``, as ``--goal`` everywhere; a name for no
+    goal raises ``ValueError``), else the first goal with a plan open under some
+    policy, else the first with any plan."""
     if data is not None:
-        return next((g for g in goals if g[1] == data and rows.get(g)), None)
+        return next((g for g in select_goals(goals, [data]) if rows.get(g)), None)
     for g in goals:
         if any(not v.blocked for row in rows.get(g, []) for v in row.verdicts):
             return g
