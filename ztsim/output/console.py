@@ -233,7 +233,7 @@ def _acts_on(st: Step) -> str:
 
 
 _GOAL_COLUMNS = (
-    Column("goal"),
+    Column("goal", soft="("),
     Column("verdict", wrap=False),
     Column("cost", right=True, wrap=False),
     Column("records", right=True, wrap=False),

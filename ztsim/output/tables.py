@@ -14,8 +14,11 @@ Table layout: every column is as wide as its widest cell or header.  When the ta
 wider than the console, the columns marked ``wrap`` are narrowed, widest first,
 to one common width (the widest width that fits; never under
 :data:`MIN_WRAP`, nor under the column's longest word), and their cells are
-wrapped at spaces (or at the column's ``sep``): a word is never broken.
-Columns not marked ``wrap`` keep their width, so a table too wide for the
+wrapped at spaces (or at the column's ``sep``): a word is never broken, except
+after one of the column's ``soft`` characters (``exfiltrate(`` / ``payroll-records)``).
+When the table is still too wide, a column wrapped at a ``sep`` other than a space
+breaks at spaces too (``T1557`` / ``log-collector``): at 80 columns ``check``'s table
+fits.  Columns not marked ``wrap`` keep their width, so a table too wide for the
 console even so stays whole: the terminal then wraps, nothing is lost.
 
 :class:`StyledLines` wraps a line longer than the console at a space too, the
@@ -102,6 +105,9 @@ class Column:
     right: bool = False
     wrap: bool = True
     sep: str = " "
+    #: Characters after which a word too long for the column may break (kept at the
+    #: end of its line): ``(`` lets ``exfiltrate(payroll-records)`` go on two lines.
+    soft: str = ""
 
 
 def _width(text: str) -> int:
@@ -109,7 +115,7 @@ def _width(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
-def wrap_cell(text: str, width: int, sep: str = " ") -> list[str]:
+def wrap_cell(text: str, width: int, sep: str = " ", soft: str = "") -> list[str]:
     """``text`` wrapped at ``sep`` into lines of at most ``width`` cells.
 
     A line broken at ``sep`` leaves ``sep``'s spaces out and starts the next line
@@ -123,6 +129,17 @@ def wrap_cell(text: str, width: int, sep: str = " ") -> list[str]:
     ['T1190 web', '> T1210 api-01', '> T1041 c2']
     >>> wrap_cell("exfiltrate(payroll-records)", 10)
     ['exfiltrate', '(payroll-r', 'ecords)']
+
+    A part longer than ``width`` that holds spaces breaks at them first (a narrow
+    terminal: ``T1557 log-collector`` on two lines rather than cut in a name):
+
+    >>> wrap_cell("T1190 web > T1557 log-collector", 15, sep=" > ")
+    ['T1190 web', '> T1557', 'log-collector']
+
+    A word too long for a line breaks after one of ``soft``'s characters when it can:
+
+    >>> wrap_cell("exfiltrate(payroll-records)", 16, soft="(")
+    ['exfiltrate(', 'payroll-records)']
     """
     if _width(text) <= width:
         return [text]
@@ -133,6 +150,14 @@ def wrap_cell(text: str, width: int, sep: str = " ") -> list[str]:
     for word in text.split(sep):
         if not word:
             continue
+        if _width(word) > width and sep != " " and " " in word.strip():
+            if line:
+                lines.append(line)
+                line = ""
+            parts = wrap_cell(lead + word if lines else word, width)
+            lines += parts[:-1]
+            line = parts[-1]
+            continue
         while _width(word) > width:  # cut a word that cannot fit on any line
             if line:
                 lines.append(line)
@@ -140,6 +165,9 @@ def wrap_cell(text: str, width: int, sep: str = " ") -> list[str]:
             cut = width
             while _width(word[:cut]) > width:  # wide characters
                 cut -= 1
+            after = max((word.rfind(c, 0, cut) for c in soft), default=-1)
+            if after > 0:  # after a soft break rather than inside a name
+                cut = after + 1
             lines.append(word[: max(cut, 1)])
             word = word[max(cut, 1) :]
         if not line and not lines:
@@ -156,11 +184,14 @@ def wrap_cell(text: str, width: int, sep: str = " ") -> list[str]:
     return lines
 
 
-def _longest_word(text: str, sep: str) -> int:
-    """The widest part of ``text`` between two ``sep``, with the lead a line
-    broken at ``sep`` starts with."""
+def _longest_word(text: str, sep: str, soft: str = "") -> int:
+    """The widest part of ``text`` between two ``sep`` (and after any of ``soft``'s
+    characters), with the lead a line broken at ``sep`` starts with."""
     lead = len(sep.strip()) + 1 if sep.strip() else 0
-    return max(_width(w) for w in text.split(sep)) + lead
+    words = text.split(sep)
+    for c in soft:
+        words = [part for w in words for part in w.replace(c, c + "\0").split("\0")]
+    return max(_width(w) for w in words) + lead
 
 
 def _fit(columns: Sequence[Column], natural: list[int], words: list[int], width: int) -> list[int]:
@@ -371,19 +402,30 @@ def box_table(
             if w > natural[i]:
                 natural[i] = w
     words = [0] * len(columns)
-    if sum(natural) + 3 * len(columns) + 1 > width:  # only a table to narrow needs them
+    frame = 3 * len(columns) + 1
+    if sum(natural) + frame > width:  # only a table to narrow needs them
         for i, c in enumerate(columns):
             if c.wrap:
                 texts = [c.header, *(row[i][0] for row in body)]
-                words[i] = max(_longest_word(t, c.sep) for t in texts)
+                words[i] = max(_longest_word(t, c.sep, c.soft) for t in texts)
     widths = _fit(columns, natural, words, width)
+    if sum(widths) + frame > width and any(c.wrap and c.sep != " " for c in columns):
+        # still too wide: a column kept whole at its sep (a step, ``T1190 portal-web``)
+        # breaks at spaces too, so the table fits the terminal instead of being wrapped by it
+        for i, c in enumerate(columns):
+            if c.wrap and c.sep != " ":
+                texts = [c.header, *(row[i][0] for row in body)]
+                words[i] = max(_longest_word(t, " ") for t in texts) + len(c.sep.strip()) + 1
+        widths = _fit(columns, natural, words, width)
 
     out: list[str] = []
     spans: list[tuple[int, int, int, str]] = []
 
     def emit_row(cells: Sequence[tuple[str, str]], bar: str) -> None:
         split = [
-            wrap_cell(text, widths[i], columns[i].sep) if columns[i].wrap else [text]
+            wrap_cell(text, widths[i], columns[i].sep, columns[i].soft)
+            if columns[i].wrap
+            else [text]
             for i, (text, _) in enumerate(cells)
         ]
         for k in range(max(len(lines) for lines in split)):
