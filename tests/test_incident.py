@@ -372,3 +372,11 @@ def test_markdown_headings_do_not_skip_a_level() -> None:
         levels = [len(m) for m in re.findall(r"^(#+) ", md, re.M)]
         assert levels[0] == 1
         assert all(b <= a + 1 for a, b in pairwise(levels)), name
+
+
+def test_the_sources_line_reads_as_a_sentence() -> None:
+    """'compliance mapping: NAME (FILE)', not 'compliance mapping ztsim default compliance
+    mapping (FILE)' (found reading the shipped analyses)."""
+    md = render_incident_markdown(_analysis("pajemploi")[0])
+    line = md.splitlines()[2]
+    assert "; compliance mapping: ztsim default compliance mapping (" in line
