@@ -285,6 +285,26 @@ def _exclusive(fields_set: set[str], layers: object) -> None:
         )
 
 
+_L = TypeVar("_L", SegmentationLayer, EgressLayer)
+
+
+def _map_layers(layers: list[_L], fn: Callable[[Any], Any]) -> list[_L]:
+    """``layers`` copied with each rule (of the layer, or of its tiers) replaced by
+    ``fn(rule)``: one body for both sections' :meth:`map_rules` (which type ``fn``;
+    a constrained type variable cannot tie a layer's kind to its rules')."""
+    return [
+        y.model_copy(
+            update={
+                "rules": None if y.rules is None else [fn(r) for r in y.rules],
+                "tiers": None
+                if y.tiers is None
+                else [t.model_copy(update={"rules": [fn(r) for r in t.rules]}) for t in y.tiers],
+            }
+        )
+        for y in layers
+    ]
+
+
 class SegmentationSection(FrozenModel):
     """East-west and north-south segmentation (spec §3; ``layers``: model v1.1)."""
 
@@ -317,20 +337,7 @@ class SegmentationSection(FrozenModel):
         """A copy with each rule replaced by ``fn(rule)``, layers and tiers kept."""
         if self.layers is None:
             return self.model_copy(update={"rules": [fn(r) for r in self.rules]})
-        layers = [
-            y.model_copy(
-                update={
-                    "rules": None if y.rules is None else [fn(r) for r in y.rules],
-                    "tiers": None
-                    if y.tiers is None
-                    else [
-                        t.model_copy(update={"rules": [fn(r) for r in t.rules]}) for t in y.tiers
-                    ],
-                }
-            )
-            for y in self.layers
-        ]
-        return self.model_copy(update={"layers": layers})
+        return self.model_copy(update={"layers": _map_layers(self.layers, fn)})
 
     def all_rules(self) -> list[SegmentationRule]:
         """Every rule in order, layer by layer and tier by tier (``rules`` in v1)."""
@@ -368,20 +375,7 @@ class EgressSection(FrozenModel):
         """A copy with each rule replaced by ``fn(rule)``, layers and tiers kept."""
         if self.layers is None:
             return self.model_copy(update={"rules": [fn(r) for r in self.rules]})
-        layers = [
-            y.model_copy(
-                update={
-                    "rules": None if y.rules is None else [fn(r) for r in y.rules],
-                    "tiers": None
-                    if y.tiers is None
-                    else [
-                        t.model_copy(update={"rules": [fn(r) for r in t.rules]}) for t in y.tiers
-                    ],
-                }
-            )
-            for y in self.layers
-        ]
-        return self.model_copy(update={"layers": layers})
+        return self.model_copy(update={"layers": _map_layers(self.layers, fn)})
 
     def all_rules(self) -> list[EgressRule]:
         """Every rule in order, layer by layer and tier by tier (``rules`` in v1)."""
