@@ -166,3 +166,16 @@ def test_verdicts_name_the_group_in_text_json_and_sarif() -> None:
     diff = _run("diff", "--terraform", "examples/aws/terraform/plan.json", "--overlay",
                 "examples/aws/attack.yaml", "--format", "json").stdout  # fmt: skip
     assert " default at " not in diff and "examples/aws/terraform/main.tf:" in diff
+
+
+def test_a_host_with_no_group_is_denied_by_name() -> None:
+    bare = instance("i-app", "subnet-b", "10.0.1.10", ())
+    imp = import_estate(estate(instances=(estate().instances[0], bare)), "dump.json")
+    policy = CompiledPolicy(imp.policy, imp.topology)
+    d = policy.flow("i-app", "i-web", "443/tcp")
+    assert not d.allowed and d.rule == "sg-egress/no-group/out/default"
+    where = imp.policy.rule_location("segmentation", d.rule_id)
+    assert (
+        where
+        == "a host with no security group implicit deny (no egress rule admits it) at dump.json:2"
+    )
