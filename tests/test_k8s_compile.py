@@ -66,12 +66,14 @@ class Imported:
     def allows(self, src: str, dst: str) -> list[str]:
         return self.map.get((src, dst), [])
 
-    def rules(self) -> list[dict[str, Any]]:
+    def rules(self, *, unisolated: bool = False) -> list[dict[str, Any]]:
+        """The compiled rules (those of the ``unisolated`` tier only if asked)."""
         out = []
         for section in ("segmentation", "egress"):
             for layer in self.draft.document[section]["layers"]:
                 for tier in layer["tiers"]:
-                    out += tier["rules"]
+                    if unisolated or tier["id"] != "unisolated":
+                        out += tier["rules"]
         return out
 
     def warnings(self) -> list[str]:
@@ -398,3 +400,66 @@ spec: {{podSelector: {{}}, policyTypes: {policy_types}, ingress: [{{ports: [{{po
     outbound = imp.allows("data/db", "shop/web")
     assert inbound == (["1/tcp"] if "Ingress" in policy_types else EVERYTHING)
     assert outbound == ([] if "Egress" in policy_types else EVERYTHING)
+
+
+# -- the unisolated tier: what no policy isolates, allowed by name -----------------------
+
+
+def _deciders(imp: Imported, src: str, dst: str) -> set[str]:
+    """The rule ids (``LAYER/ID`` joined by ``+``) deciding what ``src`` may reach of ``dst``."""
+    reach = reach_map(imp.topo, imp.policy, all_ports=True)
+    return {
+        g.decision.rule
+        for c in reach.connections()
+        if (c.source, c.target) == (src, dst)
+        for g in c.allowed.grants
+    }
+
+
+def test_unisolated_pods_are_allowed_by_a_rule_naming_their_workload(tmp_path: Path) -> None:
+    imp = Imported(tmp_path, PODS)
+    ids = [r["id"] for r in imp.rules(unisolated=True)]
+    pods = ("shop/web", "shop/api", "data/db")
+    assert ids == [
+        *(f"unisolated-eg-{p}" for p in pods),
+        *(f"unisolated-in-{p}" for p in pods),
+        *(f"unisolated-ext-{p}" for p in pods),
+    ]
+    prov = imp.draft.provenance["unisolated-eg-shop/web"]
+    assert prov.name == "Pod shop/web (no policy isolates it for egress)"
+    assert (prov.source.path, prov.source.line) == (imp.path, line_of(imp.path, "name: web") - 2)
+    # The same allows as the defaults; no flow is left to a layer's default.
+    assert imp.allows("shop/web", "data/db") == EVERYTHING
+    assert _deciders(imp, "shop/web", "data/db") == {
+        "egress-side/unisolated-eg-shop/web+ingress-side/unisolated-in-data/db"
+    }
+
+
+def test_an_isolated_pod_has_no_unisolated_rule_on_that_side(tmp_path: Path) -> None:
+    policy = (
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny, namespace: data}\nspec: {podSelector: {}}\n"
+    )
+    imp = Imported(tmp_path, PODS + policy)
+    ids = {r["id"] for r in imp.rules(unisolated=True)}
+    assert "unisolated-in-data/db" not in ids
+    assert {"unisolated-eg-data/db", "unisolated-ext-data/db", "unisolated-in-shop/web"} <= ids
+    assert imp.allows("shop/web", "data/db") == []
+    assert imp.allows("data/db", "shop/web") == EVERYTHING
+
+
+def test_what_is_published_is_allowed_from_outside_by_its_publisher(tmp_path: Path) -> None:
+    service = (
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+        "spec: {type: LoadBalancer, selector: {app: web}, ports: [{port: 80, targetPort: http}]}\n"
+    )
+    imp = Imported(tmp_path, PODS + service)
+    prov = imp.draft.provenance["published-service-shop/web-8080/tcp"]
+    assert prov.name == "LoadBalancer Service shop/web (from outside: no egress side)"
+    assert prov.source.line == line_of(imp.path, "kind: Service") - 1
+    # The other ports are not published: the topology stops the outside there
+    # (reach --all-ports shows the policy's word: the egress side's default).
+    assert _deciders(imp, "internet", "shop/web") == {
+        "egress-side/published-service-shop/web-8080/tcp+ingress-side/unisolated-in-shop/web",
+        "egress-side/default+ingress-side/unisolated-in-shop/web",
+    }

@@ -180,8 +180,14 @@ def test_sarif_points_at_the_manifests(capsys: pytest.CaptureFixture[str]) -> No
         for r in run["results"]
         for loc in r["locations"]
     }
-    # The goal's data is placed at its workload: StatefulSet data/postgres, line 1.
-    assert places == {("examples/k8s/workloads/data.yaml", 1)}
+    # The fix goes where the outside gets in: the Ingress publishing the web front
+    # (examples/k8s/workloads/shop.yaml:59), whose rule allows the first step.
+    assert places == {("examples/k8s/workloads/shop.yaml", 59)}
+    (text,) = {r["message"]["text"] for run in json.loads(out)["runs"] for r in run["results"]}
+    assert "at Ingress shop/shop (from outside: no egress side) at examples/k8s/workloads" in text
+    # Every step allowed names a Kubernetes object and its line, none a layer default.
+    assert "default" not in text
+    assert "at Deployment shop/web (no policy isolates it for egress) at examples/k8s/" in text
 
 
 def test_diff_k8s_opens_a_path(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,9 @@ policy as plain data (``docs/model-v1.1.md`` section 3, "Kubernetes, per side";
 - ``segmentation`` has two layers, ANDed: ``egress-side`` (the source pod's
   policies) and ``ingress-side`` (the destination pod's), each with the tiers
   ``admin`` (:mod:`~ztsim.inputs.k8s.compile_anp`), ``networkpolicy``
-  (:mod:`~ztsim.inputs.k8s.compile_np`) and ``baseline``, and ``default: allow``;
+  (:mod:`~ztsim.inputs.k8s.compile_np`), ``baseline`` and ``unisolated`` (what no
+  policy isolates, allowed by name: :mod:`~ztsim.inputs.k8s.compile_unisolated`),
+  and ``default: allow``;
 - ``egress`` (to outside addresses and names) has the source's side only
   (:mod:`~ztsim.inputs.k8s.compile_egress`).
 
@@ -28,6 +30,7 @@ from ztsim.inputs.k8s.compile_egress import Outside
 from ztsim.inputs.k8s.compile_ingress import Routes
 from ztsim.inputs.k8s.compile_np import np_tier
 from ztsim.inputs.k8s.compile_select import Cluster
+from ztsim.inputs.k8s.compile_unisolated import UNISOLATED_TIER, unisolated_tiers
 from ztsim.inputs.k8s.drafts import PolicyDraft, TopologyDraft
 from ztsim.inputs.k8s.objects import Manifests
 
@@ -39,7 +42,7 @@ INGRESS_LAYER = "ingress-side"
 #: The egress section's one layer (the source's side, towards outside).
 OUTSIDE_LAYER = "to-outside"
 #: Each layer's tiers, in order.
-TIERS = ("admin", "networkpolicy", "baseline")
+TIERS = ("admin", "networkpolicy", "baseline", UNISOLATED_TIER)
 
 
 def policy_document(m: Manifests, topo: TopologyDraft, name: str) -> PolicyDraft:
@@ -64,25 +67,39 @@ def policy_document(m: Manifests, topo: TopologyDraft, name: str) -> PolicyDraft
         if "Egress" in np.policy_types
         for h in cluster.pods_in([np.namespace], np.pod_selector).hosts
     )
+    isolated_in = frozenset(
+        h
+        for np in nps
+        if "Ingress" in np.policy_types
+        for h in cluster.pods_in([np.namespace], np.pod_selector).hosts
+    )
     routes = Routes.of(em, topo)
     layers = []
     for layer_id, d in ((EGRESS_LAYER, "eg"), (INGRESS_LAYER, "in")):
         extra = outside.unread_rules(m.cilium_policies, outside=False) if d == "eg" else []
-        tiers = (
+        tiers: tuple[list[dict[str, Any]], ...] = (
             admin_tier(em, anps, d, routes),  # type: ignore[arg-type]
             np_tier(em, nps, d, extra, routes),  # type: ignore[arg-type]
             baseline_tier(em, banps, d, routes),  # type: ignore[arg-type]
+            [],
         )
         layers.append(_layer(layer_id, tiers))
     if routes is not None:
         routes.copy_known(layers)
         routes.finish()
+    # After the copies through the ingress controller: these copy nothing.
+    last = unisolated_tiers(
+        em, topo, {"eg": outside.isolated, "in": isolated_in, "ext": outside.isolated}
+    )
+    for layer, side in zip(layers, ("eg", "in"), strict=True):
+        layer["tiers"][-1]["rules"] = last[side]
     cilium = outside.cilium_rules(m.cilium_policies)
     outside.names = list(dict.fromkeys([*names, *outside.fqdns]))
     tiers = (
         outside.admin_tier(anps),
         outside.np_tier(nps, cilium),
         outside.baseline_tier(banps),
+        last["ext"],
     )
     document: dict[str, Any] = {
         "ztsim": 1,

@@ -177,6 +177,10 @@ class Cluster:
             sel.update(label_parts(selector))
         return PodSet(sel, hosts)
 
+    def hosts(self) -> list[tuple[str, Workload]]:
+        """Every pod with its host id, in the topology's order."""
+        return [(self._ids[w.id], w) for w in self.pods]
+
     def everything(self) -> PodSet:
         """Every source or destination: hosts and external zones (``{}``)."""
         return PodSet({}, frozenset(self._ids.values()), outside=True)

@@ -29,7 +29,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from ztsim.inputs.checks import check_policy, check_topology, policy_warnings
+from ztsim.inputs.checks import NO_DATA_MESSAGE, check_policy, check_topology, policy_warnings
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
 from ztsim.inputs.k8s.emit import draft_yaml
 from ztsim.inputs.k8s.objects import Manifests
@@ -40,6 +40,7 @@ from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.schema import Policy, Topology
 
 __all__ = [
+    "K8S_DEFAULTS",
     "Imported",
     "ImportedPolicy",
     "ImportedTopology",
@@ -103,6 +104,12 @@ class ImportedPolicy(LoadedPolicy):
     """
 
     provenance: Mapping[str, Provenance]
+    #: ``LAYER/default`` -> what that default stands for, said where a verdict
+    #: names it (:data:`K8S_DEFAULTS` for a Kubernetes import).
+    default_why: Mapping[str, str] = {}
+    #: Whether an allowed flow's ``L1/R1+L2/R2`` is placed at every layer's object
+    #: (a Kubernetes import: the source's and the destination's policies), not the first's.
+    every_layer: bool = False
 
     @cached_property
     def _names(self) -> dict[tuple[str, str], str]:
@@ -117,18 +124,28 @@ class ImportedPolicy(LoadedPolicy):
 
     def _rule_id(self, section: str, name: str) -> str | None:
         """The rule id ``name`` stands for (see the class docstring), if it has an object."""
+        found = self._rule_ids(section, name)
+        return found[0] if found else None
+
+    def _rule_ids(self, section: str, name: str) -> list[str]:
+        """Every rule id with an object that ``name`` names, in order (an allowed
+        flow's ``L1/R1+L2/R2`` names one per layer)."""
         found = self._names.get((section, name))
         if found is not None or "+" not in name:
-            return found
+            return [found] if found is not None else []
         parts = name.split("+")  # rule ids may hold "+": grow each part to a known name
+        out: list[str] = []
         i = 0
         while i < len(parts):
             for j in range(i + 1, len(parts) + 1):
                 found = self._names.get((section, "+".join(parts[i:j])))
                 if found is not None:
-                    return found
-            i += 1
-        return None
+                    out.append(found)
+                    i = j
+                    break
+            else:
+                i += 1
+        return out
 
     @cached_property
     def _rule_marks(self) -> dict[tuple[str, str], Mark]:
@@ -144,17 +161,35 @@ class ImportedPolicy(LoadedPolicy):
         return self._rule_marks.get((section, found)) if found is not None else None
 
     def rule_location(self, section: Section, rule_id: str) -> str:
-        """``NetworkPolicy shop/default-deny at k8s/netpol.yaml:12``: the object and its place."""
-        found = self._rule_id(section, rule_id)
-        if found is None:
-            return self.path
-        prov = self.provenance[found]
-        return f"{prov.name} at {prov.source}"
+        """``NetworkPolicy shop/default-deny at k8s/netpol.yaml:12``: the object and its
+        place; for an allowed flow's ``L1/R1+L2/R2``, the first layer's object (each
+        layer's, joined by "and", with :attr:`every_layer`).
+
+        A layer's default is no object: every pod's connections are decided by
+        rules (the ``unisolated`` tier names the workloads no policy isolates), so
+        what meets a default is a connection from outside, which has no egress side.
+        """
+        found = self._rule_ids(section, rule_id)
+        if not found:
+            why = self.default_why.get(rule_id) if rule_id.endswith("/default") else None
+            return f"{self.path} ({why})" if why else self.path
+        found = found if self.every_layer else found[:1]
+        said = (f"{p.name} at {p.source}" for p in (self.provenance[f] for f in found))
+        return " and ".join(dict.fromkeys(said))
 
     def rule_file(self, section: Section, rule_id: str) -> str:
         """The manifest file of the object rule ``rule_id`` compiles."""
         found = self._rule_id(section, rule_id)
         return self.provenance[found].source.path if found is not None else self.path
+
+
+#: What the layers' defaults of a Kubernetes import stand for: every pod's
+#: connections are decided by rules (the ``unisolated`` tier), so a default meets
+#: only a connection from outside (which has no egress side).
+K8S_DEFAULTS = {
+    f"{layer}/default": "no Kubernetes object: a connection from outside has no egress side"
+    for layer in ("egress-side", "ingress-side", "to-outside")
+}
 
 
 def _rule_keys(policy: Policy) -> list[tuple[Section, str | None, str]]:
@@ -275,8 +310,16 @@ def _textless(label: str, document: dict[str, Any]) -> Document:
     return Document(path=label, data=document, text="")
 
 
-def load_topology_draft(draft: TopologyDraft, label: str) -> ImportedTopology:
-    """Validate and load a topology draft; problems placed at their manifests."""
+def load_topology_draft(
+    draft: TopologyDraft, label: str, no_data_at: str | None = None
+) -> ImportedTopology:
+    """Validate and load a topology draft; problems placed at their manifests.
+
+    "No data item on any host" concerns no item: it is placed at ``no_data_at``
+    (the overlay, where data is attached), else at the first host's object, never
+    in the draft (a file that does not exist); and it alone does not make the
+    draft's text be written (see :func:`_textless`).
+    """
     built: list[HostTables] = []
 
     def check(col: Any, topo: Topology) -> None:
@@ -286,6 +329,7 @@ def load_topology_draft(draft: TopologyDraft, label: str) -> ImportedTopology:
         model, warnings = validate_document(
             _textless(label, draft.document), "topology", Topology, check
         )
+        warnings, no_data = _without_no_data(warnings)
         found = bool(warnings)
     except InputError:
         found = True
@@ -296,10 +340,32 @@ def load_topology_draft(draft: TopologyDraft, label: str) -> ImportedTopology:
             model, warnings = validate_document(doc, "topology", Topology, check)
         except InputError as exc:
             raise InputError(_relocate(exc.diagnostics, label, origins)) from None
-        warnings = _relocate(warnings, label, origins)
+        warnings, no_data = _without_no_data(_relocate(warnings, label, origins))
+    if no_data:
+        warnings.append(_no_data_warning(draft, label, no_data_at))
     loaded = ImportedTopology(model, label, None, warnings=warnings, tables=built[0])
     loaded.provenance = draft.provenance
     return loaded
+
+
+def _without_no_data(warnings: list[Diagnostic]) -> tuple[list[Diagnostic], bool]:
+    """``warnings`` without "no data item on any host", and whether it was there."""
+    kept = [w for w in warnings if w.message != NO_DATA_MESSAGE]
+    return kept, len(kept) != len(warnings)
+
+
+def _no_data_warning(draft: TopologyDraft, label: str, at: str | None) -> Diagnostic:
+    """The "no data item on any host" warning, at ``at`` (1:1), else at the first
+    host's object."""
+    if at is not None:
+        return Diagnostic(at, 1, 1, "warning", NO_DATA_MESSAGE)
+    for host in draft.document.get("hosts") or ():
+        ident = host.get("id") if isinstance(host, dict) else None
+        prov = draft.provenance.get(ident) if isinstance(ident, str) else None
+        if prov is not None:
+            src = prov.source
+            return Diagnostic(src.path, src.line, src.column, "warning", NO_DATA_MESSAGE)
+    return Diagnostic(label, 1, 1, "warning", NO_DATA_MESSAGE)
 
 
 def load_policy_draft(
@@ -329,10 +395,15 @@ def load_policy_draft(
 
 
 def imported_from_drafts(
-    manifests: Manifests, topology: TopologyDraft, policy: PolicyDraft, label: str
+    manifests: Manifests,
+    topology: TopologyDraft,
+    policy: PolicyDraft,
+    label: str,
+    overlay_path: str | Path | None = None,
 ) -> Imported:
     """Merge and load the drafts (see :func:`import_k8s`); ``topology`` has its
-    overlay applied already, ``label`` names the import (the loaded objects' ``path``).
+    overlay applied already (from ``overlay_path``), ``label`` names the import
+    (the loaded objects' ``path``).
 
     Raises
     ------
@@ -340,7 +411,8 @@ def imported_from_drafts(
         With every problem found, each at its manifest's (or overlay's) FILE:LINE:COL.
     """
     merged = merge_destinations(topology, policy)
-    loaded_topology = load_topology_draft(merged, f"{label} (topology)")
+    at = str(overlay_path) if overlay_path is not None else None
+    loaded_topology = load_topology_draft(merged, f"{label} (topology)", at)
     loaded_policy, policy_notes = load_policy_draft(policy, f"{label} (policy)", loaded_topology)
     loaded_topology.path = loaded_policy.path = label
     notes = (
@@ -415,11 +487,13 @@ def import_k8s(
     if overlay is not None:
         topology = apply_overlay(topology, overlay)
     policy = policy_document(manifests, topology, name)
-    imported = imported_from_drafts(manifests, topology, policy, str(paths[0]))
+    imported = imported_from_drafts(manifests, topology, policy, str(paths[0]), overlay_path)
     words = [w for path in paths for w in ("--k8s", str(path))]
     if overlay_path is not None:
         words += ["--overlay", str(overlay_path)]
     imported.topology.command_words = tuple(words)
+    imported.policy.default_why = K8S_DEFAULTS
+    imported.policy.every_layer = True
     return imported
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
 from ztsim.inputs.k8s.importer import (
+    K8S_DEFAULTS,
     ImportedPolicy,
     ImportedTopology,
     default_name,
@@ -26,8 +27,10 @@ from ztsim.model.diagnostics import Diagnostic
 __all__ = ["ABSENT_LAYER", "ImportedPair", "import_k8s_pair"]
 
 
-#: The layer a policy of :func:`import_k8s_pair` gets first: what its manifests do
-#: not deploy has no connection at all.
+#: The tier a policy of :func:`import_k8s_pair` gets first in its first layer of each
+#: section: what its manifests do not deploy has no connection at all.  A tier, not
+#: a layer of its own: a layer's default is no Kubernetes object, and every flow
+#: allowed would name it.
 ABSENT_LAYER = "not-deployed"
 
 
@@ -58,7 +61,8 @@ def _union(head: TopologyDraft, base: TopologyDraft) -> TopologyDraft:
 
 
 def _isolated(policy: PolicyDraft, absent: list[str], why: Mapping[str, Provenance]) -> PolicyDraft:
-    """``policy`` with a first layer denying every connection of the ``absent`` hosts."""
+    """``policy`` with a first tier (in its first layer) denying every connection of
+    the ``absent`` hosts."""
     if not absent:
         return policy
     document = copy.deepcopy(policy.document)
@@ -76,9 +80,12 @@ def _isolated(policy: PolicyDraft, absent: list[str], why: Mapping[str, Provenan
                 provenance[rid] = Provenance(origin.source, f"{origin.name} (not deployed here)")
     for section, rules in (("segmentation", seg_rules), ("egress", egr_rules)):
         sec = document.setdefault(section, {})
-        layer = {"id": ABSENT_LAYER, "default": "allow", "rules": rules}
-        if "layers" in sec:
-            sec["layers"] = [layer, *sec["layers"]]
+        if sec.get("layers"):
+            first = sec["layers"][0]
+            tiers = first.get("tiers")
+            if tiers is None:  # a layer of rules: one tier of them after ours
+                tiers = [{"id": "rules", "rules": first.pop("rules", None) or []}]
+            first["tiers"] = [{"id": ABSENT_LAYER, "rules": rules}, *tiers]
         else:  # a v1 section: the rules first
             sec["rules"] = [*rules, *(sec.get("rules") or [])]
     return PolicyDraft(document, provenance, list(policy.notes), list(policy.destinations))
@@ -129,10 +136,13 @@ def import_k8s_pair(
         sides.append(_isolated(compiled, absent, union.provenance))
     merged = merge_destinations(merge_destinations(union, sides[0]), sides[1])
     label = str(head_paths[0])
-    topology = load_topology_draft(merged, f"{label} (topology)")
+    at = str(overlay_path) if overlay_path is not None else None
+    topology = load_topology_draft(merged, f"{label} (topology)", at)
     base_pol, base_notes = load_policy_draft(sides[0], f"{base_paths[0]} (policy)", topology)
     head_pol, head_notes = load_policy_draft(sides[1], f"{label} (policy)", topology)
     topology.path = label
     base_pol.path, head_pol.path = str(base_paths[0]), label
+    for side in (base_pol, head_pol):
+        side.default_why, side.every_layer = K8S_DEFAULTS, True
     notes = (*base.notes, *head.notes, *base_notes, *head_notes)
     return ImportedPair(topology, base_pol, head_pol, tuple(dict.fromkeys(notes)))
