@@ -380,3 +380,10 @@ def test_the_sources_line_reads_as_a_sentence() -> None:
     md = render_incident_markdown(_analysis("pajemploi")[0])
     line = md.splitlines()[2]
     assert "; compliance mapping: ztsim default compliance mapping (" in line
+
+
+def test_no_sentence_ends_twice() -> None:
+    """Sentences joined in a list lose their full stop first (read '...service.; From')."""
+    for name in SCENARIOS:
+        md = render_incident_markdown(_analysis(name)[0])
+        assert ".;" not in md and "..\n" not in md, name

@@ -431,7 +431,9 @@ def _recommendations(report: Report, pi: int) -> Recommendations:
             for _, rule in c.rules()
             if rule.get("action") == "allow"
         )
-        forbids = tuple(step_sentence(st, report.topology) for st in h.blocks.get(c.key, []))
+        forbids = tuple(
+            step_sentence(st, report.topology).rstrip(".") for st in h.blocks.get(c.key, [])
+        )
         closes = tuple(goal_label(g) for g in h.necessary.get(c.key, []))
         items.append(
             Recommendation(c.text, c.kind, c.note, tuple(settings), rules, forbids, closes, keeps)
