@@ -44,6 +44,7 @@ from ztsim.engine.targets import (
     TargetLayout,
     bitset_of,
     group_targets,
+    iter_bits,
     target_layout,
 )
 from ztsim.inputs.loaded import LabelGroup, LoadedPolicy, LoadedTopology
@@ -511,6 +512,8 @@ class EgressJudge:
         "_index",
         "_plan",
         "_section",
+        "_to_masks",
+        "_zone_masks",
         "by_class",
         "by_destination",
         "by_flow",
@@ -561,6 +564,11 @@ class EgressJudge:
         self.by_destination: dict[tuple[str, str], list[int]] = {}
         self.by_zone: dict[tuple[str, str, str], list[int]] = {}
         self._index: _EgressIndex | None = None
+        #: :meth:`_rules_to` as a bitset over the rules, by (destination, service).
+        self._to_masks: dict[tuple[str, str], int] = {}
+        #: The rules whose `from` zone may match a host of a zone, as bitsets: those
+        #: naming no zone, and per zone those naming it (built on first use).
+        self._zone_masks: tuple[list[int], dict[str, list[int]], dict[str, int]] | None = None
 
     def egress(self, host: str, destination: str, service: str) -> Decision:
         """Decide egress from a host to an external destination on one of its services."""
@@ -590,18 +598,9 @@ class EgressJudge:
         `from` matches the host, else the default (``reach --all-ports`` asks this)."""
         if self.layered or destination in self.cidr_dests:
             return self._by_plan(host, destination, service)
-        src = self.topology.hosts[host]
         # Only the rules whose services and patterns cover this destination, and
         # whose `from` zone is the host's (or any), can decide.
-        key = (destination, service, src.zone)
-        cands = self.by_zone.get(key)
-        if cands is None:
-            zone = src.zone
-            cands = self.by_zone[key] = [
-                i
-                for i in self._rules_to(destination, service)
-                if (z := self.rules[i].source.zone) is None or zone in z
-            ]
+        cands = self._candidates(destination, service, self.topology.hosts[host].zone)
         esel = self.from_sel
         labels = self.groups[host][1]
         for i in cands:  # their `from` zone matches: check its hosts and labels
@@ -616,22 +615,51 @@ class EgressJudge:
         plan = self._plan
         if plan is None:
             plan = self._plan = LayerPlan.of("egress", self._section)
-        src = self.topology.hosts[host]
-        key = (destination, service, src.zone)
-        cands = self.by_zone.get(key)
-        if cands is None:
-            zone = src.zone
-            cands = self.by_zone[key] = [
-                i
-                for i in self._rules_to(destination, service)
-                if (z := self.rules[i].source.zone) is None or zone in z
-            ]
+        cands = self._candidates(destination, service, self.topology.hosts[host].zone)
         esel, labels = self.from_sel, self.groups[host][1]
         hits = [
             (i, self._cover(i, destination)) for i in cands if sets_admit(esel[i], host, labels)
         ]
         cidr = self.topology.destinations[destination].cidr
         return plan.block(_POINT if cidr is None else block_intervals(cidr), hits)
+
+    def _candidates(self, destination: str, service: str, zone: str) -> list[int]:
+        """The rules (in order) covering ``destination`` and ``service`` whose `from`
+        zone may be ``zone``: memoised per (destination, service, zone).
+
+        The AND of two bitsets over the rules (the destination's, the zone's), not
+        a filter of the destination's rules per zone: zones and rules both grow
+        with the estate, and the filter made their product.
+        """
+        key = (destination, service, zone)
+        cands = self.by_zone.get(key)
+        if cands is None:
+            to_mask = self._to_masks.get(key[:2])
+            if to_mask is None:
+                to_mask = bitset_of(self._rules_to(destination, service), len(self.rules))
+                self._to_masks[key[:2]] = to_mask
+            cands = self.by_zone[key] = list(iter_bits(to_mask & self._zone_mask(zone)))
+        return cands
+
+    def _zone_mask(self, zone: str) -> int:
+        """The rules whose `from` names no zone or names ``zone``, as a bitset."""
+        masks = self._zone_masks
+        if masks is None:
+            anywhere: list[int] = []
+            named: dict[str, list[int]] = defaultdict(list)
+            for i, r in enumerate(self.rules):
+                zones = r.source.zone
+                if zones is None:
+                    anywhere.append(i)
+                else:
+                    for z in zones:
+                        named[z].append(i)
+            masks = self._zone_masks = (anywhere, dict(named), {})
+        anywhere, named, done = masks
+        found = done.get(zone)
+        if found is None:
+            found = done[zone] = bitset_of([*anywhere, *named.get(zone, ())], len(self.rules))
+        return found
 
     def _cover(self, i: int, destination: str) -> Intervals:
         """The addresses of a destination that rule ``i``'s `to` covers (an FQDN

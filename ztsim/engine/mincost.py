@@ -87,16 +87,26 @@ class _Graph:
 
     def __init__(self, sol: Solution) -> None:
         cost = sol.cost
+        #: Per fact, the steps giving it, in the order they fired (no sort of every
+        #: fired step: :func:`_search`, whose models must be deterministic, sorts
+        #: the few lists it reads; the rest read them in any order).
         givers: dict[Fact, list[Step]] = {}
         steps: list[Step] = []
-        for key in sorted(sol.fired):  # a fixed order: the models built are deterministic
-            st = sol.fired[key]
-            if not all(p in cost for p in st.pre):
+        for st in sol.fired.values():
+            pre = st.pre
+            if len(pre) == 1:  # at most two preconditions: no generator per step
+                if pre[0] not in cost:
+                    continue
+            elif pre and not all(p in cost for p in pre):
                 continue
             steps.append(st)
             for f in st.post:
                 if f in cost:
-                    givers.setdefault(f, []).append(st)
+                    got = givers.get(f)
+                    if got is None:
+                        givers[f] = [st]
+                    else:
+                        got.append(st)
         self.steps = steps
         self.givers = givers
         self.hmax = hmax((st.pre, st.post) for st in steps)
@@ -344,7 +354,7 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
     kept: list[Step] = []
     seen: set[StepKey] = set()
     for f in sorted(dist, key=lambda x: (dist[x], x)):
-        for st in g.givers.get(f, ()):
+        for st in sorted(g.givers.get(f, ()), key=_step_key):
             if st.key in seen:
                 continue
             seen.add(st.key)
@@ -369,6 +379,11 @@ def _search(g: _Graph, goal: Fact, known: Plan) -> Cheapest:
         return Cheapest(best, lower)
     proved = min(known.cost, math.ceil(proven - 1e-6))
     return Cheapest(best, max(lower, proved))
+
+
+def _step_key(st: Step) -> StepKey:
+    """A step's key (the fixed order of the steps a search reads)."""
+    return st.key
 
 
 def hmax_plan(sol: Solution, goal: Fact) -> Plan:
