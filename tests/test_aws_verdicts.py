@@ -179,3 +179,15 @@ def test_a_host_with_no_group_is_denied_by_name() -> None:
         where
         == "a host with no security group implicit deny (no egress rule admits it) at dump.json:2"
     )
+
+
+def test_a_plans_implicit_deny_names_the_terraform_address() -> None:
+    out = _run(
+        "paths", "--terraform", "examples/aws/terraform/plan.json",
+        "--overlay", "examples/aws/attack.yaml",
+    ).stdout  # fmt: skip
+    text = " ".join(out.split())
+    assert (
+        "security group sg-0b1c2d3e4f5a60102 (shop-app) aws_security_group.app implicit deny "
+        "(no ingress rule admits it) at examples/aws/terraform/main.tf:105"
+    ) in text

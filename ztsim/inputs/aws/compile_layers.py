@@ -159,7 +159,9 @@ class Layers:
 
     def _group_name(self, gid: str) -> str:
         g = self.index.groups.get(gid)
-        return _gname(g) if g is not None else f"security group {gid} (not in the dump)"
+        if g is None:
+            return f"security group {gid} (not in the dump)"
+        return _gname(g) + (f" {g.address}" if g.address else "")
 
     def _sg_peer(
         self,
@@ -293,9 +295,8 @@ class Layers:
     def _acl_default(acl: NetworkAcl, outbound: bool) -> Provenance:
         """Where a flow no entry of ``acl`` matched is denied (its implicit deny)."""
         side = "outbound" if outbound else "inbound"
-        return Provenance(
-            acl.source, f"network ACL {acl.id} implicit deny (no {side} entry matches)"
-        )
+        name = f"network ACL {acl.id}" + (f" {acl.address}" if acl.address else "")
+        return Provenance(acl.source, f"{name} implicit deny (no {side} entry matches)")
 
     @staticmethod
     def _admits_internet(net: Net, allow: bool, hosts: list[HostInfo]) -> bool:

@@ -180,6 +180,8 @@ class SecurityGroup:
     tags: Labels
     source: Source
     description: str = ""
+    #: The Terraform resource address (``aws_security_group.app``), when read from a plan.
+    address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ class NetworkAcl:
     tags: Labels
     source: Source
     is_default: bool = False
+    #: The Terraform resource address (``aws_network_acl.db``), when read from a plan.
+    address: str | None = None
 
 
 @dataclass(frozen=True)

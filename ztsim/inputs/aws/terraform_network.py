@@ -133,6 +133,7 @@ def _acls(b: Builder) -> dict[str, NetworkAcl]:
                 b.tags(res),
                 res.source,
                 kind == "aws_default_network_acl",
+                res.address,
             )
     for res in b.by_type.get("aws_network_acl_rule", ()):
         egress, unk = b.value(res, res.values, res.unknown, "egress")

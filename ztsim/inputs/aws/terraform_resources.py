@@ -348,6 +348,7 @@ def security_groups(b: Builder) -> dict[str, SecurityGroup]:
                 b.tags(res),
                 res.source,
                 desc if isinstance(desc, str) else "",
+                res.address,
             )
     for kind, keys in (
         ("aws_security_group_rule", _RULE_KEYS),
