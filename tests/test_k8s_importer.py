@@ -270,3 +270,24 @@ def test_same_drafts_same_bytes(tmp_path: Path) -> None:
     a = policy_yaml_text(_imported([DENY_DB]).policy_draft)
     b = policy_yaml_text(_imported([DENY_DB]).policy_draft)
     assert a == b
+
+
+def test_no_data_is_placed_in_a_file_that_exists(tmp_path: Path) -> None:
+    """ "No data item" concerns no item: at the overlay when one is given, else at the
+    first workload's manifest; never in the draft (a file that does not exist)."""
+    from ztsim.inputs.checks import NO_DATA_MESSAGE
+    from ztsim.inputs.k8s.importer import import_k8s
+
+    root = Path(__file__).resolve().parents[1] / "examples" / "k8s"
+    plain = import_k8s([root / "workloads"])
+    (note,) = [n for n in plain.notes if n.message == NO_DATA_MESSAGE]
+    host = plain.topology_draft.document["hosts"][0]["id"]
+    first = plain.topology_draft.provenance[host].source
+    assert (note.path, note.line) == (first.path, first.line) and Path(note.path).is_file()
+    overlay = tmp_path / "o.yaml"
+    overlay.write_text("ztsim: 1\nkind: overlay\n")
+    placed = import_k8s([root / "workloads"], overlay)
+    (note,) = [n for n in placed.notes if n.message == NO_DATA_MESSAGE]
+    assert (note.path, note.line, note.column) == (str(overlay), 1, 1)
+    assert not any(n.message == NO_DATA_MESSAGE for n in import_k8s(
+        [root / "workloads"], root / "attack.yaml").notes)  # fmt: skip

@@ -495,6 +495,14 @@ BAD = [
         "kind: Deployment\nmetadata: {name: d}\nspec: {}\n",
         "3:7: error: missing required field 'template'",
     ),
+    # Names that cannot stand in an id (NAMESPACE/NAME, a zone).
+    ('kind: Pod\nmetadata: {name: "a b"}\n', "2:18: error: 'name' must be a DNS-1123 subdomain"),
+    (
+        'kind: Pod\nmetadata: {name: a, namespace: "x/y"}\n',
+        "2:32: error: 'namespace' must be a DNS-1123 label",
+    ),
+    ("kind: Namespace\nmetadata: {name: a.b}\n", "2:18: error: 'name' must be a DNS-1123 label"),
+    ('kind: Pod\nmetadata: {name: "a\\e[31m"}\n', "2:18: error: 'name' must be a DNS-1123"),
 ]
 
 
@@ -602,3 +610,13 @@ def test_no_traceback_on_any_wrong_value(tmp_path: Path) -> None:
                     assert all(d.line >= 1 and d.column >= 1 for d in exc.diagnostics)
                     outcomes["refused"] += 1
     assert outcomes["read"] and outcomes["refused"]
+
+
+def test_names_off_kubernetes_syntax_are_read_with_a_warning(tmp_path: Path) -> None:
+    # netpol-analyzer's cases name policies with '_', which the API server refuses.
+    path = write(tmp_path, "n.yaml", "kind: Pod\nmetadata: {name: My_Pod, namespace: shop}\n")
+    read = read_manifests([path])
+    assert [w.id for w in read.workloads] == ["shop/My_Pod"]
+    (note,) = read.notes
+    assert (note.line, note.column, note.level) == (2, 18, "warning")
+    assert "'name' should be a DNS-1123 subdomain" in note.message

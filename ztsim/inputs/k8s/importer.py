@@ -311,14 +311,15 @@ def _textless(label: str, document: dict[str, Any]) -> Document:
 
 
 def load_topology_draft(
-    draft: TopologyDraft, label: str, no_data_at: str | None = None
+    draft: TopologyDraft, label: str, no_data_at: str | None = None, fallback: str | None = None
 ) -> ImportedTopology:
     """Validate and load a topology draft; problems placed at their manifests.
 
     "No data item on any host" concerns no item: it is placed at ``no_data_at``
-    (the overlay, where data is attached), else at the first host's object, never
-    in the draft (a file that does not exist); and it alone does not make the
-    draft's text be written (see :func:`_textless`).
+    (the overlay, where data is attached), else at the first host's object, else at
+    ``fallback`` (the first manifest), never in the draft (a file that does not
+    exist); and it alone does not make the draft's text be written (see
+    :func:`_textless`).
     """
     built: list[HostTables] = []
 
@@ -342,7 +343,7 @@ def load_topology_draft(
             raise InputError(_relocate(exc.diagnostics, label, origins)) from None
         warnings, no_data = _without_no_data(_relocate(warnings, label, origins))
     if no_data:
-        warnings.append(_no_data_warning(draft, label, no_data_at))
+        warnings.append(_no_data_warning(draft, fallback or label, no_data_at))
     loaded = ImportedTopology(model, label, None, warnings=warnings, tables=built[0])
     loaded.provenance = draft.provenance
     return loaded
@@ -412,7 +413,8 @@ def imported_from_drafts(
     """
     merged = merge_destinations(topology, policy)
     at = str(overlay_path) if overlay_path is not None else None
-    loaded_topology = load_topology_draft(merged, f"{label} (topology)", at)
+    first = manifests.files[0] if manifests.files else None
+    loaded_topology = load_topology_draft(merged, f"{label} (topology)", at, first)
     loaded_policy, policy_notes = load_policy_draft(policy, f"{label} (policy)", loaded_topology)
     loaded_topology.path = loaded_policy.path = label
     notes = (

@@ -8,6 +8,7 @@ joins the parts of one owner into one :class:`~ztsim.inputs.k8s.objects.Workload
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -53,6 +54,21 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
+#: Kubernetes' name syntax: object names are DNS-1123 subdomains, namespace names
+#: DNS-1123 labels.  The API server refuses others, and they become ztsim ids.
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+#: What a name must be to stand in a ztsim id (``NAMESPACE/NAME``, model ids).
+_ID_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*")
+_SUBDOMAIN_SAYS = (
+    "a DNS-1123 subdomain (lowercase letters, digits, '-' and '.', starting and ending "
+    "with a letter or digit, at most 253 characters), as Kubernetes requires"
+)
+_LABEL_SAYS = (
+    "a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a "
+    "letter or digit, at most 63 characters), as Kubernetes requires"
+)
+
 _SERVICE_TYPES: tuple[ServiceType, ...] = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 
 
@@ -80,8 +96,9 @@ class WorkloadPart:
     ztsim_annotations: tuple[tuple[str, str, Place], ...] = ()
 
 
-def meta_of(f: Fields, data: dict[str, Any], loc: Loc) -> Meta | None:
-    """The metadata of an object (``None``, with an error, when it has no name)."""
+def meta_of(f: Fields, data: dict[str, Any], loc: Loc, *, label: bool = False) -> Meta | None:
+    """The metadata of an object (``None``, with an error, when it has no name);
+    ``label``: its name is a DNS-1123 label (a Namespace's), else a subdomain."""
     meta = f.mapping(data, "metadata", loc, required=True)
     here = (*loc, "metadata")
     # No second error for a name inside metadata that is missing or not a mapping.
@@ -90,7 +107,12 @@ def meta_of(f: Fields, data: dict[str, Any], loc: Loc) -> Meta | None:
         if isinstance(data.get("metadata"), dict)
         else None
     )
+    says = _LABEL_SAYS if label else _SUBDOMAIN_SAYS
+    if name is not None and not _name_ok(f, (*here, "name"), name, says, label=label):
+        name = None
     namespace = f.string(meta, "namespace", here) or "default"
+    if not _name_ok(f, (*here, "namespace"), namespace, _LABEL_SAYS, label=True):
+        name = None
     owner = None
     for rloc, ref in f.items(meta, "ownerReferences", here):
         if ref.get("controller") is True and ref.get("kind") != "Node":
@@ -101,9 +123,24 @@ def meta_of(f: Fields, data: dict[str, Any], loc: Loc) -> Meta | None:
     return Meta(name, namespace, owner) if name else None
 
 
+def _name_ok(f: Fields, loc: Loc, name: str, says: str, *, label: bool = False) -> bool:
+    """Whether ``name`` can be read: an error (``False``) when it cannot be part of a
+    ztsim id (a '/', a space, a control character...); a warning when it only breaks
+    Kubernetes' syntax (the API server would refuse it; netpol-analyzer reads it)."""
+    key = loc[-1]
+    # A namespace's name is a zone id, and holds no '.' (see topology: internet.external).
+    if not _ID_PART.fullmatch(name) or (label and "." in name):
+        f.error(loc, f"{key!r} must be {says}, not {name[:80]!r}")
+        return False
+    ok = len(name) <= 63 if label else len(name) <= 253
+    if not ok or not (_LABEL if label else _SUBDOMAIN).fullmatch(name):
+        f.warn(loc, f"{key!r} should be {says}, not {name[:80]!r}: read as written")
+    return True
+
+
 def namespace_of(f: Fields, data: dict[str, Any], loc: Loc) -> Namespace | None:
     """A Namespace manifest; its labels include the automatic name label."""
-    meta = meta_of(f, data, loc)
+    meta = meta_of(f, data, loc, label=True)
     if meta is None:
         return None
     labels = dict(f.labels(f.mapping(data, "metadata", loc), "labels", (*loc, "metadata")))
