@@ -191,3 +191,20 @@ def test_a_plans_implicit_deny_names_the_terraform_address() -> None:
         "security group sg-0b1c2d3e4f5a60102 (shop-app) aws_security_group.app implicit deny "
         "(no ingress rule admits it) at examples/aws/terraform/main.tf:105"
     ) in text
+
+
+def test_a_load_balancers_interface_is_told_once() -> None:
+    """What ztsim does not follow (a load balancer forwarding to its targets) is
+    said, once per balancer; an RDS instance's interface is not a problem."""
+    from ztsim.inputs.aws.objects import NetworkInterface
+
+    def eni(n: int, **kw: str) -> NetworkInterface:
+        return NetworkInterface(f"eni-{n}", "subnet-a", ("sg-web",), (f"10.0.0.{n}",), src(70 + n),
+                                "vpc-1", **kw)  # type: ignore[arg-type]  # fmt: skip
+
+    lb = {"requester_id": "amazon-elb", "description": "ELB app/shop/1"}
+    extra = (eni(50, **lb), eni(51, **lb), eni(52, requester_id="amazon-rds"),
+             eni(53, interface_type="network_load_balancer"))  # fmt: skip
+    imp = import_estate(estate(network_interfaces=extra), "dump.json")
+    told = [n for n in imp.notes if "load balancer" in n.message]
+    assert [(n.line, "ELB app/shop/1" in n.message) for n in told] == [(120, True), (123, False)]

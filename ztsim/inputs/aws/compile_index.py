@@ -108,6 +108,11 @@ def covers_all_global(net: Net) -> bool:
     return global_part(net) == global_part(whole) or net.prefixlen == 0
 
 
+#: ``InterfaceType`` values of load balancers' interfaces (an ALB's or a classic
+#: ELB's are ``interface``, told by their ``RequesterId``, ``amazon-elb``).
+_LB_TYPES = frozenset({"network_load_balancer", "gateway_load_balancer"})
+
+
 def note(source: Source, message: str) -> Diagnostic:
     """A warning at ``source``."""
     return Diagnostic(source.path, source.line, source.column, "warning", message)
@@ -175,6 +180,7 @@ class EstateIndex:
         self.hosts: list[HostInfo] = []
         self._instances()
         self._databases()
+        self._load_balancers()
         self.hosts.sort(key=lambda h: h.id)
         self.host_ids = {h.id for h in self.hosts}
         #: Subnet ids: those dumped and those a host stands in, sorted.
@@ -232,6 +238,24 @@ class EstateIndex:
                     f"in subnet {subnet} (its primary's), with the security groups of all of "
                     "them; a rule naming any of its addresses applies to it"
                 )))  # fmt: skip
+
+    def _load_balancers(self) -> None:
+        """A load balancer's interfaces are no host: say so, once per balancer (what
+        an internet-facing one forwards to its targets is not followed)."""
+        said: set[str] = set()
+        for e in self.estate.network_interfaces:
+            elb = e.requester_id == "amazon-elb" or e.interface_type in _LB_TYPES
+            if e.instance_id is not None or not elb:
+                continue
+            name = e.description or e.id
+            if name in said:
+                continue
+            said.add(name)
+            self.notes.append(note(e.source, (
+                f"network interface {e.id} ({name}) is a load balancer's: ztsim models no "
+                "host for it and does not follow what it forwards to its targets (from the "
+                "internet, if it faces it): a path through it is not found"
+            )))  # fmt: skip
 
     def _databases(self) -> None:
         for db in self.estate.db_instances:
