@@ -144,23 +144,37 @@ def hmax(
     fact) does (see :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
     their value (facts above them may then be missing).
     """
+    # Most steps have one precondition: such a step is ready as soon as that fact
+    # holds, so its outputs are listed under the fact directly (one extend per
+    # fact, no count to keep); the others wait for every precondition.
+    single: dict[Fact, list[Fact]] = {}
     users: dict[Fact, list[int]] = {}
     waiting: list[int] = []
     posts: list[tuple[Fact, ...]] = []
     level: list[Fact] = []
-    for i, (pre, post) in enumerate(steps):
+    for pre, post in steps:
+        if len(pre) == 1:
+            got = single.get(pre[0])
+            if got is None:
+                single[pre[0]] = list(post)
+            else:
+                got.extend(post)
+            continue
+        if not pre:
+            level.extend(post)
+            continue
+        i = len(posts)
         posts.append(post)
         waiting.append(len(pre))
         for p in pre:
-            got = users.get(p)
-            if got is None:
+            found = users.get(p)
+            if found is None:
                 users[p] = [i]
             else:
-                got.append(i)
-        if not pre:
-            level.extend(post)
+                found.append(i)
     left = set(until)
     h: dict[Fact, int] = {}
+    get_single = single.get
     get_users = users.get
     c = 1
     while level:
@@ -178,10 +192,16 @@ def hmax(
                     return h
             if also is not None and f[0] == "priv":
                 level.extend(also(f))
-            for i in get_users(f, ()):
-                waiting[i] -= 1
-                if waiting[i] == 0:
-                    extend(posts[i])
+            ready = get_single(f)
+            if ready is not None:
+                extend(ready)
+            waiters = get_users(f)
+            if waiters is not None:
+                for i in waiters:
+                    w = waiting[i] - 1
+                    waiting[i] = w
+                    if not w:
+                        extend(posts[i])
         level = nxt
         c += 1
     return h
