@@ -319,7 +319,7 @@ def step_controls(
         out.append(
             StepControl(
                 "none",
-                "none: the entry point is the study's premise (where the attacker starts)",
+                "no control: the entry point is the study's premise (where the attacker starts)",
                 False,
                 False,
             )
