@@ -245,40 +245,26 @@ def _fold(col_w: Sequence[float], max_width: float | None) -> list[tuple[int, in
     return rows
 
 
-def layered_layout(
-    nodes: Sequence[Node],
-    edges: Sequence[Edge],
-    lanes: Sequence[str] | None = None,
-    max_width: float | None = None,
-) -> Layout:
-    """Place ``nodes`` left to right along ``edges``, each in its lane's band.
-
-    ``lanes`` orders the bands top to bottom (default: in order of each lane's first
-    node).  With ``max_width``, a drawing wider than that is *folded* like a line of
-    text: its rank columns go in rows, each as wide as fits (a column wider than
-    ``max_width`` alone makes a row of its own), one row under the other, each row
-    with its own lanes; an edge crossing to the next row leaves its row at the right
-    and enters the next at the left (:attr:`Route.breaks`).  A self-loop is refused
-    (``ValueError``): the callers draw none.
-    """
+def _check(nodes: Sequence[Node], edges: Sequence[Edge]) -> None:
+    """Refuse duplicate keys, self-loops and edges naming an unknown node."""
     keys = [n.key for n in nodes]
     if len(set(keys)) != len(keys):
         raise ValueError("node keys must be unique")
-    by_key = {n.key: n for n in nodes}
+    known = set(keys)
     for e in edges:
         if e.source == e.target:
             raise ValueError(f"self-loop on {e.source!r}")
-        if e.source not in by_key or e.target not in by_key:
+        if e.source not in known or e.target not in known:
             raise ValueError(f"edge {e.source!r} -> {e.target!r} names an unknown node")
-    lane_order = list(dict.fromkeys([*(lanes or ()), *(n.lane for n in nodes)]))
-    lane_index = {name: i for i, name in enumerate(lane_order)}
-    reverse = _orient(keys, edges)
-    pairs = [
-        (e.target, e.source) if r else (e.source, e.target)
-        for e, r in zip(edges, reverse, strict=True)
-    ]
-    layer = _layers(keys, pairs)
 
+
+def _chains(
+    nodes: Sequence[Node], edges: Sequence[Edge], pairs: Sequence[tuple[str, str]]
+) -> tuple[dict[str, _Slot], list[list[_Slot]]]:
+    """A slot per node on its rank, and per edge the chain of slots it passes: a bend
+    on each rank between its ends, its label's box on the first (Graphviz does so)."""
+    keys = [n.key for n in nodes]
+    layer = _layers(keys, pairs)
     slots = {
         n.key: _Slot(n.key, n.lane, n.width, n.height, 2 * layer[n.key], i)
         for i, n in enumerate(nodes)
@@ -297,16 +283,28 @@ def layered_layout(
             a.succs.append(b)
             b.preds.append(a)
         chains.append(chain)
+    return slots, chains
 
-    n_ranks = 1 + max([s.rank for c in chains for s in c] + [s.rank for s in slots.values()])
-    ranks: list[list[_Slot]] = [[] for _ in range(n_ranks)]
-    for s in [*slots.values(), *(s for c in chains for s in c[1:-1])]:
-        ranks[s.rank].append(s)
-    for rank in ranks:
-        rank.sort(key=lambda s: (lane_index[s.lane], s.order))
-    _sweep(ranks, lane_index)
 
-    # x: one column per rank, as wide as its widest box.
+@dataclass
+class _Columns:
+    """Where each rank's column is: its x, its width, the row of a folded drawing."""
+
+    x: list[float]
+    w: list[float]
+    row: list[int]
+    rows: list[tuple[int, int]]
+    width: float
+
+    def box(self, s: _Slot) -> Box:
+        """The slot's box, centred in its column."""
+        return Box(
+            self.x[s.rank] + (self.w[s.rank] - s.width) / 2, s.y, s.width, max(s.height, 2.0)
+        )
+
+
+def _columns(ranks: list[list[_Slot]], max_width: float | None) -> _Columns:
+    """x: one column per rank, as wide as its widest box, in rows when folded."""
     col_w = [max([s.width for s in rank] + [0.0]) for rank in ranks]
     rows = _fold(col_w, max_width)
     col_x: list[float] = []
@@ -319,71 +317,115 @@ def layered_layout(
             row_of.append(n)
             x += col_w[r] + RANK_GAP
         width = max(width, x - RANK_GAP + LANE_PAD + MARGIN)
+    return _Columns(col_x, col_w, row_of, rows, width)
 
-    # y: per row, per lane, the tallest stack of any column; stacks centred in the band.
-    def stack(rank: list[_Slot], lane: str) -> list[_Slot]:
-        return [s for s in rank if s.lane == lane]
 
-    def stack_height(cells: list[_Slot]) -> float:
-        return sum(max(s.height, 2.0) for s in cells) + ROW_GAP * max(0, len(cells) - 1)
+def _stack_height(cells: list[_Slot]) -> float:
+    return sum(max(s.height, 2.0) for s in cells) + ROW_GAP * max(0, len(cells) - 1)
 
+
+def _place_lane(
+    here: list[list[_Slot]], name: str, cols: _Columns, y: float
+) -> tuple[Box | None, float]:
+    """Stack one lane's slots of a row of columns from ``y``, centred in its band: the
+    band's frame (None when only long edges cross it there) and the next lane's y."""
+    stacks = [[s for s in rank if s.lane == name] for rank in here]
+    inner = max(_stack_height(cells) for cells in stacks)
+    members = [s for cells in stacks for s in cells if s.width > 0]
+    top = y + LANE_TITLE + LANE_PAD if members else y
+    for cells in stacks:
+        cy = top + (inner - _stack_height(cells)) / 2
+        for s in cells:
+            s.y = cy
+            cy += max(s.height, 2.0) + ROW_GAP
+    if not members:  # a lane that only long edges cross in this row: their bends
+        return None, y + inner + LANE_GAP
+    left = min(cols.x[s.rank] + (cols.w[s.rank] - s.width) / 2 for s in members)
+    right = max(cols.x[s.rank] + (cols.w[s.rank] + s.width) / 2 for s in members)
+    band = Box(left - LANE_PAD, y, right - left + 2 * LANE_PAD, LANE_TITLE + inner + 2 * LANE_PAD)
+    return band, band.bottom + LANE_GAP
+
+
+def _place(
+    ranks: list[list[_Slot]], lane_order: Sequence[str], cols: _Columns
+) -> tuple[list[tuple[str, Box]], float]:
+    """y: per row, per lane, the tallest stack of any column; the lanes' frames and
+    the drawing's height."""
     lane_boxes: list[tuple[str, Box]] = []
     y = MARGIN
-    for lo, hi in rows:
+    for lo, hi in cols.rows:
         here = ranks[lo : hi + 1]
         used = [name for name in lane_order if any(s.lane == name for r in here for s in r)]
         for name in used:
-            inner = max(stack_height(stack(rank, name)) for rank in here)
-            members = [s for r in here for s in r if s.lane == name and s.width > 0]
-            # a lane that only long edges cross in this row: their bends, no frame
-            top = y + LANE_TITLE + LANE_PAD if members else y
-            for rank in here:
-                cells = stack(rank, name)
-                cy = top + (inner - stack_height(cells)) / 2
-                for s in cells:
-                    s.y = cy
-                    cy += max(s.height, 2.0) + ROW_GAP
-            if not members:
-                y += inner + LANE_GAP
-                continue
-            left = min(col_x[s.rank] + (col_w[s.rank] - s.width) / 2 for s in members)
-            right = max(col_x[s.rank] + (col_w[s.rank] + s.width) / 2 for s in members)
-            band = Box(
-                left - LANE_PAD, y, right - left + 2 * LANE_PAD, LANE_TITLE + inner + 2 * LANE_PAD
-            )
-            lane_boxes.append((name, band))
-            y = band.bottom + LANE_GAP
+            band, y = _place_lane(here, name, cols, y)
+            if band is not None:
+                lane_boxes.append((name, band))
         y += FOLD_GAP - LANE_GAP
-    height = y - FOLD_GAP + MARGIN
+    return lane_boxes, y - FOLD_GAP + MARGIN
 
-    def box(s: _Slot) -> Box:
-        return Box(col_x[s.rank] + (col_w[s.rank] - s.width) / 2, s.y, s.width, max(s.height, 2.0))
 
-    boxes = {k: box(s) for k, s in slots.items()}
-    routes: list[Route] = []
-    for e, rev, chain in zip(edges, reverse, chains, strict=True):
-        points: list[tuple[float, float]] = []
-        breaks: list[int] = []
-        label: Box | None = None
-        for j, s in enumerate(chain):
-            bx = box(s)
-            if j and row_of[s.rank] != row_of[chain[j - 1].rank]:
-                # off the right side of its row, in again at the left of the next
-                points.append((width - MARGIN, points[-1][1]))
-                breaks.append(len(points))
-                points.append((MARGIN, bx.cy))
-            if j == 0:
-                points.append((bx.right, bx.cy))
-            elif j == len(chain) - 1:
-                points.append((bx.x, bx.cy))
-            elif s.width > 0:
-                label = bx
-                points += [(bx.x, bx.cy), (bx.right, bx.cy)]
-            else:
-                points.append((bx.x + bx.w / 2, bx.cy))
-        if rev:
-            points.reverse()
-            breaks = [len(points) - i for i in reversed(breaks)]
-        routes.append(Route(e, tuple(points), label, tuple(breaks)))
+def _route(e: Edge, rev: bool, chain: list[_Slot], cols: _Columns) -> Route:
+    """The edge's points through its chain (back the right way when reversed)."""
+    points: list[tuple[float, float]] = []
+    breaks: list[int] = []
+    label: Box | None = None
+    for j, s in enumerate(chain):
+        bx = cols.box(s)
+        if j and cols.row[s.rank] != cols.row[chain[j - 1].rank]:
+            # off the right side of its row, in again at the left of the next
+            points.append((cols.width - MARGIN, points[-1][1]))
+            breaks.append(len(points))
+            points.append((MARGIN, bx.cy))
+        if j == 0:
+            points.append((bx.right, bx.cy))
+        elif j == len(chain) - 1:
+            points.append((bx.x, bx.cy))
+        elif s.width > 0:
+            label = bx
+            points += [(bx.x, bx.cy), (bx.right, bx.cy)]
+        else:
+            points.append((bx.x + bx.w / 2, bx.cy))
+    if rev:
+        points.reverse()
+        breaks = [len(points) - i for i in reversed(breaks)]
+    return Route(e, tuple(points), label, tuple(breaks))
+
+
+def layered_layout(
+    nodes: Sequence[Node],
+    edges: Sequence[Edge],
+    lanes: Sequence[str] | None = None,
+    max_width: float | None = None,
+) -> Layout:
+    """Place ``nodes`` left to right along ``edges``, each in its lane's band.
+
+    ``lanes`` orders the bands top to bottom (default: in order of each lane's first
+    node).  With ``max_width``, a drawing wider than that is *folded* like a line of
+    text: its rank columns go in rows, each as wide as fits (a column wider than
+    ``max_width`` alone makes a row of its own), one row under the other, each row
+    with its own lanes; an edge crossing to the next row leaves its row at the right
+    and enters the next at the left (:attr:`Route.breaks`).  A self-loop is refused
+    (``ValueError``): the callers draw none.
+    """
+    _check(nodes, edges)
+    lane_order = list(dict.fromkeys([*(lanes or ()), *(n.lane for n in nodes)]))
+    lane_index = {name: i for i, name in enumerate(lane_order)}
+    reverse = _orient([n.key for n in nodes], edges)
+    pairs = [
+        (e.target, e.source) if r else (e.source, e.target)
+        for e, r in zip(edges, reverse, strict=True)
+    ]
+    slots, chains = _chains(nodes, edges, pairs)
+    n_ranks = 1 + max([s.rank for c in chains for s in c] + [s.rank for s in slots.values()])
+    ranks: list[list[_Slot]] = [[] for _ in range(n_ranks)]
+    for s in [*slots.values(), *(s for c in chains for s in c[1:-1])]:
+        ranks[s.rank].append(s)
+    for rank in ranks:
+        rank.sort(key=lambda s: (lane_index[s.lane], s.order))
+    _sweep(ranks, lane_index)
+    cols = _columns(ranks, max_width)
+    lane_boxes, height = _place(ranks, lane_order, cols)
+    boxes = {k: cols.box(s) for k, s in slots.items()}
+    routes = [_route(e, rev, c, cols) for e, rev, c in zip(edges, reverse, chains, strict=True)]
     ranks_of = {k: s.rank for k, s in slots.items()}
-    return Layout(boxes, routes, lane_boxes, width, height, ranks_of)
+    return Layout(boxes, routes, lane_boxes, cols.width, height, ranks_of)
