@@ -410,3 +410,12 @@ def test_matrix_via_tells_alike_plans_apart(
     assert seen
     for rows in seen.values():
         assert len(set(rows)) == len(rows), rows
+
+
+def test_a_rule_location_never_breaks_inside(tmp_path: Path) -> None:
+    """FILE:LINE in a verdict cell stays on one line ('policies/zero-' / 'trust.yaml:11'
+    read in Chromium at 1366 px)."""
+    text = _report(tmp_path, "topologies/pajemploi.yaml", "-p", "policies")
+    assert '<span class="muted tok">(policies/zero-trust.yaml:11)</span>' in text
+    assert ".tok{white-space:nowrap}" in text
+

@@ -138,7 +138,7 @@ def verdict_cell(v: PlanVerdict, policy: LoadedPolicy) -> str:
     where = block_location(policy, v)
     return (
         f'<span class="blocked">blocked{step} by <code>{esc(v.blocked_by or "?")}</code></span>'
-        f' <span class="muted">({esc(where)})</span>'
+        f' <span class="muted tok">({esc(where)})</span>'
     )
 
 

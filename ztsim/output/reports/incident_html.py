@@ -72,7 +72,7 @@ def _plan_fate(plan: IncidentPlan) -> str:
     return (
         f'<span class="blocked">stopped at step {plan.stop_step} by '
         f"<code>{esc(rule)}</code></span> "
-        f'<span class="muted">({esc(where)})</span>'
+        f'<span class="muted tok">({esc(where)})</span>'
     )
 
 
