@@ -255,3 +255,26 @@ def test_read_only_target_refused_before_writing(
     assert code == 2
     assert (tmp_path / "overlay.yaml").read_text() == "keep\n"
     assert not (tmp_path / "topology.yaml").exists()
+
+
+def test_reach_names_both_sides_objects(capsys: pytest.CaptureFixture[str]) -> None:
+    """A connection is allowed by the source's egress side and the destination's
+    ingress side: reach names both NetworkPolicies at their lines, never a default."""
+    code, out, _ = _run(capsys, "reach", *SEGMENTED, "--format", "json")
+    assert code == 0
+    (result,) = json.loads(out)["results"]
+    where = {
+        (c["from"], c["to"]): [r["location"] for r in c["rules"]] for c in result["connections"]
+    }
+    assert where[("shop/api", "data/postgres")] == [
+        "NetworkPolicy shop/api at examples/k8s/policies/shop.yaml:36 and "
+        "NetworkPolicy data/postgres at examples/k8s/policies/shop.yaml:54"
+    ]
+    assert not any("default" in loc for locs in where.values() for loc in locs)
+    code, out, _ = _run(capsys, "reach", *FLAT, "--format", "json")
+    (result,) = json.loads(out)["results"]
+    assert all(
+        "no policy isolates it" in r["location"] or "from outside" in r["location"]
+        for c in result["connections"]
+        for r in c["rules"]
+    )

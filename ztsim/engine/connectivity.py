@@ -441,7 +441,11 @@ class _Builder:
         known = self.locations.get(decision)
         if known is None:
             pol = self.policy
-            if decision.reason == "rule" or decision.parts is not None:
+            if decision.parts is not None and decision.allowed:
+                # Every layer's rule named: a policy that places each (a Kubernetes
+                # import: source's and destination's policies) says them all.
+                known = pol.rule_location(decision.section, decision.rule)
+            elif decision.reason == "rule" or decision.parts is not None:
                 known = pol.rule_location(decision.section, decision.rule_id)
             else:
                 key = "intra_zone" if decision.reason == "intra_zone" else "default"
