@@ -416,34 +416,34 @@ def _deciders(imp: Imported, src: str, dst: str) -> set[str]:
     }
 
 
-def test_unisolated_pods_are_allowed_by_a_rule_naming_their_workload(tmp_path: Path) -> None:
-    imp = Imported(tmp_path, PODS)
+def test_unisolated_pods_are_allowed_by_a_rule_naming_their_namespace(tmp_path: Path) -> None:
+    namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+    imp = Imported(tmp_path, namespace + PODS)
     ids = [r["id"] for r in imp.rules(unisolated=True)]
-    pods = ("shop/web", "shop/api", "data/db")
-    assert ids == [
-        *(f"unisolated-eg-{p}" for p in pods),
-        *(f"unisolated-in-{p}" for p in pods),
-        *(f"unisolated-ext-{p}" for p in pods),
-    ]
-    prov = imp.draft.provenance["unisolated-eg-shop/web"]
-    assert prov.name == "Pod shop/web (no policy isolates it for egress)"
-    assert (prov.source.path, prov.source.line) == (imp.path, line_of(imp.path, "name: web") - 2)
+    spaces = ("data", "shop")
+    assert ids == [f"unisolated-{side}-{ns}" for side in ("eg", "in", "ext") for ns in spaces]
+    prov = imp.draft.provenance["unisolated-eg-shop"]
+    assert prov.name == "Namespace shop (no policy isolates these pods for egress)"
+    assert (prov.source.path, prov.source.line) == (imp.path, 1)
+    # A namespace with no manifest: placed at its first workload's.
+    prov = imp.draft.provenance["unisolated-in-data"]
+    assert prov.source.line == line_of(imp.path, "name: db") - 2
     # The same allows as the defaults; no flow is left to a layer's default.
     assert imp.allows("shop/web", "data/db") == EVERYTHING
     assert _deciders(imp, "shop/web", "data/db") == {
-        "egress-side/unisolated-eg-shop/web+ingress-side/unisolated-in-data/db"
+        "egress-side/unisolated-eg-shop+ingress-side/unisolated-in-data"
     }
 
 
-def test_an_isolated_pod_has_no_unisolated_rule_on_that_side(tmp_path: Path) -> None:
+def test_an_isolated_pod_is_decided_before_the_unisolated_tier(tmp_path: Path) -> None:
     policy = (
         "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
         "metadata: {name: deny, namespace: data}\nspec: {podSelector: {}}\n"
     )
     imp = Imported(tmp_path, PODS + policy)
     ids = {r["id"] for r in imp.rules(unisolated=True)}
-    assert "unisolated-in-data/db" not in ids
-    assert {"unisolated-eg-data/db", "unisolated-ext-data/db", "unisolated-in-shop/web"} <= ids
+    assert "unisolated-in-data" not in ids  # data/db, its one pod, is isolated
+    assert {"unisolated-eg-data", "unisolated-ext-data", "unisolated-in-shop"} <= ids
     assert imp.allows("shop/web", "data/db") == []
     assert imp.allows("data/db", "shop/web") == EVERYTHING
 
@@ -460,6 +460,6 @@ def test_what_is_published_is_allowed_from_outside_by_its_publisher(tmp_path: Pa
     # The other ports are not published: the topology stops the outside there
     # (reach --all-ports shows the policy's word: the egress side's default).
     assert _deciders(imp, "internet", "shop/web") == {
-        "egress-side/published-service-shop/web-8080/tcp+ingress-side/unisolated-in-shop/web",
-        "egress-side/default+ingress-side/unisolated-in-shop/web",
+        "egress-side/published-service-shop/web-8080/tcp+ingress-side/unisolated-in-shop",
+        "egress-side/default+ingress-side/unisolated-in-shop",
     }

@@ -187,7 +187,7 @@ def test_sarif_points_at_the_manifests(capsys: pytest.CaptureFixture[str]) -> No
     assert "at Ingress shop/shop (from outside: no egress side) at examples/k8s/workloads" in text
     # Every step allowed names a Kubernetes object and its line, none a layer default.
     assert "default" not in text
-    assert "at Deployment shop/web (no policy isolates it for egress) at examples/k8s/" in text
+    assert "at Namespace shop (no policy isolates these pods for egress) at examples/k8s/" in text
 
 
 def test_diff_k8s_opens_a_path(capsys: pytest.CaptureFixture[str]) -> None:
@@ -274,7 +274,7 @@ def test_reach_names_both_sides_objects(capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = _run(capsys, "reach", *FLAT, "--format", "json")
     (result,) = json.loads(out)["results"]
     assert all(
-        "no policy isolates it" in r["location"] or "from outside" in r["location"]
+        "no policy isolates these pods" in r["location"] or "from outside" in r["location"]
         for c in result["connections"]
         for r in c["rules"]
     )

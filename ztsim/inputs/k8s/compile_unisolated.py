@@ -4,19 +4,21 @@ Kubernetes allows a pod's traffic in a direction when no policy isolates it ther
 and the compiled layers say so with ``default: allow``.  A layer's default is no
 Kubernetes object, so a verdict it decided could name no manifest line ("allowed
 by layer egress-side default at k8s/").  This tier, after ``baseline``, makes the
-default explicit where a pod meets it: one ``allow`` per workload that no
-NetworkPolicy isolates in that direction, its provenance the workload's manifest
-("Deployment shop/web (no policy isolates it for egress)"); and, on the
-egress side, one per service published to the outside (a connection from outside
-has no egress side in the cluster), its provenance the Service, Ingress or Route
-that publishes it (the first, when several do).  Each rule allows what the
-default would have: the decisions are the same, only their names change.  A
-workload some NetworkPolicy isolates in a direction never reaches this tier (the
-policy's isolation decides first), so it gets no rule there.
+default explicit where a pod meets it: one ``allow`` per namespace holding a
+workload that no NetworkPolicy isolates in that direction (from its zone on the
+egress side, to it on the ingress side), its provenance the Namespace manifest
+("Namespace shop (no policy isolates these pods for egress)"; a namespace with no
+manifest is placed at its first such workload's); and, on the egress side, one
+per object publishing a service to the outside and port (a connection from
+outside has no egress side in the cluster), its provenance the Service, Ingress or
+Route that publishes it (the first, when several do).  Each rule allows what the
+default would have: a pod some NetworkPolicy isolates never reaches this tier
+(the isolation decides first), so the decisions are the same, only their names
+change.  One rule per namespace, not per workload: 10,000 pods that no policy
+isolates made 30,000 rules, and the engine's work grows with them.
 
-Rule ids: ``unisolated-eg-NAMESPACE/NAME``, ``unisolated-in-...``,
-``unisolated-ext-...`` (towards outside), ``published-KIND-NAMESPACE/NAME-PORT/PROTO``
-(the publishing object: one rule per publisher and service).
+Rule ids: ``unisolated-eg-NAMESPACE``, ``unisolated-in-...``, ``unisolated-ext-...``
+(towards outside), ``published-KIND-NAMESPACE/NAME-PORT/PROTO``.
 """
 
 from __future__ import annotations
@@ -35,9 +37,9 @@ __all__ = ["UNISOLATED_TIER", "unisolated_tiers"]
 UNISOLATED_TIER = "unisolated"
 
 _WHY = {
-    "eg": "no policy isolates it for egress",
-    "in": "no policy isolates it for ingress",
-    "ext": "no policy isolates it for egress",
+    "eg": "no policy isolates these pods for egress",
+    "in": "no policy isolates these pods for ingress",
+    "ext": "no policy isolates these pods for egress",
 }
 
 
@@ -59,29 +61,49 @@ def unisolated_tiers(
     out: dict[str, list[dict[str, Any]]] = {}
     for side in ("eg", "in", "ext"):
         closed = set(isolated.get(side, ()))
-        rules: list[dict[str, Any]] = []
+        first: dict[str, Provenance] = {}  # namespace -> its first open workload's place
+        open_hosts: dict[str, set[str]] = {}
         for hid, workload in cluster.hosts():
             if hid in closed:
                 continue
-            found = topo.provenance.get(hid)
-            prov = found or Provenance(workload.source, workload_name(workload))
-            why = Provenance(prov.source, f"{prov.name} ({_WHY[side]})")
-            pod = PodSet({"host": [hid]}, frozenset({hid}))
-            src, dst = (None, pod) if side == "in" else (pod, None)
-            rules.append(em.rule(f"unisolated-{side}-{hid}", "allow", src, dst, None, why))
+            open_hosts.setdefault(workload.namespace, set()).add(hid)
+            if workload.namespace not in first:
+                found = topo.provenance.get(hid)
+                first[workload.namespace] = found or Provenance(
+                    workload.source, workload_name(workload)
+                )
+        rules: list[dict[str, Any]] = []
+        for ns in sorted(first):
+            zone = cluster.zone_of.get(ns)
+            if zone is None:
+                continue
+            declared = topo.provenance.get(ns)
+            where = declared.source if declared is not None else first[ns].source
+            why = Provenance(where, f"Namespace {ns} ({_WHY[side]})")
+            pods = PodSet({"zone": [zone]}, frozenset(open_hosts[ns]))
+            src, dst = (None, pods) if side == "in" else (pods, None)
+            rules.append(em.rule(f"unisolated-{side}-{ns}", "allow", src, dst, None, why))
         out[side] = rules
-    outside = cluster.outside()
-    if not outside.empty:
-        # One rule per publisher and service, for all the pods it publishes there.
-        pods = cluster.everything().hosts
-        grouped: dict[tuple[Provenance, str], list[str]] = {}
-        for (hid, service), publishers in sorted(topo.published.items()):
-            if publishers and hid in pods:
-                grouped.setdefault((publishers[0], service), []).append(hid)
-        for (first, service), hids in sorted(grouped.items(), key=_by_place):
-            why = Provenance(first.source, f"{first.name} (from outside: no egress side)")
-            pod = PodSet({"host": hids}, frozenset(hids))
-            kind, name = first.name.split()[-2:]  # "LoadBalancer Service shop/web"
-            rid = f"published-{kind.lower()}-{name}-{service}"
-            out["eg"].append(em.rule(rid, "allow", outside, pod, (service,), why))
+    out["eg"] += _published(em, topo)
     return out
+
+
+def _published(em: Emitter, topo: TopologyDraft) -> list[dict[str, Any]]:
+    """One ``allow`` from outside per publishing object and service, to the pods it
+    publishes there (none without an external zone)."""
+    outside = em.cluster.outside()
+    if outside.empty:
+        return []
+    known = em.cluster.everything().hosts
+    grouped: dict[tuple[Provenance, str], list[str]] = {}
+    for (hid, service), publishers in sorted(topo.published.items()):
+        if publishers and hid in known:
+            grouped.setdefault((publishers[0], service), []).append(hid)
+    rules = []
+    for (by, service), hids in sorted(grouped.items(), key=_by_place):
+        why = Provenance(by.source, f"{by.name} (from outside: no egress side)")
+        pods = PodSet({"host": hids}, frozenset(hids))
+        kind, name = by.name.split()[-2:]  # "LoadBalancer Service shop/web"
+        rid = f"published-{kind.lower()}-{name}-{service}"
+        rules.append(em.rule(rid, "allow", outside, pods, (service,), why))
+    return rules
