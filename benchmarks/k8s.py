@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/k8s.py                 # L: 10,000 pods, 100 namespaces, 2,000 policies
     python benchmarks/k8s.py --size S        # the CI smoke size (200 pods, 10 namespaces)
+    python benchmarks/k8s.py --size L-open   # L with no NetworkPolicy (nothing isolated)
 
 A seeded generator writes manifests to ``benchmarks/out/k8s-SIZE/`` (one file per
 namespace: its Namespace, bare Pods, Services and NetworkPolicies; the same seed
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "out"
 
 #: size -> (namespaces, pods per namespace, NetworkPolicies per namespace)
-SIZES = {"S": (10, 20, 4), "M": (50, 100, 10), "L": (100, 100, 20)}
+SIZES = {"S": (10, 20, 4), "M": (50, 100, 10), "L": (100, 100, 20), "L-open": (100, 100, 0)}
 TARGET_S = 5.0
 APPS = ("front", "api", "worker", "cache", "db")
 
@@ -58,10 +59,12 @@ def _namespace(rng: random.Random, n: int, pods: int, policies: int, spaces: int
         "spec:\n  type: LoadBalancer\n  selector: {tier: front}\n"
         "  ports: [{port: 80, targetPort: svc}]"
     )
-    docs.append(
-        f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: default-deny\n"
-        f"  namespace: {ns}\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress, Egress]"
-    )
+    if policies:  # none: every pod open (each side's rules are the unisolated tier's)
+        docs.append(
+            f"apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n"
+            f"  name: default-deny\n  namespace: {ns}\nspec:\n  podSelector: {{}}\n"
+            "  policyTypes: [Ingress, Egress]"
+        )
     for i in range(policies - 1):
         src = APPS[i % (len(APPS) - 1)]
         dst = APPS[i % (len(APPS) - 1) + 1]
