@@ -28,6 +28,14 @@ Choices where AWS is silent or ztsim's model is coarser, each the conservative
 one ztsim documents (docs/aws.md): return traffic through a stateless ACL is not
 required; an RDS instance's address is any address of its subnet; a flow is
 allowed when some pair of addresses of the two hosts gets through every check.
+
+Load balancers (interfaces with ``RequesterId`` ``amazon-elb``, or an NLB's or
+GWLB's type, grouped by ``Description``): their target groups are not dumped, so
+one with a public IPv4 address on an interface whose subnet routes some internet
+address to an internet gateway is taken to forward from the internet to a host
+when the host's security groups admit one of its addresses (or groups) on the
+port and the host's subnet's inbound ACL admits one of its addresses (or the
+host shares a subnet with one of its interfaces).
 """
 
 from __future__ import annotations
@@ -118,6 +126,29 @@ class Reference:
                     db.id, here[0], db.vpc_id, frozenset(db.group_ids), None,
                     db.publicly_accessible, False,
                 )  # fmt: skip
+
+        self.balancers: dict[str, RefHost] = {}
+        lb_subnets: dict[str, set[str]] = {}
+        for e in estate.network_interfaces:
+            if e.instance_id is not None or not (
+                e.requester_id == "amazon-elb"
+                or e.interface_type in ("network_load_balancer", "gateway_load_balancer")
+            ):
+                continue
+            name = e.description or e.id
+            old = self.balancers.get(name)
+            addrs = tuple(ipaddress.ip_address(a) for a in (*e.private_ips, *e.ipv6_ips))
+            exposed = bool(e.public_ip) and self.exposed(
+                RefHost(e.id, e.subnet_id, e.vpc_id, frozenset(), (), True, False), None
+            )
+            if old is not None:
+                addrs = (*(old.addresses or ()), *addrs)
+                exposed = exposed or old.public_v4
+            groups = frozenset(e.group_ids) | (old.groups if old else frozenset())
+            self.balancers[name] = RefHost(name, e.subnet_id, e.vpc_id, groups, addrs, exposed,
+                                           False)  # fmt: skip
+            lb_subnets.setdefault(name, set()).add(e.subnet_id)
+        self.lb_subnets = lb_subnets
 
     # -- addresses --------------------------------------------------------------------
 
@@ -234,9 +265,13 @@ class Reference:
             return True
         return any(g.id == gw and vpc in g.vpc_ids for g in self.e.internet_gateways)
 
-    def exposed(self, h: RefHost, x: Address) -> bool:
+    def exposed(self, h: RefHost, x: Address | None) -> bool:
         """Internet address ``x`` can reach ``h``: a public address of its family
-        and a route to an attached internet gateway whose destination holds it."""
+        and a route to an attached internet gateway whose destination holds it
+        (``x`` ``None``: some internet IPv4 address)."""
+        if x is None:
+            v4 = [ipaddress.ip_network("0.0.0.0/0")]
+            return any(self.exposed(h, a) for a in self.points(v4) if is_internet(a))
         if not (h.public_v4 if x.version == 4 else h.v6):
             return False
         if not self.e.route_tables:
@@ -299,24 +334,57 @@ class Reference:
                     return True
         return False
 
+    def lb_sg(self, d: RefHost, proto: str, port: int) -> bool:
+        """Some internet-facing balancer's address is let in by ``d``'s groups."""
+        return any(
+            lb.public_v4 and any(self.sg(d, False, lb, a, proto, port) for a in lb.addresses or ())
+            for lb in self.balancers.values()
+        )
+
+    def lb_acl(self, d: RefHost, proto: str, port: int) -> bool:
+        """Some internet-facing balancer's address is let in by ``d``'s subnet's
+        ACL (or it shares the subnet)."""
+        return any(
+            lb.public_v4 and (
+                d.subnet in self.lb_subnets[name]
+                or any(self.acl(d.subnet, False, a, proto, port) for a in lb.addresses or ())
+            )
+            for name, lb in self.balancers.items()
+        )  # fmt: skip
+
     def internet_to_host(self, dst: str, proto: str, port: int, each_layer: bool = False) -> bool:
-        """Some internet address reaches the host.  ``each_layer``: the reading of a
-        model with one internet zone (each check met by some internet address,
-        not necessarily the same one)."""
+        """Some internet address reaches the host, directly or through a load
+        balancer.  ``each_layer``: the reading of a model with one internet zone
+        (each check met by some internet address, not necessarily the same one,
+        or by a balancer's copy of it, not necessarily the same balancer)."""
         d = self.hosts[dst]
         xs = [
             x
             for x in self.points([ipaddress.ip_network("0.0.0.0/0"), ipaddress.ip_network("::/0")])
             if is_internet(x)
         ]
+        lb_sg, lb_acl = self.lb_sg(d, proto, port), self.lb_acl(d, proto, port)
         if each_layer:
             return any(
-                any(self.exposed(d, x) for x in xs if x.version == v)
-                and any(self.acl(d.subnet, False, x, proto, port) for x in xs if x.version == v)
-                and any(self.sg(d, False, None, x, proto, port) for x in xs if x.version == v)
+                (lb_sg or any(self.exposed(d, x) for x in xs if x.version == v))
+                and (lb_acl or any(
+                    self.acl(d.subnet, False, x, proto, port) for x in xs if x.version == v
+                ))
+                and (lb_sg or any(
+                    self.sg(d, False, None, x, proto, port) for x in xs if x.version == v
+                ))
                 for v in (4, 6)
+            )  # fmt: skip
+        through = any(
+            lb.public_v4
+            and any(self.sg(d, False, lb, a, proto, port) for a in lb.addresses or ())
+            and (
+                d.subnet in self.lb_subnets[name]
+                or any(self.acl(d.subnet, False, a, proto, port) for a in lb.addresses or ())
             )
-        return any(
+            for name, lb in self.balancers.items()
+        )  # fmt: skip
+        return through or any(
             self.exposed(d, x) and self.acl(d.subnet, False, x, proto, port)
             and self.sg(d, False, None, x, proto, port)
             for x in xs

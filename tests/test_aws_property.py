@@ -3,10 +3,11 @@
 Random estates (one VPC, three subnets, instances with one address, security
 groups with CIDR, group, self and prefix-list peers, network ACLs with ordered
 allow and deny entries, route tables to an internet gateway, a NAT gateway or a
-blackhole) are compiled and loaded as ``ztsim import aws`` does; the engine's
-``reach --all-ports`` must equal tests/aws_reference.py on every ordered pair of
-hosts, from the internet to every host, and from every host to outside blocks,
-for TCP and UDP at every port where a decision can change.
+blackhole, load balancers' interfaces, public or not) are compiled and loaded
+as ``ztsim import aws`` does; the engine's ``reach --all-ports`` must equal
+tests/aws_reference.py on every ordered pair of hosts, from the internet to
+every host, and from every host to outside blocks, for TCP and UDP at every port
+where a decision can change.
 """
 
 from __future__ import annotations
@@ -126,6 +127,18 @@ def estates(draw: Any) -> Estate:
             f"eni-{i}", subnet, gs, (ip,), S, "vpc-1", public, instance_id=f"i-{i}"
         )
         instances.append(Instance(f"i-{i}", subnet, "vpc-1", (eni,), (), S, public_ip=public))
+    balancers = []
+    for i in range(draw(st.integers(0, 2))):  # load balancers' interfaces (no host)
+        subnet = draw(st.sampled_from(sorted(SUBNETS)))
+        ip = str(ipaddress.ip_network(SUBNETS[subnet]).network_address + 50 + i)
+        gs = tuple(sorted(set(draw(st.lists(st.sampled_from(GROUPS), max_size=2)))))
+        public = f"198.51.100.{100 + i}" if draw(st.booleans()) else None
+        name = draw(st.sampled_from(["ELB app/a/1", "ELB net/b/2"]))
+        kind = "network_load_balancer" if name.startswith("ELB net") else "interface"
+        balancers.append(NetworkInterface(
+            f"eni-lb{i}", subnet, gs, (ip,), S, "vpc-1", public, interface_type=kind,
+            description=name, requester_id="amazon-elb" if kind == "interface" else None,
+        ))  # fmt: skip
     sgs = tuple(draw(groups(g)) for g in GROUPS)
     acls = []
     default_entries = [*draw(acl_entries(False)), *draw(acl_entries(True))]
@@ -153,6 +166,7 @@ def estates(draw: Any) -> Estate:
         vpcs=(Vpc("vpc-1", ("10.0.0.0/16",), (), S),),
         subnets=tuple(Subnet(k, "vpc-1", v, (), S) for k, v in sorted(SUBNETS.items())),
         instances=tuple(instances),
+        network_interfaces=tuple(balancers),
         security_groups=sgs,
         network_acls=tuple(acls),
         route_tables=tuple(tables),

@@ -25,6 +25,7 @@ from typing import Any
 from ztsim.inputs.aws.compile_base import INTERNET, MEMBER, Emitter
 from ztsim.inputs.aws.compile_index import EstateIndex, HostInfo
 from ztsim.inputs.aws.compile_layers import Layers
+from ztsim.inputs.aws.compile_lb import BEHIND, balancer_targets
 from ztsim.inputs.aws.compile_routes import route_rules
 from ztsim.inputs.aws.objects import Estate
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
@@ -47,7 +48,7 @@ def _host_name(h: HostInfo) -> str:
     return f"{kind} {h.id}" + (f" ({h.name})" if h.name and h.name != h.id else "")
 
 
-def _services(index: EstateIndex, h: HostInfo) -> list[dict[str, Any]]:
+def _services(index: EstateIndex, h: HostInfo, behind: bool) -> list[dict[str, Any]]:
     found: dict[str, None] = {}
     for port in h.ports:
         found[f"{port}/tcp"] = None
@@ -57,7 +58,7 @@ def _services(index: EstateIndex, h: HostInfo) -> list[dict[str, Any]]:
             ports = rule.ports
             if rule.protocol in ("tcp", "udp") and ports and ports[0] == ports[1] > 0:
                 found[f"{ports[0]}/{rule.protocol}"] = None
-    public = bool(h.exposed)
+    public = bool(h.exposed) or behind
     return [{"service": s, **({"public": True} if public else {})} for s in found]
 
 
@@ -78,15 +79,18 @@ def topology_document(
             zones.append({"id": sid, "description": "subnet (not in the dump)"})
     zones.append({"id": INTERNET, "external": True, "description": "every internet address"})
     hosts = []
+    behind = balancer_targets(index)
     for h in index.hosts:
         labels = dict(h.tags)
         labels.update({f"{MEMBER}{g}": "member" for g in h.groups})
         labels.update(Layers.public_labels(h))
         labels["aws:kind"] = h.kind
+        if h.id in behind:
+            labels[BEHIND] = "true"
         if h.vpc:
             labels["aws:vpc"] = h.vpc
         host: dict[str, Any] = {"id": h.id, "zone": h.subnet, "labels": labels}
-        services = _services(index, h)
+        services = _services(index, h, h.id in behind)
         if services:
             host["services"] = services
         host["description"] = _host_name(h)
@@ -115,12 +119,13 @@ def topology_document(
 
 
 def publish_exposed(draft: TopologyDraft) -> TopologyDraft:
-    """``draft`` with every service of an exposed host ``public`` (services an
-    overlay added too): on AWS the security groups and ACLs decide what the
-    internet reaches, and the policy holds them."""
+    """``draft`` with every service of an exposed host (or of one behind an
+    internet-facing load balancer) ``public`` (services an overlay added too): on
+    AWS the security groups and ACLs decide what the internet reaches, and the
+    policy holds them."""
     for host in draft.document.get("hosts", ()):
         labels = host.get("labels") or {}
-        if any(k.startswith("aws:exposed-ipv") for k in labels):
+        if any(k.startswith("aws:exposed-ipv") or k == BEHIND for k in labels):
             for s in host.get("services", ()):
                 s["public"] = True
     return draft

@@ -21,6 +21,7 @@ from ztsim.inputs.aws.objects import (
     Estate,
     Labels,
     NetworkAcl,
+    NetworkInterface,
     Route,
     RouteTable,
     SecurityGroup,
@@ -32,6 +33,7 @@ from ztsim.model.diagnostics import Diagnostic
 __all__ = [
     "ANY_V4",
     "ANY_V6",
+    "Balancer",
     "EstateIndex",
     "HostInfo",
     "Net",
@@ -160,6 +162,24 @@ class HostInfo:
         )
 
 
+@dataclass
+class Balancer:
+    """A load balancer, from its interfaces (``RequesterId`` ``amazon-elb``, or an
+    NLB's or GWLB's type): ``name`` its interfaces' ``Description``; ``eni`` and
+    ``source`` its first interface's; ``blocks`` their private addresses (one-address
+    blocks); ``public_subnets`` the subnets of those with a public IPv4 address;
+    ``exposed``: one of them routes the internet to an internet gateway."""
+
+    name: str
+    eni: str
+    source: Source
+    groups: tuple[str, ...]
+    blocks: tuple[Net, ...]
+    subnets: tuple[str, ...]
+    public_subnets: tuple[str, ...]
+    exposed: bool = False
+
+
 def span(net: Net) -> tuple[int, int, int]:
     """``net`` as (version, first address, last address) integers."""
     return net.version, int(net.network_address), int(net.broadcast_address)
@@ -180,6 +200,8 @@ class EstateIndex:
         self.hosts: list[HostInfo] = []
         self._instances()
         self._databases()
+        #: Load balancers (their interfaces are no host), in the dump's order.
+        self.balancers: list[Balancer] = []
         self._load_balancers()
         self.hosts.sort(key=lambda h: h.id)
         self.host_ids = {h.id for h in self.hosts}
@@ -196,6 +218,7 @@ class EstateIndex:
         self.prefix_lists = {p.id: p for p in estate.prefix_lists}
         for h in self.hosts:
             self._expose(h)
+        self._tell_balancers()
 
     # -- hosts -------------------------------------------------------------------
 
@@ -240,21 +263,42 @@ class EstateIndex:
                 )))  # fmt: skip
 
     def _load_balancers(self) -> None:
-        """A load balancer's interfaces are no host: say so, once per balancer (what
-        an internet-facing one forwards to its targets is not followed)."""
-        said: set[str] = set()
+        """A load balancer's interfaces are no host: gathered per balancer (its
+        ``Description``, else the interface id), in the dump's order."""
+        found: dict[str, list[NetworkInterface]] = {}
         for e in self.estate.network_interfaces:
             elb = e.requester_id == "amazon-elb" or e.interface_type in _LB_TYPES
-            if e.instance_id is not None or not elb:
-                continue
-            name = e.description or e.id
-            if name in said:
-                continue
-            said.add(name)
-            self.notes.append(note(e.source, (
-                f"network interface {e.id} ({name}) is a load balancer's: ztsim models no "
-                "host for it and does not follow what it forwards to its targets (from the "
-                "internet, if it faces it): a path through it is not found"
+            if e.instance_id is None and elb:
+                found.setdefault(e.description or e.id, []).append(e)
+        for name, enis in found.items():
+            nets = [ipaddress.ip_network(ip) for e in enis for ip in (*e.private_ips, *e.ipv6_ips)]
+            groups = tuple(sorted({g for e in enis for g in e.group_ids}))
+            subnets = tuple(sorted({e.subnet_id for e in enis}))
+            self.balancers.append(
+                Balancer(name, enis[0].id, enis[0].source, groups, tuple(nets), subnets,
+                         tuple(sorted({e.subnet_id for e in enis if e.public_ip})))
+            )  # fmt: skip
+
+    def _tell_balancers(self) -> None:
+        """Say, once per balancer, what is assumed of it (its targets are not in
+        the dump: see :mod:`ztsim.inputs.aws.compile_lb`)."""
+        for lb in self.balancers:
+            lb.exposed = any(4 in self.routed(s) for s in lb.public_subnets)
+            if lb.exposed:
+                what = (
+                    "it faces the internet (a public address and a route to an internet "
+                    "gateway), so it is taken to forward from the internet to every host whose "
+                    "security groups and network ACLs admit its interfaces, on the ports they "
+                    "admit (its target groups are not in the dump)"
+                )
+            else:
+                what = (
+                    "it faces no internet: what it forwards from the hosts that reach it to its "
+                    "targets is not followed (a path through it is not found)"
+                )
+            self.notes.append(note(lb.source, (
+                f"network interface {lb.eni} ({lb.name}) is a load balancer's: ztsim models no "
+                f"host for it; {what}"
             )))  # fmt: skip
 
     def _databases(self) -> None:
@@ -376,18 +420,23 @@ class EstateIndex:
             return [ANY_V6 if v6 else ANY_V4]
         return [ipaddress.ip_network(c) for c in pl.cidrs]
 
+    def routed(self, subnet: str) -> set[int]:
+        """The families (4, 6) whose internet addresses ``subnet`` routes to an
+        internet gateway (no route table known: both)."""
+        table = self.table_of.get(subnet)
+        routed: set[int] = set()
+        if table is None:
+            return {4, 6}
+        for r in table.routes:
+            if self.to_internet(r, table.vpc_id):
+                routed |= {b.version for b in self.route_blocks(r) if is_global(b)}
+        return routed
+
     def _expose(self, h: HostInfo) -> None:
         """Which families (4, 6) reach ``h`` from the internet: a public address of
         the family and a route of the subnet to an internet gateway for internet
         addresses of it."""
-        table = self.table_of.get(h.subnet)
-        routed: set[int] = set()
-        if table is None:
-            routed = {4, 6}
-        else:
-            for r in table.routes:
-                if self.to_internet(r, table.vpc_id):
-                    routed |= {b.version for b in self.route_blocks(r) if is_global(b)}
+        routed = self.routed(h.subnet)
         if h.public_v4 and 4 in routed:
             h.exposed.add(4)
         if h.v6 and 6 in routed:

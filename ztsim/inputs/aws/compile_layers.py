@@ -34,6 +34,7 @@ from ztsim.inputs.aws.compile_base import (
     services_of,
 )
 from ztsim.inputs.aws.compile_index import HostInfo, Net, covers_all_global, is_global
+from ztsim.inputs.aws.compile_lb import Balancers
 from ztsim.inputs.aws.objects import AclEntry, NetworkAcl, SecurityGroup, SgPeer, SgRule
 from ztsim.inputs.k8s.drafts import Provenance
 
@@ -75,15 +76,18 @@ class Layers:
     # -- segmentation ----------------------------------------------------------------
 
     def segmentation(self) -> list[dict[str, Any]]:
-        """The segmentation layers."""
+        """The segmentation layers (an internet-facing load balancer's extra allows
+        first in theirs: :mod:`ztsim.inputs.aws.compile_lb`)."""
+        lb = Balancers(self.em, self.acl_subnets)
+        exposure = lb.sg_copies("exposure") + self._exposure()
+        nacl_in = lb.acl_copies() + self._nacl(False)
+        sg_in = lb.sg_copies("sg-ingress") + self._sg("ingress")
         return [
-            _layer(
-                "exposure", self._exposure(), "allow", "the internet reaches exposed hosts only"
-            ),
+            _layer("exposure", exposure, "allow", "the internet reaches exposed hosts only"),
             _layer("sg-egress", self._sg("egress"), "deny", "the source's security groups"),
             _layer("nacl-out", self._nacl(True), "deny", "the source subnet's network ACL"),
-            _layer("nacl-in", self._nacl(False), "deny", "the destination subnet's network ACL"),
-            _layer("sg-ingress", self._sg("ingress"), "deny", "the destination's security groups"),
+            _layer("nacl-in", nacl_in, "deny", "the destination subnet's network ACL"),
+            _layer("sg-ingress", sg_in, "deny", "the destination's security groups"),
         ]
 
     def _exposure(self) -> list[Rule]:
