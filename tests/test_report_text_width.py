@@ -26,7 +26,7 @@ SCENARIOS = [
 
 
 @pytest.mark.parametrize(("topo", "pols"), SCENARIOS)
-@pytest.mark.parametrize("command", ["check", "paths"])
+@pytest.mark.parametrize("command", ["check", "paths", "check --rules"])
 def test_check_and_paths_fit_80_columns(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -34,9 +34,12 @@ def test_check_and_paths_fit_80_columns(
     pols: str,
     command: str,
 ) -> None:
+    """The rule-impact table too: a table per section when the section column
+    would not fit (its counts cannot wrap)."""
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("COLUMNS", "80")
-    main([command, topo, "-p", pols])
+    name, *flags = command.split()
+    main([name, topo, "-p", pols, *flags])
     out = capsys.readouterr().out
     assert out and max(len(line) for line in out.splitlines()) <= 80
 

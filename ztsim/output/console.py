@@ -16,6 +16,7 @@ import shlex
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
@@ -242,7 +243,7 @@ _GOAL_COLUMNS = (
 
 _IMPACT_COLUMNS = (
     Column("section", wrap=False),
-    Column("rule"),
+    Column("rule", soft="-_."),
     Column("line", right=True, wrap=False),
     Column("action", wrap=False),
     # plans it enables / of those open / plans it blocks / legitimate flows it allows, denies
@@ -282,11 +283,16 @@ def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[A
             for x in rows
         ]
         title = f"per-rule impact: {r.policy.name} ({r.policy.path})"
-        out += [
-            Text(""),
-            Text(safe(title), style="italic"),
-            _table(console, _IMPACT_COLUMNS, cells),
-        ]
+        out += [Text(""), Text(safe(title), style="italic")]
+        table = _table(console, _IMPACT_COLUMNS, cells)
+        if max(map(cell_len, table.lines), default=0) <= console.width:
+            out.append(table)
+            continue
+        # Too wide for the terminal (the counts cannot wrap): a table per section,
+        # without the section column.
+        for section in dict.fromkeys(row[0] for row in cells):
+            part = [row[1:] for row in cells if row[0] == section]
+            out += [Text(f"  {section}"), _table(console, _IMPACT_COLUMNS[1:], part)]
     if out:
         console.print(Group(*out), soft_wrap=True)
 

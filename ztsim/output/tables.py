@@ -414,8 +414,12 @@ def box_table(
         # breaks at spaces too, so the table fits the terminal instead of being wrapped by it
         for i, c in enumerate(columns):
             if c.wrap and c.sep != " ":
-                texts = [c.header, *(row[i][0] for row in body)]
-                words[i] = max(_longest_word(t, " ") for t in texts) + len(c.sep.strip()) + 1
+                # a cell's continued line starts with the sep's lead (``> ``), the header's not
+                lead = len(c.sep.strip()) + 1
+                words[i] = max(
+                    _longest_word(c.header, " "),
+                    *(_longest_word(row[i][0], " ") + lead for row in body),
+                )
         widths = _fit(columns, natural, words, width)
 
     out: list[str] = []
