@@ -217,6 +217,10 @@ def test_diff_k8s_opens_a_path(capsys: pytest.CaptureFixture[str]) -> None:
 def test_k8s_with_a_topology_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = _run(capsys, "check", "topologies/pajemploi.yaml", "--k8s", WORKLOADS)
     assert code == 2 and "--k8s replaces TOPOLOGY" in err
+    # said as a usage error (no fake place), and how to give several manifest paths
+    assert err.startswith("ztsim: error: ") and "<command line>" not in err
+    code, _, err = _run(capsys, "check", "--k8s", WORKLOADS, "examples/k8s/policies")
+    assert code == 2 and "repeat the option, --k8s A --k8s B" in err
     code, _, err = _run(capsys, "check", "--overlay", OVERLAY, "topologies/pajemploi.yaml")
     assert code == 2 and "--overlay goes with --k8s" in err
 

@@ -73,7 +73,8 @@ def warnings_gate(warnings: Sequence[Diagnostic], strict: bool) -> None:
 
 
 def _command_line(message: str) -> InputError:
-    return InputError([Diagnostic("<command line>", 1, 1, "error", message)])
+    """A usage error, said as argparse says them (``ztsim: error: ...``, no place)."""
+    return InputError([Diagnostic("ztsim", 0, 0, "error", message)])
 
 
 def load_k8s(
@@ -169,7 +170,11 @@ def load_scenario(
     if len(given) > 1:
         raise _command_line(f"{' and '.join(given)}: give one source of the estate")
     if given and (topology is not None or policies):
-        raise _command_line(f"{given[0]} replaces TOPOLOGY and --policy: give one or the other")
+        # `--k8s a/ b/` reads b/ as TOPOLOGY: say how to give several paths
+        several = " (several paths: repeat the option, --k8s A --k8s B)" if topology else ""
+        raise _command_line(
+            f"{given[0]} replaces TOPOLOGY and --policy: give one or the other{several}"
+        )
     if k8s:
         topo, pol = load_k8s(k8s, overlay, strict, warn=warn)
         return topo, [pol]

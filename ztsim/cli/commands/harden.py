@@ -48,21 +48,9 @@ def run(args: argparse.Namespace) -> int:
     imported = bool(args.k8s or args.aws or args.terraform)
     if imported and args.write:
         # The proposal is ztsim rules, not manifests: printed, never written as them.
-        raise InputError(
-            [
-                Diagnostic(
-                    "<command line>",
-                    1,
-                    1,
-                    "error",
-                    "--write is not available with --k8s, --aws or --terraform",
-                )
-            ]
-        )
+        raise usage_error("harden", "--write is not available with --k8s, --aws or --terraform")
     if not imported and args.policy is None:
-        raise InputError(
-            [Diagnostic("<command line>", 1, 1, "error", "--policy FILE (or --k8s PATH) is needed")]
-        )
+        raise usage_error("harden", "--policy FILE (or --k8s PATH) is needed")
     if args.write:
         check_target(args.write, inputs, option="--write")  # before the search
     policies = [args.policy] if args.policy is not None else None

@@ -69,7 +69,7 @@ def import_aws(
     from ztsim.inputs.aws.describe import read_describe
 
     if not paths:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", "no AWS path given")])
+        raise InputError([Diagnostic("ztsim", 0, 0, "error", "no AWS path given")])
     estate = read_describe(paths)
     label = str(paths[0])
     imported = import_estate(estate, label, overlay_path, name or _default_name(paths))

@@ -468,7 +468,7 @@ def import_k8s(
     from ztsim.inputs.k8s.topology import topology_document
 
     if not paths:
-        raise InputError([Diagnostic("<command line>", 1, 1, "error", "no manifest path given")])
+        raise InputError([Diagnostic("ztsim", 0, 0, "error", "no manifest path given")])
     errors: list[Diagnostic] = []
     manifests: Manifests | None = None
     overlay: LoadedOverlay | None = None
