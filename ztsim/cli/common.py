@@ -77,6 +77,31 @@ def _command_line(message: str) -> InputError:
     return InputError([Diagnostic("ztsim", 0, 0, "error", message)])
 
 
+def source_conflict(
+    topology: str | None,
+    policies: Sequence[str] | None,
+    k8s: Sequence[str] | None,
+    aws: Sequence[str] | None,
+    terraform: str | None,
+) -> str | None:
+    """What is wrong with the estate's sources a command was given, else ``None``: an
+    import option (``--k8s``, ``--aws``, ``--terraform``) is given alone, instead of
+    ``TOPOLOGY`` and ``--policy``."""
+    given = [o for o, v in (("--k8s", k8s), ("--aws", aws), ("--terraform", terraform)) if v]
+    if len(given) > 1:
+        return f"{' and '.join(given)}: give one source of the estate"
+    if given and (topology is not None or policies):
+        # `--k8s a/ b/` reads b/ as TOPOLOGY: say how to give several paths
+        opt = given[0]
+        several = (
+            f" (several paths: repeat the option, {opt} A {opt} B)"
+            if topology is not None and opt != "--terraform"  # one plan file
+            else ""
+        )
+        return f"{opt} replaces TOPOLOGY and --policy: give one or the other{several}"
+    return None
+
+
 def load_k8s(
     paths: Sequence[str], overlay: str | None, strict: bool, *, warn: bool = True
 ) -> tuple[LoadedTopology, LoadedPolicy]:
@@ -166,15 +191,9 @@ def load_scenario(
     ``overlay``, instead of ``topology`` and ``policies``: see :func:`load_k8s`
     and :func:`load_aws`.
     """
-    given = [o for o, v in (("--k8s", k8s), ("--aws", aws), ("--terraform", terraform)) if v]
-    if len(given) > 1:
-        raise _command_line(f"{' and '.join(given)}: give one source of the estate")
-    if given and (topology is not None or policies):
-        # `--k8s a/ b/` reads b/ as TOPOLOGY: say how to give several paths
-        several = " (several paths: repeat the option, --k8s A --k8s B)" if topology else ""
-        raise _command_line(
-            f"{given[0]} replaces TOPOLOGY and --policy: give one or the other{several}"
-        )
+    conflict = source_conflict(topology, policies, k8s, aws, terraform)
+    if conflict is not None:
+        raise _command_line(conflict)
     if k8s:
         topo, pol = load_k8s(k8s, overlay, strict, warn=warn)
         return topo, [pol]

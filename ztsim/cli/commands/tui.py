@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ztsim.cli.common import add_command, add_k8s_arguments, usage_error
+from ztsim.cli.common import add_command, add_k8s_arguments, source_conflict, usage_error
 from ztsim.cli.exitcodes import ExitCode
 
 ORDER = 90
@@ -19,18 +19,10 @@ def policy_args(args: argparse.Namespace) -> list[str]:
         A policy without a topology (usage error, exit 2).
     """
     policies = [*args.policies, *(args.policy or [])]
-    given = [
-        o
-        for o, v in (("--k8s", args.k8s), ("--aws", args.aws), ("--terraform", args.terraform))
-        if v
-    ]
-    if len(given) > 1:
-        raise usage_error("tui", f"{' and '.join(given)}: give one source of the estate")
-    if given and (args.topology is not None or policies):
-        raise usage_error(
-            "tui", f"{given[0]} replaces TOPOLOGY and --policy: give one or the other"
-        )
-    if args.overlay is not None and not given:
+    conflict = source_conflict(args.topology, policies, args.k8s, args.aws, args.terraform)
+    if conflict is not None:
+        raise usage_error("tui", conflict)
+    if args.overlay is not None and not (args.k8s or args.aws or args.terraform):
         raise usage_error(
             "tui",
             "--overlay goes with --k8s, --aws or --terraform (an overlay adds to an import)",
