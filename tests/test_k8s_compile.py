@@ -421,7 +421,11 @@ def test_unisolated_pods_are_allowed_by_a_rule_naming_their_namespace(tmp_path: 
     imp = Imported(tmp_path, namespace + PODS)
     ids = [r["id"] for r in imp.rules(unisolated=True)]
     spaces = ("data", "shop")
-    assert ids == [f"unisolated-{side}-{ns}" for side in ("eg", "in", "ext") for ns in spaces]
+    assert ids == [
+        *(f"unisolated-eg-{ns}" for ns in spaces),
+        *(f"from-outside-{ns}" for ns in spaces),  # the egress side of what comes from outside
+        *(f"unisolated-{side}-{ns}" for side in ("in", "ext") for ns in spaces),
+    ]
     prov = imp.draft.provenance["unisolated-eg-shop"]
     assert prov.name == "Namespace shop (no policy isolates these pods for egress)"
     assert (prov.source.path, prov.source.line) == (imp.path, 1)
@@ -457,9 +461,32 @@ def test_what_is_published_is_allowed_from_outside_by_its_publisher(tmp_path: Pa
     prov = imp.draft.provenance["published-service-shop/web-8080/tcp"]
     assert prov.name == "LoadBalancer Service shop/web (from outside: no egress side)"
     assert prov.source.line == line_of(imp.path, "kind: Service") - 1
-    # The other ports are not published: the topology stops the outside there
-    # (reach --all-ports shows the policy's word: the egress side's default).
+    # The other ports are not published: the topology stops the outside there, but
+    # reach --all-ports shows the policy's word, named after the namespace (no
+    # manifest: its first workload's), never the egress side's default.
     assert _deciders(imp, "internet", "shop/web") == {
         "egress-side/published-service-shop/web-8080/tcp+ingress-side/unisolated-in-shop",
-        "egress-side/default+ingress-side/unisolated-in-shop",
+        "egress-side/from-outside-shop+ingress-side/unisolated-in-shop",
     }
+    prov = imp.draft.provenance["from-outside-shop"]
+    assert prov.name == "Namespace shop (from outside: no egress side)"
+    assert prov.source.line == line_of(imp.path, "name: web, namespace: shop") - 2
+
+
+def test_nothing_from_outside_meets_a_layer_default(tmp_path: Path) -> None:
+    """Every connection, from inside or outside, on every port, is decided by a rule
+    of each side (the defaults, no object, decide nothing): with no policy, with
+    isolation on either side, and with a Service published."""
+    policy = (
+        "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\n"
+        "metadata: {name: deny, namespace: data}\nspec: {podSelector: {}, "
+        "policyTypes: [Ingress, Egress]}\n"
+        "---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: shop}\n"
+        "spec: {type: NodePort, selector: {app: web}, ports: [{port: 80, targetPort: http}]}\n"
+    )
+    for text in (PODS, PODS + policy):
+        imp = Imported(tmp_path, text)
+        reach = reach_map(imp.topo, imp.policy, all_ports=True)
+        names = [g.decision.rule for c in reach.connections() for g in c.allowed.grants]
+        assert names
+        assert not [n for n in names if any(p.endswith("/default") for p in n.split("+"))]

@@ -354,6 +354,9 @@ def result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
             "allowed": t.allowed,
             "rule": t.decision.rule,
             "decided_by": t.decision.reason,
+            # The verdict in words, each rule at its FILE:LINE (an import's rules
+            # live in other files than the policy's path: its manifests).
+            "explanation": t.decision.describe(r.policy),
         }
         for t in r.traffic
     ]

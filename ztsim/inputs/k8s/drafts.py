@@ -17,7 +17,11 @@ from typing import Any
 from ztsim.inputs.k8s.objects import Source
 from ztsim.model.diagnostics import Diagnostic
 
-__all__ = ["PolicyDraft", "Provenance", "TopologyDraft"]
+__all__ = ["OVERLAY_PREFIX", "PolicyDraft", "Provenance", "TopologyDraft"]
+
+#: How what an overlay adds is named (``overlay NAME: ...``): a provenance so
+#: named comes from the overlay, not from a manifest.
+OVERLAY_PREFIX = "overlay "
 
 
 @dataclass(frozen=True, order=True)

@@ -132,9 +132,10 @@ class ImportedPolicy(LoadedPolicy):
         place; for an allowed flow's ``L1/R1+L2/R2``, the first layer's object (each
         layer's, joined by "and", with :attr:`every_layer`).
 
-        A layer's default is no object: every pod's connections are decided by
-        rules (the ``unisolated`` tier names the workloads no policy isolates), so
-        what meets a default is a connection from outside, which has no egress side.
+        A layer's default is no object, and no connection of an import meets one:
+        the ``unisolated`` tier names the namespaces no policy isolates, and, on the
+        egress side, what comes from outside (its publisher, else its namespace).
+        Should one decide (a compiled policy edited), the location says so.
         """
         found = self._rule_ids(section, rule_id)
         if not found:
@@ -150,11 +151,11 @@ class ImportedPolicy(LoadedPolicy):
         return self.provenance[found].source.path if found is not None else self.path
 
 
-#: What the layers' defaults of a Kubernetes import stand for: every pod's
-#: connections are decided by rules (the ``unisolated`` tier), so a default meets
-#: only a connection from outside (which has no egress side).
+#: What the layers' defaults of a Kubernetes import stand for: nothing in the
+#: manifests (every connection is decided by a rule, the ``unisolated`` tier's at
+#: the last), so a default that decides says it names no object.
 K8S_DEFAULTS = {
-    f"{layer}/default": "no Kubernetes object: a connection from outside has no egress side"
+    f"{layer}/default": "no Kubernetes object: no rule of this side matched"
     for layer in ("egress-side", "ingress-side", "to-outside")
 }
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ztsim.inputs.collector import Collector, Loc
-from ztsim.inputs.k8s.drafts import Provenance, TopologyDraft
+from ztsim.inputs.k8s.drafts import OVERLAY_PREFIX, Provenance, TopologyDraft
 from ztsim.inputs.k8s.naming import tidy_host
 from ztsim.inputs.k8s.objects import Source
 from ztsim.inputs.k8s.overlay_schema import (
@@ -146,7 +146,18 @@ class _Merge:
 
     def provenance(self, ident: str, loc: Loc, what: str) -> None:
         name = self.overlay.model.name or Path(self.overlay.path).name
-        self.out.provenance[ident] = Provenance(self.overlay.source(loc), f"overlay {name}: {what}")
+        self.out.provenance[ident] = Provenance(
+            self.overlay.source(loc), f"{OVERLAY_PREFIX}{name}: {what}"
+        )
+
+    def publish(self, host: str, service: str, loc: Loc) -> None:
+        """Record that the entry at ``loc`` makes ``host``'s ``service`` public, so a
+        verdict from outside names it (after any manifest that publishes it)."""
+        name = self.overlay.model.name or Path(self.overlay.path).name
+        by = Provenance(self.overlay.source(loc), f"{OVERLAY_PREFIX}{name}: {service} made public")
+        found = self.out.published.setdefault((host, service), [])
+        if by not in found:
+            found.append(by)
 
     def credential_known(self, cid: str, loc: Loc) -> bool:
         if cid in self.credentials:
@@ -197,13 +208,15 @@ class _Merge:
 
     def attach(self, att: Attachment, host: dict[str, Any], base: Loc, *, several: bool) -> None:
         services = host.setdefault("services", [])
-        for s in att.services:
+        for k, s in enumerate(att.services):
             old = next((x for x in services if x["service"] == s.service), None)
             given = s.model_dump(include=s.model_fields_set | {"service"})
             if old is None:
                 services.append(given)
             else:
                 old.update(given)
+            if s.public and "public" in s.model_fields_set:
+                self.publish(host["id"], s.service, (*base, "services", k, "public"))
         for j, v in enumerate(att.vulnerabilities):
             if self.offers(host, v.service, (*base, "vulnerabilities", j, "service"), v.id):
                 host.setdefault("vulnerabilities", []).append(v.model_dump(exclude_defaults=True))
@@ -352,7 +365,8 @@ class _Merge:
             loc: Loc = ("ingress_controllers", i)
             for host in self.select(sel, loc):
                 name = self.overlay.model.name or Path(self.overlay.path).name
-                why = Provenance(self.overlay.source(loc), f"overlay {name}: ingress controller")
+                what = f"{OVERLAY_PREFIX}{name}: ingress controller"
+                why = Provenance(self.overlay.source(loc), what)
                 named.setdefault(host["id"], why)
         self.out.ingress_controllers = named
 
