@@ -20,11 +20,12 @@ from ztsim.inputs.k8s.overlay import (
     MAX_FLOWS_PER_ENTRY,
     apply_overlay,
     load_overlay,
+    overlay_errors,
     overlay_from_text,
 )
 from ztsim.inputs.k8s.overlay_template import write_overlay_template
 from ztsim.inputs.k8s.topology import topology_document
-from ztsim.inputs.loader import topology_from_text
+from ztsim.inputs.loader import document_from_text, topology_from_text
 from ztsim.model.diagnostics import InputError
 
 MANIFESTS = """\
@@ -439,3 +440,97 @@ def test_docs_examples_apply(tmp_path: Path) -> None:
     annotated = topology_document(read_manifests([tmp_path / "m1.yaml"]))
     (db,) = annotated.document["hosts"]
     assert db["data"][0]["records"] == 1_200_000
+
+
+# -- every problem in one pass -----------------------------------------------------------------
+
+
+def one_pass(draft: TopologyDraft, body: str) -> list[str]:
+    """The problems of an overlay (schema and merge) as ``--overlay`` reports them."""
+    doc = document_from_text(HEADER + body, "o.yaml")
+    return [f"{d.line}:{d.column}: {d.message}" for d in overlay_errors(draft, doc)]
+
+
+def test_schema_and_merge_errors_reported_together(draft: TopologyDraft) -> None:
+    """A vulnerability on a service the workload does not offer was reported only
+    once the schema's errors were fixed (issue 25 point 5): now all at once."""
+    found = one_pass(
+        draft,
+        """\
+credentials: [{id: token}]
+workloads:
+  - select: {workload: shop/web}
+    vulnerabilities: [{id: CVE-1, service: 9999/tcp}]
+    credentials: [{credential: nope}]
+  - select: {workload: shop/api}
+    logins: [{credential: token, service: 9000/tcp, gives: wizard}]
+    bogus: 1
+traffic:
+  - {from: shop/web, to: shop/api, service: 9000/tcp, credential: undeclared}
+""",
+    )
+    assert found == [
+        "7:44: CVE-1 names service 9999/tcp, which shop/web does not offer",
+        "8:32: unknown credential 'nope' (declare it under `credentials`)",
+        "10:60: workloads.1.logins.0.gives: Input should be 'service', 'user' or 'root'",
+        "11:5: unknown key 'bogus'",
+        "13:67: unknown credential 'undeclared' (declare it under `credentials`)",
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # the service a refused `services` item would add
+        "workloads:\n  - select: {workload: shop/web}\n"
+        "    services: [{service: 7/tcp, public: 3}]\n"
+        "    vulnerabilities: [{id: CVE-1, service: 7/tcp}]\n",
+        # ... or a refused entry would add to the same workload
+        "workloads:\n  - select: {workload: shop/web, kind: 5}\n    services: [{service: 7/tcp}]\n"
+        "  - select: {workload: shop/web}\n    vulnerabilities: [{id: CVE-1, service: 7/tcp}]\n",
+        # a credential declared by a refused item
+        "credentials: [{id: key, bogus: 1}]\nworkloads:\n  - select: {workload: shop/web}\n"
+        "    credentials: [{credential: key}]\n",
+        # the one entry point, refused
+        "entry_points: [{id: e, zone: internet, gives: wizard}]\n",
+    ],
+)
+def test_what_a_refused_part_may_hold_is_no_error(draft: TopologyDraft, body: str) -> None:
+    found = one_pass(draft, body)
+    assert found and all("names service" not in f for f in found), found
+    assert not [f for f in found if "unknown credential" in f or "no entry point" in f]
+
+
+def test_unsalvageable_overlay_gives_the_schema_s_errors(draft: TopologyDraft) -> None:
+    found = one_pass(
+        draft,
+        "description: 5\nworkloads:\n  - select: {workload: shop/web}\n"
+        "    vulnerabilities: [{id: CVE-1, service: 9999/tcp}]\n",
+    )
+    assert len(found) == 1 and found[0].startswith("4:14: description: Input should be")
+
+
+def test_a_valid_overlay_has_its_merge_errors_only(draft: TopologyDraft) -> None:
+    body = "workloads:\n  - select: {workload: shop/web}\n    credentials: [{credential: x}]\n"
+    assert one_pass(draft, body) == [
+        "6:32: unknown credential 'x' (declare it under `credentials`)"
+    ]
+    assert one_pass(draft, "credentials: [{id: x}]\n") == []
+
+
+def test_check_k8s_reports_the_overlay_in_one_pass(tmp_path: Path) -> None:
+    from ztsim.inputs.k8s.importer import import_k8s
+
+    manifests = tmp_path / "m.yaml"
+    manifests.write_text(MANIFESTS)
+    overlay = tmp_path / "o.yaml"
+    overlay.write_text(
+        HEADER + "workloads:\n  - select: {workload: shop/web}\n"
+        "    vulnerabilities: [{id: CVE-1, service: 9999/tcp}]\n    bogus: 1\n"
+    )
+    with pytest.raises(InputError) as info:
+        import_k8s([manifests], overlay)
+    assert [(d.line, d.message) for d in info.value.diagnostics] == [
+        (6, "CVE-1 names service 9999/tcp, which shop/web does not offer"),
+        (7, "unknown key 'bogus'"),
+    ]

@@ -114,28 +114,50 @@ def import_k8s(
         FILE:LINE:COL; nothing else is done.
     """
     from ztsim.inputs.k8s.compile import policy_document
-    from ztsim.inputs.k8s.overlay import LoadedOverlay, apply_overlay, load_overlay
+    from ztsim.inputs.k8s.overlay import (
+        LoadedOverlay,
+        apply_overlay,
+        overlay_errors,
+        overlay_from_document,
+    )
     from ztsim.inputs.k8s.reader import read_manifests
     from ztsim.inputs.k8s.topology import topology_document
+    from ztsim.inputs.loader import read_document
+    from ztsim.inputs.positions import Document
 
     if not paths:
         raise InputError([Diagnostic("ztsim", 0, 0, "error", "no manifest path given")])
     errors: list[Diagnostic] = []
     manifests: Manifests | None = None
     overlay: LoadedOverlay | None = None
+    refused: tuple[Document, list[Diagnostic]] | None = None  # the schema's say
     try:
         manifests = read_manifests(paths)
     except InputError as exc:
         errors.extend(exc.diagnostics)
     if overlay_path is not None:
         try:
-            overlay = load_overlay(overlay_path)
+            doc = read_document(overlay_path)
         except InputError as exc:
             errors.extend(exc.diagnostics)
+        else:
+            try:
+                overlay = overlay_from_document(doc)
+            except InputError as exc:
+                refused = (doc, exc.diagnostics)
+    name = name or default_name(paths)
+    if refused is not None:
+        # What the schema accepts is checked against the manifests too: one pass.
+        found = refused[1]
+        if manifests is not None:
+            try:
+                found = overlay_errors(topology_document(manifests, name), refused[0]) or found
+            except InputError as exc:  # the manifests' annotations
+                errors.extend(exc.diagnostics)
+        errors.extend(found)
     if errors:
         raise InputError(errors)
     assert manifests is not None
-    name = name or default_name(paths)
     topology = topology_document(manifests, name)
     if overlay is not None:
         topology = apply_overlay(topology, overlay)

@@ -39,13 +39,15 @@ from ztsim.inputs.k8s.overlay_schema import (
 from ztsim.inputs.loader import document_from_text, read_document
 from ztsim.inputs.positions import Document, locate
 from ztsim.inputs.validate import validate_document
-from ztsim.model.diagnostics import InputError
+from ztsim.model.diagnostics import Diagnostic, InputError
 
 __all__ = [
     "MAX_FLOWS_PER_ENTRY",
     "LoadedOverlay",
     "apply_overlay",
+    "apply_overlay_file",
     "load_overlay",
+    "overlay_errors",
     "overlay_from_document",
     "overlay_from_text",
 ]
@@ -102,7 +104,14 @@ def _copied(document: dict[str, Any]) -> dict[str, Any]:
 class _Merge:
     """One overlay merged into a copy of a draft; problems in ``col``."""
 
-    def __init__(self, draft: TopologyDraft, overlay: LoadedOverlay) -> None:
+    def __init__(
+        self,
+        draft: TopologyDraft,
+        overlay: LoadedOverlay,
+        col: Collector | None = None,
+        *,
+        whole: bool = True,
+    ) -> None:
         doc = _copied(draft.document)
         self.out = TopologyDraft(
             doc,
@@ -113,7 +122,11 @@ class _Merge:
         )
         self.doc = doc
         self.overlay = overlay
-        self.col = Collector(overlay.doc)
+        self.col = col if col is not None else Collector(overlay.doc)
+        #: Whether the overlay holds every workload entry, service and entry point
+        #: of its file: not when the schema refused some (see :func:`overlay_errors`),
+        #: and then a service not offered, or no entry point, may be theirs.
+        self.whole = whole
         self.hosts: dict[str, dict[str, Any]] = {h["id"]: h for h in doc["hosts"]}
         self.zones: dict[str, dict[str, Any]] = {z["id"]: z for z in doc["zones"]}
         self.credentials = {c["id"] for c in doc["credentials"]}
@@ -168,7 +181,9 @@ class _Merge:
     def offers(self, host: dict[str, Any], service: str | None, loc: Loc, what: str) -> bool:
         if service is None or any(s["service"] == service for s in host.get("services", ())):
             return True
-        self.col.add(loc, f"{what} names service {service}, which {host['id']} does not offer")
+        if self.whole:
+            message = f"{what} names service {service}, which {host['id']} does not offer"
+            self.col.add(loc, message)
         return False
 
     # -- sections ----------------------------------------------------------------
@@ -326,7 +341,7 @@ class _Merge:
         self.doc["entry_points"] = [e for e in old if "zone" not in e]
         for i, e in enumerate(entries):
             self.add_entry(e, ("entry_points", i))
-        if not self.doc["entry_points"]:
+        if not self.doc["entry_points"] and self.whole:
             self.col.add(("entry_points",), "no entry point: the attacker starts nowhere")
 
     def add_entry(self, e: OverlayEntry, base: Loc) -> None:
@@ -370,6 +385,67 @@ class _Merge:
                 named.setdefault(host["id"], why)
         self.out.ingress_controllers = named
 
+    def run(self) -> None:
+        """Merge every section, in the order they may name each other."""
+        self.add_zones()
+        self.add_credentials()
+        self.add_external()
+        self.attach_all()
+        self.add_traffic()
+        self.add_entries()
+        self.add_controllers()
+
+
+def _whole(model: Overlay, data: object) -> bool:
+    """Whether ``model`` holds every workload entry, service and entry point of the
+    document ``data`` it was validated from (not when the schema refused some)."""
+    if not isinstance(data, dict):
+        return False
+    raw = data.get("workloads") or []
+    if not isinstance(raw, list) or len(raw) != len(model.workloads):
+        return False
+    for entry, att in zip(raw, model.workloads, strict=True):
+        services = entry.get("services") if isinstance(entry, dict) else None
+        if len(services if isinstance(services, list) else []) != len(att.services):
+            return False
+    entries = data.get("entry_points")
+    given = model.entry_points
+    return (entries is None) == (given is None) and (
+        given is None or (isinstance(entries, list) and len(entries) == len(given))
+    )
+
+
+def overlay_errors(draft: TopologyDraft, doc: Document) -> list[Diagnostic]:
+    """Every problem of the overlay ``doc`` applied to ``draft``, in one pass.
+
+    When the schema refuses parts of it, applying it still checks the rest against
+    the manifests (a vulnerability on a service the workload does not offer, an
+    unknown credential...), through :mod:`ztsim.inputs.salvage`: what could come
+    from a part refused is not said (a credential declared there, a service a
+    refused entry may add).  Empty when the overlay applies.
+    """
+
+    def check(col: Collector, model: Overlay) -> None:
+        loaded = LoadedOverlay(model, doc.path, col.doc)
+        _Merge(draft, loaded, col, whole=_whole(model, col.doc.data)).run()
+
+    try:
+        validate_document(doc, "overlay", Overlay, check)
+    except InputError as exc:
+        return exc.diagnostics
+    return []
+
+
+def apply_overlay_file(draft: TopologyDraft, path: str | Path) -> TopologyDraft:
+    """``draft`` with the overlay file at ``path`` merged in (see :func:`apply_overlay`);
+    every problem of the file, the schema's and the merge's, reported at once."""
+    doc = read_document(path)
+    try:
+        overlay = overlay_from_document(doc)
+    except InputError as exc:
+        raise InputError(overlay_errors(draft, doc) or exc.diagnostics) from None
+    return apply_overlay(draft, overlay)
+
 
 def apply_overlay(draft: TopologyDraft, overlay: LoadedOverlay) -> TopologyDraft:
     """``draft`` with ``overlay`` merged in (a new draft; ``draft`` is left as it was).
@@ -384,13 +460,7 @@ def apply_overlay(draft: TopologyDraft, overlay: LoadedOverlay) -> TopologyDraft
         its FILE:LINE:COL.
     """
     merge = _Merge(draft, overlay)
-    merge.add_zones()
-    merge.add_credentials()
-    merge.add_external()
-    merge.attach_all()
-    merge.add_traffic()
-    merge.add_entries()
-    merge.add_controllers()
+    merge.run()
     diagnostics = merge.col.diagnostics()
     if merge.col.errors:
         raise InputError(diagnostics)
