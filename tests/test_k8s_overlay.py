@@ -409,11 +409,20 @@ def test_template_examples_uncommented_are_valid(draft: TopologyDraft) -> None:
 def test_template_names_cannot_escape_their_comment(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     evil = "x\nkind: topology\n#"
-    path.write_text(json.dumps({
+    pod = {
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "p", "namespace": "ns", "labels": {"a": evil, evil: "on"}},
-    }))  # fmt: skip
+    }  # fmt: skip
+    path.write_text(json.dumps(pod))
+    with pytest.raises(InputError):  # the reader refuses such labels (not Kubernetes')
+        read_manifests([path])
+    # The template's quoting holds even so: labels put in the draft by hand.
+    labels = pod["metadata"]["labels"]
+    pod["metadata"]["labels"] = {}
+    path.write_text(json.dumps(pod))
     draft = topology_document(read_manifests([path]))
+    (host,) = draft.document["hosts"]
+    host["labels"] = labels
     text = write_overlay_template(draft)
     assert yaml.safe_load(text) == {"ztsim": 1, "kind": "overlay", "name": "kubernetes-overlay"}
     assert '"x\\nkind: topology\\n#": "on"' in text

@@ -620,3 +620,83 @@ def test_names_off_kubernetes_syntax_are_read_with_a_warning(tmp_path: Path) -> 
     (note,) = read.notes
     assert (note.line, note.column, note.level) == (2, 18, "warning")
     assert "'name' should be a DNS-1123 subdomain" in note.message
+
+
+# -- label syntax: what the API server refuses is an error at its place ------------------
+
+LONG = "a" * 64
+LABEL_BAD = [
+    # metadata labels of a workload (key, then value), of a Namespace, of a template
+    ("kind: Pod\nmetadata: {name: p, labels: {'a b': x}}\n", "2:30: error: label key 'a b'"),
+    ("kind: Pod\nmetadata: {name: p, labels: {app: 'x y'}}\n", "2:35: error: label value 'x y'"),
+    (f"kind: Pod\nmetadata: {{name: p, labels: {{app: {LONG}}}}}\n", "2:35: error: label value"),
+    (f"kind: Namespace\nmetadata: {{name: n, labels: {{{LONG}: x}}}}\n", "2:30: error: label key"),
+    ("kind: Pod\nmetadata: {name: p, labels: {-app: x}}\n", "2:30: error: label key '-app'"),
+    ("kind: Pod\nmetadata: {name: p, labels: {app.: x}}\n", "2:30: error: label key 'app.'"),
+    ("kind: Pod\nmetadata: {name: p, labels: {/app: x}}\n", "2:30: error: label key '/app'"),
+    ("kind: Pod\nmetadata: {name: p, labels: {a/b/c: x}}\n", "2:30: error: label key 'a/b/c'"),
+    (
+        "kind: Pod\nmetadata: {name: p, labels: {Ex.com/a: x}}\n",
+        "2:30: error: label key 'Ex.com/a'",
+    ),
+    (
+        'kind: Pod\nmetadata: {name: p, labels: {"app\\e[31m": x}}\n',
+        "2:30: error: label key 'app\\x1b[31m'",
+    ),
+    (
+        "kind: Deployment\nmetadata: {name: d}\nspec:\n  template:\n"
+        '    metadata: {labels: {app: "web\\u202e"}}\n    spec: {containers: []}\n',
+        "5:30: error: label value 'web\\u202e'",
+    ),
+    # selectors: matchLabels, matchExpressions' key and values, a Service's selector
+    (
+        "kind: NetworkPolicy\nmetadata: {name: n}\nspec:\n"
+        "  podSelector: {matchLabels: {a: 'b c'}}\n",
+        "4:34: error: label value 'b c'",
+    ),
+    (
+        "kind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  podSelector:\n"
+        "    matchExpressions: [{key: 'a b', operator: Exists}]\n",
+        "5:30: error: label key 'a b'",
+    ),
+    (
+        "kind: NetworkPolicy\nmetadata: {name: n}\nspec:\n  podSelector: {}\n  ingress:\n"
+        "    - from: [{namespaceSelector: {matchExpressions: "
+        "[{key: team, operator: In, values: [ok, 'not ok']}]}}]\n",
+        "6:93: error: label value 'not ok'",
+    ),
+    (
+        "kind: Service\nmetadata: {name: s}\nspec: {selector: {app: 'a/b'}, ports: [{port: 80}]}\n",
+        "3:24: error: label value 'a/b'",
+    ),
+    (
+        "kind: AdminNetworkPolicy\nmetadata: {name: a}\nspec:\n  priority: 1\n"
+        "  subject: {namespaces: {matchLabels: {'k=v': x}}}\n",
+        "5:40: error: label key 'k=v'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), LABEL_BAD)
+def test_labels_off_kubernetes_syntax_are_errors(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, "l.yaml", text)
+    found = errors_of([path])
+    assert any(d.startswith(f"{path}:{expected}") for d in found), found
+    assert all("\x1b" not in d and "\u202e" not in d for d in found)  # escaped, never raw
+
+
+def test_labels_of_kubernetes_syntax_are_read(tmp_path: Path) -> None:
+    name = "n" * 63
+    prefix = ".".join(["p" * 63] * 3) + ".io"  # 195 characters
+    path = write(
+        tmp_path,
+        "ok.yaml",
+        f"kind: Pod\nmetadata:\n  name: p\n  labels:\n    {prefix}/{name}: {name}\n"
+        "    app.kubernetes.io/name: web\n    a_b-c.D: V_1.x\n    empty: ''\n"
+        "---\nkind: CiliumNetworkPolicy\napiVersion: cilium.io/v2\nmetadata: {name: c}\n"
+        "spec: {endpointSelector: {matchLabels: {'k8s:app': web}}}\n",
+    )
+    read = read_manifests([path])
+    (pod,) = read.workloads
+    assert dict(pod.labels)[f"{prefix}/{name}"] == name and dict(pod.labels)["empty"] == ""
+    assert not [n for n in read.notes if "label" in n.message]

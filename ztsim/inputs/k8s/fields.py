@@ -9,17 +9,29 @@ reports every problem of a file rather than the first.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any, Literal, TypeVar, cast
 
 from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.k8s.objects import Labels, LabelSelector, Protocol, Requirement, Source
 from ztsim.inputs.positions import Document
 
-__all__ = ["PROTOCOLS", "Fields"]
+__all__ = ["PROTOCOLS", "Fields", "label_key_problem", "label_value_problem"]
 
 PROTOCOLS: tuple[Protocol, ...] = ("TCP", "UDP", "SCTP")
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
 _T = TypeVar("_T")
+
+#: A label's name, and a value when not empty (Kubernetes' IsQualifiedName, IsValidLabelValue).
+_LABEL_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
+#: A DNS-1123 subdomain: a label key's optional prefix.
+_DNS_SUBDOMAIN = re.compile(
+    r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
+)
+_NAME_RULE = (
+    "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
+)
 
 #: What each accessor expects, as messages name it.
 _TYPE_NAMES = {dict: "a mapping", list: "a list", str: "a string", int: "an integer"}
@@ -158,35 +170,68 @@ class Fields:
         """``obj["protocol"]`` (TCP when absent)."""
         return self.choice(obj, "protocol", loc, PROTOCOLS, "TCP")
 
-    def labels(self, obj: dict[str, Any], key: str, loc: Loc) -> Labels:
-        """Map ``obj[key]`` of strings to strings, as sorted pairs."""
+    def labels(self, obj: dict[str, Any], key: str, loc: Loc, *, syntax: bool = True) -> Labels:
+        """Map ``obj[key]`` of strings to strings, as sorted pairs; with ``syntax``,
+        each key and value a Kubernetes label's (the API server refuses others: an
+        error at the key or the value, and the pair is left out)."""
         out = []
         for k, v in (self.get(obj, key, loc, dict) or {}).items():
             if not isinstance(k, str) or not isinstance(v, str):
                 self.error((*loc, key, k), f"{key!r} must map strings to strings: {k!r}: {v!r}")
                 continue
+            if syntax and not self._label_ok(k, v, (*loc, key, k)):
+                continue
             out.append((k, v))
         return tuple(sorted(out))
 
+    def _label_ok(self, k: str, v: str, loc: Loc) -> bool:
+        """Whether label ``k: v`` is Kubernetes syntax (each problem an error at ``loc``)."""
+        problem = label_key_problem(k)
+        if problem is not None:
+            self.error(loc, problem, key=True)
+        wrong = label_value_problem(v)
+        if wrong is not None:
+            self.error(loc, wrong)
+        return problem is None and wrong is None
+
     def selector(
-        self, obj: dict[str, Any], key: str, loc: Loc, *, required: bool = False
+        self,
+        obj: dict[str, Any],
+        key: str,
+        loc: Loc,
+        *,
+        required: bool = False,
+        syntax: bool = True,
     ) -> LabelSelector | None:
-        """Label selector ``obj[key]`` (``None`` when absent)."""
+        """Label selector ``obj[key]`` (``None`` when absent); with ``syntax``, its
+        keys and values are checked as Kubernetes' (not Cilium's, whose keys may
+        carry a source, ``k8s:app``)."""
         sel = self.get(obj, key, loc, dict, required=required)
         if sel is None:
             return None
         here = (*loc, key)
         requirements = []
         for rloc, expr in self.items(sel, "matchExpressions", here):
-            req = self._requirement(expr, rloc)
+            req = self._requirement(expr, rloc, syntax)
             if req is not None:
                 requirements.append(req)
-        return LabelSelector(self.labels(sel, "matchLabels", here), tuple(requirements))
+        labels = self.labels(sel, "matchLabels", here, syntax=syntax)
+        return LabelSelector(labels, tuple(requirements))
 
-    def _requirement(self, expr: dict[str, Any], loc: Loc) -> Requirement | None:
+    def _requirement(self, expr: dict[str, Any], loc: Loc, syntax: bool) -> Requirement | None:
         key = self.string(expr, "key", loc, required=True)
         op = self.choice(expr, "operator", loc, _OPERATORS, None)
         values = self.strings(expr, "values", loc)
+        if syntax:
+            wrong = label_key_problem(key) if key is not None else None
+            if wrong is not None:
+                self.error((*loc, "key"), wrong)
+                key = None
+            for i, value in enumerate(values):
+                wrong = label_value_problem(value)
+                if wrong is not None:
+                    self.error((*loc, "values", i), wrong)
+                    key = None
         if op in ("In", "NotIn") and not values:
             self.error(loc, f"operator {op} needs a non-empty 'values'")
             return None
@@ -197,6 +242,40 @@ class Fields:
             return None
         operator = cast(Literal["In", "NotIn", "Exists", "DoesNotExist"], op)
         return Requirement(key, operator, values)
+
+
+@lru_cache(maxsize=4096)
+def label_key_problem(key: str) -> str | None:
+    """Why ``key`` is no Kubernetes label key (``[PREFIX/]NAME``: NAME
+    :data:`_NAME_RULE`, PREFIX a DNS subdomain of at most 253 characters), or ``None``.
+
+    >>> label_key_problem("app.kubernetes.io/name") is None
+    True
+    >>> print(label_key_problem("app name"))  # doctest: +ELLIPSIS
+    label key 'app name' is not Kubernetes syntax: its name must be at most 63 letters, ...
+    """
+    prefix, slash, name = key.rpartition("/")
+    why = None
+    if slash and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
+        why = (
+            "its prefix (before '/') must be a DNS subdomain: at most 253 lower-case "
+            "letters, digits, '-' and '.'"
+        )
+    elif len(name) > 63 or not _LABEL_NAME.fullmatch(name):
+        why = f"its name must be {_NAME_RULE}"
+    return f"label key {_shown(key)} is not Kubernetes syntax: {why}" if why else None
+
+
+@lru_cache(maxsize=4096)
+def label_value_problem(value: str) -> str | None:
+    """Why ``value`` is no Kubernetes label value (empty, or :data:`_NAME_RULE`), or ``None``.
+
+    >>> label_value_problem("") is None and label_value_problem("v1.2_b") is None
+    True
+    """
+    if value == "" or (len(value) <= 63 and _LABEL_NAME.fullmatch(value)):
+        return None
+    return f"label value {_shown(value)} is not Kubernetes syntax: empty, or {_NAME_RULE}"
 
 
 def _shown(value: Any) -> str:

@@ -289,7 +289,7 @@ def cilium_policy_of(f: Fields, data: dict[str, Any], loc: Loc) -> list[CiliumNe
         specs.insert(0, ((*loc, "spec"), f.mapping(data, "spec", loc, required=True)))
     out = []
     for here, spec in specs:
-        selector = f.selector(spec, "endpointSelector", here) or _EVERYTHING
+        selector = f.selector(spec, "endpointSelector", here, syntax=False) or _EVERYTHING
         for other in ("ingress", "ingressDeny", "egressDeny"):
             if spec.get(other):
                 f.warn(

@@ -166,11 +166,12 @@ def workload_part(f: Fields, data: dict[str, Any], loc: Loc, kind: str) -> Workl
         return None
     pod_meta = f.mapping(pod, "metadata", pod_loc)
     labels = f.labels(pod_meta, "labels", (*pod_loc, "metadata"))
-    annotations = f.labels(pod_meta, "annotations", (*pod_loc, "metadata"))
+    annotations = f.labels(pod_meta, "annotations", (*pod_loc, "metadata"), syntax=False)
     ports = _container_ports(f, f.mapping(pod, "spec", pod_loc), (*pod_loc, "spec"))
     ours = _ztsim_annotations(f, annotations, (*pod_loc, "metadata", "annotations"))
     if pod_loc != loc:  # a template: the workload object's own annotations too
-        own = f.labels(f.mapping(data, "metadata", loc), "annotations", (*loc, "metadata"))
+        meta_node = f.mapping(data, "metadata", loc)
+        own = f.labels(meta_node, "annotations", (*loc, "metadata"), syntax=False)
         ours = {**_ztsim_annotations(f, own, (*loc, "metadata", "annotations")), **ours}
     return WorkloadPart(
         meta.namespace, kind, meta.name, owner, labels, ports, annotations, f.source(loc),
