@@ -365,6 +365,58 @@ spec:
     assert "egress rules ztsim does not read" in text
 
 
+@pytest.mark.parametrize(
+    ("selector", "selects"),
+    [
+        ("{matchLabels: {'k8s:app': api}}", True),  # a source: the pod's label
+        ("{matchLabels: {'any:app': api}}", True),
+        ("{matchExpressions: [{key: 'k8s:app', operator: In, values: [api]}]}", True),
+        ("{matchLabels: {'k8s:app': web}}", False),
+        # the pod's namespace: its own keeps the policy's pods, another none
+        ("{matchLabels: {app: api, 'k8s:io.kubernetes.pod.namespace': shop}}", True),
+        ("{matchLabels: {app: api, 'k8s:io.kubernetes.pod.namespace': data}}", False),
+        ("{matchExpressions: [{key: 'k8s:io.kubernetes.pod.namespace', operator: NotIn, "
+         "values: [shop]}]}", False),
+        # what ztsim cannot judge is left out (more pods: only more allows), warned
+        ("{matchLabels: {app: api, 'k8s:io.cilium.k8s.policy.serviceaccount': pay}}", True),
+        ("{matchLabels: {app: api, 'reserved:host': ''}}", True),
+    ],
+)  # fmt: skip
+def test_cilium_selector_keys_with_a_source(tmp_path: Path, selector: str, selects: bool) -> None:
+    """Cilium's ``k8s:app`` is the pod label ``app`` (read as a plain key, it picked
+    no pod and the toFQDNs allow was lost: a path missed)."""
+    imp = Imported(
+        tmp_path,
+        PODS
+        + f"""
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {{name: deny, namespace: shop}}
+spec: {{podSelector: {{}}, policyTypes: [Egress]}}
+---
+apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: {{name: pay, namespace: shop}}
+spec:
+  endpointSelector: {selector}
+  egress:
+    - toFQDNs: [{{matchName: payments.example.com}}]
+      toPorts: [{{ports: [{{port: "443", protocol: TCP}}]}}]
+""",
+    )
+    got = imp.allows("shop/api", "fqdn:payments.example.com")
+    assert got == (["443/tcp"] if selects else [])
+    web = imp.allows("shop/web", "fqdn:payments.example.com")
+    assert web == (["443/tcp"] if "web" in selector else [])
+    notes = [str(n) for n in read_manifests([imp.path]).notes]
+    warned = [n for n in notes if "names nothing ztsim reads of a pod" in n]
+    unjudged = "serviceaccount" in selector or "reserved:" in selector
+    assert len(warned) == unjudged
+    if unjudged:
+        assert f"{imp.path}:{line_of(imp.path, 'endpointSelector')}:" in warned[0]
+
+
 def test_long_names_give_unique_ids_within_the_model(tmp_path: Path) -> None:
     long = "n" * 150
     text = PODS + "".join(

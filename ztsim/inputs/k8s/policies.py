@@ -12,6 +12,7 @@ import ipaddress
 from typing import Any, Literal, cast
 
 from ztsim.inputs.collector import Loc
+from ztsim.inputs.k8s.cilium_labels import cilium_selector
 from ztsim.inputs.k8s.fields import PROTOCOLS, Fields
 from ztsim.inputs.k8s.objects import (
     AdminAction,
@@ -290,6 +291,8 @@ def cilium_policy_of(f: Fields, data: dict[str, Any], loc: Loc) -> list[CiliumNe
     out = []
     for here, spec in specs:
         selector = f.selector(spec, "endpointSelector", here, syntax=False) or _EVERYTHING
+        if meta is not None:
+            selector = cilium_selector(f, selector, meta.namespace, spec, here)
         for other in ("ingress", "ingressDeny", "egressDeny"):
             if spec.get(other):
                 f.warn(
