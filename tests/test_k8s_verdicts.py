@@ -33,8 +33,12 @@ PUBLIC_ENTRY = """\
       - {service: 8081/tcp, public: true}
 """
 
-#: The start of a verdict's words (a decision naming its rule).
-VERDICT = re.compile(r"\b(?:allowed |denied )?by (?:segmentation|egress)\b")
+#: The start of a verdict's words (a decision naming its rule; a fix's "segmentation
+#: layer ... allows it today").
+VERDICT = re.compile(
+    r"\b(?:(?:allowed |denied )?by (?:segmentation|egress)\b"
+    r"|(?:segmentation|egress) (?:layer|rule) )"
+)
 #: A manifest's or overlay's place.
 PLACE = re.compile(r"[\w./-]+\.ya?ml:\d+")
 #: A layer's default named as the decider.
@@ -111,7 +115,7 @@ def unplaced_fields(out: str, fmt: str) -> list[str]:
             node = todo.pop()
             if isinstance(node, dict):
                 todo.extend(node.values())
-                if "decided_by" in node or "location" in node or "by" in node:
+                if {"decided_by", "location", "by", "fix"} & node.keys():
                     rows.append(node)
             elif isinstance(node, list):
                 todo.extend(node)
@@ -120,8 +124,8 @@ def unplaced_fields(out: str, fmt: str) -> list[str]:
         bad += _defaults(rule)
         if row.get("location") and not _placed_parts(str(row["location"]), rule):
             bad.append(str(row["location"]))
-        bad += unplaced(str(row.get("explanation") or ""))
-        if not (row.get("location") or row.get("explanation")):
+        bad += unplaced(str(row.get("explanation") or "")) + unplaced(str(row.get("fix") or ""))
+        if "fix" not in row and not (row.get("location") or row.get("explanation")):
             bad.append(f"a decision with no place: {row}")
     return bad
 
@@ -134,6 +138,7 @@ def test_unplaced_finds_what_it_guards() -> None:
     assert not unplaced(
         "denied by segmentation layer egress-side rule np-x/default-deny at a.yaml:3"
     )
+    assert unplaced("deny a -> b 1/tcp; segmentation rule l/x+m/y allows it today: ...")
 
 
 def _estates(overlay: str) -> list[list[str]]:

@@ -198,6 +198,11 @@ class FixFinder:
         """What decides a step today, in words (``segmentation rule X``, ``egress default``)."""
         if d is None:
             return "the policy"
+        if d.reason == "rule" and d.parts is not None:
+            # Layered (model v1.1): each layer's rule at its FILE:LINE, since the
+            # fix's one location names the first only (an import: its manifests).
+            verdict = f"{'allowed' if d.allowed else 'denied'} by "
+            return d.describe(self.policy).removeprefix(verdict)
         if d.reason == "rule":
             return f"{d.section} rule {d.rule}"
         if d.reason == "intra_zone":
