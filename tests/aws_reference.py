@@ -35,7 +35,16 @@ one with a public IPv4 address on an interface whose subnet routes some internet
 address to an internet gateway is taken to forward from the internet to a host
 when the host's security groups admit one of its addresses (or groups) on the
 port and the host's subnet's inbound ACL admits one of its addresses (or the
-host shares a subnet with one of its interfaces).
+host shares a subnet with one of its interfaces).  Every balancer, internal or
+not, is also taken to forward between hosts: a host reaches another through it
+when it reaches one of the balancer's interfaces (its groups' egress admit the
+interface's address or the balancer's group, the ACLs on the way admit both
+addresses, the balancer's groups admit it: no group, or one missing from the
+dump, admits every host) on some protocol and port, and the other host's groups
+and subnet's ACL admit the balancer as above on the flow's port; or, for an NLB
+or a GWLB (client IP preservation), the other host's groups and subnet's ACL
+admit the first host itself (no ACL when the other host shares a subnet with the
+balancer or with the first host).
 """
 
 from __future__ import annotations
@@ -128,6 +137,9 @@ class Reference:
                 )  # fmt: skip
 
         self.balancers: dict[str, RefHost] = {}
+        #: Per balancer: each interface's subnet and addresses; the NLBs and GWLBs.
+        self.lb_enis: dict[str, list[tuple[str, tuple[Address, ...]]]] = {}
+        self.client_ip: set[str] = set()
         lb_subnets: dict[str, set[str]] = {}
         for e in estate.network_interfaces:
             if e.instance_id is not None or not (
@@ -137,7 +149,8 @@ class Reference:
                 continue
             name = e.description or e.id
             old = self.balancers.get(name)
-            addrs = tuple(ipaddress.ip_address(a) for a in (*e.private_ips, *e.ipv6_ips))
+            own = tuple(ipaddress.ip_address(a) for a in (*e.private_ips, *e.ipv6_ips))
+            addrs = own
             exposed = bool(e.public_ip) and self.exposed(
                 RefHost(e.id, e.subnet_id, e.vpc_id, frozenset(), (), True, False), None
             )
@@ -148,7 +161,11 @@ class Reference:
             self.balancers[name] = RefHost(name, e.subnet_id, e.vpc_id, groups, addrs, exposed,
                                            False)  # fmt: skip
             lb_subnets.setdefault(name, set()).add(e.subnet_id)
+            self.lb_enis.setdefault(name, []).append((e.subnet_id, own))
+            if e.interface_type in ("network_load_balancer", "gateway_load_balancer"):
+                self.client_ip.add(name)
         self.lb_subnets = lb_subnets
+        self._reaches: dict[tuple[str, str], bool] = {}
 
     # -- addresses --------------------------------------------------------------------
 
@@ -332,6 +349,59 @@ class Reference:
                     continue
                 if self.sg(d, False, s, a_s, proto, port):
                     return True
+        return self.through_lb(src, dst, proto, port)
+
+    def reaches_lb(self, src: str, name: str) -> bool:
+        """``src`` reaches some interface of balancer ``name`` on some protocol and port."""
+        key = (src, name)
+        if key not in self._reaches:
+            self._reaches[key] = self._reaches_lb(self.hosts[src], name)
+        return self._reaches[key]
+
+    def _reaches_lb(self, s: RefHost, name: str) -> bool:
+        lb = self.balancers[name]
+        open_lb = not lb.groups or any(g not in self.groups for g in lb.groups)
+        ports = sorted(self.port_bounds())
+        for subnet, addrs in self.lb_enis[name]:
+            for a in addrs:
+                for a_s in self.addresses(s):
+                    if a_s.version != a.version:
+                        continue
+                    for proto in ("tcp", "udp", "sctp", "icmp"):
+                        for q in ports:
+                            if (
+                                self.sg(s, True, lb, a, proto, q)
+                                and (s.subnet == subnet or (
+                                    self.acl(s.subnet, True, a, proto, q)
+                                    and self.acl(subnet, False, a_s, proto, q)
+                                ))
+                                and (open_lb or self.sg(lb, False, s, a_s, proto, q))
+                            ):  # fmt: skip
+                                return True
+        return False
+
+    def through_lb(self, src: str, dst: str, proto: str, port: int) -> bool:
+        """``src`` reaches ``dst`` through some balancer (see the module docstring)."""
+        s, d = self.hosts[src], self.hosts[dst]
+        for name, lb in self.balancers.items():
+            if not self.reaches_lb(src, name):
+                continue
+            addrs = lb.addresses or ()
+            if any(self.sg(d, False, lb, a, proto, port) for a in addrs) and (
+                d.subnet in self.lb_subnets[name]
+                or any(self.acl(d.subnet, False, a, proto, port) for a in addrs)
+            ):
+                return True
+            if name in self.client_ip and any(
+                self.sg(d, False, s, a_s, proto, port)
+                and (
+                    d.subnet in self.lb_subnets[name]
+                    or d.subnet == s.subnet
+                    or self.acl(d.subnet, False, a_s, proto, port)
+                )
+                for a_s in self.addresses(s)
+            ):
+                return True
         return False
 
     def lb_sg(self, d: RefHost, proto: str, port: int) -> bool:

@@ -1,7 +1,8 @@
 """Load balancers judged conservatively (issue 28 follow-up): an internet-facing
 balancer, whose targets the dump does not name, forwards from the internet to
 every host whose security groups and network ACLs admit its interfaces, on the
-ports they admit; an internal one is only warned about."""
+ports they admit; an internal one forwards nothing from outside (between hosts:
+tests/test_aws_lb_hosts.py)."""
 
 from __future__ import annotations
 
@@ -52,13 +53,14 @@ def test_a_public_balancer_forwards_from_the_internet() -> None:
     assert len(told) == 1 and "taken to forward from the internet" in told[0]
 
 
-def test_without_the_balancer_or_internal_nothing_is_forwarded() -> None:
+def test_without_the_balancer_or_internal_nothing_is_forwarded_from_outside() -> None:
     assert not flow(import_estate(lb_estate(network_interfaces=()), "d"), "internet", "i-app",
                     "8080/tcp")[0]  # fmt: skip
     internal = import_estate(lb_estate(network_interfaces=(alb(None),)), "d")
     assert not flow(internal, "internet", "i-app", "8080/tcp")[0]
     (told,) = [n.message for n in internal.notes if "load balancer" in n.message]
-    assert "faces no internet" in told
+    assert "to forward from every host that reaches its interfaces" in told
+    assert "internet" not in told
 
 
 def test_a_group_not_admitting_the_balancer_is_not_a_target() -> None:

@@ -178,6 +178,12 @@ class Balancer:
     subnets: tuple[str, ...]
     public_subnets: tuple[str, ...]
     exposed: bool = False
+    #: Per interface: its subnet and its private addresses (one-address blocks;
+    #: a balancer whose addresses are unknown: its subnet's blocks).
+    enis: tuple[tuple[str, tuple[Net, ...]], ...] = ()
+    #: Its targets may see its clients' addresses (an NLB's or a GWLB's: client
+    #: IP preservation), not only its own.
+    client_ip: bool = False
 
 
 def span(net: Net) -> tuple[int, int, int]:
@@ -274,31 +280,38 @@ class EstateIndex:
             nets = [ipaddress.ip_network(ip) for e in enis for ip in (*e.private_ips, *e.ipv6_ips)]
             groups = tuple(sorted({g for e in enis for g in e.group_ids}))
             subnets = tuple(sorted({e.subnet_id for e in enis}))
+            per_eni = tuple(
+                (e.subnet_id, tuple(ipaddress.ip_network(ip) for ip in (*e.private_ips,
+                                                                        *e.ipv6_ips)))
+                for e in enis
+            )  # fmt: skip
             self.balancers.append(
                 Balancer(name, enis[0].id, enis[0].source, groups, tuple(nets), subnets,
-                         tuple(sorted({e.subnet_id for e in enis if e.public_ip})))
+                         tuple(sorted({e.subnet_id for e in enis if e.public_ip})),
+                         enis=per_eni,
+                         client_ip=any(e.interface_type in _LB_TYPES for e in enis))
             )  # fmt: skip
 
     def _tell_balancers(self) -> None:
         """Say, once per balancer, what is assumed of it (its targets are not in
-        the dump: see :mod:`ztsim.inputs.aws.compile_lb`)."""
+        the dump: see :mod:`ztsim.inputs.aws.compile_lb` and
+        :mod:`ztsim.inputs.aws.compile_lb_hosts`)."""
         for lb in self.balancers:
             lb.exposed = any(4 in self.routed(s) for s in lb.public_subnets)
+            clients = (
+                "every host that reaches its interfaces (its security groups, the network ACLs "
+                "on the way)"
+            )
             if lb.exposed:
-                what = (
-                    "it faces the internet (a public address and a route to an internet "
-                    "gateway), so it is taken to forward from the internet to every host whose "
-                    "security groups and network ACLs admit its interfaces, on the ports they "
-                    "admit (its target groups are not in the dump)"
-                )
-            else:
-                what = (
-                    "it faces no internet: what it forwards from the hosts that reach it to its "
-                    "targets is not followed (a path through it is not found)"
+                clients = (
+                    "the internet (it has a public address and a route to an internet gateway) "
+                    f"and from {clients}"
                 )
             self.notes.append(note(lb.source, (
                 f"network interface {lb.eni} ({lb.name}) is a load balancer's: ztsim models no "
-                f"host for it; {what}"
+                f"host for it; its target groups are not in the dump, so it is taken to forward "
+                f"from {clients} to every host whose security groups and network ACLs admit its "
+                "interfaces, on the ports they admit"
             )))  # fmt: skip
 
     def _databases(self) -> None:

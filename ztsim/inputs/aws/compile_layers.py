@@ -35,6 +35,7 @@ from ztsim.inputs.aws.compile_base import (
 )
 from ztsim.inputs.aws.compile_index import HostInfo, Net, covers_all_global, is_global
 from ztsim.inputs.aws.compile_lb import Balancers
+from ztsim.inputs.aws.compile_lb_hosts import BalancedHosts
 from ztsim.inputs.aws.objects import AclEntry, NetworkAcl, SecurityGroup, SgPeer, SgRule
 from ztsim.inputs.k8s.drafts import Provenance
 
@@ -76,16 +77,21 @@ class Layers:
     # -- segmentation ----------------------------------------------------------------
 
     def segmentation(self) -> list[dict[str, Any]]:
-        """The segmentation layers (an internet-facing load balancer's extra allows
-        first in theirs: :mod:`ztsim.inputs.aws.compile_lb`)."""
+        """The segmentation layers (a load balancer's extra allows first in theirs:
+        from the internet, :mod:`ztsim.inputs.aws.compile_lb`; between hosts,
+        :mod:`ztsim.inputs.aws.compile_lb_hosts`)."""
         lb = Balancers(self.em, self.acl_subnets)
+        # Between hosts, the same copies first in each layer (compile_lb_hosts).
+        hosts = BalancedHosts(self.em)
         exposure = lb.sg_copies("exposure") + self._exposure()
-        nacl_in = lb.acl_copies() + self._nacl(False)
-        sg_in = lb.sg_copies("sg-ingress") + self._sg("ingress")
+        sg_out = hosts.rules("sg-egress") + self._sg("egress")
+        nacl_out = hosts.rules("nacl-out") + self._nacl(True)
+        nacl_in = lb.acl_copies() + hosts.rules("nacl-in") + self._nacl(False)
+        sg_in = lb.sg_copies("sg-ingress") + hosts.rules("sg-ingress") + self._sg("ingress")
         return [
             _layer("exposure", exposure, "allow", "the internet reaches exposed hosts only"),
-            _layer("sg-egress", self._sg("egress"), "deny", "the source's security groups"),
-            _layer("nacl-out", self._nacl(True), "deny", "the source subnet's network ACL"),
+            _layer("sg-egress", sg_out, "deny", "the source's security groups"),
+            _layer("nacl-out", nacl_out, "deny", "the source subnet's network ACL"),
             _layer("nacl-in", nacl_in, "deny", "the destination subnet's network ACL"),
             _layer("sg-ingress", sg_in, "deny", "the destination's security groups"),
         ]

@@ -36,7 +36,15 @@ from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, Net, span
 from ztsim.inputs.aws.objects import AclEntry, NetworkAcl, SecurityGroup, SgPeer
 from ztsim.inputs.k8s.drafts import Provenance
 
-__all__ = ["BEHIND", "Balancers", "admitted_services", "balancer_targets"]
+__all__ = [
+    "BEHIND",
+    "Balancers",
+    "admits",
+    "admitted_services",
+    "balancer_targets",
+    "overlaps",
+    "where",
+]
 
 #: The label of a host some internet-facing balancer may forward to (its
 #: services are then published to the internet, for the policy to judge).
@@ -51,6 +59,15 @@ def _covers(block: Net, address: Net) -> bool:
     v, lo, hi = span(block)
     av, alo, ahi = span(address)
     return v == av and lo <= alo and ahi <= hi
+
+
+def overlaps(block: Net, address: Net) -> bool:
+    """Whether ``block`` holds some address of ``address`` (a one-address block, or
+    a block where an address is known to stand: an RDS instance's, a Terraform
+    balancer's subnet)."""
+    v, lo, hi = span(block)
+    av, alo, ahi = span(address)
+    return v == av and lo <= ahi and alo <= hi
 
 
 def _ranges(services: list[str] | None) -> dict[str, tuple[int, int]]:
@@ -111,17 +128,22 @@ def _first(
     """Whether the first entry matching ``address`` on ``port``/``proto`` allows."""
     for net, allow, ranges in judged:
         r = ranges.get(proto)
-        if r is not None and r[0] <= port <= r[1] and _covers(net, address):
+        # An allow matches some address of the block, a deny only all of them
+        # (the attacker uses the address that gets through).
+        hit = overlaps(net, address) if allow else _covers(net, address)
+        if r is not None and r[0] <= port <= r[1] and hit:
             return allow
     return False
 
 
-def _admits(index: EstateIndex, peer: SgPeer, lb: Balancer) -> bool:
-    """Whether a security group rule's peer admits one of ``lb``'s interfaces."""
+def admits(index: EstateIndex, peer: SgPeer, lb: Balancer) -> bool:
+    """Whether a security group rule's peer admits one of ``lb``'s interfaces (by
+    one of its groups, a group missing from the dump, a block holding one of its
+    addresses)."""
     if peer.kind == "group":
         return peer.value in lb.groups or peer.value not in index.groups
     blocks = peer_blocks(index, peer.kind, peer.value) or []
-    return any(_covers(b, a) for b in blocks for a in lb.blocks)
+    return any(overlaps(b, a) for b in blocks for a in lb.blocks)
 
 
 def balancer_targets(index: EstateIndex) -> set[str]:
@@ -131,7 +153,7 @@ def balancer_targets(index: EstateIndex) -> set[str]:
     for g in index.groups.values():
         if any(
             services_of(r.protocol, r.ports, r.icmp, True) is not False
-            and any(_admits(index, p, lb) for p in r.peers)
+            and any(admits(index, p, lb) for p in r.peers)
             for r in g.ingress
             for lb in index.balancers
             if lb.exposed
@@ -140,7 +162,8 @@ def balancer_targets(index: EstateIndex) -> set[str]:
     return {h.id for g in sorted(admitting) for h in index.members.get(g, [])}
 
 
-def _where(lb: Balancer) -> str:
+def where(lb: Balancer) -> str:
+    """How a rule names the balancer it goes through."""
     return f"(through load balancer {lb.name} at {lb.source.path}:{lb.source.line})"
 
 
@@ -167,7 +190,7 @@ class Balancers:
                     services = services_of(rule.protocol, rule.ports, rule.icmp, True)
                     if services is False or not any(self._admits(p, lb) for p in rule.peers):
                         continue
-                    name = f"{_gname(g)} {rule.name} {_where(lb)}"
+                    name = f"{_gname(g)} {rule.name} {where(lb)}"
                     out.append(self.em.rule(
                         f"lb{n}/{layer}/{g.id}/{i}", "allow", Provenance(rule.source, name),
                         src={"zone": INTERNET}, dst={"labels": group_label(g.id)},
@@ -176,7 +199,7 @@ class Balancers:
         return out
 
     def _admits(self, peer: SgPeer, lb: Balancer) -> bool:
-        return _admits(self.index, peer, lb)
+        return admits(self.index, peer, lb)
 
     def acl_copies(self) -> list[Rule]:
         """For ``nacl-in``: from the internet into the balancer's own subnets (no
@@ -188,7 +211,7 @@ class Balancers:
             own = [s for s in lb.subnets if s in populated]
             if own:
                 prov = Provenance(lb.source, f"load balancer {lb.name}'s own subnets "
-                                  f"(no ACL within a subnet) {_where(lb)}")  # fmt: skip
+                                  f"(no ACL within a subnet) {where(lb)}")  # fmt: skip
                 out.append(self.em.rule(f"lb{n}/nacl-in/own", "allow", prov,
                                         src={"zone": INTERNET}, dst={"zone": own}))  # fmt: skip
             for acl_id in sorted(self.acl_subnets):
@@ -200,7 +223,7 @@ class Balancers:
         services = admitted_services(entries, lb.blocks)
         if not services:
             return []
-        prov = Provenance(acl.source, f"network ACL {acl.id} inbound entries {_where(lb)}")
+        prov = Provenance(acl.source, f"network ACL {acl.id} inbound entries {where(lb)}")
         return [self.em.rule(f"lb{n}/nacl-in/{acl.id}", "allow", prov, src={"zone": INTERNET},
                              dst={"zone": subnets}, services=services)]  # fmt: skip
 
