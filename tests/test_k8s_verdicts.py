@@ -248,3 +248,22 @@ def test_the_overlay_entry_that_publishes_is_named_after_manifests(overlay: str)
     assert "published-ingress-shop/shop-8080/tcp" in rules
     assert "published-overlay-shop/web-8080/tcp" not in rules
     assert rules["published-overlay-shop/api-8081/tcp"].source.line == _public_line(overlay)
+
+
+def test_report_takes_the_manifests(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """``report --k8s`` (its help offers it) imports the manifests; it was ignored
+    ('a TOPOLOGY file ... is needed')."""
+    out = tmp_path / "r.html"
+    argv = [
+        "report",
+        "--k8s",
+        WORKLOADS,
+        "--k8s",
+        POLICIES,
+        "--overlay",
+        "examples/k8s/attack.yaml",
+    ]
+    _run(capsys, [*argv, "--output", str(out)])
+    page = out.read_text("utf-8")
+    # Each plan's blocking step, with the NetworkPolicy and where it is written.
+    assert "examples/k8s/policies/default-deny.yaml:3" in page

@@ -13,7 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ztsim.cli.common import add_command, add_scenario_arguments, load_scenario, usage_error
+from ztsim.cli.common import (
+    add_command,
+    add_scenario_arguments,
+    imported_sources,
+    load_scenario,
+    usage_error,
+)
 from ztsim.cli.exitcodes import ExitCode
 from ztsim.model.diagnostics import Diagnostic, InputError
 from ztsim.model.textsafe import safe
@@ -75,7 +81,9 @@ def _check_report(args: argparse.Namespace) -> str:
         except InputError as exc:
             errors.extend(exc.diagnostics)
     try:
-        topo, pols = load_scenario(args.topology, args.policy, args.strict)
+        topo, pols = load_scenario(
+            args.topology, args.policy, args.strict, **imported_sources(args)
+        )
     except InputError as exc:
         raise InputError([*errors, *exc.diagnostics]) from None
     if checks is not None:
