@@ -31,6 +31,7 @@ from ztsim.engine.extraction import (
 )
 from ztsim.engine.fixpoint import Solution, solve
 from ztsim.engine.mincost import Cheapest, _graph, cheapest, hmax_plan, relaxed_lower_bounds
+from ztsim.engine.rewire import rewired
 from ztsim.engine.steps import Fact, Step, StepKey
 from ztsim.inputs.loaded import LoadedPolicy
 from ztsim.perf.profiling import phase
@@ -57,10 +58,12 @@ def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
     The extracted plan (:func:`extract_plan`), unless a strictly cheaper one is
     found in the solve's graph: on an exhaustive solve the fewest-steps plan
     (:func:`ztsim.engine.mincost.cheapest`), otherwise the h_max plan
-    (:func:`ztsim.engine.mincost.hmax_plan`).  ``lower``: a proven lower bound on the
-    goal's cost, if known; a plan meeting it is kept without looking further (the
-    answer is the same: only a strictly cheaper plan replaces it).  Remembered per
-    solve and goal: ``check``'s goal plan and ``paths``' first plan are this one.
+    (:func:`ztsim.engine.mincost.hmax_plan`) or a plan re-launched from footholds
+    it holds (:func:`ztsim.engine.rewire.rewired`, see :func:`_shorter`).
+    ``lower``: a proven lower bound on the goal's cost, if known; a plan meeting
+    it is kept without looking further (the answer is the same: only a strictly
+    cheaper plan replaces it).  Remembered per solve and goal: ``check``'s goal
+    plan and ``paths``' first plan are this one.
     """
     if goal not in sol.cost:
         return None
@@ -77,12 +80,33 @@ def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
             found = cheapest(sol, goal, got)
             other = found.plan if found is not None else got
         else:
-            other = hmax_plan(sol, goal)
+            other = _shorter(sol, goal, got, lower)
         if other.cost < got.cost:
             memo.first[goal] = (other, True)
             return other
     memo.first[goal] = (got, False)
     return got
+
+
+def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
+    """:func:`first_plan`'s other tries on a pruned solve, the first shortest kept.
+
+    In order: the h_max plan, the h_max plan re-launched from footholds it holds,
+    ``got`` re-launched so; the tries stop at a plan meeting a proven bound (the
+    graph's h_max or ``lower``), which no later try can beat: the answer does not
+    depend on ``lower``.
+    """
+    g = _graph(sol)
+    bound = max(lower, g.hmax[goal])
+    best = hmax_plan(sol, goal)
+    with phase("plans"):
+        for again in (best, got):
+            if best.cost <= bound:
+                break
+            tried = rewired(again, g.givers)
+            if tried.cost < best.cost:
+                best = tried
+    return best
 
 
 #: How many alternative derivations of one fact are tried per plan.
