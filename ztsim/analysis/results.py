@@ -346,6 +346,17 @@ def _goals_json(r: PolicyResult, kind: str) -> list[dict[str, Any]]:
 def result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
     """One policy's object in the spec §7 JSON, its ``rules`` as given."""
     stats = r.stats
+    # The verdict in words, each rule at its FILE:LINE (an import's rules live in
+    # other files than the policy's path: its manifests).  Said once per decision:
+    # tens of thousands of flows share a few hundred.
+    said: dict[Decision, str] = {}
+
+    def explain(d: Decision) -> str:
+        got = said.get(d)
+        if got is None:
+            got = said[d] = d.describe(r.policy)
+        return got
+
     traffic = [
         {
             "from": t.source,
@@ -354,9 +365,7 @@ def result_json(r: PolicyResult, rules: Any) -> dict[str, Any]:
             "allowed": t.allowed,
             "rule": t.decision.rule,
             "decided_by": t.decision.reason,
-            # The verdict in words, each rule at its FILE:LINE (an import's rules
-            # live in other files than the policy's path: its manifests).
-            "explanation": t.decision.describe(r.policy),
+            "explanation": explain(t.decision),
         }
         for t in r.traffic
     ]
