@@ -208,3 +208,26 @@ def test_a_load_balancers_interface_is_told_once() -> None:
     imp = import_estate(estate(network_interfaces=extra), "dump.json")
     told = [n for n in imp.notes if "load balancer" in n.message]
     assert [(n.line, "ELB app/shop/1" in n.message) for n in told] == [(120, True), (123, False)]
+
+
+def test_rule_rows_give_the_file_of_their_line() -> None:
+    """check's rule-impact rows (JSON, the --rules table): a rule of an import
+    stands in a dump or a .tf file, not in the policy's path: each row says which."""
+    args = ["--aws", "examples/aws/describe", "--overlay", "examples/aws/attack.yaml"]
+    data = json.loads(_run("check", *args, "--format", "json").stdout)
+    rows = data["results"][0]["rules"]
+    placed = {(r["rule"], r["file"], r["line"]) for r in rows if r["line"] is not None}
+    assert ("sg-ingress/sg-0b1c2d3e4f5a60102/in/default",
+            "examples/aws/describe/security-groups.json", 51) in placed  # fmt: skip
+    assert all(r["file"] is None for r in rows if r["line"] is None)
+    assert all(Path(ROOT, f).is_file() for _, f, _ in placed)
+    text = _run("check", *args, "--rules").stdout
+    assert "security-groups.json:51" in text
+    plan = [
+        "--terraform",
+        "examples/aws/terraform/plan.json",
+        "--overlay",
+        "examples/aws/attack.yaml",
+    ]
+    rows = json.loads(_run("check", *plan, "--format", "json").stdout)["results"][0]["rules"]
+    assert {r["file"] for r in rows} >= {"examples/aws/terraform/main.tf", None}

@@ -156,6 +156,7 @@ def _naive_rule_impact(
             blocked[(s, rid)],
             carried[(s, rid)],
             denied[(s, rid)],
+            None if line is None else pol.path,  # a policy file's rule: in that file
         )
         for s, rid, action, line in rows
     ]

@@ -17,9 +17,9 @@ policy; ``paths`` counts over the plans it lists.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from json.encoder import encode_basestring
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
@@ -56,6 +56,10 @@ class RuleImpact(NamedTuple):
     plans_blocked: int
     traffic: int
     traffic_denied: int
+    #: The file ``line`` is in (``None`` with it): the policy's own, or, for a
+    #: policy compiled from other files (an AWS or Kubernetes import), the file
+    #: of the object the rule compiles.
+    file: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The JSON row (``rule`` is the id or ``default``)."""
@@ -63,6 +67,7 @@ class RuleImpact(NamedTuple):
             "section": self.section,
             "rule": self.rule,
             "action": self.action,
+            "file": self.file,
             "line": self.line,
             "plans_enabled": self.plans_enabled,
             "plans_open": self.plans_open,
@@ -70,6 +75,26 @@ class RuleImpact(NamedTuple):
             "traffic": self.traffic,
             "traffic_denied": self.traffic_denied,
         }
+
+    def place(self, policy_path: str) -> str:
+        """Where the rule stands, for a table under the policy's title: its line
+        in ``policy_path``, else ``FILE:LINE``, the file relative to the policy's
+        folder (an import's: ``security-groups.json:12``); "" when unknown.
+
+        >>> row = RuleImpact("egress", "r", "deny", 12, 0, 0, 0, 0, 0, "aws/sg.json")
+        >>> row.place("aws"), row.place("aws/plan.json"), row.place("aws/sg.json")
+        ('sg.json:12', 'sg.json:12', '12')
+        """
+        if self.line is None:
+            return ""
+        if self.file is None or self.file == policy_path:
+            return str(self.line)
+        file = self.file
+        for folder in (policy_path, policy_path.rpartition("/")[0]):
+            if folder and file.startswith(folder + "/"):
+                file = file[len(folder) + 1 :]
+                break
+        return f"{file}:{self.line}"
 
 
 def rows_json_text(rows: Sequence[RuleImpact]) -> str:
@@ -82,7 +107,7 @@ def rows_json_text(rows: Sequence[RuleImpact]) -> str:
 
     >>> import json
     >>> rows = [
-    ...     RuleImpact("egress", "no-paste", "deny", 12, 0, 0, 1, 0, 0),
+    ...     RuleImpact("egress", "no-paste", "deny", 12, 0, 0, 1, 0, 0, "policy.yaml"),
     ...     RuleImpact("egress", "default", "allow", None, 0, 0, 0, 0, 0),
     ... ]
     >>> rows_json_text(rows) == json.dumps([r.to_json() for r in rows], indent=2)
@@ -93,6 +118,7 @@ def rows_json_text(rows: Sequence[RuleImpact]) -> str:
         "section": "egress",
         "rule": "default",
         "action": "allow",
+        "file": null,
         "line": null,
         "plans_enabled": 0,
         "plans_open": 0,
@@ -105,9 +131,10 @@ def rows_json_text(rows: Sequence[RuleImpact]) -> str:
     if not rows:
         return "[]"
     heads: dict[str, str] = {}  # by section: up to the rule id
-    middles: dict[str, str] = {}  # by action: from after the rule id to the line
+    middles: dict[str, str] = {}  # by action: from after the rule id to the file
+    files: dict[str | None, str] = {}  # by file: it and the key of the line
     parts = []
-    for section, rule, action, line, enabled, open_, blocked, traffic, denied in rows:
+    for section, rule, action, line, enabled, open_, blocked, traffic, denied, file in rows:
         head = heads.get(section)
         if head is None:
             head = heads[section] = (
@@ -116,14 +143,18 @@ def rows_json_text(rows: Sequence[RuleImpact]) -> str:
         middle = middles.get(action)
         if middle is None:
             middle = middles[action] = (
-                f',\n    "action": {encode_basestring(action)},\n    "line": '
+                f',\n    "action": {encode_basestring(action)},\n    "file": '
             )
+        placed = files.get(file)
+        if placed is None:
+            shown = "null" if file is None else encode_basestring(file)
+            placed = files[file] = f'{shown},\n    "line": '
         at = "null" if line is None else int.__repr__(line)
         if enabled or open_ or blocked or traffic or denied:
             counts = _counts_text(enabled, open_, blocked, traffic, denied)
         else:
             counts = _NO_COUNTS
-        parts.append(f"{head}{encode_basestring(rule)}{middle}{at}{counts}")
+        parts.append(f"{head}{encode_basestring(rule)}{middle}{placed}{at}{counts}")
     return "[\n" + ",\n".join(parts) + "\n]"
 
 
@@ -210,6 +241,8 @@ def rule_impact(
     pol = compiled.loaded
     model = pol.model
     marks = pol.rule_marks()
+    # The file a mark is in (an import's: the object's).
+    place = cast(Callable[[str, str], str], pol.rule_file)
     # One row per rule (tens of thousands on large policies, most with nothing
     # counted): one key and two lookups each, the row built as the tuple it is.
     none = (0, 0, 0, 0, 0)
@@ -226,18 +259,20 @@ def rule_impact(
                         key = (section, f"{layer_id}/{p.rule.id}")
                         m = marks.get(key)
                         counted = counts.get(key, none)
-                        append(RuleImpact(*key, p.rule.action, m.line if m else None, *counted))
+                        at = (m.line, place(*key)) if m else (None, None)
+                        append(new(RuleImpact, (*key, p.rule.action, at[0], *counted, at[1])))
                 key = (section, f"{layer_id}/default")
                 m = marks.get(key)
                 counted = counts.get(key, none)
-                append(RuleImpact(*key, layer_default, m.line if m else None, *counted))
+                at = (m.line, place(*key)) if m else (None, None)
+                append(new(RuleImpact, (*key, layer_default, at[0], *counted, at[1])))
             continue
         rules, default = sec.rules, sec.default
         for rule in rules:
             key = (section, rule.id)
             m = marks.get(key)
-            line = m.line if m else None
-            append(new(RuleImpact, (*key, rule.action, line, *counts.get(key, none))))
+            line, file = (m.line, place(*key)) if m else (None, None)
+            append(new(RuleImpact, (*key, rule.action, line, *counts.get(key, none), file)))
         append(
             RuleImpact(section, "default", default, None, *counts.get((section, "default"), none))
         )

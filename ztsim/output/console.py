@@ -272,7 +272,7 @@ def render_rule_impact(console: Console, impacts: Sequence[tuple[Any, Sequence[A
             [
                 x.section,
                 x.rule,
-                "" if x.line is None else str(x.line),
+                safe(x.place(r.policy.path)),  # FILE:LINE when not the policy's own file
                 x.action,
                 str(x.plans_enabled),
                 str(x.plans_open),

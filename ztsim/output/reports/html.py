@@ -192,7 +192,7 @@ def _rules(report: Report) -> str:
             [
                 esc(x.section),
                 f"<code>{esc(x.rule)}</code>",
-                "" if x.line is None else str(x.line),
+                esc(x.place(r.policy.path)),  # FILE:LINE when not the policy's own file
                 esc(x.action),
                 str(x.plans_enabled),
                 str(x.plans_open),
