@@ -501,3 +501,30 @@ def test_the_readme_sample_of_errors_is_what_validate_says(
     monkeypatch.chdir(root)
     assert main(["validate", "examples/mistakes/topology.yaml"]) == 2
     assert capsys.readouterr().err.splitlines() == shown
+
+
+def test_a_valid_topology_asks_no_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hints are looked up for unknown names only: one look-up reads every host's id
+    (seconds on 100,000 hosts), so a flow from an external zone must not ask one."""
+
+    def no_lookup(*args: object, **kwargs: object) -> list[str]:
+        raise AssertionError("a hint was looked up for a valid topology")
+
+    monkeypatch.setattr(hints.difflib, "get_close_matches", no_lookup)
+    topo = topology_from_text(
+        """\
+ztsim: 1
+kind: topology
+name: t
+zones: [{id: internet, external: true}, {id: dmz}]
+hosts:
+  - id: web
+    zone: dmz
+    services: [{service: 443/tcp, public: true}]
+    data: [{id: d, classification: pii, records: 1}]
+traffic:
+  - {from: internet, to: web, service: 443/tcp}
+""",
+        "t.yaml",
+    )
+    assert topo.model.traffic[0].source == "internet"

@@ -246,7 +246,9 @@ def _check_traffic(
         base = ("traffic", i)
         src_zone = zones.get(t.source)
         if t.source not in hosts:
-            _traffic_source_zone(col, base, t.source, src_zone, near(col, sources, t.source))
+            # The hint only for an unknown source: one look-up reads every host's id.
+            hint = near(col, sources, t.source) if src_zone is None else ""
+            _traffic_source_zone(col, base, t.source, src_zone, hint)
         if t.to in hosts:
             svc = hosts[t.to].offer(t.service)
             if svc is None:
