@@ -22,6 +22,7 @@ from ztsim.inputs.aws.objects import (
     Labels,
     NetworkAcl,
     NetworkInterface,
+    PortRange,
     Route,
     RouteTable,
     SecurityGroup,
@@ -184,6 +185,16 @@ class Balancer:
     #: Its targets may see its clients' addresses (an NLB's or a GWLB's: client
     #: IP preservation), not only its own.
     client_ip: bool = False
+    #: Its targets (host ids) and their ports, when known (a plan's target group
+    #: attachments); ``None``: every host that could be one.
+    targets: tuple[tuple[str, PortRange | None], ...] | None = None
+    #: The ports its listeners take (``None``: unknown, every port).
+    listener_ports: tuple[PortRange, ...] | None = None
+    #: How its note names it (a plan's: ``aws_lb.api (internal-api)``); empty: by
+    #: its first interface.
+    subject: str = ""
+    #: Why its targets are not known (a plan's), for its note.
+    why: str = ""
 
 
 def span(net: Net) -> tuple[int, int, int]:
@@ -209,6 +220,7 @@ class EstateIndex:
         #: Load balancers (their interfaces are no host), in the dump's order.
         self.balancers: list[Balancer] = []
         self._load_balancers()
+        self._planned_balancers()
         self.hosts.sort(key=lambda h: h.id)
         self.host_ids = {h.id for h in self.hosts}
         #: Subnet ids: those dumped and those a host stands in, sorted.
@@ -292,6 +304,20 @@ class EstateIndex:
                          client_ip=any(e.interface_type in _LB_TYPES for e in enis))
             )  # fmt: skip
 
+    def _planned_balancers(self) -> None:
+        """A plan's load balancers: their addresses are somewhere in their subnets."""
+        for lb in self.estate.load_balancers:
+            subnets = tuple(sorted(set(lb.subnet_ids)))
+            enis = tuple((s, tuple(self._subnet_blocks(s))) for s in subnets)
+            self.balancers.append(
+                Balancer(lb.name, lb.id, lb.source, tuple(sorted(set(lb.group_ids))),
+                         tuple(b for _, blocks in enis for b in blocks), subnets,
+                         () if lb.internal else subnets, enis=enis,
+                         client_ip=lb.lb_type in ("network", "gateway"), targets=lb.targets,
+                         listener_ports=lb.listener_ports, subject=lb.name,
+                         why=lb.unknown_targets)
+            )  # fmt: skip
+
     def _tell_balancers(self) -> None:
         """Say, once per balancer, what is assumed of it (its targets are not in
         the dump: see :mod:`ztsim.inputs.aws.compile_lb` and
@@ -307,12 +333,23 @@ class EstateIndex:
                     "the internet (it has a public address and a route to an internet gateway) "
                     f"and from {clients}"
                 )
-            self.notes.append(note(lb.source, (
-                f"network interface {lb.eni} ({lb.name}) is a load balancer's: ztsim models no "
-                f"host for it; its target groups are not in the dump, so it is taken to forward "
-                f"from {clients} to every host whose security groups and network ACLs admit its "
-                "interfaces, on the ports they admit"
-            )))  # fmt: skip
+            who = f"network interface {lb.eni} ({lb.name}) is a load balancer's"
+            if lb.subject:
+                who = f"{lb.subject} is a load balancer"
+            if lb.targets is not None:
+                ids = ", ".join(sorted({h for h, _ in lb.targets})) or "none"
+                what = (
+                    f"it forwards from {clients} to its targets ({ids}: its target group "
+                    "attachments) where their security groups and network ACLs admit it, on "
+                    "the ports they admit"
+                )
+            else:
+                what = (
+                    f"{lb.why or 'its target groups are not in the dump'}, so it is taken to "
+                    f"forward from {clients} to every host whose security groups and network "
+                    "ACLs admit its interfaces, on the ports they admit"
+                )
+            self.notes.append(note(lb.source, f"{who}: ztsim models no host for it; {what}"))
 
     def _databases(self) -> None:
         for db in self.estate.db_instances:

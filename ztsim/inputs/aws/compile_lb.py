@@ -33,6 +33,7 @@ from ztsim.inputs.aws.compile_base import (
     services_of,
 )
 from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, Net, span
+from ztsim.inputs.aws.compile_ports import meet, port_set, services_text, target_sets
 from ztsim.inputs.aws.objects import AclEntry, NetworkAcl, SecurityGroup, SgPeer
 from ztsim.inputs.k8s.drafts import Provenance
 
@@ -149,17 +150,19 @@ def admits(index: EstateIndex, peer: SgPeer, lb: Balancer) -> bool:
 def balancer_targets(index: EstateIndex) -> set[str]:
     """The hosts an internet-facing balancer may forward to: some ingress rule of
     one of their groups admits one of its interfaces."""
-    admitting: set[str] = set()
-    for g in index.groups.values():
-        if any(
-            services_of(r.protocol, r.ports, r.icmp, True) is not False
-            and any(admits(index, p, lb) for p in r.peers)
-            for r in g.ingress
-            for lb in index.balancers
-            if lb.exposed
-        ):
-            admitting.add(g.id)
-    return {h.id for g in sorted(admitting) for h in index.members.get(g, [])}
+    out: set[str] = set()
+    for lb in index.balancers:
+        if not lb.exposed:
+            continue
+        known = None if lb.targets is None else {h for h, _ in lb.targets}
+        for g in index.groups.values():
+            if any(
+                services_of(r.protocol, r.ports, r.icmp, True) is not False
+                and any(admits(index, p, lb) for p in r.peers)
+                for r in g.ingress
+            ):
+                out |= {h.id for h in index.members.get(g.id, []) if known is None or h.id in known}
+    return out
 
 
 def where(lb: Balancer) -> str:
@@ -191,11 +194,18 @@ class Balancers:
                     if services is False or not any(self._admits(p, lb) for p in rule.peers):
                         continue
                     name = f"{_gname(g)} {rule.name} {where(lb)}"
-                    out.append(self.em.rule(
-                        f"lb{n}/{layer}/{g.id}/{i}", "allow", Provenance(rule.source, name),
-                        src={"zone": INTERNET}, dst={"labels": group_label(g.id)},
-                        services=services if isinstance(services, list) else None,
-                    ))  # fmt: skip
+                    for t, (ids, ports) in enumerate(target_sets(lb)):
+                        dst: dict[str, Any] = {"labels": group_label(g.id)}
+                        if ids is not None:  # its target group attachments: those only
+                            dst["host"] = [h.id for h in self.index.members[g.id] if h.id in ids]
+                        admitted = meet(port_set(services), ports)
+                        if not admitted or dst.get("host") == []:
+                            continue
+                        rid = f"lb{n}/{layer}/{g.id}/{i}" + (f"/{t}" if t else "")
+                        out.append(self.em.rule(
+                            rid, "allow", Provenance(rule.source, name), src={"zone": INTERNET},
+                            dst=dst, services=services_text(admitted),
+                        ))  # fmt: skip
         return out
 
     def _admits(self, peer: SgPeer, lb: Balancer) -> bool:
@@ -212,8 +222,11 @@ class Balancers:
             if own:
                 prov = Provenance(lb.source, f"load balancer {lb.name}'s own subnets "
                                   f"(no ACL within a subnet) {where(lb)}")  # fmt: skip
-                out.append(self.em.rule(f"lb{n}/nacl-in/own", "allow", prov,
-                                        src={"zone": INTERNET}, dst={"zone": own}))  # fmt: skip
+                for t, (ids, ports) in enumerate(target_sets(lb)):
+                    dst = {"zone": own, **({"host": ids} if ids is not None else {})}
+                    out.append(self.em.rule(f"lb{n}/nacl-in/own" + (f"/{t}" if t else ""),
+                                            "allow", prov, src={"zone": INTERNET}, dst=dst,
+                                            services=services_text(ports)))  # fmt: skip
             for acl_id in sorted(self.acl_subnets):
                 out += self._acl_copy(n, lb, self.acls[acl_id], self.acl_subnets[acl_id])
         return out
@@ -221,11 +234,17 @@ class Balancers:
     def _acl_copy(self, n: int, lb: Balancer, acl: NetworkAcl, subnets: list[str]) -> list[Rule]:
         entries = sorted((e for e in acl.entries if not e.egress), key=lambda e: e.rule_number)
         services = admitted_services(entries, lb.blocks)
-        if not services:
-            return []
         prov = Provenance(acl.source, f"network ACL {acl.id} inbound entries {where(lb)}")
-        return [self.em.rule(f"lb{n}/nacl-in/{acl.id}", "allow", prov, src={"zone": INTERNET},
-                             dst={"zone": subnets}, services=services)]  # fmt: skip
+        out = []
+        for t, (ids, ports) in enumerate(target_sets(lb)):
+            admitted = meet(port_set(services), ports)
+            if not admitted:
+                continue
+            dst = {"zone": subnets, **({"host": ids} if ids is not None else {})}
+            out.append(self.em.rule(f"lb{n}/nacl-in/{acl.id}" + (f"/{t}" if t else ""), "allow",
+                                    prov, src={"zone": INTERNET}, dst=dst,
+                                    services=services_text(admitted)))  # fmt: skip
+        return out
 
 
 def _gname(g: SecurityGroup) -> str:

@@ -35,86 +35,33 @@ host in ``sg-egress`` and ``nacl-out`` (and to the balancer's own subnets in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from ztsim.inputs.aws.compile_base import Emitter, group_label, peer_blocks, services_of
 from ztsim.inputs.aws.compile_index import Balancer, HostInfo, Net
 from ztsim.inputs.aws.compile_lb import admits, admitted_services, overlaps, where
+from ztsim.inputs.aws.compile_ports import (
+    Ports,
+    meet,
+    port_set,
+    ranges_ports,
+    services_text,
+    target_sets,
+    union,
+)
 from ztsim.inputs.aws.objects import AclEntry, SecurityGroup, SgPeer
 from ztsim.inputs.k8s.drafts import Provenance
 
-__all__ = ["HOST_LAYERS", "BalancedHosts", "Ports", "meet", "port_set", "services_text"]
+__all__ = ["HOST_LAYERS", "BalancedHosts"]
 
 Rule = dict[str, Any]
-#: protocol -> sorted, disjoint, inclusive port ranges.
-Ports = dict[str, list[tuple[int, int]]]
-_PROTOCOLS = ("tcp", "udp", "sctp", "icmp")
-_ALL: Ports = {p: [(0, 65535)] for p in _PROTOCOLS}
 #: The layers a flow between two hosts meets (``exposure`` judges the internet only).
 HOST_LAYERS = ("sg-egress", "nacl-out", "nacl-in", "sg-ingress")
-
-
-def port_set(services: list[str] | bool | None) -> Ports:
-    """A ``services_of`` answer (or a ``services`` list) as :data:`Ports`
-    (``None``: every service; ``False``: none).
-
-    >>> port_set(["80-90/tcp", "85-100/tcp", "53/udp"])
-    {'tcp': [(80, 100)], 'udp': [(53, 53)]}
-    """
-    if services is None or services is True:
-        return {p: list(r) for p, r in _ALL.items()}
-    out: Ports = {}
-    for s in services or ():
-        ports, proto = s.split("/")
-        low, _, high = ports.partition("-")
-        out.setdefault(proto, []).append((int(low), int(high or low)))
-    return {p: _merged(r) for p, r in out.items()}
-
-
-def _merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for low, high in sorted(ranges):
-        if out and low <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(high, out[-1][1]))
-        else:
-            out.append((low, high))
-    return out
-
-
-def _union(a: Ports, b: Ports) -> Ports:
-    return {p: _merged([*a.get(p, ()), *b.get(p, ())]) for p in sorted({*a, *b})}
-
-
-def meet(a: Ports, b: Ports) -> Ports:
-    """The ports both ``a`` and ``b`` hold.
-
-    >>> meet(port_set(["0-100/tcp"]), port_set(["50-200/tcp", "53/udp"]))
-    {'tcp': [(50, 100)]}
-    """
-    out: Ports = {}
-    for p in sorted(set(a) & set(b)):
-        got = [
-            (max(lo, blo), min(hi, bhi))
-            for lo, hi in a[p]
-            for blo, bhi in b[p]
-            if max(lo, blo) <= min(hi, bhi)
-        ]
-        if got:
-            out[p] = _merged(got)
-    return out
-
-
-def services_text(ports: Ports) -> list[str] | None:
-    """``ports`` as a rule's ``services`` (``None``: every service), by protocol
-    in :data:`_PROTOCOLS`' order."""
-    if ports == _ALL:
-        return None
-    return [
-        f"{lo}/{p}" if lo == hi else f"{lo}-{hi}/{p}"
-        for p in _PROTOCOLS
-        for lo, hi in ports.get(p, ())
-    ]
+#: (id part, target selector, services, provenance) of a rule to the targets.
+Target = tuple[str, dict[str, Any], list[str] | None, Provenance]
+#: (id part, ``to`` in sg-egress and nacl-out, ``to`` in nacl-in, services) of a
+#: client-address rule.
+Client = tuple[str, dict[str, Any] | None, dict[str, Any] | None, list[str] | None]
 
 
 class BalancedHosts:
@@ -126,70 +73,86 @@ class BalancedHosts:
         self._acl_ports: dict[tuple[str, bool, tuple[Net, ...]], Ports] = {}
         #: Per balancer (by position): its source selectors, target rules and
         #: client-address rules (:meth:`_build`), once for every layer.
-        self._built = [self._build(n, lb) for n, lb in enumerate(self.index.balancers)]
+        self._built = [self._build(lb) for lb in self.index.balancers]
 
     def rules(self, layer: str) -> list[Rule]:
         """The copies for ``layer`` (one of :data:`HOST_LAYERS`), every balancer's."""
         out: list[Rule] = []
-        for n, (sources, targets, client) in enumerate(self._built):
-            lb = self.index.balancers[n]
+        for n, (sources, targets, clients, prov) in enumerate(self._built):
             for k, sel in enumerate(sources):
-                for tid, dst, services, prov in targets:
-                    out.append(self.em.rule(f"lbh{n}/{layer}/{tid}/{k}", "allow", prov,
+                for tid, dst, services, why in targets:
+                    out.append(self.em.rule(f"lbh{n}/{layer}/{tid}/{k}", "allow", why,
                                             src=sel, dst=dst, services=services))  # fmt: skip
-                if client is None or layer == "sg-ingress":
-                    continue
-                own = [s for s in lb.subnets if s in self.em.populated()]
-                if layer == "nacl-in" and not own:
-                    continue
-                dst2 = {"zone": own} if layer == "nacl-in" else None
-                out.append(self.em.rule(f"lbh{n}/{layer}/client/{k}", "allow", client,
-                                        src=sel, dst=dst2))  # fmt: skip
+                if prov is None or layer == "sg-ingress":
+                    continue  # the target's groups judge the client's address as usual
+                for cid, to_any, to_own, services in clients:
+                    to = to_own if layer == "nacl-in" else to_any
+                    if layer == "nacl-in" and to is None:
+                        continue  # no host in its subnets
+                    out.append(self.em.rule(f"lbh{n}/{layer}/client/{cid}/{k}", "allow", prov,
+                                            src=sel, dst=to, services=services))  # fmt: skip
         return out
 
     # -- one balancer -----------------------------------------------------------------
 
     def _build(
-        self, n: int, lb: Balancer
-    ) -> tuple[list[dict[str, Any]], list[tuple[str, Any, list[str] | None, Provenance]],
-               Provenance | None]:  # fmt: skip
+        self, lb: Balancer
+    ) -> tuple[list[dict[str, Any]], list[Target], list[Client], Provenance | None]:
+        """``lb``'s sources (selectors), target rules and client-address rules."""
         found = {h.id for h in self.index.hosts if self._reaches(h, lb)}
         if not found:
-            return [], [], None
+            return [], [], [], None
         sources = self.em.hosts_where(lambda h: h.id in found)
-        client = None
-        if lb.client_ip:
-            client = Provenance(lb.source, (
-                f"load balancer {lb.name}'s clients' addresses, kept to its targets "
-                f"(client IP preservation) {where(lb)}"
-            ))  # fmt: skip
-        return sources, self._targets(lb), client
+        if not lb.client_ip:
+            return sources, self._targets(lb), [], None
+        prov = Provenance(lb.source, (
+            f"load balancer {lb.name}'s clients' addresses, kept to its targets "
+            f"(client IP preservation) {where(lb)}"
+        ))  # fmt: skip
+        own = [s for s in lb.subnets if s in self.em.populated()]
+        clients: list[Client] = []
+        for t, (ids, ports) in enumerate(target_sets(lb)):
+            hosts = {"host": ids} if ids is not None else {}
+            to_own = {"zone": own, **hosts} if own else None
+            clients.append((str(t), hosts or None, to_own, services_text(ports)))
+        return sources, self._targets(lb), clients, prov
 
-    def _targets(self, lb: Balancer) -> list[tuple[str, Any, list[str] | None, Provenance]]:
-        """(id part, target selector, services, provenance) per ingress rule admitting
-        ``lb`` and per set of its members' subnets alike to the ACLs."""
-        out = []
+    def _targets(self, lb: Balancer) -> list[Target]:
+        """A rule per ingress rule admitting ``lb``, per set of targets alike by
+        port (all its groups' members when its targets are not known) and per
+        set of their subnets alike to the ACLs."""
+        out: list[Target] = []
         for g in sorted(self.index.groups.values(), key=lambda g: g.id):
             members = self.index.members.get(g.id)
             if not members:
                 continue
-            by_ports: dict[tuple[str, ...] | None, list[str]] = {}
-            for sid in sorted({h.subnet for h in members}):
-                key = services_text(self._into(sid, lb))
-                by_ports.setdefault(tuple(key) if key is not None else None, []).append(sid)
-            for i, rule in enumerate(g.ingress):
-                services = services_of(rule.protocol, rule.ports, rule.icmp, True)
-                if services is False or not any(admits(self.index, p, lb) for p in rule.peers):
-                    continue
-                prov = Provenance(rule.source, f"{_gname(g)} {rule.name} {where(lb)}")
-                for j, (acl_key, subnets) in enumerate(by_ports.items()):
-                    acl_ports = port_set(list(acl_key) if acl_key is not None else None)
-                    ports = meet(port_set(services), acl_ports)
-                    if not ports:
-                        continue
-                    dst = {**group_label(g.id)}
-                    sel = {"labels": dst, "zone": subnets if len(subnets) > 1 else subnets[0]}
-                    out.append((f"{g.id}/{i}/{j}", sel, services_text(ports), prov))
+            rules = [
+                (i, rule, services)
+                for i, rule in enumerate(g.ingress)
+                if (services := services_of(rule.protocol, rule.ports, rule.icmp, True))
+                is not False
+                and any(admits(self.index, p, lb) for p in rule.peers)
+            ]
+            for t, (ids, target_ports) in enumerate(target_sets(lb)):
+                chosen = [h for h in members if ids is None or h.id in ids]
+                by_ports: dict[tuple[str, ...] | None, list[str]] = {}
+                for sid in sorted({h.subnet for h in chosen}):
+                    key = services_text(self._into(sid, lb))
+                    by_ports.setdefault(tuple(key) if key is not None else None, []).append(sid)
+                for i, rule, services in rules:
+                    prov = Provenance(rule.source, f"{_gname(g)} {rule.name} {where(lb)}")
+                    for j, (acl_key, subnets) in enumerate(by_ports.items()):
+                        acl_ports = port_set(list(acl_key) if acl_key is not None else None)
+                        ports = meet(meet(port_set(services), acl_ports), target_ports)
+                        if not ports:
+                            continue
+                        sel: dict[str, Any] = {
+                            "labels": group_label(g.id),
+                            "zone": subnets if len(subnets) > 1 else subnets[0],
+                        }
+                        if ids is not None:
+                            sel["host"] = sorted(h.id for h in chosen if h.subnet in subnets)
+                        out.append((f"{g.id}/{i}/{t}/{j}", sel, services_text(ports), prov))
         return out
 
     def _into(self, subnet: str, lb: Balancer) -> Ports:
@@ -215,7 +178,7 @@ class BalancedHosts:
 
     def _reaches(self, h: HostInfo, lb: Balancer) -> bool:
         """Whether ``h`` reaches one of ``lb``'s interfaces on some port."""
-        admitted = self._lb_ingress(h, lb)
+        admitted = meet(self._lb_ingress(h, lb), ranges_ports(lb.listener_ports))
         if not admitted:
             return False
         for subnet, addresses in lb.enis:
@@ -249,7 +212,7 @@ class BalancedHosts:
             for rule in self.index.groups[gid].ingress:
                 services = services_of(rule.protocol, rule.ports, rule.icmp, True)
                 if services is not False and any(self._holds_host(p, h) for p in rule.peers):
-                    out = _union(out, port_set(services))
+                    out = union(out, port_set(services))
         return out
 
     def _egress(self, h: HostInfo, lb: Balancer, address: Net) -> Ports:
@@ -262,7 +225,7 @@ class BalancedHosts:
                 if services is False:
                     continue
                 if any(self._holds_lb(p, lb, address) for p in rule.peers):
-                    out = _union(out, port_set(services))
+                    out = union(out, port_set(services))
         return out
 
     def _holds_host(self, peer: SgPeer, h: HostInfo) -> bool:

@@ -37,6 +37,7 @@ __all__ = [
     "Instance",
     "InternetGateway",
     "Labels",
+    "LoadBalancer",
     "NetworkAcl",
     "NetworkInterface",
     "PeerKind",
@@ -289,6 +290,32 @@ class DbInstance:
 
 
 @dataclass(frozen=True)
+class LoadBalancer:
+    """A load balancer read from a Terraform plan (``aws_lb``, ``aws_alb``); a
+    dump's are told by their network interfaces instead.
+
+    Its addresses are not in a plan: they are somewhere in its subnets.
+    ``targets``: the hosts (ids) its listeners forward to and each one's port
+    (``None``: every port), from the target group attachments; ``None`` when
+    they are not all known (then every host that could be one is taken).
+    ``listener_ports``: the ports its listeners take (``None``: unknown).
+    """
+
+    id: str
+    name: str
+    internal: bool
+    #: ``application``, ``network`` or ``gateway``.
+    lb_type: str
+    subnet_ids: tuple[str, ...]
+    group_ids: tuple[str, ...]
+    source: Source
+    targets: tuple[tuple[str, PortRange | None], ...] | None = None
+    listener_ports: tuple[PortRange, ...] | None = None
+    #: Why ``targets`` is ``None`` (said in the import's note).
+    unknown_targets: str = ""
+
+
+@dataclass(frozen=True)
 class Estate:
     """Everything read from a set of dumps (or a Terraform plan), in file order.
 
@@ -307,3 +334,4 @@ class Estate:
     prefix_lists: tuple[PrefixList, ...] = ()
     db_instances: tuple[DbInstance, ...] = ()
     notes: tuple[Diagnostic, ...] = ()
+    load_balancers: tuple[LoadBalancer, ...] = ()

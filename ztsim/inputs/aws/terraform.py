@@ -35,6 +35,7 @@ from typing import Any, Literal
 from ztsim.inputs.aws.describe_fields import AwsFields
 from ztsim.inputs.aws.objects import Estate, PrefixList, Source
 from ztsim.inputs.aws.terraform_config import Configuration
+from ztsim.inputs.aws.terraform_lb import LB_READ_TYPES
 from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.k8s.stream import located, read_stream
 from ztsim.inputs.positions import Document, YamlInputError
@@ -69,15 +70,13 @@ READ_TYPES = frozenset(
         "aws_route",
         "aws_route_table_association",
         "aws_main_route_table_association",
+        *LB_READ_TYPES,
     }
 )
 #: Types that shape reachability and that ztsim does not read: noted once each.
 UNMODELLED_TYPES = frozenset(
     {
-        "aws_lb",
-        "aws_alb",
         "aws_elb",
-        "aws_lb_listener",
         "aws_network_interface_sg_attachment",
         "aws_network_interface_attachment",
         "aws_eip_association",

@@ -24,6 +24,7 @@ from ztsim.inputs.aws.objects import (
     Vpc,
 )
 from ztsim.inputs.aws.terraform_config import Configuration
+from ztsim.inputs.aws.terraform_lb import load_balancers
 from ztsim.inputs.aws.terraform_resources import (
     _ENGINE_PORTS,
     _TARGETS,
@@ -482,11 +483,13 @@ def build_estate(
     subnets = _subnets(b)
     eips = _public_by_eip(b)
     vpcs, gateways = _vpcs_and_gateways(b)
+    instances = _instances(b, subnets, every_group, eips)
+    balancers = load_balancers(b, instances, sorted(subnets), every_group)
     estate = Estate(
         files=(path,),
         vpcs=tuple(vpcs),
         subnets=tuple(subnets.values()),
-        instances=tuple(_instances(b, subnets, every_group, eips)),
+        instances=tuple(instances),
         network_interfaces=tuple(_interfaces(b, every_group, eips)),
         security_groups=tuple(groups.values()),
         network_acls=tuple(_acls(b).values()),
@@ -494,6 +497,7 @@ def build_estate(
         internet_gateways=tuple(gateways),
         db_instances=tuple(_databases(b, subnets, every_group)),
         notes=tuple(b.notes),
+        load_balancers=tuple(balancers),
     )
     errors = [d for d in fields.col.items if d.level == "error"]
     return estate, b.notes, errors

@@ -137,8 +137,11 @@ class Builder:
             return host_ident(res.address)
         return f"<{res.address}.{key}>"
 
-    def resolve(self, res: Any, references: Iterable[str]) -> list[str]:
-        """The ids the references name (a resource not applied yet: ``<ADDRESS.id>``)."""
+    def resolve(
+        self, res: Any, references: Iterable[str], attrs: tuple[str | None, ...] = (None, "id")
+    ) -> list[str]:
+        """The ids the references name (a resource not applied yet: ``<ADDRESS.id>``);
+        ``attrs``: the attributes that are the id (a load balancer's ``arn`` too)."""
         prefix = module_prefix(res.address)
         out: list[str] = []
         for ref in references:
@@ -146,7 +149,7 @@ class Builder:
             if parts is None:
                 continue
             target, index, attr = parts
-            if attr not in (None, "id"):
+            if attr not in attrs:
                 continue
             kind = target.split(".", 1)[0]
             for cand in self.by_type.get(kind, ()):
@@ -161,10 +164,17 @@ class Builder:
         return out
 
     def ids(
-        self, res: Any, obj: dict[str, Any], unknown: Any, key: str, block: str | None = None
+        self,
+        res: Any,
+        obj: dict[str, Any],
+        unknown: Any,
+        key: str,
+        block: str | None = None,
+        attrs: tuple[str | None, ...] = (None, "id"),
     ) -> tuple[list[str], bool]:
         """The ids of list (or single) attribute ``key``: the known ones, those its
-        unknown part refers to; and whether some unknown part named nothing known."""
+        unknown part refers to (``attrs``: see :meth:`resolve`); and whether some
+        unknown part named nothing known."""
         value, whole = self.value(res, obj, unknown, key)
         items = value if isinstance(value, list) else [value] if isinstance(value, str) else []
         if not (value is None or isinstance(value, str | list)) or any(
@@ -183,7 +193,7 @@ class Builder:
         partial = whole or (isinstance(marks, list) and any(m is True for m in marks))
         if not partial:
             return known, False
-        found = self.resolve(res, self.config.references(res.address, key, block))
+        found = self.resolve(res, self.config.references(res.address, key, block), attrs)
         return [*known, *(f for f in found if f not in known)], not found
 
     def tags(self, res: Any) -> Labels:
