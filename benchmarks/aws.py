@@ -2,7 +2,8 @@
 
 Usage::
 
-    python benchmarks/aws.py                 # L: 5,000 instances, 1,000 groups, 200 ACLs
+    python benchmarks/aws.py                 # L: 5,000 instances, 1,000 groups, 200 ACLs,
+                                             #    20 internal load balancers
     python benchmarks/aws.py --size S        # the CI smoke size (250 instances)
 
 A seeded generator writes one estate to ``benchmarks/out/aws-SIZE/``, twice: as
@@ -10,7 +11,10 @@ A seeded generator writes one estate to ``benchmarks/out/aws-SIZE/``, twice: as
 them) and as a Terraform plan (``plan.json``, one line, as ``terraform show
 -json`` prints it, every resource a no-op change); and an overlay (a
 vulnerability on the ``Role: web`` instances, a credential there, a login and
-data on the databases, an exfiltration destination).  The same seed gives the
+data on the databases, an exfiltration destination).  The estate has internal
+load balancers (two interfaces each, in the dump; an ``aws_lb`` with no
+listener in the plan): their targets are not known, so each forwards from the
+hosts that reach it to every host whose groups admit it (issue 28).  The same seed gives the
 same bytes.  Then, each measured end to end in a fresh interpreter (``python -m
 ztsim``), median of ``--repeat`` runs:
 
@@ -44,6 +48,9 @@ OUT = ROOT / "benchmarks" / "out"
 
 #: size -> (subnets, instances per subnet, security groups, databases)
 SIZES = {"S": (10, 25, 50, 5), "M": (50, 25, 250, 10), "L": (200, 25, 1000, 20)}
+#: Internal load balancers per size (two interfaces each; their targets unknown:
+#: every host whose groups admit them, the conservative reading).
+BALANCERS = {"S": 2, "M": 5, "L": 20}
 TARGET_S = 5.0
 VPC = "vpc-0000000000000b001"
 IGW = "igw-0000000000000b001"
@@ -75,7 +82,8 @@ def _estate(size: str, seed: int) -> dict[str, Any]:
     """The estate as plain data: subnets, groups, ACLs, instances, databases."""
     subnets, per, groups, dbs = SIZES[size]
     rng = random.Random(seed)
-    out: dict[str, Any] = {"subnets": [], "groups": [], "acls": [], "instances": [], "dbs": []}
+    out: dict[str, Any] = {"subnets": [], "groups": [], "acls": [], "instances": [], "dbs": [],
+                           "balancers": []}  # fmt: skip
     for s in range(subnets):
         out["subnets"].append({"id": f"subnet-{s:017x}", "cidr": f"10.{s // 250}.{s % 250}.0/24",
                                "public": s < max(1, subnets // 20)})  # fmt: skip
@@ -112,6 +120,14 @@ def _estate(size: str, seed: int) -> dict[str, Any]:
                 "groups": sorted({_sg(n % groups), _sg(n * 7 % groups)}),
                 "role": ROLES[n % len(ROLES)],
             })  # fmt: skip
+    for b in range(BALANCERS[size]):
+        first = b * subnets // BALANCERS[size]
+        where = [out["subnets"][(first + k) % subnets] for k in (0, 1)]
+        out["balancers"].append({
+            "name": f"ELB app/bench-{b}/{b:016x}", "group": _sg(b * 13 % groups),
+            "enis": [(f"eni-{b:08x}{k:09x}", s["id"], s["cidr"].replace(".0/24", ".200"))
+                     for k, s in enumerate(where)],
+        })  # fmt: skip
     for d in range(dbs):
         sub = out["subnets"][rng.randrange(len(out["subnets"]))]
         out["dbs"].append({"id": f"db-{d:03d}", "subnet": sub["id"],
@@ -176,6 +192,12 @@ def _describe(e: dict[str, Any]) -> dict[str, Any]:
                  **({"Association": {"PublicIp": i["public"]}} if i["public"] else {})}],
              "SecurityGroups": [{"GroupId": g} for g in i["groups"]],
              "Tags": tags(Name=i["id"], Role=i["role"])} for i in e["instances"]]}]},
+        "network-interfaces.json": {"NetworkInterfaces": [
+            {"NetworkInterfaceId": eni, "SubnetId": sid, "VpcId": VPC, "PrivateIpAddress": ip,
+             "PrivateIpAddresses": [{"PrivateIpAddress": ip, "Primary": True}],
+             "Groups": [{"GroupId": lb["group"]}], "InterfaceType": "interface",
+             "RequesterId": "amazon-elb", "Description": lb["name"]}
+            for lb in e["balancers"] for eni, sid, ip in lb["enis"]]},
         "db-instances.json": {"DBInstances": [
             {"DBInstanceIdentifier": d["id"], "Engine": "postgres", "PubliclyAccessible": False,
              "Endpoint": {"Port": 5432}, "AvailabilityZone": "eu-west-1a",
@@ -250,6 +272,19 @@ def _plan(e: dict[str, Any]) -> dict[str, Any]:
             "publicly_accessible": False, "db_subnet_group_name": d["id"],
             "availability_zone": "eu-west-1a", "vpc_security_group_ids": d["groups"],
             "tags": {"Role": "db"}})  # fmt: skip
+    for n, lb in enumerate(e["balancers"]):
+        add(
+            "aws_lb",
+            f"bench_{n}",
+            {
+                "id": f"arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/bench-{n}/{n}",
+                "name": f"bench-{n}",
+                "internal": True,
+                "load_balancer_type": "application",
+                "subnets": [sid for _, sid, _ in lb["enis"]],
+                "security_groups": [lb["group"]],
+            },
+        )
     return {"format_version": "1.2", "terraform_version": "1.9.8", "resource_changes": changes}
 
 
@@ -305,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
     subnets, per, groups, dbs = SIZES[args.size]
     print(
         f"aws-{args.size}: {subnets * per:,} instances, {dbs} databases, {groups:,} security "
-        f"groups, {subnets} network ACLs ({subnets} subnets)"
+        f"groups, {subnets} network ACLs ({subnets} subnets), {BALANCERS[args.size]} internal "
+        "load balancers"
     )
     imported = describe.parent / "imported"
     runs = {

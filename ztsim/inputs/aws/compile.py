@@ -26,6 +26,7 @@ from ztsim.inputs.aws.compile_base import INTERNET, MEMBER, Emitter
 from ztsim.inputs.aws.compile_index import EstateIndex, HostInfo
 from ztsim.inputs.aws.compile_layers import Layers
 from ztsim.inputs.aws.compile_lb import BEHIND, balancer_targets
+from ztsim.inputs.aws.compile_lb_hosts import BalancedHosts
 from ztsim.inputs.aws.compile_routes import route_rules
 from ztsim.inputs.aws.objects import Estate
 from ztsim.inputs.k8s.drafts import PolicyDraft, Provenance, TopologyDraft
@@ -80,6 +81,7 @@ def topology_document(
     zones.append({"id": INTERNET, "external": True, "description": "every internet address"})
     hosts = []
     behind = balancer_targets(index)
+    through = BalancedHosts.of(index)
     for h in index.hosts:
         labels = dict(h.tags)
         labels.update({f"{MEMBER}{g}": "member" for g in h.groups})
@@ -87,6 +89,7 @@ def topology_document(
         labels["aws:kind"] = h.kind
         if h.id in behind:
             labels[BEHIND] = "true"
+        labels.update(through.source_labels(h.id))
         if h.vpc:
             labels["aws:vpc"] = h.vpc
         host: dict[str, Any] = {"id": h.id, "zone": h.subnet, "labels": labels}

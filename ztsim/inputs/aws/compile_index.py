@@ -222,6 +222,8 @@ class EstateIndex:
         self._load_balancers()
         self._planned_balancers()
         self.hosts.sort(key=lambda h: h.id)
+        #: What the compiler works out once for both drafts (load balancers' sources).
+        self.memo: dict[str, object] = {}
         self.host_ids = {h.id for h in self.hosts}
         #: Subnet ids: those dumped and those a host stands in, sorted.
         self.subnet_ids = sorted({*self.subnets, *(h.subnet for h in self.hosts)})

@@ -82,12 +82,14 @@ class Layers:
         :mod:`ztsim.inputs.aws.compile_lb_hosts`)."""
         lb = Balancers(self.em, self.acl_subnets)
         # Between hosts, the same copies first in each layer (compile_lb_hosts).
-        hosts = BalancedHosts(self.em)
+        hosts = BalancedHosts.of(self.index)
         exposure = lb.sg_copies("exposure") + self._exposure()
-        sg_out = hosts.rules("sg-egress") + self._sg("egress")
-        nacl_out = hosts.rules("nacl-out") + self._nacl(True)
-        nacl_in = lb.acl_copies() + hosts.rules("nacl-in") + self._nacl(False)
-        sg_in = lb.sg_copies("sg-ingress") + hosts.rules("sg-ingress") + self._sg("ingress")
+        sg_out = hosts.rules(self.em, "sg-egress") + self._sg("egress")
+        nacl_out = hosts.rules(self.em, "nacl-out") + self._nacl(True)
+        nacl_in = lb.acl_copies() + hosts.rules(self.em, "nacl-in") + self._nacl(False)
+        sg_in = (
+            lb.sg_copies("sg-ingress") + hosts.rules(self.em, "sg-ingress") + self._sg("ingress")
+        )
         return [
             _layer("exposure", exposure, "allow", "the internet reaches exposed hosts only"),
             _layer("sg-egress", sg_out, "deny", "the source's security groups"),

@@ -21,6 +21,7 @@ narrow it).  An internal balancer forwards nothing here: it is warned about.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import itertools
 from typing import Any
@@ -101,7 +102,15 @@ def admitted_services(entries: list[AclEntry], addresses: tuple[Net, ...]) -> li
         services = services_of(e.protocol, e.ports, e.icmp, allow)
         if services is not False:
             ranges = _ranges(services if isinstance(services, list) else None)
-            judged.append((ipaddress.ip_network(e.cidr), allow, ranges))
+            judged.append((_net(e.cidr), allow, ranges))
+    # Per address, the entries that match it, in order (an allow matches some
+    # address of the block, a deny only all of them: the attacker uses the
+    # address that gets through); then first match per port segment.
+    mine = [
+        [(allow, ranges) for net, allow, ranges in judged
+         if (overlaps(net, a) if allow else _covers(net, a))]
+        for a in addresses
+    ]  # fmt: skip
     out: list[str] = []
     for proto in _PROTOCOLS:
         cuts = {0, 65536}
@@ -111,7 +120,7 @@ def admitted_services(entries: list[AclEntry], addresses: tuple[Net, ...]) -> li
         bounds = sorted(cuts)
         allowed: list[tuple[int, int]] = []
         for low, stop in itertools.pairwise(bounds):
-            if any(_first(judged, a, proto, low) for a in addresses):
+            if any(_first(matching, proto, low) for matching in mine):
                 if allowed and allowed[-1][1] == low - 1:
                     allowed[-1] = (allowed[-1][0], stop - 1)
                 else:
@@ -120,19 +129,18 @@ def admitted_services(entries: list[AclEntry], addresses: tuple[Net, ...]) -> li
     return out
 
 
-def _first(
-    judged: list[tuple[Net, bool, dict[str, tuple[int, int]]]],
-    address: Net,
-    proto: str,
-    port: int,
-) -> bool:
-    """Whether the first entry matching ``address`` on ``port``/``proto`` allows."""
-    for net, allow, ranges in judged:
+@functools.lru_cache(maxsize=4096)
+def _net(cidr: str) -> Net:
+    # Cached: an ACL's entries are judged for every balancer.
+    return ipaddress.ip_network(cidr)
+
+
+def _first(matching: list[tuple[bool, dict[str, tuple[int, int]]]], proto: str, port: int) -> bool:
+    """Whether the first of an address's ``matching`` entries on ``port``/``proto``
+    allows."""
+    for allow, ranges in matching:
         r = ranges.get(proto)
-        # An allow matches some address of the block, a deny only all of them
-        # (the attacker uses the address that gets through).
-        hit = overlaps(net, address) if allow else _covers(net, address)
-        if r is not None and r[0] <= port <= r[1] and hit:
+        if r is not None and r[0] <= port <= r[1]:
             return allow
     return False
 

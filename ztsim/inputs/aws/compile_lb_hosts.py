@@ -38,8 +38,8 @@ from __future__ import annotations
 from typing import Any
 
 from ztsim.inputs.aws.compile_base import Emitter, group_label, peer_blocks, services_of
-from ztsim.inputs.aws.compile_index import Balancer, HostInfo, Net
-from ztsim.inputs.aws.compile_lb import admits, admitted_services, overlaps, where
+from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, HostInfo, Net, span
+from ztsim.inputs.aws.compile_lb import admitted_services, where
 from ztsim.inputs.aws.compile_ports import (
     Ports,
     meet,
@@ -49,12 +49,14 @@ from ztsim.inputs.aws.compile_ports import (
     target_sets,
     union,
 )
-from ztsim.inputs.aws.objects import AclEntry, SecurityGroup, SgPeer
+from ztsim.inputs.aws.objects import AclEntry, SecurityGroup
 from ztsim.inputs.k8s.drafts import Provenance
 
-__all__ = ["HOST_LAYERS", "BalancedHosts"]
+__all__ = ["HOST_LAYERS", "SOURCE", "BalancedHosts"]
 
 Rule = dict[str, Any]
+#: The label of a host that reaches balancer N (its rules' ``from``: one selector).
+SOURCE = "aws:load-balancer-source:"
 #: The layers a flow between two hosts meets (``exposure`` judges the internet only).
 HOST_LAYERS = ("sg-egress", "nacl-out", "nacl-in", "sg-ingress")
 #: (id part, target selector, services, provenance) of a rule to the targets.
@@ -62,26 +64,49 @@ Target = tuple[str, dict[str, Any], list[str] | None, Provenance]
 #: (id part, ``to`` in sg-egress and nacl-out, ``to`` in nacl-in, services) of a
 #: client-address rule.
 Client = tuple[str, dict[str, Any] | None, dict[str, Any] | None, list[str] | None]
+#: A security group rule read once: (ports, groups it names, its blocks' spans,
+#: whether it names a group missing from the dump: every host).
+_Rule = tuple[Ports, frozenset[str], tuple[tuple[int, int, int], ...], bool]
 
 
 class BalancedHosts:
     """Every balancer's rules between hosts (see the module docstring)."""
 
-    def __init__(self, em: Emitter) -> None:
-        self.em = em
-        self.index = em.index
-        self._acl_ports: dict[tuple[str, bool, tuple[Net, ...]], Ports] = {}
-        #: Per balancer (by position): its source selectors, target rules and
-        #: client-address rules (:meth:`_build`), once for every layer.
-        self._built = [self._build(lb) for lb in self.index.balancers]
+    def __init__(self, index: EstateIndex) -> None:
+        self.index = index
+        self._acl_ports: dict[tuple[Any, ...], Ports] = {}
+        self._rules_of: dict[tuple[str, str], list[_Rule]] = {}
+        self._egress_of: dict[tuple[str, str, int], Ports] = {}
+        self._into_of: dict[tuple[str, str], Ports] = {}
+        self._into_keys: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        #: Per balancer (by position): the hosts that reach it (its sources).
+        self.sources = [self._sources(lb) for lb in index.balancers]
+        self._built: list[tuple[list[Target], list[Client], Provenance | None]] | None = None
 
-    def rules(self, layer: str) -> list[Rule]:
+    @staticmethod
+    def of(index: EstateIndex) -> BalancedHosts:
+        """The balancers of ``index``, worked out once (the topology labels their
+        sources, the policy's rules select them)."""
+        found = index.memo.get("balanced-hosts")
+        if not isinstance(found, BalancedHosts):
+            found = index.memo["balanced-hosts"] = BalancedHosts(index)
+        return found
+
+    def source_labels(self, host: str) -> dict[str, str]:
+        """The labels marking ``host`` a source of each balancer it reaches."""
+        return {f"{SOURCE}{n}": "true" for n, s in enumerate(self.sources) if host in s}
+
+    def rules(self, em: Emitter, layer: str) -> list[Rule]:
         """The copies for ``layer`` (one of :data:`HOST_LAYERS`), every balancer's."""
+        if self._built is None:
+            # Target and client rules, once for every layer.
+            self._built = [self._build(em, lb) for lb in self.index.balancers]
         out: list[Rule] = []
-        for n, (sources, targets, clients, prov) in enumerate(self._built):
+        for n, (targets, clients, prov) in enumerate(self._built):
+            sources = [{"labels": {f"{SOURCE}{n}": "true"}}] if self.sources[n] else []
             for k, sel in enumerate(sources):
                 for tid, dst, services, why in targets:
-                    out.append(self.em.rule(f"lbh{n}/{layer}/{tid}/{k}", "allow", why,
+                    out.append(em.rule(f"lbh{n}/{layer}/{tid}/{k}", "allow", why,
                                             src=sel, dst=dst, services=services))  # fmt: skip
                 if prov is None or layer == "sg-ingress":
                     continue  # the target's groups judge the client's address as usual
@@ -89,61 +114,58 @@ class BalancedHosts:
                     to = to_own if layer == "nacl-in" else to_any
                     if layer == "nacl-in" and to is None:
                         continue  # no host in its subnets
-                    out.append(self.em.rule(f"lbh{n}/{layer}/client/{cid}/{k}", "allow", prov,
+                    out.append(em.rule(f"lbh{n}/{layer}/client/{cid}/{k}", "allow", prov,
                                             src=sel, dst=to, services=services))  # fmt: skip
         return out
 
     # -- one balancer -----------------------------------------------------------------
 
     def _build(
-        self, lb: Balancer
-    ) -> tuple[list[dict[str, Any]], list[Target], list[Client], Provenance | None]:
-        """``lb``'s sources (selectors), target rules and client-address rules."""
-        found = {h.id for h in self.index.hosts if self._reaches(h, lb)}
-        if not found:
-            return [], [], [], None
-        sources = self.em.hosts_where(lambda h: h.id in found)
+        self, em: Emitter, lb: Balancer
+    ) -> tuple[list[Target], list[Client], Provenance | None]:
+        """``lb``'s target rules and client-address rules."""
         if not lb.client_ip:
-            return sources, self._targets(lb), [], None
+            return self._targets(lb), [], None
         prov = Provenance(lb.source, (
             f"load balancer {lb.name}'s clients' addresses, kept to its targets "
             f"(client IP preservation) {where(lb)}"
         ))  # fmt: skip
-        own = [s for s in lb.subnets if s in self.em.populated()]
+        own = [s for s in lb.subnets if s in em.populated()]
         clients: list[Client] = []
         for t, (ids, ports) in enumerate(target_sets(lb)):
             hosts = {"host": ids} if ids is not None else {}
             to_own = {"zone": own, **hosts} if own else None
             clients.append((str(t), hosts or None, to_own, services_text(ports)))
-        return sources, self._targets(lb), clients, prov
+        return self._targets(lb), clients, prov
 
     def _targets(self, lb: Balancer) -> list[Target]:
         """A rule per ingress rule admitting ``lb``, per set of targets alike by
         port (all its groups' members when its targets are not known) and per
         set of their subnets alike to the ACLs."""
         out: list[Target] = []
+        mine = tuple(span(b) for b in lb.blocks)
+        sets = target_sets(lb)
         for g in sorted(self.index.groups.values(), key=lambda g: g.id):
             members = self.index.members.get(g.id)
             if not members:
                 continue
             rules = [
-                (i, rule, services)
-                for i, rule in enumerate(g.ingress)
-                if (services := services_of(rule.protocol, rule.ports, rule.icmp, True))
-                is not False
-                and any(admits(self.index, p, lb) for p in rule.peers)
+                (i, rule, ports)
+                for i, (rule, (ports, named, spans, every)) in enumerate(
+                    zip(g.ingress, self._rules(g.id, "ingress"), strict=True)
+                )
+                if ports and (every or not named.isdisjoint(lb.groups) or _meets(spans, mine))
             ]
-            for t, (ids, target_ports) in enumerate(target_sets(lb)):
+            for t, (ids, target_ports) in enumerate(sets):
                 chosen = [h for h in members if ids is None or h.id in ids]
                 by_ports: dict[tuple[str, ...] | None, list[str]] = {}
                 for sid in sorted({h.subnet for h in chosen}):
-                    key = services_text(self._into(sid, lb))
-                    by_ports.setdefault(tuple(key) if key is not None else None, []).append(sid)
-                for i, rule, services in rules:
+                    by_ports.setdefault(self._into_key(sid, lb), []).append(sid)
+                for i, rule, rule_ports in rules:
                     prov = Provenance(rule.source, f"{_gname(g)} {rule.name} {where(lb)}")
                     for j, (acl_key, subnets) in enumerate(by_ports.items()):
                         acl_ports = port_set(list(acl_key) if acl_key is not None else None)
-                        ports = meet(meet(port_set(services), acl_ports), target_ports)
+                        ports = meet(meet(rule_ports, acl_ports), target_ports)
                         if not ports:
                             continue
                         sel: dict[str, Any] = {
@@ -157,16 +179,37 @@ class BalancedHosts:
 
     def _into(self, subnet: str, lb: Balancer) -> Ports:
         """What ``subnet``'s inbound ACL lets in from some address of ``lb`` (its
-        own subnets, or no ACL known: everything)."""
+        own subnets, or no ACL known: everything), once."""
+        found = self._into_of.get((subnet, lb.eni))
+        if found is None:
+            found = self._into_of[subnet, lb.eni] = self._into_now(subnet, lb)
+        return found
+
+    def _into_key(self, subnet: str, lb: Balancer) -> tuple[str, ...] | None:
+        """:meth:`_into` as ``services`` (subnets alike share a rule), once."""
+        key = (subnet, lb.eni)
+        if key not in self._into_keys:
+            text = services_text(self._into(subnet, lb))
+            self._into_keys[key] = tuple(text) if text is not None else None
+        return self._into_keys[key]
+
+    def _into_now(self, subnet: str, lb: Balancer) -> Ports:
         acl = self.index.acl_of.get(subnet)
         if subnet in lb.subnets or acl is None:
             return port_set(None)
-        return self._acl(acl.id, acl.entries, False, lb.blocks)
+        return self._acl(acl.id, acl.entries, False, lb.blocks, ("lb", lb.eni))
 
     def _acl(
-        self, acl_id: str, entries: tuple[AclEntry, ...], egress: bool, blocks: tuple[Net, ...]
+        self,
+        acl_id: str,
+        entries: tuple[AclEntry, ...],
+        egress: bool,
+        blocks: tuple[Net, ...],
+        who: tuple[str, ...],
     ) -> Ports:
-        key = (acl_id, egress, blocks)
+        """What ``acl_id``'s entries of one direction let through for some of
+        ``blocks`` (``who`` names them: hashing addresses is slow), once."""
+        key = (acl_id, egress, *who)
         found = self._acl_ports.get(key)
         if found is None:
             mine = sorted((e for e in entries if e.egress == egress), key=lambda e: e.rule_number)
@@ -176,31 +219,63 @@ class BalancedHosts:
 
     # -- a source ---------------------------------------------------------------------
 
+    def _sources(self, lb: Balancer) -> frozenset[str]:
+        """The hosts that reach ``lb``: only members of a group whose egress admits
+        one of its addresses may (the others are not asked)."""
+        groups: set[str] = set()
+        # What the balancer's groups admit from anyone: egress to it on other
+        # ports reaches nothing.
+        widest = port_set(None)
+        if lb.groups and all(g in self.index.groups for g in lb.groups):
+            widest = {}
+            for gid in lb.groups:
+                for ports, *_ in self._rules(gid, "ingress"):
+                    widest = union(widest, ports)
+        if lb.listener_ports is not None:
+            widest = meet(widest, ranges_ports(lb.listener_ports))
+        n = 0
+        for _, addresses in lb.enis:
+            for a in addresses:
+                n += 1
+                groups |= {
+                    g for g in self.index.members if meet(self._egress_group(g, lb, a, n), widest)
+                }
+        may = {h.id for g in groups for h in self.index.members[g]}
+        return frozenset(h.id for h in self.index.hosts if h.id in may and self._reaches(h, lb))
+
     def _reaches(self, h: HostInfo, lb: Balancer) -> bool:
         """Whether ``h`` reaches one of ``lb``'s interfaces on some port."""
-        admitted = meet(self._lb_ingress(h, lb), ranges_ports(lb.listener_ports))
-        if not admitted:
-            return False
+        admitted: Ports | None = None  # the balancer's groups': asked only when needed
+        n = 0
         for subnet, addresses in lb.enis:
             for a in addresses:
-                ports = meet(admitted, self._egress(h, lb, a))
+                n += 1
+                ports = self._egress(h, lb, a, n)  # first: most hosts may not reach it
+                if not ports:
+                    continue
+                if admitted is None:
+                    admitted = self._lb_ingress(h, lb)
+                    if lb.listener_ports is not None:
+                        admitted = meet(admitted, ranges_ports(lb.listener_ports))
+                ports = meet(admitted, ports)
                 if ports and h.subnet != subnet:
-                    ports = meet(ports, self._out(h.subnet, a))
+                    ports = meet(ports, self._out(h.subnet, a, (lb.eni, str(n))))
                     mine = tuple(b for b in h.blocks if b.version == a.version)
                     acl = self.index.acl_of.get(subnet)
                     if acl is not None:
-                        ports = meet(ports, self._acl(acl.id, acl.entries, False, mine))
+                        who = ("host", h.id, str(a.version))
+                        ports = meet(ports, self._acl(acl.id, acl.entries, False, mine, who))
                     elif not mine:
                         ports = {}
                 if ports:
                     return True
         return False
 
-    def _out(self, subnet: str, address: Net) -> Ports:
+    def _out(self, subnet: str, address: Net, who: tuple[str, ...]) -> Ports:
         acl = self.index.acl_of.get(subnet)
         if acl is None:
             return port_set(None)
-        return self._acl(acl.id, acl.entries, True, (address,))
+        return self._acl(acl.id, acl.entries, True, (address,), who)
 
     def _lb_ingress(self, h: HostInfo, lb: Balancer) -> Ports:
         """What ``lb``'s groups admit from ``h`` (no group, or one missing from the
@@ -209,35 +284,64 @@ class BalancedHosts:
             return port_set(None)
         out: Ports = {}
         for gid in lb.groups:
-            for rule in self.index.groups[gid].ingress:
-                services = services_of(rule.protocol, rule.ports, rule.icmp, True)
-                if services is not False and any(self._holds_host(p, h) for p in rule.peers):
-                    out = union(out, port_set(services))
+            for ports, groups, spans, every in self._rules(gid, "ingress"):
+                if every or not groups.isdisjoint(h.groups) or _meets(spans, h.spans):
+                    out = union(out, ports)
         return out
 
-    def _egress(self, h: HostInfo, lb: Balancer, address: Net) -> Ports:
-        """What ``h``'s groups let out to ``address`` of ``lb``."""
+    def _egress(self, h: HostInfo, lb: Balancer, address: Net, n: int) -> Ports:
+        """What ``h``'s groups let out to ``address``, ``lb``'s ``n``-th (per group,
+        once)."""
         out: Ports = {}
         for gid in h.groups:
-            g = self.index.groups.get(gid)
-            for rule in g.egress if g is not None else ():
-                services = services_of(rule.protocol, rule.ports, rule.icmp, True)
-                if services is False:
-                    continue
-                if any(self._holds_lb(p, lb, address) for p in rule.peers):
-                    out = union(out, port_set(services))
+            found = self._egress_group(gid, lb, address, n)
+            out = union(out, found) if out else found
         return out
 
-    def _holds_host(self, peer: SgPeer, h: HostInfo) -> bool:
-        if peer.kind == "group":
-            return peer.value in h.groups or peer.value not in self.index.groups
-        return any(h.any_in(b) for b in peer_blocks(self.index, peer.kind, peer.value) or ())
+    def _egress_group(self, gid: str, lb: Balancer, address: Net, n: int) -> Ports:
+        """What group ``gid``'s egress lets out to ``address``, ``lb``'s ``n``-th."""
+        key = (gid, lb.eni, n)
+        found = self._egress_of.get(key)
+        if found is None:
+            found = {}
+            where = (span(address),)
+            for ports, groups, spans, every in self._rules(gid, "egress"):
+                if every or not groups.isdisjoint(lb.groups) or _meets(spans, where):
+                    found = union(found, ports)
+            self._egress_of[key] = found
+        return found
 
-    def _holds_lb(self, peer: SgPeer, lb: Balancer, address: Net) -> bool:
-        if peer.kind == "group":
-            return peer.value in lb.groups or peer.value not in self.index.groups
-        blocks = peer_blocks(self.index, peer.kind, peer.value) or ()
-        return any(overlaps(b, address) for b in blocks)
+    def _rules(self, gid: str, direction: str) -> list[_Rule]:
+        """Group ``gid``'s rules of ``direction``, read once, in order: (ports, groups
+        named, blocks' spans, names a group missing from the dump)."""
+        key = (gid, direction)
+        found = self._rules_of.get(key)
+        if found is None:
+            found = []
+            g = self.index.groups.get(gid)
+            for rule in (g.ingress if direction == "ingress" else g.egress) if g else ():
+                services = services_of(rule.protocol, rule.ports, rule.icmp, True)
+                named = frozenset(p.value for p in rule.peers if p.kind == "group")
+                spans = tuple(
+                    span(b)
+                    for p in rule.peers
+                    for b in peer_blocks(self.index, p.kind, p.value) or ()
+                )
+                every = any(v not in self.index.groups for v in named)
+                # A rule of no protocol ztsim judges admits nothing.
+                found.append((port_set(services) if services is not False else {}, named, spans,
+                              every))  # fmt: skip
+            self._rules_of[key] = found
+        return found
+
+
+def _meets(
+    spans: tuple[tuple[int, int, int], ...], others: tuple[tuple[int, int, int], ...]
+) -> bool:
+    """Whether some block of ``spans`` holds some address of ``others``."""
+    return any(
+        v == ov and lo <= ohi and olo <= hi for v, lo, hi in spans for ov, olo, ohi in others
+    )
 
 
 def _gname(g: SecurityGroup) -> str:
