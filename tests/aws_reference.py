@@ -44,14 +44,16 @@ dump, admits every host) on some protocol and port, and the other host's groups
 and subnet's ACL admit the balancer as above on the flow's port; or, for an NLB
 or a GWLB (client IP preservation), the other host's groups and subnet's ACL
 admit the first host itself (no ACL when the other host shares a subnet with the
-balancer or with the first host).
+balancer or with the first host).  A balancer whose addresses another's groups
+and interface subnet's ACL admit may forward to it: the second then serves the
+first's clients, and faces the internet when the first does.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ztsim.inputs.aws.objects import AclEntry, Estate, SgRule
 
@@ -166,6 +168,38 @@ class Reference:
                 self.client_ip.add(name)
         self.lb_subnets = lb_subnets
         self._reaches: dict[tuple[str, str], bool] = {}
+        # A balancer may forward to another's interfaces: the second then serves
+        # the first's clients too, and faces the internet when the first does.
+        self.behind = {
+            (a, b) for a in self.balancers for b in self.balancers
+            if a != b and self._forwards(a, b)
+        }  # fmt: skip
+        changed = True
+        while changed:
+            changed = False
+            for a, b in sorted(self.behind):
+                if self.balancers[a].public_v4 and not self.balancers[b].public_v4:
+                    self.balancers[b] = replace(self.balancers[b], public_v4=True)
+                    changed = True
+
+    def _forwards(self, a: str, b: str) -> bool:
+        """Balancer ``a`` may reach ``b``'s interfaces as a target: some address of
+        ``a`` let in by ``b``'s groups (no group, or one missing: any) and, unless
+        they share a subnet, some address of ``a`` by the interface subnet's ACL."""
+        first, then = self.balancers[a], self.balancers[b]
+        open_b = not then.groups or any(g not in self.groups for g in then.groups)
+        addrs = first.addresses or ()
+        for proto in ("tcp", "udp", "sctp", "icmp"):
+            for q in sorted(self.port_bounds()):
+                if not (open_b or any(self.sg(then, False, first, x, proto, q) for x in addrs)):
+                    continue
+                if any(
+                    subnet in self.lb_subnets[a]
+                    or any(self.acl(subnet, False, x, proto, q) for x in addrs)
+                    for subnet, _ in self.lb_enis[b]
+                ):
+                    return True
+        return False
 
     # -- addresses --------------------------------------------------------------------
 
@@ -352,10 +386,15 @@ class Reference:
         return self.through_lb(src, dst, proto, port)
 
     def reaches_lb(self, src: str, name: str) -> bool:
-        """``src`` reaches some interface of balancer ``name`` on some protocol and port."""
+        """``src`` reaches some interface of balancer ``name`` on some protocol and
+        port, or of a balancer in front of it (a closure over ``behind``)."""
         key = (src, name)
         if key not in self._reaches:
-            self._reaches[key] = self._reaches_lb(self.hosts[src], name)
+            found = {n for n in self.balancers if self._reaches_lb(self.hosts[src], n)}
+            while more := {b for a, b in self.behind if a in found} - found:
+                found |= more
+            for n in self.balancers:
+                self._reaches[src, n] = n in found
         return self._reaches[key]
 
     def _reaches_lb(self, s: RefHost, name: str) -> bool:

@@ -201,3 +201,50 @@ def test_an_exfiltration_path_only_through_an_internal_nlb(
         (result,) = json.loads(capsys.readouterr().out)["results"]
         found.append((code, [g["reachable"] for g in result["exfiltration"]]))
     assert found == [(0, [False]), (1, [True])]
+
+
+# ---------------------------------------------------------------- balancers behind balancers
+
+
+def second(public: str | None = None) -> NetworkInterface:
+    """A second internal balancer (sg-ilb2, admitting sg-ilb on 8080) in subnet-b."""
+    return NetworkInterface("eni-ilb2", "subnet-b", ("sg-ilb2",), ("10.0.1.70",), src(80),
+                            "vpc-1", public, requester_id="amazon-elb",
+                            description="ELB app/second/2")  # fmt: skip
+
+
+def chained(**kw: Any) -> Any:
+    """i-web reaches only the first balancer; i-app admits only the second; the
+    second admits the first."""
+    e = lateral(**kw)
+    app = group("sg-app", 8080, SgPeer("group", "sg-ilb2"))
+    ilb2 = group("sg-ilb2", 8080, SgPeer("group", "sg-ilb"), ())
+    return replace(e, security_groups=(e.security_groups[0], app, e.security_groups[2], ilb2),
+                   network_interfaces=(*e.network_interfaces, second()))  # fmt: skip
+
+
+def test_a_balancer_behind_a_balancer() -> None:
+    e = chained()
+    imp = import_estate(e, "dump.json")
+    allowed, where = flow(imp, "i-web", "i-app", "8080/tcp")
+    assert allowed and "(through load balancer ELB app/second/2 at dump.json:80)" in where
+    # The second admits another group: the first cannot forward to it.
+    other = group("sg-ilb2", 8080, SgPeer("group", "sg-web"), ())
+    assert not reach(replace(e, security_groups=(*e.security_groups[:3], other)))
+
+
+def test_the_internet_through_two_balancers() -> None:
+    """An internet-facing balancer in front of an internal one: the internet
+    reaches the internal one's targets."""
+    e = chained()
+    front = replace(balancer(), public_ip="52.1.2.3")
+    web_lb = group("sg-ilb", 443, SgPeer("cidr", "0.0.0.0/0"), ())
+    e = replace(e, network_interfaces=(front, second()),
+                security_groups=(*e.security_groups[:2], web_lb, e.security_groups[3]))  # fmt: skip
+    ilb2 = group("sg-ilb2", 8080, SgPeer("group", "sg-ilb"), ())
+    e = replace(e, security_groups=(*e.security_groups[:3], ilb2))
+    imp = import_estate(e, "dump.json")
+    assert flow(imp, "internet", "i-app", "8080/tcp")[0]
+    assert any("which faces the internet" in n.message for n in imp.notes)
+    assert not flow(import_estate(replace(e, network_interfaces=(front,)), "d"), "internet",
+                    "i-app", "8080/tcp")[0]  # fmt: skip

@@ -80,8 +80,8 @@ def topology_document(
             zones.append({"id": sid, "description": "subnet (not in the dump)"})
     zones.append({"id": INTERNET, "external": True, "description": "every internet address"})
     hosts = []
+    through = BalancedHosts.of(index)  # first: a balancer behind one facing the internet faces it
     behind = balancer_targets(index)
-    through = BalancedHosts.of(index)
     for h in index.hosts:
         labels = dict(h.tags)
         labels.update({f"{MEMBER}{g}": "member" for g in h.groups})

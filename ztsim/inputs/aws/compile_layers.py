@@ -80,9 +80,10 @@ class Layers:
         """The segmentation layers (a load balancer's extra allows first in theirs:
         from the internet, :mod:`ztsim.inputs.aws.compile_lb`; between hosts,
         :mod:`ztsim.inputs.aws.compile_lb_hosts`)."""
-        lb = Balancers(self.em, self.acl_subnets)
-        # Between hosts, the same copies first in each layer (compile_lb_hosts).
+        # Between hosts, the same copies first in each layer (compile_lb_hosts);
+        # first: a balancer behind one facing the internet faces it too.
         hosts = BalancedHosts.of(self.index)
+        lb = Balancers(self.em, self.acl_subnets)
         exposure = lb.sg_copies("exposure") + self._exposure()
         sg_out = hosts.rules(self.em, "sg-egress") + self._sg("egress")
         nacl_out = hosts.rules(self.em, "nacl-out") + self._nacl(True)

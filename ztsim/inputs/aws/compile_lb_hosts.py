@@ -19,7 +19,9 @@ internal or not, is taken to forward
   the target shares a subnet with one of its interfaces);
 - an NLB or a GWLB may also keep its clients' addresses (client IP
   preservation): its sources reach every host whose network ACLs and security
-  groups admit *them* (the source's own egress is then not asked).
+  groups admit *them* (the source's own egress is then not asked);
+- a balancer that may forward to another's interfaces (as to a target) passes on
+  its sources, and the internet when it faces it, to a fixpoint.
 
 Each becomes ``allow`` rules from the sources to the targets on the admitted
 ports, **the same rules first in each of the four layers** a flow between hosts
@@ -38,7 +40,7 @@ from __future__ import annotations
 from typing import Any
 
 from ztsim.inputs.aws.compile_base import Emitter, group_label, peer_blocks, services_of
-from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, HostInfo, Net, span
+from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, HostInfo, Net, note, span
 from ztsim.inputs.aws.compile_lb import admitted_services, where
 from ztsim.inputs.aws.compile_ports import (
     Ports,
@@ -80,7 +82,7 @@ class BalancedHosts:
         self._into_of: dict[tuple[str, str], Ports] = {}
         self._into_keys: dict[tuple[str, str], tuple[str, ...] | None] = {}
         #: Per balancer (by position): the hosts that reach it (its sources).
-        self.sources = [self._sources(lb) for lb in index.balancers]
+        self.sources = self._chained([set(self._sources(lb)) for lb in index.balancers])
         self._built: list[tuple[list[Target], list[Client], Provenance | None]] | None = None
 
     @staticmethod
@@ -218,6 +220,51 @@ class BalancedHosts:
         return found
 
     # -- a source ---------------------------------------------------------------------
+
+    def _chained(self, sources: list[set[str]]) -> list[frozenset[str]]:
+        """Balancers behind balancers: one forwarding to another's interfaces (by
+        its addresses, as to any target) passes on its sources, and the internet
+        when it faces it (then the second is taken as facing it too), to a
+        fixpoint."""
+        lbs = self.index.balancers
+        edges = [(a, b) for a in range(len(lbs)) for b in range(len(lbs))
+                 if a != b and self._forwards(lbs[a], lbs[b])]  # fmt: skip
+        changed = True
+        while changed:
+            changed = False
+            for a, b in edges:
+                if lbs[a].exposed and not lbs[b].exposed:
+                    lbs[b].exposed = changed = True
+                    self.index.notes.append(note(lbs[b].source, (
+                        f"load balancer {lbs[b].name} may be a target of load balancer "
+                        f"{lbs[a].name}, which faces the internet: it is taken to forward from "
+                        "the internet too"
+                    )))  # fmt: skip
+                if not sources[a] <= sources[b]:
+                    sources[b] |= sources[a]
+                    changed = True
+        return [frozenset(s) for s in sources]
+
+    def _forwards(self, first: Balancer, then: Balancer) -> bool:
+        """Whether ``first`` may forward to ``then``'s interfaces: ``then``'s groups
+        admit ``first`` (as a target's would) and, unless they share a subnet, the
+        inbound ACL of ``then``'s interface's subnet admits ``first``'s address, on
+        a common port.  A balancer whose targets are known forwards to those only."""
+        if first.targets is not None:
+            return False
+        admitted = port_set(None)
+        if then.groups and all(g in self.index.groups for g in then.groups):
+            admitted = {}
+            mine = tuple(span(b) for b in first.blocks)
+            for gid in then.groups:
+                for ports, named, spans, every in self._rules(gid, "ingress"):
+                    if every or not named.isdisjoint(first.groups) or _meets(spans, mine):
+                        admitted = union(admitted, ports)
+        if then.listener_ports is not None:
+            admitted = meet(admitted, ranges_ports(then.listener_ports))
+        return any(
+            meet(admitted, self._into(subnet, first)) for subnet, _ in then.enis
+        ) if admitted else False  # fmt: skip
 
     def _sources(self, lb: Balancer) -> frozenset[str]:
         """The hosts that reach ``lb``: only members of a group whose egress admits
