@@ -174,3 +174,17 @@ def test_an_internet_facing_balancer_forwards_to_its_targets_only(tmp_path: Path
     assert not reach(imp, "internet", "i-app1", "22/tcp")
     imp = _import(tmp_path, public, GROUP, LISTENER)  # no attachment: both
     assert reach(imp, "internet", "i-app1") and reach(imp, "internet", "i-app2")
+
+
+def test_a_plan_that_names_the_targets_closes_a_path(capsys: pytest.CaptureFixture[str]) -> None:
+    """tests/aws/terraform-lb: the change attaches i-app1 to the balancer's target
+    group; before, its targets were not known (i-app2, holding the data, too)."""
+    from ztsim.cli.main import main
+
+    fixture = Path(__file__).parent / "aws" / "terraform-lb"
+    args = ["--terraform", str(fixture / "plan.json"), "--overlay", str(fixture / "attack.yaml")]
+    assert main(["diff", *args, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(g["goal"], g["change"]) for g in data["goals"]] == [("exfiltrate(ledger)", "closed")]
+    assert main(["check", *args]) == 0  # the proposed estate: blocked
+    assert "exfiltrate(ledger) │ blocked" in capsys.readouterr().out
