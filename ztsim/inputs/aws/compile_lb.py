@@ -16,7 +16,7 @@ first in its layer (only more flows pass): in ``exposure`` and ``sg-ingress``
 a copy of the security group rule, in ``nacl-in`` the ports the ACL lets in from
 the balancer's addresses (first match by rule number, per address).  The
 balancer's own listeners, security groups and ACLs are not read (they could only
-narrow it).  An internal balancer forwards nothing here: it is warned about.
+narrow it).  Between hosts (internal balancers too): :mod:`ztsim.inputs.aws.compile_lb_hosts`.
 """
 
 from __future__ import annotations
