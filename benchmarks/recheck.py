@@ -4,12 +4,13 @@ Usage::
 
     python benchmarks/recheck.py                  # workload L, 5 edits
     python benchmarks/recheck.py --workload M --edits 9 --target 0.5
+    python benchmarks/recheck.py --workload H-L   # the heterogeneous family (issue 26)
 
 What it measures is what the TUI's ``--watch`` does on each save, through the
 Python API (:class:`ztsim.analysis.workspace.Workspace`): the topology is loaded once, the
 three policies are judged once, then for each edit one rule of ``segmented.yaml``
-(a copy in a temporary folder) changes its action, the file is saved and
-``Workspace.analyze`` runs again.  The time of each re-check (re-read of the
+(``h-two.yaml`` in the H family; a copy in a temporary folder) changes its action,
+the file is saved and ``Workspace.analyze`` runs again.  The time of each re-check (re-read of the
 changed file, re-compilation and fixpoint of that policy, goals and traffic) is
 printed with the median, compared with the target (1 s on L, issue 6).
 
@@ -27,6 +28,7 @@ import time
 from pathlib import Path
 
 import generate
+import hfamily
 from run import DEFAULT_OUT, ensure_inputs
 
 from ztsim.analysis.workspace import Workspace
@@ -35,12 +37,13 @@ from ztsim.analysis.workspace import Workspace
 def main(argv: list[str] | None = None) -> int:
     """Run the re-check benchmark; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workload", default="L", choices=sorted(generate.WORKLOADS))
+    workloads = {**generate.WORKLOADS, **hfamily.WORKLOADS}
+    parser.add_argument("--workload", default="L", choices=sorted(workloads))
     parser.add_argument("--edits", type=int, default=5, help="edits to time (default 5)")
     parser.add_argument("--target", type=float, default=1.0, help="seconds (default 1)")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    workload = generate.WORKLOADS[args.workload]
+    workload = workloads[args.workload]
     out = DEFAULT_OUT / args.workload
     ensure_inputs(workload, args.seed, out, False)
     with tempfile.TemporaryDirectory() as tmp:
@@ -50,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         ws.analyze([policies])
         print(f"first check: {time.perf_counter() - t0:.2f} s (topology and 3 policies)")
-        path = policies / "segmented.yaml"
+        edited = "h-two" if workload.name.startswith("H-") else "segmented"
+        path = policies / f"{edited}.yaml"
         lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
         rule_lines = [i for i, line in enumerate(lines) if "action: allow" in line]
         step = max(1, len(rule_lines) // (args.edits + 1))
