@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, cast
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
 from ztsim.engine.verdicts import PlanVerdict
+from ztsim.inputs.loaded import LoadedPolicy
 
 __all__ = [
     "REFERENCE_LIMIT",
@@ -196,9 +197,17 @@ def rule_impact(
     the topology's legitimate flows under it.  Rows come in file order, each
     section's ``default`` after its rules.
     """
-    # Per rule: plans enabled, plans open, plans blocked, flows carried, flows denied.
+    pol = compiled.loaded
+    layered = pol.model.segmentation.layered or pol.model.egress.layered
+    counts = _counts(verdicts, traffic, layered)
+    return _rows(pol, counts)
+
+
+def _counts(
+    verdicts: Sequence[PlanVerdict], traffic: Sequence[Decision], layered: bool
+) -> dict[RuleRef, list[int]]:
+    """Per rule: plans enabled, plans open, plans blocked, flows carried, flows denied."""
     counts: dict[RuleRef, list[int]] = {}
-    layered = compiled.loaded.model.segmentation.layered or compiled.loaded.model.egress.layered
 
     def count(r: RuleRef, what: int) -> None:
         c = counts.get(r)
@@ -238,43 +247,46 @@ def rule_impact(
                 count(part, 3)
         elif r is not None:
             count(r, 3 if d.allowed else 4)
-    pol = compiled.loaded
-    model = pol.model
+    return counts
+
+
+#: The counts of a rule nothing touched.
+_NONE = (0, 0, 0, 0, 0)
+
+
+def _rows(pol: LoadedPolicy, counts: dict[RuleRef, list[int]]) -> list[RuleImpact]:
+    """One row per rule of ``pol`` in file order, each section's default after its rules
+    (model v1.1: a row per LAYER/RULE, each layer's default after its rules)."""
     marks = pol.rule_marks()
     # The file a mark is in (an import's: the object's).
     place = cast(Callable[[str, str], str], pol.rule_file)
     # One row per rule (tens of thousands on large policies, most with nothing
     # counted): one key and two lookups each, the row built as the tuple it is.
-    none = (0, 0, 0, 0, 0)
     rows: list[RuleImpact] = []
     append, new = rows.append, tuple.__new__
+
+    def row(key: RuleRef, action: str) -> None:
+        m = marks.get(key)
+        line, file = (m.line, place(*key)) if m else (None, None)
+        append(new(RuleImpact, (*key, action, line, *counts.get(key, _NONE), file)))
+
+    model = pol.model
     for section, sec in (("segmentation", model.segmentation), ("egress", model.egress)):
         if sec.layers is not None:
-            # Model v1.1: a row per rule as LAYER/RULE, each layer's default after its rules.
             for i, (layer_id, layer_default) in enumerate(
                 zip(sec.layer_ids(), [y.default for y in sec.layers], strict=True)
             ):
                 for p in sec.placed_rules():
                     if p.layer_index == i:
-                        key = (section, f"{layer_id}/{p.rule.id}")
-                        m = marks.get(key)
-                        counted = counts.get(key, none)
-                        at = (m.line, place(*key)) if m else (None, None)
-                        append(new(RuleImpact, (*key, p.rule.action, at[0], *counted, at[1])))
-                key = (section, f"{layer_id}/default")
-                m = marks.get(key)
-                counted = counts.get(key, none)
-                at = (m.line, place(*key)) if m else (None, None)
-                append(new(RuleImpact, (*key, layer_default, at[0], *counted, at[1])))
+                        row((section, f"{layer_id}/{p.rule.id}"), p.rule.action)
+                row((section, f"{layer_id}/default"), layer_default)
             continue
-        rules, default = sec.rules, sec.default
-        for rule in rules:
-            key = (section, rule.id)
-            m = marks.get(key)
-            line, file = (m.line, place(*key)) if m else (None, None)
-            append(new(RuleImpact, (*key, rule.action, line, *counts.get(key, none), file)))
+        for rule in sec.rules:
+            row((section, rule.id), rule.action)
         append(
-            RuleImpact(section, "default", default, None, *counts.get((section, "default"), none))
+            RuleImpact(
+                section, "default", sec.default, None, *counts.get((section, "default"), _NONE)
+            )
         )
     return rows
 
