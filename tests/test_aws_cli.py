@@ -112,6 +112,25 @@ def test_bad_plan_shape_on_check(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert code == 2 and f"{plan}:1:" in err and "'address' and 'type'" in err
 
 
+@pytest.mark.parametrize("source", [["--aws", DESCRIBE], ["--terraform", PLAN]])
+def test_overlay_problems_come_in_one_pass(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, source: list[str]
+) -> None:
+    """A key the schema refuses and a vulnerability on a service the host does not
+    offer, said together (as for Kubernetes, issue 25 point 5)."""
+    overlay = tmp_path / "o.yaml"
+    overlay.write_text(
+        "ztsim: 1\nkind: overlay\nname: o\nworkloads:\n"
+        "  - select: {workload: orders-db}\n"
+        "    vulnerabilities: [{id: CVE-1, service: 9999/tcp}]\n"
+        "    bogus: 1\n"
+    )
+    code, stdout, err = _run(capsys, "check", *source, "--overlay", str(overlay))
+    assert code == 2 and "Traceback" not in err and not stdout
+    assert f"{overlay}:6:" in err and "9999/tcp" in err, err
+    assert f"{overlay}:7:" in err and "unknown key 'bogus'" in err, err
+
+
 # --------------------------------------------------------------------------- the commands
 
 

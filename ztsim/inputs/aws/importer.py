@@ -43,12 +43,12 @@ def import_estate(
     InputError
         With every problem found in the overlay or the drafts, each at its place.
     """
-    from ztsim.inputs.k8s.overlay import apply_overlay, load_overlay
+    from ztsim.inputs.k8s.overlay import apply_overlay_file
 
     index = EstateIndex(estate)
     topology = topology_document(estate, name, index)
-    if overlay_path is not None:
-        topology = apply_overlay(topology, load_overlay(overlay_path))
+    if overlay_path is not None:  # every problem of the file at once (schema and merge)
+        topology = apply_overlay_file(topology, overlay_path)
     topology = publish_exposed(topology)
     policy = policy_document(estate, topology, name, index)
     return imported_from_drafts(_as_manifests(estate), topology, policy, label)

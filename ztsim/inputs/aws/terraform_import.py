@@ -188,15 +188,14 @@ def import_estate_pair(
     """
     from ztsim.inputs.aws.compile import policy_document, publish_exposed, topology_document
     from ztsim.inputs.aws.compile_index import EstateIndex
-    from ztsim.inputs.k8s.overlay import apply_overlay, load_overlay
+    from ztsim.inputs.k8s.overlay import apply_overlay_file
 
-    overlay = load_overlay(overlay_path) if overlay_path is not None else None
     indexes = [EstateIndex(base), EstateIndex(head)]
     tops: list[TopologyDraft] = []
     for estate, index in zip((base, head), indexes, strict=True):
         topo = topology_document(estate, name, index)
-        if overlay is not None:
-            topo = apply_overlay(topo, overlay)
+        if overlay_path is not None:  # every problem of the file at once (schema and merge)
+            topo = apply_overlay_file(topo, overlay_path)
         tops.append(publish_exposed(topo))
     union = _with_base_labels(union_drafts(tops[1], tops[0]), tops[0])
     hosts = [{h["id"] for h in t.document.get("hosts") or ()} for t in tops]
