@@ -11,23 +11,26 @@ the 6-step plan without listing plans at all.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from itertools import combinations
+from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_mincost import GOAL, _scenario
 
 import ztsim.engine.plans
 from ztsim.engine.attack import AttackModel
-from ztsim.engine.extraction import Plan, minimize
-from ztsim.engine.fixpoint import solve
+from ztsim.engine.extraction import Plan, _derive, minimize
+from ztsim.engine.fixpoint import Solution, goal_facts, solve
 from ztsim.engine.mincost import hmax_plan, relaxed_lower_bounds
-from ztsim.engine.plans import extract_plan, first_plan, goal_costs
+from ztsim.engine.plans import extract_plan, first_plan, goal_costs, plans_from_solution
 from ztsim.engine.rewire import rewired
 from ztsim.engine.steps import Fact, Step
-from ztsim.inputs.loader import policy_from_text, topology_from_text
+from ztsim.inputs.loader import load_policies, load_topology, policy_from_text, topology_from_text
 
 
 def _step(key: str, pre: tuple[Fact, ...], post: tuple[Fact, ...]) -> Step:
@@ -279,3 +282,44 @@ def test_the_h_max_plan_rewired_shares_the_phished_host(monkeypatch: pytest.Monk
         "exfiltrate",
     ]
     assert all("wa" not in s.key for s in got.plan.steps)
+
+
+# ------------------------------------------------------- sidetracks that surely loop
+
+
+def test_a_sidetrack_skipped_as_a_loop_is_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``plans._surely_loops`` spares the listing a derivation that would need its own
+    fact: each time it says so, ``_derive`` must answer None (a heterogeneous estate
+    of 600 hosts, planned as a large one, every goal listed).  Broken (e.g. asked for
+    the first plan when that is the h_max or rewired one, whose choices ``_derive``
+    does not walk), it skips real plans and this fails."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import hfamily  # (benchmarks/ is not a package)
+
+    hfamily.write(600, 120, 3, tmp_path)
+    topo = load_topology(tmp_path / "topology.yaml")
+    monkeypatch.setattr(ztsim.engine.plans, "EXHAUSTIVE_HOSTS", 0)
+    real = ztsim.engine.plans._surely_loops
+    said = []
+
+    def checked(
+        sol: Solution, memo: object, fact: Fact, alt: Step, override: dict[Fact, Step]
+    ) -> bool:
+        loops = real(sol, memo, fact, alt, override)  # type: ignore[arg-type]
+        if loops:
+            said.append((sol, fact, alt, dict(override)))
+        return loops
+
+    monkeypatch.setattr(ztsim.engine.plans, "_surely_loops", checked)
+    model = AttackModel(topo)
+    for pol in load_policies([tmp_path / "policies"]):
+        sol = solve(model, model.compile(pol), alternatives=3)
+        for goal in goal_facts(topo):
+            if goal not in sol.cost:
+                continue
+            del said[:]
+            plans_from_solution(sol, goal, 8)
+            for s, fact, alt, override in said:
+                assert _derive(s, goal, {**override, fact: alt}) is None, (goal, fact, alt.key)

@@ -21,6 +21,7 @@ from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.extraction import (
     Derivations,
     Plan,
+    _closure,
     _derive,
     _memo,
     _plan_from,
@@ -254,7 +255,9 @@ def _enumerate(
         accepted.append(plan)
         if len(accepted) == k:
             break
-        found = _sidetracks(sol, goal, alts, memo, plan, override, chosen, tried, seen)
+        # Whether ``chosen`` is what _derive walked (the first plan's may be another's).
+        walked = chosen is not first_chosen or not memo.first[goal][1]
+        found = _sidetracks(sol, goal, alts, memo, plan, override, chosen, tried, seen, walked)
         for candidate, overrides, derivation in found:
             counter += 1
             heapq.heappush(heap, (candidate.sort_key, counter, candidate, overrides, derivation))
@@ -278,6 +281,7 @@ def _sidetracks(
     chosen: dict[Fact, Step],
     tried: set[frozenset[tuple[Fact, StepKey]]],
     seen: set[frozenset[StepKey]],
+    walked: bool = True,
 ) -> Iterator[tuple[Plan, dict[Fact, Step], dict[Fact, Step]]]:
     """The plans not ``seen`` yet that one more overridden derivation of ``plan`` gives.
 
@@ -300,6 +304,8 @@ def _sidetracks(
             if ident in tried:
                 continue
             tried.add(ident)
+            if walked and _surely_loops(sol, memo, fact, alt, override):
+                continue  # what _derive would answer, without walking the tree
             derivation = _derive(sol, goal, overrides, memo)
             if derivation is None:
                 continue
@@ -308,6 +314,26 @@ def _sidetracks(
                 continue
             seen.add(candidate.key)
             yield candidate, overrides, derivation
+
+
+def _surely_loops(
+    sol: Solution, memo: _SolutionMemo, fact: Fact, alt: Step, override: Mapping[Fact, Step]
+) -> bool:
+    """Whether deriving ``fact`` by ``alt`` (besides ``override``) needs ``fact`` itself.
+
+    It does when the best-step tree of a precondition of ``alt`` holds ``fact`` and
+    no overridden fact: that tree is then walked as it is, down to ``fact``, and
+    :func:`_derive` answers None, provided its walk reaches ``fact`` at all, which it
+    does when ``fact`` is in a derivation :func:`_derive` made with ``override``
+    (``walked`` in :func:`_sidetracks`).  Four sidetracks in ten end so on large
+    estates; this tells them from the trees already built.
+    """
+    keys = override.keys()
+    for p in alt.pre:
+        tree = _closure(sol, memo, p)
+        if fact in tree and keys.isdisjoint(tree):
+            return True
+    return False
 
 
 # --------------------------------------------------------------------------- costs
