@@ -49,9 +49,10 @@ def rewired(plan: Plan, givers: Mapping[Fact, Sequence[Step]]) -> Plan:
 def _best_swap(plan: Plan, goal: Fact, givers: Mapping[Fact, Sequence[Step]]) -> Plan | None:
     """The cheapest strictly shorter plan one swap of ``plan`` gives, or None.
 
-    Only a step with a precondition no other step uses is worth swapping: when
-    every precondition of the step swapped out still serves another step, every
-    other step still serves the goal, and the plan keeps its length.
+    Only a step with a precondition no other step uses is worth swapping, and only
+    for a step that does without one of those, or gives more: otherwise every
+    precondition of the step swapped out still serves some step, every other step
+    still serves the goal, and the plan keeps its length.
     """
     steps = plan.steps
     held: set[Fact] = set()
@@ -63,11 +64,16 @@ def _best_swap(plan: Plan, goal: Fact, givers: Mapping[Fact, Sequence[Step]]) ->
     keys = {st.key for st in steps}
     best: Plan | None = None
     for i, st in enumerate(steps):
-        if all(uses[p] > 1 for p in st.pre):
+        # What only this step uses: a swap shortens the plan only if it frees one of
+        # these, or gives more than the step did (another step may then go).
+        own = [p for p in st.pre if uses[p] == 1]
+        if not own:
             continue
         for fact in st.post:
             for alt in givers.get(fact, ()):
                 if alt.key in keys or not held.issuperset(alt.pre):
+                    continue
+                if all(p in alt.pre for p in own) and all(q in st.post for q in alt.post):
                     continue
                 # In place of the step it replaces: what came before still comes before.
                 candidate = [*steps[:i], alt, *steps[i + 1 :]]
