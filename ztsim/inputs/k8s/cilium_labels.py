@@ -58,7 +58,10 @@ def cilium_selector(
             _unjudged(f, (*here, "matchLabels", key), key)
         else:
             labels.append((name, value))
-    expressions = (spec.get("endpointSelector") or {}).get("matchExpressions") or []
+    # Only to place a warning: the selector itself was read (and its shape checked).
+    raw = spec.get("endpointSelector")
+    found = raw.get("matchExpressions") if isinstance(raw, dict) else None
+    expressions = found if isinstance(found, list) else []
     for i, req in enumerate(selector.match_expressions):
         name = _pod_key(req.key)
         if name == _NAMESPACE_KEY:
