@@ -11,6 +11,8 @@ from collections.abc import Iterable
 
 from ztsim.inputs.aws.compile_index import Balancer
 from ztsim.inputs.aws.objects import PortRange
+from ztsim.model.destinations import intersect
+from ztsim.model.destinations import union as spans_union
 
 __all__ = ["Ports", "meet", "port_set", "services_text", "target_sets", "union"]
 
@@ -47,13 +49,8 @@ def ranges_ports(ranges: Iterable[PortRange] | None) -> Ports:
 
 
 def _merged(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for low, high in sorted(ranges):
-        if out and low <= out[-1][1] + 1:
-            out[-1] = (out[-1][0], max(high, out[-1][1]))
-        else:
-            out.append((low, high))
-    return out
+    """Ranges sorted, touching ones joined (the address intervals' union, reused)."""
+    return list(spans_union([(0, tuple(ranges))], 0)[1])
 
 
 def union(a: Ports, b: Ports) -> Ports:
@@ -69,14 +66,10 @@ def meet(a: Ports, b: Ports) -> Ports:
     """
     out: Ports = {}
     for p in sorted(set(a) & set(b)):
-        got = [
-            (max(lo, blo), min(hi, bhi))
-            for lo, hi in a[p]
-            for blo, bhi in b[p]
-            if max(lo, blo) <= min(hi, bhi)
-        ]
+        # Both sorted and disjoint (as every Ports is): the address intervals' meet.
+        got = intersect((0, tuple(a[p])), (0, tuple(b[p])))[1]
         if got:
-            out[p] = _merged(got)
+            out[p] = list(got)
     return out
 
 
