@@ -17,7 +17,7 @@ from ztsim.inputs.aws.compile_index import (
     span,
 )
 from ztsim.inputs.aws.describe_fields import protocol_name
-from ztsim.inputs.aws.objects import PortRange, Source
+from ztsim.inputs.aws.objects import PortRange, SecurityGroup, Source
 from ztsim.inputs.k8s.drafts import Provenance
 from ztsim.model.diagnostics import Diagnostic
 
@@ -29,6 +29,7 @@ __all__ = [
     "V6",
     "Emitter",
     "group_label",
+    "group_name",
     "services_of",
 ]
 
@@ -44,6 +45,11 @@ V6 = "aws:ipv6"
 def group_label(group: str) -> dict[str, str]:
     """The labels selecting a security group's members."""
     return {MEMBER + group: "member"}
+
+
+def group_name(g: SecurityGroup) -> str:
+    """How a rule's provenance names a security group: its id, and its name if any."""
+    return f"security group {g.id}" + (f" ({g.name})" if g.name else "")
 
 
 def services_of(

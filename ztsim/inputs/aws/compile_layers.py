@@ -29,6 +29,7 @@ from ztsim.inputs.aws.compile_base import (
     V6,
     Emitter,
     group_label,
+    group_name,
     internet_families,
     peer_blocks,
     services_of,
@@ -46,10 +47,6 @@ Rule = dict[str, Any]
 
 def _layer(layer_id: str, rules: list[Rule], default: str, description: str) -> dict[str, Any]:
     return {"id": layer_id, "description": description, "default": default, "rules": rules}
-
-
-def _gname(g: SecurityGroup) -> str:
-    return f"security group {g.id}" + (f" ({g.name})" if g.name else "")
 
 
 class Layers:
@@ -174,7 +171,7 @@ class Layers:
         g = self.index.groups.get(gid)
         if g is None:
             return f"security group {gid} (not in the dump)"
-        return _gname(g) + (f" {g.address}" if g.address else "")
+        return group_name(g) + (f" {g.address}" if g.address else "")
 
     def _sg_peer(
         self,
@@ -187,7 +184,7 @@ class Layers:
     ) -> list[Rule]:
         svc = services if isinstance(services, list) else None
         d = "out" if rule.direction == "egress" else "in"
-        prov = Provenance(rule.source, f"{_gname(g)} {rule.name}")
+        prov = Provenance(rule.source, f"{group_name(g)} {rule.name}")
         mine = {"labels": group_label(g.id)}
         others = self._peer_hosts(g, rule, peer)
         out = []
@@ -228,7 +225,7 @@ class Layers:
         if peer.kind == "group":
             if peer.value not in self.index.groups:
                 self.em.warn(rule.source, (
-                    f"{_gname(g)} {rule.name} names security group {peer.value}, which is "
+                    f"{group_name(g)} {rule.name} names security group {peer.value}, which is "
                     "not in the dump: taken as every host"
                 ))  # fmt: skip
                 return self.em.every_host()
@@ -239,7 +236,7 @@ class Layers:
             pl = self.index.prefix_lists.get(peer.value)
             if pl is None or pl.cidrs is None:
                 self.em.warn(rule.source, (
-                    f"{_gname(g)} {rule.name} names prefix list {peer.value}, whose entries "
+                    f"{group_name(g)} {rule.name} names prefix list {peer.value}, whose entries "
                     "are not in the dump: taken as every address"
                 ))  # fmt: skip
         blocks = peer_blocks(self.index, peer.kind, peer.value) or []
@@ -364,7 +361,7 @@ class Layers:
                     blocks = peer_blocks(self.index, peer.kind, peer.value)
                     if blocks is None:
                         continue  # a group's members are inside
-                    prov = Provenance(rule.source, f"{_gname(g)} {rule.name}")
+                    prov = Provenance(rule.source, f"{group_name(g)} {rule.name}")
                     self._note_open(prov, rule, blocks, svc)
                     out.append(self.em.rule(
                         f"out:{g.id}/{i}/{p}", "allow", prov, src={"labels": group_label(g.id)},

@@ -30,12 +30,13 @@ from ztsim.inputs.aws.compile_base import (
     INTERNET,
     Emitter,
     group_label,
+    group_name,
     peer_blocks,
     services_of,
 )
 from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, Net, span
 from ztsim.inputs.aws.compile_ports import meet, port_set, services_text, target_sets
-from ztsim.inputs.aws.objects import AclEntry, NetworkAcl, SecurityGroup, SgPeer
+from ztsim.inputs.aws.objects import AclEntry, NetworkAcl, SgPeer
 from ztsim.inputs.k8s.drafts import Provenance
 
 __all__ = [
@@ -201,7 +202,7 @@ class Balancers:
                     services = services_of(rule.protocol, rule.ports, rule.icmp, True)
                     if services is False or not any(self._admits(p, lb) for p in rule.peers):
                         continue
-                    name = f"{_gname(g)} {rule.name} {where(lb)}"
+                    name = f"{group_name(g)} {rule.name} {where(lb)}"
                     for t, (ids, ports) in enumerate(target_sets(lb)):
                         dst: dict[str, Any] = {"labels": group_label(g.id)}
                         if ids is not None:  # its target group attachments: those only
@@ -253,7 +254,3 @@ class Balancers:
                                     prov, src={"zone": INTERNET}, dst=dst,
                                     services=services_text(admitted)))  # fmt: skip
         return out
-
-
-def _gname(g: SecurityGroup) -> str:
-    return f"security group {g.id}" + (f" ({g.name})" if g.name else "")

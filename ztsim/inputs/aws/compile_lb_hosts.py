@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ztsim.inputs.aws.compile_base import Emitter, group_label, peer_blocks, services_of
+from ztsim.inputs.aws.compile_base import Emitter, group_label, group_name, peer_blocks, services_of
 from ztsim.inputs.aws.compile_index import Balancer, EstateIndex, HostInfo, Net, note, span
 from ztsim.inputs.aws.compile_lb import admitted_services, where
 from ztsim.inputs.aws.compile_ports import (
@@ -51,7 +51,7 @@ from ztsim.inputs.aws.compile_ports import (
     target_sets,
     union,
 )
-from ztsim.inputs.aws.objects import AclEntry, SecurityGroup
+from ztsim.inputs.aws.objects import AclEntry
 from ztsim.inputs.k8s.drafts import Provenance
 
 __all__ = ["HOST_LAYERS", "SOURCE", "BalancedHosts"]
@@ -164,7 +164,7 @@ class BalancedHosts:
                 for sid in sorted({h.subnet for h in chosen}):
                     by_ports.setdefault(self._into_key(sid, lb), []).append(sid)
                 for i, rule, rule_ports in rules:
-                    prov = Provenance(rule.source, f"{_gname(g)} {rule.name} {where(lb)}")
+                    prov = Provenance(rule.source, f"{group_name(g)} {rule.name} {where(lb)}")
                     for j, (acl_key, subnets) in enumerate(by_ports.items()):
                         acl_ports = port_set(list(acl_key) if acl_key is not None else None)
                         ports = meet(meet(rule_ports, acl_ports), target_ports)
@@ -389,7 +389,3 @@ def _meets(
     return any(
         v == ov and lo <= ohi and olo <= hi for v, lo, hi in spans for ov, olo, ohi in others
     )
-
-
-def _gname(g: SecurityGroup) -> str:
-    return f"security group {g.id}" + (f" ({g.name})" if g.name else "")
