@@ -17,7 +17,7 @@ from ztsim.inputs.collector import Collector, Loc
 from ztsim.inputs.k8s.objects import Labels, LabelSelector, Protocol, Requirement, Source
 from ztsim.inputs.positions import Document
 
-__all__ = ["PROTOCOLS", "Fields", "label_key_problem", "label_value_problem"]
+__all__ = ["DNS_SUBDOMAIN", "PROTOCOLS", "Fields", "label_key_problem", "label_value_problem"]
 
 PROTOCOLS: tuple[Protocol, ...] = ("TCP", "UDP", "SCTP")
 _OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
@@ -25,10 +25,8 @@ _T = TypeVar("_T")
 
 #: A label's name, and a value when not empty (Kubernetes' IsQualifiedName, IsValidLabelValue).
 _LABEL_NAME = re.compile(r"[A-Za-z0-9](?:[-A-Za-z0-9_.]*[A-Za-z0-9])?")
-#: A DNS-1123 subdomain: a label key's optional prefix.
-_DNS_SUBDOMAIN = re.compile(
-    r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*"
-)
+#: A DNS-1123 subdomain: a label key's optional prefix, an object's name.
+DNS_SUBDOMAIN = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")
 _NAME_RULE = (
     "at most 63 letters, digits, '-', '_' or '.', starting and ending with a letter or digit"
 )
@@ -256,7 +254,7 @@ def label_key_problem(key: str) -> str | None:
     """
     prefix, slash, name = key.rpartition("/")
     why = None
-    if slash and not (len(prefix) <= 253 and _DNS_SUBDOMAIN.fullmatch(prefix)):
+    if slash and not (len(prefix) <= 253 and DNS_SUBDOMAIN.fullmatch(prefix)):
         why = (
             "its prefix (before '/') must be a DNS subdomain: at most 253 lower-case "
             "letters, digits, '-' and '.'"

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ztsim.inputs.collector import Loc
-from ztsim.inputs.k8s.fields import Fields
+from ztsim.inputs.k8s.fields import DNS_SUBDOMAIN, Fields
 from ztsim.inputs.k8s.objects import (
     NAMESPACE_LABEL,
     ZTSIM_ANNOTATION_PREFIX,
@@ -56,7 +56,6 @@ TEMPLATE_PATHS: dict[str, tuple[str, ...]] = {
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
 #: Kubernetes' name syntax: object names are DNS-1123 subdomains, namespace names
 #: DNS-1123 labels.  The API server refuses others, and they become ztsim ids.
-_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 #: What a name must be to stand in a ztsim id (``NAMESPACE/NAME``, model ids).
 _ID_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:@+-]*")
@@ -133,7 +132,7 @@ def _name_ok(f: Fields, loc: Loc, name: str, says: str, *, label: bool = False) 
         f.error(loc, f"{key!r} must be {says}, not {name[:80]!r}")
         return False
     ok = len(name) <= 63 if label else len(name) <= 253
-    if not ok or not (_LABEL if label else _SUBDOMAIN).fullmatch(name):
+    if not ok or not (_LABEL if label else DNS_SUBDOMAIN).fullmatch(name):
         f.warn(loc, f"{key!r} should be {says}, not {name[:80]!r}: read as written")
     return True
 
