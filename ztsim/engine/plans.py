@@ -94,11 +94,11 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
 
     In order: the h_max plan, the h_max plan re-launched from footholds it holds,
     ``got`` re-launched so; the tries stop at a plan meeting a proven bound (the
-    graph's h_max or ``lower``), which no later try can beat: the answer does not
-    depend on ``lower``.
+    graph's, :meth:`~ztsim.engine.mincost._Graph.lower`, or ``lower``), which no
+    later try can beat: the answer does not depend on ``lower``.
     """
     g = _graph(sol)
-    bound = max(lower, g.hmax[goal])
+    bound = max(lower, g.lower(goal))
     best = hmax_plan(sol, goal)
     with phase("plans"):
         for again in (best, got):
@@ -358,8 +358,10 @@ def goal_costs(
     (:func:`ztsim.engine.mincost.relaxed_lower_bounds`); a first plan that does not
     meet it is replaced by the cheapest of the first chunk of plans listed
     (sidetracks of it: the derivations one fact at a time), which ``paths`` lists
-    too; unless it meets the h_max of ``sol``'s graph, which no plan listed from
-    ``sol`` can beat.  A plan not proven the cheapest is reported honestly: "at most".
+    too; unless it meets the bound of ``sol``'s graph (h_max, or one more where no
+    single foothold reaches the goal within it: :mod:`ztsim.engine.footholds`),
+    which no plan listed from ``sol`` can beat.  A plan not proven the cheapest is
+    reported honestly: "at most".
     """
     reachable = [goal for goal in goals if goal in sol.cost]
     if not reachable:
@@ -384,8 +386,8 @@ def _bounded_cost(sol: Solution, goal: Fact, lower: int) -> Cheapest:
     """:func:`goal_costs` of ``goal`` on a partial solve, ``lower`` its relaxed bound."""
     plan = first_plan(sol, goal, lower=lower)
     assert plan is not None
-    # Listed plans are plans of this solve's graph: none is cheaper than its h_max.
-    if plan.cost > lower and plan.cost > _graph(sol).hmax[goal]:
+    # Listed plans are plans of this solve's graph: none is cheaper than its bound.
+    if plan.cost > lower and plan.cost > _graph(sol).lower(goal):
         plan = plans_from_solution(sol, goal, 1)[0]  # never worse: the first leads ties
     return Cheapest(plan, min(lower, plan.cost))
 
