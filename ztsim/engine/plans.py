@@ -99,6 +99,8 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     """
     g = _graph(sol)
     bound = max(lower, g.lower(goal))
+    if got.cost <= bound:
+        return got  # proven: no try can be strictly shorter
     best = hmax_plan(sol, goal)
     with phase("plans"):
         for again in (best, got):
