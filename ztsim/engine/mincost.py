@@ -36,8 +36,8 @@ from dataclasses import dataclass
 
 from ztsim.engine.extraction import Plan, _memo, extract_plan, minimize
 from ztsim.engine.fixpoint import Solution
-from ztsim.engine.footholds import foothold_bound, single_foothold_levels
 from ztsim.engine.ilp import fewest_steps
+from ztsim.engine.pairs import PairBound
 from ztsim.engine.steps import Fact, Step, StepKey
 from ztsim.engine.targets import iter_bits
 from ztsim.perf.profiling import phase
@@ -114,20 +114,19 @@ class _Graph:
         self.found: dict[Fact, Cheapest] = {}
         #: Candidate steps searched so far (see MAX_ILP_STEPS_PER_SOLVE).
         self.searched = 0
-        #: :func:`~ztsim.engine.footholds.single_foothold_levels`, once asked for
-        #: (None: too many footholds to work it out).
-        self._single: dict[Fact, int] | None = None
-        self._single_done = False
+        #: h² questions (:mod:`ztsim.engine.pairs`), once one is asked.
+        self._pairs: PairBound | None = None
 
-    def lower(self, goal: Fact) -> int:
-        """A lower bound on every plan of the graph for ``goal`` (derived): h_max,
-        or one more where no single foothold reaches the goal within it
-        (:func:`ztsim.engine.footholds.foothold_bound`)."""
-        if not self._single_done:
-            with phase("plans"):
-                self._single = single_foothold_levels((st.pre, st.post) for st in self.steps)
-            self._single_done = True
-        return foothold_bound(self.hmax, self._single, goal)
+    def proves(self, goal: Fact, cost: int) -> bool:
+        """Whether every plan of the graph for ``goal`` (derived) surely costs at least
+        ``cost`` steps: by h_max, else by h² (:class:`~ztsim.engine.pairs.PairBound`)."""
+        if cost <= self.hmax[goal]:
+            return True
+        pairs = self._pairs
+        if pairs is None:
+            pairs = self._pairs = PairBound(self.givers, self.hmax)
+        with phase("plans"):
+            return pairs.at_least(goal, cost)
 
 
 def _graph(sol: Solution) -> _Graph:

@@ -93,18 +93,17 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     """:func:`first_plan`'s other tries on a pruned solve, the first shortest kept.
 
     In order: the h_max plan, the h_max plan re-launched from footholds it holds,
-    ``got`` re-launched so; the tries stop at a plan meeting a proven bound (the
-    graph's, :meth:`~ztsim.engine.mincost._Graph.lower`, or ``lower``), which no
+    ``got`` re-launched so; the tries stop at a plan the graph proves the cheapest
+    (:meth:`~ztsim.engine.mincost._Graph.proves`) or meeting ``lower``, which no
     later try can beat: the answer does not depend on ``lower``.
     """
     g = _graph(sol)
-    bound = max(lower, g.lower(goal))
-    if got.cost <= bound:
-        return got  # proven: no try can be strictly shorter
+    if g.proves(goal, got.cost):
+        return got  # no try can be strictly shorter
     best = hmax_plan(sol, goal)
     with phase("plans"):
         for again in (best, got):
-            if best.cost <= bound:
+            if best.cost <= lower or g.proves(goal, best.cost):
                 break
             tried = rewired(again, g.givers)
             if tried.cost < best.cost:
@@ -360,10 +359,9 @@ def goal_costs(
     (:func:`ztsim.engine.mincost.relaxed_lower_bounds`); a first plan that does not
     meet it is replaced by the cheapest of the first chunk of plans listed
     (sidetracks of it: the derivations one fact at a time), which ``paths`` lists
-    too; unless it meets the bound of ``sol``'s graph (h_max, or one more where no
-    single foothold reaches the goal within it: :mod:`ztsim.engine.footholds`),
-    which no plan listed from ``sol`` can beat.  A plan not proven the cheapest is
-    reported honestly: "at most".
+    too; unless ``sol``'s graph proves it the cheapest (its h_max, or h² over pairs of
+    facts: :mod:`ztsim.engine.pairs`), which no plan listed from ``sol`` can beat.
+    A plan not proven the cheapest is reported honestly: "at most".
     """
     reachable = [goal for goal in goals if goal in sol.cost]
     if not reachable:
@@ -389,7 +387,7 @@ def _bounded_cost(sol: Solution, goal: Fact, lower: int) -> Cheapest:
     plan = first_plan(sol, goal, lower=lower)
     assert plan is not None
     # Listed plans are plans of this solve's graph: none is cheaper than its bound.
-    if plan.cost > lower and plan.cost > _graph(sol).lower(goal):
+    if plan.cost > lower and not _graph(sol).proves(goal, plan.cost):
         plan = plans_from_solution(sol, goal, 1)[0]  # never worse: the first leads ties
     return Cheapest(plan, min(lower, plan.cost))
 

@@ -1,0 +1,117 @@
+"""Proving a plan's cost the least with h² (pairs of facts), on demand.
+
+h_max (:func:`ztsim.engine.mincost.hmax`) bounds a plan by its longest chain: it
+misses that a step needing two facts, each reached by its own step, pays for both
+(the position a login is launched from and the stolen credential it uses: two
+exploits from the same foothold).  Haslum and Geffner's h² bounds the cost of
+holding *pairs* of facts: the last step of a plan holding ``{p, q}`` gives one of
+them (or both), and before it the plan held that step's preconditions and the
+other fact::
+
+    H({p, q}) = min over steps s giving p or q of 1 + H(pre(s) + the one s does not give)
+    H(X)      = max over pairs (and single facts) of X;   H({}) = 0
+
+Every plan holding ``X`` costs at least ``H(X)`` (plans here never undo a fact).
+
+Worked out for every pair of a large graph, h² is quadratic; here it is asked one
+question, "does every plan of ``goal`` cost at least ``t``?", answered by a
+depth-first search over the pairs the goal regresses to, with the threshold going
+down by one per step: a pair whose h_max already meets its threshold needs no
+search, answers are remembered per pair (the highest threshold proven, the lowest
+refuted), and a budget of pairs looked at per question keeps it bounded (out of
+budget: not proven, and the caller lists plans as before).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from ztsim.engine.steps import Fact, Step
+
+__all__ = ["PAIR_BUDGET", "PairBound"]
+
+#: At most this many pairs are expanded to answer one question.
+PAIR_BUDGET = 2_000
+
+
+class _OutOfBudget(Exception):
+    """The question took more than :data:`PAIR_BUDGET` expansions."""
+
+
+class PairBound:
+    """h² questions on one graph: its givers (per fact, the steps giving it, every
+    precondition derived) and its h_max.  Answers are remembered across questions."""
+
+    def __init__(self, givers: Mapping[Fact, Sequence[Step]], hmax: Mapping[Fact, int]) -> None:
+        self.givers = givers
+        self.hmax = hmax
+        #: Per pair, the highest threshold proven and the lowest one refuted.
+        self.proven: dict[tuple[Fact, Fact], int] = {}
+        self.refuted: dict[tuple[Fact, Fact], int] = {}
+        self._left = 0
+
+    def at_least(self, goal: Fact, t: int) -> bool:
+        """Whether every plan deriving ``goal`` (derived in the graph) surely costs at
+        least ``t`` steps; False also when the search ran out of budget."""
+        self._left = PAIR_BUDGET
+        try:
+            return self._pair(goal, goal, t)
+        except _OutOfBudget:
+            return False
+
+    def _pair(self, p: Fact, q: Fact, t: int) -> bool:
+        """Whether ``H({p, q}) >= t`` (``p == q``: a single fact)."""
+        hm = self.hmax
+        if t <= hm[p] or t <= hm[q]:
+            return True
+        key = (p, q) if p <= q else (q, p)
+        if self.proven.get(key, 0) >= t:
+            return True
+        known = self.refuted.get(key)
+        if known is not None and known <= t:
+            return False
+        self._left -= 1
+        if self._left < 0:
+            raise _OutOfBudget
+        ok = self._every_last_step(p, q, t)
+        if ok:
+            self.proven[key] = max(t, self.proven.get(key, 0))
+        elif known is None or t < known:
+            self.refuted[key] = t
+        return ok
+
+    def _every_last_step(self, p: Fact, q: Fact, t: int) -> bool:
+        """Whether each step that could be the last of a plan holding ``{p, q}``
+        leaves at least ``t - 1`` steps before it."""
+        done: set[object] = set()
+        for fact, other in ((p, q), (q, p)):
+            for st in self.givers.get(fact, ()):
+                if st.key in done:
+                    continue
+                done.add(st.key)
+                before = list(st.pre)
+                if other not in st.post:
+                    before.append(other)
+                if not self._any_pair(before, t - 1):
+                    return False
+        return True
+
+    def _any_pair(self, facts: list[Fact], t: int) -> bool:
+        """Whether ``H(facts) >= t``: some fact or pair of them needs ``t`` steps."""
+        if t <= 0:
+            return True
+        if not facts:
+            return False
+        hm = self.hmax
+        # The cheap answers first: a fact whose h_max meets t, then single facts, then pairs.
+        if any(hm[f] >= t for f in facts):
+            return True
+        uniq = sorted(set(facts), key=lambda f: (-hm[f], f))
+        for a in uniq:
+            if self._pair(a, a, t):
+                return True
+        for i, a in enumerate(uniq):
+            for b in uniq[i + 1 :]:
+                if self._pair(a, b, t):
+                    return True
+        return False
