@@ -265,7 +265,14 @@ class _Relaxation:
             if not self.sniffs:
                 return []
             zone = self.model.topology.hosts[host].zone
-            return [("*sniff", i) for i, ends in self.sniffs.get(zone, ()) if host not in ends]
+            left = self.sniffs.get(zone)
+            if not left:
+                return []
+            # Each flow is given once, by the first root placed to sniff it: the
+            # walk goes level by level, so that is its least level.  Only flows
+            # ending at this host are kept for a later root (two ends at most).
+            self.sniffs[zone] = [(i, ends) for i, ends in left if host in ends]
+            return [("*sniff", i) for i, ends in left if host not in ends]
         out = list(self.own.get(host, ()))
         p = self.policy
         ck = p.source_class(host)
