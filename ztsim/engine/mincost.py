@@ -231,7 +231,9 @@ class _Relaxation:
     out from the policy's reach of each source class, as the solve expands them.
     """
 
-    def __init__(self, sol: Solution, targets: set[tuple[str, str]]) -> None:
+    def __init__(self, sol: Solution, targets: set[tuple[str, str]], sniffed: set[int]) -> None:
+        """``targets``: the (host, service) pairs some relaxed step needs reached;
+        ``sniffed``: the traffic flows some fired step sniffs."""
         #: The (host, service) pairs some relaxed step needs reached.
         self.targets = targets
         #: Per host, what it reaches on itself (always allowed): its services among
@@ -248,15 +250,13 @@ class _Relaxation:
         hosts = topo.hosts
         #: Per zone, the traffic flows a root there may sniff, with their end hosts.
         self.sniffs: dict[str, list[tuple[str, frozenset[str]]]] = {}
-        for st in sol.fired.values():
-            if st.kind == "sniff" and st.traffic is not None:
-                i = st.traffic
-                t = topo.model.traffic[i]
-                ends = frozenset(x for x in (t.source, t.to) if x in hosts)
-                for zone in {hosts[x].zone for x in ends}:
-                    self.sniffs.setdefault(zone, []).append((str(i), ends))
+        for i in sniffed:
+            t = topo.model.traffic[i]
+            ends = frozenset(x for x in (t.source, t.to) if x in hosts)
+            for zone in {hosts[x].zone for x in ends}:
+                self.sniffs.setdefault(zone, []).append((str(i), ends))
         for zone in self.sniffs:
-            self.sniffs[zone] = sorted(set(self.sniffs[zone]))
+            self.sniffs[zone] = sorted(self.sniffs[zone])
 
     def __call__(self, f: Fact) -> list[Fact]:
         """The virtual facts the ``priv`` fact ``f`` brings (most bring none)."""
@@ -314,6 +314,7 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
     cost = sol.cost
     relaxed: set[tuple[tuple[Fact, ...], tuple[Fact, ...]]] = set()
     targets: set[tuple[str, str]] = set()
+    sniffed: set[int] = set()
     for st in sol.fired.values():
         pre = st.pre
         kind = st.kind
@@ -327,10 +328,12 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
             pre = (pre[0], _EGRESS)  # (the data, code execution with a channel out)
         elif kind == "sniff":
             pre = (("*sniff", str(st.traffic)),)
+            if st.traffic is not None:
+                sniffed.add(st.traffic)
         relaxed.add((pre, st.post))
     wanted = [g for g in goals if g in cost]
     # The values do not depend on the order the steps come in.
-    h = hmax(relaxed, also=_Relaxation(sol, targets), until=wanted)
+    h = hmax(relaxed, also=_Relaxation(sol, targets, sniffed), until=wanted)
     return {g: h[g] for g in wanted}
 
 
