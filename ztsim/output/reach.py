@@ -291,8 +291,8 @@ def _dot_edges(m: PolicyMap) -> Iterator[str]:
 
 def _dot_nodes(topology: LoadedTopology, m: PolicyMap) -> list[str]:
     """The external zones and destinations on some connection, as styled nodes."""
-    zones = {s for s, g in m.sources.items() if s in topology.external_zones and m.rows[g]}
-    dests = {d for row in m.rows for d, _ in row if d in topology.destinations}
+    zones = {s for s in m.sources if s in topology.external_zones and m.connected(s)}
+    dests = m.externals()
     nodes = [(z, "shape=ellipse, style=dashed") for z in zones]
     nodes += [(d, "shape=ellipse") for d in dests]
     return [f"  {_q(n)} [{style}];" for n, style in sorted(nodes)]
