@@ -24,7 +24,6 @@ small topologies).
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -136,8 +135,14 @@ class _Solver:
         # longer interchangeable: fire every instance so no alternative is missed.
         self.exhaustive = exhaustive or bool(banned)
         self.sol = Solution(model, policy)
-        self.heap: list[tuple[int, int, Fact, Step]] = []
-        self.counter = itertools.count()
+        # The facts offered, by cost: a bucket queue (Dial's), since every step
+        # fired costs more than the fact being finalised (one plus the costs of its
+        # preconditions, that fact among them), so costs are finalised in increasing
+        # order and each bucket in the order offered: the order of a heap keyed by
+        # (cost, order offered), without its logarithmic pushes and pops.
+        self.buckets: dict[int, list[tuple[Fact, Step]]] = {}
+        #: The costs of the buckets not yet finalised (a heap of distinct costs).
+        self.costs: list[int] = []
         self.alternatives = alternatives
         self.done: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
         self.reach_count: dict[tuple[str, str, str], int] = defaultdict(int)
@@ -188,10 +193,13 @@ class _Solver:
         fired = self.sol.fired
         if step.key not in fired:
             fired[step.key] = step
-        heap = self.heap
         for f in step.post:
             if f not in cost:
-                heapq.heappush(heap, (c, next(self.counter), f, step))
+                bucket = self.buckets.get(c)
+                if bucket is None:
+                    bucket = self.buckets[c] = []
+                    heapq.heappush(self.costs, c)
+                bucket.append((f, step))
         return True
 
     def spent(self, template: tuple[str, ...], origin: str) -> bool:
@@ -408,18 +416,21 @@ class _Solver:
         sol = self.sol
         cost, order, best = sol.cost, sol.order, sol.best
         self.enter()
-        heap = self.heap
-        while heap:
-            c, _, f, step = heapq.heappop(heap)
-            if f in cost:
-                continue
-            cost[f] = c
-            order[f] = len(order)
-            best[f] = step
-            if f == stop_at:
-                sol.complete = False
-                break
-            self.on_fact(f)
+        costs, buckets = self.costs, self.buckets
+        while costs:
+            c = heapq.heappop(costs)
+            # A for loop over a list sees what is appended to it meanwhile (nothing
+            # is: steps fired now cost more than c).
+            for f, step in buckets.pop(c):
+                if f in cost:
+                    continue
+                cost[f] = c
+                order[f] = len(order)
+                best[f] = step
+                if f == stop_at:
+                    sol.complete = False
+                    return sol
+                self.on_fact(f)
         return sol
 
 
