@@ -42,7 +42,7 @@ class Plan:
         """The set of step keys: two plans with the same steps are the same plan."""
         known = self.__dict__.get("_key")  # computed once (plans are compared often)
         if known is None:
-            known = self.__dict__["_key"] = frozenset(s.key for s in self.steps)
+            known = self.__dict__["_key"] = frozenset([s.key for s in self.steps])
         return cast(frozenset[StepKey], known)
 
     @property
@@ -50,7 +50,7 @@ class Plan:
         """Cheapest first, then a deterministic order on the steps."""
         known = self.__dict__.get("_sort_key")
         if known is None:
-            known = self.__dict__["_sort_key"] = (self.cost, tuple(s.key for s in self.steps))
+            known = self.__dict__["_sort_key"] = (self.cost, tuple([s.key for s in self.steps]))
         return cast(tuple[int, tuple[StepKey, ...]], known)
 
     @property
@@ -287,18 +287,29 @@ def _derive(
 
 
 def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
+    """The plan of a derivation tree: :func:`minimize` of its steps, each placed at
+    the first of its facts the solve derived.
+
+    Most trees need only scheduling: each of their steps alone gives a fact of the
+    tree (:func:`_sole_in_tree`), so none can be dropped; the plan's key and sort
+    key then come with it.
+    """
     steps: dict[StepKey, Step] = {}
-    rank: dict[StepKey, int] = {}
-    order = sol.order
-    for f, st in chosen.items():
-        o = order[f]
-        k = st.key
-        if o < rank.get(k, o + 1):
-            rank[k] = o
-        steps[k] = st
-    # Ranks are distinct (each is the order of a fact chosen for that step alone).
-    ordered = sorted(steps.values(), key=lambda s: rank[s.key])
-    return Plan(goal, tuple(minimize(ordered, goal, tree=chosen)))
+    for f in sorted(chosen, key=sol.order.__getitem__):
+        st = chosen[f]
+        if st.key not in steps:
+            steps[st.key] = st
+    ordered = list(steps.values())
+    if not all(_sole_in_tree(ordered, chosen)):
+        return Plan(goal, tuple(minimize(ordered, goal, tree=chosen)))
+    current = _schedule(ordered, goal)
+    if current is None:
+        raise ValueError("not a valid plan")
+    plan = Plan(goal, tuple(current))
+    keys = tuple([st.key for st in current])
+    plan.__dict__["_key"] = frozenset(keys)
+    plan.__dict__["_sort_key"] = (len(keys), keys)
+    return plan
 
 
 def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
@@ -342,6 +353,9 @@ class Derivations(Mapping[Fact, list[Step]]):
         if got is None:
             got = self._sorted[fact] = [st for _, _, st in sorted(self._raw[fact])]
         return got
+
+    def __contains__(self, fact: object) -> bool:
+        return fact in self._raw
 
     def __iter__(self) -> Iterator[Fact]:
         return iter(self._raw)

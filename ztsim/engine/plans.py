@@ -246,8 +246,9 @@ def _enumerate(
         # or the h_max plan); it comes with its own choice of step per fact.
         first_chosen = {fact: step for step in reversed(first.steps) for fact in step.post}
     seen = {first.key}
-    # Overrides already tried: the same set reached twice gives the same plan.
-    tried: set[frozenset[tuple[Fact, StepKey]]] = set()
+    # Overrides already tried (the same set reached twice gives the same plan), and
+    # whether a plan was made of them (its key is then in ``seen``).
+    tried: dict[frozenset[tuple[Fact, StepKey]], bool] = {}
     counter = 0
     heap: list[_Candidate] = [(first.sort_key, counter, first, {}, first_chosen)]
     accepted: list[Plan] = []
@@ -280,7 +281,7 @@ def _sidetracks(
     plan: Plan,
     override: dict[Fact, Step],
     chosen: dict[Fact, Step],
-    tried: set[frozenset[tuple[Fact, StepKey]]],
+    tried: dict[frozenset[tuple[Fact, StepKey]], bool],
     seen: set[frozenset[StepKey]],
     walked: bool = True,
 ) -> Iterator[tuple[Plan, dict[Fact, Step], dict[Fact, Step]]]:
@@ -291,25 +292,35 @@ def _sidetracks(
     yet, is derived by up to :data:`MAX_SIDETRACKS` other steps, facts in
     ``sol``'s order; yields each new plan with its overrides and choices, and
     records them in ``tried`` and ``seen``.
+
+    A derivation that never reaches one of its overridden facts is that of the
+    other overrides alone (:func:`_derive` never asked for it): when those were
+    derived before, their plan is in ``seen`` already, and is not made again.
     """
     used = plan.key
+    base = frozenset([(f, step.key) for f, step in override.items()])
     for fact in sorted(chosen, key=sol.order.__getitem__):
         current = chosen[fact].key
-        if current not in used or fact in override:
+        if current not in used or fact in override or fact not in alts:
             continue
-        for alt in alts.get(fact, ())[: MAX_SIDETRACKS + 1]:
+        for alt in alts[fact][: MAX_SIDETRACKS + 1]:
             if alt.key == current:
                 continue
+            ident = base.union(((fact, alt.key),))
             overrides = {**override, fact: alt}
-            ident = frozenset((f, step.key) for f, step in overrides.items())
             if ident in tried:
                 continue
-            tried.add(ident)
+            tried[ident] = False
             if walked and _surely_loops(sol, memo, fact, alt, override):
                 continue  # what _derive would answer, without walking the tree
             derivation = _derive(sol, goal, overrides, memo)
             if derivation is None:
                 continue
+            if not overrides.keys() <= derivation.keys():
+                reached = frozenset((f, st.key) for f, st in overrides.items() if f in derivation)
+                if tried.get(reached, False):
+                    continue  # the same derivation: a plan in ``seen``
+            tried[ident] = True
             candidate = _plan_from(sol, goal, derivation)
             if candidate.key in seen:
                 continue
@@ -330,9 +341,12 @@ def _surely_loops(
     estates; this tells them from the trees already built.
     """
     keys = override.keys()
+    trees = memo.closure
     for p in alt.pre:
-        tree = _closure(sol, memo, p)
-        if fact in tree and keys.isdisjoint(tree):
+        tree = trees.get(p)
+        if tree is None:
+            tree = _closure(sol, memo, p)
+        if fact in tree and keys.isdisjoint(tree.keys()):
             return True
     return False
 
