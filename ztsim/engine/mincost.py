@@ -92,15 +92,10 @@ class _Graph:
         #: fired step: :func:`_search`, whose models must be deterministic, sorts
         #: the few lists it reads; the rest read them in any order).
         givers: dict[Fact, list[Step]] = {}
-        steps: list[Step] = []
-        for st in sol.fired.values():
-            pre = st.pre
-            if len(pre) == 1:  # at most two preconditions: no generator per step
-                if pre[0] not in cost:
-                    continue
-            elif pre and not all(p in cost for p in pre):
-                continue
-            steps.append(st)
+        # Every fired step's preconditions are derived: the solve prices a step from
+        # their costs as it fires it (``_Solver.fire``).
+        steps = list(sol.fired.values())
+        for st in steps:
             for f in st.post:
                 if f in cost:
                     got = givers.get(f)
