@@ -156,3 +156,30 @@ def test_out_of_budget_is_not_a_proof(monkeypatch: pytest.MonkeyPatch) -> None:
     givers, h = _graph(steps)
     monkeypatch.setattr(pairs, "PAIR_BUDGET", 1)
     assert not PairBound(givers, h).at_least(g, 5)
+
+
+def test_the_graph_budget_is_shared_by_its_questions(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two goals of the same shape, each needing a few expansions: with a budget for
+    # the graph that covers the first question only, the second is not proven.
+    def shape(tag: str) -> list[Step]:
+        e, pos, root, cred, g = (("f", f"{tag}{i}") for i in range(5))
+        return [
+            _step(f"{tag}enter", (), (e,)),
+            _step(f"{tag}x1", (e,), (pos,)),
+            _step(f"{tag}x2", (e,), (root,)),
+            _step(f"{tag}s", (root,), (cred,)),
+            _step(f"{tag}l", (pos, cred), (g,)),
+        ]
+
+    steps = shape("a") + shape("b")
+    givers, h = _graph(steps)
+    first = PairBound(givers, h)
+    assert first.at_least(("f", "a4"), 5)
+    used = pairs.PAIR_BUDGET_PER_GRAPH - first.total
+    assert used > 0
+    monkeypatch.setattr(pairs, "PAIR_BUDGET_PER_GRAPH", used)
+    bound = PairBound(givers, h)
+    assert bound.at_least(("f", "a4"), 5)
+    assert bound.total == 0
+    assert not bound.at_least(("f", "b4"), 5)  # out of budget: not proven
+    assert bound.at_least(("f", "a4"), 5)  # remembered: still proven

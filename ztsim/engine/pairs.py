@@ -18,8 +18,8 @@ question, "does every plan of ``goal`` cost at least ``t``?", answered by a
 depth-first search over the pairs the goal regresses to, with the threshold going
 down by one per step: a pair whose h_max already meets its threshold needs no
 search, answers are remembered per pair (the highest threshold proven, the lowest
-refuted), and a budget of pairs looked at per question keeps it bounded (out of
-budget: not proven, and the caller lists plans as before).
+refuted), and budgets of pairs looked at, per question and per graph, keep it
+bounded (out of budget: not proven, and the caller lists plans as before).
 """
 
 from __future__ import annotations
@@ -28,10 +28,15 @@ from collections.abc import Mapping, Sequence
 
 from ztsim.engine.steps import Fact, Step
 
-__all__ = ["PAIR_BUDGET", "PairBound"]
+__all__ = ["PAIR_BUDGET", "PAIR_BUDGET_PER_GRAPH", "PairBound"]
 
 #: At most this many pairs are expanded to answer one question.
 PAIR_BUDGET = 2_000
+
+#: At most this many pairs are expanded over all the questions asked of one graph
+#: (a deterministic cap on the time proofs take, whatever the number of goals):
+#: past it, only answers already known are given.
+PAIR_BUDGET_PER_GRAPH = 500_000
 
 
 class _OutOfBudget(Exception):
@@ -49,15 +54,20 @@ class PairBound:
         self.proven: dict[tuple[Fact, Fact], int] = {}
         self.refuted: dict[tuple[Fact, Fact], int] = {}
         self._left = 0
+        #: Expansions left for the graph's later questions.
+        self.total = PAIR_BUDGET_PER_GRAPH
 
     def at_least(self, goal: Fact, t: int) -> bool:
         """Whether every plan deriving ``goal`` (derived in the graph) surely costs at
         least ``t`` steps; False also when the search ran out of budget."""
-        self._left = PAIR_BUDGET
+        budget = min(PAIR_BUDGET, self.total)
+        self._left = budget
         try:
             return self._pair(goal, goal, t)
         except _OutOfBudget:
             return False
+        finally:
+            self.total -= budget - max(self._left, 0)
 
     def _pair(self, p: Fact, q: Fact, t: int) -> bool:
         """Whether ``H({p, q}) >= t`` (``p == q``: a single fact)."""
