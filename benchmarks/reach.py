@@ -81,7 +81,7 @@ def _map_rows(name: str, out: Path, args: argparse.Namespace) -> list[str]:
         f"{'expand s':>9} {'json s':>7}"
     )
     for pol in policies:
-        for all_ports in (False, True):
+        for all_ports in [m == "all-ports" for m in args.modes]:
             times = []
             for _ in range(args.repeat):
                 with paused_gc():
@@ -180,6 +180,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="runs per measure (median)")
     parser.add_argument(
         "--no-cli", dest="cli", action="store_false", help="skip the end-to-end command"
+    )
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=("served", "all-ports"),
+        default=["served", "all-ports"],
+        help="the modes of the in-process maps",
     )
     parser.add_argument(
         "--no-maps", dest="maps", action="store_false", help="only the end-to-end command"

@@ -174,12 +174,15 @@ class Cells:
         self.sigs: list[_Sig] = []
         self.weights: list[int] = []
         self.sig_of: dict[str, int] = {}
-        sig_numbers: dict[_Sig, int] = {}
-        spans: dict[str, Span] = {}
+        # Signatures are numbered by their cells (ints, in span order); each cell's
+        # span and place in that order is found once, when the cell is.
+        sig_numbers: dict[tuple[int, ...], int] = {}
+        cell_span: list[Span] = []
+        cell_rank: list[tuple[int, int]] = []
         host_of = topology.hosts
         for h in hosts:
             ck = dest_class(h)
-            cells: list[tuple[int, Span]] = []
+            cells: list[int] = []
             offers = (
                 [("", False)] if all_ports else [(o.service, o.public) for o in host_of[h].services]
             )
@@ -189,33 +192,27 @@ class Cells:
                 if c is None:
                     c = numbers[key] = len(members)
                     members.append([])
-                members[c].append(h)
-                span = spans.get(service)
-                if span is None:
                     svc = parse_service(service) if service else None
-                    span = spans[service] = (
-                        ("tcp", 0, 0)
-                        if svc is None
-                        else (
-                            svc.proto,
-                            svc.port,
-                            svc.port,
-                        )
-                    )
-                cells.append((c, span))
+                    span: Span = ("tcp", 0, 0) if svc is None else (svc.proto, svc.port, svc.port)
+                    cell_span.append(span)
+                    cell_rank.append((_RANK[span[0]], span[1]))
+                members[c].append(h)
+                cells.append(c)
             if not cells:
                 continue  # serves nothing: never a destination in the default mode
-            sig = tuple(sorted(cells, key=lambda cs: (_RANK[cs[1][0]], cs[1][1])))
+            if len(cells) > 1:
+                cells.sort(key=cell_rank.__getitem__)
+            sig = tuple(cells)
             n = sig_numbers.get(sig)
             if n is None:
                 n = sig_numbers[sig] = len(self.sigs)
-                self.sigs.append(sig)
+                self.sigs.append(tuple((c, cell_span[c]) for c in sig))
                 self.weights.append(0)
             self.weights[n] += 1
             self.sig_of[h] = n
         self.of_cell: list[list[int]] = [[] for _ in members]
-        for n, sig in enumerate(self.sigs):
-            for c, _ in sig:
+        for n, cells_of in enumerate(self.sigs):
+            for c, _ in cells_of:
                 self.of_cell[c].append(n)
         #: The cells as target groups, with their masks.
         self.groups = _groups(list(numbers), members)
