@@ -183,3 +183,22 @@ def test_the_graph_budget_is_shared_by_its_questions(monkeypatch: pytest.MonkeyP
     assert bound.total == 0
     assert not bound.at_least(("f", "b4"), 5)  # out of budget: not proven
     assert bound.at_least(("f", "a4"), 5)  # remembered: still proven
+
+
+def test_a_long_chain_is_answered_without_overflowing_the_stack() -> None:
+    # 3,000 logins in a row, each needing the previous position and a credential the
+    # foothold holds: h_max answers up to its value, above MAX_STEPS nothing is tried.
+    e, cred = ("f", "e"), ("f", "cred")
+    steps = [_step("enter", (), (e, cred))]
+    prev = e
+    for i in range(3_000):
+        nxt = ("f", f"p{i}")
+        steps.append(_step(f"l{i}", (prev, cred), (nxt,)))
+        prev = nxt
+    givers, h = _graph(steps)
+    bound = PairBound(givers, h)
+    assert bound.at_least(prev, h[prev])
+    assert not bound.at_least(prev, h[prev] + 1)
+    mid = ("f", "p100")
+    assert bound.at_least(mid, h[mid])
+    assert not bound.at_least(mid, h[mid] + 1)  # searched: the chain is the plan

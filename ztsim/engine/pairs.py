@@ -28,10 +28,14 @@ from collections.abc import Mapping, Sequence
 
 from ztsim.engine.steps import Fact, Step
 
-__all__ = ["PAIR_BUDGET", "PAIR_BUDGET_PER_GRAPH", "PairBound"]
+__all__ = ["MAX_STEPS", "PAIR_BUDGET", "PAIR_BUDGET_PER_GRAPH", "PairBound"]
 
 #: At most this many pairs are expanded to answer one question.
 PAIR_BUDGET = 2_000
+
+#: Above this many steps no proof is tried: the search recurses once per step of
+#: the threshold (a chain of thousands of logins would overflow Python's stack).
+MAX_STEPS = 150
 
 #: At most this many pairs are expanded over all the questions asked of one graph
 #: (a deterministic cap on the time proofs take, whatever the number of goals):
@@ -60,6 +64,10 @@ class PairBound:
     def at_least(self, goal: Fact, t: int) -> bool:
         """Whether every plan deriving ``goal`` (derived in the graph) surely costs at
         least ``t`` steps; False also when the search ran out of budget."""
+        if t <= self.hmax[goal]:
+            return True
+        if t > MAX_STEPS:
+            return False
         budget = min(PAIR_BUDGET, self.total)
         self._left = budget
         try:
