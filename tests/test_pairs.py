@@ -127,17 +127,22 @@ def test_a_proven_cost_is_never_above_the_cheapest_plan(steps: list[Step]) -> No
         assert not bound.at_least(goal, fewest + 1) or _fewest_steps(steps, goal) > fewest
 
 
-def test_two_branches_from_one_foothold_cost_both() -> None:
-    # A login needs a position (exploit of h10) and a credential (exploit of h1338,
-    # then a theft), both from one foothold: h_max 4, every plan 5 steps.
-    e, pos, root, cred, g = (_fact(i) for i in range(5))
+def _login_shape(tag: str = "") -> tuple[list[Step], Fact]:
+    """A login needing a position (one exploit) and a credential (another exploit,
+    then a theft), both from one foothold: h_max 4, every plan 5 steps."""
+    e, pos, root, cred, g = (("f", f"{tag}{i}") for i in range(5))
     steps = [
-        _step("enter", (), (e,)),
-        _step("x1", (e,), (pos,)),
-        _step("x2", (e,), (root,)),
-        _step("s", (root,), (cred,)),
-        _step("l", (pos, cred), (g,)),
+        _step(f"{tag}enter", (), (e,)),
+        _step(f"{tag}x1", (e,), (pos,)),
+        _step(f"{tag}x2", (e,), (root,)),
+        _step(f"{tag}s", (root,), (cred,)),
+        _step(f"{tag}l", (pos, cred), (g,)),
     ]
+    return steps, g
+
+
+def test_two_branches_from_one_foothold_cost_both() -> None:
+    steps, g = _login_shape()
     givers, h = _graph(steps)
     assert h[g] == 4
     assert PairBound(givers, h).at_least(g, 5)
@@ -145,14 +150,7 @@ def test_two_branches_from_one_foothold_cost_both() -> None:
 
 
 def test_out_of_budget_is_not_a_proof(monkeypatch: pytest.MonkeyPatch) -> None:
-    e, pos, root, cred, g = (_fact(i) for i in range(5))
-    steps = [
-        _step("enter", (), (e,)),
-        _step("x1", (e,), (pos,)),
-        _step("x2", (e,), (root,)),
-        _step("s", (root,), (cred,)),
-        _step("l", (pos, cred), (g,)),
-    ]
+    steps, g = _login_shape()
     givers, h = _graph(steps)
     monkeypatch.setattr(pairs, "PAIR_BUDGET", 1)
     assert not PairBound(givers, h).at_least(g, 5)
@@ -161,28 +159,18 @@ def test_out_of_budget_is_not_a_proof(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_graph_budget_is_shared_by_its_questions(monkeypatch: pytest.MonkeyPatch) -> None:
     # Two goals of the same shape, each needing a few expansions: with a budget for
     # the graph that covers the first question only, the second is not proven.
-    def shape(tag: str) -> list[Step]:
-        e, pos, root, cred, g = (("f", f"{tag}{i}") for i in range(5))
-        return [
-            _step(f"{tag}enter", (), (e,)),
-            _step(f"{tag}x1", (e,), (pos,)),
-            _step(f"{tag}x2", (e,), (root,)),
-            _step(f"{tag}s", (root,), (cred,)),
-            _step(f"{tag}l", (pos, cred), (g,)),
-        ]
-
-    steps = shape("a") + shape("b")
-    givers, h = _graph(steps)
+    (a, ga), (b, gb) = _login_shape("a"), _login_shape("b")
+    givers, h = _graph(a + b)
     first = PairBound(givers, h)
-    assert first.at_least(("f", "a4"), 5)
+    assert first.at_least(ga, 5)
     used = pairs.PAIR_BUDGET_PER_GRAPH - first.total
     assert used > 0
     monkeypatch.setattr(pairs, "PAIR_BUDGET_PER_GRAPH", used)
     bound = PairBound(givers, h)
-    assert bound.at_least(("f", "a4"), 5)
+    assert bound.at_least(ga, 5)
     assert bound.total == 0
-    assert not bound.at_least(("f", "b4"), 5)  # out of budget: not proven
-    assert bound.at_least(("f", "a4"), 5)  # remembered: still proven
+    assert not bound.at_least(gb, 5)  # out of budget: not proven
+    assert bound.at_least(ga, 5)  # remembered: still proven
 
 
 def test_a_long_chain_is_answered_without_overflowing_the_stack() -> None:
