@@ -123,8 +123,10 @@ def test_a_proven_cost_is_never_above_the_cheapest_plan(steps: list[Step]) -> No
     bound = PairBound(givers, h)
     for goal in sorted(h):
         fewest = _fewest_steps(steps, goal)
-        assert bound.at_least(goal, fewest)
-        assert not bound.at_least(goal, fewest + 1) or _fewest_steps(steps, goal) > fewest
+        assert bound.at_least(goal, h[goal])  # h_max, at least, is proven
+        for t in range(h[goal] + 1, fewest + 3):
+            # A proof is never wrong (it may be missing: h² is not always tight).
+            assert not bound.at_least(goal, t) or t <= fewest, (goal, t, fewest)
 
 
 def _login_shape(tag: str = "") -> tuple[list[Step], Fact]:
