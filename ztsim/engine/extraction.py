@@ -248,42 +248,49 @@ def _derive(
         memo = _memo(sol)
     if not override:
         return _closure(sol, memo, goal)
-    chosen: dict[Fact, Step] = {}
-    in_progress: set[Fact] = set()
-    best = sol.best
     closures = memo.closure
+    best = sol.best
     keys = override.keys()
-    # Depth first, without recursion (nor a recursive closure: a cycle that would
-    # keep the whole solve alive until the cyclic collector runs).
-    stack: list[tuple[Fact, Step, Iterator[Fact]]] = []
-    pending: Fact | None = goal
-    while True:
-        if pending is not None:
-            f = pending
-            pending = None
-            if f in in_progress:
-                return None
-            if f not in chosen:
-                st = override.get(f)
-                if st is None:
-                    tree = closures.get(f)
-                    if tree is None:
-                        tree = _closure(sol, memo, f)
-                    if keys.isdisjoint(tree.keys()):
-                        chosen.update(tree)
-                    else:
-                        st = best[f]
-                if st is not None:
-                    in_progress.add(f)
-                    stack.append((f, st, iter(st.pre)))
-        if not stack:
+    chosen: dict[Fact, Step] = {}
+    st = override.get(goal)
+    if st is None:
+        tree = closures.get(goal)
+        if tree is None:
+            tree = _closure(sol, memo, goal)
+        if keys.isdisjoint(tree.keys()):
+            chosen.update(tree)
             return chosen
+        st = best[goal]
+    in_progress = {goal}
+    # Depth first, without recursion (derivations can be deep), nor a recursive
+    # closure (a cycle that would keep the whole solve alive until the cyclic
+    # collector runs): each step's preconditions are read in one loop, left for the
+    # first one that needs walking, taken up again when it is done.
+    stack: list[tuple[Fact, Step, Iterator[Fact]]] = [(goal, st, iter(st.pre))]
+    while stack:
         top, step, pres = stack[-1]
-        pending = next(pres, None)
-        if pending is None:
+        for p in pres:
+            if p in chosen:
+                continue
+            if p in in_progress:
+                return None
+            st = override.get(p)
+            if st is None:
+                tree = closures.get(p)
+                if tree is None:
+                    tree = _closure(sol, memo, p)
+                if keys.isdisjoint(tree.keys()):
+                    chosen.update(tree)
+                    continue
+                st = best[p]
+            in_progress.add(p)
+            stack.append((p, st, iter(st.pre)))
+            break
+        else:
             stack.pop()
             in_progress.discard(top)
             chosen[top] = step
+    return chosen
 
 
 def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
