@@ -28,6 +28,9 @@ realistic question on a large estate; ``zone:hz0`` in the H family), its output
 to ``/dev/null``; then once more through a pipe to count the connections and bytes
 it writes (a large scope's time is then mostly writing).
 
+Each workload's heading gives the calibration loop of ``run.py`` (one core) and the
+load average, and its end the load average again: this machine is shared.
+
 Targets (the median of ``--repeat`` runs): the map of one policy in one mode
 within 1 s on S and H-S, 5 s on M, H-M and H-L; the scoped command within 2 s on
 S and H-S, 5 s on M, H-M and H-L (issue 26 asks for ``reach`` under 5 s on H-L).
@@ -37,6 +40,7 @@ Exit status: 0 every target met; 1 some target missed; 2 bad usage.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -45,7 +49,7 @@ from pathlib import Path
 
 import generate
 import hfamily
-from run import DEFAULT_OUT, ensure_inputs
+from run import DEFAULT_OUT, calibrate, ensure_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -138,7 +142,8 @@ def bench(name: str, args: argparse.Namespace) -> list[str]:
     map_target, cli_target = TARGETS[name]
     print(
         f"\n{name}: {workload.hosts:,} hosts, targets: map {map_target} s, scoped command "
-        f"{cli_target} s"
+        f"{cli_target} s; calibration loop {calibrate():.2f} s, load average "
+        f"{os.getloadavg()[0]:.2f}"
     )
     missed = _map_rows(name, out, args) if args.maps else []
     if args.cli:
@@ -169,6 +174,7 @@ def bench(name: str, args: argparse.Namespace) -> list[str]:
         )
         if took > cli_target:
             missed.append(f"{name} scoped command: {took:.2f} s > {cli_target} s")
+    print(f"load average after {name}: {os.getloadavg()[0]:.2f}")
     return missed
 
 
