@@ -39,7 +39,7 @@ decisions.  :meth:`PolicyMap.count` reads the rows without listing pairs.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 
 from ztsim.engine.classes import ClassKey, selectors_features
 from ztsim.engine.compiled import CompiledPolicy
@@ -64,7 +64,7 @@ from ztsim.engine.maprows import Base, Part, layered_part, row_part
 from ztsim.engine.reach import BulkReach, RuleLists, candidates
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.matching import destination_touched
-from ztsim.model.services import ANY_SERVICE, TransportProtocol, parse_service
+from ztsim.model.services import ANY_SERVICE, PortRange, TransportProtocol, parse_service
 
 __all__ = [
     "PROTOCOLS",
@@ -75,6 +75,8 @@ __all__ = [
     "merge_ranges",
     "reach_map",
 ]
+
+_TOP = 65535
 
 #: The shared label pairs of a source class (see :meth:`BulkReach._shared`).
 Pairs = frozenset[tuple[str, str]]
@@ -255,48 +257,32 @@ class _Builder:
     ) -> tuple[tuple[Span, Part], ...]:
         """``all_ports``: a source's decisions per stretch of ports that none of its
         candidate rules splits (stretches allowing nothing left out)."""
-        ranges = self.compiled.seg_ranges
-        plan, masks, size = self.bulk.plan, self.masks, self.cells.size
-        out: list[tuple[Span, Part]] = []
-        if plan is not None:
-            rules = sorted(self.base_rules(key) + extras)
-            for span in stretches(r for i in rules for r in ranges[i]):
-                hits = [(i, masks[i]) for i in rules if covers(ranges[i], span)]
-                part = layered_part(plan, hits, start, intra, size)
-                if part.allowed:
-                    out.append((span, part))
-            return tuple(out)
+        if self.bulk.plan is not None:
+            return self.layered_stretches(sorted(self.base_rules(key) + extras), start, intra)
         # The stretches of the shared rules (their bases), split by the extras'.
         atoms = self.base_atoms(key)
+        ranges, masks = self.compiled.seg_ranges, self.masks
         full, decide = self.cells.groups.full, self.decide.__getitem__
+        out: list[tuple[Span, Part]] = []
         for proto in PROTOCOLS:
-            # Where each extra's ranges of this protocol open and close (a count:
-            # ranges of one rule may overlap), so a stretch's cover is kept, not searched.
-            events: dict[int, list[tuple[int, int]]] = defaultdict(list)
-            for k, e in enumerate(extras):
-                for r in ranges[e]:
-                    if r.proto == "*" or r.proto == proto:
-                        events[r.low].append((k, 1))
-                        if r.high < 65535:
-                            events[r.high + 1].append((k, -1))
-            bounds = atoms[proto]
-            count = [0] * len(extras)
-            cover: list[int] = []
-            at = 0
-            lows = sorted(events.keys() | set(bounds))
-            for low, high in zip(lows, [*(p - 1 for p in lows[1:]), 65535], strict=True):
-                changes = events.get(low)
-                if changes:
-                    for k, step in changes:
-                        count[k] += step
-                    cover = [e for e, n in zip(extras, count, strict=True) if n]
-                while at + 1 < len(bounds) and bounds[at + 1] <= low:
-                    at += 1
-                top = bounds[at + 1] - 1 if at + 1 < len(bounds) else 65535
-                base = self.base(key, (proto, bounds[at], top))
-                part = row_part(base, cover, masks, decide, start, full, intra)
+            for span, atom, cover in _covered(proto, atoms[proto], extras, ranges):
+                part = row_part(self.base(key, atom), cover, masks, decide, start, full, intra)
                 if part.allowed:
-                    out.append(((proto, low, high), part))
+                    out.append((span, part))
+        return tuple(out)
+
+    def layered_stretches(
+        self, rules: list[int], start: int, intra: int
+    ) -> tuple[tuple[Span, Part], ...]:
+        """:meth:`seg_stretches` of a layered section: every candidate swept per stretch."""
+        assert self.bulk.plan is not None
+        ranges, masks = self.compiled.seg_ranges, self.masks
+        out: list[tuple[Span, Part]] = []
+        for span in stretches(r for i in rules for r in ranges[i]):
+            hits = [(i, masks[i]) for i in rules if covers(ranges[i], span)]
+            part = layered_part(self.bulk.plan, hits, start, intra, self.cells.size)
+            if part.allowed:
+                out.append((span, part))
         return tuple(out)
 
     def base_atoms(self, key: Pairs) -> dict[TransportProtocol, list[int]]:
@@ -346,6 +332,40 @@ class _Builder:
             ]
             known = self.stretches[destination] = stretches(ranges)
         return known
+
+
+def _covered(
+    proto: TransportProtocol,
+    bounds: list[int],
+    extras: list[int],
+    ranges: list[tuple[PortRange, ...]],
+) -> Iterator[tuple[Span, Span, list[int]]]:
+    """The stretches of ``proto`` that neither the shared rules' stretches (starting at
+    ``bounds``) nor the ``extras``' ranges split: each with the shared rules' stretch
+    holding it and the extras covering it, in order."""
+    # Where each extra's ranges open and close (a count: ranges of one rule may
+    # overlap), so a stretch's cover is kept up to date, not searched.
+    events: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for k, e in enumerate(extras):
+        for r in ranges[e]:
+            if r.proto == "*" or r.proto == proto:
+                events[r.low].append((k, 1))
+                if r.high < _TOP:
+                    events[r.high + 1].append((k, -1))
+    count = [0] * len(extras)
+    cover: list[int] = []
+    at = 0
+    lows = sorted(events.keys() | set(bounds))
+    for low, high in zip(lows, [*(p - 1 for p in lows[1:]), _TOP], strict=True):
+        changes = events.get(low)
+        if changes:
+            for k, step in changes:
+                count[k] += step
+            cover = [e for e, n in zip(extras, count, strict=True) if n]
+        while at + 1 < len(bounds) and bounds[at + 1] <= low:
+            at += 1
+        top = bounds[at + 1] - 1 if at + 1 < len(bounds) else _TOP
+        yield (proto, low, high), (proto, bounds[at], top), cover
 
 
 def reach_map(
