@@ -20,16 +20,18 @@ Two modes:
   (its decision without the destination-service gate).
 
 How the map is built: row by row, on bitsets, never pair by pair.  The
-destinations are *cells*: (destination class, service, public) target groups in
-the default mode (:func:`~ztsim.engine.targets.group_targets`), destination classes
-in ``all_ports`` (:mod:`ztsim.engine.classes`); each rule's cells are a bitset
-(:func:`~ztsim.engine.reach.rule_masks`, of the
-:class:`~ztsim.engine.reach.BulkReach` over them).  Each source class (or external
-zone) gets a row: the first match of the rules its `from` matches over the cells,
-as a few (decision, cells) pairs (:mod:`ztsim.engine.maprows`: the rules many
-classes share swept once, a row adding the cells its own rules take).  Sources
-whose `from` matches the same rules (and, under ``intra_zone: allow``, in the same
-zone) share a row.  Egress to external destinations is decided per source class.
+destinations are *cells* (:mod:`ztsim.engine.mapcells`): (destination class,
+service, public) groups in the default mode, destination classes with
+``all_ports``; each rule's cells are a bitset (:func:`~ztsim.engine.reach.rule_masks`
+of a :class:`~ztsim.engine.reach.BulkReach` over them).  Each source class (or
+external zone) gets a row: spec §4's first match (``intra_zone``, the rules its
+`from` matches in file order, the default) over the cells, as a few (decision,
+cells) pairs (:mod:`ztsim.engine.maprows`: the rules many classes share swept once
+per set of shared label pairs, a row adding the cells its own rules take; a
+layered section per layer, crossed).  With ``all_ports`` a row holds such pairs per
+stretch of ports.  Sources whose `from` matches the same rules (and, under
+``intra_zone: allow``, in the same zone) share a row.  Egress is decided once per
+class of what egress `from` selectors can tell apart.
 
 A row is expanded to host pairs only as it is read (:meth:`PolicyMap.connections`,
 which every format uses): each destination host's cells looked up in the row's
