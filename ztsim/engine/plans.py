@@ -307,12 +307,12 @@ def _sidetracks(
             if alt.key == current:
                 continue
             ident = base.union(((fact, alt.key),))
-            overrides = {**override, fact: alt}
             if ident in tried:
                 continue
             tried[ident] = False
             if walked and _surely_loops(sol, memo, fact, alt, override):
                 continue  # what _derive would answer, without walking the tree
+            overrides = {**override, fact: alt}
             derivation = _derive(sol, goal, overrides, memo)
             if derivation is None:
                 continue
