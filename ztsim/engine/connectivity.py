@@ -132,6 +132,9 @@ class _Builder:
         self.decide = [Decision(r.action == "allow", r.id, "rule") for r in compiled.seg_rules]
         self.default = Decision(compiled.seg_default_allow, "default", "default")
         self.bases: dict[tuple[Pairs, Span | None], Base] = {}
+        #: ``all_ports``: a stretch's decisions by its base, the extras covering it and
+        #: the zone ``intra_zone`` allows (rows differing elsewhere share them).
+        self.parts: dict[tuple[int, tuple[int, ...], str | None], Part] = {}
         self.base_lists: dict[Pairs, list[int]] = {}
         self.atoms: dict[Pairs, dict[TransportProtocol, list[int]]] = {}
         # What egress rules can tell of a source class (their `from`'s pairs and hosts).
@@ -208,7 +211,7 @@ class _Builder:
         intra = 0 if zone is None else cells.zone_mask.get(zone, 0)
         found: Seg
         if self.all_ports:
-            found = self.seg_stretches(key, extras, start, intra)
+            found = self.seg_stretches(key, extras, start, (zone, intra))
         elif self.bulk.plan is not None:
             hits = [(i, self.masks[i]) for i in sorted(self.base_rules(key) + extras)]
             found = layered_part(self.bulk.plan, hits, start, intra, self.cells.size)
@@ -255,20 +258,27 @@ class _Builder:
         return found
 
     def seg_stretches(
-        self, key: Pairs, extras: list[int], start: int, intra: int
+        self, key: Pairs, extras: list[int], start: int, intra: tuple[str | None, int]
     ) -> tuple[tuple[Span, Part], ...]:
         """``all_ports``: a source's decisions per stretch of ports that none of its
-        candidate rules splits (stretches allowing nothing left out)."""
+        candidate rules splits (stretches allowing nothing left out); ``intra`` the
+        zone and cells ``intra_zone: allow`` decides."""
         if self.bulk.plan is not None:
-            return self.layered_stretches(sorted(self.base_rules(key) + extras), start, intra)
+            rules = sorted(self.base_rules(key) + extras)
+            return self.layered_stretches(rules, start, intra[1])
         # The stretches of the shared rules (their bases), split by the extras'.
         atoms = self.base_atoms(key)
-        ranges, masks = self.compiled.seg_ranges, self.masks
+        ranges, masks, parts = self.compiled.seg_ranges, self.masks, self.parts
         full, decide = self.cells.groups.full, self.decide.__getitem__
         out: list[tuple[Span, Part]] = []
         for proto in PROTOCOLS:
             for span, atom, cover in _covered(proto, atoms[proto], extras, ranges):
-                part = row_part(self.base(key, atom), cover, masks, decide, start, full, intra)
+                base = self.base(key, atom)
+                # start is every cell here: the base, the cover and the zone decide.
+                memo = (id(base), tuple(cover), intra[0])
+                part = parts.get(memo)
+                if part is None:
+                    part = parts[memo] = row_part(base, cover, masks, decide, start, full, intra[1])
                 if part.allowed:
                     out.append((span, part))
         return tuple(out)
