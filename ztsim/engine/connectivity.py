@@ -134,7 +134,7 @@ class _Builder:
         self.bases: dict[tuple[Pairs, Span | None], Base] = {}
         #: ``all_ports``: a stretch's decisions by its base, the extras covering it and
         #: the zone ``intra_zone`` allows (rows differing elsewhere share them).
-        self.parts: dict[tuple[int, tuple[int, ...], str | None], Part] = {}
+        self.parts: dict[tuple[int, tuple[int, ...], str | None], Part | None] = {}
         self.base_lists: dict[Pairs, list[int]] = {}
         self.atoms: dict[Pairs, dict[TransportProtocol, list[int]]] = {}
         # What egress rules can tell of a source class (their `from`'s pairs and hosts).
@@ -276,10 +276,12 @@ class _Builder:
                 base = self.base(key, atom)
                 # start is every cell here: the base, the cover and the zone decide.
                 memo = (id(base), tuple(cover), intra[0])
-                part = parts.get(memo)
-                if part is None:
-                    part = parts[memo] = row_part(base, cover, masks, decide, start, full, intra[1])
-                if part.allowed:
+                if memo in parts:
+                    part = parts[memo]
+                else:  # None: the stretch allows nothing
+                    made = row_part(base, cover, masks, decide, start, full, intra[1])
+                    part = parts[memo] = made if made.allowed else None
+                if part is not None:
                     out.append((span, part))
         return tuple(out)
 

@@ -123,7 +123,7 @@ class Part:
     in ``pairs``), the cells it took from it or left out (``taken``), and the
     allowed decisions it took, with their cells (disjoint)."""
 
-    __slots__ = ("allowed", "base", "pairs", "size", "taken")
+    __slots__ = ("base", "pairs", "size", "taken")
 
     def __init__(
         self, base: Base | None, taken: int, pairs: list[tuple[Decision, int]], size: int
@@ -132,11 +132,16 @@ class Part:
         self.size = size
         self.taken = taken
         self.pairs = pairs
-        allowed = 0 if base is None else base.allowed & ~taken
-        for _, b in pairs:
+
+    @property
+    def allowed(self) -> int:
+        """The cells some decision allows (worked out when asked: a map holds many
+        parts, and this is one more bitset each)."""
+        base = self.base
+        allowed = 0 if base is None else base.allowed & ~self.taken
+        for _, b in self.pairs:
             allowed |= b
-        #: The cells some decision allows.
-        self.allowed = allowed
+        return allowed
 
     def items(self) -> Iterator[tuple[Decision, int]]:
         """Every allowed decision with its cells (disjoint, none empty)."""
@@ -180,10 +185,10 @@ def row_part(
     taken = full & ~start
     pairs: list[tuple[Decision, int]] = []
     if intra:
-        hit = intra & ~taken
+        hit = intra & ~taken if taken else intra  # the zone's own bitset, shared
         if hit:
             pairs.append((INTRA_ZONE, hit))
-            taken |= hit
+            taken = taken | hit if taken else hit
     for e in extras:
         hit = masks[e] & ~(base.decided_before(e) | taken)
         if hit:
