@@ -252,21 +252,13 @@ def _derive(
     best = sol.best
     keys = override.keys()
     chosen: dict[Fact, Step] = {}
-    st = override.get(goal)
-    if st is None:
-        tree = closures.get(goal)
-        if tree is None:
-            tree = _closure(sol, memo, goal)
-        if keys.isdisjoint(tree.keys()):
-            chosen.update(tree)
-            return chosen
-        st = best[goal]
-    in_progress = {goal}
+    in_progress: set[Fact] = set()
     # Depth first, without recursion (derivations can be deep), nor a recursive
     # closure (a cycle that would keep the whole solve alive until the cyclic
     # collector runs): each step's preconditions are read in one loop, left for the
-    # first one that needs walking, taken up again when it is done.
-    stack: list[tuple[Fact, Step, Iterator[Fact]]] = [(goal, st, iter(st.pre))]
+    # first one that needs walking, taken up again when it is done.  The goal comes
+    # as the one precondition of a frame with no step (nothing chosen for it).
+    stack: list[tuple[Fact, Step | None, Iterator[Fact]]] = [(goal, None, iter((goal,)))]
     while stack:
         top, step, pres = stack[-1]
         for p in pres:
@@ -288,8 +280,9 @@ def _derive(
             break
         else:
             stack.pop()
-            in_progress.discard(top)
-            chosen[top] = step
+            if step is not None:
+                in_progress.discard(top)
+                chosen[top] = step
     return chosen
 
 
