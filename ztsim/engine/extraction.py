@@ -42,7 +42,7 @@ class Plan:
         """The set of step keys: two plans with the same steps are the same plan."""
         known = self.__dict__.get("_key")  # computed once (plans are compared often)
         if known is None:
-            known = self.__dict__["_key"] = frozenset([s.key for s in self.steps])
+            known = self.__dict__["_key"] = frozenset(self.sort_key[1])
         return cast(frozenset[StepKey], known)
 
     @property
@@ -291,8 +291,7 @@ def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
     the first of its facts the solve derived.
 
     Most trees need only scheduling: each of their steps alone gives a fact of the
-    tree (:func:`_sole_in_tree`), so none can be dropped; the plan's key and sort
-    key then come with it.
+    tree (:func:`_sole_in_tree`), so none can be dropped.
     """
     steps: dict[StepKey, Step] = {}
     for f in sorted(chosen, key=sol.order.__getitem__):
@@ -305,11 +304,7 @@ def _plan_from(sol: Solution, goal: Fact, chosen: dict[Fact, Step]) -> Plan:
     current = _schedule(ordered, goal)
     if current is None:
         raise ValueError("not a valid plan")
-    plan = Plan(goal, tuple(current))
-    keys = tuple([st.key for st in current])
-    plan.__dict__["_key"] = frozenset(keys)
-    plan.__dict__["_sort_key"] = (len(keys), keys)
-    return plan
+    return Plan(goal, tuple(current))
 
 
 def extract_plan(sol: Solution, goal: Fact) -> Plan | None:
