@@ -115,8 +115,6 @@ class _Graph:
     def proves(self, goal: Fact, cost: int) -> bool:
         """Whether every plan of the graph for ``goal`` (derived) surely costs at least
         ``cost`` steps: by h_max, else by h² (:class:`~ztsim.engine.pairs.PairBound`)."""
-        if cost <= self.hmax[goal]:
-            return True
         pairs = self._pairs
         if pairs is None:
             pairs = self._pairs = PairBound(self.givers, self.hmax)
