@@ -19,7 +19,7 @@ from typing import NamedTuple
 from ztsim.engine.classes import ClassKey
 from ztsim.engine.decisions import Decision
 from ztsim.engine.maprows import Part, bit_indices
-from ztsim.engine.targets import TargetGroups, bitset_of
+from ztsim.engine.targets import bitset_of, groups_with_masks
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.services import PortRange, TransportProtocol, parse_service
 
@@ -215,7 +215,8 @@ class Cells:
             for c, _ in cells_of:
                 self.of_cell[c].append(n)
         #: The cells as target groups, with their masks.
-        self.groups = _groups(list(numbers), members)
+        cell_hosts = tuple(tuple(m) for m in members)
+        self.groups = groups_with_masks(tuple(numbers), cell_hosts, cell_hosts)
         self.size = len(members)
         #: The cells by how many hosts they hold (``all_ports``: one signature each).
         weighed: dict[int, list[int]] = defaultdict(list)
@@ -369,38 +370,6 @@ def _bytes(bits: int) -> bytes:
 def _span_order(item: tuple[Span, Decision]) -> tuple[int, int]:
     span = item[0]
     return (_RANK[span[0]], span[1])
-
-
-def _groups(keys: list[tuple[ClassKey, str, bool]], members: list[list[str]]) -> TargetGroups:
-    """The cells as target groups, with their bitsets by exposure, zone, label pair,
-    named host and service (what :func:`~ztsim.engine.reach.rule_masks` reads)."""
-    public: list[int] = []
-    zones: dict[str, list[int]] = defaultdict(list)
-    pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
-    named: dict[str, list[int]] = defaultdict(list)
-    services: dict[str, list[int]] = defaultdict(list)
-    for c, (ck, service, is_public) in enumerate(keys):
-        if is_public:
-            public.append(c)
-        zones[ck.zone].append(c)
-        for p in ck.labels:
-            pairs[p].append(c)
-        if ck.host is not None:
-            named[ck.host].append(c)
-        if service:
-            services[service].append(c)
-    size = len(keys)
-    hosts = tuple(tuple(m) for m in members)
-    return TargetGroups(
-        tuple(keys),
-        hosts,
-        hosts,
-        bitset_of(public, size),
-        {z: bitset_of(v, size) for z, v in zones.items()},
-        {p: bitset_of(v, size) for p, v in pairs.items()},
-        {h: bitset_of(v, size) for h, v in named.items()},
-        {s: bitset_of(v, size) for s, v in services.items()},
-    )
 
 
 class PolicyMap:

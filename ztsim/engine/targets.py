@@ -28,6 +28,7 @@ __all__ = [
     "TargetsByGroup",
     "bitset_of",
     "group_targets",
+    "groups_with_masks",
     "iter_bits",
     "layout_of",
     "target_layout",
@@ -306,7 +307,7 @@ def group_targets(classes: Classes, layout: TargetLayout) -> TargetGroups:
                 for h in hosts:
                     grouping.add((dest_class(h), service, public), (h,))
         keys, members = grouping.ordered()
-        return _with_masks(keys, members, members)
+        return groups_with_masks(keys, members, members)
     named_in = _named_by_group(classes)
     numbers = grouping.numbers
     src_group, dst_group = classes.sources.of_group, classes.dests.of_group
@@ -325,16 +326,20 @@ def group_targets(classes: Classes, layout: TargetLayout) -> TargetGroups:
     keys, members = grouping.ordered()
     reps = grouping.reps
     reps.update(grouping.first.values())
-    return _with_masks(keys, members, tuple(tuple(filter(reps.__contains__, m)) for m in members))
+    return groups_with_masks(
+        keys, members, tuple(tuple(filter(reps.__contains__, m)) for m in members)
+    )
 
 
-def _with_masks(
+def groups_with_masks(
     keys: tuple[GroupKey, ...],
     members: tuple[tuple[str, ...], ...],
     representatives: tuple[tuple[str, ...], ...],
 ) -> TargetGroups:
     """The target groups with their bitsets by exposure, zone, label pair, named host
-    and service."""
+    and service (what :func:`~ztsim.engine.reach.rule_masks` reads).  A group with no
+    service (a cell of ``reach --all-ports``, :mod:`ztsim.engine.mapcells`) is in no
+    service's bitset."""
     # Each mask from the list of its bits, built once: or-ing bit by bit into a
     # big integer copies it each time (thousands of groups, tens of thousands of
     # bits set).
@@ -347,7 +352,8 @@ def _with_masks(
         if is_public:
             exposed.append(gi)
         zones[ck.zone].append(gi)
-        services[svc].append(gi)
+        if svc:
+            services[svc].append(gi)
         for pair in ck.labels:
             pairs[pair].append(gi)
         if ck.host is not None:
