@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import heapq
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from conftest import ROOT
 
 import ztsim.engine.plans
 from ztsim.engine.attack import AttackModel
-from ztsim.engine.extraction import Plan, _derive, _memo, derivations_of, minimize
+from ztsim.engine.extraction import Derivations, Plan, _derive, _memo, derivations_of, minimize
 from ztsim.engine.fixpoint import Solution, goal_facts, solve
 from ztsim.engine.plans import MAX_SIDETRACKS, PLAN_CHUNK, first_plan, plans_from_solution
 from ztsim.engine.steps import Fact, Step, StepKey
@@ -106,22 +106,28 @@ def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_listing_equals_the_plain_search(estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ztsim.engine.plans, "EXHAUSTIVE_HOSTS", 0)
+def _reachable_goals(estate: Path) -> Iterator[tuple[Solution, Derivations, Fact]]:
+    """Each policy's plan solve of the estate (three alternatives per target, as
+    large estates get), its derivations, and each goal it reaches."""
     topo = load_topology(estate / "topology.yaml")
     model = AttackModel(topo)
-    listed = 0
     for pol in load_policies([estate / "policies"]):
         sol = solve(model, model.compile(pol), alternatives=3)
         alts = derivations_of(sol)
         for goal in goal_facts(topo):
-            if goal not in sol.cost:
-                continue
-            got = plans_from_solution(sol, goal, 2 * PLAN_CHUNK, derivations=alts)
-            want = _plain_listing(sol, goal, 2 * PLAN_CHUNK, alts)
-            assert [p.steps for p in got] == [p.steps for p in want], goal
-            assert [(p.key, p.sort_key) for p in got] == [(p.key, p.sort_key) for p in want]
-            listed += len(got)
+            if goal in sol.cost:
+                yield sol, alts, goal
+
+
+def test_listing_equals_the_plain_search(estate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ztsim.engine.plans, "EXHAUSTIVE_HOSTS", 0)
+    listed = 0
+    for sol, alts, goal in _reachable_goals(estate):
+        got = plans_from_solution(sol, goal, 2 * PLAN_CHUNK, derivations=alts)
+        want = _plain_listing(sol, goal, 2 * PLAN_CHUNK, alts)
+        assert [p.steps for p in got] == [p.steps for p in want], goal
+        assert [(p.key, p.sort_key) for p in got] == [(p.key, p.sort_key) for p in want]
+        listed += len(got)
     assert listed > 1000  # the estate gives the search something to do
 
 
@@ -130,27 +136,20 @@ def test_a_fast_plan_is_the_minimised_one(estate: Path) -> None:
     every derivation one override away from each goal's best one."""
     from ztsim.engine.extraction import _plan_from
 
-    topo = load_topology(estate / "topology.yaml")
-    model = AttackModel(topo)
     made = 0
-    for pol in load_policies([estate / "policies"]):
-        sol = solve(model, model.compile(pol), alternatives=3)
-        alts = derivations_of(sol)
-        for goal in goal_facts(topo):
-            if goal not in sol.cost:
-                continue
-            best = _derive(sol, goal, {})
-            assert best is not None
-            for fact in best:
-                for alt in alts.get(fact, ()):
-                    chosen = _derive(sol, goal, {fact: alt})
-                    if chosen is None:
-                        continue
-                    got, want = _plan_from(sol, goal, chosen), _plain_plan(sol, goal, chosen)
-                    assert got.steps == want.steps
-                    assert (got.key, got.sort_key) == (
-                        frozenset(s.key for s in want.steps),
-                        (want.cost, tuple(s.key for s in want.steps)),
-                    )
-                    made += 1
+    for sol, alts, goal in _reachable_goals(estate):
+        best = _derive(sol, goal, {})
+        assert best is not None
+        for fact in best:
+            for alt in alts.get(fact, ()):
+                chosen = _derive(sol, goal, {fact: alt})
+                if chosen is None:
+                    continue
+                got, want = _plan_from(sol, goal, chosen), _plain_plan(sol, goal, chosen)
+                assert got.steps == want.steps
+                assert (got.key, got.sort_key) == (
+                    frozenset(s.key for s in want.steps),
+                    (want.cost, tuple(s.key for s in want.steps)),
+                )
+                made += 1
     assert made > 1000
