@@ -21,6 +21,7 @@ __all__ = [
     "Plan",
     "derivations_of",
     "extract_plan",
+    "givers_of",
     "minimize",
 ]
 
@@ -192,6 +193,8 @@ class _SolutionMemo:
         self.first: dict[Fact, tuple[Plan, bool]] = {}
         #: :class:`Derivations` of the solve, once made (shared by every goal).
         self.derivations: Derivations | None = None
+        #: Per fact, the fired steps giving it (:func:`givers_of`), once made.
+        self.givers: dict[Fact, list[Step]] | None = None
         #: The solve's AND/OR graph (:mod:`ztsim.engine.mincost`'s ``_Graph``), once built.
         self.graph: object = None
 
@@ -321,42 +324,64 @@ class Derivations(Mapping[Fact, list[Step]]):
     """``sol.derivations()``, each fact's list sorted only when first asked for.
 
     Every fired step that derives each fact, cheapest first (ties by key); a step
-    counts for a fact only when all its preconditions were derived.  Plan listing
-    reads the lists of the few facts on the plans it finds: sorting every fact's
-    list up front costs more than the listing.
+    counts for a fact only when all its preconditions were derived, which every
+    fired step's are.  Plan listing reads the lists of the few facts on the plans it
+    finds, and ``check`` lists the plans of few goals: the lists are the solve's
+    givers (:func:`givers_of`, which the AND/OR graph of
+    :mod:`ztsim.engine.mincost` reads too), each priced and sorted when first read.
     """
 
     def __init__(self, sol: Solution) -> None:
-        cost = sol.cost
-        raw: dict[Fact, list[tuple[int, StepKey, Step]]] = {}
-        for key, st in sol.fired.items():
-            pre = st.pre
-            if all(p in cost for p in pre):
-                c = 1 + sum(cost[p] for p in pre)
-                for f in st.post:
-                    if f in cost:
-                        lst = raw.get(f)
-                        if lst is None:
-                            raw[f] = [(c, key, st)]
-                        else:
-                            lst.append((c, key, st))
-        self._raw = raw
+        self._cost = sol.cost
+        self._givers = givers_of(sol)
         self._sorted: dict[Fact, list[Step]] = {}
 
     def __getitem__(self, fact: Fact) -> list[Step]:
         got = self._sorted.get(fact)
         if got is None:
-            got = self._sorted[fact] = [st for _, _, st in sorted(self._raw[fact])]
+            cost = self._cost
+
+            def rank(st: Step) -> tuple[int, StepKey]:
+                c = 1
+                for p in st.pre:
+                    c += cost[p]
+                return c, st.key
+
+            got = self._sorted[fact] = sorted(self._givers[fact], key=rank)
         return got
 
     def __contains__(self, fact: object) -> bool:
-        return fact in self._raw
+        return fact in self._givers
 
     def __iter__(self) -> Iterator[Fact]:
-        return iter(self._raw)
+        return iter(self._givers)
 
     def __len__(self) -> int:
-        return len(self._raw)
+        return len(self._givers)
+
+
+def givers_of(sol: Solution) -> dict[Fact, list[Step]]:
+    """Per derived fact, the steps ``sol`` fired that give it, in the order they fired.
+
+    Made once per solve: plan listing (:class:`Derivations`) and the AND/OR graph of
+    :mod:`ztsim.engine.mincost` share it.  Every fired step's preconditions are
+    derived (the solve prices a step from their costs as it fires it), so no step is
+    left out for a missing one.
+    """
+    memo = _memo(sol)
+    givers = memo.givers
+    if givers is None:
+        cost = sol.cost
+        givers = memo.givers = {}
+        for st in sol.fired.values():
+            for f in st.post:
+                if f in cost:
+                    got = givers.get(f)
+                    if got is None:
+                        givers[f] = [st]
+                    else:
+                        got.append(st)
+    return givers
 
 
 def derivations_of(sol: Solution) -> Derivations:

@@ -34,7 +34,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from ztsim.engine.extraction import Plan, _memo, extract_plan, minimize
+from ztsim.engine.extraction import Plan, _memo, extract_plan, givers_of, minimize
 from ztsim.engine.fixpoint import Solution
 from ztsim.engine.ilp import fewest_steps
 from ztsim.engine.pairs import PairBound
@@ -87,25 +87,11 @@ class _Graph:
     """A solve's fired steps as an AND/OR graph (shared by every goal of the solve)."""
 
     def __init__(self, sol: Solution) -> None:
-        cost = sol.cost
         #: Per fact, the steps giving it, in the order they fired (no sort of every
         #: fired step: :func:`_search`, whose models must be deterministic, sorts
         #: the few lists it reads; the rest read them in any order).
-        givers: dict[Fact, list[Step]] = {}
-        # Every fired step's preconditions are derived: the solve prices a step from
-        # their costs as it fires it (``_Solver.fire``).
-        steps = list(sol.fired.values())
-        for st in steps:
-            for f in st.post:
-                if f in cost:
-                    got = givers.get(f)
-                    if got is None:
-                        givers[f] = [st]
-                    else:
-                        got.append(st)
-        self.steps = steps
-        self.givers = givers
-        self.hmax = hmax((st.pre, st.post) for st in steps)
+        self.givers = givers_of(sol)
+        self.hmax = hmax((st.pre, st.post) for st in sol.fired.values())
         self.found: dict[Fact, Cheapest] = {}
         #: Candidate steps searched so far (see MAX_ILP_STEPS_PER_SOLVE).
         self.searched = 0
