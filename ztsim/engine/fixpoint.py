@@ -72,8 +72,9 @@ def goal_facts(topology: LoadedTopology) -> list[Fact]:
 
 
 #: A flow whose credential can be sniffed: its index in the traffic list, the
-#: credential, the hosts at its ends, and its step template (:meth:`_Solver.spent`).
-_Sniffable = tuple[int, str, frozenset[str], tuple[str, ...]]
+#: credential, the hosts at its ends, and its step template with the origin
+#: (:meth:`_Solver.spent`).
+_Sniffable = tuple[int, str, frozenset[str], tuple[tuple[str, ...], str]]
 
 
 @dataclass
@@ -179,20 +180,19 @@ class _Solver:
                 continue
             ends = frozenset(x for x in (t.source, t.to) if x in hosts)
             for zone in sorted({hosts[x].zone for x in ends}):
-                out[zone].append((i, t.credential, ends, ("sniff", str(i))))
+                out[zone].append((i, t.credential, ends, (("sniff", str(i)), INSIDE)))
         return out
 
     def fire(self, step: Step) -> bool:
         """Offer a step's outputs, unless it is banned.  Returns whether it fired."""
-        if step.key in self.banned:
+        key = step.key  # a tuple: hashed anew at each look-up, so looked up once
+        if self.banned and key in self.banned:
             return False
         cost = self.sol.cost
         c = 1
         for f in step.pre:  # at most two preconditions: a loop beats sum() here
             c += cost[f]
-        fired = self.sol.fired
-        if step.key not in fired:
-            fired[step.key] = step
+        self.sol.fired.setdefault(key, step)
         for f in step.post:
             if f not in cost:
                 bucket = self.buckets.get(c)
@@ -202,15 +202,16 @@ class _Solver:
                 bucket.append((f, step))
         return True
 
-    def spent(self, template: tuple[str, ...], origin: str) -> bool:
-        """Whether enough instances of ``template`` fired for ``origin`` (never when
-        exhaustive).  Asked before a step is built: most offers are refused."""
-        return not self.exhaustive and self.done[(template, origin)] >= self.alternatives
+    def spent(self, slot: tuple[tuple[str, ...], str]) -> bool:
+        """Whether enough instances of a step template fired for an origin (``slot``:
+        the two as a pair; never when exhaustive).  Asked before a step is built:
+        most offers are refused."""
+        return not self.exhaustive and self.done[slot] >= self.alternatives
 
-    def fire_counted(self, template: tuple[str, ...], origin: str, step: Step) -> None:
-        """Fire ``step``, an instance of ``template`` that :meth:`spent` let through."""
+    def fire_counted(self, slot: tuple[tuple[str, ...], str], step: Step) -> None:
+        """Fire ``step``, an instance of ``slot``'s template that :meth:`spent` let through."""
         if self.fire(step):
-            self.done[(template, origin)] += 1
+            self.done[slot] += 1
 
     # ------------------------------------------------------------------ positions
 
@@ -263,20 +264,22 @@ class _Solver:
     def on_reach(self, host: str, service: str, source: str, origin: str) -> None:
         """``source`` may open a flow to ``host:service``: fire exploits and logins
         (rows 2 and 3)."""
-        tag = (host, service, origin)
-        if not self.exhaustive and self.reach_count[tag] >= self.alternatives:
-            return
-        self.reach_count[tag] += 1
+        if not self.exhaustive:  # the first few reachers of a target only
+            tag = (host, service, origin)
+            n = self.reach_count[tag]
+            if n >= self.alternatives:
+                return
+            self.reach_count[tag] = n + 1
         self.reachers[(host, service)].append((source, origin))
         shape = self.model.shapes.get(host, NO_SHAPE)
         vulns = shape.remote.get(service)
         if vulns:
             for v in vulns:
-                template = ("exploit", host, service, v.id)
-                if self.spent(template, origin):
+                slot = (("exploit", host, service, v.id), origin)
+                if self.spent(slot):
                     continue
                 step = exploit_step(source, self._stand(source), host, service, v, origin)
-                self.fire_counted(template, origin, step)
+                self.fire_counted(slot, step)
         logins = shape.logins.get(service)
         if logins:
             cost = self.sol.cost
@@ -288,10 +291,10 @@ class _Solver:
 
     def _login_once(self, source: str, origin: str, host: str, lg: Login) -> None:
         """Fire the login of ``source`` to ``host`` with ``lg``, unless enough fired."""
-        template = ("login", host, lg.service, lg.credential, lg.gives)
-        if not self.spent(template, origin):
+        slot = (("login", host, lg.service, lg.credential, lg.gives), origin)
+        if not self.spent(slot):
             step = login_step(source, self._stand(source), host, lg, origin)
-            self.fire_counted(template, origin, step)
+            self.fire_counted(slot, step)
 
     def try_exfil(self, data_id: str, sources: Iterable[tuple[str, list[tuple[str, str]]]]) -> None:
         """Send ``data_id`` out from each of ``sources`` through their channels (row 8),
@@ -317,17 +320,17 @@ class _Solver:
         traffic = self.topo.model.traffic
         kept: list[_Sniffable] = []
         for flow in flows:
-            i, cred, ends, template = flow
+            i, cred, ends, slot = flow
             if host in ends:
                 kept.append(flow)
                 continue
             # Like exploits and logins, a flow is sniffed by its first few root
             # holders only (they finalise cheapest first): every later sniffer
             # gives the same credential, and a busy zone has thousands of them.
-            if self.spent(template, INSIDE):
+            if self.spent(slot):
                 continue
-            self.fire_counted(template, INSIDE, sniff_step(host, i, traffic[i], cred))
-            if not self.spent(template, INSIDE):
+            self.fire_counted(slot, sniff_step(host, i, traffic[i], cred))
+            if not self.spent(slot):
                 kept.append(flow)
         # A spent flow is never offered again: later root holders of the zone scan
         # only the flows still open (else each scans them all, for every zone).
