@@ -189,10 +189,11 @@ class ClassSide:
         """The class of the hosts of a label group that no selector names."""
         key = self.by_group.get(group)
         if key is None:
-            zone = self.class_zone(group[0])
+            zone, labels = group
+            if self.blind and zone not in self.kept_zones:  # (class_zone, inlined: hot)
+                zone = ""
             # tuple.__new__ skips the named tuple's Python-level __new__ (hot here).
-            key = tuple.__new__(ClassKey, (zone, group[1] & self.pairs, None))
-            self.by_group[group] = key
+            key = self.by_group[group] = tuple.__new__(ClassKey, (zone, labels & self.pairs, None))
         return key
 
     def class_zone(self, zone: str) -> str:

@@ -84,8 +84,9 @@ class TargetLayout:
 
     #: Each label group that holds a target, with its buckets and twins (see
     #: :data:`LayoutGroup`).  Signatures are numbered (equal signatures, equal
-    #: numbers) so that keys hash cheaply.  The order of groups, of buckets and of
-    #: twins is the builder's (deterministic): compilations do not depend on it.
+    #: numbers) so that keys hash cheaply.  Groups and buckets come by their first
+    #: target (see :func:`layout_of`), twins in the builder's order: compilations do
+    #: not depend on the order, only their cost does.
     groups: tuple[LayoutGroup, ...]
     #: Target hosts that must stay apart (no signature): each its own representative.
     loners: frozenset[str]
@@ -98,21 +99,30 @@ TargetsByGroup = dict[LabelGroup, tuple[dict[tuple[str, bool], list[str]], dict[
 
 def layout_of(per_group: TargetsByGroup, loners: Iterable[str]) -> TargetLayout:
     """The layout of targets collected per label group: ``(service, public) -> hosts``
-    and ``signature number -> hosts``, hosts in any order (sorted here)."""
+    and ``signature number -> hosts``, hosts in any order (sorted here).
+
+    Buckets come by their first target (host, then service), and groups by their
+    first bucket's: :func:`group_targets` then meets its keys nearly in the order it
+    sorts them in, which a sort of a nearly sorted list finds at little cost.
+    """
     out: list[LayoutGroup] = []
     for group, (buckets, twins) in per_group.items():
-        for hosts in buckets.values():
+        laid = []
+        for (svc, public), hosts in buckets.items():
             hosts.sort()
+            laid.append((svc, public, tuple(hosts)))
+        if len(laid) > 1:
+            laid.sort(key=_first_target)
         for hosts in twins.values():
             hosts.sort()
-        out.append(
-            (
-                group,
-                tuple((svc, public, tuple(hosts)) for (svc, public), hosts in buckets.items()),
-                tuple((n, tuple(hosts)) for n, hosts in twins.items()),
-            )
-        )
+        out.append((group, tuple(laid), tuple((n, tuple(hosts)) for n, hosts in twins.items())))
+    out.sort(key=lambda g: _first_target(g[1][0]))
     return TargetLayout(tuple(out), frozenset(loners))
+
+
+def _first_target(bucket: tuple[str, bool, tuple[str, ...]]) -> tuple[str, str]:
+    """A bucket's first target: its first host and the service."""
+    return bucket[2][0], bucket[0]
 
 
 def target_layout(
@@ -207,7 +217,8 @@ class _Grouping:
     def __init__(self, loners: Iterable[str]) -> None:
         #: Hosts per key: a bucket's tuple as it is, a list once another joins it.
         self.keyed: dict[GroupKey, Sequence[str]] = {}
-        self.merged: set[GroupKey] = set()
+        #: Those lists (sorted once every host is in).
+        self.merged: list[list[str]] = []
         #: The first host by id of each (class pair number, signature number).
         self.first: dict[tuple[int, int], str] = {}
         #: Each label group's (source class, destination class) pair, numbered:
@@ -215,40 +226,33 @@ class _Grouping:
         self.numbers: dict[tuple[ClassKey, ClassKey], int] = {}
         self.reps: set[str] = set(loners)
 
-    def add(self, key: GroupKey, hosts: Sequence[str]) -> None:
-        """Add ``hosts`` to the group ``key``."""
-        lst = self.keyed.get(key)
-        if lst is None:
-            self.keyed[key] = hosts
-        elif key in self.merged:
-            cast(list[str], lst).extend(hosts)
-        else:
-            self.keyed[key] = [*lst, *hosts]
-            self.merged.add(key)
+    def add(self, key: GroupKey, hosts: tuple[str, ...]) -> None:
+        """Add ``hosts`` (a tuple no other key holds) to the group ``key``."""
+        got = self.keyed.setdefault(key, hosts)
+        if got is not hosts:
+            self.join(key, got, hosts)
+
+    def join(self, key: GroupKey, got: Sequence[str], hosts: Sequence[str]) -> None:
+        """Add ``hosts`` to the group ``key``, which holds ``got`` already."""
+        if type(got) is tuple:
+            got = self.keyed[key] = list(got)
+            self.merged.append(got)
+        cast(list[str], got).extend(hosts)
 
     def note(self, n: int, sig: int, head: str) -> None:
         """``head`` is a candidate representative of its class pair ``n`` and signature."""
-        known = self.first.get((n, sig))
-        if known is None or head < known:
+        known = self.first.setdefault((n, sig), head)
+        if head < known:
             self.first[(n, sig)] = head
 
-    def plain(self, ck: ClassKey, n: int, group: LayoutGroup) -> None:
-        """A label group no selector names a host of: its buckets taken whole."""
-        _, buckets, twins = group
-        add = self.add
-        for service, public, hosts in buckets:
-            add((ck, service, public), hosts)
-        for sig, hosts in twins:
-            self.note(n, sig, hosts[0])
-
     def with_named(
-        self, ck: ClassKey, n: int, group: LayoutGroup, here: set[str], classes: Classes
+        self, ck: ClassKey, group: LayoutGroup, here: set[str], classes: Classes
     ) -> None:
         """A label group holding hosts named by a selector: a named host's class is
         its own, and it is its own representative.  (The order hosts are added in
         does not matter: lists are sorted, keys ordered by their first host, and the
         first head kept.)"""
-        _, buckets, twins = group
+        label_group, buckets, twins = group
         dest_class = classes.dests.of
         for service, public, hosts in buckets:
             if here.isdisjoint(hosts):
@@ -256,9 +260,13 @@ class _Grouping:
                 continue
             for h in here.intersection(hosts):
                 self.add((dest_class(h), service, public), (h,))
-            plain = [h for h in hosts if h not in here]
+            plain = tuple(h for h in hosts if h not in here)
             if plain:
                 self.add((ck, service, public), plain)
+        if not twins:
+            return
+        pair = (classes.sources.of_group(label_group), ck)
+        n = self.numbers.setdefault(pair, len(self.numbers))
         for sig, hosts in twins:
             if here.isdisjoint(hosts):
                 self.note(n, sig, hosts[0])
@@ -268,13 +276,23 @@ class _Grouping:
             if head:
                 self.note(n, sig, head)
 
-    def ordered(self) -> tuple[tuple[GroupKey, ...], tuple[tuple[str, ...], ...]]:
-        """The keys, by their first host then service, and the members of each, sorted."""
+    def result(self) -> TargetGroups:
+        """The target groups: keys by their first host then service, members sorted,
+        representatives among them."""
         keyed = self.keyed
-        for key in self.merged:
-            cast(list[str], keyed[key]).sort()
+        for hosts in self.merged:
+            hosts.sort()
+        # Nearly in order already (the layout's groups come by their first target).
         order = sorted(keyed, key=lambda k: (keyed[k][0], k[1]))
-        return tuple(order), tuple(tuple(keyed[k]) for k in order)
+        members = tuple([tuple(keyed[k]) for k in order])
+        reps = self.reps
+        reps.update(self.first.values())
+        every, one = reps.issuperset, reps.__contains__
+        return groups_with_masks(
+            tuple(order),
+            members,
+            tuple([m if every(m) else tuple(filter(one, m)) for m in members]),
+        )
 
 
 def _named_by_group(classes: Classes) -> dict[LabelGroup, set[str]]:
@@ -294,9 +312,9 @@ def group_targets(classes: Classes, layout: TargetLayout) -> TargetGroups:
 
     Works on the layout's label groups: a group that holds no host a selector
     names falls whole into one class, so its buckets are taken whole and its class
-    worked out once.  Groups are numbered in the order of their first (host,
-    service) target, and their hosts sorted, so the result does not depend on the
-    order of the layout.
+    worked out once (its source class only if it has twins to tell apart).  Groups
+    are numbered in the order of their first (host, service) target, and their
+    hosts sorted, so the result does not depend on the order of the layout.
     """
     compress = classes.compress
     grouping = _Grouping(layout.loners if compress else ())
@@ -304,31 +322,33 @@ def group_targets(classes: Classes, layout: TargetLayout) -> TargetGroups:
         dest_class = classes.dests.of
         for _, buckets, _ in layout.groups:
             for service, public, hosts in buckets:
+                grouping.reps.update(hosts)
                 for h in hosts:
                     grouping.add((dest_class(h), service, public), (h,))
-        keys, members = grouping.ordered()
-        return groups_with_masks(keys, members, members)
+        return grouping.result()
     named_in = _named_by_group(classes)
-    numbers = grouping.numbers
+    numbers, setdefault, join = grouping.numbers, grouping.keyed.setdefault, grouping.join
+    note = grouping.note
     src_group, dst_group = classes.sources.of_group, classes.dests.of_group
-    dst_by_group = classes.dests.by_group
+    # The loop of every label group that holds a target, inlined: a group that no
+    # selector names (nearly all) costs a dict entry per bucket.
     for entry in layout.groups:
-        group = entry[0]
-        ck = dst_by_group.get(group)
-        if ck is None:
-            ck = dst_group(group)
-        n = numbers.setdefault((src_group(group), ck), len(numbers))
+        group, buckets, twins = entry
+        ck = dst_group(group)
         here = named_in.get(group)
-        if here is None:
-            grouping.plain(ck, n, entry)
-        else:
-            grouping.with_named(ck, n, entry, here, classes)
-    keys, members = grouping.ordered()
-    reps = grouping.reps
-    reps.update(grouping.first.values())
-    return groups_with_masks(
-        keys, members, tuple(tuple(filter(reps.__contains__, m)) for m in members)
-    )
+        if here is not None:
+            grouping.with_named(ck, entry, here, classes)
+            continue
+        for service, public, hosts in buckets:
+            key = (ck, service, public)
+            got = setdefault(key, hosts)
+            if got is not hosts:
+                join(key, got, hosts)
+        if twins:
+            n = numbers.setdefault((src_group(group), ck), len(numbers))
+            for sig, hosts in twins:
+                note(n, sig, hosts[0])
+    return grouping.result()
 
 
 def groups_with_masks(
@@ -342,22 +362,31 @@ def groups_with_masks(
     service's bitset."""
     # Each mask from the list of its bits, built once: or-ing bit by bit into a
     # big integer copies it each time (thousands of groups, tens of thousands of
-    # bits set).
+    # bits set).  Zones, label pairs and named hosts are those of a group's class:
+    # read once per class (groups share classes), in the order of each class's
+    # first group, so that every table comes in the order of its first group.
     exposed: list[int] = []
-    zones: dict[str, list[int]] = defaultdict(list)
-    pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
-    named_hosts: dict[str, list[int]] = defaultdict(list)
     services: dict[str, list[int]] = defaultdict(list)
+    by_class: dict[ClassKey, list[int]] = {}
     for gi, (ck, svc, is_public) in enumerate(keys):
         if is_public:
             exposed.append(gi)
-        zones[ck.zone].append(gi)
         if svc:
             services[svc].append(gi)
+        bits = by_class.get(ck)
+        if bits is None:
+            by_class[ck] = [gi]
+        else:
+            bits.append(gi)
+    zones: dict[str, list[int]] = defaultdict(list)
+    pairs: dict[tuple[str, str], list[int]] = defaultdict(list)
+    named_hosts: dict[str, list[int]] = defaultdict(list)
+    for ck, bits in by_class.items():
+        zones[ck.zone].extend(bits)
         for pair in ck.labels:
-            pairs[pair].append(gi)
+            pairs[pair].extend(bits)
         if ck.host is not None:
-            named_hosts[ck.host].append(gi)
+            named_hosts[ck.host].extend(bits)
     size = len(keys)
     return TargetGroups(
         keys,
