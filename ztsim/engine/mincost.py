@@ -92,6 +92,8 @@ class _Graph:
         #: the few lists it reads; the rest read them in any order).
         self.givers = givers_of(sol)
         self.hmax = hmax((st.pre, st.post) for st in sol.fired.values())
+        #: Per fact, the steps giving it that meet its h_max (:func:`_tight`), once asked.
+        self.tight: dict[Fact, list[Step]] = {}
         self.found: dict[Fact, Cheapest] = {}
         #: Candidate steps searched so far (see MAX_ILP_STEPS_PER_SOLVE).
         self.searched = 0
@@ -429,21 +431,31 @@ def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
         f = stack.pop()
         if f in chosen:
             continue
-        best: tuple[int, StepKey] | None = None
-        pick: Step | None = None
-        for st in g.givers.get(f, ()):
-            if 1 + max((hm[p] for p in st.pre), default=0) != hm[f]:
-                continue
-            rank = (sum(p not in needed for p in st.pre), st.key)
-            if best is None or rank < best:
-                best, pick = rank, st
-        assert pick is not None  # some step gives f its h_max
+        tight = g.tight.get(f)
+        if tight is None:
+            tight = _tight(g, f)
+        if len(tight) == 1:
+            pick = tight[0]  # (most facts: no rank to work out)
+        else:
+            pick = min(tight, key=lambda st: (sum(p not in needed for p in st.pre), st.key))
         chosen[f] = pick
         for p in pick.pre:
             if p not in needed:
                 needed.add(p)
                 stack.append(p)
     return _as_plan(list({st.key: st for st in chosen.values()}.values()), goal, hm)
+
+
+def _tight(g: _Graph, f: Fact) -> list[Step]:
+    """The steps giving ``f`` that meet its h_max, in the order they fired (at least
+    one: h_max is a minimum over them).  Remembered per graph: goals share facts."""
+    hm = g.hmax
+    h = hm[f]
+    got = g.tight[f] = [
+        st for st in g.givers.get(f, ()) if 1 + max((hm[p] for p in st.pre), default=0) == h
+    ]
+    assert got  # some step gives f its h_max
+    return got
 
 
 def _as_plan(steps: Sequence[Step], goal: Fact, hm: Mapping[Fact, int]) -> Plan:

@@ -98,9 +98,11 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     later try can beat: the answer does not depend on ``lower``.
     """
     g = _graph(sol)
-    if g.proves(goal, got.cost):
-        return got  # no try can be strictly shorter
     best = hmax_plan(sol, goal)
+    # A proof that nothing beats ``got`` fails when the h_max plan does: it is not
+    # searched for then.
+    if best.cost >= got.cost and g.proves(goal, got.cost):
+        return got  # no try can be strictly shorter
     with phase("plans"):
         for again in (best, got):
             if best.cost <= lower or g.proves(goal, best.cost):
