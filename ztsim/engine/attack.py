@@ -10,7 +10,7 @@ host's lists give is worked out once per combination of lists, as a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Sequence
 from functools import cached_property
 from operator import attrgetter
 from typing import Any, NamedTuple
@@ -51,10 +51,6 @@ class HostShape(NamedTuple):
     logins: dict[str, tuple[Login, ...]]
     #: (credential, requires) of each stored credential, in order.
     stores: tuple[tuple[str, str], ...]
-    #: What tells an attack target from other hosts besides the policy (services,
-    #: vulnerabilities, logins, stored credentials); None for a host that is no
-    #: target (no remote vulnerability, no login).
-    signature: Hashable
     #: The host's attack target services (a remote vulnerability or a login), sorted.
     own: tuple[str, ...]
     #: Those the host offers, with whether it offers them publicly (its first listing).
@@ -67,57 +63,69 @@ class _Shapes:
     Hosts list the very same lists (:class:`~ztsim.model.fields.SharedList`) in many
     combinations (benchmark L: 7,000 combinations of a few hundred lists), so
     each part is derived per list, found by the identity that
-    :func:`~ztsim.model.schema.lists_key` gives.
+    :func:`~ztsim.model.schema.lists_key` gives.  A target's signature is worked
+    out only when asked (:meth:`signature`): hosts kept apart (data, traffic, entry
+    points) never need one, and on a heterogeneous estate they are most targets.
     """
 
     def __init__(self) -> None:
-        self._services: dict[int, tuple[tuple[Any, ...], ...]] = {}
         self._vulns: dict[int, tuple[Any, ...]] = {}
-        self._logins: dict[int, tuple[Any, ...]] = {}
-        self._stores: dict[int, tuple[Any, ...]] = {}
+        self._logins: dict[int, dict[str, tuple[Login, ...]]] = {}
+        self._stores: dict[int, tuple[tuple[str, str], ...]] = {}
+        #: Canonical parts of signatures, per list (services, vulnerabilities,
+        #: logins, stored credentials), and the signatures, per lists key.
+        self._parts: tuple[dict[int, tuple[Any, ...]], ...] = ({}, {}, {}, {})
+        self._signatures: dict[tuple[int, int, int, int], Hashable] = {}
 
     def of(self, h: Host, key: tuple[int, int, int, int]) -> HostShape:
         """The shape of ``h``, whose :func:`~ztsim.model.schema.lists_key` is ``key``."""
-        k_services, k_vulns, k_stores, k_logins = key
+        _, k_vulns, k_stores, k_logins = key
         vulns = self._vulns.get(k_vulns)
         if vulns is None:
             vulns = self._vulns[k_vulns] = _vulns_part(h.vulnerabilities)
-        logins = self._logins.get(k_logins)
-        if logins is None:
-            logins = self._logins[k_logins] = _logins_part(h.logins)
+        by_service = self._logins.get(k_logins)
+        if by_service is None:
+            by_service = self._logins[k_logins] = _logins_part(h.logins)
         stores = self._stores.get(k_stores)
         if stores is None:
-            found = tuple(map(_STORE_SIG, h.credentials))
-            stores = self._stores[k_stores] = (found, _canonical(list(found)))
-        remote, local, vuln_sig = vulns
-        by_service, login_sig = logins
-        signature: Hashable = None
+            stores = self._stores[k_stores] = tuple(map(_STORE_SIG, h.credentials))
+        remote, local = vulns
         own: tuple[str, ...] = ()
         offers: list[tuple[str, bool]] = []
         if remote or by_service:
-            services = self._services.get(k_services)
-            if services is None:
-                services = self._services[k_services] = _canonical(
-                    list(map(_SERVICE_SIG, h.services))
-                )
-            signature = (services, vuln_sig, login_sig, stores[1])
             own = tuple(sorted({*remote, *by_service}))
             for svc in own:
                 offer = h.offer(svc)
                 if offer is not None:
                     offers.append((svc, offer.public))
-        if not (remote or local or by_service or stores[0]):
+        elif not (local or stores):
             return NO_SHAPE
-        return HostShape(remote, local, by_service, stores[0], signature, own, tuple(offers))
+        return HostShape(remote, local, by_service, stores, own, tuple(offers))
+
+    def signature(self, h: Host, key: tuple[int, int, int, int]) -> Hashable:
+        """What tells target ``h`` (lists key ``key``) from other hosts besides the
+        policy: its services, vulnerabilities, logins and stored credentials, each a
+        sorted tuple."""
+        sig = self._signatures.get(key)
+        if sig is None:
+            k_services, k_vulns, k_stores, k_logins = key
+            services, vulns, logins, stores = self._parts
+            sig = self._signatures[key] = (
+                _part(services, k_services, h.services, _SERVICE_SIG),
+                _part(vulns, k_vulns, h.vulnerabilities, _vuln_sig),
+                _part(logins, k_logins, h.logins, _LOGIN_SIG),
+                _part(stores, k_stores, h.credentials, _STORE_SIG),
+            )
+        return sig
 
 
 #: The shape of a host whose lists give the solver nothing (no vulnerability, login
 #: or stored credential): such hosts are not in :attr:`AttackModel.shapes`.
-NO_SHAPE = HostShape({}, (), {}, (), None, (), ())
+NO_SHAPE = HostShape({}, (), {}, (), (), ())
 
 
 def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
-    """``(remote by service, local, canonical signature part)`` of a vulnerabilities list."""
+    """``(remote by service, local)`` of a vulnerabilities list."""
     remote: dict[str, list[Vulnerability]] = {}
     local: list[Vulnerability] = []
     for v in vulns:
@@ -126,22 +134,33 @@ def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
         else:
             assert v.service is not None
             remote.setdefault(v.service, []).append(v)
-    return (
-        {svc: tuple(vs) for svc, vs in remote.items()},
-        tuple(local),
-        _canonical([(v.service or "", v.local, v.gives) for v in vulns]),
-    )
+    return {svc: tuple(vs) for svc, vs in remote.items()}, tuple(local)
 
 
-def _logins_part(logins: list[Login]) -> tuple[Any, ...]:
-    """``(logins by service, canonical signature part)`` of a logins list."""
+def _logins_part(logins: list[Login]) -> dict[str, tuple[Login, ...]]:
+    """The logins of a list by service."""
     by_service: dict[str, list[Login]] = {}
     for lg in logins:
         by_service.setdefault(lg.service, []).append(lg)
-    return (
-        {svc: tuple(ls) for svc, ls in by_service.items()},
-        _canonical([(lg.credential, lg.service, lg.gives) for lg in logins]),
-    )
+    return {svc: tuple(ls) for svc, ls in by_service.items()}
+
+
+def _vuln_sig(v: Vulnerability) -> tuple[Any, ...]:
+    return (v.service or "", v.local, v.gives)
+
+
+#: What of a login sets a host apart.
+_LOGIN_SIG = attrgetter("credential", "service", "gives")
+
+
+def _part(
+    memo: dict[int, tuple[Any, ...]], k: int, items: Sequence[Any], getter: Callable[[Any], Any]
+) -> tuple[Any, ...]:
+    """The canonical (sorted) signature part of the list ``items``, whose identity is ``k``."""
+    got = memo.get(k)
+    if got is None:
+        got = memo[k] = _canonical(list(map(getter, items)))
+    return got
 
 
 class AttackModel:
@@ -161,9 +180,10 @@ class AttackModel:
         """Build the indices (one pass over the hosts: at 100,000 hosts every pass costs).
 
         What a host's lists give (its vulnerabilities and logins by service, its
-        stored credentials, its signature) is worked out once per combination of
-        lists (:func:`~ztsim.model.schema.lists_key`: hosts of a large estate share them,
-        see :mod:`ztsim.perf.dedupe`) as a :class:`HostShape`, and each host is indexed by
+        stored credentials; its signature when a layout asks for it) is worked out
+        once per combination of lists (:func:`~ztsim.model.schema.lists_key`: hosts of
+        a large estate share them, see :mod:`ztsim.perf.dedupe`) as a
+        :class:`HostShape`, and each host is indexed by
         its shape alone: on L, one entry per host instead of five or six.
         The per-host tables of earlier versions (:attr:`vulns`, :attr:`logins`,
         :attr:`signatures`, :attr:`targets`...) are built from the shapes when
@@ -185,9 +205,11 @@ class AttackModel:
         self.groups: dict[str, LabelGroup] = topology.label_groups
         logins_by_cred, shape_by_host = self.logins_by_cred, self.shapes
         shapes: dict[tuple[int, int, int, int], HostShape] = {}
-        shape_of = _Shapes().of
-        # Target hosts that offer a target service, with their shape: the layout's input.
-        self._offering: list[tuple[str, HostShape]] = []
+        self._shapes = _Shapes()
+        shape_of = self._shapes.of
+        # Target hosts that offer a target service, with their lists key and shape: the
+        # layout's input.
+        self._offering: list[tuple[Host, tuple[int, int, int, int], HostShape]] = []
         offering = self._offering.append
         for h, key in zip(m.hosts, topology.lists_keys, strict=True):
             shape = shapes.get(key)
@@ -202,7 +224,7 @@ class AttackModel:
                     for lg in h.logins:
                         logins_by_cred[lg.credential].append((h, lg))
                 if shape.offers:
-                    offering((h.id, shape))
+                    offering((h, key, shape))
             if h.data:
                 hid = h.id
                 apart.add(hid)
@@ -256,15 +278,16 @@ class AttackModel:
         from other hosts besides the policy (its services, vulnerabilities, logins and
         stored credentials); ``None`` to keep a host apart (it holds data, is an entry
         point or a traffic endpoint).  Other hosts have no entry; hosts in order."""
-        apart = self.apart
+        apart, signature = self.apart, self._shapes.signature
         out: dict[str, Hashable] = {}
-        for h in self.topology.hosts:
-            if h in apart:
-                out[h] = None
+        for h, key in zip(self.topology.model.hosts, self.topology.lists_keys, strict=True):
+            hid = h.id
+            if hid in apart:
+                out[hid] = None
             else:
-                sh = self.shapes.get(h)
-                if sh is not None and sh.signature is not None:
-                    out[h] = sh.signature
+                sh = self.shapes.get(hid)
+                if sh is not None and sh.own:
+                    out[hid] = signature(h, key)
         return out
 
     @cached_property
@@ -283,12 +306,13 @@ class AttackModel:
         rather than per target: on L, 41,000 hosts instead of 46,000 targets, one
         signature hashed per shape, no offer looked up per target.
         """
-        groups, apart = self.groups, self.apart
+        groups, apart, signature = self.groups, self.apart, self._shapes.signature
         per_group: TargetsByGroup = {}
         numbers: dict[Hashable, int] = {}
         by_shape: dict[int, int] = {}  # id of a shape -> its signature's number
         loners: list[str] = []
-        for hid, shape in self._offering:
+        for h, key, shape in self._offering:
+            hid = h.id
             group = groups[hid]
             entry = per_group.get(group)
             if entry is None:
@@ -300,12 +324,12 @@ class AttackModel:
                     buckets[offer] = [hid]
                 else:
                     bucket.append(hid)
-            sig = None if hid in apart else shape.signature
-            if sig is None:
+            if hid in apart:
                 loners.append(hid)
                 continue
             n = by_shape.get(id(shape))
             if n is None:
+                sig = signature(h, key)
                 n = by_shape[id(shape)] = numbers.setdefault(sig, len(numbers))
             twin = twins.get(n)
             if twin is None:
