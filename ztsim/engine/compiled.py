@@ -35,6 +35,7 @@ from ztsim.engine.decisions import (
     selector_sets,
     sets_admit,
 )
+from ztsim.engine.egresshosts import HostBits, allowed_hosts
 from ztsim.engine.expressions import Lowered, lower, uses_expressions
 from ztsim.engine.layers import LayerPlan
 from ztsim.engine.reach import BulkReach, RuleIndex, RuleLists
@@ -245,6 +246,11 @@ class CompiledPolicy:
     def targets(self) -> TargetGroups:
         """The attack target groups this policy was compiled with."""
         return self._targets
+
+    def egress_allowed(self, host: str, destination: str, service: str) -> bool:
+        """Whether egress lets ``host`` out to ``destination`` on ``service``
+        (:meth:`EgressJudge.allowed`: the fixpoint's question, without the rule)."""
+        return self._egress.allowed(host, destination, service)
 
     def traffic(self, source: str, to: str, service: str) -> Decision:
         """Decide a legitimate traffic flow: to a host (segmentation) or outside (egress)."""
@@ -509,7 +515,9 @@ class EgressJudge:
 
     __slots__ = (
         "_covers",
+        "_hosts",
         "_index",
+        "_open",
         "_plan",
         "_section",
         "_to_masks",
@@ -555,6 +563,10 @@ class EgressJudge:
         self.default_allow = default_allow
         #: Each egress rule's `from` as sets.
         self.from_sel = [sets_of(r.source) for r in rules]
+        #: The hosts as bits, and per (destination, service) the hosts egress lets
+        #: out (:meth:`allowed`), built on first use.
+        self._hosts: HostBits | None = None
+        self._open: dict[tuple[str, str], bytes | None] = {}
         #: Decisions by (host, destination, service).
         self.by_flow: dict[tuple[str, str, str], Decision] = {}
         #: Decisions by (source class, destination, service).
@@ -586,6 +598,46 @@ class EgressJudge:
         if known is None:
             known = self.by_class[key] = self.egress(host_id, destination, service)
         return known
+
+    def allowed(self, host: str, destination: str, service: str) -> bool:
+        """Whether egress lets ``host`` out to ``destination`` on ``service``: the
+        decision's ``allowed``, read from one first-match sweep over bitsets of hosts
+        per (destination, service) (:mod:`ztsim.engine.egresshosts`) where the rules
+        are judged one by one (model v1), else from :meth:`egress_class`."""
+        key = (destination, service)
+        try:
+            hosts_open = self._open[key]
+        except KeyError:
+            hosts_open = self._open[key] = self._sweep(destination, service)
+        if hosts_open is None:
+            return self.egress_class(host, destination, service).allowed
+        assert self._hosts is not None
+        i = self._hosts.index[host]
+        return bool(hosts_open[i >> 3] >> (i & 7) & 1)
+
+    def _sweep(self, destination: str, service: str) -> bytes | None:
+        """:meth:`allowed` for every host at once, as bytes (bit ``i`` of byte
+        ``i // 8`` for host ``i``); ``None`` where a plan judges (layers, CIDR blocks,
+        label expressions not lowered)."""
+        if self.layered or destination in self.cidr_dests:
+            return None
+        if any(r.source.labels_match for r in self.rules):
+            return None
+        selectors = [r.source for r in self.rules]
+        hosts = self._hosts
+        if hosts is None:
+            hosts = self._hosts = HostBits(list(self.topology.hosts), self.groups, selectors)
+        if service not in self.topology.destinations[destination].services:
+            bits = 0
+        else:
+            bits = allowed_hosts(
+                hosts,
+                selectors,
+                [r.action == "allow" for r in self.rules],
+                self._rules_to(destination, service),
+                self.default_allow,
+            )
+        return bits.to_bytes((hosts.size + 7) >> 3, "little")
 
     def _egress(self, host: str, destination: str, service: str) -> Decision:
         if service not in self.topology.destinations[destination].services:

@@ -251,7 +251,7 @@ class _Solver:
         options = [
             (dest, svc)
             for dest, svc in self.model.exfil_destinations
-            if self.policy.egress_class(host, dest, svc).allowed
+            if self.policy.egress_allowed(host, dest, svc)
         ]
         if not options:
             return
