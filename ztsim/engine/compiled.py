@@ -461,7 +461,7 @@ class _ListMasks:
     """The lists of one side's rule index (:class:`~ztsim.engine.reach.RuleIndex`) as
     bitsets over the rules, each made on first use."""
 
-    __slots__ = ("_unconstrained", "by_host", "by_pair", "by_zone", "index", "size")
+    __slots__ = ("_unconstrained", "by_host", "by_key", "by_pair", "by_zone", "index", "size")
 
     def __init__(self, index: Callable[[], RuleLists], size: int) -> None:
         self.index = index
@@ -469,6 +469,8 @@ class _ListMasks:
         self.by_zone: dict[str, int] = {}
         self.by_host: dict[str, int] = {}
         self.by_pair: dict[tuple[str, str], int] = {}
+        #: :meth:`union` by (class, zone): flows and plan steps ask again of a class.
+        self.by_key: dict[tuple[ClassKey, str], int] = {}
         self._unconstrained: int | None = None
 
     def unconstrained(self) -> int:
@@ -489,6 +491,12 @@ class _ListMasks:
         """The rules listed where a class ``key`` in ``zone`` may be matched (as
         :func:`~ztsim.engine.reach.index_lists` finds them): a superset of those whose
         selector matches it."""
+        known = self.by_key.get((key, zone))
+        if known is None:
+            known = self.by_key[(key, zone)] = self._union(key, zone)
+        return known
+
+    def _union(self, key: ClassKey, zone: str) -> int:
         out = self.unconstrained() | self.zone(zone)
         if key.host is not None:
             found = self.by_host.get(key.host)
