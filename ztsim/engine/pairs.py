@@ -101,20 +101,23 @@ class PairBound:
     def _every_last_step(self, p: Fact, q: Fact, t: int) -> bool:
         """Whether each step that could be the last of a plan holding ``{p, q}``
         leaves at least ``t - 1`` steps before it."""
-        done: set[object] = set()
-        for fact, other in ((p, q), (q, p)):
-            for st in self.givers.get(fact, ()):
-                if st.key in done:
-                    continue
-                done.add(st.key)
-                before = list(st.pre)
-                if other not in st.post:
-                    before.append(other)
-                if not self._any_pair(before, t - 1):
-                    return False
+        givers = self.givers
+        any_pair = self._any_pair
+        for st in givers.get(p, ()):
+            pre = st.pre
+            if not any_pair(pre if q in st.post else (*pre, q), t - 1):
+                return False
+        if p == q:
+            return True
+        for st in givers.get(q, ()):
+            post = st.post
+            if p in post:
+                continue  # a giver of p too (p is derived): asked above
+            if not any_pair((*st.pre, p), t - 1):
+                return False
         return True
 
-    def _any_pair(self, facts: list[Fact], t: int) -> bool:
+    def _any_pair(self, facts: Sequence[Fact], t: int) -> bool:
         """Whether ``H(facts) >= t``: some fact or pair of them needs ``t`` steps."""
         if t <= 0:
             return True
@@ -122,8 +125,12 @@ class PairBound:
             return False
         hm = self.hmax
         # The cheap answers first: a fact whose h_max meets t, then single facts, then pairs.
-        if any(hm[f] >= t for f in facts):
-            return True
+        for f in facts:
+            if hm[f] >= t:
+                return True
+        if len(facts) == 1:
+            a = facts[0]
+            return self._pair(a, a, t)
         uniq = sorted(set(facts), key=lambda f: (-hm[f], f))
         for a in uniq:
             if self._pair(a, a, t):
