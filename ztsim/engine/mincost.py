@@ -220,7 +220,8 @@ class _Relaxation:
         #: Per host, what it reaches on itself (always allowed): its services among
         #: the targets (a target's service is one its host offers).
         self.own: dict[str, list[Fact]] = {}
-        for host, service in sorted(targets):
+        # (In no particular order: the walk gives every fact of a level the same value.)
+        for host, service in targets:
             self.own.setdefault(host, []).append(("*reach", host, service))
         self.model = sol.model
         self.policy = sol.policy
@@ -236,8 +237,6 @@ class _Relaxation:
             ends = frozenset(x for x in (t.source, t.to) if x in hosts)
             for zone in {hosts[x].zone for x in ends}:
                 self.sniffs.setdefault(zone, []).append((str(i), ends))
-        for zone in self.sniffs:
-            self.sniffs[zone] = sorted(self.sniffs[zone])
 
     def __call__(self, f: Fact) -> list[Fact]:
         """The virtual facts the ``priv`` fact ``f`` brings (most bring none)."""
