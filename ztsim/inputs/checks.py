@@ -478,11 +478,16 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
             col.add((*loc, *at), message, "warning")
 
     pol = policy.model
+    # A rule's place is spelled out only for a selector to warn of (few are).
     for p in pol.segmentation.placed_rules():
-        check_selector(p.rule.source, ("segmentation", *p.path, "from"))
-        check_selector(p.rule.to, ("segmentation", *p.path, "to"))
+        rule = p.rule
+        if judged(rule.source):
+            check_selector(rule.source, ("segmentation", *p.path, "from"))
+        if judged(rule.to):
+            check_selector(rule.to, ("segmentation", *p.path, "to"))
     for pe in pol.egress.placed_rules():
-        check_selector(pe.rule.source, ("egress", *pe.path, "from"))
+        if judged(pe.rule.source):
+            check_selector(pe.rule.source, ("egress", *pe.path, "from"))
     for i, c in enumerate(pol.controls.mfa):
         if c not in creds:
             col.add(

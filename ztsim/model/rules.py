@@ -264,7 +264,10 @@ _LayersView = list[tuple[str, bool, list[tuple[str | None, list[RuleT]]]]]
 def _placed(rules: list[RuleT], layers: _LayersView[RuleT] | None) -> list[PlacedRule[RuleT]]:
     """Every rule of a section in order, placed (see :class:`PlacedRule`)."""
     if layers is None:
-        return [PlacedRule(r, None, None, 0, 0, ("rules", k)) for k, r in enumerate(rules)]
+        # tuple.__new__ skips the named tuple's Python-level __new__: every reader of a
+        # policy's rule places (checks, warnings, locations) places every rule.
+        new = tuple.__new__
+        return [new(PlacedRule, (r, None, None, 0, 0, ("rules", k))) for k, r in enumerate(rules)]
     out: list[PlacedRule[RuleT]] = []
     for i, (layer, direct, tiers) in enumerate(layers):
         for j, (tier, tier_rules) in enumerate(tiers):
