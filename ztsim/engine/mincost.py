@@ -229,7 +229,7 @@ class _Relaxation:
         self.classes: set[object] = set()
         self.egress_held = False
         topo = self.model.topology
-        hosts = topo.hosts
+        hosts = self.hosts = topo.hosts
         #: Per zone, the traffic flows a root there may sniff, with their end hosts.
         self.sniffs: dict[str, list[tuple[str, frozenset[str]]]] = {}
         for i in sniffed:
@@ -238,27 +238,28 @@ class _Relaxation:
             for zone in {hosts[x].zone for x in ends}:
                 self.sniffs.setdefault(zone, []).append((str(i), ends))
 
-    def __call__(self, f: Fact) -> list[Fact]:
+    def __call__(self, f: Fact) -> Sequence[Fact]:
         """The virtual facts the ``priv`` fact ``f`` brings (most bring none)."""
         host = f[1]
         if f[2] != "user":
             if not self.sniffs:
-                return []
-            zone = self.model.topology.hosts[host].zone
+                return ()
+            zone = self.hosts[host].zone
             left = self.sniffs.get(zone)
             if not left:
-                return []
+                return ()
             # Each flow is given once, by the first root placed to sniff it: the
             # walk goes level by level, so that is its least level.  Only flows
             # ending at this host are kept for a later root (two ends at most).
             self.sniffs[zone] = [(i, ends) for i, ends in left if host in ends]
             return [("*sniff", i) for i, ends in left if host not in ends]
-        out = list(self.own.get(host, ()))
+        own = self.own.get(host, ())
         p = self.policy
         ck = p.source_class(host)
         if ck in self.classes:  # most hosts: their class was seen, reach and egress too
-            return out
+            return own  # (read, never changed, by the walk)
         self.classes.add(ck)
+        out = list(own)
         mask = p.reach(host)
         new = mask & ~self.reached
         if new:
@@ -442,18 +443,28 @@ def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
             if p not in needed:
                 needed.add(p)
                 stack.append(p)
-    return _as_plan(list({st.key: st for st in chosen.values()}.values()), goal, hm)
+    # In the order of _as_plan: a step meets the h_max of each fact it was picked for,
+    # which is then its own chain's length.
+    ranked = {st.key: (hm[f], st.key, st) for f, st in chosen.items()}
+    return Plan(goal, tuple(minimize([st for _, _, st in sorted(ranked.values())], goal)))
 
 
 def _tight(g: _Graph, f: Fact) -> list[Step]:
     """The steps giving ``f`` that meet its h_max, in the order they fired (at least
     one: h_max is a minimum over them).  Remembered per graph: goals share facts."""
     hm = g.hmax
-    h = hm[f]
-    got = g.tight[f] = [
-        st for st in g.givers.get(f, ()) if 1 + max((hm[p] for p in st.pre), default=0) == h
-    ]
+    h = hm[f] - 1
+    got: list[Step] = []
+    for st in g.givers.get(f, ()):
+        top = 0
+        for p in st.pre:  # (at most two: a loop beats max() over a generator)
+            v = hm[p]
+            if v > top:
+                top = v
+        if top == h:
+            got.append(st)
     assert got  # some step gives f its h_max
+    g.tight[f] = got
     return got
 
 
