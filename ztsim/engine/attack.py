@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Sequence
 from functools import cached_property
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from ztsim.engine.compiled import CompiledPolicy
@@ -209,7 +209,7 @@ class AttackModel:
         shape_of = self._shapes.of
         # Target hosts that offer a target service, with their lists key and shape: the
         # layout's input.
-        self._offering: list[tuple[Host, tuple[int, int, int, int], HostShape]] = []
+        self._offering: list[tuple[str, Host, tuple[int, int, int, int], HostShape]] = []
         offering = self._offering.append
         for h, key in zip(m.hosts, topology.lists_keys, strict=True):
             shape = shapes.get(key)
@@ -224,7 +224,7 @@ class AttackModel:
                     for lg in h.logins:
                         logins_by_cred[lg.credential].append((h, lg))
                 if shape.offers:
-                    offering((h, key, shape))
+                    offering((h.id, h, key, shape))
             if h.data:
                 hid = h.id
                 apart.add(hid)
@@ -300,8 +300,8 @@ class AttackModel:
         """This model's targets bucketed once for every policy.
 
         :func:`~ztsim.engine.targets.target_layout` of the model's targets, groups and
-        signatures (but for the order of groups, buckets and twins, and the numbers
-        of signatures, which compilations do not depend on), worked out per target
+        signatures (but for the numbers of signatures, which compilations do not
+        depend on), worked out per target
         host from its shape (the services it offers as targets, its signature)
         rather than per target: on L, 41,000 hosts instead of 46,000 targets, one
         signature hashed per shape, no offer looked up per target.
@@ -311,8 +311,9 @@ class AttackModel:
         numbers: dict[Hashable, int] = {}
         by_shape: dict[int, int] = {}  # id of a shape -> its signature's number
         loners: list[str] = []
-        for h, key, shape in self._offering:
-            hid = h.id
+        # Host by host in order of id, each host's services in order: every bucket and
+        # twin list fills in order, as layout_of takes them.
+        for hid, h, key, shape in sorted(self._offering, key=itemgetter(0)):
             group = groups[hid]
             entry = per_group.get(group)
             if entry is None:

@@ -99,30 +99,24 @@ TargetsByGroup = dict[LabelGroup, tuple[dict[tuple[str, bool], list[str]], dict[
 
 def layout_of(per_group: TargetsByGroup, loners: Iterable[str]) -> TargetLayout:
     """The layout of targets collected per label group: ``(service, public) -> hosts``
-    and ``signature number -> hosts``, hosts in any order (sorted here).
+    and ``signature number -> hosts``, collected target by target in order (host,
+    then service), so that hosts come sorted, buckets by their first target and
+    groups by their first bucket's.
 
-    Buckets come by their first target (host, then service), and groups by their
-    first bucket's: :func:`group_targets` then meets its keys nearly in the order it
-    sorts them in, which a sort of a nearly sorted list finds at little cost.
+    In that order :func:`group_targets` meets its keys nearly in the order it sorts
+    them in, which a sort of a nearly sorted list finds at little cost.
     """
-    out: list[LayoutGroup] = []
-    for group, (buckets, twins) in per_group.items():
-        laid = []
-        for (svc, public), hosts in buckets.items():
-            hosts.sort()
-            laid.append((svc, public, tuple(hosts)))
-        if len(laid) > 1:
-            laid.sort(key=_first_target)
-        for hosts in twins.values():
-            hosts.sort()
-        out.append((group, tuple(laid), tuple((n, tuple(hosts)) for n, hosts in twins.items())))
-    out.sort(key=lambda g: _first_target(g[1][0]))
-    return TargetLayout(tuple(out), frozenset(loners))
-
-
-def _first_target(bucket: tuple[str, bool, tuple[str, ...]]) -> tuple[str, str]:
-    """A bucket's first target: its first host and the service."""
-    return bucket[2][0], bucket[0]
+    return TargetLayout(
+        tuple(
+            (
+                group,
+                tuple((svc, public, tuple(hosts)) for (svc, public), hosts in buckets.items()),
+                tuple((n, tuple(hosts)) for n, hosts in twins.items()),
+            )
+            for group, (buckets, twins) in per_group.items()
+        ),
+        frozenset(loners),
+    )
 
 
 def target_layout(
@@ -135,7 +129,7 @@ def target_layout(
 
     Targets that the topology does not offer are left out, as
     :func:`group_targets` would.  Groups, buckets and twins come in the order of
-    their first target.
+    their first target (see :func:`layout_of`).
     """
     hosts = topology.hosts
     per_group: TargetsByGroup = {}
