@@ -128,9 +128,15 @@ class PairBound:
         for f in facts:
             if hm[f] >= t:
                 return True
-        if len(facts) == 1:
-            a = facts[0]
-            return self._pair(a, a, t)
+        n = len(facts)
+        if n <= 2:  # (most steps: no set to sort) singles, highest h_max first, then the pair
+            a, b = facts[0], facts[-1]
+            if a == b:
+                return self._pair(a, a, t)
+            ha, hb = hm[a], hm[b]
+            if hb > ha or (hb == ha and b < a):
+                a, b = b, a
+            return self._pair(a, a, t) or self._pair(b, b, t) or self._pair(a, b, t)
         uniq = sorted(set(facts), key=lambda f: (-hm[f], f))
         for a in uniq:
             if self._pair(a, a, t):
