@@ -31,6 +31,7 @@ __all__ = [
 #: run for every host).
 _SERVICE_SIG = attrgetter("service", "public", "encrypted")
 _STORE_SIG = attrgetter("credential", "requires")
+_new = tuple.__new__
 
 
 def _canonical(items: list[tuple[Any, ...]]) -> tuple[tuple[Any, ...], ...]:
@@ -93,14 +94,19 @@ class _Shapes:
         own: tuple[str, ...] = ()
         offers: list[tuple[str, bool]] = []
         if remote or by_service:
-            own = tuple(sorted({*remote, *by_service}))
+            if remote and by_service:
+                own = tuple(sorted({*remote, *by_service}))
+            else:
+                one = remote or by_service
+                own = tuple(one) if len(one) == 1 else tuple(sorted(one))
             for svc in own:
                 offer = h.offer(svc)
                 if offer is not None:
                     offers.append((svc, offer.public))
         elif not (local or stores):
             return NO_SHAPE
-        return HostShape(remote, local, by_service, stores, own, tuple(offers))
+        # tuple.__new__ skips the named tuple's Python-level __new__ (a shape per host).
+        return _new(HostShape, (remote, local, by_service, stores, own, tuple(offers)))
 
     def signature(self, h: Host, key: tuple[int, int, int, int]) -> Hashable:
         """What tells target ``h`` (lists key ``key``) from other hosts besides the
@@ -126,6 +132,9 @@ NO_SHAPE = HostShape({}, (), {}, (), (), ())
 
 def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
     """``(remote by service, local)`` of a vulnerabilities list."""
+    if len(vulns) == 1:  # most lists (no loop, no comprehension)
+        v = vulns[0]
+        return ({}, (v,)) if v.local else ({v.service: (v,)}, ())
     remote: dict[str, list[Vulnerability]] = {}
     local: list[Vulnerability] = []
     for v in vulns:
@@ -139,6 +148,8 @@ def _vulns_part(vulns: list[Vulnerability]) -> tuple[Any, ...]:
 
 def _logins_part(logins: list[Login]) -> dict[str, tuple[Login, ...]]:
     """The logins of a list by service."""
+    if len(logins) == 1:  # most lists (no loop, no comprehension)
+        return {logins[0].service: (logins[0],)}
     by_service: dict[str, list[Login]] = {}
     for lg in logins:
         by_service.setdefault(lg.service, []).append(lg)
