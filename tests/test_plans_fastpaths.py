@@ -142,3 +142,14 @@ def test_goal_costs_read_derivations_of_the_givers(estate: Path) -> None:
         assert len(derivations_of(again)) == len(sol.derivations())
         second = {g: (c.plan.steps, c.lower) for g, c in goal_costs(again, goals, False).items()}
         assert second == first
+
+
+def test_derivations_of_a_stopped_solve_leave_out_what_it_did_not_derive(estate: Path) -> None:
+    """A solve stopped at a goal fired steps whose outputs it never finalised: the
+    givers of a complete solve take every output, those of a stopped one only the
+    derived ones."""
+    for sol, goals in _solves(estate):
+        stopped = solve(sol.model, sol.policy, alternatives=3, stop_at=goals[len(goals) // 2])
+        assert not stopped.complete
+        assert any(f not in stopped.cost for st in stopped.fired.values() for f in st.post)
+        assert dict(derivations_of(stopped)) == stopped.derivations()

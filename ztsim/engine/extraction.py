@@ -371,16 +371,21 @@ def givers_of(sol: Solution) -> dict[Fact, list[Step]]:
     memo = _memo(sol)
     givers = memo.givers
     if givers is None:
-        cost = sol.cost
         givers = memo.givers = {}
-        for st in sol.fired.values():
-            for f in st.post:
-                if f in cost:
+        if sol.complete:  # every output of a fired step was then derived
+            for st in sol.fired.values():
+                for f in st.post:
                     got = givers.get(f)
                     if got is None:
                         givers[f] = [st]
                     else:
                         got.append(st)
+        else:
+            cost = sol.cost
+            for st in sol.fired.values():
+                for f in st.post:
+                    if f in cost:
+                        givers.setdefault(f, []).append(st)
     return givers
 
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ztsim.engine.extraction import Plan, _memo, extract_plan, givers_of, minimize
 from ztsim.engine.fixpoint import Solution
@@ -60,6 +61,9 @@ MAX_ILP_STEPS = 1_000
 #: solve: past it, goals keep their plan and bound (a deterministic cap on the time
 #: a check spends searching, whatever the number of goals).
 MAX_ILP_STEPS_PER_SOLVE = 10_000
+
+#: A step's (preconditions, outputs), as :func:`hmax` reads them.
+_PRE_POST: Callable[[Step], tuple[tuple[Fact, ...], tuple[Fact, ...]]] = attrgetter("pre", "post")
 
 #: A virtual fact of :func:`relaxed_lower_bounds`: a channel out is held.
 _EGRESS: Fact = ("*egress",)
@@ -91,7 +95,7 @@ class _Graph:
         #: fired step: :func:`_search`, whose models must be deterministic, sorts
         #: the few lists it reads; the rest read them in any order).
         self.givers = givers_of(sol)
-        self.hmax = hmax((st.pre, st.post) for st in sol.fired.values())
+        self.hmax = hmax(map(_PRE_POST, sol.fired.values()))
         #: Per fact, the steps giving it that meet its h_max (:func:`_tight`), once asked.
         self.tight: dict[Fact, list[Step]] = {}
         self.found: dict[Fact, Cheapest] = {}
