@@ -43,6 +43,10 @@ MAX_STEPS = 150
 PAIR_BUDGET_PER_GRAPH = 500_000
 
 
+#: What is known of a pair not asked yet: nothing proven, nothing refuted.
+_NOTHING_KNOWN = (0, 1 << 30)
+
+
 class _OutOfBudget(Exception):
     """The question took more than :data:`PAIR_BUDGET` expansions."""
 
@@ -54,9 +58,9 @@ class PairBound:
     def __init__(self, givers: Mapping[Fact, Sequence[Step]], hmax: Mapping[Fact, int]) -> None:
         self.givers = givers
         self.hmax = hmax
-        #: Per pair, the highest threshold proven and the lowest one refuted.
-        self.proven: dict[tuple[Fact, Fact], int] = {}
-        self.refuted: dict[tuple[Fact, Fact], int] = {}
+        #: Per pair, the highest threshold proven and the lowest one refuted (one
+        #: look-up for both; a single fact is its own key).
+        self.known: dict[object, tuple[int, int]] = {}
         self._left = 0
         #: Expansions left for the graph's later questions.
         self.total = PAIR_BUDGET_PER_GRAPH
@@ -82,20 +86,22 @@ class PairBound:
         hm = self.hmax
         if t <= hm[p] or t <= hm[q]:
             return True
-        key = (p, q) if p <= q else (q, p)
-        if self.proven.get(key, 0) >= t:
+        key: object = p if p is q else ((p, q) if p <= q else (q, p))
+        proven, refuted = self.known.get(key, _NOTHING_KNOWN)
+        if proven >= t:
             return True
-        known = self.refuted.get(key)
-        if known is not None and known <= t:
+        if refuted <= t:
             return False
         self._left -= 1
         if self._left < 0:
             raise _OutOfBudget
         ok = self._every_last_step(p, q, t)
+        # (The search may have learnt about this pair meanwhile: read it again.)
+        now_proven, now_refuted = self.known.get(key, _NOTHING_KNOWN)
         if ok:
-            self.proven[key] = max(t, self.proven.get(key, 0))
-        elif known is None or t < known:
-            self.refuted[key] = t
+            self.known[key] = (max(t, now_proven), now_refuted)
+        elif t < refuted:
+            self.known[key] = (now_proven, t)
         return ok
 
     def _every_last_step(self, p: Fact, q: Fact, t: int) -> bool:
