@@ -216,17 +216,17 @@ class _Relaxation:
     out from the policy's reach of each source class, as the solve expands them.
     """
 
-    def __init__(self, sol: Solution, targets: set[tuple[str, str]], sniffed: set[int]) -> None:
-        """``targets``: the (host, service) pairs some relaxed step needs reached;
+    def __init__(self, sol: Solution, targets: set[Fact], sniffed: set[int]) -> None:
+        """``targets``: the ``("*reach", host, service)`` facts some relaxed step needs;
         ``sniffed``: the traffic flows some fired step sniffs."""
-        #: The (host, service) pairs some relaxed step needs reached.
+        #: The ``("*reach", host, service)`` facts some relaxed step needs.
         self.targets = targets
         #: Per host, what it reaches on itself (always allowed): its services among
         #: the targets (a target's service is one its host offers).
         self.own: dict[str, list[Fact]] = {}
         # (In no particular order: the walk gives every fact of a level the same value.)
-        for host, service in targets:
-            self.own.setdefault(host, []).append(("*reach", host, service))
+        for fact in targets:
+            self.own.setdefault(fact[1], []).append(fact)
         self.model = sol.model
         self.policy = sol.policy
         self.reached = 0  # target groups some held host reaches
@@ -272,7 +272,10 @@ class _Relaxation:
             tg = p.targets
             for gi in iter_bits(new):
                 svc = tg.keys[gi][1]
-                out.extend(("*reach", h, svc) for h in tg.members[gi] if (h, svc) in wanted)
+                for h in tg.members[gi]:
+                    fact = ("*reach", h, svc)
+                    if fact in wanted:
+                        out.append(fact)
         if not self.egress_held and any(
             p.egress_class(host, dest, svc).allowed for dest, svc in self.model.exfil_destinations
         ):
@@ -298,7 +301,7 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
     """
     cost = sol.cost
     relaxed: set[tuple[tuple[Fact, ...], tuple[Fact, ...]]] = set()
-    targets: set[tuple[str, str]] = set()
+    targets: set[Fact] = set()
     sniffed: set[int] = set()
     for st in sol.fired.values():
         pre = st.pre
@@ -307,8 +310,9 @@ def relaxed_lower_bounds(sol: Solution, goals: Sequence[Fact]) -> dict[Fact, int
             if pre[0][0] == "priv":  # from inside: any source reaching the service
                 assert st.flow is not None
                 _, host, service = st.flow
-                targets.add((host, service))
-                pre = (("*reach", host, service), *pre[1:])
+                target = ("*reach", host, service)
+                targets.add(target)
+                pre = (target, *pre[1:])
         elif kind == "exfiltrate":
             pre = (pre[0], _EGRESS)  # (the data, code execution with a channel out)
         elif kind == "sniff":
@@ -438,10 +442,16 @@ def _hmax_plan(g: _Graph, goal: Fact) -> Plan:
         tight = g.tight.get(f)
         if tight is None:
             tight = _tight(g, f)
-        if len(tight) == 1:
-            pick = tight[0]  # (most facts: no rank to work out)
-        else:
-            pick = min(tight, key=lambda st: (sum(p not in needed for p in st.pre), st.key))
+        pick = tight[0]
+        if len(tight) > 1:  # the fewest preconditions not needed yet, then the least key
+            least = -1
+            for st in tight:
+                n = 0
+                for p in st.pre:
+                    if p not in needed:
+                        n += 1
+                if least < 0 or n < least or (n == least and st.key < pick.key):
+                    pick, least = st, n
         chosen[f] = pick
         for p in pick.pre:
             if p not in needed:
