@@ -16,6 +16,9 @@ Compare two source trees (say, a worktree of an older commit) with ``--source``:
     python benchmarks/instructions.py --workload M
     python benchmarks/instructions.py --workload L --source . /tmp/base
 
+``--command paths`` counts ``paths -k 5 --format json`` instead of ``check``: the
+plan solves, the listing of every goal and its JSON, on one core.
+
 Valgrind runs Python about fifty times slower: M takes half a minute per count,
 L about four minutes (the counts of each tree run side by side on two cores).
 """
@@ -58,7 +61,13 @@ with paused_gc():
             read_document(path, positions=True, depth=RULE_DEPTH)
     else:
         topo, pols = load_scenario(folder + "/topology.yaml", [folder + "/policies"], False)
-        if sys.argv[2] == "all":  # as check --format json writes it, in each tree's way
+        if sys.argv[2] == "all" and sys.argv[3] == "paths":  # as paths -k 5 --format json
+            from ztsim.analysis.analyze import Needs
+            from ztsim.output.console import paths_json_text
+            a = analyze(topo, pols, Needs(plan_listing=True))
+            _ = a.exit_code
+            paths_json_text(a, a.plans_by_goal(a.goals, 5))
+        elif sys.argv[2] == "all":  # as check --format json writes it, in each tree's way
             a = analyze(topo, pols)
             try:  # this tree's writer, else an older tree's
                 from ztsim.output.checkjson import check_json_text
@@ -72,11 +81,12 @@ os._exit(0)
 """
 
 
-def count(source: Path, folder: Path, what: str) -> int:
-    """Instructions of one run of :data:`_STEPS` (``parse``, ``load`` or ``all``) on ``source``."""
+def count(source: Path, folder: Path, what: str, command: str = "check") -> int:
+    """Instructions of one run of :data:`_STEPS` (``parse``, ``load`` or ``all``) on
+    ``source``; ``all`` as ``command`` (``check`` or ``paths``) does it."""
     env = {**os.environ, "PYTHONPATH": str(source)}
     cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null"]
-    cmd += [sys.executable, "-c", _STEPS, str(folder), what]
+    cmd += [sys.executable, "-c", _STEPS, str(folder), what, command]
     # cwd: ``python -c`` puts the current folder first on the path, before PYTHONPATH.
     done = subprocess.run(cmd, env=env, cwd=source, capture_output=True, text=True, check=False)
     found = re.search(r"I\s+refs:\s+([\d,]+)", done.stderr)
@@ -96,6 +106,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[HERE.parent],
         help="source trees to count (default: this one)",
     )
+    ap.add_argument(
+        "--command",
+        choices=("check", "paths"),
+        default="check",
+        help="what the analysis does: check --format json (default), or paths -k 5 "
+        "--format json (its plan listing on one core)",
+    )
     args = ap.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (apt install valgrind)")
@@ -107,13 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     sources = [s.resolve() for s in args.source]
     for source in sources:  # fill the parse cache: YAML parsing is not what is counted
         env = {**os.environ, "PYTHONPATH": str(source)}
-        steps = [sys.executable, "-c", _STEPS, str(folder), "load"]
+        steps = [sys.executable, "-c", _STEPS, str(folder), "load", args.command]
         subprocess.run(steps, env=env, cwd=source, check=True)
-    print(f"workload {args.workload}: instructions (millions), parse cache warm")
+    print(f"workload {args.workload}, {args.command}: instructions (millions), parse cache warm")
     print(f"  {'source':<32} {'parse':>9} {'validate':>9} {'analysis':>9} {'after':>9}")
     with ThreadPoolExecutor(max_workers=2) as pool:
         counted = {
-            source: [pool.submit(count, source, folder, what) for what in ("parse", "load", "all")]
+            source: [
+                pool.submit(count, source, folder, what, args.command)
+                for what in ("parse", "load", "all")
+            ]
             for source in sources
         }
         for source, runs in counted.items():

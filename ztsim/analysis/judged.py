@@ -82,7 +82,7 @@ class Analysis:
     @property
     def exit_code(self) -> int:
         """0 when no goal is reachable under any judged policy, else 1 (spec §7)."""
-        return 1 if any(r.reachable_goals for r in self.results) else 0
+        return 1 if any(r.reaches_a_goal for r in self.results) else 0
 
     @cached_property
     def reference(self) -> PolicyResult:

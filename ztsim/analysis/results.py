@@ -131,7 +131,7 @@ class PolicyResult:
         policy: LoadedPolicy,
         compiled: CompiledPolicy,
         solution: Solution,
-        goals: list[GoalResult],
+        goals: list[GoalResult] | Callable[[], list[GoalResult]],
         traffic: list[TrafficResult],
         model: AttackModel | None = None,
     ) -> None:
@@ -139,9 +139,28 @@ class PolicyResult:
         self._compiled: CompiledPolicy | None = compiled
         self._solution: Solution | None = solution
         self._stats: ResultStats | None = None
-        self.goals = goals
+        self._goals = goals
         self.traffic = traffic
         self.model = model
+
+    @property
+    def goals(self) -> list[GoalResult]:
+        """Each goal of the topology under this policy, in goal order; worked out when
+        first read where the result was made with a function for them (plan listing:
+        the goals' cheapest plans are not what ``paths`` shows)."""
+        found = self._goals
+        if callable(found):
+            found = self._goals = found()
+        return found
+
+    @property
+    def reaches_a_goal(self) -> bool:
+        """Whether the attacker reaches some goal: what the exit status asks, read from
+        the solve when the goals' plans were not worked out."""
+        if not callable(self._goals):
+            return any(g.reachable for g in self._goals)
+        cost = self.solution.cost
+        return any(g in cost for g in goal_facts(self.solution.model.topology))
 
     @classmethod
     def later(
@@ -154,7 +173,7 @@ class PolicyResult:
     ) -> PolicyResult:
         """A result known by its goals, flows and sizes; compiled and solved when asked."""
         r = cls.__new__(cls)
-        r.policy, r.model, r.goals, r.traffic = policy, model, goals, traffic
+        r.policy, r.model, r._goals, r.traffic = policy, model, goals, traffic
         r._compiled, r._solution, r._stats = None, None, stats
         return r
 
@@ -269,13 +288,34 @@ def _finish(
     """A compiled policy's result: its fixpoint, goals and legitimate flows."""
     sol = plan_solve(model, compiled) if plan_listing else check_solve(model, compiled)
     topo = model.topology
-    goals: list[GoalResult] = []
     # Goals' plans come from the plan solve, so that check and paths name the same
     # plan (paths' first): on small estates the whole attack graph (exact costs),
     # on large ones the policy's own solve (see check_solve).
     small = exhaustive_for(model)
     plans_from = plan_solve(model, compiled) if small and not plan_listing else sol
+
+    def goals() -> list[GoalResult]:
+        return _goal_results(model, plans_from, small)
+
+    traffic = [
+        TrafficResult(
+            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
+        )
+        for i, t in enumerate(topo.model.traffic)
+    ]
+    # A plan listing shows the plans it lists, not each goal's cheapest: worked out
+    # only if something reads them (`paths` reads what is reachable, from the solve).
+    result = PolicyResult(policy, compiled, sol, goals if plan_listing else goals(), traffic, model)
+    result.__dict__["plan_solution"] = plans_from  # the cached property, known
+    return result
+
+
+def _goal_results(model: AttackModel, plans_from: Solution, small: bool) -> list[GoalResult]:
+    """Each goal of the topology with its cheapest plan found in ``plans_from`` and
+    the proven bound (:func:`~ztsim.engine.plans.goal_costs`), in goal order."""
+    topo = model.topology
     costs = goal_costs(plans_from, goal_facts(topo), small)
+    goals: list[GoalResult] = []
     for g in goal_facts(topo):
         found = costs.get(g)
         plan = found.plan if found is not None else None
@@ -290,15 +330,7 @@ def _finish(
                 found.lower if found is not None else None,
             )
         )
-    traffic = [
-        TrafficResult(
-            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
-        )
-        for i, t in enumerate(topo.model.traffic)
-    ]
-    result = PolicyResult(policy, compiled, sol, goals, traffic, model)
-    result.__dict__["plan_solution"] = plans_from  # the cached property, known
-    return result
+    return goals
 
 
 def check_solve(model: AttackModel, compiled: CompiledPolicy) -> Solution:
