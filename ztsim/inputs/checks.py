@@ -473,21 +473,17 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
     # many rules: each is judged once, and its warnings repeated at each rule.
     judged = PerObject(judge)
 
-    def check_selector(sel: Selector, loc: Loc) -> None:
+    def check_selector(sel: Selector, section: str, path: Loc, field: str) -> None:
+        # The place is spelled out only for a selector to warn of (few are).
         for at, message in judged(sel):
-            col.add((*loc, *at), message, "warning")
+            col.add((section, *path, field, *at), message, "warning")
 
     pol = policy.model
-    # A rule's place is spelled out only for a selector to warn of (few are).
     for p in pol.segmentation.placed_rules():
-        rule = p.rule
-        if judged(rule.source):
-            check_selector(rule.source, ("segmentation", *p.path, "from"))
-        if judged(rule.to):
-            check_selector(rule.to, ("segmentation", *p.path, "to"))
+        check_selector(p.rule.source, "segmentation", p.path, "from")
+        check_selector(p.rule.to, "segmentation", p.path, "to")
     for pe in pol.egress.placed_rules():
-        if judged(pe.rule.source):
-            check_selector(pe.rule.source, ("egress", *pe.path, "from"))
+        check_selector(pe.rule.source, "egress", pe.path, "from")
     for i, c in enumerate(pol.controls.mfa):
         if c not in creds:
             col.add(
@@ -496,7 +492,7 @@ def _policy_warnings(policy: LoadedPolicy, topo: LoadedTopology) -> list[Diagnos
                 "warning",
             )
     for i, d in enumerate(pol.controls.detection):
-        check_selector(d.where, ("controls", "detection", i, "where"))
+        check_selector(d.where, "controls", ("detection", i), "where")
     return col.diagnostics()
 
 
