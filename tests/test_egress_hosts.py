@@ -30,7 +30,8 @@ SHIPPED = [
 
 
 def _mismatches(topo: LoadedTopology, policy: LoadedPolicy) -> list[tuple[str, str, str]]:
-    """Every (host, destination, service) where the sweep and the reference disagree."""
+    """Every (host, destination, service) where :meth:`EgressJudge.allowed` (class by
+    class at first, then swept) and the reference disagree."""
     compiled = AttackModel(topo).compile(policy)
     wrong: list[tuple[str, str, str]] = []
     for dest in topo.model.external:
@@ -39,6 +40,10 @@ def _mismatches(topo: LoadedTopology, policy: LoadedPolicy) -> list[tuple[str, s
                 expected = ref.egress(topo.model, policy.model, host, dest.id, service)[0]
                 if compiled.egress_allowed(host, dest.id, service) != expected:
                     wrong.append((host, dest.id, service))
+    # Every host asked of every destination: past the first questions, swept (v1).
+    judge = compiled._egress
+    if not judge.layered and any(d.cidr is None for d in topo.model.external):
+        assert any(isinstance(v, bytes) for v in judge._open.values())
     return wrong
 
 

@@ -27,10 +27,16 @@ from ztsim.model.schema import EgressRule, EgressSection
 from ztsim.model.selectors import Selector
 from ztsim.model.services import PortRange
 
-__all__ = ["EGRESS_TOPOLOGY_DENY", "EgressJudge"]
+__all__ = ["EGRESS_TOPOLOGY_DENY", "SWEEP_AFTER", "EgressJudge"]
 
 #: Egress to a destination that does not serve the service: the topology forbids it.
 EGRESS_TOPOLOGY_DENY = Decision(False, "topology", "topology", "egress")
+#: :meth:`EgressJudge.allowed` sweeps after this many questions per host of the
+#: topology.  Where hosts share classes, a policy asks few (one per class holding
+#: code execution) and a sweep's pass over every host would cost more than them
+#: all; where hosts barely share a class it asks several per host, and the pass
+#: is soon paid for.  The benchmark families: ``benchmarks/README.md``, session 22.
+SWEEP_AFTER = 0.125
 #: An FQDN destination as an address set: one point (model v1.1's CIDR walk).
 _POINT: Intervals = (0, ((0, 0),))
 
@@ -44,12 +50,14 @@ class EgressJudge:
     per flow and per source class."""
 
     __slots__ = (
+        "_asked",
         "_covers",
         "_hosts",
         "_index",
         "_open",
         "_plan",
         "_section",
+        "_sweep_after",
         "_to_masks",
         "_zone_masks",
         "by_class",
@@ -97,6 +105,9 @@ class EgressJudge:
         #: out (:meth:`allowed`), built on first use.
         self._hosts: HostBits | None = None
         self._open: dict[tuple[str, str], bytes | None] = {}
+        #: Questions :meth:`allowed` answered class by class, and how many before it sweeps.
+        self._asked = 0
+        self._sweep_after = int(len(topology.hosts) * SWEEP_AFTER)
         #: Decisions by (host, destination, service).
         self.by_flow: dict[tuple[str, str, str], Decision] = {}
         #: Decisions by (source class, destination, service).
@@ -131,19 +142,29 @@ class EgressJudge:
 
     def allowed(self, host: str, destination: str, service: str) -> bool:
         """Whether egress lets ``host`` out to ``destination`` on ``service``: the
-        decision's ``allowed``, read from one first-match sweep over bitsets of hosts
-        per (destination, service) (:mod:`ztsim.engine.egresshosts`) where the rules
-        are judged one by one (model v1), else from :meth:`egress_class`."""
+        decision's ``allowed``.
+
+        Asked host class by host class at first (:meth:`egress_class`).  Once this
+        policy has been asked :data:`SWEEP_AFTER` times per host of the topology
+        (hosts that barely share a class), each (destination, service) is answered
+        from one first-match sweep over bitsets of hosts
+        (:mod:`ztsim.engine.egresshosts`), then a bit test per host: the sweep costs
+        a pass over the hosts, which the questions asked so far have paid for (where
+        classes are few, it would cost more than all of them).  A layered section or
+        a CIDR destination (model v1.1) is always judged class by class.  Both ways
+        give the same answer.
+        """
         key = (destination, service)
-        try:
-            hosts_open = self._open[key]
-        except KeyError:
-            hosts_open = self._open[key] = self._sweep(destination, service)
-        if hosts_open is None:
-            return self.egress_class(host, destination, service).allowed
+        swept = self._open.get(key)
+        if swept is None:
+            self._asked += 1
+            if key not in self._open and self._asked > self._sweep_after:
+                swept = self._open[key] = self._sweep(destination, service)
+            if swept is None:
+                return self.egress_class(host, destination, service).allowed
         assert self._hosts is not None
         i = self._hosts.index[host]
-        return bool(hosts_open[i >> 3] >> (i & 7) & 1)
+        return bool(swept[i >> 3] >> (i & 7) & 1)
 
     def _sweep(self, destination: str, service: str) -> bytes | None:
         """:meth:`allowed` for every host at once, as bytes (bit ``i`` of byte
