@@ -18,7 +18,6 @@ from typing import Literal, NamedTuple
 
 from ztsim.inputs.positions import Document, Mark, NodePath, locate
 from ztsim.model.diagnostics import Diagnostic
-from ztsim.model.fields import Labels
 from ztsim.model.schema import (
     DataItem,
     EntryPoint,
@@ -173,27 +172,19 @@ class LoadedTopology:
         selector checks and policy classes work per group.
         """
         interned: dict[LabelGroup, LabelGroup] = {}
-        # Hosts of one role repeat their labels in the same order: a tuple of the
-        # items finds the group without building a frozenset per host, and labels
-        # shared by many hosts (Labels, see ztsim.perf.dedupe) are found by identity.
-        seen: dict[tuple[str, tuple[tuple[str, str], ...]], LabelGroup] = {}
-        shared: dict[tuple[str, int], LabelGroup] = {}
+        # Hosts of one role share their labels' object (Labels, see
+        # ztsim.perf.dedupe): its pairs are made a set once, and each host costs a
+        # look-up by identity and one of its group.  Each set is made from the
+        # first host's own labels, as a set per host would be.
+        pairs_of: dict[int, frozenset[tuple[str, str]]] = {}  # alive: the hosts hold them
         out: dict[str, LabelGroup] = {}
         for h in self.model.hosts:
             labels = h.labels
-            if type(labels) is Labels:
-                group = shared.get((h.zone, id(labels)))  # alive: the host holds it
-                if group is not None:
-                    out[h.id] = group
-                    continue
-            as_given = (h.zone, tuple(labels.items()))
-            group = seen.get(as_given)
-            if group is None:
-                key = (h.zone, frozenset(labels.items()))
-                group = seen[as_given] = interned.setdefault(key, key)
-            if type(labels) is Labels:
-                shared[(h.zone, id(labels))] = group
-            out[h.id] = group
+            pairs = pairs_of.get(id(labels))
+            if pairs is None:
+                pairs = pairs_of[id(labels)] = frozenset(labels.items())
+            key = (h.zone, pairs)
+            out[h.id] = interned.setdefault(key, key)
         return out
 
     @cached_property
