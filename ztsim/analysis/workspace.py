@@ -26,7 +26,7 @@ from pathlib import Path
 from ztsim.analysis.judged import Analysis
 from ztsim.analysis.results import PolicyResult, judge_policy
 from ztsim.engine.attack import AttackModel
-from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
+from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology, reference_policy
 from ztsim.inputs.loader import (
     expand_policy_paths,
     load_policy,
@@ -123,6 +123,19 @@ class Workspace:
             return None
         return policy_from_document(doc)
 
+    def _result(self, path: Path) -> PolicyResult:
+        """The result of the policy file at ``path``: cached while its content is unchanged."""
+        assert self._model is not None
+        digest, loaded = self._policy(path)
+        cached = self._results.get(path)
+        if cached is not None and cached[0] == digest:
+            return cached[1]
+        earlier = cached[1].compiled if cached is not None else None
+        result = judge_policy(self._model, loaded, earlier)
+        self.stats.solves += 1
+        self._results[path] = (digest, result)
+        return result
+
     def analyze(self, policies: Sequence[str | Path]) -> Analysis:
         """Judge ``policies`` (files or folders) on the topology, reusing what is unchanged.
 
@@ -133,23 +146,15 @@ class Workspace:
         """
         self._refresh_topology()
         assert self._topology is not None and self._model is not None
-        results: list[PolicyResult] = []
-        for path in expand_policy_paths(policies):
-            with paused_gc():
-                digest, loaded = self._policy(path)
-            cached = self._results.get(path)
-            if cached is not None and cached[0] == digest:
-                results.append(cached[1])
-                continue
-            earlier = cached[1].compiled if cached is not None else None
-            with paused_gc():
-                result = judge_policy(self._model, loaded, earlier)
-            self.stats.solves += 1
-            self._results[path] = (digest, result)
-            results.append(result)
-        if not results:
-            from ztsim.inputs.loaded import reference_policy
-
-            results.append(judge_policy(self._model, reference_policy()))
-            self.stats.solves += 1
+        before = (self.stats.policy_loads, self.stats.solves)
+        with paused_gc():
+            results = [self._result(path) for path in expand_policy_paths(policies)]
+            if not results:
+                results.append(judge_policy(self._model, reference_policy()))
+                self.stats.solves += 1
+            if (self.stats.policy_loads, self.stats.solves) != before:
+                # Kept until the next edit: out of the collector's scans (a re-check
+                # would otherwise pay a scan of everything it built, once per
+                # generation, for garbage it does not make).
+                settle()
         return Analysis(self._topology, self._model, results)

@@ -1,0 +1,143 @@
+"""The workspace keeps its results out of the collector's scans (:func:`ztsim.perf.heap.settle`).
+
+Freezing is only sound if what is frozen makes no garbage cycles (frozen cycles are
+never collected) or if the frozen heap is collected now and then: these tests hold
+both, and that a re-check no longer runs the collector over what it built.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import sys
+import weakref
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ztsim.analysis import workspace as workspace_module
+from ztsim.analysis.workspace import Workspace
+from ztsim.perf import heap
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def collector() -> Iterator[None]:
+    """Run with the collector on, a clean frozen heap and ``settle``'s memory reset."""
+    was = gc.isenabled()
+    saved = heap._settled
+    gc.unfreeze()
+    gc.collect()
+    heap._settled = 0
+    gc.enable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        heap._settled = saved
+        if not was:
+            gc.disable()
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A heterogeneous estate of 600 hosts (benchmarks/hfamily.py) and its policies:
+    large enough that a re-check would wake the collector."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import hfamily  # (benchmarks/ is not a package)
+
+    path = tmp_path_factory.mktemp("hfamily")
+    hfamily.write(600, 120, 3, path)
+    return path
+
+
+def _copy(estate: Path, tmp_path: Path) -> tuple[Path, Path]:
+    shutil.copytree(estate, tmp_path / "s")
+    return tmp_path / "s" / "topology.yaml", tmp_path / "s" / "policies"
+
+
+def _edit(policies: Path) -> None:
+    """Flip the first allow rule of one policy to deny."""
+    path = policies / "h-two.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "action: allow" in text
+    path.write_text(text.replace("action: allow", "action: deny", 1), encoding="utf-8")
+
+
+def test_a_recheck_makes_no_garbage_cycles(
+    estate: Path, tmp_path: Path, collector: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What the workspace freezes must not hold cycles: judged without freezing, then
+    # dropped, nothing is left for the collector to find.
+    monkeypatch.setattr(workspace_module, "settle", lambda: None)
+    topology, policies = _copy(estate, tmp_path)
+    gc.disable()
+    ws = Workspace(topology)
+    a = ws.analyze([policies])
+    assert a.results
+    _edit(policies)
+    a = ws.analyze([policies])
+    assert ws.stats.solves == len(a.results) + 1
+    del a, ws
+    assert gc.collect() == 0
+
+
+def test_a_recheck_runs_no_collection(estate: Path, tmp_path: Path, collector: None) -> None:
+    topology, policies = _copy(estate, tmp_path)
+    ws = Workspace(topology)
+    ws.analyze([policies])
+    runs: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            runs.append(info["generation"])
+
+    _edit(policies)
+    gc.callbacks.append(count)
+    try:
+        a = ws.analyze([policies])
+        # what a caller does next allocates: still no scan of the re-check's objects
+        [r.reachable_goals for r in a.results]
+    finally:
+        gc.callbacks.remove(count)
+    assert ws.stats.solves == len(a.results) + 1
+    assert runs == []
+
+
+class _Node:
+    """An object in a reference cycle (with itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settle_collects_frozen_cycles_once_the_heap_doubles(collector: None) -> None:
+    heap.settle()
+    base = gc.get_freeze_count()
+    assert heap._settled == base
+    garbage = [_Node() for _ in range(100)]
+    probe = weakref.ref(garbage[0])
+    heap.settle()  # frozen while alive
+    del garbage
+    assert probe() is not None  # a frozen cycle: kept
+    # not yet doubled: kept still
+    heap.settle()
+    assert probe() is not None
+    # the heap doubles: the frozen objects are collected once, then frozen again
+    kept = [[] for _ in range(2 * base + 100)]
+    heap.settle()
+    assert probe() is None
+    assert heap._settled == gc.get_freeze_count()
+    assert len(kept) > base
+
+
+def test_settle_lowers_its_mark_when_the_heap_shrinks(collector: None) -> None:
+    kept: list[list[object]] | None = [[] for _ in range(50_000)]
+    heap.settle()
+    high = heap._settled
+    kept = None
+    heap.settle()
+    assert kept is None
+    assert heap._settled < high
