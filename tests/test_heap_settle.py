@@ -27,16 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 def collector() -> Iterator[None]:
     """Run with the collector on, a clean frozen heap and ``settle``'s memory reset."""
     was = gc.isenabled()
-    saved = heap._settled
+    saved = heap._settled, heap._grown, heap._settles
     gc.unfreeze()
     gc.collect()
-    heap._settled = 0
+    heap._settled = heap._grown = heap._settles = 0
     gc.enable()
     try:
         yield
     finally:
         gc.unfreeze()
-        heap._settled = saved
+        heap._settled, heap._grown, heap._settles = saved
         if not was:
             gc.disable()
 
@@ -115,29 +115,51 @@ class _Node:
 
 def test_settle_collects_frozen_cycles_once_the_heap_doubles(collector: None) -> None:
     heap.settle()
-    base = gc.get_freeze_count()
-    assert heap._settled == base
-    garbage = [_Node() for _ in range(100)]
+    base = heap._settled
+    assert base == gc.get_freeze_count()
+    with heap.paused_gc():  # as a re-check builds, then settles
+        garbage = [_Node() for _ in range(100)]
+        heap.settle()  # frozen while alive
     probe = weakref.ref(garbage[0])
-    heap.settle()  # frozen while alive
     del garbage
     assert probe() is not None  # a frozen cycle: kept
-    # not yet doubled: kept still
-    heap.settle()
+    heap.settle()  # not yet doubled: kept still
     assert probe() is not None
     # the heap doubles: the frozen objects are collected once, then frozen again
-    kept = [[] for _ in range(2 * base + 100)]
-    heap.settle()
+    with heap.paused_gc():
+        kept = [[] for _ in range(base + 100)]
+        heap.settle()
     assert probe() is None
-    assert heap._settled == gc.get_freeze_count()
+    assert heap._grown == 0 and heap._settled > len(kept)
     assert len(kept) > base
 
 
-def test_settle_lowers_its_mark_when_the_heap_shrinks(collector: None) -> None:
-    kept: list[list[object]] | None = [[] for _ in range(50_000)]
+def test_settle_recounts_what_survived_collections(collector: None) -> None:
+    # Objects built with the collector on (a TUI's) escape the cheap count: the
+    # periodic exact count still sees the heap double.
     heap.settle()
-    high = heap._settled
-    kept = None
+    base = heap._settled
+    garbage = [_Node() for _ in range(100)]
+    probe = weakref.ref(garbage[0])
     heap.settle()
-    assert kept is None
-    assert heap._settled < high
+    del garbage
+    kept = [[] for _ in range(base + 100)]  # collections run meanwhile
+    for _ in range(heap.RECOUNT_EVERY - 1):
+        if probe() is None:
+            break
+        heap.settle()
+    assert probe() is None
+    assert len(kept) > base
+
+
+def test_settle_counts_only_what_stays(collector: None) -> None:
+    # A re-check replaces what it judged before: what was freed since does not count.
+    heap.settle()
+    base = heap._settled
+    for _ in range(3):
+        with heap.paused_gc():
+            junk = [[] for _ in range(base + 10)]
+            del junk
+            heap.settle()
+    assert heap._settled == base
+    assert heap._grown < base // 2
