@@ -47,7 +47,7 @@ from ztsim.perf.heap import paused_gc  # noqa: E402
 #: Targets for the time after parsing, in seconds, per workload: issue 6 (L) and
 #: issue 26 (the heterogeneous family, ``hfamily.py``).
 TARGETS = {"L": 2.0, "H-M": 0.5, "H-L": 2.0, "H-XL": 5.0}
-PHASES = ("validate", "model", "compile", "fixpoint", "plans", "judge", "output")
+PHASES = ("validate", "model", "compile", "fixpoint", "plans", "judge", "impact", "output")
 
 
 def calibrate_both() -> float:

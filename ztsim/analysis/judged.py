@@ -21,7 +21,7 @@ from ztsim.analysis.results import (
 )
 from ztsim.engine.attack import AttackModel
 from ztsim.engine.fixpoint import Solution, goal_facts
-from ztsim.engine.impact import RuleImpact, counts_reference, rule_impact
+from ztsim.engine.impact import ImpactBasis, RuleImpact, counts_reference, rule_impact
 from ztsim.engine.plans import (
     Plan,
     merge_plans,
@@ -253,7 +253,8 @@ def impact_basis(a: Analysis) -> tuple[list[Plan], list[str]]:
     sources = list(a.results)
     if counts_reference(len(a.topology.hosts), [r.policy.path for r in sources]):
         sources = [a.reference, *sources]
-    return merge_plans([goal_plans(r) for r in sources]), [r.policy.name for r in sources]
+    plans = ImpactBasis(merge_plans([goal_plans(r) for r in sources]))
+    return plans, [r.policy.name for r in sources]
 
 
 def rows_impact(

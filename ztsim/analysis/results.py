@@ -15,7 +15,7 @@ from ztsim.engine.attack import AttackModel
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
 from ztsim.engine.fixpoint import Solution, goal_facts, solve
-from ztsim.engine.impact import RuleImpact, rule_impact
+from ztsim.engine.impact import RuleImpact, basis_impact
 from ztsim.engine.plans import (
     Derivations,
     Plan,
@@ -25,7 +25,7 @@ from ztsim.engine.plans import (
     plan_solve,
 )
 from ztsim.engine.steps import Fact
-from ztsim.engine.verdicts import PlanVerdict, judge_plans
+from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.loaded import LoadedPolicy
 from ztsim.perf.profiling import phase
 
@@ -350,14 +350,16 @@ def goal_plans(r: PolicyResult) -> list[Plan]:
 
 
 def policy_impact(r: PolicyResult, plans: Sequence[Plan]) -> list[RuleImpact]:
-    """:func:`rule_impact` of one judged policy over ``plans`` (profiled as judging).
+    """:func:`~ztsim.engine.impact.rule_impact` of one judged policy over ``plans``,
+    each plan judged up to its blocking step (profiled as ``impact``).
 
-    Blocked plans are judged up to their blocking step only (``whole=False``):
-    :func:`rule_impact` reads no step after it.
+    Counted by :func:`~ztsim.engine.impact.basis_impact`, which judges each distinct
+    step once and builds no verdicts; given an
+    :class:`~ztsim.engine.impact.ImpactBasis`, the policies counted over it share
+    its reduction.
     """
-    with phase("judge"):
-        verdicts = judge_plans(plans, r.compiled, whole=False)
-        return rule_impact(r.compiled, verdicts, [t.decision for t in r.traffic])
+    with phase("impact"):
+        return basis_impact(r.compiled, plans, [t.decision for t in r.traffic])
 
 
 def _goals_json(r: PolicyResult, kind: str) -> list[dict[str, Any]]:

@@ -12,23 +12,30 @@ judged against that policy:
 
 ``check`` counts over the cheapest plan per goal under each judged policy and,
 for topologies of at most :data:`REFERENCE_LIMIT` hosts, under the reference
-policy; ``paths`` counts over the plans it lists.
+policy (:class:`ImpactBasis`, :func:`basis_impact`); ``paths`` counts over the
+plans it lists (:func:`rule_impact`, from their verdicts).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from json.encoder import encode_basestring
 from typing import Any, NamedTuple, cast
 
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.decisions import Decision
-from ztsim.engine.verdicts import PlanVerdict
+from ztsim.engine.extraction import Plan
+from ztsim.engine.steps import Step
+from ztsim.engine.verdicts import PlanVerdict, step_outcome
 from ztsim.inputs.loaded import LoadedPolicy
 
 __all__ = [
     "REFERENCE_LIMIT",
+    "ImpactBasis",
+    "ReducedBasis",
     "RuleImpact",
+    "basis_impact",
     "counts_reference",
     "rows_json_text",
     "rule_impact",
@@ -240,14 +247,170 @@ def _counts(
             r = _ref(d)
             if r is not None and d is not None and not d.allowed:
                 count(r, 2)
-    for d in traffic:
-        r = _ref(d)
-        if r is not None and d.parts is not None and d.allowed:
-            for part in _refs(d):
-                count(part, 3)
-        elif r is not None:
-            count(r, 3 if d.allowed else 4)
+    _count_traffic(counts, traffic)
     return counts
+
+
+def _count_traffic(counts: dict[RuleRef, list[int]], traffic: Iterable[Decision]) -> None:
+    """Add the flows each rule carries (3) and denies (4) to ``counts``.
+
+    Tens of thousands of flows share a few dozen decisions: each distinct one is
+    counted once, with its number of flows.
+    """
+    for d, n in Counter(traffic).items():
+        r = _ref(d)
+        if r is None:
+            continue
+        if d.parts is not None and d.allowed:
+            for part in _refs(d):
+                _add(counts, part, 3, n)
+        else:
+            _add(counts, r, 3 if d.allowed else 4, n)
+
+
+def _add(counts: dict[RuleRef, list[int]], r: RuleRef, what: int, n: int) -> None:
+    c = counts.get(r)
+    if c is None:
+        c = counts[r] = [0, 0, 0, 0, 0]
+    c[what] += n
+
+
+class ReducedBasis:
+    """A list of plans reduced to what a policy decides of them: each distinct step
+    that a policy judges (a flow, a sniffed flow, an egress) once, and each plan as
+    the indices of its judged steps, in order.
+
+    The same for every policy: a check counts the impact of each of its policies
+    over one basis, so each plan's steps are read and looked up once, not once per
+    policy, and a policy judges each distinct step once (:func:`basis_impact`).
+    Steps without a network flow never block a plan nor name a rule: they are left
+    out.
+    """
+
+    __slots__ = ("plans", "steps")
+
+    def __init__(self, plans: Iterable[Plan]) -> None:
+        #: One step per distinct judged part (:func:`_judged_part`).
+        self.steps: list[Step] = []
+        #: Each plan's judged steps, as indices into :attr:`steps`.
+        self.plans: list[tuple[int, ...]] = []
+        by_part: dict[tuple[object, ...], int] = {}
+        # Plans of one solve share their step objects: a step met again costs an
+        # int look-up (the plans hold the steps, so no id is reused meanwhile).
+        by_id: dict[int, int] = {}
+        steps, out = self.steps, self.plans
+        for plan in plans:
+            found: list[int] = []
+            for st in plan.steps:
+                j = by_id.get(id(st))
+                if j is None:
+                    part = _judged_part(st)
+                    if part is None:
+                        j = -1
+                    else:
+                        j = by_part.get(part)
+                        if j is None:
+                            j = by_part[part] = len(steps)
+                            steps.append(st)
+                    by_id[id(st)] = j
+                if j >= 0:
+                    found.append(j)
+            out.append(tuple(found))
+
+
+def _judged_part(st: Step) -> tuple[object, ...] | None:
+    """What a policy's verdict on ``st`` depends on, as
+    :func:`~ztsim.engine.verdicts.step_outcome` reads it; ``None`` for a step no
+    policy judges."""
+    if st.flow is not None:
+        return ("flow", st.flow, st.credential if st.kind == "login" else None)
+    if st.kind == "sniff":
+        return ("sniff", st.traffic)
+    if st.egress is not None:
+        return ("egress", st.egress)
+    return None
+
+
+class ImpactBasis(list[Plan]):
+    """The plans ``check`` counts rule impact over, with their :class:`ReducedBasis`
+    worked out once for all the policies counted over them."""
+
+    _reduced: ReducedBasis | None = None
+
+    def reduced(self) -> ReducedBasis:
+        """The plans as :class:`ReducedBasis` (worked out on first use)."""
+        found = self._reduced
+        if found is None:
+            found = self._reduced = ReducedBasis(self)
+        return found
+
+    def __reduce__(self) -> tuple[type[ImpactBasis], tuple[list[Plan]]]:
+        # Sent to another process as its plans: the reduction is redone there if needed.
+        return ImpactBasis, (list(self),)
+
+
+def basis_impact(
+    compiled: CompiledPolicy, plans: Sequence[Plan], traffic: Iterable[Decision]
+) -> list[RuleImpact]:
+    """:func:`rule_impact` over ``plans``, each judged to its blocking step, without
+    judging them one by one.
+
+    The rows are those of ``rule_impact(compiled, judge_plans(plans, compiled,
+    whole=False), traffic)``: each distinct judged step is decided once
+    (:func:`~ztsim.engine.verdicts.step_outcome`) and its rules interned, then each
+    plan's judged steps are walked to its first blocked one.  No verdict, step
+    verdict, explanation or detection is built: counting reads none of them.
+    """
+    basis = plans.reduced() if isinstance(plans, ImpactBasis) else ReducedBasis(plans)
+    counts = _basis_counts(basis, compiled)
+    _count_traffic(counts, traffic)
+    return _rows(compiled.loaded, counts)
+
+
+def _basis_counts(basis: ReducedBasis, compiled: CompiledPolicy) -> dict[RuleRef, list[int]]:
+    """Per rule: plans enabled, open and blocked (flows not yet counted)."""
+    refs: list[RuleRef] = []  # the rules named, each once
+    index: dict[RuleRef, int] = {}
+
+    def interned(r: RuleRef) -> int:
+        i = index.get(r)
+        if i is None:
+            i = index[r] = len(refs)
+            refs.append(r)
+        return i
+
+    # Per distinct step: the rules allowing it (None where it is blocked), and the
+    # rule blocking it (-1 for none, or not blocked).
+    allows: list[tuple[int, ...] | None] = []
+    blocks: list[int] = []
+    for st in basis.steps:
+        allowed, d = step_outcome(st, compiled)
+        if allowed:
+            if d is not None and d.allowed and d.reason in ("rule", "default"):
+                allows.append(tuple([interned(r) for r in _refs(d)]))
+            else:
+                allows.append(())
+            blocks.append(-1)
+        else:
+            allows.append(None)
+            r = _ref(d)
+            blocks.append(interned(r) if r is not None and d is not None and not d.allowed else -1)
+    enabled, open_, blocked = [0] * len(refs), [0] * len(refs), [0] * len(refs)
+    for plan in basis.plans:
+        taken: set[int] = set()
+        for j in plan:
+            got = allows[j]
+            if got is None:  # blocked here: later steps never happen
+                if blocks[j] >= 0:
+                    blocked[blocks[j]] += 1
+                break
+            taken.update(got)
+        else:
+            for k in taken:
+                open_[k] += 1
+        for k in taken:
+            enabled[k] += 1
+    return {r: [enabled[k], open_[k], blocked[k], 0, 0] for k, r in enumerate(refs)}
 
 
 #: The counts of a rule nothing touched.

@@ -27,7 +27,7 @@ from ztsim.model.schema import Detection
 from ztsim.model.techniques import technique_matches
 from ztsim.perf.profiling import phase
 
-__all__ = ["PlanVerdict", "StepVerdict", "judge", "judge_plans"]
+__all__ = ["PlanVerdict", "StepVerdict", "judge", "judge_plans", "step_outcome"]
 
 
 class StepVerdict(NamedTuple):
@@ -122,6 +122,33 @@ def _step_verdict(step: Step, policy: CompiledPolicy) -> _Finding:
     if step.egress is not None:
         return _egress_verdict(step, policy)
     return True, None, "no network flow: not a policy decision", None
+
+
+def step_outcome(step: Step, policy: CompiledPolicy) -> tuple[bool, Decision | None]:
+    """Whether ``policy`` allows ``step``, and the decision :func:`_step_verdict` names:
+    its verdict without words or detections.
+
+    Rule impact reads no more of a step (:func:`ztsim.engine.impact.basis_impact`),
+    and a check asks it of every distinct step of its basis under every policy:
+    the explanation's text, built for each, was most of that cost.  The same tests
+    as :func:`_step_verdict`, in the same order.
+    """
+    if step.flow is not None:
+        decision = policy.flow(*step.flow)
+        if not decision.allowed:
+            return False, decision
+        return not (step.kind == "login" and step.credential in policy.mfa), decision
+    if step.kind == "sniff":
+        if policy.encrypt_in_transit:
+            return False, None
+        assert step.traffic is not None
+        flow = policy.topology.model.traffic[step.traffic]
+        decision = policy.traffic(flow.source, flow.to, flow.service)
+        return decision.allowed, decision
+    if step.egress is not None:
+        decision = policy.egress(*step.egress)
+        return decision.allowed, decision
+    return True, None
 
 
 def _detections(technique: str, where: str | None, policy: CompiledPolicy) -> tuple[str, ...]:
