@@ -1,0 +1,92 @@
+"""A solve is reused after an edit only when the edited policy answers alike
+(:func:`ztsim.engine.replay.same_answers`): then a fresh solve of the edited policy is
+the earlier solve, fact for fact, cost for cost, step for step.
+
+Each rule of a heterogeneous estate's policies is edited in turn (its action flipped,
+its services narrowed, its source widened); where the check says "same answers",
+the edited policy is solved anew and compared with the earlier solve.  The edits
+must also hit both outcomes, so that neither branch is left untested.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from ztsim.engine.attack import AttackModel
+from ztsim.engine.fixpoint import Solution, solve
+from ztsim.engine.plans import plan_solve
+from ztsim.engine.replay import same_answers
+from ztsim.inputs.loader import load_topology, policy_from_text
+
+#: A rule line (segmentation `r`, egress `e`): its id, its action and its `from`
+#: (``any`` or a mapping, one level nested).
+RULE = re.compile(
+    r"^    - \{id: ([re]\d+), action: (allow|deny), from: (any|\{(?:[^{}]|\{[^{}]*\})*\}), ", re.M
+)
+
+
+@pytest.fixture(scope="module")
+def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A heterogeneous estate of 600 hosts (benchmarks/hfamily.py) and its policies."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import hfamily  # (benchmarks/ is not a package)
+
+    path = tmp_path_factory.mktemp("hfamily")
+    hfamily.write(600, 120, 3, path)
+    return path
+
+
+def _flip(m: re.Match[str]) -> str:
+    other = "deny" if m.group(2) == "allow" else "allow"
+    return m.group(0).replace(f"action: {m.group(2)}", f"action: {other}", 1)
+
+
+def _widen(m: re.Match[str]) -> str:
+    return m.group(0).replace(f"from: {m.group(3)}", "from: any", 1)
+
+
+EDITS: dict[str, Callable[[re.Match[str]], str]] = {"flip": _flip, "widen": _widen}
+
+
+def _edited(text: str) -> Iterator[tuple[str, str]]:
+    """Texts with one rule edited (every fourth segmentation rule, every egress rule),
+    each edit in turn."""
+    for n, m in enumerate(RULE.finditer(text)):
+        if n % 4 and m.group(1)[0] == "r":
+            continue
+        for name, edit in EDITS.items():
+            new = edit(m)
+            if new != m.group(0):
+                yield f"{m.group(1)} {name}", text[: m.start()] + new + text[m.end() :]
+
+
+def _same_solve(a: Solution, b: Solution) -> None:
+    assert a.cost == b.cost
+    assert list(a.order) == list(b.order)
+    assert a.best == b.best
+    assert list(a.fired) == list(b.fired)
+
+
+@pytest.mark.parametrize("solver", [solve, plan_solve], ids=["solve", "plan_solve"])
+def test_same_answers_means_the_same_solve(estate: Path, solver: Callable[..., Solution]) -> None:
+    topology = load_topology(estate / "topology.yaml")
+    model = AttackModel(topology)
+    outcomes: dict[bool, int] = {True: 0, False: 0}
+    for path in sorted((estate / "policies").glob("*.yaml")):
+        text = path.read_text(encoding="utf-8")
+        before = model.compile(policy_from_text(text, str(path)))
+        earlier = solver(model, before)
+        for _, new_text in _edited(text):
+            after = model.compile(policy_from_text(new_text, str(path)), previous=before)
+            same = same_answers(before, after)
+            outcomes[same] += 1
+            if same:
+                _same_solve(earlier, solver(model, after))
+    assert outcomes[True] > 0 and outcomes[False] > 0, outcomes
+
