@@ -145,13 +145,22 @@ class _Solver:
         #: The costs of the buckets not yet finalised (a heap of distinct costs).
         self.costs: list[int] = []
         self.alternatives = alternatives
+        # Whether reachers, exploits and logins are counted per target and origin: a
+        # target is handed to on_reach at most twice per origin (as a representative
+        # of its group when the origin first reaches it, as a host's own service), so
+        # with two alternatives or more no count would ever refuse a step.
+        self.counted = not self.exhaustive and alternatives == 1
+        #: How many exfiltration channels are enough (see :meth:`add_exfil_source`).
+        self.exfil_enough = float("inf") if self.exhaustive else alternatives
         self.done: dict[tuple[tuple[str, ...], str], int] = defaultdict(int)
-        self.reach_count: dict[tuple[str, str, str], int] = defaultdict(int)
+        self.reach_count: dict[tuple[str, str, str], int] = {}
         self.reachers: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         self.reached_mask: dict[str, int] = defaultdict(int)
         self.classes_done: set[object] = set()
         self.exfil_sources: list[tuple[str, list[tuple[str, str]]]] = []
         self.exfil_classes: set[object] = set()
+        #: How many channels the sources found offer in all (see :meth:`add_exfil_source`).
+        self.exfil_channels = 0
         self.exfil_done: dict[str, int] = defaultdict(int)
         # Data items held that may still gain an exfiltration step, in the order they
         # were collected (all of them when exhaustive): a new egress source offers
@@ -221,30 +230,43 @@ class _Solver:
             return ("zone", source)
         return ("priv", source, "user")
 
-    def expand_source(self, source: str, origin: str) -> None:
-        """A new attacker position: hand every target it can reach to :meth:`on_reach`."""
+    def expand_source(self, source: str, origin: str, class_key: object = None) -> None:
+        """A new attacker position (of source class ``class_key``, for a host, when
+        known): hand every target it can reach to :meth:`on_reach`."""
         policy = self.policy
         is_host = origin == INSIDE
-        class_key: object = policy.source_class(source) if is_host else source
-        first_of_class = class_key not in self.classes_done
-        if first_of_class or self.exhaustive:
+        if not is_host:
+            class_key = source
+        elif class_key is None:
+            class_key = policy.source_class(source)
+        stand = self._stand(source)  # the same for every target: built once
+        on_reach = self.on_reach
+        if class_key not in self.classes_done or self.exhaustive:
             self.classes_done.add(class_key)
             mask = policy.reach(source)
             tg = policy.targets
             new = mask if self.exhaustive else mask & ~self.reached_mask[origin]
             self.reached_mask[origin] |= mask
             groups = tg.members if self.exhaustive else tg.representatives
+            keys = tg.keys
             for gi in iter_bits(new):
-                svc = tg.keys[gi][1]
+                svc = keys[gi][1]
                 for h in groups[gi]:
-                    self.on_reach(h, svc, source, origin)
+                    on_reach(h, svc, source, origin, stand)
         if is_host:
             for svc in self.model.shapes.get(source, NO_SHAPE).own:
-                self.on_reach(source, svc, source, origin)
+                on_reach(source, svc, source, origin, stand)
 
-    def add_exfil_source(self, host: str) -> None:
-        """A host with code execution: can it send data out through egress (rule 8)?"""
-        ck = self.policy.source_class(host)
+    def add_exfil_source(self, host: str, ck: object) -> None:
+        """A host with code execution (of source class ``ck``): can it send data out
+        through egress (rule 8)?
+
+        Unless exhaustive, only until the sources offer ``alternatives`` channels
+        in all: every item pending then has that many exfiltrations, and every item
+        collected later finds them among the first sources, so none later is read.
+        """
+        if self.exfil_channels >= self.exfil_enough:
+            return
         if ck in self.exfil_classes and not self.exhaustive:
             return
         self.exfil_classes.add(ck)
@@ -255,46 +277,63 @@ class _Solver:
         ]
         if not options:
             return
+        self.exfil_channels += len(options)
         self.exfil_sources.append((host, options))
         for d in list(self.exfil_pending):
             self.try_exfil(d, [(host, options)])
 
     # ------------------------------------------------------------------ steps
 
-    def on_reach(self, host: str, service: str, source: str, origin: str) -> None:
-        """``source`` may open a flow to ``host:service``: fire exploits and logins
-        (rows 2 and 3)."""
-        if not self.exhaustive:  # the first few reachers of a target only
+    def on_reach(self, host: str, service: str, source: str, origin: str, stand: Standing) -> None:
+        """``source`` (standing on ``stand``) may open a flow to ``host:service``: fire
+        exploits and logins (rows 2 and 3)."""
+        counted = self.counted
+        if counted:  # the first few reachers of a target only
             tag = (host, service, origin)
-            n = self.reach_count[tag]
+            n = self.reach_count.get(tag, 0)
             if n >= self.alternatives:
                 return
             self.reach_count[tag] = n + 1
-        self.reachers[(host, service)].append((source, origin))
         shape = self.model.shapes.get(host, NO_SHAPE)
         vulns = shape.remote.get(service)
         if vulns:
             for v in vulns:
-                slot = (("exploit", host, service, v.id), origin)
-                if self.spent(slot):
-                    continue
-                step = exploit_step(source, self._stand(source), host, service, v, origin)
-                self.fire_counted(slot, step)
+                if counted:
+                    slot = (("exploit", host, service, v.id), origin)
+                    if not self.spent(slot):
+                        self.fire_counted(
+                            slot, exploit_step(source, stand, host, service, v, origin)
+                        )
+                else:
+                    self.fire(exploit_step(source, stand, host, service, v, origin))
         logins = shape.logins.get(service)
         if logins:
             cost = self.sol.cost
             mfa = self.policy.mfa
+            waits = False  # a login still waiting for its credential: on_cred reads
             for lg in logins:
-                if ("cred", lg.credential) not in cost or lg.credential in mfa:
+                cred = lg.credential
+                if cred in mfa:
                     continue
-                self._login_once(source, origin, host, lg)
+                if ("cred", cred) in cost:
+                    self._login_once(source, origin, host, lg, stand)
+                else:
+                    waits = True
+            if waits:  # the reachers, all listed by then (a credential is finalised once)
+                self.reachers[(host, service)].append((source, origin))
 
-    def _login_once(self, source: str, origin: str, host: str, lg: Login) -> None:
-        """Fire the login of ``source`` to ``host`` with ``lg``, unless enough fired."""
+    def _login_once(
+        self, source: str, origin: str, host: str, lg: Login, stand: Standing | None = None
+    ) -> None:
+        """Fire the login of ``source`` to ``host`` with ``lg``, unless counted and enough fired."""
+        if stand is None:
+            stand = self._stand(source)
+        if not self.counted:
+            self.fire(login_step(source, stand, host, lg, origin))
+            return
         slot = (("login", host, lg.service, lg.credential, lg.gives), origin)
         if not self.spent(slot):
-            step = login_step(source, self._stand(source), host, lg, origin)
-            self.fire_counted(slot, step)
+            self.fire_counted(slot, login_step(source, stand, host, lg, origin))
 
     def try_exfil(self, data_id: str, sources: Iterable[tuple[str, list[tuple[str, str]]]]) -> None:
         """Send ``data_id`` out from each of ``sources`` through their channels (row 8),
@@ -362,8 +401,9 @@ class _Solver:
         data collected, and sniffing (root)."""
         shape = self.model.shapes.get(host, NO_SHAPE)
         if level == "user":
-            self.expand_source(host, INSIDE)
-            self.add_exfil_source(host)
+            ck = self.policy.source_class(host)  # asked once for both
+            self.expand_source(host, INSIDE, ck)
+            self.add_exfil_source(host, ck)
             for v in shape.local:
                 self.fire(escalate_step(host, v))
         for cred, requires in shape.stores:
@@ -395,7 +435,7 @@ class _Solver:
         for h, lg in self.model.logins_by_cred.get(cred, ()):
             found = reachers.get((h.id, lg.service))
             if found:
-                for source, origin in list(found):
+                for source, origin in found:  # a login never lists a reacher
                     self._login_once(source, origin, h.id, lg)
 
     def on_data(self, data_id: str) -> None:
