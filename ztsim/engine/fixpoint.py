@@ -43,13 +43,13 @@ from ztsim.engine.steps import (
     exfiltrate_directly_step,
     exfiltrate_step,
     exploit_step,
+    goal_facts,
     login_step,
     sniff_step,
     steal_step,
     tamper_step,
 )
 from ztsim.engine.targets import iter_bits
-from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.schema import Login
 from ztsim.perf.profiling import phase
 
@@ -58,17 +58,6 @@ __all__ = [
     "goal_facts",
     "solve",
 ]
-
-
-def goal_facts(topology: LoadedTopology) -> list[Fact]:
-    """Every goal of spec §6: exfiltration of each data item, tampering of integrity items."""
-    goals: list[Fact] = []
-    # The data table lists the items in file order: no walk over every host.
-    for _, d in topology.data.values():
-        goals.append(("exfil", d.id))
-        if d.integrity:
-            goals.append(("tamper", d.id))
-    return goals
 
 
 #: A flow whose credential can be sniffed: its index in the traffic list, the

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Literal, NamedTuple, TypeAlias
 
+from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.schema import (
     DataItem,
     EntryPoint,
@@ -56,6 +57,7 @@ __all__ = [
     "exfiltrate_directly_step",
     "exfiltrate_step",
     "exploit_step",
+    "goal_facts",
     "login_step",
     "sniff_step",
     "steal_step",
@@ -64,6 +66,10 @@ __all__ = [
 
 #: The origin of a session opened from a host inside the organisation.
 INSIDE = "*"
+#: Builds a :class:`Step` from all its fields, in order (the comments name them),
+#: without the named tuple's Python-level ``__new__`` and its keywords, several
+#: times slower: a solve builds a step for each offer.
+_new = tuple.__new__
 
 FactKind: TypeAlias = Literal["zone", "priv", "session", "cred", "data", "exfil", "tamper"]
 #: The levels of code execution a ``priv`` fact states.
@@ -148,6 +154,17 @@ class Step(NamedTuple):
     traffic: int | None = None
 
 
+def goal_facts(topology: LoadedTopology) -> list[Fact]:
+    """Every goal of spec §6: exfiltration of each data item, tampering of integrity items."""
+    goals: list[Fact] = []
+    # The data table lists the items in file order: no walk over every host.
+    for _, d in topology.data.values():
+        goals.append(("exfil", d.id))
+        if d.integrity:
+            goals.append(("tamper", d.id))
+    return goals
+
+
 def _gives(host: str, service: str, level: str, origin: str) -> tuple[Fact, ...]:
     """The facts ``level`` (a :data:`~ztsim.model.schema.Level`) on ``host`` stands for:
     a session to ``service`` opened from ``origin``, or code execution (root implies user)."""
@@ -191,18 +208,24 @@ def exploit_step(
     """Row 2, exploit: standing on ``source`` (the fact ``stand``), a flow to
     ``host:service`` and remote vulnerability ``v`` there give ``v.gives`` on
     ``host`` (a session when ``service``); ``T1190`` from outside, else ``T1210``."""
-    return Step(
-        key=("exploit", source, host, service, v.id),
-        kind="exploit",
-        technique="T1190" if origin != INSIDE else "T1210",
-        source=source,
-        target=host,
-        service=service,
-        reason=f"vulnerability {v.id} on {host}:{service} gives {v.gives}",
-        pre=(stand,),
-        post=_gives(host, service, v.gives, origin),
-        host=host,
-        flow=(source, host, service),
+    return _new(
+        Step,
+        (
+            ("exploit", source, host, service, v.id),  # key
+            "exploit",  # kind
+            "T1190" if origin != INSIDE else "T1210",  # technique
+            source,  # source
+            host,  # target
+            service,  # service
+            f"vulnerability {v.id} on {host}:{service} gives {v.gives}",  # reason
+            (stand,),  # pre
+            _gives(host, service, v.gives, origin),  # post
+            host,  # host
+            (source, host, service),  # flow
+            None,  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
 
 
@@ -210,54 +233,72 @@ def login_step(source: str, stand: Standing, host: str, lg: Login, origin: str) 
     """Row 3, log in: from ``source``, a flow to ``host`` and login ``lg`` there, with
     its credential held (the caller checks MFA), give ``lg.gives`` on ``host``;
     ``T1078`` from outside or for a session, ``T1021`` otherwise."""
-    return Step(
-        key=("login", source, host, lg.service, lg.credential, lg.gives),
-        kind="login",
-        technique="T1078" if origin != INSIDE or lg.gives == "service" else "T1021",
-        source=source,
-        target=host,
-        service=lg.service,
-        reason=f"credential {lg.credential} accepted by {host}:{lg.service} as {lg.gives}",
-        pre=(stand, ("cred", lg.credential)),
-        post=_gives(host, lg.service, lg.gives, origin),
-        host=host,
-        flow=(source, host, lg.service),
-        credential=lg.credential,
+    return _new(
+        Step,
+        (
+            ("login", source, host, lg.service, lg.credential, lg.gives),  # key
+            "login",  # kind
+            "T1078" if origin != INSIDE or lg.gives == "service" else "T1021",  # technique
+            source,  # source
+            host,  # target
+            lg.service,  # service
+            f"credential {lg.credential} accepted by {host}:{lg.service} as {lg.gives}",  # reason
+            (stand, ("cred", lg.credential)),  # pre
+            _gives(host, lg.service, lg.gives, origin),  # post
+            host,  # host
+            (source, host, lg.service),  # flow
+            None,  # egress
+            lg.credential,  # credential
+            None,  # traffic
+        ),
     )
 
 
 def escalate_step(host: str, v: Vulnerability) -> Step:
     """Row 4, escalate: ``user`` on ``host`` and local vulnerability ``v`` there give
     ``root``; ``T1068``."""
-    return Step(
-        key=("escalate", host, v.id),
-        kind="escalate",
-        technique="T1068",
-        source=host,
-        target=host,
-        service=None,
-        reason=f"local vulnerability {v.id} on {host} gives root",
-        pre=(("priv", host, "user"),),
-        post=(("priv", host, "root"),),
-        host=host,
+    return _new(
+        Step,
+        (
+            ("escalate", host, v.id),  # key
+            "escalate",  # kind
+            "T1068",  # technique
+            host,  # source
+            host,  # target
+            None,  # service
+            f"local vulnerability {v.id} on {host} gives root",  # reason
+            (("priv", host, "user"),),  # pre
+            (("priv", host, "root"),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
 
 
 def steal_step(host: str, cred: str, requires: str) -> Step:
     """Row 5, steal credential: ``requires`` (user or root) on ``host``, where
     ``cred`` is stored, gives it; ``T1552`` when readable as user, ``T1003`` as root."""
-    return Step(
-        key=("steal", host, cred),
-        kind="steal",
-        technique="T1552" if requires == "user" else "T1003",
-        source=host,
-        target=cred,
-        service=None,
-        reason=f"{cred} is stored on {host} (readable as {requires})",
-        pre=(("priv", host, requires),),
-        post=(("cred", cred),),
-        host=host,
-        credential=cred,
+    return _new(
+        Step,
+        (
+            ("steal", host, cred),  # key
+            "steal",  # kind
+            "T1552" if requires == "user" else "T1003",  # technique
+            host,  # source
+            cred,  # target
+            None,  # service
+            f"{cred} is stored on {host} (readable as {requires})",  # reason
+            (("priv", host, requires),),  # pre
+            (("cred", cred),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            cred,  # credential
+            None,  # traffic
+        ),
     )
 
 
@@ -265,36 +306,48 @@ def sniff_step(host: str, index: int, t: Traffic, cred: str) -> Step:
     """Row 6, sniff: ``root`` on ``host``, placed to see traffic flow ``t`` (number
     ``index``) that carries ``cred`` in clear (the solver checks the policy, the
     encryption and the zones), gives the credential; ``T1557``."""
-    return Step(
-        key=("sniff", host, str(index)),
-        kind="sniff",
-        technique="T1557",
-        source=host,
-        target=cred,
-        service=t.service,
-        reason=f"traffic {t.source} -> {t.to} {t.service} carries {cred} in clear",
-        pre=(("priv", host, "root"),),
-        post=(("cred", cred),),
-        host=host,
-        credential=cred,
-        traffic=index,
+    return _new(
+        Step,
+        (
+            ("sniff", host, str(index)),  # key
+            "sniff",  # kind
+            "T1557",  # technique
+            host,  # source
+            cred,  # target
+            t.service,  # service
+            f"traffic {t.source} -> {t.to} {t.service} carries {cred} in clear",  # reason
+            (("priv", host, "root"),),  # pre
+            (("cred", cred),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            cred,  # credential
+            index,  # traffic
+        ),
     )
 
 
 def collect_on_host_step(d: DataItem, host: str, level: str) -> Step:
     """Row 7, collect by code execution: ``level`` (what ``d`` requires, user for a
     served item) on ``host``, where ``d`` is stored, gives it; ``T1005``."""
-    return Step(
-        key=("collect", d.id, "exec"),
-        kind="collect",
-        technique="T1005",
-        source=host,
-        target=d.id,
-        service=None,
-        reason=f"{d.id} is stored on {host} (requires {d.requires})",
-        pre=(("priv", host, level),),
-        post=(("data", d.id),),
-        host=host,
+    return _new(
+        Step,
+        (
+            ("collect", d.id, "exec"),  # key
+            "collect",  # kind
+            "T1005",  # technique
+            host,  # source
+            d.id,  # target
+            None,  # service
+            f"{d.id} is stored on {host} (requires {d.requires})",  # reason
+            (("priv", host, level),),  # pre
+            (("data", d.id),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
 
 
@@ -302,17 +355,24 @@ def collect_through_session_step(d: DataItem, session: Fact) -> Step:
     """Row 7, collect through a session: a ``service`` session to the service that
     serves ``d`` gives it; ``T1213``."""
     _, host, _, origin = session
-    return Step(
-        key=("collect", d.id, "session", origin),
-        kind="collect",
-        technique="T1213",
-        source=host,
-        target=d.id,
-        service=d.service,
-        reason=f"{d.id} is served by {host}:{d.service}",
-        pre=(session,),
-        post=(("data", d.id),),
-        host=host,
+    return _new(
+        Step,
+        (
+            ("collect", d.id, "session", origin),  # key
+            "collect",  # kind
+            "T1213",  # technique
+            host,  # source
+            d.id,  # target
+            d.service,  # service
+            f"{d.id} is served by {host}:{d.service}",  # reason
+            (session,),  # pre
+            (("data", d.id),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
 
 
@@ -321,18 +381,24 @@ def exfiltrate_step(data_id: str, host: str, dest: ExternalDestination, service:
     ``dest`` on ``service`` allowed (the solver checks), send the data out;
     ``T1041`` to a ``c2``, ``T1567`` to a ``web-service``."""
     role = dest.role
-    return Step(
-        key=("exfiltrate", data_id, host, dest.id, service),
-        kind="exfiltrate",
-        technique="T1041" if role == "c2" else "T1567",
-        source=host,
-        target=dest.id,
-        service=service,
-        reason=f"egress {host} -> {dest.address} ({role}) on {service}",
-        pre=(("data", data_id), ("priv", host, "user")),
-        post=(("exfil", data_id),),
-        host=host,
-        egress=(host, dest.id, service),
+    return _new(
+        Step,
+        (
+            ("exfiltrate", data_id, host, dest.id, service),  # key
+            "exfiltrate",  # kind
+            "T1041" if role == "c2" else "T1567",  # technique
+            host,  # source
+            dest.id,  # target
+            service,  # service
+            f"egress {host} -> {dest.address} ({role}) on {service}",  # reason
+            (("data", data_id), ("priv", host, "user")),  # pre
+            (("exfil", data_id),),  # post
+            host,  # host
+            None,  # flow
+            (host, dest.id, service),  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
 
 
@@ -340,32 +406,46 @@ def exfiltrate_directly_step(d: DataItem, session: Fact) -> Step:
     """Row 9, exfiltrate directly: ``d``, read through a ``service`` session opened
     from an external zone, leaves through it to that zone; ``T1041``."""
     _, host, service, zone = session
-    return Step(
-        key=("exfiltrate-direct", d.id, zone),
-        kind="exfiltrate-direct",
-        technique="T1041",
-        source=host,
-        target=zone,
-        service=service,
-        reason=f"session to {host}:{service} opened from {zone} carries {d.id} out",
-        pre=(session, ("data", d.id)),
-        post=(("exfil", d.id),),
-        host=host,
+    return _new(
+        Step,
+        (
+            ("exfiltrate-direct", d.id, zone),  # key
+            "exfiltrate-direct",  # kind
+            "T1041",  # technique
+            host,  # source
+            zone,  # target
+            service,  # service
+            f"session to {host}:{service} opened from {zone} carries {d.id} out",  # reason
+            (session, ("data", d.id)),  # pre
+            (("exfil", d.id),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
 
 
 def tamper_step(data_id: str, host: str) -> Step:
     """Row 10, tamper: a data item with ``integrity: true`` (the caller checks), once
     collected, is tampered with on ``host``, where it is stored; ``T1565.001``."""
-    return Step(
-        key=("tamper", data_id),
-        kind="tamper",
-        technique="T1565.001",
-        source=host,
-        target=data_id,
-        service=None,
-        reason=f"{data_id} has integrity: true and the attacker can reach it",
-        pre=(("data", data_id),),
-        post=(("tamper", data_id),),
-        host=host,
+    return _new(
+        Step,
+        (
+            ("tamper", data_id),  # key
+            "tamper",  # kind
+            "T1565.001",  # technique
+            host,  # source
+            data_id,  # target
+            None,  # service
+            f"{data_id} has integrity: true and the attacker can reach it",  # reason
+            (("data", data_id),),  # pre
+            (("tamper", data_id),),  # post
+            host,  # host
+            None,  # flow
+            None,  # egress
+            None,  # credential
+            None,  # traffic
+        ),
     )
