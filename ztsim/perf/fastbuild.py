@@ -73,8 +73,12 @@ def _scalar(event: yaml.ScalarEvent) -> Any:
 def _recorder(positions: Positions, stack: list[list[Any]]) -> Callable[[Any], NodePath | None]:
     """The function that records where the node (or key) an event starts stands.
 
-    It returns the node's path (``None`` for a key or a node not recorded), read
-    from ``stack``, the builder's open collections as they are when it is called.
+    It returns the path a collection's frame keeps for its children: the node's
+    own, or ``None`` for a key, a node not recorded, or a node at the depth limit
+    (none of its children is recorded).  The builder calls it only under a frame
+    that keeps a path (or for the root), so the events inside a shallow policy's
+    rules (most of its events) cost no call.  The path is read from ``stack``, the
+    builder's open collections as they are when it is called.
     """
     nodes, keys = positions.nodes, positions.keys
     # Shallow positions: nodes below ``limit`` steps get no path, so neither do theirs.
@@ -86,10 +90,10 @@ def _recorder(positions: Positions, stack: list[list[Any]]) -> Callable[[Any], N
         mark = Mark(sm.line + 1, sm.column + 1) if sm is not None else Mark(1, 1)
         if not stack:
             nodes[()] = mark
-            return ()
+            return () if limit != 0 else None
         frame = stack[-1]
         parent = frame[5]
-        if parent is None or len(stack) == limit + 1:
+        if parent is None:
             return None
         if type(frame[0]) is list:
             path: NodePath = (*parent, len(frame[0]))
@@ -103,7 +107,7 @@ def _recorder(positions: Positions, stack: list[list[Any]]) -> Callable[[Any], N
                 return None
             path = (*parent, key)
         nodes[path] = mark
-        return path
+        return path if len(path) != limit else None
 
     return here
 
@@ -182,7 +186,7 @@ class _Builder:
             event = get_event()
             kind = type(event)
             if kind is scalar_t:
-                if here is not None:
+                if here is not None and (not stack or stack[-1][5] is not None):
                     here(event)
                 tag = event.tag
                 # ``leaf``: whether a leaf holding this scalar may equal an earlier
@@ -207,7 +211,7 @@ class _Builder:
                     anchors[event.anchor] = value
             elif kind in starts:
                 if event.tag is None and event.anchor is None:
-                    path = None if here is None else here(event)
+                    path = None if here is None or (stack and stack[-1][5] is None) else here(event)
                     push([{} if kind is map_start else [], None, _NO_KEY, None, {}, path, True])
                 else:
                     push(open_(event, kind is map_start))
