@@ -191,6 +191,9 @@ class _SolutionMemo:
         self.plans: dict[tuple[Fact, int], list[Plan]] = {}
         #: The first plan and whether it is not the extracted one.
         self.first: dict[Fact, tuple[Plan, bool]] = {}
+        #: The extracted plan (the best derivation's) of goals whose first plan is
+        #: not known yet: ``check`` makes them all before the graph it may need.
+        self.extracted: dict[Fact, Plan] = {}
         #: :class:`Derivations` of the solve, once made (shared by every goal).
         self.derivations: Derivations | None = None
         #: Per fact, the fired steps giving it (:func:`givers_of`), once made.

@@ -31,14 +31,14 @@ graph: :func:`cheapest` over it is the true minimum.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 
 from ztsim.engine.extraction import Plan, _memo, extract_plan, givers_of, minimize
 from ztsim.engine.fixpoint import Solution
 from ztsim.engine.ilp import fewest_steps
-from ztsim.engine.pairs import PairBound
+from ztsim.engine.pairs import PairBound, hmax
 from ztsim.engine.steps import Fact, Step, StepKey
 from ztsim.engine.targets import iter_bits
 from ztsim.perf.profiling import phase
@@ -88,14 +88,27 @@ class Cheapest:
 
 
 class _Graph:
-    """A solve's fired steps as an AND/OR graph (shared by every goal of the solve)."""
+    """A solve's fired steps as an AND/OR graph (shared by every goal of the solve).
 
-    def __init__(self, sol: Solution) -> None:
+    ``goals``: when given, the facts :attr:`hmax` must cover (see :func:`_cone`); the
+    graph is asked only about them until :meth:`cover` widens it to every fact.
+    """
+
+    def __init__(self, sol: Solution, goals: Collection[Fact] | None = None) -> None:
         #: Per fact, the steps giving it, in the order they fired (no sort of every
         #: fired step: :func:`_search`, whose models must be deterministic, sorts
         #: the few lists it reads; the rest read them in any order).
         self.givers = givers_of(sol)
-        self.hmax = hmax(map(_PRE_POST, sol.fired.values()))
+        self._fired = sol.fired
+        #: The facts :attr:`hmax` holds (their backward cone), or None: every fact.
+        self.cone: set[Fact] | None = None
+        if goals is None:
+            self.hmax = hmax(map(_PRE_POST, sol.fired.values()))
+        else:
+            self.cone, steps = _cone(goals, self.givers)
+            self.hmax = hmax(map(_PRE_POST, steps))
+            if len(self.hmax) > len(self.cone):  # outputs beside the cone: unread
+                self.hmax = {f: v for f, v in self.hmax.items() if f in self.cone}
         #: Per fact, the steps giving it that meet its h_max (:func:`_tight`), once asked.
         self.tight: dict[Fact, list[Step]] = {}
         self.found: dict[Fact, Cheapest] = {}
@@ -103,6 +116,14 @@ class _Graph:
         self.searched = 0
         #: h² questions (:mod:`ztsim.engine.pairs`), once one is asked.
         self._pairs: PairBound | None = None
+
+    def cover(self, goal: Fact) -> None:
+        """Make :attr:`hmax` hold ``goal``'s value (and its cone's): past the cone it
+        was built for, every fact's, updated in place (the values it held are the
+        same, and the memos reading them stay right)."""
+        if self.cone is not None and goal not in self.cone:
+            self.hmax.update(hmax(map(_PRE_POST, self._fired.values())))
+            self.cone = None
 
     def proves(self, goal: Fact, cost: int) -> bool:
         """Whether every plan of the graph for ``goal`` (derived) surely costs at least
@@ -114,96 +135,64 @@ class _Graph:
             return pairs.at_least(goal, cost)
 
 
-def _graph(sol: Solution) -> _Graph:
-    """The graph of ``sol``, built once and dropped with it (kept in the solve's memo)."""
+def _graph(sol: Solution, goal: Fact | None = None) -> _Graph:
+    """The graph of ``sol``, built once and dropped with it (kept in the solve's memo).
+
+    ``goal``: the fact asked about, which the graph's h_max then covers (see
+    :func:`graph_for`)."""
     memo = _memo(sol)
     g = memo.graph
     if not isinstance(g, _Graph):
         with phase("plans"):
             g = memo.graph = _Graph(sol)
+    elif goal is not None and g.cone is not None and goal not in g.cone:
+        with phase("plans"):
+            g.cover(goal)
     return g
 
 
-def hmax(
-    steps: Iterable[tuple[tuple[Fact, ...], tuple[Fact, ...]]],
-    *,
-    also: Callable[[Fact], Iterable[Fact]] | None = None,
-    until: Iterable[Fact] = (),
-) -> dict[Fact, int]:
-    """Per fact, the fewest steps of the longest chain any plan deriving it contains.
+def graph_for(sol: Solution, goals: Collection[Fact]) -> None:
+    """Build ``sol``'s graph for questions about ``goals`` only, unless built already.
 
-    ``steps``: each step's (preconditions, outputs).  ``h(f) = min over steps s
-    giving f of 1 + max(h(p) for p in s.pre)`` (0 for no precondition): a plan
-    deriving ``f`` orders its steps, and the first producers of the facts it uses
-    form a chain at least ``h(f)`` long, so ``h(goal)`` is a lower bound on the
-    cost of every plan.  Every step adds one, so Knuth's generalisation of
-    Dijkstra's algorithm is a walk level by level (no heap).
-
-    ``also(f)``: virtual facts that hold, at no cost, as soon as ``f`` (a ``priv``
-    fact) does (see :func:`relaxed_lower_bounds`).  ``until``: stop once these facts all have
-    their value (facts above them may then be missing).
+    ``check`` asks the graph about the few goals whose extracted plan misses the
+    relaxed bound: their backward cone is a fraction of the solve, and h_max over
+    it gives the very values h_max over every fired step gives its facts.  A
+    question about another goal widens it (:meth:`_Graph.cover`).
     """
-    # Most steps have one precondition: such a step is ready as soon as that fact
-    # holds, so its outputs are listed under the fact directly (one extend per
-    # fact, no count to keep); the others wait for every precondition.
-    single: dict[Fact, list[Fact]] = {}
-    users: dict[Fact, list[int]] = {}
-    waiting: list[int] = []
-    posts: list[tuple[Fact, ...]] = []
-    level: list[Fact] = []
-    for pre, post in steps:
-        if len(pre) == 1:
-            got = single.get(pre[0])
-            if got is None:
-                single[pre[0]] = list(post)
-            else:
-                got.extend(post)
+    memo = _memo(sol)
+    if not isinstance(memo.graph, _Graph):
+        with phase("plans"):
+            memo.graph = _Graph(sol, goals)
+
+
+def _cone(
+    goals: Iterable[Fact], givers: Mapping[Fact, Sequence[Step]]
+) -> tuple[set[Fact], list[Step]]:
+    """The facts ``goals`` need (themselves, and every precondition of a step giving
+    one of them, again and again) and the steps giving those facts.
+
+    A fact's h_max reads only the steps giving it and, through their preconditions,
+    facts of this cone: h_max over these steps alone gives each fact of the cone its
+    value in the whole graph.
+    """
+    cone: set[Fact] = set(goals)
+    stack = list(cone)
+    steps: list[Step] = []
+    extend = steps.extend
+    get = givers.get
+    # A step giving two facts of the cone is listed twice: h_max takes it twice at
+    # no harm, for less than a set of the steps taken would cost.
+    while stack:
+        found = get(stack.pop())
+        if found is None:
             continue
-        if not pre:
-            level.extend(post)
-            continue
-        i = len(posts)
-        posts.append(post)
-        waiting.append(len(pre))
-        for p in pre:
-            found = users.get(p)
-            if found is None:
-                users[p] = [i]
-            else:
-                found.append(i)
-    left = set(until)
-    h: dict[Fact, int] = {}
-    get_single = single.get
-    get_users = users.get
-    c = 1
-    while level:
-        nxt: list[Fact] = []
-        extend = nxt.extend
-        # A for loop over a growing list sees what is appended: virtual facts come
-        # at no cost, on this level.
-        for f in level:
-            if f in h:
-                continue
-            h[f] = c
-            if left:
-                left.discard(f)
-                if not left:
-                    return h
-            if also is not None and f[0] == "priv":
-                level.extend(also(f))
-            ready = get_single(f)
-            if ready is not None:
-                extend(ready)
-            waiters = get_users(f)
-            if waiters is not None:
-                for i in waiters:
-                    w = waiting[i] - 1
-                    waiting[i] = w
-                    if not w:
-                        extend(posts[i])
-        level = nxt
-        c += 1
-    return h
+        extend(found)
+        for st in found:
+            for p in st.pre:
+                if p not in cone:
+                    cone.add(p)
+                    stack.append(p)
+    return cone, steps
 
 
 class _Relaxation:
@@ -353,7 +342,7 @@ def cheapest(sol: Solution, goal: Fact, known: Plan | None = None) -> Cheapest |
     """
     if goal not in sol.cost:
         return None
-    g = _graph(sol)
+    g = _graph(sol, goal)
     got = g.found.get(goal)
     if got is not None:
         return got
@@ -422,7 +411,7 @@ def _step_key(st: Step) -> StepKey:
 def hmax_plan(sol: Solution, goal: Fact) -> Plan:
     """The h_max plan of ``goal`` in ``sol``'s graph (see :func:`_hmax_plan`); the
     goal must be derived."""
-    g = _graph(sol)
+    g = _graph(sol, goal)
     with phase("plans"):
         return _hmax_plan(g, goal)
 

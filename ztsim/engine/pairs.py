@@ -1,6 +1,7 @@
 """Proving a plan's cost the least with h² (pairs of facts), on demand.
 
-h_max (:func:`ztsim.engine.mincost.hmax`) bounds a plan by its longest chain: it
+h_max (:func:`hmax`, kept here with the search it feeds and re-exported by
+:mod:`ztsim.engine.mincost`) bounds a plan by its longest chain: it
 misses that a step needing two facts, each reached by its own step, pays for both
 (the position a login is launched from and the stolen credential it uses: two
 exploits from the same foothold).  Haslum and Geffner's h² bounds the cost of
@@ -24,11 +25,11 @@ bounded (out of budget: not proven, and the caller lists plans as before).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from ztsim.engine.steps import Fact, Step
 
-__all__ = ["MAX_STEPS", "PAIR_BUDGET", "PAIR_BUDGET_PER_GRAPH", "PairBound"]
+__all__ = ["MAX_STEPS", "PAIR_BUDGET", "PAIR_BUDGET_PER_GRAPH", "PairBound", "hmax"]
 
 #: At most this many pairs are expanded to answer one question.
 PAIR_BUDGET = 2_000
@@ -41,6 +42,88 @@ MAX_STEPS = 150
 #: (a deterministic cap on the time proofs take, whatever the number of goals):
 #: past it, only answers already known are given.
 PAIR_BUDGET_PER_GRAPH = 500_000
+
+
+def hmax(
+    steps: Iterable[tuple[tuple[Fact, ...], tuple[Fact, ...]]],
+    *,
+    also: Callable[[Fact], Iterable[Fact]] | None = None,
+    until: Iterable[Fact] = (),
+) -> dict[Fact, int]:
+    """Per fact, the fewest steps of the longest chain any plan deriving it contains.
+
+    ``steps``: each step's (preconditions, outputs).  ``h(f) = min over steps s
+    giving f of 1 + max(h(p) for p in s.pre)`` (0 for no precondition): a plan
+    deriving ``f`` orders its steps, and the first producers of the facts it uses
+    form a chain at least ``h(f)`` long, so ``h(goal)`` is a lower bound on the
+    cost of every plan.  Every step adds one, so Knuth's generalisation of
+    Dijkstra's algorithm is a walk level by level (no heap).
+
+    ``also(f)``: virtual facts that hold, at no cost, as soon as ``f`` (a ``priv``
+    fact) does (see :func:`ztsim.engine.mincost.relaxed_lower_bounds`).  ``until``:
+    stop once these facts all have their value (facts above them may then be missing).
+    """
+    # Most steps have one precondition: such a step is ready as soon as that fact
+    # holds, so its outputs are listed under the fact directly (one extend per
+    # fact, no count to keep); the others wait for every precondition.
+    single: dict[Fact, list[Fact]] = {}
+    users: dict[Fact, list[int]] = {}
+    waiting: list[int] = []
+    posts: list[tuple[Fact, ...]] = []
+    level: list[Fact] = []
+    for pre, post in steps:
+        if len(pre) == 1:
+            got = single.get(pre[0])
+            if got is None:
+                single[pre[0]] = list(post)
+            else:
+                got.extend(post)
+            continue
+        if not pre:
+            level.extend(post)
+            continue
+        i = len(posts)
+        posts.append(post)
+        waiting.append(len(pre))
+        for p in pre:
+            found = users.get(p)
+            if found is None:
+                users[p] = [i]
+            else:
+                found.append(i)
+    left = set(until)
+    h: dict[Fact, int] = {}
+    get_single = single.get
+    get_users = users.get
+    c = 1
+    while level:
+        nxt: list[Fact] = []
+        extend = nxt.extend
+        # A for loop over a growing list sees what is appended: virtual facts come
+        # at no cost, on this level.
+        for f in level:
+            if f in h:
+                continue
+            h[f] = c
+            if left:
+                left.discard(f)
+                if not left:
+                    return h
+            if also is not None and f[0] == "priv":
+                level.extend(also(f))
+            ready = get_single(f)
+            if ready is not None:
+                extend(ready)
+            waiters = get_users(f)
+            if waiters is not None:
+                for i in waiters:
+                    w = waiting[i] - 1
+                    waiting[i] = w
+                    if not w:
+                        extend(posts[i])
+        level = nxt
+        c += 1
+    return h
 
 
 #: What is known of a pair not asked yet: nothing proven, nothing refuted.

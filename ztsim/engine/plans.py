@@ -31,7 +31,14 @@ from ztsim.engine.extraction import (
     minimize,
 )
 from ztsim.engine.fixpoint import Solution, solve
-from ztsim.engine.mincost import Cheapest, _graph, cheapest, hmax_plan, relaxed_lower_bounds
+from ztsim.engine.mincost import (
+    Cheapest,
+    _graph,
+    cheapest,
+    graph_for,
+    hmax_plan,
+    relaxed_lower_bounds,
+)
 from ztsim.engine.rewire import rewired
 from ztsim.engine.steps import Fact, Step, StepKey
 from ztsim.inputs.loaded import LoadedPolicy
@@ -72,10 +79,9 @@ def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
     known = memo.first.get(goal)
     if known is not None:
         return known[0]
-    with phase("plans"):
-        chosen = _derive(sol, goal, {}, memo)
-        assert chosen is not None  # best derivations never loop: costs strictly grow
-        got = _plan_from(sol, goal, chosen)
+    got = memo.extracted.pop(goal, None)
+    if got is None:
+        got = _extracted(sol, goal, memo)
     if got.cost > lower:
         if exhaustive_for(sol.model):
             found = cheapest(sol, goal, got)
@@ -89,6 +95,14 @@ def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
     return got
 
 
+def _extracted(sol: Solution, goal: Fact, memo: _SolutionMemo) -> Plan:
+    """The plan of ``goal``'s best derivation (derived in ``sol``)."""
+    with phase("plans"):
+        chosen = _derive(sol, goal, {}, memo)
+        assert chosen is not None  # best derivations never loop: costs strictly grow
+        return _plan_from(sol, goal, chosen)
+
+
 def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     """:func:`first_plan`'s other tries on a pruned solve, the first shortest kept.
 
@@ -97,7 +111,7 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     (:meth:`~ztsim.engine.mincost._Graph.proves`) or meeting ``lower``, which no
     later try can beat: the answer does not depend on ``lower``.
     """
-    g = _graph(sol)
+    g = _graph(sol, goal)
     best = hmax_plan(sol, goal)
     # A proof that nothing beats ``got`` fails when the h_max plan does: it is not
     # searched for then.
@@ -386,6 +400,17 @@ def goal_costs(
         return {goal: _searched_cost(sol, goal) for goal in reachable}
     with phase("plans"):
         lower = relaxed_lower_bounds(sol, reachable)
+    # The graph is asked only about goals whose extracted plan misses the bound: it
+    # is built for them alone (their first plans, once known, are remembered).
+    memo = _memo(sol)
+    asked: list[Fact] = []
+    for goal in reachable:
+        if goal not in memo.first:
+            got = memo.extracted[goal] = _extracted(sol, goal, memo)
+            if got.cost > lower[goal]:
+                asked.append(goal)
+    if asked:
+        graph_for(sol, asked)
     return {goal: _bounded_cost(sol, goal, lower[goal]) for goal in reachable}
 
 
@@ -403,7 +428,7 @@ def _bounded_cost(sol: Solution, goal: Fact, lower: int) -> Cheapest:
     plan = first_plan(sol, goal, lower=lower)
     assert plan is not None
     # Listed plans are plans of this solve's graph: none is cheaper than its bound.
-    if plan.cost > lower and not _graph(sol).proves(goal, plan.cost):
+    if plan.cost > lower and not _graph(sol, goal).proves(goal, plan.cost):
         plan = plans_from_solution(sol, goal, 1)[0]  # never worse: the first leads ties
     return Cheapest(plan, min(lower, plan.cost))
 
