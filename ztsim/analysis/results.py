@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any, NamedTuple
 
@@ -24,6 +24,7 @@ from ztsim.engine.plans import (
     goal_costs,
     plan_solve,
 )
+from ztsim.engine.replay import same_answers
 from ztsim.engine.steps import Fact
 from ztsim.engine.verdicts import PlanVerdict
 from ztsim.inputs.loaded import LoadedPolicy
@@ -271,15 +272,53 @@ def judge_policy(
     previous: CompiledPolicy | None = None,
     *,
     plan_listing: bool = False,
+    earlier: PolicyResult | None = None,
 ) -> PolicyResult:
     """Judge one policy on the model's topology: its fixpoint, goals and traffic.
 
     ``previous``: the compiled form of an earlier version of this policy on the same
     model, whose target groups the compilation may reuse (re-checks after an edit).
+    ``earlier``: the whole result of that earlier version (``previous`` is then its
+    compiled form): when the new version answers every question its solve asked
+    alike (:func:`~ztsim.engine.replay.same_answers`), its solve and goals are this
+    version's, and only the legitimate flows are judged anew.
     ``plan_listing``: solve once, by :func:`ztsim.engine.plans.plan_solve`, for callers
     that list plans (see :class:`ztsim.analysis.analyze.Needs`).
     """
-    return _finish(model, policy, model.compile(policy, previous=previous), plan_listing)
+    if earlier is not None:
+        previous = earlier.compiled
+    compiled = model.compile(policy, previous=previous)
+    if (
+        earlier is not None
+        and not plan_listing
+        and not callable(earlier._goals)
+        and same_answers(earlier.compiled, compiled)
+    ):
+        return _replayed(model, policy, compiled, earlier)
+    return _finish(model, policy, compiled, plan_listing)
+
+
+def _replayed(
+    model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, earlier: PolicyResult
+) -> PolicyResult:
+    """``earlier``'s solves and goals under ``compiled``, which answers their questions
+    alike; its legitimate flows judged anew (their deciding rules may have changed)."""
+    sol = replace(earlier.solution, policy=compiled)
+    plans_from = earlier.plan_solution
+    plans_from = sol if plans_from is earlier.solution else replace(plans_from, policy=compiled)
+    result = PolicyResult(policy, compiled, sol, earlier.goals, _traffic(model, compiled), model)
+    result.__dict__["plan_solution"] = plans_from  # the cached property, known
+    return result
+
+
+def _traffic(model: AttackModel, compiled: CompiledPolicy) -> list[TrafficResult]:
+    """Each legitimate flow of the topology with the policy's decision on it."""
+    return [
+        TrafficResult(
+            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
+        )
+        for i, t in enumerate(model.topology.model.traffic)
+    ]
 
 
 def _finish(
@@ -287,7 +326,6 @@ def _finish(
 ) -> PolicyResult:
     """A compiled policy's result: its fixpoint, goals and legitimate flows."""
     sol = plan_solve(model, compiled) if plan_listing else check_solve(model, compiled)
-    topo = model.topology
     # Goals' plans come from the plan solve, so that check and paths name the same
     # plan (paths' first): on small estates the whole attack graph (exact costs),
     # on large ones the policy's own solve (see check_solve).
@@ -297,12 +335,7 @@ def _finish(
     def goals() -> list[GoalResult]:
         return _goal_results(model, plans_from, small)
 
-    traffic = [
-        TrafficResult(
-            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
-        )
-        for i, t in enumerate(topo.model.traffic)
-    ]
+    traffic = _traffic(model, compiled)
     # A plan listing shows the plans it lists, not each goal's cheapest: worked out
     # only if something reads them (`paths` reads what is reachable, from the solve).
     result = PolicyResult(policy, compiled, sol, goals if plan_listing else goals(), traffic, model)

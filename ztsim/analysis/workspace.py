@@ -130,8 +130,8 @@ class Workspace:
         cached = self._results.get(path)
         if cached is not None and cached[0] == digest:
             return cached[1]
-        earlier = cached[1].compiled if cached is not None else None
-        result = judge_policy(self._model, loaded, earlier)
+        earlier = cached[1] if cached is not None else None
+        result = judge_policy(self._model, loaded, earlier=earlier)
         self.stats.solves += 1
         self._results[path] = (digest, result)
         return result
