@@ -55,6 +55,8 @@ class WorkspaceStats:
     #: Policy loads done by re-parsing only the edited rule (:mod:`ztsim.perf.incremental`).
     policy_patches: int = 0
     solves: int = 0
+    #: Solves that reused the earlier version's (:func:`~ztsim.engine.replay.same_answers`).
+    replays: int = 0
 
 
 class Workspace:
@@ -133,6 +135,8 @@ class Workspace:
         earlier = cached[1] if cached is not None else None
         result = judge_policy(self._model, loaded, earlier=earlier)
         self.stats.solves += 1
+        if earlier is not None and result.solution.cost is earlier.solution.cost:
+            self.stats.replays += 1
         self._results[path] = (digest, result)
         return result
 
