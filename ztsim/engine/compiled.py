@@ -103,6 +103,9 @@ class CompiledPolicy:
     #: The bitset of target groups a host or external zone may open a flow to
     #: (:meth:`ztsim.engine.reach.BulkReach.reach`).
     reach: Callable[[str], int]
+    #: The same, by source class or external zone id
+    #: (:meth:`ztsim.engine.reach.BulkReach.reach_of`).
+    reach_of: Callable[[ClassKey | str], int]
     #: The equivalence class of a host as a source of flows.
     source_class: Callable[[str], ClassKey]
     #: The equivalence class of a host as a destination of flows.
@@ -210,6 +213,7 @@ class CompiledPolicy:
             section=pol.egress,
         )
         self.reach = self._reach.reach
+        self.reach_of = self._reach.reach_of
         self.flow = self._flows.flow
         self.egress = self._egress.egress
         self.egress_class = self._egress.egress_class
@@ -235,6 +239,11 @@ class CompiledPolicy:
         self._flows.by_class = {
             k: v for k, v in previous._flows.by_class.items() if untouched(k[0])
         }
+
+    def asked_reach(self) -> Mapping[ClassKey | str, int]:
+        """The reach worked out so far, by source class or external zone id: every
+        one a solve under this policy asked for (:mod:`ztsim.engine.replay`)."""
+        return self._reach.memo
 
     @property
     def targets(self) -> TargetGroups:

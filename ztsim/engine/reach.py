@@ -294,13 +294,14 @@ class BulkReach:
         Hosts of one source class share the result, which is memoised.
         """
         ext = source in self.external
-        memo_key: ClassKey | str = source if ext else self.source_class(source)
-        known = self.memo.get(memo_key)
-        if known is not None:
-            return known
-        allowed = self._sweep(memo_key)
-        self.memo[memo_key] = allowed
-        return allowed
+        return self.reach_of(source if ext else self.source_class(source))
+
+    def reach_of(self, key: ClassKey | str) -> int:
+        """:meth:`reach` of a source class, or of an external zone by its id."""
+        known = self.memo.get(key)
+        if known is None:
+            known = self.memo[key] = self._sweep(key)
+        return known
 
     def _sweep(self, source: ClassKey | str) -> int:
         """First match over a source class's candidate rules, on bitsets."""

@@ -62,14 +62,8 @@ def same_answers(previous: CompiledPolicy, policy: CompiledPolicy) -> bool:
 
 def _same_reach(previous: CompiledPolicy, policy: CompiledPolicy) -> bool:
     """Every source class (or external zone) ``previous`` reached from: the same groups."""
-    bulk = policy._reach
-    for key, mask in previous._reach.memo.items():
-        got = bulk.memo.get(key)
-        if got is None:
-            got = bulk.memo[key] = bulk._sweep(key)
-        if got != mask:
-            return False
-    return True
+    reach_of = policy.reach_of
+    return all(reach_of(key) == mask for key, mask in previous.asked_reach().items())
 
 
 def _same_sniffable(previous: CompiledPolicy, policy: CompiledPolicy) -> bool:
