@@ -167,14 +167,106 @@ def minimize(
         raise ValueError("not a valid plan")
     sole = _sole_givers(current, goal) if tree is None else _sole_in_tree(current, tree)
     i = len(current) - 1
-    while i >= 0:
-        if not sole[i]:
-            ordered = _schedule(current[:i] + current[i + 1 :], goal)
-            if ordered is not None:
-                current = ordered
-                sole = _sole_givers(current, goal)
+    while i >= 0 and sole[i]:
         i -= 1
-    return current
+    if i < 0:
+        return current
+    return _Dropping(current, goal).run(i, sole)
+
+
+class _Dropping:
+    """:func:`minimize`'s greedy drops, from position ``i`` of a valid schedule down.
+
+    Dropping a step rescheduled the rest and worked out which steps are sole givers
+    anew: both a pass over the plan.  Here the positions of each fact's givers and
+    users are kept instead.  A step can go, the order kept, when each fact it gives
+    that the goal or a later step needs has another giver before that fact's first
+    later user (not that user itself: a step may need a fact it gives): the rest is
+    then scheduled as it stands, as :func:`_schedule` would take it.
+    Otherwise (the rest would have to be reordered, or cannot be) :func:`_schedule`
+    decides, as before.
+    """
+
+    def __init__(self, current: list[Step], goal: Fact) -> None:
+        self.goal = goal
+        self.steps: list[Step | None] = []  # None: dropped
+        self.givers: dict[Fact, list[int]] = {}
+        self.users: dict[Fact, list[int]] = {}
+        self.index(current)
+
+    def index(self, current: list[Step]) -> None:
+        """Positions of each fact's givers and users in ``current``, ascending."""
+        givers: dict[Fact, list[int]] = {}
+        users: dict[Fact, list[int]] = {}
+        for k, st in enumerate(current):
+            for f in st.post:
+                got = givers.get(f)
+                if got is None:
+                    givers[f] = [k]
+                else:
+                    got.append(k)
+            for f in st.pre:
+                got = users.get(f)
+                if got is None:
+                    users[f] = [k]
+                else:
+                    got.append(k)
+        self.steps = list(current)
+        self.givers, self.users = givers, users
+
+    def sole(self, st: Step) -> bool:
+        """:func:`_sole_givers` of ``st`` in the steps left."""
+        givers, users = self.givers, self.users
+        for f in st.post:
+            if len(givers[f]) == 1 and (f == self.goal or len(users.get(f, ())) > st.pre.count(f)):
+                return True
+        return False
+
+    def in_place(self, i: int, st: Step) -> bool:
+        """Whether the steps left but ``st`` (at ``i``) stay a schedule in their order."""
+        users = self.users
+        for f in st.post:
+            other = -1  # the first other giver
+            for g in self.givers[f]:
+                if g != i:
+                    other = g
+                    break
+            first = -1  # the first later user
+            for u in users.get(f, ()):
+                if u > i:
+                    first = u
+                    break
+            if first < 0 and f != self.goal:
+                continue
+            if other < 0 or (first >= 0 and other >= first):  # (a giver may need f too)
+                return False
+        return True
+
+    def run(self, i: int, sole: list[bool]) -> list[Step]:
+        """Try each step from ``i`` down; ``sole``: the sole givers before any drop."""
+        steps = self.steps
+        fresh = True  # nothing dropped yet: ``sole`` holds
+        while i >= 0:
+            st = steps[i]
+            assert st is not None  # (only later steps were dropped)
+            if not (sole[i] if fresh else self.sole(st)):
+                if self.in_place(i, st):
+                    steps[i] = None
+                    for f in st.post:
+                        self.givers[f].remove(i)
+                    for f in st.pre:
+                        self.users[f].remove(i)
+                    fresh = False
+                else:
+                    rest = [x for k, x in enumerate(steps) if x is not None and k != i]
+                    ordered = _schedule(rest, self.goal)
+                    if ordered is not None:
+                        # (The steps before i keep their positions: drops are all later.)
+                        self.index(ordered)
+                        steps = self.steps
+                        fresh = False
+            i -= 1
+        return [x for x in steps if x is not None]
 
 
 class _SolutionMemo:
