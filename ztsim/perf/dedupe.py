@@ -36,6 +36,7 @@ __all__ = ["MIN_ITEMS", "PerObject", "PlainKeys", "shared_host_parts", "shared_r
 
 K = TypeVar("K")
 V = TypeVar("V")
+M = TypeVar("M", bound=BaseModel)
 
 
 class PerObject(Generic[K, V]):
@@ -74,6 +75,18 @@ _PARTS = frozenset(("labels", *(name for name, _ in _HOST_PARTS)))
 
 #: What a host's labels are validated as (``Host.labels``).
 _LABELS: TypeAdapter[dict[str, str]] = TypeAdapter(HostLabels)
+#: Its validator's own entry point (see :func:`_validator`).
+_validate_labels: Callable[[object], dict[str, str]] = _LABELS.validator.validate_python
+
+
+def _validator(model: type[M]) -> Callable[[object], M]:
+    """``model.model_validate`` without its Python wrapper: the model's schema validator
+    itself, which ``model_validate`` calls with the same (default) options.  The
+    functions here call it once per distinct part (most parts of a heterogeneous
+    estate), where the wrapper's Python frame is a large share of a small model's
+    validation."""
+    validate: Callable[[object], M] = model.__pydantic_validator__.validate_python
+    return validate
 
 
 def _shares(values: list[Any]) -> bool:
@@ -176,7 +189,7 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
             dict[int, BaseModel],
         ]
     ]
-    tables = [(name, model.model_validate, {}, {}) for name, model in _HOST_PARTS]
+    tables = [(name, _validator(model), {}, {}) for name, model in _HOST_PARTS]
     labels_of: dict[int, Labels] = {}
     # Per tuple of keys: the set of them if a host with those keys may be plain.
     plain_keys: dict[tuple[str, ...], set[str] | None] = {}
@@ -194,9 +207,7 @@ def shared_host_parts(data: object, found: PlainKeys | None = None) -> object | 
         if type(parsed_labels) is dict:
             labels = labels_of.get(id(parsed_labels))
             if labels is None:
-                labels = labels_of[id(parsed_labels)] = Labels(
-                    _LABELS.validate_python(parsed_labels)
-                )
+                labels = labels_of[id(parsed_labels)] = Labels(_validate_labels(parsed_labels))
         elif parsed_labels is not None or "labels" in h:
             given = None  # an error pydantic reports
         lists: list[Any] = []
@@ -274,7 +285,7 @@ def shared_rule_parts(data: object) -> object | None:
     patterns, left as it is)."""
     if type(data) is not dict:
         return None
-    selector = PerObject(Selector.model_validate)
+    selector = PerObject(_validator(Selector))
 
     out = dict(data)
     changed = False
