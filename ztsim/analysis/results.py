@@ -302,23 +302,35 @@ def _replayed(
     model: AttackModel, policy: LoadedPolicy, compiled: CompiledPolicy, earlier: PolicyResult
 ) -> PolicyResult:
     """``earlier``'s solves and goals under ``compiled``, which answers their questions
-    alike; its legitimate flows judged anew (their deciding rules may have changed)."""
+    alike; its legitimate flows judged anew (their deciding rules may have changed),
+    but for those going out, whose egress section is the earlier one."""
     sol = replace(earlier.solution, policy=compiled)
     plans_from = earlier.plan_solution
     plans_from = sol if plans_from is earlier.solution else replace(plans_from, policy=compiled)
-    result = PolicyResult(policy, compiled, sol, earlier.goals, _traffic(model, compiled), model)
+    traffic = _traffic(model, compiled, earlier.traffic)
+    result = PolicyResult(policy, compiled, sol, earlier.goals, traffic, model)
     result.__dict__["plan_solution"] = plans_from  # the cached property, known
     return result
 
 
-def _traffic(model: AttackModel, compiled: CompiledPolicy) -> list[TrafficResult]:
-    """Each legitimate flow of the topology with the policy's decision on it."""
-    return [
-        TrafficResult(
-            i, t.source, t.to, t.service, t.credential, compiled.traffic(t.source, t.to, t.service)
-        )
-        for i, t in enumerate(model.topology.model.traffic)
-    ]
+def _traffic(
+    model: AttackModel, compiled: CompiledPolicy, same_egress: list[TrafficResult] | None = None
+) -> list[TrafficResult]:
+    """Each legitimate flow of the topology with the policy's decision on it.
+
+    ``same_egress``: the flows judged by a version of the policy with the same egress
+    section (:func:`~ztsim.engine.replay.same_answers` held), whose decisions on flows
+    going out are kept (a decision names a rule by id, never by line).
+    """
+    destinations = model.topology.destinations
+    out: list[TrafficResult] = []
+    for i, t in enumerate(model.topology.model.traffic):
+        if same_egress is not None and t.to in destinations:
+            out.append(same_egress[i])
+        else:
+            decision = compiled.traffic(t.source, t.to, t.service)
+            out.append(TrafficResult(i, t.source, t.to, t.service, t.credential, decision))
+    return out
 
 
 def _finish(
