@@ -11,6 +11,7 @@ must also hit both outcomes, so that neither branch is left untested.
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +19,14 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from ztsim.analysis.analyze import Needs, analyze
+from ztsim.analysis.workspace import Workspace
 from ztsim.engine.attack import AttackModel
 from ztsim.engine.fixpoint import Solution, solve
 from ztsim.engine.plans import plan_solve
 from ztsim.engine.replay import same_answers
-from ztsim.inputs.loader import load_topology, policy_from_text
+from ztsim.inputs.loader import load_policies, load_topology, policy_from_text
+from ztsim.output.checkjson import check_json_text, result_text
 
 #: A rule line (segmentation `r`, egress `e`): its id, its action and its `from`
 #: (``any`` or a mapping, one level nested).
@@ -90,3 +94,27 @@ def test_same_answers_means_the_same_solve(estate: Path, solver: Callable[..., S
                 _same_solve(earlier, solver(model, after))
     assert outcomes[True] > 0 and outcomes[False] > 0, outcomes
 
+
+
+def test_a_replayed_recheck_reports_what_a_cold_check_does(estate: Path, tmp_path: Path) -> None:
+    # The whole report (goals, plans, flows, rule impact), byte for byte, after
+    # edits of which some are replayed and some solved.
+    shutil.copytree(estate, tmp_path / "s")
+    topology, policies = tmp_path / "s" / "topology.yaml", tmp_path / "s" / "policies"
+    ws = Workspace(topology)
+    ws.analyze([policies])
+    path = policies / "h-two.yaml"
+    text = path.read_text(encoding="utf-8")
+    count = len(RULE.findall(text))
+    kinds = set()
+    for i in range(3, count, max(1, count // 6)):
+        m = list(RULE.finditer(text))[i]  # (positions shift with each edit)
+        text = text[: m.start()] + _flip(m) + text[m.end() :]
+        path.write_text(text, encoding="utf-8")
+        replays = ws.stats.replays
+        hot = check_json_text(ws.analyze([policies]))
+        kinds.add(ws.stats.replays > replays)
+        needs = Needs(warnings=True, result_text=result_text)
+        cold = analyze(load_topology(topology), load_policies([policies]), needs)
+        assert hot == check_json_text(cold), m.group(1)
+    assert kinds == {True, False}
