@@ -32,15 +32,15 @@ from ztsim.engine.decisions import (
     TOPOLOGY_DENY,
     Decision,
     SelectorSets,
-    ranges_cover,
     selector_sets,
     sets_admit,
 )
 from ztsim.engine.egress import EGRESS_TOPOLOGY_DENY, EgressJudge
 from ztsim.engine.expressions import Lowered, lower, uses_expressions
 from ztsim.engine.layers import LayerPlan
-from ztsim.engine.reach import BulkReach, RuleIndex, RuleLists
+from ztsim.engine.reach import BulkReach, RuleIndex
 from ztsim.engine.reuse import can_reuse, untouched_sources
+from ztsim.engine.rulemasks import ListMasks as _ListMasks
 from ztsim.engine.targets import (
     TargetGroups,
     TargetLayout,
@@ -51,7 +51,7 @@ from ztsim.engine.targets import (
 from ztsim.inputs.loaded import LabelGroup, LoadedPolicy, LoadedTopology
 from ztsim.model.schema import EgressRule, SegmentationRule
 from ztsim.model.selectors import Selector
-from ztsim.model.services import PortRange
+from ztsim.model.services import PortRange, parse_service
 from ztsim.perf.dedupe import PerObject
 
 __all__ = ["CompiledPolicy", "EgressJudge", "FlowJudge"]
@@ -392,11 +392,70 @@ class FlowJudge:
         """
         if self.plan is not None:
             return self.plan.decide(self.matching(memo_key, dst_zone, every=True))
-        found = self.matching(memo_key, dst_zone, every=False)
-        if found:
-            r = self.rules[found[0]]
-            return Decision(r.action == "allow", r.id, "rule")
+        i = self._first(memo_key, dst_zone)
+        if i >= 0:
+            r = self.rules[i]
+            # tuple.__new__ skips the named tuple's Python-level __new__ (a call per class pair).
+            return tuple.__new__(
+                Decision, (r.action == "allow", r.id, "rule", "segmentation", None, None)
+            )
         return Decision(self.default_allow, "default", "default")
+
+    def _candidates(self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_zone: str) -> int:
+        """The rules that may match a flow between two classes, as a bitset (bit ``i``
+        for rule ``i``): the union of the source's index lists, AND the union of the
+        destination's, AND the rules covering the service.  A superset of the
+        matching rules (a selector is listed under one of its requirements)."""
+        source_key, dst_key, service = memo_key
+        from_lists, to_lists = self.list_masks
+        if isinstance(source_key, str):  # an external zone: only zone or any match
+            cands = from_lists.zone(source_key) | from_lists.unconstrained()
+        else:  # the memoised union read inline (asked of nearly every flow on H estates)
+            src_mask = from_lists.by_key.get((source_key, source_key.zone))
+            cands = from_lists.union(source_key, source_key.zone) if src_mask is None else src_mask
+        if not cands:
+            return 0
+        dst_mask = to_lists.by_key.get((dst_key, dst_zone))
+        cands &= to_lists.union(dst_key, dst_zone) if dst_mask is None else dst_mask
+        if not cands:
+            return 0
+        svc = self.service_masks.get(service)
+        if svc is None:
+            svc = self.service_masks[service] = self._service_mask(service)
+        return cands & svc
+
+    def _first(self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_zone: str) -> int:
+        """The first of :meth:`matching`'s rules (``-1`` for none), for a v1 section:
+        no list, the selector tests (:func:`~ztsim.engine.decisions.sets_admit`)
+        inline."""
+        cands = self._candidates(memo_key, dst_zone)
+        source_key, dst_key = memo_key[0], memo_key[1]
+        external = isinstance(source_key, str)
+        src_host: str | None = None
+        src_labels: frozenset[tuple[str, str]] = frozenset()
+        if not isinstance(source_key, str):
+            src_host, src_labels = source_key.host, source_key.labels
+        from_sel, to_sel = self.from_sel, self.to_sel
+        dst_host, dst_labels = dst_key.host, dst_key.labels
+        while cands:
+            low = cands & -cands
+            cands ^= low
+            i = low.bit_length() - 1
+            hosts, pairs = from_sel[i]
+            if external:
+                if hosts is not None or pairs is not None:
+                    continue
+            elif not (
+                (hosts is None or src_host in hosts) and (pairs is None or pairs <= src_labels)
+            ):
+                continue
+            sets = to_sel[i]
+            if sets is None:
+                sets = to_sel[i] = self.sets_of(self.rules[i].to)
+            hosts, pairs = sets
+            if (hosts is None or dst_host in hosts) and (pairs is None or pairs <= dst_labels):
+                return i
+        return -1
 
     def matching(
         self, memo_key: tuple[ClassKey | str, ClassKey, str], dst_zone: str, *, every: bool
@@ -404,25 +463,11 @@ class FlowJudge:
         """The rules whose `from`, `to` and services match a flow between two classes,
         in order: every one (layered sections, :meth:`LayerPlan.decide`) or the first.
 
-        Each index list is a bitset over the rules; a flow ANDs the union of the
-        source's lists, the union of the destination's and the service's bitset.
-        The lists hold a superset of the matching rules (a selector is listed under
-        one of its requirements): each set bit, lowest first, is checked until one
+        Each candidate (:meth:`_candidates`), lowest first, is checked until one
         matches (usually the first).
         """
-        source_key, dst_key, service = memo_key
-        from_lists, to_lists = self.list_masks
-        if isinstance(source_key, str):  # an external zone: only zone or any match
-            cands = from_lists.zone(source_key) | from_lists.unconstrained()
-        else:
-            cands = from_lists.union(source_key, source_key.zone)
-        if cands:
-            cands &= to_lists.union(dst_key, dst_zone)
-        if cands:
-            svc = self.service_masks.get(service)
-            if svc is None:
-                svc = self.service_masks[service] = self._service_mask(service)
-            cands &= svc
+        cands = self._candidates(memo_key, dst_zone)
+        source_key, dst_key = memo_key[0], memo_key[1]
         found: list[int] = []
         from_sel, to_sel, rules = self.from_sel, self.to_sel, self.rules
         while cands:
@@ -454,63 +499,10 @@ class FlowJudge:
             size = len(self.rules)
             by_ranges = self.by_ranges = {k: bitset_of(v, size) for k, v in lists.items()}
         mask = 0
+        svc = parse_service(service)  # once, not per list (ranges_cover parses it)
         for rng, rules in by_ranges.items():
-            if ranges_cover(rng, service):
-                mask |= rules
+            for r in rng:
+                if r.covers(svc):
+                    mask |= rules
+                    break
         return mask
-
-
-class _ListMasks:
-    """The lists of one side's rule index (:class:`~ztsim.engine.reach.RuleIndex`) as
-    bitsets over the rules, each made on first use."""
-
-    __slots__ = ("_unconstrained", "by_host", "by_key", "by_pair", "by_zone", "index", "size")
-
-    def __init__(self, index: Callable[[], RuleLists], size: int) -> None:
-        self.index = index
-        self.size = size
-        self.by_zone: dict[str, int] = {}
-        self.by_host: dict[str, int] = {}
-        self.by_pair: dict[tuple[str, str], int] = {}
-        #: :meth:`union` by (class, zone): flows and plan steps ask again of a class.
-        self.by_key: dict[tuple[ClassKey, str], int] = {}
-        self._unconstrained: int | None = None
-
-    def unconstrained(self) -> int:
-        """The rules whose selector requires nothing."""
-        found = self._unconstrained
-        if found is None:
-            found = self._unconstrained = bitset_of(self.index()[3], self.size)
-        return found
-
-    def zone(self, zone: str) -> int:
-        """The rules listed under ``zone``."""
-        found = self.by_zone.get(zone)
-        if found is None:
-            found = self.by_zone[zone] = bitset_of(self.index()[0].get(zone, ()), self.size)
-        return found
-
-    def union(self, key: ClassKey, zone: str) -> int:
-        """The rules listed where a class ``key`` in ``zone`` may be matched (as
-        :func:`~ztsim.engine.reach.index_lists` finds them): a superset of those whose
-        selector matches it."""
-        known = self.by_key.get((key, zone))
-        if known is None:
-            known = self.by_key[(key, zone)] = self._union(key, zone)
-        return known
-
-    def _union(self, key: ClassKey, zone: str) -> int:
-        out = self.unconstrained() | self.zone(zone)
-        if key.host is not None:
-            found = self.by_host.get(key.host)
-            if found is None:
-                found = bitset_of(self.index()[1].get(key.host, ()), self.size)
-                self.by_host[key.host] = found
-            out |= found
-        by_pair = self.by_pair
-        for p in key.labels:
-            found = by_pair.get(p)
-            if found is None:
-                found = by_pair[p] = bitset_of(self.index()[2].get(p, ()), self.size)
-            out |= found
-        return out
