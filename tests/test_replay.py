@@ -15,6 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 from conftest import ROOT
@@ -22,8 +23,9 @@ from conftest import ROOT
 from ztsim.analysis.analyze import Needs, analyze
 from ztsim.analysis.workspace import Workspace
 from ztsim.engine.attack import AttackModel
-from ztsim.engine.fixpoint import Solution, solve
-from ztsim.engine.plans import plan_solve
+from ztsim.engine.compiled import CompiledPolicy
+from ztsim.engine.fixpoint import Solution, goal_facts, solve
+from ztsim.engine.plans import goal_costs, plan_solve
 from ztsim.engine.replay import same_answers
 from ztsim.inputs.loader import load_policies, load_topology, policy_from_text
 from ztsim.output.checkjson import check_json_text, result_text
@@ -118,3 +120,42 @@ def test_a_replayed_recheck_reports_what_a_cold_check_does(estate: Path, tmp_pat
         cold = analyze(load_topology(topology), load_policies([policies]), needs)
         assert hot == check_json_text(cold), m.group(1)
     assert kinds == {True, False}
+
+
+class _Recording:
+    """A compiled policy that records which of its attributes are read."""
+
+    def __init__(self, inner: CompiledPolicy) -> None:
+        self._inner = inner
+        self.asked: set[str] = set()
+
+    def __getattr__(self, name: str) -> object:
+        self.asked.add(name)
+        return getattr(self._inner, name)
+
+
+#: What :func:`~ztsim.engine.replay.same_answers` compares (or holds equal by
+#: requiring the earlier classes and target groups): a solve or a goal's cost that
+#: reads anything else of the policy must have it compared there first.
+COMPARED = {
+    "reach",
+    "source_class",
+    "targets",
+    "egress_allowed",
+    "egress_class",
+    "traffic",
+    "mfa",
+    "encrypt_in_transit",
+}
+
+
+def test_the_solve_asks_only_what_replay_compares(estate: Path) -> None:
+    topology = load_topology(estate / "topology.yaml")
+    model = AttackModel(topology)
+    goals = goal_facts(topology)
+    for policy in load_policies([estate / "policies"]):
+        recording = _Recording(model.compile(policy))
+        compiled = cast(CompiledPolicy, recording)
+        for sol in (solve(model, compiled), plan_solve(model, compiled)):
+            goal_costs(sol, goals, False)
+        assert recording.asked and recording.asked <= COMPARED, recording.asked - COMPARED
