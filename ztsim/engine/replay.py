@@ -16,6 +16,9 @@ only the legitimate flows, whose deciding rules may have changed.
 
 The comparison is conservative: anything it cannot compare cheaply (other target
 groups or classes, another egress section, label expressions) counts as a change.
+Its soundness rests on the list of questions: ``tests/test_replay.py`` records what
+a solve and the goals' costs read of the policy and fails on anything not compared
+here, so a new question must be added to :func:`same_answers` first.
 
     >>> from ztsim.inputs.bundled import pajemploi
     >>> from ztsim.inputs.loader import load_policy, load_topology
