@@ -117,11 +117,12 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     # searched for then.
     if best.cost >= got.cost and g.proves(goal, got.cost):
         return got  # no try can be strictly shorter
+    floor = max(lower, g.hmax[goal])  # (every plan of the graph costs at least this)
     with phase("plans"):
         for again in (best, got):
             if best.cost <= lower or g.proves(goal, best.cost):
                 break
-            tried = rewired(again, g.givers)
+            tried = rewired(again, g.givers, floor)
             if tried.cost < best.cost:
                 best = tried
     return best

@@ -27,7 +27,7 @@ from ztsim.engine.steps import Fact, Step
 __all__ = ["rewired"]
 
 
-def rewired(plan: Plan, givers: Mapping[Fact, Sequence[Step]]) -> Plan:
+def rewired(plan: Plan, givers: Mapping[Fact, Sequence[Step]], floor: int = 0) -> Plan:
     """The cheapest plan one or more single-step swaps of ``plan`` reach.
 
     ``givers``: per fact, the fired steps giving it (the solve's AND/OR graph).  A
@@ -36,14 +36,19 @@ def rewired(plan: Plan, givers: Mapping[Fact, Sequence[Step]]) -> Plan:
     a valid order (a swap that would need its own outputs is refused) and every
     step the goal no longer needs is dropped.  Returns ``plan`` itself when no
     swap makes it strictly shorter.
+
+    ``floor``: a proven lower bound on the cost of every plan of the graph for the
+    goal.  A plan meeting it has no strictly shorter swap, so the search stops there
+    rather than trying every swap once more to find none.
     """
     goal = plan.goal
     best = plan
-    while True:
+    while best.cost > floor:
         found = _best_swap(best, goal, givers)
         if found is None:
             return best
         best = found
+    return best
 
 
 def _best_swap(plan: Plan, goal: Fact, givers: Mapping[Fact, Sequence[Step]]) -> Plan | None:
