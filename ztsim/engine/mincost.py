@@ -128,11 +128,15 @@ class _Graph:
     def proves(self, goal: Fact, cost: int) -> bool:
         """Whether every plan of the graph for ``goal`` (derived) surely costs at least
         ``cost`` steps: by h_max, else by h² (:class:`~ztsim.engine.pairs.PairBound`)."""
+        with phase("plans"):
+            return self.at_least(goal, cost)
+
+    def at_least(self, goal: Fact, cost: int) -> bool:
+        """:meth:`proves`, in the caller's phase."""
         pairs = self._pairs
         if pairs is None:
             pairs = self._pairs = PairBound(self.givers, self.hmax)
-        with phase("plans"):
-            return pairs.at_least(goal, cost)
+        return pairs.at_least(goal, cost)
 
 
 def _graph(sol: Solution, goal: Fact | None = None) -> _Graph:

@@ -34,9 +34,9 @@ from ztsim.engine.fixpoint import Solution, solve
 from ztsim.engine.mincost import (
     Cheapest,
     _graph,
+    _hmax_plan,
     cheapest,
     graph_for,
-    hmax_plan,
     relaxed_lower_bounds,
 )
 from ztsim.engine.rewire import rewired
@@ -75,10 +75,16 @@ def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
     """
     if goal not in sol.cost:
         return None
-    memo = _memo(sol)
-    known = memo.first.get(goal)
+    known = _memo(sol).first.get(goal)
     if known is not None:
         return known[0]
+    with phase("plans"):
+        return _first_plan(sol, goal, lower)
+
+
+def _first_plan(sol: Solution, goal: Fact, lower: int) -> Plan:
+    """:func:`first_plan` of a derived goal not asked before (in the caller's phase)."""
+    memo = _memo(sol)
     got = memo.extracted.pop(goal, None)
     if got is None:
         got = _extracted(sol, goal, memo)
@@ -97,10 +103,9 @@ def first_plan(sol: Solution, goal: Fact, *, lower: int = 0) -> Plan | None:
 
 def _extracted(sol: Solution, goal: Fact, memo: _SolutionMemo) -> Plan:
     """The plan of ``goal``'s best derivation (derived in ``sol``)."""
-    with phase("plans"):
-        chosen = _derive(sol, goal, {}, memo)
-        assert chosen is not None  # best derivations never loop: costs strictly grow
-        return _plan_from(sol, goal, chosen)
+    chosen = _derive(sol, goal, {}, memo)
+    assert chosen is not None  # best derivations never loop: costs strictly grow
+    return _plan_from(sol, goal, chosen)
 
 
 def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
@@ -112,19 +117,18 @@ def _shorter(sol: Solution, goal: Fact, got: Plan, lower: int) -> Plan:
     later try can beat: the answer does not depend on ``lower``.
     """
     g = _graph(sol, goal)
-    best = hmax_plan(sol, goal)
+    best = _hmax_plan(g, goal)
     # A proof that nothing beats ``got`` fails when the h_max plan does: it is not
     # searched for then.
-    if best.cost >= got.cost and g.proves(goal, got.cost):
+    if best.cost >= got.cost and g.at_least(goal, got.cost):
         return got  # no try can be strictly shorter
     floor = max(lower, g.hmax[goal])  # (every plan of the graph costs at least this)
-    with phase("plans"):
-        for again in (best, got):
-            if best.cost <= lower or g.proves(goal, best.cost):
-                break
-            tried = rewired(again, g.givers, floor)
-            if tried.cost < best.cost:
-                best = tried
+    for again in (best, got):
+        if best.cost <= lower or g.at_least(goal, best.cost):
+            break
+        tried = rewired(again, g.givers, floor)
+        if tried.cost < best.cost:
+            best = tried
     return best
 
 
@@ -401,18 +405,18 @@ def goal_costs(
         return {goal: _searched_cost(sol, goal) for goal in reachable}
     with phase("plans"):
         lower = relaxed_lower_bounds(sol, reachable)
-    # The graph is asked only about goals whose extracted plan misses the bound: it
-    # is built for them alone (their first plans, once known, are remembered).
-    memo = _memo(sol)
-    asked: list[Fact] = []
-    for goal in reachable:
-        if goal not in memo.first:
-            got = memo.extracted[goal] = _extracted(sol, goal, memo)
-            if got.cost > lower[goal]:
-                asked.append(goal)
-    if asked:
-        graph_for(sol, asked)
-    return {goal: _bounded_cost(sol, goal, lower[goal]) for goal in reachable}
+        # The graph is asked only about goals whose extracted plan misses the bound:
+        # it is built for them alone (their first plans, once known, are remembered).
+        memo = _memo(sol)
+        asked: list[Fact] = []
+        for goal in reachable:
+            if goal not in memo.first:
+                got = memo.extracted[goal] = _extracted(sol, goal, memo)
+                if got.cost > lower[goal]:
+                    asked.append(goal)
+        if asked:
+            graph_for(sol, asked)
+        return {goal: _bounded_cost(sol, goal, lower[goal]) for goal in reachable}
 
 
 def _searched_cost(sol: Solution, goal: Fact) -> Cheapest:
@@ -425,11 +429,12 @@ def _searched_cost(sol: Solution, goal: Fact) -> Cheapest:
 
 
 def _bounded_cost(sol: Solution, goal: Fact, lower: int) -> Cheapest:
-    """:func:`goal_costs` of ``goal`` on a partial solve, ``lower`` its relaxed bound."""
-    plan = first_plan(sol, goal, lower=lower)
-    assert plan is not None
+    """:func:`goal_costs` of ``goal`` on a partial solve, ``lower`` its relaxed bound
+    (in the caller's phase)."""
+    known = _memo(sol).first.get(goal)
+    plan = known[0] if known is not None else _first_plan(sol, goal, lower)
     # Listed plans are plans of this solve's graph: none is cheaper than its bound.
-    if plan.cost > lower and not _graph(sol, goal).proves(goal, plan.cost):
+    if plan.cost > lower and not _graph(sol, goal).at_least(goal, plan.cost):
         plan = plans_from_solution(sol, goal, 1)[0]  # never worse: the first leads ties
     return Cheapest(plan, min(lower, plan.cost))
 
