@@ -26,13 +26,13 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from ztsim.engine.attack import NO_SHAPE, AttackModel
 from ztsim.engine.compiled import CompiledPolicy
 from ztsim.engine.steps import (
     INSIDE,
     Fact,
+    Solution,
     Standing,
     Step,
     StepKey,
@@ -64,46 +64,6 @@ __all__ = [
 #: credential, the hosts at its ends, and its step template with the origin
 #: (:meth:`_Solver.spent`).
 _Sniffable = tuple[int, str, frozenset[str], tuple[tuple[str, ...], str]]
-
-
-@dataclass
-class Solution:
-    """The fixpoint under one policy: every derived fact, its cost and its best step."""
-
-    model: AttackModel
-    policy: CompiledPolicy
-    cost: dict[Fact, int] = field(default_factory=dict)
-    order: dict[Fact, int] = field(default_factory=dict)
-    best: dict[Fact, Step] = field(default_factory=dict)
-    fired: dict[StepKey, Step] = field(default_factory=dict)
-    complete: bool = True
-    #: What plan extraction remembers about this solve, shared by every goal
-    #: (:mod:`ztsim.engine.extraction` makes it on first use; a solve never changes).
-    memo: object = field(default=None, repr=False, compare=False)
-
-    def derivations(self) -> dict[Fact, list[Step]]:
-        """Every fired step that derives each fact, cheapest first (ties by key).
-
-        A step counts for a fact only when all its preconditions were derived.
-        """
-        cost = self.cost
-        out: dict[Fact, list[tuple[int, StepKey, Step]]] = defaultdict(list)
-        for key, st in self.fired.items():
-            if all(p in cost for p in st.pre):
-                c = 1 + sum(cost[p] for p in st.pre)
-                for f in st.post:
-                    if f in cost:
-                        out[f].append((c, key, st))
-        return {f: [st for _, _, st in sorted(lst)] for f, lst in out.items()}
-
-    def reachable(self, fact: Fact) -> bool:
-        """Whether ``fact`` was derived."""
-        return fact in self.cost
-
-    @property
-    def facts(self) -> int:
-        """How many facts were derived."""
-        return len(self.cost)
 
 
 def _set_bits(mask: int) -> Iterable[int]:

@@ -18,12 +18,15 @@ JSON arrays, so no tuple subclass), their first item the :data:`FactKind`:
 Each row of the step table of spec §5 is one function below that builds the
 :class:`Step` for one instance of it: what it needs (``pre``), what it gives
 (``post``), its ATT&CK technique and the reason it was possible.  When a step may
-fire is :mod:`ztsim.engine.fixpoint`'s business.
+fire is :mod:`ztsim.engine.fixpoint`'s business; what a solve derived is kept in a
+:class:`Solution`.
 """
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple, TypeAlias
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal, NamedTuple, TypeAlias
 
 from ztsim.inputs.loaded import LoadedTopology
 from ztsim.model.schema import (
@@ -35,6 +38,10 @@ from ztsim.model.schema import (
     Vulnerability,
 )
 
+if TYPE_CHECKING:  # (a solution's fields only: no import cycle with the engine)
+    from ztsim.engine.attack import AttackModel
+    from ztsim.engine.compiled import CompiledPolicy
+
 __all__ = [
     "INSIDE",
     "CredFact",
@@ -45,6 +52,7 @@ __all__ = [
     "PrivFact",
     "Privilege",
     "SessionFact",
+    "Solution",
     "Standing",
     "Step",
     "StepKey",
@@ -449,3 +457,43 @@ def tamper_step(data_id: str, host: str) -> Step:
             None,  # traffic
         ),
     )
+
+
+@dataclass
+class Solution:
+    """The fixpoint under one policy: every derived fact, its cost and its best step."""
+
+    model: AttackModel
+    policy: CompiledPolicy
+    cost: dict[Fact, int] = field(default_factory=dict)
+    order: dict[Fact, int] = field(default_factory=dict)
+    best: dict[Fact, Step] = field(default_factory=dict)
+    fired: dict[StepKey, Step] = field(default_factory=dict)
+    complete: bool = True
+    #: What plan extraction remembers about this solve, shared by every goal
+    #: (:mod:`ztsim.engine.extraction` makes it on first use; a solve never changes).
+    memo: object = field(default=None, repr=False, compare=False)
+
+    def derivations(self) -> dict[Fact, list[Step]]:
+        """Every fired step that derives each fact, cheapest first (ties by key).
+
+        A step counts for a fact only when all its preconditions were derived.
+        """
+        cost = self.cost
+        out: dict[Fact, list[tuple[int, StepKey, Step]]] = defaultdict(list)
+        for key, st in self.fired.items():
+            if all(p in cost for p in st.pre):
+                c = 1 + sum(cost[p] for p in st.pre)
+                for f in st.post:
+                    if f in cost:
+                        out[f].append((c, key, st))
+        return {f: [st for _, _, st in sorted(lst)] for f, lst in out.items()}
+
+    def reachable(self, fact: Fact) -> bool:
+        """Whether ``fact`` was derived."""
+        return fact in self.cost
+
+    @property
+    def facts(self) -> int:
+        """How many facts were derived."""
+        return len(self.cost)
