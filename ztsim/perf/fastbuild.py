@@ -175,11 +175,10 @@ class _Builder:
         stack = self.stack
         push, pop = stack.append, stack.pop
         here, plain, quoted, anchors = self.here, self.plain, self.quoted, self.anchors
-        open_, alias = self.open, self.alias
-        scalar_t, alias_t = yaml.ScalarEvent, yaml.AliasEvent
+        open_, other = self.open, self.other
+        scalar_t = yaml.ScalarEvent
         starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
         ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
-        no_more = (type(None), yaml.StreamEndEvent)
         map_start, map_end = yaml.MappingStartEvent, yaml.MappingEndEvent
         leaves, building = self.leaves, self.building
         while True:
@@ -231,13 +230,11 @@ class _Builder:
                     leaf = False
                     if frame[1] is not None:
                         building.discard(frame[1])
-            elif kind is alias_t:
-                value = alias(event)
+            else:  # an alias, or the stream's or the document's start, or no document
+                value = other(event, kind)
+                if value is _NO_KEY:
+                    continue
                 leaf = False
-            elif kind in no_more:
-                raise Fallback  # no document
-            else:
-                continue  # the stream's and the document's start
             # Attach ``value`` to its parent (inlined: this runs once per node).
             if not stack:
                 return value
@@ -272,8 +269,15 @@ class _Builder:
         path = self.here(event) if self.here is not None else None
         return [container, event.anchor, _NO_KEY, None, {}, path, True]
 
-    def alias(self, event: Any) -> Any:
-        """The value the anchor of alias ``event`` names."""
+    def other(self, event: Any, kind: type) -> Any:
+        """The value the anchor of alias ``event`` names; ``_NO_KEY`` for an event that
+        gives no node (the stream's and the document's start).  Raises :class:`Fallback`
+        when the stream ends with no document.  (:meth:`root` handles the frequent
+        events itself.)"""
+        if kind is not yaml.AliasEvent:
+            if event is None or kind is yaml.StreamEndEvent:
+                raise Fallback  # no document
+            return _NO_KEY
         if self.here is not None:
             self.here(event)
         if event.anchor in self.building:
