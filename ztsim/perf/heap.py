@@ -66,14 +66,8 @@ def paused_gc(*, restore: bool = True) -> Iterator[None]:
             gc.enable()
 
 
-#: Objects frozen by the first :func:`settle` or kept by its last full collection.
-_settled = 0
-#: Objects frozen since, net of those freed (estimated: see :func:`settle`).
-_grown = 0
-#: Calls of :func:`settle` so far.
-_settles = 0
-#: Every this many calls, :func:`settle` counts the frozen heap exactly.
-RECOUNT_EVERY = 16
+#: Memory blocks allocated after the first :func:`settle` or its last full collection.
+_mark = 0
 
 
 def settle() -> None:
@@ -83,35 +77,27 @@ def settle() -> None:
     scan only what was allocated since.  Objects stay freed by reference
     counting; only garbage *cycles* among frozen objects would be kept.  ztsim's
     own results form none (``tests/test_heap_settle.py`` checks it), but a
-    process may hold others (a TUI's discarded widgets), so when the frozen heap
-    has grown by as much as it held after the last full collection, it is
-    collected once and frozen again: like CPython's own rule for its oldest
-    generation, the full scans cost at most about twice the heap over the
-    process's life, and kept cycles stay within the live heap.
+    process may hold others (a TUI's discarded widgets), so when the heap has
+    doubled since the last full collection, the frozen objects are collected
+    once and frozen again: like CPython's own rule for its oldest generation,
+    the full scans cost at most about twice the heap over the process's life,
+    and kept cycles stay within the live heap.
 
-    The growth is CPython's count of objects allocated less those freed since the
-    last collection or freeze (``gc.get_count()[0]``), summed: exact for what was
-    built with the collector paused (a re-check), blind to what survived a
-    collection in between (a TUI's own objects).  ``gc.get_freeze_count()`` sees
-    those too but walks every frozen object, so it is asked only every
-    :data:`RECOUNT_EVERY` calls and after a full collection.
+    The heap is measured by :func:`sys.getallocatedblocks` (a walk over the
+    allocator's arenas, not over objects): it sees what was freed since, whoever
+    freed it, where CPython's young count forgets frees of frozen objects and
+    ``gc.get_freeze_count()`` walks every frozen object.
     """
-    global _settled, _grown, _settles
-    young = gc.get_count()[0]
+    global _mark
     gc.freeze()
-    _settles += 1
-    if not _settled:  # the first call: its load is the mark
-        _settled = max(gc.get_freeze_count(), 1)
-        return
-    _grown += young
-    if _settles % RECOUNT_EVERY == 0:
-        _grown = max(_grown, gc.get_freeze_count() - _settled)
-    if _grown > _settled:
+    blocks = sys.getallocatedblocks()
+    if _mark and blocks > 2 * _mark:
         gc.unfreeze()
         gc.collect()
         gc.freeze()
-        _settled = max(gc.get_freeze_count(), 1)
-        _grown = 0
+        _mark = sys.getallocatedblocks()
+    elif not _mark or blocks < _mark:
+        _mark = blocks  # the first call, or the heap shrank (a topology replaced)
 
 
 def leaving() -> bool:
