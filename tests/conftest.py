@@ -14,6 +14,7 @@ the schema and reference checks::
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,19 @@ def solve_under(
 def steps_of(sol: Solution, kind: str) -> list[Any]:
     """The fired steps of ``sol`` of one kind, in key order."""
     return [s for k, s in sorted(sol.fired.items()) if s.kind == kind]
+
+
+@pytest.fixture(scope="session")
+def h600(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A heterogeneous estate of 600 hosts (``benchmarks/hfamily.py``: 120 rules per
+    policy, seed 3) and its three policies, generated once per session: read it, and
+    copy it to edit it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import hfamily  # (benchmarks/ is not a package)
+
+    path = tmp_path_factory.mktemp("hfamily-600")
+    hfamily.write(600, 120, 3, path)
+    return path
 
 
 @pytest.fixture

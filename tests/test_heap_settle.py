@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import shutil
-import sys
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,15 +41,9 @@ def collector() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A heterogeneous estate of 600 hosts (benchmarks/hfamily.py) and its policies:
-    large enough that a re-check would wake the collector."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import hfamily  # (benchmarks/ is not a package)
-
-    path = tmp_path_factory.mktemp("hfamily")
-    hfamily.write(600, 120, 3, path)
-    return path
+def estate(h600: Path) -> Path:
+    """The heterogeneous estate of 600 hosts shared by the session (``conftest.h600``)."""
+    return h600
 
 
 def _copy(estate: Path, tmp_path: Path) -> tuple[Path, Path]:

@@ -17,12 +17,10 @@ the first plan unproven) fails these tests.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from ztsim.engine import mincost
 from ztsim.engine.attack import AttackModel
@@ -36,14 +34,9 @@ from ztsim.inputs.loader import load_policies, load_topology
 
 
 @pytest.fixture(scope="module")
-def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A heterogeneous estate of 600 hosts (benchmarks/hfamily.py) and its policies."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import hfamily  # (benchmarks/ is not a package)
-
-    path = tmp_path_factory.mktemp("hfamily")
-    hfamily.write(600, 120, 3, path)
-    return path
+def estate(h600: Path) -> Path:
+    """The heterogeneous estate of 600 hosts shared by the session (``conftest.h600``)."""
+    return h600
 
 
 def _solves(estate: Path) -> Iterator[tuple[Solution, list[Fact]]]:

@@ -11,12 +11,10 @@ step that needs the fact it gives stand in for the step dropped) fails it.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from ztsim.engine import extraction, mincost, rewire
 from ztsim.engine.attack import AttackModel
@@ -36,14 +34,9 @@ from ztsim.inputs.loader import load_policies, load_topology
 
 
 @pytest.fixture(scope="module")
-def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A heterogeneous estate of 600 hosts (benchmarks/hfamily.py) and its policies."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import hfamily  # (benchmarks/ is not a package)
-
-    path = tmp_path_factory.mktemp("hfamily-minimize")
-    hfamily.write(600, 120, 3, path)
-    return path
+def estate(h600: Path) -> Path:
+    """The heterogeneous estate of 600 hosts shared by the session (``conftest.h600``)."""
+    return h600
 
 
 _MINIMIZE = minimize  # (the tests below stand in for the module's name)

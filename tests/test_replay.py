@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import re
 import shutil
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import cast
 
 import pytest
-from conftest import ROOT
 
 from ztsim.analysis.analyze import Needs, analyze
 from ztsim.analysis.workspace import Workspace
@@ -38,14 +36,9 @@ RULE = re.compile(
 
 
 @pytest.fixture(scope="module")
-def estate(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A heterogeneous estate of 600 hosts (benchmarks/hfamily.py) and its policies."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    import hfamily  # (benchmarks/ is not a package)
-
-    path = tmp_path_factory.mktemp("hfamily")
-    hfamily.write(600, 120, 3, path)
-    return path
+def estate(h600: Path) -> Path:
+    """The heterogeneous estate of 600 hosts shared by the session (``conftest.h600``)."""
+    return h600
 
 
 def _flip(m: re.Match[str]) -> str:
