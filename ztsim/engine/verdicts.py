@@ -76,52 +76,34 @@ def _describe(decision: Decision, policy: CompiledPolicy) -> str:
     return text
 
 
-def _flow_verdict(step: Step, policy: CompiledPolicy) -> _Finding:
-    """A step over a network flow: the flow's decision, then MFA for a login."""
-    assert step.flow is not None
-    decision = policy.flow(*step.flow)
-    source, host, service = step.flow
-    what = f"flow {source} -> {host}:{service} {_describe(decision, policy)}"
+def _step_verdict(step: Step, policy: CompiledPolicy) -> _Finding:
+    """What ``policy`` decides of ``step`` (detection apart): :func:`step_outcome`'s
+    verdict, in words."""
+    allowed, decision = step_outcome(step, policy)
+    if decision is None:
+        if not allowed:  # a sniffed flow under encrypt_in_transit
+            return False, "encrypt_in_transit", "encrypt_in_transit: the flow cannot be read", None
+        return True, None, "no network flow: not a policy decision", None
+    what = f"{_network_part(step, policy)} {_describe(decision, policy)}"
     if not decision.allowed:
         return False, decision.rule, what, decision
-    if step.kind == "login" and step.credential in policy.mfa:
+    if not allowed:  # the flow of a login whose credential is under MFA
         return False, "mfa", f"credential {step.credential} is under MFA", decision
     return True, None, what, decision
 
 
-def _sniff_verdict(step: Step, policy: CompiledPolicy) -> _Finding:
-    """A sniffed traffic flow: unreadable when encrypted, else the flow's own decision."""
-    if policy.encrypt_in_transit:
-        return False, "encrypt_in_transit", "encrypt_in_transit: the flow cannot be read", None
-    assert step.traffic is not None
-    flow = policy.topology.model.traffic[step.traffic]
-    decision = policy.traffic(flow.source, flow.to, flow.service)
-    what = f"traffic {flow.source} -> {flow.to} {flow.service} {_describe(decision, policy)}"
-    if not decision.allowed:
-        return False, decision.rule, what, decision
-    return True, None, what, decision
-
-
-def _egress_verdict(step: Step, policy: CompiledPolicy) -> _Finding:
-    """A step out to an external destination: the egress decision."""
-    assert step.egress is not None
-    decision = policy.egress(*step.egress)
-    host, destination, service = step.egress
-    what = f"egress {host} -> {destination} {service} {_describe(decision, policy)}"
-    if not decision.allowed:
-        return False, decision.rule, what, decision
-    return True, None, what, decision
-
-
-def _step_verdict(step: Step, policy: CompiledPolicy) -> _Finding:
-    """What ``policy`` decides of ``step`` (detection apart)."""
+def _network_part(step: Step, policy: CompiledPolicy) -> str:
+    """The flow, sniffed traffic or egress a policy decides of ``step``, in words."""
     if step.flow is not None:
-        return _flow_verdict(step, policy)
+        source, host, service = step.flow
+        return f"flow {source} -> {host}:{service}"
     if step.kind == "sniff":
-        return _sniff_verdict(step, policy)
-    if step.egress is not None:
-        return _egress_verdict(step, policy)
-    return True, None, "no network flow: not a policy decision", None
+        assert step.traffic is not None
+        flow = policy.topology.model.traffic[step.traffic]
+        return f"traffic {flow.source} -> {flow.to} {flow.service}"
+    assert step.egress is not None
+    host, destination, service = step.egress
+    return f"egress {host} -> {destination} {service}"
 
 
 def step_outcome(step: Step, policy: CompiledPolicy) -> tuple[bool, Decision | None]:
@@ -130,8 +112,8 @@ def step_outcome(step: Step, policy: CompiledPolicy) -> tuple[bool, Decision | N
 
     Rule impact reads no more of a step (:func:`ztsim.engine.impact.basis_impact`),
     and a check asks it of every distinct step of its basis under every policy:
-    the explanation's text, built for each, was most of that cost.  The same tests
-    as :func:`_step_verdict`, in the same order.
+    the explanation's text, built for each, was most of that cost.  Where a step's
+    verdict is decided: :func:`_step_verdict` puts this one in words.
     """
     if step.flow is not None:
         decision = policy.flow(*step.flow)
