@@ -29,7 +29,7 @@ from ztsim.engine.attack import AttackModel
 from ztsim.engine.fixpoint import Solution
 from ztsim.engine.impact import counts_reference
 from ztsim.engine.plans import Plan, merge_plans
-from ztsim.engine.verdicts import judge_plans
+from ztsim.engine.verdicts import step_outcome
 from ztsim.inputs.checks import policy_warnings
 from ztsim.inputs.loaded import LoadedPolicy, LoadedTopology
 from ztsim.model.diagnostics import Diagnostic
@@ -111,11 +111,14 @@ def analyze_on_two_cores(
             sent[i] = (tables, r.goals, r.traffic, r.stats)
         if not send((sent, found)) or not rule_impact:
             return
-        # While the parent finishes: judge each policy's own plans (a share of the
-        # basis, their verdicts remembered) and find its rules' lines, as counting
-        # its rule impact will.
+        # While the parent finishes: decide each policy's own plans' steps up to the
+        # blocking one (a share of the basis, each flow's decision remembered) and
+        # find its rules' lines, as counting its rule impact will.
         for r in mine.values():
-            judge_plans(goal_plans(r), r.compiled, whole=False)
+            for plan in goal_plans(r):
+                for st in plan.steps:
+                    if not step_outcome(st, r.compiled)[0]:
+                        break
             r.policy.rule_marks()
         plans = _basis_from(receive(), mine, n)
         if plans is None:
