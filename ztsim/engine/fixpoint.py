@@ -66,29 +66,6 @@ __all__ = [
 _Sniffable = tuple[int, str, frozenset[str], tuple[tuple[str, ...], str]]
 
 
-def _set_bits(mask: int) -> Iterable[int]:
-    """The set bits of ``mask``, lowest first, as :func:`iter_bits` yields them.
-
-    :func:`iter_bits` clears one bit per step, each step a pass over the whole
-    integer: on the wide masks of the first expansions, where most bits are new,
-    that is a pass per target group, quadratic in the estate.  Past a few bits,
-    the binary digits are written out once and searched instead.
-    """
-    if mask.bit_count() <= _FEW_BITS:
-        return iter_bits(mask)
-    digits = bin(mask)[:1:-1]  # lowest first, without "0b"
-    found: list[int] = []
-    i = digits.find("1")
-    while i >= 0:
-        found.append(i)
-        i = digits.find("1", i + 1)
-    return found
-
-
-#: Up to how many set bits :func:`_set_bits` clears them one by one.
-_FEW_BITS = 8
-
-
 class _Solver:
     """One run of the fixpoint (see :func:`solve`)."""
 
@@ -221,7 +198,7 @@ class _Solver:
             self.reached_mask[origin] |= mask
             groups = tg.members if self.exhaustive else tg.representatives
             keys = tg.keys
-            for gi in _set_bits(new):
+            for gi in iter_bits(new):
                 svc = keys[gi][1]
                 for h in groups[gi]:
                     on_reach(h, svc, source, origin, stand)

@@ -22,6 +22,7 @@ from ztsim.inputs.loaded import LabelGroup, LoadedTopology
 from ztsim.model.schema import Host
 
 __all__ = [
+    "FEW_BITS",
     "LayoutGroup",
     "TargetGroups",
     "TargetLayout",
@@ -35,12 +36,34 @@ __all__ = [
 ]
 
 
-def iter_bits(mask: int) -> Iterator[int]:
-    """Yield the indices of the set bits of ``mask``, lowest first.
+def iter_bits(mask: int) -> Iterable[int]:
+    """The indices of the set bits of ``mask``, lowest first.
+
+    A few bits are cleared one by one.  Each clearing is a pass over the whole
+    integer, so on a wide mask with many bits set (the first expansions of a
+    fixpoint, where most target groups are new) that is quadratic in the estate:
+    past :data:`FEW_BITS` the binary digits are written out once and searched.
 
     >>> list(iter_bits(0b10110))
     [1, 2, 4]
     """
+    if mask.bit_count() <= FEW_BITS:
+        return _cleared_bits(mask)
+    digits = bin(mask)[:1:-1]  # lowest first, without "0b"
+    found: list[int] = []
+    i = digits.find("1")
+    while i >= 0:
+        found.append(i)
+        i = digits.find("1", i + 1)
+    return found
+
+
+#: Up to how many set bits :func:`iter_bits` clears them one by one.
+FEW_BITS = 8
+
+
+def _cleared_bits(mask: int) -> Iterator[int]:
+    """The set bits of ``mask``, lowest first, each cleared in turn."""
     while mask:
         low = mask & -mask
         yield low.bit_length() - 1
